@@ -1,0 +1,69 @@
+# Two commands for a newcomer on Debian: `make run` serves the demo, `make test` runs every test.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+FLASK := $(VENV)/bin/flask --app app
+PG_TEST_DB ?= reporting_test
+PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/$(PG_TEST_DB)
+RUNTIME_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk python3-venv
+TEST_DEBS := $(RUNTIME_DEBS) chromium poppler-utils postgresql
+
+.PHONY: run test test-sqlite test-postgres bench system-deps system-deps-test postgres clean
+
+# Install Debian packages that are missing: with apt-get as root, else print the exact command.
+define need_debs
+	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "安装系统软件包：$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "缺少系统软件包，请先执行：sudo apt-get install -y $$missing"; exit 1; \
+	  fi; \
+	fi
+endef
+
+$(VENV)/.installed-runtime: requirements.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@ $(VENV)/.installed-runtime
+
+system-deps:
+	$(call need_debs,$(RUNTIME_DEBS))
+
+system-deps-test:
+	$(call need_debs,$(TEST_DEBS))
+
+run: system-deps $(VENV)/.installed-runtime
+	$(FLASK) db upgrade
+	$(FLASK) demo
+	$(FLASK) run --host 127.0.0.1 --port 5000
+
+# PostgreSQL for the second test run: start the local cluster if it is down, make the database.
+postgres:
+	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | sort -V | tail -1) main start
+	@for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+	@psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='$(PG_TEST_DB)'" | grep -q 1 \
+	  || psql -h 127.0.0.1 -U postgres -c "CREATE DATABASE $(PG_TEST_DB)" >/dev/null \
+	  || su postgres -c "psql -c \"CREATE ROLE postgres SUPERUSER LOGIN\"; createdb -O postgres $(PG_TEST_DB)"
+
+test-sqlite: $(VENV)/.installed-dev
+	$(PY) -m pytest
+
+test-postgres: $(VENV)/.installed-dev postgres
+	TEST_DATABASE_URL=$(PG_TEST_URL) $(PY) -m pytest
+
+test: system-deps-test
+	$(MAKE) test-sqlite
+	$(MAKE) test-postgres
+
+bench: system-deps-test $(VENV)/.installed-dev
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

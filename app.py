@@ -1,0 +1,102 @@
+"""The composition root: create_app() wires configuration, extensions, blueprints and the CLI."""
+from __future__ import annotations
+
+import os
+import secrets
+
+from flask import Flask, jsonify, render_template, request
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from werkzeug.exceptions import HTTPException
+
+from reporting import filters
+from reporting.extensions import csrf, db, htmx, login_manager, migrate
+
+
+def database_url(url: str | None, instance_path: str) -> str:
+    """The SQLAlchemy URL for DATABASE_URL, with psycopg 3 for PostgreSQL; SQLite in instance/ by default."""
+    if not url:
+        return "sqlite:///" + os.path.join(instance_path, "reporting.db")
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _secret_key(instance_path: str) -> str:
+    """SECRET_KEY from the environment, else one generated once and kept in instance/."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    path = os.path.join(instance_path, "secret_key")
+    if not os.path.exists(path):
+        with open(path, "w") as f:
+            f.write(secrets.token_hex(32))
+    with open(path) as f:
+        return f.read().strip()
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.from_mapping(
+        SQLALCHEMY_DATABASE_URI=database_url(os.environ.get("DATABASE_URL"), app.instance_path),
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        MAX_CONTENT_LENGTH=20 * 1024 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        WTF_CSRF_TIME_LIMIT=None,
+        JSON_AS_ASCII=False,
+    )
+    if test_config:
+        app.config.update(test_config)
+    if "SECRET_KEY" not in (test_config or {}):
+        app.config["SECRET_KEY"] = _secret_key(app.instance_path)
+    if "DATABASE_URL" in (test_config or {}):
+        app.config["SQLALCHEMY_DATABASE_URI"] = database_url(test_config["DATABASE_URL"], app.instance_path)
+    app.json.ensure_ascii = False
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(app.root_path, "migrations"),
+                     render_as_batch=True)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "请先登录"
+
+    filters.init_app(app)
+
+    from reporting import cli
+    from reporting.views import api, auth, home, regions
+    for blueprint in (auth.bp, home.bp, regions.bp, api.bp):
+        app.register_blueprint(blueprint)
+    csrf.exempt(api.bp)  # the API authenticates with bearer tokens, not cookies
+    cli.init_app(app)
+    _register_error_handlers(app)
+    return app
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, _record):
+    # Foreign keys are off by default in SQLite; WAL lets the dashboard read while a county writes.
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+
+def _register_error_handlers(app: Flask) -> None:
+    messages = {400: "请求有误", 401: "请先登录", 403: "无权访问", 404: "找不到该页面或数据",
+                405: "不支持该操作", 409: "数据已被他人修改", 413: "上传的文件过大（上限20MB）",
+                422: "数据有误", 500: "服务器内部错误"}
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        message = error.description if error.description and not error.description.isascii() \
+            else messages.get(error.code, error.name)
+        if request.path.startswith("/api/"):
+            return jsonify(errors=[{"field": None, "message": message}]), error.code
+        return render_template("error.html", code=error.code, message=message), error.code

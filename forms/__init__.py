@@ -1,0 +1,1 @@
+"""WTForms classes (Flask-WTF), one module per feature."""

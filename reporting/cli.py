@@ -1,0 +1,177 @@
+"""The `flask` commands of API.md; each fails with a one-line reason and leaves nothing half-written."""
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import sys
+from contextlib import contextmanager
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from .extensions import db
+from .hierarchy import DivisionFileError, import_divisions, region_by_code
+from .models import ROLES, ApiToken, Campaign, User
+
+regions_cli = AppGroup("regions", help="行政区划")
+campaign_cli = AppGroup("campaign", help="征缴期与报送期次")
+targets_cli = AppGroup("targets", help="任务分解表")
+users_cli = AppGroup("users", help="用户与API令牌")
+
+
+@contextmanager
+def one_transaction():
+    """Commit what the block did, or roll all of it back and exit with the reason."""
+    try:
+        yield
+        db.session.commit()
+    except click.ClickException:
+        db.session.rollback()
+        raise
+    except ValueError as error:
+        db.session.rollback()
+        raise click.ClickException(str(error).splitlines()[0] if str(error) else repr(error))
+
+
+def _date(value: str | None, option: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"日期应为 YYYY-MM-DD，而不是 {value}", param_hint=option)
+
+
+def _region(code: str):
+    region = region_by_code(code)
+    if region is None:
+        raise click.ClickException(f"区划代码 {code} 不存在，请先导入行政区划")
+    return region
+
+
+@regions_cli.command("import")
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--under", help="只导入这个区划代码及其下级")
+def regions_import(directory: str, under: str | None):
+    """导入统计用区划代码 CSV（provinces/cities/areas/streets/villages[.gz]）。"""
+    bar = {"bar": None}
+
+    def total(n):
+        bar["bar"] = click.progressbar(length=n, label="导入区划", file=sys.stderr)
+        bar["bar"].__enter__()
+
+    def progress(n):
+        bar["bar"].update(n)
+
+    try:
+        with one_transaction():
+            result = import_divisions(directory, under, progress=progress, total=total)
+    except DivisionFileError as error:
+        raise click.ClickException(str(error))
+    finally:
+        if bar["bar"]:
+            bar["bar"].__exit__(None, None, None)
+    for label, line, code, name in result.unplaced:
+        click.echo(f"无法归属：{label} 第{line}行 {code} {name}（上级不存在）", err=True)
+    click.echo(f"新增{result.added:,}个，更名{result.renamed:,}个，调整上级{result.moved:,}个，"
+               f"未变{result.unchanged:,}个，无法归属{len(result.unplaced):,}个")
+
+
+@campaign_cli.command("create")
+@click.option("--name", required=True)
+@click.option("--root", "root_code", required=True, help="覆盖范围的区划代码")
+@click.option("--start", required=True)
+@click.option("--end", required=True)
+@click.option("--extend-to")
+@click.option("--rhythm", default="semimonthly", type=click.Choice(["semimonthly", "weekly"]))
+@click.option("--first-due")
+@click.option("--report-level", default="village", type=click.Choice(["village", "township", "county"]))
+@click.option("--target-rate", default=0.95, type=float)
+def campaign_create(name, root_code, start, end, extend_to, rhythm, first_due, report_level, target_rate):
+    """建立征缴期及其全部报送期次；最后一行输出新征缴期的编号。"""
+    from .campaigns import create_campaign
+    with one_transaction():
+        campaign, warning = create_campaign(
+            name=name, root=_region(root_code), start=_date(start, "--start"), end=_date(end, "--end"),
+            extend_to=_date(extend_to, "--extend-to"), rhythm=rhythm,
+            first_due=_date(first_due, "--first-due"), report_level=report_level,
+            target_rate=target_rate)
+    if warning:
+        click.echo(warning, err=True)
+    for period in campaign.periods:
+        shifted = "" if period.due == period.nominal_due else f"（{period.nominal_due}顺延）"
+        click.echo(f"{period.label}  截止 {period.due}{shifted}")
+    click.echo(campaign.id)
+
+
+@targets_cli.command("import")
+@click.argument("campaign_id", type=int)
+@click.argument("file", type=click.Path(dir_okay=False))
+def targets_import(campaign_id: int, file: str):
+    """导入任务分解表（.xlsx 或 .csv），全部成功或全部不导入。"""
+    from .spreadsheets import TableError
+    from .targets import TargetImportError, import_targets
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise click.ClickException(f"征缴期 {campaign_id} 不存在")
+    try:
+        with one_transaction():
+            result = import_targets(campaign, file)
+    except (TargetImportError, TableError) as error:
+        for line in getattr(error, "errors", [])[3:]:
+            click.echo(line, err=True)
+        raise click.ClickException(str(error))
+    for warning in result.warnings:
+        click.echo(f"警告：{warning}", err=True)
+    click.echo(f"已导入{result.loaded}个单位的任务数")
+
+
+@users_cli.command("create")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice(list(ROLES)))
+@click.option("--region", "region_code", required=True)
+@click.option("--password")
+@click.option("--name", "full_name", default="", help="姓名")
+@click.option("--phone", default="", help="联系电话")
+def users_create(username, role, region_code, password, full_name, phone):
+    """建立绑定到一个区划的用户；不给密码时生成一个并打印。"""
+    if db.session.scalar(db.select(User).where(User.username == username)):
+        raise click.ClickException(f"用户名 {username} 已存在")
+    generated = password is None
+    password = password or secrets.token_urlsafe(12)
+    with one_transaction():
+        user = User(username=username, role=role, region=_region(region_code),
+                    full_name=full_name, phone=phone)
+        user.set_password(password)
+        db.session.add(user)
+    click.echo(f"已建立用户 {username}（{ROLES[role]}，{user.region.name}）")
+    if generated:
+        click.echo(f"初始密码：{password}")
+
+
+@users_cli.command("token")
+@click.argument("username")
+def users_token(username: str):
+    """为用户生成一个新的API令牌，打印在最后一行（库中只存其哈希）。"""
+    user = db.session.scalar(db.select(User).where(User.username == username))
+    if user is None:
+        raise click.ClickException(f"用户 {username} 不存在")
+    token = secrets.token_urlsafe(32)
+    with one_transaction():
+        db.session.add(ApiToken(user=user, digest=ApiToken.hash(token)))
+    click.echo(token)
+
+
+@click.command("demo")
+def demo_command():
+    """载入江门市演示数据（可重复执行）。"""
+    from .demo import load_demo
+    with one_transaction():
+        summary = load_demo(echo=lambda line: click.echo(line))
+    click.echo(summary)
+
+
+def init_app(app: Flask) -> None:
+    for command in (regions_cli, campaign_cli, targets_cli, users_cli, demo_command):
+        app.cli.add_command(command)

@@ -1,0 +1,291 @@
+"""The domain's tables: regions, campaigns, periods, targets, reports, users."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from typing import Optional
+
+from flask_login import UserMixin
+from sqlalchemy import (JSON, Boolean, Date, DateTime, ForeignKey, Integer, Numeric, String,
+                        Text, UniqueConstraint, Index)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from . import clock
+from .extensions import db
+
+LEVELS = ("province", "city", "county", "township", "village")
+LEVEL_NAMES = {"province": "省", "city": "市", "county": "县（市、区）", "township": "乡镇（街道）",
+               "village": "村（社区）"}
+#: code length of each level in the statistical division codes
+CODE_LENGTHS = {"province": 2, "city": 4, "county": 6, "township": 9, "village": 12}
+#: number of value columns a report has; a form maps its indicators onto them
+VALUE_SLOTS = 12
+
+
+class Region(db.Model):
+    """One unit of the administrative tree (行政区划)."""
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: statistical division code: 2, 4, 6, 9 or 12 digits
+    code: Mapped[str] = mapped_column(String(12), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    #: one of LEVELS
+    level: Mapped[str] = mapped_column(String(10))
+    parent_id: Mapped[Optional[int]] = mapped_column(ForeignKey("region.id"), index=True)
+    # The ancestor at each level (the unit itself at its own level), so that "everything under X"
+    # is one indexed equality and a roll-up is one GROUP BY, with no tree walk.
+    province_id: Mapped[Optional[int]] = mapped_column(Integer, index=True)
+    city_id: Mapped[Optional[int]] = mapped_column(Integer, index=True)
+    county_id: Mapped[Optional[int]] = mapped_column(Integer, index=True)
+    township_id: Mapped[Optional[int]] = mapped_column(Integer, index=True)
+
+    parent: Mapped[Optional["Region"]] = relationship(remote_side=[id])
+
+    def ancestor_id(self, level: str) -> Optional[int]:
+        return self.id if level == "village" else getattr(self, f"{level}_id")
+
+    @property
+    def depth(self) -> int:
+        return LEVELS.index(self.level)
+
+    def contains(self, other: "Region") -> bool:
+        """Whether `other` is this unit or lies below it."""
+        if self.level == "village":
+            return other.id == self.id
+        return getattr(other, f"{self.level}_id") == self.id
+
+    def ancestors(self) -> list["Region"]:
+        """The chain from the top of the tree down to this unit's parent."""
+        ids = [getattr(self, f"{lvl}_id") for lvl in LEVELS[:self.depth]]
+        ids = [i for i in ids if i is not None]
+        if not ids:
+            return []
+        found = {r.id: r for r in db.session.scalars(db.select(Region).where(Region.id.in_(ids)))}
+        return [found[i] for i in ids if i in found]
+
+    def __repr__(self) -> str:
+        return f"<Region {self.code} {self.name}>"
+
+
+class Campaign(db.Model):
+    """One enrollment year's collection campaign (参保年度 / 征缴期)."""
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    #: the region the campaign covers; the issuing bureau sits here
+    root_id: Mapped[int] = mapped_column(ForeignKey("region.id"))
+    start: Mapped[dt.date] = mapped_column(Date)
+    end: Mapped[dt.date] = mapped_column(Date)
+    #: 延长征缴期 end, if the window is extended
+    extend_to: Mapped[Optional[dt.date]] = mapped_column(Date)
+    #: semimonthly or weekly
+    rhythm: Mapped[str] = mapped_column(String(12), default="semimonthly")
+    #: the level whose units file reports (village, township or county)
+    report_level: Mapped[str] = mapped_column(String(10), default="village")
+    target_rate: Mapped[float] = mapped_column(Numeric(5, 4), default=0.95)
+    #: per-level 约谈 rule, e.g. {"county": {"bottom": 1, "periods": 2}}
+    interview_rules: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=clock.now)
+
+    root: Mapped[Region] = relationship()
+    periods: Mapped[list["Period"]] = relationship(back_populates="campaign", order_by="Period.seq",
+                                                   cascade="all, delete-orphan")
+    indicators: Mapped[list["Indicator"]] = relationship(order_by="Indicator.position",
+                                                         cascade="all, delete-orphan")
+
+    @property
+    def closes_on(self) -> dt.date:
+        """The last day anything may be filed without a city admin."""
+        return self.extend_to or self.end
+
+    def interview_rule(self, level: str) -> tuple[int, int]:
+        rule = (self.interview_rules or {}).get(level, {})
+        return int(rule.get("bottom", 1)), int(rule.get("periods", 2))
+
+
+class Period(db.Model):
+    """One reporting round (报送期次) of a campaign."""
+    __table_args__ = (UniqueConstraint("campaign_id", "seq"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), index=True)
+    #: 第N期, from 1
+    seq: Mapped[int] = mapped_column(Integer)
+    #: 截至日期: the day the numbers describe
+    as_of: Mapped[dt.date] = mapped_column(Date)
+    #: the nominal due date (the 1st, the 15th, or a week after the last)
+    nominal_due: Mapped[dt.date] = mapped_column(Date)
+    #: 报送截止, after 节假日顺延
+    due: Mapped[dt.date] = mapped_column(Date)
+
+    campaign: Mapped[Campaign] = relationship(back_populates="periods")
+
+    @property
+    def label(self) -> str:
+        return f"第{self.seq}期（截至{self.as_of.month}月{self.as_of.day}日）"
+
+    @property
+    def deadline(self) -> dt.datetime:
+        """The first moment a submission counts as late: the end of the due day."""
+        return dt.datetime.combine(self.due + dt.timedelta(days=1), dt.time())
+
+
+class Indicator(db.Model):
+    """One column of a campaign's form (进度表 / 指标)."""
+    __table_args__ = (UniqueConstraint("campaign_id", "key"), UniqueConstraint("campaign_id", "slot"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), index=True)
+    #: the API key, e.g. enrolled
+    key: Mapped[str] = mapped_column(String(40))
+    #: the Chinese column heading
+    label: Mapped[str] = mapped_column(String(100))
+    position: Mapped[int] = mapped_column(Integer)
+    #: which of the report's value columns holds it (1..VALUE_SLOTS)
+    slot: Mapped[int] = mapped_column(Integer)
+    #: the key of the total this is a 其中 part of, if any
+    part_of: Mapped[Optional[str]] = mapped_column(String(40))
+
+
+class HolidayOverride(db.Model):
+    """An admin's correction to the official calendar, for years it does not cover yet."""
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, unique=True)
+    #: True: a working day (调休上班); False: a day off
+    workday: Mapped[bool] = mapped_column(Boolean)
+    note: Mapped[str] = mapped_column(String(100), default="")
+
+
+class Target(db.Model):
+    """The task (任务数) assigned to a region for a campaign."""
+    __table_args__ = (UniqueConstraint("campaign_id", "region_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), index=True)
+    region_id: Mapped[int] = mapped_column(ForeignKey("region.id"), index=True)
+    #: 任务数: people to enroll
+    task: Mapped[int] = mapped_column(Integer)
+    #: 常住人口数, if the table gives it
+    population: Mapped[Optional[int]] = mapped_column(Integer)
+    #: 应参保人数, if the table gives it
+    should_enroll: Mapped[Optional[int]] = mapped_column(Integer)
+
+    region: Mapped[Region] = relationship()
+
+
+class Report(db.Model):
+    """One region's form for one period (报表)."""
+    __table_args__ = (UniqueConstraint("period_id", "region_id"),
+                      Index("ix_report_region_period", "region_id", "period_id"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("period.id"))
+    region_id: Mapped[int] = mapped_column(ForeignKey("region.id"))
+    #: draft or submitted
+    status: Mapped[str] = mapped_column(String(10), default="draft")
+    # The indicator values, mapped by Indicator.slot; counts of people, never rates.
+    v1: Mapped[Optional[int]] = mapped_column(Integer)
+    v2: Mapped[Optional[int]] = mapped_column(Integer)
+    v3: Mapped[Optional[int]] = mapped_column(Integer)
+    v4: Mapped[Optional[int]] = mapped_column(Integer)
+    v5: Mapped[Optional[int]] = mapped_column(Integer)
+    v6: Mapped[Optional[int]] = mapped_column(Integer)
+    v7: Mapped[Optional[int]] = mapped_column(Integer)
+    v8: Mapped[Optional[int]] = mapped_column(Integer)
+    v9: Mapped[Optional[int]] = mapped_column(Integer)
+    v10: Mapped[Optional[int]] = mapped_column(Integer)
+    v11: Mapped[Optional[int]] = mapped_column(Integer)
+    v12: Mapped[Optional[int]] = mapped_column(Integer)
+    #: 填表人
+    filer_name: Mapped[str] = mapped_column(String(50), default="")
+    #: 联系电话
+    filer_phone: Mapped[str] = mapped_column(String(30), default="")
+    #: 单位负责人
+    filer_head: Mapped[str] = mapped_column(String(50), default="")
+    #: server time of the first submission; decides 迟报
+    submitted_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=clock.now)
+    updated_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
+    #: bumped on every write; a writer holding an older number gets a conflict
+    revision: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": revision}
+
+    period: Mapped[Period] = relationship()
+    region: Mapped[Region] = relationship()
+    updated_by: Mapped[Optional["User"]] = relationship()
+
+    def values(self, indicators: list[Indicator]) -> dict[str, Optional[int]]:
+        return {i.key: getattr(self, f"v{i.slot}") for i in indicators}
+
+    def set_values(self, indicators: list[Indicator], values: dict[str, Optional[int]]) -> None:
+        for i in indicators:
+            if i.key in values:
+                setattr(self, f"v{i.slot}", values[i.key])
+
+    @property
+    def late(self) -> bool:
+        return self.submitted_at is not None and self.submitted_at >= self.period.deadline
+
+
+class Revision(db.Model):
+    """A change to a submitted report (修订记录): never deleted."""
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("report.id"), index=True)
+    #: the report's revision number after this change
+    number: Mapped[int] = mapped_column(Integer)
+    #: submit (the first submission) or correct
+    kind: Mapped[str] = mapped_column(String(10))
+    old_values: Mapped[dict] = mapped_column(JSON)
+    new_values: Mapped[dict] = mapped_column(JSON)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    user_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=clock.now)
+
+    user: Mapped[Optional["User"]] = relationship()
+
+
+ROLES = {"city_admin": "市级管理员", "county_filer": "县级填报员",
+         "township_filer": "乡镇填报员", "viewer": "查看"}
+#: roles that may write reports in their subtree
+WRITER_ROLES = {"city_admin", "county_filer", "township_filer"}
+
+
+class User(UserMixin, db.Model):
+    """A signed-in person, bound to one region subtree."""
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(50), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    #: one of ROLES
+    role: Mapped[str] = mapped_column(String(20))
+    region_id: Mapped[int] = mapped_column(ForeignKey("region.id"))
+    #: the person's name, shown as 填表人 by default
+    full_name: Mapped[str] = mapped_column(String(50), default="")
+    phone: Mapped[str] = mapped_column(String(30), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    region: Mapped[Region] = relationship()
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password, method="scrypt")
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def role_name(self) -> str:
+        return ROLES[self.role]
+
+
+class ApiToken(db.Model):
+    """A bearer token for the JSON API; only its SHA-256 is stored."""
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=clock.now)
+    revoked_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
+
+    user: Mapped[User] = relationship()
+
+    @staticmethod
+    def hash(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()

@@ -1,0 +1,101 @@
+"""Reading and writing the tables bureaus exchange: CSV and XLSX."""
+from __future__ import annotations
+
+import csv
+import io
+import os
+import zipfile
+from typing import Any
+
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+
+
+class TableError(ValueError):
+    """A file that is not a readable table; the message says why, in Chinese."""
+
+
+def read_table(path_or_bytes, filename: str | None = None) -> tuple[list[str], list[tuple[int, list[Any]]]]:
+    """Read the first sheet of an .xlsx or a .csv: its header and its (line number, cells) rows.
+
+    Blank rows are dropped. Cells are str, int, float or None.
+    """
+    name = filename or (path_or_bytes if isinstance(path_or_bytes, str) else "")
+    data = path_or_bytes
+    if isinstance(path_or_bytes, str):
+        if not os.path.exists(path_or_bytes):
+            raise TableError(f"文件不存在：{path_or_bytes}")
+        if os.path.getsize(path_or_bytes) > MAX_UPLOAD_BYTES:
+            raise TableError(f"文件超过{MAX_UPLOAD_BYTES // 1024 // 1024}MB，请拆分后再导入")
+        with open(path_or_bytes, "rb") as f:
+            data = f.read()
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise TableError(f"文件超过{MAX_UPLOAD_BYTES // 1024 // 1024}MB，请拆分后再导入")
+    lower = name.lower()
+    if lower.endswith(".xlsx") or data[:2] == b"PK":
+        rows = _xlsx_rows(data)
+    elif lower.endswith(".csv") or lower.endswith(".txt"):
+        rows = _csv_rows(data)
+    else:
+        raise TableError("只支持 .xlsx 或 .csv 文件")
+    numbered = [(n, cells) for n, cells in rows if any(c not in (None, "") for c in cells)]
+    if not numbered:
+        raise TableError("文件中没有数据")
+    (_, header), body = numbered[0], numbered[1:]
+    return [str(h).strip() if h is not None else "" for h in header], body
+
+
+def _csv_rows(data: bytes):
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise TableError("CSV 文件编码无法识别（应为 UTF-8 或 GBK）")
+    try:
+        return [(n, [c.strip() for c in row]) for n, row in enumerate(csv.reader(io.StringIO(text)), 1)]
+    except csv.Error as error:
+        raise TableError(f"CSV 文件格式错误：{error}") from None
+
+
+def _xlsx_rows(data: bytes):
+    from openpyxl import load_workbook
+    if not zipfile.is_zipfile(io.BytesIO(data)):
+        raise TableError("不是有效的 .xlsx 文件（文件已损坏，或是改了扩展名的其他文件）")
+    try:
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        sheet = book.worksheets[0]
+        rows = [(n, [_clean(c) for c in row])
+                for n, row in enumerate(sheet.iter_rows(values_only=True), start=1)]
+        book.close()
+        return rows
+    except Exception as error:  # openpyxl raises many kinds on a broken workbook
+        raise TableError(f"无法读取 .xlsx 文件：{type(error).__name__}") from None
+
+
+def _clean(cell):
+    return cell.strip() if isinstance(cell, str) else cell
+
+
+def parse_count(cell) -> int | None:
+    """A count of people from a cell: an integer, '12,345', or 12345.0; None for blank.
+
+    Raises ValueError for anything else (text, fractions, negative numbers are left to the caller).
+    """
+    if cell is None or cell == "":
+        return None
+    if isinstance(cell, bool):
+        raise ValueError(cell)
+    if isinstance(cell, int):
+        return cell
+    if isinstance(cell, float):
+        if cell.is_integer():
+            return int(cell)
+        raise ValueError(cell)
+    text = str(cell).strip().replace(",", "").replace("，", "")
+    if text.endswith(".0"):
+        text = text[:-2]
+    if text.lstrip("-").isdigit() and text.isascii():
+        return int(text)
+    raise ValueError(cell)

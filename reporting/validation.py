@@ -1,0 +1,133 @@
+"""The one set of rules for a filed form: errors block submission, warnings need a second look.
+
+The grid, the XLSX upload, `flask reports import` and the JSON API all call `check`, so that
+they refuse the same things in the same words.
+"""
+from __future__ import annotations
+
+import re
+import statistics
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from .indicators import RATE_DENOMINATOR, RATE_NUMERATOR
+from .models import Indicator
+
+#: an increase more than this many times the median increase of the siblings is flagged
+JUMP_FACTOR = 5
+#: the largest count a cell may hold: more people than live in China is a typing error
+MAX_COUNT = 2_000_000_000
+FILER_FIELDS = {"name": "填表人", "phone": "联系电话", "head": "单位负责人"}
+PHONE = re.compile(r"^(1[3-9]\d{9}|(0\d{2,3}-?)?[2-9]\d{6,7}(-\d{1,6})?)$")
+
+
+@dataclass(frozen=True)
+class Issue:
+    #: an indicator key, filer.name / filer.phone / filer.head, reason, or None for the whole form
+    field: Optional[str]
+    message: str
+
+    def as_json(self) -> dict:
+        return {"field": self.field, "message": self.message}
+
+
+def parse_values(indicators: list[Indicator], raw: dict[str, Any]) -> tuple[dict[str, Optional[int]], list[Issue]]:
+    """Turn submitted cells into counts. Blank is None; anything not a whole number is an error."""
+    labels = {i.key: i.label for i in indicators}
+    values: dict[str, Optional[int]] = {}
+    errors = [Issue(key, f"“{key}”不是本表的指标") for key in raw if key not in labels]
+    for key, label in labels.items():
+        if key not in raw:
+            continue
+        cell = raw[key]
+        if cell is None or (isinstance(cell, str) and not cell.strip()):
+            values[key] = None
+            continue
+        count = _as_int(cell)
+        if count is None:
+            errors.append(Issue(key, f"{label}应为整数，“{_shorten(cell)}”不是整数"))
+        elif count < 0:
+            errors.append(Issue(key, f"{label}不能为负数"))
+        elif count > MAX_COUNT:
+            errors.append(Issue(key, f"{label}数值过大（{count:,}），请核实"))
+        else:
+            values[key] = count
+    return values, errors
+
+
+def _as_int(cell: Any) -> Optional[int]:
+    if isinstance(cell, bool):
+        return None
+    if isinstance(cell, int):
+        return cell
+    if isinstance(cell, float):
+        return int(cell) if cell.is_integer() else None
+    if isinstance(cell, str):
+        text = cell.strip().replace(",", "").replace("，", "")
+        if re.fullmatch(r"-?\d{1,12}", text):
+            return int(text)
+    return None
+
+
+def _shorten(cell: Any) -> str:
+    text = str(cell)
+    return text if len(text) <= 20 else text[:20] + "…"
+
+
+def check(indicators: list[Indicator], values: dict[str, Optional[int]], filer: dict[str, str], *,
+          submit: bool, previous: Optional[dict[str, Optional[int]]] = None,
+          sibling_increases: Optional[list[int]] = None,
+          closed: bool = False) -> tuple[list[Issue], list[Issue]]:
+    """The errors and warnings of one unit's form. `previous` is its last period's values."""
+    errors: list[Issue] = []
+    warnings: list[Issue] = []
+    labels = {i.key: i.label for i in indicators}
+    if closed:
+        errors.append(Issue(None, "该期次已关闭（征缴期及延长期已结束），只有市级管理员可以修改"))
+    for i in indicators:
+        part, total = values.get(i.key), values.get(i.part_of) if i.part_of else None
+        if part is not None and total is not None and part > total:
+            errors.append(Issue(i.key, f"{i.label}（{part:,}）不能大于{labels[i.part_of]}（{total:,}）"))
+    if submit:
+        for i in indicators:
+            if values.get(i.key) is None:
+                errors.append(Issue(i.key, f"请填写{i.label}"))
+        for key, label in FILER_FIELDS.items():
+            if not (filer.get(key) or "").strip():
+                errors.append(Issue(f"filer.{key}", f"请填写{label}"))
+    phone = (filer.get("phone") or "").strip().replace(" ", "")
+    if phone and not PHONE.match(phone):
+        errors.append(Issue("filer.phone", f"联系电话“{_shorten(phone)}”不是有效的手机或固定电话号码"))
+    for key, label in FILER_FIELDS.items():
+        if len(filer.get(key) or "") > 50:
+            errors.append(Issue(f"filer.{key}", f"{label}过长（最多50字）"))
+
+    enrolled, should = values.get(RATE_NUMERATOR), values.get(RATE_DENOMINATOR)
+    if enrolled is not None and should and enrolled > should:
+        warnings.append(Issue(RATE_NUMERATOR, f"参保率超过100%（已参保{enrolled:,}人，应参保{should:,}人），请核实"))
+    if previous:
+        before = previous.get(RATE_NUMERATOR)
+        if enrolled is not None and before is not None and enrolled < before:
+            warnings.append(Issue(RATE_NUMERATOR, f"{labels[RATE_NUMERATOR]}比上期减少{before - enrolled:,}人"
+                                                  f"（上期{before:,}人），累计数一般不应下降"))
+        before_should = previous.get(RATE_DENOMINATOR)
+        if should is not None and before_should is not None and should != before_should:
+            warnings.append(Issue(RATE_DENOMINATOR, f"{labels[RATE_DENOMINATOR]}与上期不同"
+                                                    f"（上期{before_should:,}人，本期{should:,}人）"))
+        if enrolled is not None and before is not None and sibling_increases:
+            jump = jump_warning(enrolled - before, sibling_increases)
+            if jump:
+                warnings.append(Issue(RATE_NUMERATOR, jump))
+    return errors, warnings
+
+
+def jump_warning(increase: int, sibling_increases: list[int]) -> Optional[str]:
+    """A warning when an increase is far above what the unit's siblings gained in the same period."""
+    positive = [i for i in sibling_increases if i > 0]
+    if len(positive) < 3 or increase <= 0:
+        return None
+    median = statistics.median(positive)
+    if increase > JUMP_FACTOR * median:
+        return (f"本期新增{increase:,}人，超过同级单位新增中位数（{median:,.0f}人）的{JUMP_FACTOR}倍，"
+                "请核实是否多录")
+    return None

@@ -1,0 +1,1 @@
+"""The web blueprints: thin handlers that load, check access, validate, call the domain and respond."""

@@ -1,0 +1,25 @@
+"""The signed-in user's start page: their region, the current campaign and period."""
+from __future__ import annotations
+
+from flask import Blueprint, render_template
+from flask_login import current_user, login_required
+
+from .. import clock
+from ..campaigns import campaigns_for
+from ..filing import filing_status
+from ..schedule import current_period
+
+bp = Blueprint("home", __name__)
+
+
+@bp.get("/")
+@login_required
+def index():
+    region = current_user.region
+    campaigns = campaigns_for(region)
+    campaign = campaigns[0] if campaigns else None
+    today = clock.today()
+    period = current_period(campaign, today) if campaign else None
+    status = filing_status(campaign, period, region) if period else None
+    return render_template("home/index.html", region=region, campaign=campaign, period=period,
+                           today=today, status=status)

@@ -1,0 +1,175 @@
+"""Fixtures in the manner of flaskr: app, client, runner, auth; the database is SQLite or PostgreSQL.
+
+Set TEST_DATABASE_URL (e.g. postgresql://postgres@127.0.0.1:5432/test) to run on PostgreSQL.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import pytest
+from sqlalchemy import text
+
+from app import create_app
+from reporting import clock
+from reporting.extensions import db
+from reporting.hierarchy import import_divisions, region_by_code
+from reporting.models import User
+
+HERE = os.path.dirname(__file__)
+JIANGMEN = os.path.join(HERE, "..", "reporting", "data", "jiangmen")
+ANHUI = os.path.join(HERE, "data", "anhui")
+PG_URL = os.environ.get("TEST_DATABASE_URL")
+
+
+def pytest_report_header(config):
+    return f"database: {PG_URL or 'SQLite (temporary file)'}"
+
+
+@pytest.fixture(scope="session")
+def _pg_schema():
+    """On PostgreSQL the schema is made once per run; each test then empties the tables."""
+    if not PG_URL:
+        yield
+        return
+    app = create_app({"TESTING": True, "SECRET_KEY": "test", "DATABASE_URL": PG_URL})
+    with app.app_context():
+        db.drop_all()
+        db.session.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        db.session.commit()
+        db.create_all()
+        db.engine.dispose()
+    yield
+
+
+@pytest.fixture
+def app(tmp_path, _pg_schema):
+    config = {"TESTING": True, "SECRET_KEY": "test", "WTF_CSRF_ENABLED": False}
+    if PG_URL:
+        config["DATABASE_URL"] = PG_URL
+    else:
+        config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path / 'test.db'}"
+    app = create_app(config)
+    with app.app_context():
+        if PG_URL:
+            tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+            db.session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            db.session.commit()
+        else:
+            db.create_all()
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def jiangmen(app):
+    """The real 江门市 tree: 1 province, 1 city, 7 counties, 82 townships, 1,348 villages."""
+    import_divisions(JIANGMEN)
+    db.session.commit()
+    return region_by_code("4407")
+
+
+@pytest.fixture
+def anhui(app):
+    """埇桥区 and 灵璧县 朱集镇 (341323117), the township of seed 001's village task table."""
+    import_divisions(ANHUI)
+    db.session.commit()
+    return region_by_code("341323117")
+
+
+@pytest.fixture
+def frozen_now(monkeypatch):
+    """Move the server's clock: frozen_now(dt.datetime(...))."""
+    def freeze(moment: dt.datetime):
+        monkeypatch.setattr(clock, "now", lambda: moment)
+        return moment
+    return freeze
+
+
+def make_user(username: str, role: str, region_code: str, password: str = "correct-horse-battery") -> User:
+    user = User(username=username, role=role, region=region_by_code(region_code),
+                full_name=username, phone="13800000000")
+    user.set_password(password)
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+class AuthActions:
+    def __init__(self, client):
+        self._client = client
+
+    def login(self, username: str, password: str = "correct-horse-battery"):
+        return self._client.post("/login", data={"username": username, "password": password})
+
+    def logout(self):
+        return self._client.post("/logout")
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)
+
+
+@pytest.fixture
+def live_server(app):
+    """The app served over real HTTP on 127.0.0.1, for the browser tests."""
+    import threading
+
+    from werkzeug.serving import make_server
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright (playwright cannot download its own browser here)."""
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    chromium_path = "/usr/bin/chromium"
+    if not os.path.exists(chromium_path):
+        pytest.fail("浏览器测试需要 Debian 的 chromium：apt-get install -y chromium（make test 会自动安装）")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium_path, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(base_url=live_server, viewport={"width": 1366, "height": 768},
+                                  locale="zh-CN")
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    # a refused request is a page's business (tests assert on it); a script error never is
+    page.on("console", lambda m: errors.append(m.text)
+            if m.type == "error" and "Failed to load resource" not in m.text else None)
+    yield page
+    context.close()
+    assert errors == [], f"the page reported errors: {errors}"
+
+
+def browser_login(page, username: str, password: str = "correct-horse-battery"):
+    page.goto("/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/")
