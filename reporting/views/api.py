@@ -6,10 +6,12 @@ from functools import wraps
 from flask import Blueprint, abort, g, jsonify, request
 from sqlalchemy import select
 
-from .. import access
+from .. import access, clock
 from ..extensions import db
+from ..filing import (ReportConflict, ReportRejected, find_report, is_report_unit, report_json,
+                      save_report)
 from ..hierarchy import children, region_by_code
-from ..models import ApiToken, Campaign
+from ..models import ApiToken, Campaign, Period
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -64,3 +66,72 @@ def periods(campaign_id: int):
         abort(403, "无权查看该征缴期")
     return jsonify([{"id": p.id, "label": p.label, "as_of": p.as_of.isoformat(),
                      "due": p.due.isoformat()} for p in campaign.periods])
+
+
+def load_period(period_id: int) -> Period:
+    return db.get_or_404(Period, period_id, description=f"报送期次 {period_id} 不存在")
+
+
+def report_target(region_code: str, period_id: int, write: bool = False):
+    """Load the unit and period of a report URL and check the caller may read (or write) it."""
+    region = load_region(region_code)
+    access.require(g.api_user, region, write=write)
+    period = load_period(period_id)
+    if not is_report_unit(period.campaign, region):
+        abort(422, f"{region.name}不是该征缴期的填报单位（填报层级：{period.campaign.report_level}）")
+    return region, period
+
+
+@bp.get("/reports/<region_code>/<int:period_id>")
+@token_required
+def get_report(region_code: str, period_id: int):
+    region, period = report_target(region_code, period_id)
+    return jsonify(report_json(find_report(period, region), period, region, clock.now()))
+
+
+@bp.put("/reports/<region_code>/<int:period_id>")
+@token_required
+def put_report(region_code: str, period_id: int):
+    region, period = report_target(region_code, period_id, write=True)
+    body = request.get_json(silent=True)
+    problems = _shape_errors(body)
+    if problems:
+        return jsonify(errors=problems), 422
+    try:
+        outcome = save_report(period, region, body.get("values") or {}, body.get("filer") or {},
+                              user=g.api_user, submit=bool(body.get("submit")), reason=body.get("reason"),
+                              revision=body.get("revision"))
+    except ReportRejected as rejected:
+        db.session.rollback()
+        return jsonify(errors=[e.as_json() for e in rejected.errors],
+                       warnings=[w.as_json() for w in rejected.warnings]), 422
+    except ReportConflict as conflict:
+        db.session.rollback()
+        current = find_report(period, region)
+        return jsonify(errors=[{"field": None, "message": str(conflict)}],
+                       current=report_json(current, period, region, clock.now())), 409
+    db.session.commit()
+    answer = report_json(outcome.report, period, region, clock.now())
+    answer["warnings"] = [w.as_json() for w in outcome.warnings]
+    return jsonify(answer)
+
+
+def _shape_errors(body) -> list[dict]:
+    """The body's shape, before any rule: an object with the documented fields and types."""
+    if not isinstance(body, dict):
+        return [{"field": None, "message": "请求体应为JSON对象"}]
+    errors = []
+    if "values" in body and not isinstance(body["values"], dict):
+        errors.append({"field": "values", "message": "values 应为对象（指标代码 → 整数）"})
+    filer = body.get("filer")
+    if filer is not None and not (isinstance(filer, dict) and all(
+            isinstance(v, str) or v is None for v in filer.values())):
+        errors.append({"field": "filer", "message": "filer 应为对象，其中 name、phone、head 为字符串"})
+    if "submit" in body and not isinstance(body["submit"], bool):
+        errors.append({"field": "submit", "message": "submit 应为 true 或 false"})
+    if body.get("reason") is not None and not isinstance(body["reason"], str):
+        errors.append({"field": "reason", "message": "reason 应为字符串"})
+    revision = body.get("revision")
+    if revision is not None and (isinstance(revision, bool) or not isinstance(revision, int)):
+        errors.append({"field": "revision", "message": "revision 应为整数"})
+    return errors
