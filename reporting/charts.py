@@ -65,7 +65,7 @@ def _title(text: str) -> str:
     return _el("title", str(escape(text)))
 
 
-def _text(x: float, y: float, text: str, *, size: int = 12, anchor: str = "start",
+def _text(x: float, y: float, text: str, *, size: int = 12, anchor: Optional[str] = None,
           fill: str = TEXT, **attrs) -> str:
     return _el("text", str(escape(text)), x=float(x), y=float(y), font_size=size,
                text_anchor=anchor, fill=fill, **attrs)
@@ -202,7 +202,9 @@ def progress_chart(points: Sequence[ProgressPoint], *, title: str = "参保进�
         body.append(_el("circle", _title(f"{p.label} 参保率 {percent(p.rate)}"),
                         cx=x, cy=y, r=3, fill="#ffffff", stroke=ACCENT, stroke_width=1.5))
         if i in labelled:
-            body.append(_text(x, y - 8, percent(p.rate), size=10, anchor="middle", fill=ACCENT))
+            # Label on the side away from the dashed line, so the two never cross.
+            label_y = y - 8 if p.rate >= p.time_progress else y + 16
+            body.append(_text(x, label_y, percent(p.rate), size=10, anchor="middle", fill=ACCENT))
 
     return _svg(WIDTH, height, title, body)
 
@@ -275,6 +277,7 @@ def rate_bars(units: Sequence[tuple], *, target_rate: float = 0.95,
                           fill=MUTED))
         tick += 0.2
 
+    values = []
     for i, unit in enumerate(units):
         name, rate = str(unit[0]), unit[1]
         light = unit[2] if len(unit) > 2 else None
@@ -287,7 +290,12 @@ def rate_bars(units: Sequence[tuple], *, target_rate: float = 0.95,
             end = x_at(rate)
             row.append(_el("rect", class_="bar", x=float(left), y=y_mid - bar_h / 2,
                            width=end - left, height=bar_h, fill=_bar_colour(rate, target_rate, light)))
-            row.append(_text(end + 4, y_mid + 4, percent(rate), size=11))
+            # The value sits on a patch of its row's background, so a reference line
+            # running through it does not cross the digits.
+            label = percent(rate)
+            values.append(_el("rect", x=end + 2, y=y_mid - 7, width=_text_width(label, 11) + 4,
+                              height=14.0, fill=ZEBRA if i % 2 else "#ffffff"))
+            values.append(_text(end + 4, y_mid + 4, label, size=11, class_="value"))
         body.append(_el("g", "".join(row), class_="unit"))
 
     body.append(_el("line", x1=float(left), y1=float(top), x2=float(left), y2=float(bottom),
@@ -298,6 +306,7 @@ def rate_bars(units: Sequence[tuple], *, target_rate: float = 0.95,
         body.append(_reference_line(x_at(time_progress), top, bottom, 64,
                                     f"序时进度 {percent(time_progress)}", MUTED, DASH,
                                     "time-progress"))
+    body.extend(values)
     return _svg(WIDTH, height, title, body)
 
 

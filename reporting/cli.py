@@ -18,6 +18,7 @@ regions_cli = AppGroup("regions", help="行政区划")
 campaign_cli = AppGroup("campaign", help="征缴期与报送期次")
 targets_cli = AppGroup("targets", help="任务分解表")
 users_cli = AppGroup("users", help="用户与API令牌")
+reports_cli = AppGroup("reports", help="报表")
 
 
 @contextmanager
@@ -26,12 +27,12 @@ def one_transaction():
     try:
         yield
         db.session.commit()
-    except click.ClickException:
+    except Exception as error:
         db.session.rollback()
+        # domain errors that list their rows are reported by the command itself
+        if isinstance(error, ValueError) and not hasattr(error, "errors"):
+            raise click.ClickException(str(error).splitlines()[0] if str(error) else repr(error))
         raise
-    except ValueError as error:
-        db.session.rollback()
-        raise click.ClickException(str(error).splitlines()[0] if str(error) else repr(error))
 
 
 def _date(value: str | None, option: str) -> dt.date | None:
@@ -127,6 +128,41 @@ def targets_import(campaign_id: int, file: str):
     click.echo(f"已导入{result.loaded}个单位的任务数")
 
 
+@reports_cli.command("import")
+@click.argument("period_id", type=int)
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--submit", is_flag=True, help="导入后直接提交（否则存为草稿）")
+@click.option("--reason", help="修改已提交报表的原因")
+def reports_import(period_id: int, file: str, submit: bool, reason: str | None):
+    """从信息系统导出的 .csv 或 .xlsx 批量导入一期报表（单位代码 + 各指标列），全部成功或全部不导入。"""
+    import time
+
+    from .filing import ImportRejected, import_reports, rows_from_table
+    from .models import Period
+    from .spreadsheets import TableError, read_table
+    period = db.session.get(Period, period_id)
+    if period is None:
+        raise click.ClickException(f"报送期次 {period_id} 不存在")
+    started = time.perf_counter()
+    try:
+        header, body = read_table(file)
+        with one_transaction():
+            result = import_reports(period, rows_from_table(period.campaign.indicators, header, body),
+                                    submit=submit, reason=reason)
+    except (ImportRejected, TableError) as error:
+        for line in getattr(error, "errors", [])[1:50]:
+            click.echo(line, err=True)
+        raise click.ClickException(str(error))
+    seconds = time.perf_counter() - started
+    for warning in result.warnings[:200]:
+        click.echo(f"警告：{warning}", err=True)
+    if len(result.warnings) > 200:
+        click.echo(f"警告：另有{len(result.warnings) - 200}条未列出", err=True)
+    click.echo(f"已导入{result.loaded:,}行（新增{result.inserted:,}，更新{result.updated:,}，"
+               f"未变{result.unchanged:,}），{'已提交' if submit else '存为草稿'}；"
+               f"警告{len(result.warnings):,}条；用时{seconds:.1f}秒")
+
+
 @users_cli.command("create")
 @click.argument("username")
 @click.option("--role", required=True, type=click.Choice(list(ROLES)))
@@ -173,5 +209,5 @@ def demo_command():
 
 
 def init_app(app: Flask) -> None:
-    for command in (regions_cli, campaign_cli, targets_cli, users_cli, demo_command):
+    for command in (regions_cli, campaign_cli, targets_cli, reports_cli, users_cli, demo_command):
         app.cli.add_command(command)

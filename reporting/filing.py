@@ -5,7 +5,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, bindparam, case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.exc import StaleDataError
@@ -15,7 +15,7 @@ from .extensions import db
 from .hierarchy import descendants_at
 from .indicators import RATE_NUMERATOR
 from .models import Campaign, Indicator, Period, Region, Report, Revision, User
-from .validation import FILER_FIELDS, Issue, check, parse_values
+from .validation import FILER_FIELDS, Issue, check, jump_warning, parse_values
 
 
 class ReportRejected(ValueError):
@@ -203,3 +203,180 @@ def filing_status(campaign: Campaign, period: Period, region: Region) -> FilingS
         .select_from(units)
         .outerjoin(Report, and_(Report.region_id == units.c.id, Report.period_id == period.id))).one()
     return FilingStatus(*row)
+
+
+# --- bulk import: the information system's export, or an uploaded workbook -----------------
+
+class ImportRejected(ValueError):
+    """Some rows are wrong; nothing was written. `errors` names each row."""
+
+    def __init__(self, errors: list[str]):
+        self.errors = errors
+        more = f"（共{len(errors)}处错误）" if len(errors) > 1 else ""
+        super().__init__(errors[0] + more if errors else "导入失败")
+
+
+@dataclass
+class ImportOutcome:
+    loaded: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+#: who signs a report that came from the information system rather than the form
+SYSTEM_FILER = {"name": "信息系统导入", "phone": "", "head": ""}
+FILER_HEADINGS = {"name": ("填表人",), "phone": ("联系电话",), "head": ("单位负责人",)}
+
+
+def rows_from_table(indicators: list[Indicator], header: list[str], body: list[tuple[int, list]]):
+    """Map a table's columns (单位代码, then indicators by key or Chinese name) to report rows."""
+    squeeze = lambda text: str(text or "").replace(" ", "").replace("\n", "")  # noqa: E731
+    heads = [squeeze(h) for h in header]
+    if "单位代码" not in heads:
+        raise ImportRejected([f"表头中没有“单位代码”列（表头为：{'、'.join(h for h in heads if h)}）"])
+    code_at = heads.index("单位代码")
+    columns = {}
+    for i in indicators:
+        for name in (i.key, squeeze(i.label)):
+            if name in heads:
+                columns[i.key] = heads.index(name)
+                break
+    if not columns:
+        raise ImportRejected(["表头中没有任何指标列（应为指标代码或中文名称，如 enrolled 或 居民医保已参保人数）"])
+    filer_columns = {key: heads.index(names[0]) for key, names in FILER_HEADINGS.items() if names[0] in heads}
+    rows = []
+    for line, cells in body:
+        cell = lambda at: cells[at] if at < len(cells) else None  # noqa: E731
+        code = cell(code_at)
+        code = str(int(code)) if isinstance(code, (int, float)) and not isinstance(code, bool) else str(code or "").strip()
+        filer = {key: str(cell(at) or "").strip() for key, at in filer_columns.items()}
+        rows.append((line, code, {key: cell(at) for key, at in columns.items()}, filer))
+    return rows
+
+
+def import_reports(period: Period, rows: list[tuple[int, str, dict, dict]], *, submit: bool,
+                   user: Optional[User] = None, reason: Optional[str] = None,
+                   default_filer: Optional[dict] = None) -> ImportOutcome:
+    """Validate every row with the form's rules, then write them all in batched statements, or none.
+
+    `rows` are (line, unit code, raw values by key, filer fields). A filer missing from a row is
+    taken from `default_filer` (the uploader's footer), else the report is signed by the system.
+    """
+    campaign = period.campaign
+    indicators = campaign.indicators
+    now = clock.now()
+    if is_closed(campaign, now.date()) and not (user and user.role == "city_admin"):
+        raise ImportRejected(["该期次已关闭（征缴期及延长期已结束），只有市级管理员可以修改"])
+    units = {code: (rid, parent_id) for code, rid, parent_id in db.session.execute(
+        select(Region.code, Region.id, Region.parent_id)
+        .where(Region.id.in_(descendants_at(campaign.root, campaign.report_level)
+                             .with_only_columns(Region.id))))}
+    if user is not None:
+        scope = user.region
+        allowed = set(db.session.scalars(descendants_at(scope, campaign.report_level)
+                                         .with_only_columns(Region.id)))
+    slots = {i.key: f"v{i.slot}" for i in indicators}
+    table = Report.__table__
+    existing = {row["region_id"]: row for row in db.session.execute(
+        select(table).where(table.c.period_id == period.id)).mappings()}
+    before = previous_period(period)
+    previous = {}
+    if before is not None:
+        previous = {row["region_id"]: {k: row[s] for k, s in slots.items()} for row in db.session.execute(
+            select(table).where(table.c.period_id == before.id, table.c.status == "submitted")).mappings()}
+
+    errors, warnings, seen = [], [], {}
+    planned = []
+    for line, code, raw, row_filer in rows:
+        where = f"第{line}行"
+        if not code:
+            errors.append(f"{where}：缺少单位代码")
+            continue
+        if code not in units:
+            errors.append(f"{where}：单位代码 {code} 不是本征缴期的填报单位")
+            continue
+        if code in seen:
+            errors.append(f"{where}：单位代码 {code} 与第{seen[code]}行重复")
+            continue
+        seen[code] = line
+        region_id, parent_id = units[code]
+        if user is not None and region_id not in allowed:
+            errors.append(f"{where}：无权填报单位 {code}")
+            continue
+        values, problems = parse_values(indicators, raw)
+        old = existing.get(region_id)
+        stored = {k: old[s] for k, s in slots.items()} if old is not None else {k: None for k in slots}
+        merged = {**stored, **values}
+        filer = {k: row_filer.get(k) or (old[f"filer_{k}"] if old is not None else "") or
+                 (default_filer or SYSTEM_FILER).get(k, "") for k in FILER_FIELDS}
+        was_submitted = old is not None and old["status"] == "submitted"
+        rule_errors, row_warnings = check(indicators, merged, filer, submit=submit or was_submitted,
+                                          previous=previous.get(region_id),
+                                          require_signature=default_filer is not None)
+        changed = old is None or merged != stored or (submit and not was_submitted)
+        if was_submitted and changed and not (reason or "").strip():
+            rule_errors.append(Issue("reason", "该单位已提交，修改须说明原因（--reason）"))
+        errors.extend(f"{where}（{code}）：{e.message}" for e in problems + rule_errors)
+        warnings.extend(f"{where}（{code}）：{w.message}" for w in row_warnings)
+        planned.append((region_id, parent_id, code, line, old, stored, merged, filer, was_submitted, changed))
+    if errors:
+        raise ImportRejected(errors)
+    warnings.extend(_jump_warnings(planned, previous))
+
+    outcome = ImportOutcome(loaded=len(planned), warnings=warnings)
+    inserts, updates, revisions = [], [], []
+    for region_id, _, _, _, old, stored, merged, filer, was_submitted, changed in planned:
+        if not changed:
+            outcome.unchanged += 1
+            continue
+        status = "submitted" if submit or was_submitted else "draft"
+        row = {s: merged[k] for k, s in slots.items()}
+        row.update({f"filer_{k}": filer[k] for k in FILER_FIELDS}, status=status, updated_at=now,
+                   updated_by_id=user.id if user else None)
+        if old is None:
+            inserts.append({**row, "period_id": period.id, "region_id": region_id, "revision": 1,
+                            "submitted_at": now if status == "submitted" else None})
+        else:
+            row["submitted_at"] = old["submitted_at"] or (now if status == "submitted" else None)
+            updates.append({**row, "b_id": old["id"], "b_revision": old["revision"]})
+        if status == "submitted":
+            revisions.append((region_id, "correct" if was_submitted else "submit", stored, merged))
+    for start in range(0, len(inserts), 5000):
+        db.session.execute(table.insert(), inserts[start:start + 5000])
+    if updates:
+        statement = (table.update().where(table.c.id == bindparam("b_id"),
+                                          table.c.revision == bindparam("b_revision"))
+                     .values({**{k: bindparam(k) for k in updates[0] if not k.startswith("b_")},
+                              "revision": table.c.revision + 1}))
+        for start in range(0, len(updates), 5000):
+            db.session.execute(statement, updates[start:start + 5000])
+    outcome.inserted, outcome.updated = len(inserts), len(updates)
+    if revisions:
+        ids = {row.region_id: (row.id, row.revision) for row in db.session.execute(
+            select(table.c.region_id, table.c.id, table.c.revision).where(table.c.period_id == period.id))}
+        rows_out = [{"report_id": ids[rid][0], "number": ids[rid][1], "kind": kind, "old_values": old,
+                     "new_values": new, "reason": (reason or "").strip(), "created_at": now,
+                     "user_id": user.id if user else None} for rid, kind, old, new in revisions]
+        for start in range(0, len(rows_out), 5000):
+            db.session.execute(Revision.__table__.insert(), rows_out[start:start + 5000])
+    return outcome
+
+
+def _jump_warnings(planned, previous) -> list[str]:
+    """Increases far above the siblings' median, judged within the batch (one pass, no queries)."""
+    increases: dict[int, list[tuple[str, int, int]]] = {}
+    for region_id, parent_id, code, line, _, _, merged, _, _, _ in planned:
+        before = (previous.get(region_id) or {}).get(RATE_NUMERATOR)
+        now = merged.get(RATE_NUMERATOR)
+        if before is not None and now is not None:
+            increases.setdefault(parent_id, []).append((f"第{line}行（{code}）", now - before, region_id))
+    warnings = []
+    for siblings in increases.values():
+        for where, increase, region_id in siblings:
+            others = [i for _, i, rid in siblings if rid != region_id]
+            message = jump_warning(increase, others)
+            if message:
+                warnings.append(f"{where}：{message}")
+    return warnings

@@ -77,13 +77,14 @@ def _shorten(cell: Any) -> str:
 def check(indicators: list[Indicator], values: dict[str, Optional[int]], filer: dict[str, str], *,
           submit: bool, previous: Optional[dict[str, Optional[int]]] = None,
           sibling_increases: Optional[list[int]] = None,
-          closed: bool = False) -> tuple[list[Issue], list[Issue]]:
-    """The errors and warnings of one unit's form. `previous` is its last period's values."""
+          require_signature: bool = True) -> tuple[list[Issue], list[Issue]]:
+    """The errors and warnings of one unit's form. `previous` is its last period's values.
+
+    Counts from the information system carry no signature (`require_signature=False`).
+    """
     errors: list[Issue] = []
     warnings: list[Issue] = []
     labels = {i.key: i.label for i in indicators}
-    if closed:
-        errors.append(Issue(None, "该期次已关闭（征缴期及延长期已结束），只有市级管理员可以修改"))
     for i in indicators:
         part, total = values.get(i.key), values.get(i.part_of) if i.part_of else None
         if part is not None and total is not None and part > total:
@@ -93,7 +94,7 @@ def check(indicators: list[Indicator], values: dict[str, Optional[int]], filer: 
             if values.get(i.key) is None:
                 errors.append(Issue(i.key, f"请填写{i.label}"))
         for key, label in FILER_FIELDS.items():
-            if not (filer.get(key) or "").strip():
+            if require_signature and not (filer.get(key) or "").strip():
                 errors.append(Issue(f"filer.{key}", f"请填写{label}"))
     phone = (filer.get("phone") or "").strip().replace(" ", "")
     if phone and not PHONE.match(phone):

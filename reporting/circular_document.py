@@ -1,0 +1,295 @@
+"""The 通报 as plain data, and its rendering to print HTML (GB/T 9704-2012 layout)."""
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal, Optional, Sequence, Union
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
+
+from reporting.filters import cn_date
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATE = "circulars/document.html"
+# Relative to the project directory, which is create_pdf's default base URL.
+PDF_STYLESHEET = "static/circular.css"
+
+# A 2号 (22 pt) title line holds 20 characters of the 156 mm type area; 19 leaves room for
+# half-width digits measuring a little more than half a character.
+TITLE_LINE_CELLS = 19
+# Terms a title line must not split; CIRCULAR.md: "never splitting a word".
+TITLE_TERMS = (
+    "城乡居民", "基本医疗保险", "医疗保险", "医疗保障", "医保", "参保缴费", "参保登记", "参保进度",
+    "集中征缴", "征缴", "缴费", "工作", "进展", "情况", "进度", "通报", "年度", "县（市、区）",
+    "全市", "全省", "各地", "排名", "督导",
+)
+_OPENING = "（〔《“‘([{"
+_CLOSING = "）〕》”’、，。：；！？)]},.:;!?%"
+_NUMERIC = re.compile(r"^[+\-−]?\d[\d,]*(\.\d+)?%?$")
+_PLACEHOLDERS = {"", "—", "-", "／", "/"}
+
+Align = Literal["left", "center", "right"]
+
+
+@dataclass(frozen=True)
+class DocumentNumber:
+    """发文字号: 机关代字, year and sequence, printed as 江医保〔2022〕41号."""
+
+    prefix: str
+    year: int
+    sequence: int
+
+    def __post_init__(self):
+        if not 1000 <= self.year <= 9999:
+            raise ValueError(f"发文字号的年份应为四位数：{self.year}")
+        if self.sequence < 1:
+            raise ValueError(f"发文字号的序号应为正整数：{self.sequence}")
+
+    def __str__(self) -> str:
+        # 六角括号 U+3014/U+3015; int formatting drops any leading zeros.
+        return f"{self.prefix}\u3014{self.year}\u3015{self.sequence}号"
+
+
+@dataclass
+class Paragraph:
+    """A body paragraph. `heading` is a level-2 heading (（一）…, 楷体): alone when `text`
+    is empty, otherwise run in before the text, as in "（一）总体进展。截至…"."""
+
+    text: str = ""
+    heading: str = ""
+
+    @classmethod
+    def subheading(cls, heading: str) -> "Paragraph":
+        return cls(heading=heading)
+
+
+@dataclass
+class Section:
+    """A level-1 part of the body: its heading (一、总体进展, 黑体) and its paragraphs."""
+
+    heading: str
+    paragraphs: list[Union[Paragraph, str]] = field(default_factory=list)
+
+    def __post_init__(self):
+        # Plain strings are accepted for convenience and become plain paragraphs.
+        self.paragraphs = [p if isinstance(p, Paragraph) else Paragraph(p) for p in self.paragraphs]
+
+
+@dataclass
+class Table:
+    """A table attachment: a header row and body rows of already formatted strings.
+
+    `aligns` gives each column's alignment; without it, a column whose cells all look
+    like numbers (digits, 千分位 commas, a decimal part, %) is right-aligned.
+    """
+
+    header: list[str]
+    rows: list[list[str]]
+    aligns: Optional[Sequence[Align]] = None
+
+    def __post_init__(self):
+        for row in self.rows:
+            if len(row) != len(self.header):
+                raise ValueError(f"表格行的列数（{len(row)}）与表头（{len(self.header)}）不一致：{row}")
+        if self.aligns is not None and len(self.aligns) != len(self.header):
+            raise ValueError("aligns 的列数与表头不一致")
+
+    @property
+    def column_aligns(self) -> list[Align]:
+        if self.aligns is not None:
+            return list(self.aligns)
+        aligns: list[Align] = []
+        for column in range(len(self.header)):
+            cells = [row[column].strip() for row in self.rows]
+            values = [c for c in cells if c not in _PLACEHOLDERS]
+            numeric = bool(values) and all(_NUMERIC.match(c) for c in values)
+            aligns.append("right" if numeric else "left")
+        return aligns
+
+    @property
+    def aligned_rows(self) -> list[list[tuple[str, Align]]]:
+        aligns = self.column_aligns
+        return [list(zip(row, aligns)) for row in self.rows]
+
+
+@dataclass
+class Attachment:
+    """附件: a title and either a table or an SVG chart (Markup from our own chart module).
+    Its label (附件1, 附件2, or 附件 when alone) follows from its place in the circular."""
+
+    title: str
+    table: Optional[Table] = None
+    svg: Optional[Markup] = None
+
+    def __post_init__(self):
+        if (self.table is None) == (self.svg is None):
+            raise ValueError("附件应当有且只有一个表格或图表")
+        if self.svg is not None and not isinstance(self.svg, Markup):
+            # Only trusted markup from the chart module may go in unescaped.
+            raise TypeError("svg 应为 markupsafe.Markup")
+
+
+@dataclass
+class Signature:
+    """落款 of an unsealed circular: 发文机关署名 and 成文日期."""
+
+    issuer: str
+    date: dt.date
+
+    @property
+    def date_text(self) -> str:
+        return cn_date(self.date)
+
+
+@dataclass
+class Imprint:
+    """版记: 抄送 (may be empty), 印发机关 and 印发日期."""
+
+    printed_by: str
+    printed_on: dt.date
+    copy_to: str = ""
+
+    @property
+    def copy_to_line(self) -> str:
+        if not self.copy_to:
+            return ""
+        text = self.copy_to.removeprefix("抄送：").rstrip("。；，")
+        return f"抄送：{text}。"
+
+    @property
+    def printed_on_text(self) -> str:
+        return f"{cn_date(self.printed_on)}印发"
+
+
+@dataclass
+class Circular:
+    """One 通报, top to bottom: 红头, 发文字号, title (with 期号), 主送, body, 附件说明,
+    落款, attachments, 版记."""
+
+    issuer_mark: str
+    number: DocumentNumber
+    title: str
+    addressee: str
+    sections: list[Section]
+    signature: Signature
+    imprint: Imprint
+    issue: Optional[int] = None
+    attachments: list[Attachment] = field(default_factory=list)
+    #: 附件说明 lines; by default the attachments' titles, so the two cannot disagree.
+    enclosure_titles: Optional[list[str]] = None
+
+    @property
+    def full_title(self) -> str:
+        return self.title if self.issue is None else f"{self.title}（第{self.issue}期）"
+
+    @property
+    def title_lines(self) -> list[str]:
+        return balanced_lines(self.full_title, TITLE_LINE_CELLS)
+
+    @property
+    def number_text(self) -> str:
+        return str(self.number)
+
+    @property
+    def issuer_size(self) -> str:
+        """小初 while the mark fits the type area (12 characters), then smaller steps."""
+        length = len(self.issuer_mark)
+        return "large" if length <= 12 else "medium" if length <= 16 else "small"
+
+    @property
+    def addressee_line(self) -> str:
+        return self.addressee.rstrip("：:") + "："
+
+    @property
+    def enclosures(self) -> list[tuple[str, str]]:
+        """(number, title) pairs for 附件说明; a lone attachment has no number."""
+        titles = self.enclosure_titles
+        if titles is None:
+            titles = [a.title for a in self.attachments]
+        if len(titles) == 1:
+            return [("", titles[0])]
+        return [(f"{i}．", title) for i, title in enumerate(titles, 1)]
+
+    @property
+    def labelled_attachments(self) -> list[tuple[str, Attachment]]:
+        if len(self.attachments) == 1:
+            return [("附件", self.attachments[0])]
+        return [(f"附件{i}", a) for i, a in enumerate(self.attachments, 1)]
+
+
+def _cells(text: str) -> float:
+    """Width in character cells: ASCII is half a cell, everything else a full one."""
+    return sum(0.5 if ord(ch) < 128 else 1.0 for ch in text)
+
+
+def _break_positions(text: str) -> list[int]:
+    """Indices where a title may break: not inside a term, a number or a bracketed group's
+    edges, and never leaving punctuation at the start or an opening bracket at the end."""
+    protected: set[int] = set()
+    for term in TITLE_TERMS:
+        for match in re.finditer(re.escape(term), text):
+            protected.update(range(match.start() + 1, match.end()))
+    positions = []
+    for i in range(1, len(text)):
+        before, after = text[i - 1], text[i]
+        if i in protected or after in _CLOSING or before in _OPENING:
+            continue
+        if before.isascii() and after.isascii() and before.isalnum() and after.isalnum():
+            continue
+        if after == "的" or (before == "第" and after.isdigit()):
+            continue
+        positions.append(i)
+    # Keep "（第3期）" whole: no break inside the last bracketed group.
+    group = re.search(r"（[^（）]*）$", text)
+    if group:
+        positions = [p for p in positions if not group.start() < p < group.end()]
+    return positions
+
+
+def balanced_lines(text: str, max_cells: float) -> list[str]:
+    """Split a title into the fewest lines of at most `max_cells`, as even as possible;
+    ties go to a shorter first line (the trapezoid of GB/T 9704 titles)."""
+    text = text.strip()
+    if "\n" in text:  # the drafter's own breaks win
+        return [line.strip() for line in text.splitlines() if line.strip()]
+    if _cells(text) <= max_cells:
+        return [text]
+    positions = _break_positions(text)
+    for count in range(2, 6):
+        best: Optional[tuple[float, float, list[str]]] = None
+        for cuts in itertools.combinations(positions, count - 1):
+            bounds = (0, *cuts, len(text))
+            lines = [text[a:b] for a, b in zip(bounds, bounds[1:])]
+            widths = [_cells(line) for line in lines]
+            if max(widths) > max_cells:
+                continue
+            key = (max(widths) - min(widths), widths[0], lines)
+            if best is None or key[:2] < best[:2]:
+                best = key
+        if best is not None:
+            return best[2]
+    return [text]  # nothing fits: let the renderer wrap
+
+
+@lru_cache(maxsize=1)
+def _environment() -> Environment:
+    # A plain Environment, not Flask's: the CLI and background jobs render without an app.
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render_circular_html(doc: Circular, stylesheet_href: str = PDF_STYLESHEET) -> str:
+    """The circular as one HTML page. The default stylesheet link suits create_pdf; a web
+    view passes url_for('static', filename='circular.css') for the printable page."""
+    template = _environment().get_template(TEMPLATE)
+    return template.render(doc=doc, stylesheet_href=stylesheet_href)
