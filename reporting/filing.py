@@ -207,13 +207,27 @@ def filing_status(campaign: Campaign, period: Period, region: Region) -> FilingS
 
 # --- bulk import: the information system's export, or an uploaded workbook -----------------
 
-class ImportRejected(ValueError):
-    """Some rows are wrong; nothing was written. `errors` names each row."""
+@dataclass(frozen=True)
+class RowIssue:
+    """A problem or warning of one row of a bulk import: where it is, and what."""
+    line: Optional[int]
+    code: str
+    field: Optional[str]
+    message: str
 
-    def __init__(self, errors: list[str]):
+    def __str__(self) -> str:
+        where = f"第{self.line}行" if self.line else ""
+        code = f"（{self.code}）" if self.code and where else self.code
+        return f"{where}{code}：{self.message}" if where or code else self.message
+
+
+class ImportRejected(ValueError):
+    """Some rows are wrong; nothing was written. `errors` lists RowIssues."""
+
+    def __init__(self, errors: list):
         self.errors = errors
         more = f"（共{len(errors)}处错误）" if len(errors) > 1 else ""
-        super().__init__(errors[0] + more if errors else "导入失败")
+        super().__init__(f"{errors[0]}{more}" if errors else "导入失败")
 
 
 @dataclass
@@ -222,7 +236,7 @@ class ImportOutcome:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[RowIssue] = field(default_factory=list)
 
 
 #: who signs a report that came from the information system rather than the form
@@ -235,7 +249,8 @@ def rows_from_table(indicators: list[Indicator], header: list[str], body: list[t
     squeeze = lambda text: str(text or "").replace(" ", "").replace("\n", "")  # noqa: E731
     heads = [squeeze(h) for h in header]
     if "单位代码" not in heads:
-        raise ImportRejected([f"表头中没有“单位代码”列（表头为：{'、'.join(h for h in heads if h)}）"])
+        raise ImportRejected([RowIssue(None, "", None,
+                                       f"表头中没有“单位代码”列（表头为：{'、'.join(h for h in heads if h)}）")])
     code_at = heads.index("单位代码")
     columns = {}
     for i in indicators:
@@ -244,7 +259,8 @@ def rows_from_table(indicators: list[Indicator], header: list[str], body: list[t
                 columns[i.key] = heads.index(name)
                 break
     if not columns:
-        raise ImportRejected(["表头中没有任何指标列（应为指标代码或中文名称，如 enrolled 或 居民医保已参保人数）"])
+        raise ImportRejected([RowIssue(None, "", None,
+                                       "表头中没有任何指标列（应为指标代码或中文名称，如 enrolled 或 居民医保已参保人数）")])
     filer_columns = {key: heads.index(names[0]) for key, names in FILER_HEADINGS.items() if names[0] in heads}
     rows = []
     for line, cells in body:
@@ -258,17 +274,18 @@ def rows_from_table(indicators: list[Indicator], header: list[str], body: list[t
 
 def import_reports(period: Period, rows: list[tuple[int, str, dict, dict]], *, submit: bool,
                    user: Optional[User] = None, reason: Optional[str] = None,
-                   default_filer: Optional[dict] = None) -> ImportOutcome:
+                   default_filer: Optional[dict] = None, dry_run: bool = False) -> ImportOutcome:
     """Validate every row with the form's rules, then write them all in batched statements, or none.
 
-    `rows` are (line, unit code, raw values by key, filer fields). A filer missing from a row is
-    taken from `default_filer` (the uploader's footer), else the report is signed by the system.
+    `rows` are (line, unit code, raw values by key, filer fields). The filer of a row is, in order:
+    its own fields, `default_filer` (a form's footer, which then must be complete), what was stored,
+    and last the information system. `dry_run` validates without writing.
     """
     campaign = period.campaign
     indicators = campaign.indicators
     now = clock.now()
     if is_closed(campaign, now.date()) and not (user and user.role == "city_admin"):
-        raise ImportRejected(["该期次已关闭（征缴期及延长期已结束），只有市级管理员可以修改"])
+        raise ImportRejected([RowIssue(None, "", None, "该期次已关闭（征缴期及延长期已结束），只有市级管理员可以修改")])
     units = {code: (rid, parent_id) for code, rid, parent_id in db.session.execute(
         select(Region.code, Region.id, Region.parent_id)
         .where(Region.id.in_(descendants_at(campaign.root, campaign.report_level)
@@ -290,42 +307,44 @@ def import_reports(period: Period, rows: list[tuple[int, str, dict, dict]], *, s
     errors, warnings, seen = [], [], {}
     planned = []
     for line, code, raw, row_filer in rows:
-        where = f"第{line}行"
         if not code:
-            errors.append(f"{where}：缺少单位代码")
+            errors.append(RowIssue(line, "", None, "缺少单位代码"))
             continue
         if code not in units:
-            errors.append(f"{where}：单位代码 {code} 不是本征缴期的填报单位")
+            errors.append(RowIssue(line, "", None, f"单位代码 {code} 不是本征缴期的填报单位"))
             continue
         if code in seen:
-            errors.append(f"{where}：单位代码 {code} 与第{seen[code]}行重复")
+            errors.append(RowIssue(line, "", None, f"单位代码 {code} 与第{seen[code]}行重复"))
             continue
         seen[code] = line
         region_id, parent_id = units[code]
         if user is not None and region_id not in allowed:
-            errors.append(f"{where}：无权填报单位 {code}")
+            errors.append(RowIssue(line, "", None, f"无权填报单位 {code}"))
             continue
         values, problems = parse_values(indicators, raw)
         old = existing.get(region_id)
         stored = {k: old[s] for k, s in slots.items()} if old is not None else {k: None for k in slots}
         merged = {**stored, **values}
-        filer = {k: row_filer.get(k) or (old[f"filer_{k}"] if old is not None else "") or
-                 (default_filer or SYSTEM_FILER).get(k, "") for k in FILER_FIELDS}
+        filer = {k: row_filer.get(k) or (default_filer or {}).get(k) or
+                 (old[f"filer_{k}"] if old is not None else "") or
+                 ("" if default_filer is not None else SYSTEM_FILER[k]) for k in FILER_FIELDS}
         was_submitted = old is not None and old["status"] == "submitted"
         rule_errors, row_warnings = check(indicators, merged, filer, submit=submit or was_submitted,
                                           previous=previous.get(region_id),
                                           require_signature=default_filer is not None)
         changed = old is None or merged != stored or (submit and not was_submitted)
         if was_submitted and changed and not (reason or "").strip():
-            rule_errors.append(Issue("reason", "该单位已提交，修改须说明原因（--reason）"))
-        errors.extend(f"{where}（{code}）：{e.message}" for e in problems + rule_errors)
-        warnings.extend(f"{where}（{code}）：{w.message}" for w in row_warnings)
+            rule_errors.append(Issue("reason", "该单位已提交，修改须说明原因"))
+        errors.extend(RowIssue(line, code, e.field, e.message) for e in problems + rule_errors)
+        warnings.extend(RowIssue(line, code, w.field, w.message) for w in row_warnings)
         planned.append((region_id, parent_id, code, line, old, stored, merged, filer, was_submitted, changed))
     if errors:
         raise ImportRejected(errors)
     warnings.extend(_jump_warnings(planned, previous))
 
     outcome = ImportOutcome(loaded=len(planned), warnings=warnings)
+    if dry_run:
+        return outcome
     inserts, updates, revisions = [], [], []
     for region_id, _, _, _, old, stored, merged, filer, was_submitted, changed in planned:
         if not changed:
@@ -364,19 +383,19 @@ def import_reports(period: Period, rows: list[tuple[int, str, dict, dict]], *, s
     return outcome
 
 
-def _jump_warnings(planned, previous) -> list[str]:
+def _jump_warnings(planned, previous) -> list[RowIssue]:
     """Increases far above the siblings' median, judged within the batch (one pass, no queries)."""
     increases: dict[int, list[tuple[str, int, int]]] = {}
     for region_id, parent_id, code, line, _, _, merged, _, _, _ in planned:
         before = (previous.get(region_id) or {}).get(RATE_NUMERATOR)
         now = merged.get(RATE_NUMERATOR)
         if before is not None and now is not None:
-            increases.setdefault(parent_id, []).append((f"第{line}行（{code}）", now - before, region_id))
+            increases.setdefault(parent_id, []).append(((line, code), now - before, region_id))
     warnings = []
     for siblings in increases.values():
-        for where, increase, region_id in siblings:
+        for (line, code), increase, region_id in siblings:
             others = [i for _, i, rid in siblings if rid != region_id]
             message = jump_warning(increase, others)
             if message:
-                warnings.append(f"{where}：{message}")
+                warnings.append(RowIssue(line, code, RATE_NUMERATOR, message))
     return warnings

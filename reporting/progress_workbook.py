@@ -14,7 +14,7 @@ from typing import Iterable, Iterator
 from openpyxl import Workbook, load_workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.comments import Comment
-from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
@@ -42,7 +42,8 @@ _SUBTOTAL_ENDINGS = ("小计", "合计", "总计")
 # A footer cell may hold several "label：value" pairs, as the seed's single footer line does.
 _FOOTER_LABEL = re.compile(r"(填表人|联系电话|电话|单位负责人|负责人|填表时间|填报时间|填表日期)\s*[:：]?")
 _FOOTER_KEYS = {"填表人": "name", "联系电话": "phone", "电话": "phone", "单位负责人": "head", "负责人": "head"}
-_TABLE_END = re.compile(r"^(填表人|联系电话|单位负责人|填表时间|填报时间|说明|备注|注)\s*[:：]")
+# A row with a cell like this ends the table: "填表人：…", or "填表人" alone with its value in the next cell.
+_TABLE_END = re.compile(r"^(填表人|联系电话|单位负责人|填表时间|填报时间|说明|备注|注)\s*([:：]|$)")
 _SPACE = re.compile(r"\s+")
 _PARTS_PREFIX = re.compile(r"^其中[:：]?")
 
@@ -164,7 +165,7 @@ def _part_groups(layout: list[Column | None]) -> list[tuple[int, int]]:
 def _write_header(sheet, layout: list[Column | None]) -> None:
     in_group = set()
     for first, last in _part_groups(layout):
-        cell = sheet.cell(row=HEADER_TOP, column=first, value=PARTS_HEADER)
+        sheet.cell(row=HEADER_TOP, column=first, value=PARTS_HEADER)
         if last > first:
             sheet.merge_cells(start_row=HEADER_TOP, start_column=first, end_row=HEADER_TOP, end_column=last)
         in_group.update(range(first, last + 1))
@@ -184,38 +185,41 @@ def _write_header(sheet, layout: list[Column | None]) -> None:
             cell.fill = _HEADER_FILL
     if None in layout:
         rate_cell = sheet.cell(row=HEADER_TOP, column=3 + layout.index(None))
-        rate_cell.comment = Comment("由系统按 已参保人数÷应参保人数 计算，上传时不读取此列。", "系统")
+        rate_cell.comment = Comment("由系统计算，仅供参考；上传时不读取此列。", "系统")
     sheet.row_dimensions[HEADER_TOP].height = 22
     sheet.row_dimensions[HEADER_BOTTOM].height = 58
 
 
+def _body_styles(book) -> dict[tuple[str, bool], str]:
+    """Named styles for body cells by (what, is a subtotal line); one lookup per cell keeps big forms fast."""
+    names = {}
+    for what, number_format in (("code", "@"), ("name", "General"), ("count", COUNT_FORMAT), ("rate", RATE_FORMAT)):
+        for summary in (False, True):
+            name = f"进度表-{what}{'-小计' if summary else ''}"
+            fill = _COMPUTED_FILL if what == "rate" else (_SUBTOTAL_FILL if summary else PatternFill())
+            book.add_named_style(NamedStyle(name=name, number_format=number_format, border=_BORDER, fill=fill,
+                                            font=Font(bold=summary)))
+            names[what, summary] = name
+    return names
+
+
 def _write_body(sheet, layout: list[Column | None], rows: list[FormRow], rate_of: tuple[str, str] | None) -> int:
     """Write the unit, subtotal and total lines; return the last row written."""
-    rate_column = 3 + layout.index(None) if None in layout else None
+    styles = _body_styles(sheet.parent)
     numerator, denominator = rate_of or (None, None)
     row_number = FIRST_DATA_ROW - 1
     for row_number, form_row in enumerate(rows, start=FIRST_DATA_ROW):
         summary = form_row.kind != "unit"
+        # a 12-digit code stays text in the "@" style, not 4.40705E+11
         code = sheet.cell(row=row_number, column=1, value=None if summary else _safe_text(form_row.code))
-        code.number_format = "@"  # a 12-digit code must stay text, not 4.40705E+11
-        sheet.cell(row=row_number, column=2, value=_safe_text(form_row.name))
+        code.style = styles["code", summary]
+        sheet.cell(row=row_number, column=2, value=_safe_text(form_row.name)).style = styles["name", summary]
         for n, column in enumerate(layout, start=3):
             if column is None:
-                cell = sheet.cell(row=row_number, column=n, value=_rate(form_row.values, numerator, denominator))
-                cell.number_format = RATE_FORMAT
-                cell.fill = _COMPUTED_FILL
-                continue
-            value = form_row.values.get(column.key)
-            cell = sheet.cell(row=row_number, column=n, value=value)
-            cell.number_format = COUNT_FORMAT
-        for n in range(1, 3 + len(layout)):
-            cell = sheet.cell(row=row_number, column=n)
-            cell.border = _BORDER
-            if summary:
-                cell.font = Font(bold=True)
-                if n != rate_column:
-                    cell.fill = _SUBTOTAL_FILL
-        sheet.cell(row=row_number, column=1).alignment = Alignment(horizontal="left")
+                value, what = _rate(form_row.values, numerator, denominator), "rate"
+            else:
+                value, what = form_row.values.get(column.key), "count"
+            sheet.cell(row=row_number, column=n, value=value).style = styles[what, summary]
     if rows:
         # Excel and WPS then refuse a typed negative or fractional count; pasted values still reach validation.
         check = DataValidation(type="whole", operator="greaterThanOrEqual", formula1="0", allow_blank=True,
@@ -451,8 +455,8 @@ def _squash(text: str) -> str:
 
 
 def _header_text(cell) -> str:
-    text = _squash(_cell_text(cell))
-    return _PARTS_PREFIX.sub("", text) if text != PARTS_HEADER else text
+    # "其中：困难群众应参保人数" in one cell names the same column as the bare label
+    return _PARTS_PREFIX.sub("", _squash(_cell_text(cell)))
 
 
 def _cell_text(cell) -> str:
@@ -468,8 +472,6 @@ def _value_text(cell) -> str:
 
 def _code_text(cell) -> str:
     """A unit code as text, whether the cell held text or Excel turned it into a number."""
-    if isinstance(cell, bool):
-        return str(cell)
     if isinstance(cell, float) and cell.is_integer() and not math.isinf(cell):
         return str(int(cell))
     text = _cell_text(cell)

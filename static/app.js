@@ -20,3 +20,72 @@ document.addEventListener("htmx:afterSwap", function (event) {
     button.textContent = "－";
   }
 });
+
+// A refused form (422) comes back with its errors and is swapped in like a success.
+document.addEventListener("DOMContentLoaded", function () {
+  htmx.config.responseHandling = [
+    {code: "204", swap: false},
+    {code: "[23]..", swap: true},
+    {code: "422", swap: true, error: false},
+    {code: "[45]..", swap: false, error: true},
+  ];
+});
+
+// A <select data-autosubmit> submits its form when changed.
+document.addEventListener("change", function (event) {
+  if (event.target.matches("select[data-autosubmit]")) { event.target.form.requestSubmit(); }
+});
+
+// --- the filing grid: Excel habits --------------------------------------------------------
+
+function gridInput(row, column) {
+  return row ? row.querySelector("input[data-col='" + column + "']") : null;
+}
+
+function nextUnitRow(row, step) {
+  var rows = Array.prototype.slice.call(row.closest("table").querySelectorAll("tr.unit"));
+  return rows[rows.indexOf(row) + step] || null;
+}
+
+// Enter moves down a row, Shift+Enter up, as in Excel (Tab already moves right).
+document.addEventListener("keydown", function (event) {
+  var input = event.target;
+  if (event.key !== "Enter" || !input.matches("#filing-grid input[data-col]")) { return; }
+  event.preventDefault();
+  var target = gridInput(nextUnitRow(input.closest("tr"), event.shiftKey ? -1 : 1), input.dataset.col);
+  if (target) { target.focus(); target.select(); }
+});
+
+// Pasting a block copied from Excel or WPS (tab-separated lines) fills the cells it covers,
+// starting at the cell pasted into; each row it touches then saves itself.
+document.addEventListener("paste", function (event) {
+  var input = event.target;
+  if (!input.matches("#filing-grid input[data-col]")) { return; }
+  var text = (event.clipboardData || window.clipboardData).getData("text");
+  if (text.indexOf("\t") < 0 && text.replace(/\r?\n$/, "").indexOf("\n") < 0) { return; }
+  event.preventDefault();
+  var lines = text.replace(/\r/g, "").replace(/\n$/, "").split("\n");
+  var row = input.closest("tr");
+  var start = Number(input.dataset.col);
+  lines.forEach(function (line) {
+    if (!row) { return; }
+    line.split("\t").forEach(function (cell, offset) {
+      var target = gridInput(row, start + offset);
+      if (target && !target.disabled) { target.value = cell.trim().replace(/[,，]/g, ""); }
+    });
+    row.dispatchEvent(new Event("input", {bubbles: true}));
+    row = nextUnitRow(row, 1);
+  });
+});
+
+// After a row is saved, mark the cells the server found wrong or doubtful.
+document.addEventListener("grid-cells", function (event) {
+  var detail = event.detail;
+  var row = document.getElementById("u-" + detail.unit);
+  if (!row) { return; }
+  row.querySelectorAll("input[data-col]").forEach(function (input) {
+    input.classList.toggle("invalid", detail.invalid.indexOf(input.name) >= 0);
+    input.classList.toggle("warned", detail.warned.indexOf(input.name) >= 0);
+    input.setAttribute("aria-invalid", detail.invalid.indexOf(input.name) >= 0 ? "true" : "false");
+  });
+});

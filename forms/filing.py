@@ -1,0 +1,23 @@
+"""Forms of the filing grid: the footer and submission, and the workbook upload.
+
+The rules on the values and the signature live in reporting/validation.py; these forms only carry
+the fields, so that the grid, the upload, the CLI and the API say the same thing.
+"""
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import BooleanField, StringField, TextAreaField
+from wtforms.validators import Length, Optional
+
+
+class SubmitForm(FlaskForm):
+    filer_name = StringField("填表人", validators=[Optional(), Length(max=50)])
+    filer_phone = StringField("联系电话", validators=[Optional(), Length(max=30)])
+    filer_head = StringField("单位负责人", validators=[Optional(), Length(max=50)])
+    acknowledge = BooleanField("以上提示已核实，确认无误")
+    reason = TextAreaField("修改原因", validators=[Optional(), Length(max=500)])
+
+
+class UploadForm(FlaskForm):
+    workbook = FileField("进度表文件（.xlsx）", validators=[FileRequired("请选择要上传的 .xlsx 文件")])
+    submit_now = BooleanField("导入后直接提交")
+    reason = StringField("修改原因（修改已提交的数据时必填）", validators=[Optional(), Length(max=500)])

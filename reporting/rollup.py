@@ -1,0 +1,96 @@
+"""Live roll-up: every level's totals as one GROUP BY over the report-level units beneath it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Optional
+
+from sqlalchemy import func, select
+
+from .extensions import db
+from .hierarchy import child_level
+from .indicators import HARDSHIP_ENROLLED, HARDSHIP_SHOULD, RATE_DENOMINATOR, RATE_NUMERATOR
+from .models import Indicator, Period, Region, Report
+
+SUBMITTED = ("submitted",)
+FILED = ("submitted", "draft")
+
+
+@dataclass
+class Totals:
+    """The sums of one unit's report-level units for one period."""
+    values: dict[str, int]
+    #: how many report-level units contributed a report
+    reports: int = 0
+
+    def get(self, key: str) -> Optional[int]:
+        return self.values.get(key)
+
+    @property
+    def rate(self) -> Optional[float]:
+        return ratio(self.values.get(RATE_NUMERATOR), self.values.get(RATE_DENOMINATOR))
+
+    @property
+    def hardship_gap(self) -> Optional[int]:
+        should, enrolled = self.values.get(HARDSHIP_SHOULD), self.values.get(HARDSHIP_ENROLLED)
+        if should is None or enrolled is None:
+            return None
+        return max(should - enrolled, 0)
+
+
+def ratio(part: Optional[int], whole: Optional[int]) -> Optional[float]:
+    """The one place a rate is computed: from counts, never averaged."""
+    if part is None or not whole:
+        return None
+    return part / whole
+
+
+def _group_column(region: Region, level: str):
+    """The stored ancestor column that names, for each report unit, its ancestor at `level`."""
+    return Region.id if level == "village" else getattr(Region, f"{level}_id")
+
+
+def _sums(indicators: Iterable[Indicator]):
+    return [func.sum(getattr(Report, f"v{i.slot}")).label(i.key) for i in indicators]
+
+
+def _scope(region: Region):
+    """The filter for 'report units inside region', by the stored ancestor id of region's level."""
+    return _group_column(region, region.level) == region.id
+
+
+def child_totals(period: Period, region: Region, statuses=SUBMITTED,
+                 level: Optional[str] = None) -> dict[int, Totals]:
+    """Totals of each unit one level below `region` (or at `level`), keyed by its id: one query."""
+    campaign = period.campaign
+    level = level or child_level(region.level)
+    if level is None:
+        return {}
+    if campaign.report_level != level and \
+            _depth(level) > _depth(campaign.report_level):
+        return {}  # below the report level nothing is filed
+    indicators = campaign.indicators
+    group = _group_column(region, level).label("unit_id")
+    query = (select(group, func.count(Report.id), *_sums(indicators))
+             .select_from(Report).join(Region, Region.id == Report.region_id)
+             .where(Report.period_id == period.id, Report.status.in_(statuses), _scope(region))
+             .group_by(group))
+    result = {}
+    for row in db.session.execute(query):
+        values = {i.key: row[2 + n] for n, i in enumerate(indicators) if row[2 + n] is not None}
+        result[row[0]] = Totals(values, row[1])
+    return result
+
+
+def region_totals(period: Period, region: Region, statuses=SUBMITTED) -> Totals:
+    """Totals of everything filed under `region` (the region itself if it files): one query."""
+    indicators = period.campaign.indicators
+    row = db.session.execute(
+        select(func.count(Report.id), *_sums(indicators))
+        .select_from(Report).join(Region, Region.id == Report.region_id)
+        .where(Report.period_id == period.id, Report.status.in_(statuses), _scope(region))).one()
+    return Totals({i.key: row[1 + n] for n, i in enumerate(indicators) if row[1 + n] is not None}, row[0])
+
+
+def _depth(level: str) -> int:
+    from .models import LEVELS
+    return LEVELS.index(level)

@@ -1,0 +1,306 @@
+"""The 参保进度表 grid: a county (or township) files its units' counts for a period."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Optional
+
+from flask import (Blueprint, abort, flash, make_response, redirect, render_template, request,
+                   send_file, url_for)
+from flask_login import current_user, login_required
+from jinja2_fragments.flask import render_block
+from sqlalchemy import select
+
+from forms.filing import SubmitForm, UploadForm
+
+from .. import access, clock
+from ..campaigns import campaigns_for
+from ..extensions import db
+from ..filing import (FILER_FIELDS, ImportRejected, ReportConflict, ReportRejected, RowIssue,
+                      filing_status, import_reports, is_closed, late_status, save_report)
+from ..hierarchy import descendants_at, region_by_code
+from ..models import LEVELS, Period, Region, Report, Revision
+from ..rollup import FILED, child_totals, ratio, region_totals
+from ..schedule import current_period
+from ..spreadsheets import TableError
+
+bp = Blueprint("filing", __name__, url_prefix="/filing")
+
+
+# --- loading and checking --------------------------------------------------------------------
+
+def load_grid(period_id: int, code: str, write: bool = False) -> tuple[Period, Region]:
+    """The period and the filing region of a grid URL, after the one access check."""
+    period = db.get_or_404(Period, period_id, description="报送期次不存在")
+    region = region_by_code(code)
+    if region is None:
+        abort(404, f"区划代码 {code} 不存在")
+    access.require(current_user, region, write=True)
+    campaign = period.campaign
+    if not (campaign.root.contains(region) or region.contains(campaign.root)):
+        abort(404, f"{region.name}不在该征缴期范围内")
+    if LEVELS.index(region.level) > LEVELS.index(campaign.report_level):
+        abort(404, f"{region.name}低于填报层级")
+    return period, region
+
+
+def read_only(period: Period) -> bool:
+    return is_closed(period.campaign, clock.today()) and current_user.role != "city_admin"
+
+
+# --- the grid's rows -------------------------------------------------------------------------
+
+@dataclass
+class Group:
+    """The units of one township (or one parent) with its subtotal row."""
+    parent: Optional[Region]
+    units: list[tuple[Region, Optional[Report]]] = field(default_factory=list)
+
+
+def grid_groups(period: Period, region: Region) -> list[Group]:
+    campaign = period.campaign
+    units = list(db.session.scalars(descendants_at(region, campaign.report_level).order_by(Region.code)))
+    reports = {r.region_id: r for r in db.session.scalars(
+        select(Report).where(Report.period_id == period.id, Report.region_id.in_(
+            descendants_at(region, campaign.report_level).with_only_columns(Region.id))))}
+    parent_ids = {u.parent_id for u in units} - {region.id}
+    parents = {r.id: r for r in db.session.scalars(select(Region).where(Region.id.in_(parent_ids)))}
+    groups: dict[Optional[int], Group] = {}
+    for unit in units:
+        key = unit.parent_id if unit.parent_id in parents else None
+        groups.setdefault(key, Group(parents.get(key))).units.append((unit, reports.get(unit.id)))
+    return list(groups.values())
+
+
+def grid_context(period: Period, region: Region, **extra) -> dict:
+    campaign = period.campaign
+    groups = grid_groups(period, region)
+    level = groups[0].parent.level if groups and groups[0].parent else None
+    subtotals = child_totals(period, region, statuses=FILED, level=level) if level else {}
+    reports = [r for g in groups for _, r in g.units if r is not None]
+    submitted = [r for r in reports if r.status == "submitted"]
+    first = reports[0] if reports else None
+    form = extra.pop("form", None) or SubmitForm(data={
+        f"filer_{k}": (getattr(first, f"filer_{k}") if first else "") or default
+        for k, default in (("name", current_user.full_name), ("phone", current_user.phone), ("head", ""))})
+    return dict(
+        period=period, campaign=campaign, region=region, groups=groups, subtotals=subtotals,
+        total=region_totals(period, region, statuses=FILED), indicators=campaign.indicators,
+        status=filing_status(campaign, period, region), now=clock.now(),
+        all_submitted=bool(groups) and len(submitted) == sum(len(g.units) for g in groups),
+        last_submitted_at=max((r.submitted_at for r in submitted), default=None),
+        late=any(r.late for r in submitted), read_only=read_only(period), form=form,
+        periods=campaign.periods, ratio=ratio, late_status=late_status,
+        **{"errors": [], "warnings": [], "needs_ack": False, "names": {}, **extra})
+
+
+def respond(template: str, block: str, context: dict, status: int = 200):
+    """The full page, or only `block` for htmx; responses vary on HX-Request."""
+    if request.htmx:
+        body = render_block(template, block, **context)
+    else:
+        body = render_template(template, **context)
+    response = make_response(body, status)
+    response.vary.add("HX-Request")
+    return response
+
+
+# --- pages ----------------------------------------------------------------------------------
+
+@bp.get("/")
+@login_required
+def index():
+    """The grid of the current period for the user's own region, or the one chosen."""
+    region = current_user.region
+    campaigns = campaigns_for(region)
+    if not campaigns:
+        abort(404, "目前没有征缴期")
+    campaign = campaigns[0]
+    period = (db.session.get(Period, request.args.get("period", type=int) or 0)
+              or current_period(campaign, clock.today()))
+    code = request.args.get("region") or region.code
+    if LEVELS.index(region.level) < LEVELS.index("county") and "region" not in request.args:
+        return render_template("filing/choose.html", region=region, period=period,
+                               counties=db.session.scalars(descendants_at(region, "county")
+                                                           .order_by(Region.code)).all())
+    return redirect(url_for("filing.grid", period_id=period.id, code=code))
+
+
+@bp.get("/<int:period_id>/<code>")
+@login_required
+def grid(period_id: int, code: str):
+    period, region = load_grid(period_id, code)
+    return respond("filing/grid.html", "grid", grid_context(period, region))
+
+
+@bp.post("/<int:period_id>/<code>/units/<unit_code>")
+@login_required
+def update_unit(period_id: int, code: str, unit_code: str):
+    """Save one unit's row as a draft (or a correction) and answer with the recomputed totals."""
+    period, region = load_grid(period_id, code, write=True)
+    unit = region_by_code(unit_code)
+    if unit is None or not region.contains(unit) or unit.level != period.campaign.report_level:
+        abort(404, "该单位不在本表中")
+    if not request.htmx:
+        return redirect(url_for("filing.grid", period_id=period.id, code=region.code), code=303)
+    indicators = period.campaign.indicators
+    raw = {i.key: request.form[i.key] for i in indicators if i.key in request.form}
+    revision = request.form.get("revision", type=int)
+    outcome, conflict, errors, warnings = None, None, [], []
+    try:
+        outcome = save_report(period, unit, raw, {}, user=current_user, submit=False, strict=False,
+                              reason=request.form.get("reason"), revision=revision)
+        errors, warnings = outcome.errors, outcome.warnings
+        db.session.commit()
+    except ReportRejected as rejected:
+        db.session.rollback()
+        errors, warnings = rejected.errors, rejected.warnings
+    except ReportConflict as error:
+        db.session.rollback()
+        conflict = error
+    report = db.session.scalar(select(Report).where(Report.period_id == period.id,
+                                                    Report.region_id == unit.id))
+    # Only what the change moves: this row's rate and messages, its group's subtotal, the total.
+    group = unit.parent if unit.parent_id != region.id and region.contains(unit.parent) else None
+    body = render_template(
+        "filing/_unit_update.html", unit=unit, report=report, errors=errors, warnings=warnings,
+        conflict=conflict, values=report.values(indicators) if report else {}, indicators=indicators,
+        ratio=ratio, group=group, subtotal=region_totals(period, group, FILED) if group else None,
+        total=region_totals(period, region, FILED), status=filing_status(period.campaign, period, region))
+    response = make_response(body)
+    response.headers["HX-Trigger"] = json.dumps({"grid-cells": {
+        "unit": unit.code, "invalid": sorted({e.field for e in errors if e.field}),
+        "warned": sorted({w.field for w in warnings if w.field})}})
+    return response
+
+
+@bp.post("/<int:period_id>/<code>/submit")
+@login_required
+def submit(period_id: int, code: str):
+    """提交: every unit of the grid at once, after one acknowledgement of the warnings."""
+    period, region = load_grid(period_id, code, write=True)
+    form = SubmitForm()
+    if not form.validate():
+        return respond("filing/grid.html", "submit_panel", grid_context(period, region, form=form), 422)
+    filer = {k: (getattr(form, f"filer_{k}").data or "").strip() for k in FILER_FIELDS}
+    context_errors: list[RowIssue] = []
+    groups = grid_groups(period, region)
+    missing = [unit for g in groups for unit, report in g.units if report is None]
+    context_errors.extend(RowIssue(None, u.code, None, f"{u.name}尚未填写") for u in missing)
+    rows = [(None, unit.code, {}, {}) for g in groups for unit, report in g.units if report is not None]
+    names = {unit.code: unit.name for g in groups for unit, _ in g.units}
+    try:
+        check = import_reports(period, rows, submit=True, user=current_user, reason=form.reason.data,
+                               default_filer=filer, dry_run=True)
+    except ImportRejected as rejected:
+        context_errors.extend(_footer_once(rejected.errors))
+        check = None
+    if context_errors:
+        return respond("filing/grid.html", "submit_panel", grid_context(
+            period, region, form=form, errors=context_errors, names=names), 422)
+    if check.warnings and not form.acknowledge.data:
+        return respond("filing/grid.html", "submit_panel", grid_context(
+            period, region, form=form, warnings=check.warnings, needs_ack=True, names=names), 422)
+    import_reports(period, rows, submit=True, user=current_user, reason=form.reason.data,
+                   default_filer=filer)
+    db.session.commit()
+    flash(f"已提交{region.name}{period.label}的进度表")
+    target = url_for("filing.grid", period_id=period.id, code=region.code)
+    if request.htmx:
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target, code=303)
+
+
+@bp.get("/<int:period_id>/<code>/history")
+@login_required
+def history(period_id: int, code: str):
+    """Who changed what, when and why: every revision of the grid's reports, as a diff."""
+    period, region = load_grid(period_id, code)
+    units = descendants_at(region, period.campaign.report_level).with_only_columns(Region.id)
+    revisions = db.session.scalars(
+        select(Revision).join(Report, Report.id == Revision.report_id)
+        .where(Report.period_id == period.id, Report.region_id.in_(units))
+        .order_by(Revision.created_at.desc(), Revision.id.desc()).limit(500)).all()
+    reports = {r.id: r for r in db.session.scalars(select(Report).where(
+        Report.id.in_({rev.report_id for rev in revisions})))}
+    return render_template("filing/history.html", period=period, region=region, revisions=revisions,
+                           reports=reports, indicators=period.campaign.indicators)
+
+
+@bp.get("/<int:period_id>/<code>/form.xlsx")
+@login_required
+def download(period_id: int, code: str):
+    """The period's form as .xlsx in the 进度表 layout, with the current values."""
+    from ..progress_workbook import FormRow, write_progress_form
+    period, region = load_grid(period_id, code)
+    context = grid_context(period, region)
+    indicators = context["indicators"]
+    rows = []
+    for group in context["groups"]:
+        for unit, report in group.units:
+            rows.append(FormRow(unit.code, unit.name, report.values(indicators) if report else {}))
+        if group.parent is not None:
+            sub = context["subtotals"].get(group.parent.id)
+            rows.append(FormRow("", f"{group.parent.name} 小计", sub.values if sub else {}, kind="subtotal"))
+    rows.append(FormRow("", "合计", context["total"].values, kind="total"))
+    form = context["form"]
+    data = write_progress_form(
+        title=f"{period.campaign.name}参保进度表", unit_name=f"{region.name}医疗保障局",
+        as_of=period.as_of, due=period.due, columns=_columns(indicators), rows=rows,
+        filer={k: getattr(form, f"filer_{k}").data or "" for k in FILER_FIELDS}, filled_on=clock.today())
+    import io
+    return send_file(io.BytesIO(data), as_attachment=True,
+                     download_name=f"{region.name}{period.label}参保进度表.xlsx",
+                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+@bp.route("/<int:period_id>/<code>/upload", methods=["GET", "POST"])
+@login_required
+def upload(period_id: int, code: str):
+    """Upload a filled .xlsx: the same validation, all or nothing, errors by row and column."""
+    from ..progress_workbook import read_progress_form
+    period, region = load_grid(period_id, code, write=True)
+    form = UploadForm()
+    problems: list = []
+    if form.validate_on_submit():
+        indicators = period.campaign.indicators
+        try:
+            parsed = read_progress_form(form.workbook.data.read(), _columns(indicators))
+            outcome = import_reports(
+                period, [(line, unit_code, raw, {}) for line, unit_code, raw in parsed.rows],
+                submit=form.submit_now.data, user=current_user, reason=form.reason.data,
+                default_filer=parsed.filer if form.submit_now.data else None)
+        except TableError as error:
+            problems = [RowIssue(None, "", None, str(error))]
+        except ImportRejected as rejected:
+            db.session.rollback()
+            problems = rejected.errors
+        else:
+            db.session.commit()
+            flash(f"已导入{outcome.loaded}个单位的数据" + ("并提交" if form.submit_now.data else "（草稿）")
+                  + (f"，另有{len(outcome.warnings)}条提示请核实" if outcome.warnings else ""))
+            return redirect(url_for("filing.grid", period_id=period.id, code=region.code), code=303)
+    labels = {i.key: i.label for i in period.campaign.indicators}
+    status = 422 if problems or form.errors else 200
+    return render_template("filing/upload.html", period=period, region=region, form=form,
+                           problems=problems, labels=labels), status
+
+
+def _footer_once(errors: list[RowIssue]) -> list[RowIssue]:
+    """The footer is shared by every row: say what is wrong with it once, before the rows."""
+    footer, rows, seen = [], [], set()
+    for error in errors:
+        if error.field and error.field.startswith("filer."):
+            if (error.field, error.message) not in seen:
+                seen.add((error.field, error.message))
+                footer.append(RowIssue(None, "", error.field, error.message))
+        else:
+            rows.append(error)
+    return footer + rows
+
+
+def _columns(indicators):
+    from ..progress_workbook import Column
+    return [Column(i.key, i.label, i.part_of) for i in indicators]
