@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Optional
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, select
 
 from .extensions import db
 from .hierarchy import child_level
@@ -61,24 +61,76 @@ def _scope(region: Region):
 def child_totals(period: Period, region: Region, statuses=SUBMITTED,
                  level: Optional[str] = None) -> dict[int, Totals]:
     """Totals of each unit one level below `region` (or at `level`), keyed by its id: one query."""
-    campaign = period.campaign
-    level = level or child_level(region.level)
-    if level is None:
+    found = totals_by_period([period], region, statuses, level)
+    return {unit_id: totals for (unit_id, _), totals in found.items()}
+
+
+def totals_by_period(periods: list[Period], region: Region, statuses=SUBMITTED,
+                     level: Optional[str] = None) -> dict[tuple[int, int], Totals]:
+    """Totals per (child unit id, period id) for several periods of one campaign: one GROUP BY."""
+    if not periods:
         return {}
-    if campaign.report_level != level and \
-            _depth(level) > _depth(campaign.report_level):
+    campaign = periods[0].campaign
+    level = level or child_level(region.level)
+    if level is None or _depth(level) > _depth(campaign.report_level):
         return {}  # below the report level nothing is filed
     indicators = campaign.indicators
     group = _group_column(region, level).label("unit_id")
-    query = (select(group, func.count(Report.id), *_sums(indicators))
+    query = (select(group, Report.period_id, func.count(Report.id), *_sums(indicators))
              .select_from(Report).join(Region, Region.id == Report.region_id)
-             .where(Report.period_id == period.id, Report.status.in_(statuses), _scope(region))
-             .group_by(group))
+             .where(Report.period_id.in_([p.id for p in periods]), Report.status.in_(statuses),
+                    _scope(region))
+             .group_by(group, Report.period_id))
     result = {}
     for row in db.session.execute(query):
-        values = {i.key: row[2 + n] for n, i in enumerate(indicators) if row[2 + n] is not None}
-        result[row[0]] = Totals(values, row[1])
+        values = {i.key: row[3 + n] for n, i in enumerate(indicators) if row[3 + n] is not None}
+        result[(row[0], row[1])] = Totals(values, row[2])
     return result
+
+
+@dataclass
+class FilingCounts:
+    """How the report-level units under one unit stand for a period."""
+    units: int = 0
+    submitted: int = 0
+    late: int = 0
+
+    @property
+    def status(self) -> str:
+        """Worst of its units: missing (any unit not submitted), late (any 迟报), else on_time."""
+        if self.submitted < self.units:
+            return "missing"
+        return "late" if self.late else "on_time"
+
+
+def filing_counts(period: Period, region: Region, level: Optional[str] = None) -> dict[int, FilingCounts]:
+    """Units, submissions and late submissions per child of `region`: one GROUP BY over the units."""
+    campaign = period.campaign
+    level = level or child_level(region.level) or region.level
+    group = _group_column(region, level).label("unit_id")
+    submitted = Report.status == "submitted"
+    query = (select(group, func.count(Region.id), func.count(case((submitted, 1))),
+                    func.count(case((and_(submitted, Report.submitted_at >= period.deadline), 1))))
+             .select_from(Region)
+             .outerjoin(Report, and_(Report.region_id == Region.id, Report.period_id == period.id))
+             .where(Region.level == campaign.report_level, _scope(region))
+             .group_by(group))
+    return {row[0]: FilingCounts(row[1], row[2], row[3]) for row in db.session.execute(query)}
+
+
+def task_totals(campaign, region: Region, level: Optional[str] = None) -> dict[int, int]:
+    """任务数 per child of `region`: its own target, else the sum of its report-level units' targets."""
+    from .models import Target
+    level = level or child_level(region.level) or region.level
+    group = _group_column(region, level).label("unit_id")
+    summed = dict(db.session.execute(
+        select(group, func.sum(Target.task)).select_from(Target).join(Region, Region.id == Target.region_id)
+        .where(Target.campaign_id == campaign.id, Region.level == campaign.report_level, _scope(region))
+        .group_by(group)).all())
+    own = dict(db.session.execute(
+        select(Target.region_id, Target.task).join(Region, Region.id == Target.region_id)
+        .where(Target.campaign_id == campaign.id, Region.level == level, _scope(region))).all())
+    return {**summed, **own}
 
 
 def region_totals(period: Period, region: Region, statuses=SUBMITTED) -> Totals:

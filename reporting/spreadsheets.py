@@ -99,3 +99,73 @@ def parse_count(cell) -> int | None:
     if text.lstrip("-").isdigit() and text.isascii():
         return int(text)
     raise ValueError(cell)
+
+
+# --- writing ----------------------------------------------------------------------------------
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_text(value: str) -> str:
+    """Text from users never starts a cell as a formula (=HYPERLINK… and the like)."""
+    return "'" + value if value and value.startswith(FORMULA_STARTS) else value
+
+
+def ranking_workbook(result, rows) -> bytes:
+    """A 排名表: the ranking of `rows` (UnitProgress, in the order shown) for one period."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+    from openpyxl.utils import get_column_letter
+
+    from .ranking import LATE_NAMES, LIGHTS
+    period, region = result.period, result.region.region
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "排名表"
+    headings = ["排名", "单位代码", "单位", "任务数", "应参保人数", "已参保人数", "参保率", "完成率",
+                "较上期提高（百分点）", "序时进度", "进度", "报送", "困难群众未参保", "约谈", "数据异常"]
+    title = f"{result.campaign.name}{region.name}参保进度排名表"
+    sheet.append([safe_text(title)])
+    sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(headings))
+    sheet["A1"].font = Font(size=16, bold=True)
+    sheet["A1"].alignment = Alignment(horizontal="center")
+    sheet.append([f"{period.label}　截至{period.as_of.year}年{period.as_of.month}月{period.as_of.day}日"
+                  f"　序时进度 {result.time_progress:.2%}　单位：人、%"])
+    sheet.merge_cells(start_row=2, start_column=1, end_row=2, end_column=len(headings))
+    sheet.append(headings)
+    thin = Side(style="thin", color="999999")
+    for cell in sheet[3]:
+        cell.font = Font(bold=True)
+        cell.fill = PatternFill("solid", fgColor="EEF1F5")
+        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+
+    def line(rank, unit):
+        return [rank, unit.region.code, safe_text(unit.region.name), unit.task,
+                unit.totals.get("should_enroll"), unit.enrolled, unit.rate, unit.completion,
+                None if unit.increase is None else round(unit.increase * 100, 2),
+                result.time_progress, LIGHTS[unit.light], LATE_NAMES[unit.late], unit.hardship_gap,
+                "约谈" if unit.interview else "", safe_text("；".join(unit.anomalies))]
+    for unit in rows:
+        sheet.append(line(unit.rank, unit))
+    sheet.append(line(None, result.region))
+    sheet.cell(sheet.max_row, 3).value = "合计"
+    for row in sheet.iter_rows(min_row=3, max_row=sheet.max_row):
+        for cell in row:
+            cell.border = Border(top=thin, bottom=thin, left=thin, right=thin)
+    for row in sheet.iter_rows(min_row=4, max_row=sheet.max_row):
+        for column in (3, 4, 5, 12):
+            row[column].number_format = "#,##0"
+        for column in (6, 7, 9):
+            row[column].number_format = "0.00%"
+        row[8].number_format = "0.00"
+        row[1].number_format = "@"
+    for cell in sheet[sheet.max_row]:
+        cell.font = Font(bold=True)
+    widths = [6, 14, 18, 11, 11, 11, 9, 9, 10, 9, 6, 6, 10, 6, 30]
+    for n, width in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(n)].width = width
+    sheet.freeze_panes = "A4"
+    sheet.print_title_rows = "3:3"
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
