@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal, Optional, Sequence, Union
+from typing import Literal, Sequence
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
@@ -26,12 +25,14 @@ TITLE_LINE_CELLS = 19
 TITLE_TERMS = (
     "城乡居民", "基本医疗保险", "医疗保险", "医疗保障", "医保", "参保缴费", "参保登记", "参保进度",
     "集中征缴", "征缴", "缴费", "工作", "进展", "情况", "进度", "通报", "年度", "县（市、区）",
-    "全市", "全省", "各地", "排名", "督导",
+    "全市", "全省", "各地", "排名", "督导", "按时", "报送", "进度表", "批评", "方案", "通知",
 )
 _OPENING = "（〔《“‘([{"
 _CLOSING = "）〕》”’、，。：；！？)]},.:;!?%"
 _NUMERIC = re.compile(r"^[+\-−]?\d[\d,]*(\.\d+)?%?$")
 _PLACEHOLDERS = {"", "—", "-", "／", "/"}
+_ORDINAL_HEADINGS = {"序号", "排名", "名次"}
+_CLINGING = "的省市县区镇乡村局"
 
 Align = Literal["left", "center", "right"]
 
@@ -73,7 +74,7 @@ class Section:
     """A level-1 part of the body: its heading (一、总体进展, 黑体) and its paragraphs."""
 
     heading: str
-    paragraphs: list[Union[Paragraph, str]] = field(default_factory=list)
+    paragraphs: list[Paragraph | str] = field(default_factory=list)
 
     def __post_init__(self):
         # Plain strings are accepted for convenience and become plain paragraphs.
@@ -84,13 +85,14 @@ class Section:
 class Table:
     """A table attachment: a header row and body rows of already formatted strings.
 
-    `aligns` gives each column's alignment; without it, a column whose cells all look
-    like numbers (digits, 千分位 commas, a decimal part, %) is right-aligned.
+    `aligns` gives each column's alignment; without it, a 序号/排名 column is centred and
+    a column whose cells all look like numbers (digits, 千分位 commas, a decimal part, %)
+    is right-aligned.
     """
 
     header: list[str]
     rows: list[list[str]]
-    aligns: Optional[Sequence[Align]] = None
+    aligns: Sequence[Align] | None = None
 
     def __post_init__(self):
         for row in self.rows:
@@ -104,11 +106,14 @@ class Table:
         if self.aligns is not None:
             return list(self.aligns)
         aligns: list[Align] = []
-        for column in range(len(self.header)):
+        for column, heading in enumerate(self.header):
             cells = [row[column].strip() for row in self.rows]
             values = [c for c in cells if c not in _PLACEHOLDERS]
             numeric = bool(values) and all(_NUMERIC.match(c) for c in values)
-            aligns.append("right" if numeric else "left")
+            if numeric and heading.strip() in _ORDINAL_HEADINGS:
+                aligns.append("center")
+            else:
+                aligns.append("right" if numeric else "left")
         return aligns
 
     @property
@@ -123,8 +128,8 @@ class Attachment:
     Its label (附件1, 附件2, or 附件 when alone) follows from its place in the circular."""
 
     title: str
-    table: Optional[Table] = None
-    svg: Optional[Markup] = None
+    table: Table | None = None
+    svg: Markup | None = None
 
     def __post_init__(self):
         if (self.table is None) == (self.svg is None):
@@ -178,10 +183,10 @@ class Circular:
     sections: list[Section]
     signature: Signature
     imprint: Imprint
-    issue: Optional[int] = None
+    issue: int | None = None
     attachments: list[Attachment] = field(default_factory=list)
     #: 附件说明 lines; by default the attachments' titles, so the two cannot disagree.
-    enclosure_titles: Optional[list[str]] = None
+    enclosure_titles: list[str] | None = None
 
     @property
     def full_title(self) -> str:
@@ -241,7 +246,8 @@ def _break_positions(text: str) -> list[int]:
             continue
         if before.isascii() and after.isascii() and before.isalnum() and after.isalnum():
             continue
-        if after == "的" or (before == "第" and after.isdigit()):
+        # 的 and an administrative suffix (江海|区, 江门|市) cling to what precedes them.
+        if after in _CLINGING or (before == "第" and after.isdigit()):
             continue
         positions.append(i)
     # Keep "（第3期）" whole: no break inside the last bracketed group.
@@ -252,28 +258,36 @@ def _break_positions(text: str) -> list[int]:
 
 
 def balanced_lines(text: str, max_cells: float) -> list[str]:
-    """Split a title into the fewest lines of at most `max_cells`, as even as possible;
-    ties go to a shorter first line (the trapezoid of GB/T 9704 titles)."""
+    """Split a title into the fewest lines of at most `max_cells`, as even as possible
+    (least sum of squared widths); ties go to shorter upper lines, the trapezoid of
+    GB/T 9704 titles."""
     text = text.strip()
     if "\n" in text:  # the drafter's own breaks win
         return [line.strip() for line in text.splitlines() if line.strip()]
     if _cells(text) <= max_cells:
         return [text]
-    positions = _break_positions(text)
-    for count in range(2, 6):
-        best: Optional[tuple[float, float, list[str]]] = None
-        for cuts in itertools.combinations(positions, count - 1):
-            bounds = (0, *cuts, len(text))
-            lines = [text[a:b] for a, b in zip(bounds, bounds[1:])]
-            widths = [_cells(line) for line in lines]
-            if max(widths) > max_cells:
-                continue
-            key = (max(widths) - min(widths), widths[0], lines)
-            if best is None or key[:2] < best[:2]:
-                best = key
-        if best is not None:
-            return best[2]
-    return [text]  # nothing fits: let the renderer wrap
+    cuts = [0, *_break_positions(text), len(text)]
+    last = len(cuts) - 1
+    # layers[k][j] = (cost, i): the best k lines ending at cuts[j], the previous one at cuts[i].
+    layers: list[dict[int, tuple[float, int]]] = [{0: (0.0, 0)}]
+    for count in range(1, len(cuts)):
+        layer: dict[int, tuple[float, int]] = {}
+        for j in range(1, len(cuts)):
+            for i, (cost, _) in layers[-1].items():  # ascending i: longer lower lines win ties
+                width = _cells(text[cuts[i]:cuts[j]]) if i < j else max_cells + 1
+                if width <= max_cells and (j not in layer or cost + width**2 < layer[j][0]):
+                    layer[j] = (cost + width**2, i)
+        layers.append(layer)
+        if last in layer:
+            lines, j = [], last
+            for k in range(count, 0, -1):
+                i = layers[k][j][1]
+                lines.append(text[cuts[i]:cuts[j]])
+                j = i
+            return lines[::-1]
+        if not layer:
+            break
+    return [text]  # no break fits: let the renderer wrap
 
 
 @lru_cache(maxsize=1)
