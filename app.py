@@ -68,8 +68,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     filters.init_app(app)
 
     from reporting import cli
-    from reporting.views import api, auth, dashboard, filing, home, regions
-    for blueprint in (auth.bp, home.bp, regions.bp, filing.bp, dashboard.bp, api.bp):
+    from reporting.views import api, auth, circulars, dashboard, filing, home, regions
+    for blueprint in (auth.bp, home.bp, regions.bp, filing.bp, dashboard.bp, circulars.bp, api.bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens, not cookies
     cli.init_app(app)

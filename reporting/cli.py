@@ -10,6 +10,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
+from . import clock
 from .extensions import db
 from .hierarchy import DivisionFileError, import_divisions, region_by_code
 from .models import ROLES, ApiToken, Campaign, User
@@ -19,6 +20,7 @@ campaign_cli = AppGroup("campaign", help="征缴期与报送期次")
 targets_cli = AppGroup("targets", help="任务分解表")
 users_cli = AppGroup("users", help="用户与API令牌")
 reports_cli = AppGroup("reports", help="报表")
+circulars_cli = AppGroup("circulars", help="通报")
 
 
 @contextmanager
@@ -199,6 +201,36 @@ def users_token(username: str):
     click.echo(token)
 
 
+@circulars_cli.command("render")
+@click.option("--region", "region_code", required=True, help="通报的区划代码（发文机关所在地）")
+@click.option("--period", "period_id", required=True, type=int, help="报送期次编号")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, writable=True))
+def circulars_render(region_code: str, period_id: int, out: str):
+    """按当前数据生成该区划该期次的通报草稿 PDF（与网站印发的文件相同）。"""
+    from .circulars import default_title, draft_body, issuing_body, next_numbers, build_document, render_pdf
+    from .models import Period
+    from .ranking import progress
+    period = db.session.get(Period, period_id)
+    if period is None:
+        raise click.ClickException(f"报送期次 {period_id} 不存在")
+    region = _region(region_code)
+    campaign = period.campaign
+    if not (campaign.root.contains(region) or region.contains(campaign.root)):
+        raise click.ClickException(f"{region.name}不在征缴期“{campaign.name}”范围内")
+    today = clock.today()
+    result = progress(period, region)
+    issue_no, seq = next_numbers(campaign, region, today.year)
+    doc = build_document(period, region, title=default_title(campaign),
+                         body=draft_body(result, campaign.requirements), issue_no=issue_no,
+                         doc_prefix=issuing_body(region).prefix, doc_year=today.year, doc_seq=seq,
+                         date=today, result=result)
+    data = render_pdf(doc)
+    with open(out, "wb") as f:
+        f.write(data)
+    db.session.rollback()  # a render writes nothing
+    click.echo(f"已生成 {out}（{len(data) // 1024} KB）：{doc.full_title}")
+
+
 @click.command("demo")
 def demo_command():
     """载入江门市演示数据（可重复执行）。"""
@@ -209,5 +241,6 @@ def demo_command():
 
 
 def init_app(app: Flask) -> None:
-    for command in (regions_cli, campaign_cli, targets_cli, reports_cli, users_cli, demo_command):
+    for command in (regions_cli, campaign_cli, targets_cli, reports_cli, users_cli, circulars_cli,
+                    demo_command):
         app.cli.add_command(command)

@@ -6,7 +6,7 @@ import hashlib
 from typing import Optional
 
 from flask_login import UserMixin
-from sqlalchemy import (JSON, Boolean, Date, DateTime, ForeignKey, Integer, Numeric, String,
+from sqlalchemy import (JSON, Boolean, Date, DateTime, ForeignKey, Integer, LargeBinary, Numeric, String,
                         Text, UniqueConstraint, Index)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -84,6 +84,8 @@ class Campaign(db.Model):
     target_rate: Mapped[float] = mapped_column(Numeric(5, 4), default=0.95)
     #: per-level 约谈 rule, e.g. {"county": {"bottom": 1, "periods": 2}}
     interview_rules: Mapped[dict] = mapped_column(JSON, default=dict)
+    #: 下一步工作要求: the standing requirements closing each circular, editable by the city
+    requirements: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=clock.now)
 
     root: Mapped[Region] = relationship()
@@ -289,3 +291,63 @@ class ApiToken(db.Model):
     @staticmethod
     def hash(token: str) -> str:
         return hashlib.sha256(token.encode()).hexdigest()
+
+
+class IssuingBody(db.Model):
+    """The bureau that issues circulars for a region: its name, 机关代字 and standing addresses."""
+    id: Mapped[int] = mapped_column(primary_key=True)
+    region_id: Mapped[int] = mapped_column(ForeignKey("region.id"), unique=True)
+    #: 发文机关, e.g. 江门市医疗保障局
+    name: Mapped[str] = mapped_column(String(100))
+    #: 机关代字 of the 发文字号, e.g. 江医保
+    prefix: Mapped[str] = mapped_column(String(20))
+    #: 主送, e.g. 各县（市、区）医疗保障局
+    addressee: Mapped[str] = mapped_column(String(200))
+    #: 抄送
+    copy_to: Mapped[str] = mapped_column(String(300), default="")
+    #: 印发机关, e.g. 江门市医疗保障局办公室
+    printed_by: Mapped[str] = mapped_column(String(100))
+
+    region: Mapped[Region] = relationship()
+
+
+class Circular(db.Model):
+    """A 通报: a draft while edited; once issued, its text, numbers and PDF never change."""
+    __table_args__ = (UniqueConstraint("region_id", "doc_year", "doc_seq"),
+                      UniqueConstraint("campaign_id", "region_id", "issue_no"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), index=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("period.id"), index=True)
+    #: the region reported on, whose bureau issues it
+    region_id: Mapped[int] = mapped_column(ForeignKey("region.id"), index=True)
+    #: draft or issued
+    status: Mapped[str] = mapped_column(String(10), default="draft")
+    title: Mapped[str] = mapped_column(String(300))
+    #: the editable body: headings (一、 and （一）) and paragraphs, one per line
+    body: Mapped[str] = mapped_column(Text)
+    #: 第N期, per campaign and region, taken at issue
+    issue_no: Mapped[Optional[int]] = mapped_column(Integer)
+    doc_prefix: Mapped[Optional[str]] = mapped_column(String(20))
+    doc_year: Mapped[Optional[int]] = mapped_column(Integer)
+    #: the sequence of the 发文字号 within the issuing body's year
+    doc_seq: Mapped[Optional[int]] = mapped_column(Integer)
+    #: the numbers the circular was issued with (the progress of the region at issue)
+    snapshot: Mapped[Optional[dict]] = mapped_column(JSON)
+    pdf: Mapped[Optional[bytes]] = mapped_column(LargeBinary, deferred=True)
+    #: the printable HTML as issued, so that the browser view matches the PDF
+    html: Mapped[Optional[str]] = mapped_column(Text, deferred=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=clock.now)
+    created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
+    issued_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
+    issued_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
+
+    campaign: Mapped[Campaign] = relationship()
+    period: Mapped[Period] = relationship()
+    region: Mapped[Region] = relationship()
+    issued_by: Mapped[Optional[User]] = relationship(foreign_keys=[issued_by_id])
+
+    @property
+    def doc_number(self) -> Optional[str]:
+        if self.doc_seq is None:
+            return None
+        return f"{self.doc_prefix}〔{self.doc_year}〕{self.doc_seq}号"

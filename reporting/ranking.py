@@ -162,7 +162,9 @@ def _head(campaign, period, region, rows, before) -> UnitProgress:
         counts = FilingCounts(sum(r.counts.units for r in rows), sum(r.counts.submitted for r in rows),
                               sum(r.counts.late for r in rows))
         totals = Totals(values, sum(r.totals.reports for r in rows))
-        prev = Totals(previous) if before else None
+        # compare like with like: a unit missing from either period would fake a change
+        comparable = all((r.previous is not None) == bool(r.totals.reports) for r in rows)
+        prev = Totals(previous) if before and comparable else None
     else:
         from .rollup import region_totals
         totals = region_totals(period, region)

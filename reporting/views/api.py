@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import Blueprint, abort, g, jsonify, request
+from flask import Blueprint, abort, g, jsonify, make_response, request
 from sqlalchemy import select
 
 from .. import access, clock
@@ -14,7 +14,7 @@ from ..campaigns import campaigns_for
 from ..hierarchy import children, region_by_code
 from ..ranking import MEASURES, progress, progress_json
 from ..schedule import current_period
-from ..models import ApiToken, Campaign, Period
+from ..models import ApiToken, Campaign, Circular, Period
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -160,3 +160,15 @@ def region_progress(region_code: str):
     if measure is not None and measure not in MEASURES:
         return error(400, f"measure 应为 {'、'.join(MEASURES)} 之一", "measure")
     return jsonify(progress_json(progress(period, region, measure)))
+
+
+@bp.get("/circulars/<int:circular_id>.pdf")
+@token_required
+def circular_pdf(circular_id: int):
+    circular = db.session.get(Circular, circular_id)
+    if circular is None or circular.status != "issued":
+        abort(404, "没有该已印发的通报")
+    access.require(g.api_user, circular.region)
+    response = make_response(circular.pdf)
+    response.headers["Content-Type"] = "application/pdf"
+    return response

@@ -1,0 +1,315 @@
+"""通报: drafted from the live numbers, edited as text, issued once with its numbers frozen."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Optional
+
+from markupsafe import Markup
+from sqlalchemy import func, select
+
+from . import charts, clock
+from . import circular_document as document
+from .extensions import db
+from .filters import month_day, percent
+from .hierarchy import child_level
+from .models import LEVELS, Campaign, Circular, IssuingBody, Period, Region, User
+from .ranking import LATE_NAMES, LIGHTS, Progress, UnitProgress, light, progress, progress_json
+from .rollup import FilingCounts, Totals, filing_counts, ratio, task_totals, totals_by_period
+from .schedule import time_progress
+
+SCOPE_WORDS = {"province": "全省", "city": "全市", "county": "全县", "township": "全镇", "village": "全村"}
+UNIT_WORDS = {"city": "各市", "county": "各县（市、区）", "township": "各镇（街）", "village": "各村（社区）"}
+ADDRESSEES = {"province": "各市医疗保障局", "city": "各县（市、区）医疗保障局",
+              "county": "各镇人民政府、街道办事处", "township": "各村（居）委会"}
+DEFAULT_REQUIREMENTS = (
+    "（一）压实工作责任。各地要对照目标任务，坚持“一把手”亲自抓，逐级分解任务，确保按期完成参保缴费工作。\n"
+    "（二）聚焦薄弱环节。进度滞后的地区要认真分析原因，制定针对性措施，加快工作进度；"
+    "对困难群众逐一核实，确保应保尽保。\n"
+    "（三）按时报送数据。各地要严格按照时间节点报送参保进度表，确保数据真实准确；"
+    "对逾期不报、数据不实的，将予以通报批评。"
+)
+HEADING_1 = re.compile(r"^[一二三四五六七八九十]+、")
+HEADING_2 = re.compile(r"^（[一二三四五六七八九十]+）")
+
+
+def issuing_body(region: Region) -> IssuingBody:
+    """The region's bureau, with sensible defaults until an admin sets its own (not saved here)."""
+    body = db.session.scalar(select(IssuingBody).where(IssuingBody.region_id == region.id))
+    if body is None:
+        body = IssuingBody(region=region, region_id=region.id, name=f"{region.name}医疗保障局",
+                           prefix=f"{region.name[0]}医保", addressee=ADDRESSEES.get(region.level, ""),
+                           copy_to="", printed_by=f"{region.name}医疗保障局办公室")
+    return body
+
+
+def annual_name(campaign: Campaign) -> str:
+    """The enrollment year as the campaign names it (2023年度), else the year of its window's end."""
+    match = re.search(r"(\d{4})年度", campaign.name)
+    return match.group(0) if match else f"{campaign.end.year + 1}年度"
+
+
+def default_title(campaign: Campaign) -> str:
+    return f"关于{annual_name(campaign)}城乡居民基本医疗保险参保缴费工作进展情况的通报"
+
+
+# --- the body, written from the numbers -----------------------------------------------------
+
+def _names(units: list[UnitProgress]) -> str:
+    return "、".join(u.region.name for u in units)
+
+
+def _measure_word(head: UnitProgress) -> str:
+    return "完成率" if head.task else "参保率"
+
+
+def draft_body(result: Progress, requirements: str = "") -> str:
+    """The four parts of a progress circular, in the sentences real circulars use."""
+    head, rows, period = result.region, result.children, result.period
+    scope = SCOPE_WORDS.get(head.region.level, "全区")
+    units_word = UNIT_WORDS.get(rows[0].region.level, "各地") if rows else "各地"
+    as_of = month_day(period.as_of)
+    word = _measure_word(head)
+    lines = [f"现将截至{as_of}{scope}城乡居民基本医疗保险参保缴费工作进展情况通报如下：", "一、总体进展"]
+
+    sentence = f"截至{as_of}，{scope}已参保缴费{head.enrolled or 0:,}人"
+    if head.task:
+        sentence += f"，完成目标任务的{percent(head.completion)}"
+    if head.increase is not None:
+        change = head.increase * 100
+        sentence += f"，较上期{'提高' if change >= 0 else '下降'}{abs(change):.2f}个百分点"
+    measure = head.main_measure
+    if measure is not None:
+        gap = (measure - result.time_progress) * 100
+        sentence += f"，{'高于' if gap >= 0 else '低于'}序时进度{abs(gap):.2f}个百分点"
+    sentence += "。"
+    if head.rate is not None:
+        sentence += f"居民医保参保率为{percent(head.rate)}。"
+    counts = head.counts
+    if rows:
+        on_time = sum(1 for r in rows if r.late == "on_time")
+        late = [r for r in rows if r.late == "late"]
+        missing = [r for r in rows if r.late == "missing"]
+        sentence += f"本期{len(rows)}个{units_word.removeprefix('各')}中，{on_time}个按时报送"
+        if late:
+            sentence += f"，{len(late)}个迟报"
+        if missing:
+            sentence += f"，{len(missing)}个未报送"
+        sentence += "。"
+    elif counts.units:
+        sentence += f"本期应报{counts.units}个单位，已报{counts.submitted}个。"
+    lines.append(sentence)
+
+    lines.append("二、各地进展")
+    valued = [r for r in rows if r.main_measure is not None]
+    leaders = sorted([r for r in valued if r.main_measure >= result.time_progress],
+                     key=lambda r: -r.main_measure)[:3]
+    laggards = sorted([r for r in valued if r.main_measure < result.time_progress],
+                      key=lambda r: r.main_measure)
+    if leaders:
+        lowest = min(r.main_measure for r in leaders)
+        lines.append(f"{_names(leaders)}{word}达到{percent(lowest)}以上，进度较快。")
+    if laggards:
+        worst = laggards[0]
+        lines.append(f"{_names(laggards)}{word}低于序时进度（{percent(result.time_progress)}），"
+                     f"其中{worst.region.name}仅为{percent(worst.main_measure)}，进度滞后。")
+    if not leaders and not laggards:
+        lines.append(f"本期{units_word}尚无已提交的数据。")
+
+    lines.append("三、存在问题")
+    problems = []
+    overdue = clock.now() >= period.deadline
+    late_units = [r for r in rows if r.late == "late" or (r.late == "missing" and overdue)]
+    if late_units:
+        problems.append(f"{_names(late_units)}未按时报送进度表，予以通报批评。")
+    interviewed = [r for r in rows if r.interview]
+    if interviewed:
+        _, streak = result.campaign.interview_rule(rows[0].region.level)
+        problems.append(f"{_names(interviewed)}连续{streak}期排名末位，将按规定约谈其主要负责人。")
+    gaps = [r for r in rows if r.hardship_gap]
+    if head.hardship_gap:
+        where = f"（涉及{_names(gaps)}）" if gaps else ""
+        problems.append(f"困难群众参保尚有{head.hardship_gap:,}人未覆盖{where}，请相关单位逐一核实，确保应保尽保。")
+    anomalous = [r for r in rows if r.anomalies]
+    if anomalous:
+        problems.append(f"{_names(anomalous)}报送数据存在异常（如参保人数较上期减少），请核实后更正。")
+    lines.extend(problems or ["本期各地均按时报送，未发现突出问题。"])
+
+    lines.append("四、下一步工作要求")
+    lines.extend(line for line in (requirements or DEFAULT_REQUIREMENTS).splitlines() if line.strip())
+    return "\n".join(lines)
+
+
+def parse_body(text: str) -> list[document.Section]:
+    """Sections from the edited text: 一、 lines open a part, （一） lines are its sub-headings."""
+    sections: list[document.Section] = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        if HEADING_1.match(line):
+            sections.append(document.Section(line))
+            continue
+        if not sections:
+            sections.append(document.Section(""))  # the opening paragraph before 一、
+        if HEADING_2.match(line):
+            head, stop, rest = line.partition("。")
+            paragraph = document.Paragraph(text=rest, heading=head + stop) if rest else \
+                document.Paragraph(heading=line)
+        else:
+            paragraph = document.Paragraph(text=line)
+        sections[-1].paragraphs.append(paragraph)
+    return sections
+
+
+# --- attachments ---------------------------------------------------------------------------
+
+def ranking_table(result: Progress) -> document.Table:
+    header = ["排名", "单位", "任务数", "已参保人数", "完成率", "参保率", "较上期（百分点）", "进度", "报送"]
+    rows = [[str(r.rank), r.region.name, _count(r.task), _count(r.enrolled), percent(r.completion),
+             percent(r.rate), "—" if r.increase is None else f"{r.increase * 100:+.2f}",
+             LIGHTS[r.light], LATE_NAMES[r.late] + ("，约谈" if r.interview else "")]
+            for r in sorted(result.children, key=lambda r: (r.rank, r.region.code))]
+    head = result.region
+    rows.append(["", "合计", _count(head.task), _count(head.enrolled), percent(head.completion),
+                 percent(head.rate), "—" if head.increase is None else f"{head.increase * 100:+.2f}",
+                 LIGHTS[head.light], ""])
+    return document.Table(header, rows)
+
+
+def grandchildren_table(period: Period, region: Region) -> Optional[document.Table]:
+    """The units two levels down (a city's townships), grouped by their parent: three queries."""
+    campaign = period.campaign
+    child = child_level(region.level)
+    grandchild = child_level(child) if child else None
+    if grandchild is None or LEVELS.index(grandchild) > LEVELS.index(campaign.report_level):
+        return None
+    sums = totals_by_period([period], region, level=grandchild)
+    tasks = task_totals(campaign, region, grandchild)
+    counts = filing_counts(period, region, grandchild)
+    units = db.session.scalars(select(Region).where(
+        getattr(Region, f"{region.level}_id") == region.id, Region.level == grandchild)
+        .order_by(Region.code)).all()
+    parents = {r.id: r.name for r in db.session.scalars(select(Region).where(
+        Region.id.in_({u.parent_id for u in units})))}
+    progress_at = time_progress(campaign, period.as_of)
+    rows = []
+    for unit in units:
+        totals = sums.get((unit.id, period.id), Totals({}))
+        enrolled, task = totals.get("enrolled"), tasks.get(unit.id)
+        measure = ratio(enrolled, task) if task else totals.rate
+        rows.append([parents.get(unit.parent_id, ""), unit.name, _count(task), _count(enrolled),
+                     percent(ratio(enrolled, task)), percent(totals.rate), LIGHTS[light(measure, progress_at)],
+                     LATE_NAMES[counts.get(unit.id, FilingCounts()).status]])
+    header = [{"county": "县（市、区）", "city": "市", "township": "镇（街）"}.get(child, "上级"),
+              {"township": "镇（街）", "village": "村（社区）", "county": "县（市、区）"}.get(grandchild, "单位"),
+              "任务数", "已参保人数", "完成率", "参保率", "进度", "报送"]
+    return document.Table(header, rows)
+
+
+def _count(value) -> str:
+    return "—" if value is None else f"{value:,}"
+
+
+def chart_attachments(period: Period, region: Region, result: Progress) -> list[document.Attachment]:
+    campaign = period.campaign
+    periods = [p for p in campaign.periods if p.seq <= period.seq]
+    sums = totals_by_period(periods, region, level=region.level)
+    points = [charts.ProgressPoint(label=month_day(p.as_of),
+                                   enrolled=sums[(region.id, p.id)].get("enrolled") if (region.id, p.id) in sums else None,
+                                   rate=sums[(region.id, p.id)].rate if (region.id, p.id) in sums else None,
+                                   time_progress=time_progress(campaign, p.as_of)) for p in periods]
+    attachments = [document.Attachment(f"{region.name}累计参保进度图", svg=Markup(
+        charts.progress_chart(points, title=f"{region.name}累计参保人数与参保率")))]
+    if 0 < len(result.children) <= 40:  # a taller chart would not fit one page
+        units = [(r.region.name, r.rate) for r in sorted(result.children, key=lambda r: r.region.code)]
+        attachments.append(document.Attachment(f"{region.name}各地参保率", svg=Markup(charts.rate_bars(
+            units, target_rate=float(campaign.target_rate), time_progress=result.time_progress,
+            title=f"{UNIT_WORDS.get(result.children[0].region.level, '各地')}参保率"))))
+    return attachments
+
+
+# --- the document --------------------------------------------------------------------------
+
+def next_numbers(campaign: Campaign, region: Region, year: int) -> tuple[int, int]:
+    """(第N期 of this campaign for this region, the next 发文字号 sequence of the bureau's year)."""
+    issue = db.session.scalar(select(func.max(Circular.issue_no)).where(
+        Circular.campaign_id == campaign.id, Circular.region_id == region.id)) or 0
+    seq = db.session.scalar(select(func.max(Circular.doc_seq)).where(
+        Circular.region_id == region.id, Circular.doc_year == year)) or 0
+    return issue + 1, seq + 1
+
+
+def build_document(period: Period, region: Region, *, title: str, body: str, issue_no: int,
+                   doc_prefix: str, doc_year: int, doc_seq: int, date: dt.date,
+                   result: Optional[Progress] = None) -> document.Circular:
+    bureau = issuing_body(region)
+    result = result or progress(period, region)
+    attachments = []
+    if result.children:
+        units_word = UNIT_WORDS.get(result.children[0].region.level, "各地")
+        attachments.append(document.Attachment(
+            f"{annual_name(period.campaign)}{units_word}参保进度排名表（截至{month_day(period.as_of)}）",
+            table=ranking_table(result)))
+        deeper = grandchildren_table(period, region)
+        if deeper is not None and deeper.rows:
+            attachments.append(document.Attachment(
+                f"{annual_name(period.campaign)}{UNIT_WORDS.get(child_level(child_level(region.level)), '')}"
+                f"参保进度表（截至{month_day(period.as_of)}）", table=deeper))
+    attachments.extend(chart_attachments(period, region, result))
+    return document.Circular(
+        issuer_mark=bureau.name, number=document.DocumentNumber(doc_prefix, doc_year, doc_seq),
+        title=title, addressee=bureau.addressee, sections=parse_body(body),
+        signature=document.Signature(bureau.name, date),
+        imprint=document.Imprint(bureau.printed_by, date, bureau.copy_to), issue=issue_no,
+        attachments=attachments)
+
+
+def new_draft(period: Period, region: Region, user: Optional[User] = None) -> Circular:
+    """A draft circular with its body written from the numbers (added to the session)."""
+    campaign = period.campaign
+    draft = Circular(campaign=campaign, period=period, region=region, status="draft",
+                     title=default_title(campaign),
+                     body=draft_body(progress(period, region), campaign.requirements),
+                     created_at=clock.now(), created_by_id=user.id if user else None)
+    db.session.add(draft)
+    db.session.flush()
+    return draft
+
+
+def draft_document(circular: Circular) -> document.Circular:
+    """A draft as it would print if issued now: the next numbers, today's date, live data."""
+    today = clock.today()
+    issue_no, seq = next_numbers(circular.campaign, circular.region, today.year)
+    return build_document(circular.period, circular.region, title=circular.title, body=circular.body,
+                          issue_no=issue_no, doc_prefix=issuing_body(circular.region).prefix,
+                          doc_year=today.year, doc_seq=seq, date=today)
+
+
+def render_pdf(doc: document.Circular) -> bytes:
+    return render_pdf_html(document.render_circular_html(doc))
+
+
+def render_pdf_html(html: str) -> bytes:
+    from .pdf import create_pdf
+    return create_pdf(html)
+
+
+def issue(circular: Circular, user: Optional[User]) -> Circular:
+    """Freeze the numbers and the text, render and keep the PDF, take the next numbers."""
+    if circular.status == "issued":
+        raise ValueError("该通报已印发，不能再次印发")
+    now = clock.now()
+    result = progress(circular.period, circular.region)
+    issue_no, seq = next_numbers(circular.campaign, circular.region, now.year)
+    bureau = issuing_body(circular.region)
+    doc = build_document(circular.period, circular.region, title=circular.title, body=circular.body,
+                         issue_no=issue_no, doc_prefix=bureau.prefix, doc_year=now.year, doc_seq=seq,
+                         date=now.date(), result=result)
+    circular.html = document.render_circular_html(doc)
+    circular.pdf = render_pdf_html(circular.html)
+    circular.snapshot = progress_json(result)
+    circular.issue_no, circular.doc_prefix, circular.doc_year, circular.doc_seq = issue_no, bureau.prefix, now.year, seq
+    circular.status, circular.issued_at, circular.issued_by_id = "issued", now, user.id if user else None
+    db.session.flush()  # the unique numbers reject a concurrent issue of the same sequence
+    return circular

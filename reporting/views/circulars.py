@@ -1,0 +1,193 @@
+"""通报 pages: draft, edit with a live preview, issue, and the archive."""
+from __future__ import annotations
+
+from flask import (Blueprint, abort, flash, make_response, redirect, render_template, request,
+                   url_for)
+from flask_login import current_user, login_required
+from jinja2_fragments.flask import render_block
+from sqlalchemy import select
+
+from forms.circulars import EditForm, NewDraftForm
+
+from .. import access, clock
+from ..campaigns import campaigns_for
+from ..circulars import draft_document, issue, issuing_body, new_draft, render_pdf
+from ..circular_document import PDF_STYLESHEET, render_circular_html
+from ..extensions import db
+from ..hierarchy import region_by_code
+from ..models import Circular, Period, Region
+from ..schedule import current_period
+
+bp = Blueprint("circulars", __name__, url_prefix="/circulars")
+
+
+def load(circular_id: int, write: bool = False) -> Circular:
+    circular = db.get_or_404(Circular, circular_id, description="通报不存在")
+    access.require(current_user, circular.region)
+    if write and not access.is_admin(current_user):
+        abort(403, "只有市级管理员可以起草和印发通报")
+    return circular
+
+
+def pdf_response(data: bytes, name: str):
+    response = make_response(data)
+    response.headers["Content-Type"] = "application/pdf"
+    response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{_quote(name)}"
+    return response
+
+
+def _quote(name: str) -> str:
+    from urllib.parse import quote
+    return quote(name)
+
+
+@bp.get("/")
+@login_required
+def index():
+    """The archive: every circular of the user's subtree, filterable by period and region."""
+    top = current_user.region
+    query = select(Circular).join(Region, Region.id == Circular.region_id).order_by(
+        Circular.status, Circular.issued_at.desc(), Circular.id.desc())
+    query = query.where(Circular.region_id == top.id if top.level == "village" else
+                        (getattr(Region, f"{top.level}_id") == top.id))
+    code = request.args.get("region", "").strip()
+    if code:
+        region = region_by_code(code)
+        if region is None:
+            abort(404, f"区划代码 {code} 不存在")
+        access.require(current_user, region)
+        query = query.where(Circular.region_id == region.id)
+    period_id = request.args.get("period", type=int)
+    if period_id:
+        query = query.where(Circular.period_id == period_id)
+    circulars = db.session.scalars(query.limit(500)).all()
+    campaigns = campaigns_for(top)
+    periods = campaigns[0].periods if campaigns else []
+    context = dict(circulars=circulars, periods=periods, period_id=period_id, code=code,
+                   form=NewDraftForm(data={"region": top.code, "period": (
+                       current_period(campaigns[0], clock.today()).id if campaigns else None)}))
+    if request.htmx:
+        body = render_block("circulars/index.html", "list", **context)
+    else:
+        body = render_template("circulars/index.html", **context)
+    response = make_response(body)
+    response.vary.add("HX-Request")
+    return response
+
+
+@bp.post("/")
+@login_required
+def create():
+    form = NewDraftForm()
+    if not access.is_admin(current_user):
+        abort(403, "只有市级管理员可以起草通报")
+    if not form.validate():
+        flash("；".join(e for errors in form.errors.values() for e in errors))
+        return redirect(url_for("circulars.index"), code=303)
+    region = region_by_code(form.region.data.strip())
+    if region is None:
+        abort(404, "区划不存在")
+    access.require(current_user, region, write=True)
+    period = db.get_or_404(Period, form.period.data, description="报送期次不存在")
+    if not (period.campaign.root.contains(region) or region.contains(period.campaign.root)):
+        abort(404, f"{region.name}不在该征缴期范围内")
+    circular = new_draft(period, region, current_user)
+    db.session.commit()
+    return redirect(url_for("circulars.edit", circular_id=circular.id), code=303)
+
+
+@bp.route("/<int:circular_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(circular_id: int):
+    """Edit the text; every change is saved and the preview beside it reloads."""
+    circular = load(circular_id, write=True)
+    if circular.status == "issued":
+        return redirect(url_for("circulars.show", circular_id=circular.id), code=303)
+    bureau = issuing_body(circular.region)
+    form = EditForm(obj=None, data=None if request.method == "POST" else {
+        "title": circular.title, "body": circular.body, "issuer": bureau.name, "prefix": bureau.prefix,
+        "addressee": bureau.addressee, "copy_to": bureau.copy_to, "printed_by": bureau.printed_by})
+    status = 200
+    if request.method == "POST":
+        if form.validate():
+            circular.title, circular.body = form.title.data.strip(), form.body.data
+            bureau.name, bureau.prefix = form.issuer.data.strip(), form.prefix.data.strip()
+            bureau.addressee, bureau.copy_to = form.addressee.data.strip(), (form.copy_to.data or "").strip()
+            bureau.printed_by = form.printed_by.data.strip()
+            if bureau.id is None:
+                db.session.add(bureau)
+            db.session.commit()
+            if not request.htmx:
+                flash("已保存")
+                return redirect(url_for("circulars.edit", circular_id=circular.id), code=303)
+        else:
+            status = 422
+    context = dict(circular=circular, form=form, version=int(clock.now().timestamp()))
+    if request.htmx:
+        body = render_block("circulars/edit.html", "preview", **context)
+    else:
+        body = render_template("circulars/edit.html", **context)
+    response = make_response(body, status)
+    response.vary.add("HX-Request")
+    return response
+
+
+@bp.get("/<int:circular_id>/print")
+@login_required
+def printable(circular_id: int):
+    """The printable HTML: as issued, or for a draft as it would be issued now."""
+    circular = load(circular_id)
+    stylesheet = url_for("static", filename="circular.css")
+    if circular.status == "issued":
+        # stored as rendered for the PDF, whose stylesheet link is relative to the project
+        html = circular.html.replace(f'href="{PDF_STYLESHEET}"', f'href="{stylesheet}"')
+    else:
+        html = render_circular_html(draft_document(circular), stylesheet_href=stylesheet)
+    response = make_response(html)
+    response.headers["Content-Type"] = "text/html; charset=utf-8"
+    return response
+
+
+@bp.get("/<int:circular_id>")
+@login_required
+def show(circular_id: int):
+    circular = load(circular_id)
+    return render_template("circulars/show.html", circular=circular)
+
+
+@bp.get("/<int:circular_id>.pdf")
+@login_required
+def pdf(circular_id: int):
+    """The issued PDF as stored; a draft is rendered from today's numbers."""
+    circular = load(circular_id)
+    if circular.status == "issued":
+        return pdf_response(circular.pdf, f"{circular.doc_number}.pdf")
+    if not access.is_admin(current_user):
+        abort(403, "草稿只有市级管理员可以查看")
+    return pdf_response(render_pdf(draft_document(circular)), f"通报草稿{circular.id}.pdf")
+
+
+@bp.post("/<int:circular_id>/issue")
+@login_required
+def issue_circular(circular_id: int):
+    circular = load(circular_id, write=True)
+    if circular.status == "issued":
+        flash("该通报已印发")
+        return redirect(url_for("circulars.show", circular_id=circular.id), code=303)
+    issue(circular, current_user)
+    db.session.commit()
+    flash(f"已印发 {circular.doc_number}（第{circular.issue_no}期）")
+    target = url_for("circulars.show", circular_id=circular.id)
+    if request.htmx:
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target, code=303)
+
+
+def issued_pdf_or_404(circular_id: int) -> Circular:
+    circular = db.session.get(Circular, circular_id)
+    if circular is None or circular.status != "issued":
+        abort(404, "没有该已印发的通报")
+    return circular
+

@@ -1,0 +1,147 @@
+"""通报: the draft against the numbers, editing, issuing (frozen), numbering, the PDF and the archive."""
+import datetime as dt
+import subprocess
+
+import pytest
+from sqlalchemy import select
+
+from reporting.campaigns import create_campaign
+from reporting.circulars import draft_body, issue, new_draft, parse_body
+from reporting.extensions import db
+from reporting.filing import import_reports
+from reporting.hierarchy import children, region_by_code
+from reporting.models import Circular
+from reporting.ranking import progress
+
+from .conftest import make_user
+
+VALUES = {"population": 3000, "should_enroll": 2000, "hardship_should": 10, "hardship_enrolled": 10,
+          "students_enrolled": 0, "newborns_enrolled": 0, "college_enrolled": 0}
+
+
+@pytest.fixture
+def suzhou(anhui, frozen_now):
+    """宿州市 (3413) with 埇桥区 (a name outside GB2312) and 灵璧县, filed by township."""
+    frozen_now(dt.datetime(2022, 10, 20, 9, 0))
+    city = region_by_code("3413")
+    campaign, _ = create_campaign(name="宿州市2023年度", root=city, start=dt.date(2022, 9, 1),
+                                  end=dt.date(2022, 12, 31), first_due=dt.date(2022, 10, 1),
+                                  report_level="township")
+    townships = [t for county in children(city) for t in children(county)]
+    for period, share in zip(campaign.periods[:2], (0.3, 0.4)):
+        rows = [(n, t.code, {**VALUES, "enrolled": int(2000 * (share if t.code != "341323117" else 0.1))}, {})
+                for n, t in enumerate(townships)]
+        import_reports(period, rows, submit=True)
+    db.session.commit()
+    return campaign, city
+
+
+def pdf_text(data: bytes, tmp_path) -> str:
+    path = tmp_path / "c.pdf"
+    path.write_bytes(data)
+    return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True,
+                          check=True).stdout
+
+
+def test_draft_text_follows_the_numbers(suzhou):
+    campaign, city = suzhou
+    result = progress(campaign.periods[1], city)
+    body = draft_body(result)
+    enrolled = result.region.enrolled
+    assert f"截至10月14日，全市已参保缴费{enrolled:,}人" in body
+    assert "居民医保参保率为" in body and "序时进度" in body
+    assert "灵璧县" in body and "进度滞后" in body  # 朱集镇 at 10% pulls 灵璧县 below the calendar
+    sections = parse_body(body)
+    assert [s.heading for s in sections] == ["", "一、总体进展", "二、各地进展", "三、存在问题", "四、下一步工作要求"]
+    assert sections[4].paragraphs[0].heading == "（一）压实工作责任。"
+
+
+def test_issue_freezes_text_numbers_and_pdf(suzhou, tmp_path, frozen_now):
+    campaign, city = suzhou
+    draft = new_draft(campaign.periods[1], city)
+    issue(draft, None)
+    db.session.commit()
+    assert (draft.status, draft.issue_no, draft.doc_number) == ("issued", 1, "宿医保〔2022〕1号")
+    stored = draft.pdf
+    before = draft.snapshot["region"]["totals"]["enrolled"]
+    text = pdf_text(stored, tmp_path)
+    assert "宿医保〔2022〕1号" in text and "埇桥区" in text and "（第1期）" in text
+    assert f"{before:,}" in text
+    # a later correction changes the live numbers but not the issued circular
+    township = children(children(city)[0])[0]
+    import_reports(campaign.periods[1], [(1, township.code, {**VALUES, "enrolled": 1999}, {})],
+                   submit=True, reason="更正")
+    db.session.commit()
+    db.session.expire_all()
+    again = db.session.get(Circular, draft.id)
+    assert again.pdf == stored and again.snapshot["region"]["totals"]["enrolled"] == before
+    assert progress(campaign.periods[1], city).region.enrolled != before
+    with pytest.raises(ValueError, match="已印发"):
+        issue(again, None)
+    # the next circular takes the next numbers
+    second = new_draft(campaign.periods[1], city)
+    issue(second, None)
+    assert (second.issue_no, second.doc_seq) == (2, 2)
+
+
+def test_pdf_is_a4_with_embedded_fonts(suzhou, tmp_path):
+    campaign, city = suzhou
+    draft = new_draft(campaign.periods[1], city)
+    issue(draft, None)
+    path = tmp_path / "c.pdf"
+    path.write_bytes(draft.pdf)
+    info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True).stdout
+    assert "595.276 x 841.89 pts (A4)" in info
+    fonts = subprocess.run(["pdffonts", str(path)], capture_output=True, text=True).stdout.splitlines()[2:]
+    assert fonts and all(line.split()[-5] == "yes" for line in fonts), fonts  # the "emb" column
+
+
+def test_cli_render(runner, suzhou, tmp_path):
+    campaign, city = suzhou
+    out = tmp_path / "draft.pdf"
+    result = runner.invoke(args=["circulars", "render", "--region", "3413", "--period",
+                                 str(campaign.periods[1].id), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    text = pdf_text(out.read_bytes(), tmp_path)
+    assert "关于2023年度城乡居民基本医疗保险" in text and "埇桥区" in text
+    assert db.session.scalar(select(Circular)) is None  # rendering a draft stores nothing
+    bad = runner.invoke(args=["circulars", "render", "--region", "9999", "--period", "1", "--out", str(out)])
+    assert bad.exit_code != 0
+
+
+def test_web_draft_edit_issue_and_archive(client, auth, runner, suzhou):
+    campaign, city = suzhou
+    make_user("admin", "city_admin", "3413")
+    auth.login("admin")
+    answer = client.post("/circulars/", data={"region": "3413", "period": campaign.periods[1].id})
+    assert answer.status_code == 303
+    edit_url = answer.headers["Location"]
+    page = client.get(edit_url).get_data(as_text=True)
+    assert "一、总体进展" in page and "<iframe" in page
+    circular = db.session.scalar(select(Circular))
+    form = {"title": circular.title, "body": circular.body.replace("进度较快", "进度很快"), "issuer": "宿州市医疗保障局",
+            "prefix": "宿医保", "addressee": "各县（区）医疗保障局", "copy_to": "市人民政府办公室",
+            "printed_by": "宿州市医疗保障局办公室"}
+    fragment = client.post(edit_url, data=form, headers={"HX-Request": "true"})
+    html = fragment.get_data(as_text=True)
+    assert fragment.status_code == 200 and "<html" not in html and 'id="preview"' in html
+    preview = client.get(f"/circulars/{circular.id}/print").get_data(as_text=True)
+    assert "进度很快" in preview and "各县（区）医疗保障局：" in preview
+    bad = client.post(edit_url, data={**form, "title": ""}, headers={"HX-Request": "true"})
+    assert bad.status_code == 422 and "标题不能为空" in bad.get_data(as_text=True)
+    issued = client.post(f"/circulars/{circular.id}/issue")
+    assert issued.status_code == 303
+    archive = client.get("/circulars/").get_data(as_text=True)
+    assert "宿医保〔2022〕1号" in archive and "已印发" in archive
+    fragment = client.get(f"/circulars/?period={campaign.periods[0].id}", headers={"HX-Request": "true"})
+    assert "<html" not in fragment.get_data(as_text=True) and "宿医保" not in fragment.get_data(as_text=True)
+    download = client.get(f"/circulars/{circular.id}.pdf")
+    assert download.mimetype == "application/pdf" and download.data.startswith(b"%PDF")
+    token = runner.invoke(args=["users", "token", "admin"]).stdout.strip().splitlines()[-1]
+    api = client.get(f"/api/v1/circulars/{circular.id}.pdf", headers={"Authorization": f"Bearer {token}"})
+    assert api.data == download.data
+    assert client.get(f"/api/v1/circulars/{circular.id}.pdf").status_code == 401
+    make_user("lingbi", "county_filer", "341323")
+    other = runner.invoke(args=["users", "token", "lingbi"]).stdout.strip().splitlines()[-1]
+    assert client.get(f"/api/v1/circulars/{circular.id}.pdf",
+                      headers={"Authorization": f"Bearer {other}"}).status_code == 403
