@@ -42,7 +42,7 @@ system-deps-test:
 run: system-deps $(VENV)/.installed-runtime
 	$(FLASK) db upgrade
 	$(FLASK) demo
-	$(FLASK) run --host 127.0.0.1 --port 5000
+	COOKIE_SECURE=0 $(FLASK) run --host 127.0.0.1 --port 5000  # plain http on loopback
 
 # PostgreSQL for the second test run: start the local cluster if it is down, make the database.
 postgres:

@@ -1,6 +1,7 @@
 """The composition root: create_app() wires configuration, extensions, blueprints and the CLI."""
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 
@@ -10,7 +11,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
 
 from reporting import filters
-from reporting.extensions import csrf, db, htmx, login_manager, migrate
+from reporting.extensions import csrf, db, htmx, limiter, login_manager, migrate
 
 
 def database_url(url: str | None, instance_path: str) -> str:
@@ -44,7 +45,14 @@ def create_app(test_config: dict | None = None) -> Flask:
         MAX_CONTENT_LENGTH=20 * 1024 * 1024,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        # Secure unless told otherwise: the demo on http://127.0.0.1 sets COOKIE_SECURE=0.
+        SESSION_COOKIE_SECURE=os.environ.get("COOKIE_SECURE", "1") != "0",
         REMEMBER_COOKIE_HTTPONLY=True,
+        # the idle timeout: a session unused this long is over (it is renewed on every request)
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(minutes=int(os.environ.get("IDLE_MINUTES", "30"))),
+        # memory:// for one process (the demo); redis://127.0.0.1:6379 when several share the limits
+        RATELIMIT_STORAGE_URI=os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        RATELIMIT_HEADERS_ENABLED=True,
         WTF_CSRF_TIME_LIMIT=None,
         JSON_AS_ASCII=False,
     )
@@ -62,19 +70,41 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.init_app(app)
     htmx.init_app(app)
     login_manager.init_app(app)
+    limiter.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "请先登录"
 
     filters.init_app(app)
 
     from reporting import cli
-    from reporting.views import api, auth, circulars, dashboard, filing, home, regions
-    for blueprint in (auth.bp, home.bp, regions.bp, filing.bp, dashboard.bp, circulars.bp, api.bp):
+    from reporting.views import admin, api, auth, circulars, dashboard, filing, home, regions
+    for blueprint in (auth.bp, home.bp, regions.bp, filing.bp, dashboard.bp, circulars.bp, admin.bp, api.bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens, not cookies
     cli.init_app(app)
     _register_error_handlers(app)
+    app.after_request(_security_headers)
     return app
+
+
+#: no inline scripts or styles anywhere, so that injected markup can run nothing
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:",
+    "font-src 'self'", "connect-src 'self'", "frame-src 'self'", "frame-ancestors 'self'",
+    "form-action 'self'", "base-uri 'none'", "object-src 'none'",
+])
+
+
+def _security_headers(response):
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if response.mimetype == "text/html" or request.path.startswith("/api/"):
+        headers.setdefault("Cache-Control", "no-store")  # numbers and names stay off shared caches
+    return response
 
 
 @event.listens_for(Engine, "connect")
@@ -91,7 +121,7 @@ def _sqlite_pragmas(dbapi_connection, _record):
 def _register_error_handlers(app: Flask) -> None:
     messages = {400: "请求有误", 401: "请先登录", 403: "无权访问", 404: "找不到该页面或数据",
                 405: "不支持该操作", 409: "数据已被他人修改", 413: "上传的文件过大（上限20MB）",
-                422: "数据有误", 500: "服务器内部错误"}
+                422: "数据有误", 429: "请求过于频繁，请稍后再试", 500: "服务器内部错误"}
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Optional
 
+from . import audit
 from .extensions import db
 from .indicators import DEFAULT_FORM, build_indicators
 from .models import LEVELS, Campaign, Region
@@ -51,6 +52,11 @@ def create_campaign(*, name: str, root: Region, start: dt.date, end: dt.date,
     campaign.periods = schedule.periods
     db.session.add(campaign)
     db.session.flush()
+    audit.record("campaign.create", None, region=root, target=f"征缴期 {campaign.id} {campaign.name}",
+                 after={"start": start.isoformat(), "end": end.isoformat(),
+                        "extend_to": extend_to.isoformat() if extend_to else None, "rhythm": rhythm,
+                        "report_level": report_level, "target_rate": target_rate,
+                        "periods": len(campaign.periods)})
     return campaign, schedule.warning
 
 

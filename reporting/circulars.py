@@ -8,7 +8,7 @@ from typing import Optional
 from markupsafe import Markup
 from sqlalchemy import func, select
 
-from . import charts, clock
+from . import audit, charts, clock
 from . import circular_document as document
 from .extensions import db
 from .filters import month_day, percent
@@ -312,4 +312,6 @@ def issue(circular: Circular, user: Optional[User]) -> Circular:
     circular.issue_no, circular.doc_prefix, circular.doc_year, circular.doc_seq = issue_no, bureau.prefix, now.year, seq
     circular.status, circular.issued_at, circular.issued_by_id = "issued", now, user.id if user else None
     db.session.flush()  # the unique numbers reject a concurrent issue of the same sequence
+    audit.record("circular.issue", user, region=circular.region, target=circular.doc_number,
+                 after={"issue_no": issue_no, "title": doc.full_title, "period": circular.period.label})
     return circular

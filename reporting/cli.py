@@ -10,7 +10,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from . import clock
+from . import audit, clock
 from .extensions import db
 from .hierarchy import DivisionFileError, import_divisions, region_by_code
 from .models import ROLES, ApiToken, Campaign, User
@@ -183,6 +183,9 @@ def users_create(username, role, region_code, password, full_name, phone):
                     full_name=full_name, phone=phone)
         user.set_password(password)
         db.session.add(user)
+        db.session.flush()
+        audit.record("user.create", None, region=user.region, target=f"用户 {username}",
+                     after={"role": role, "region": region_code})
     click.echo(f"已建立用户 {username}（{ROLES[role]}，{user.region.name}）")
     if generated:
         click.echo(f"初始密码：{password}")
@@ -197,7 +200,8 @@ def users_token(username: str):
         raise click.ClickException(f"用户 {username} 不存在")
     token = secrets.token_urlsafe(32)
     with one_transaction():
-        db.session.add(ApiToken(user=user, digest=ApiToken.hash(token)))
+        db.session.add(ApiToken(user=user, digest=ApiToken.hash(token), label="命令行生成"))
+        audit.record("token.create", None, region=user.region, target=f"用户 {username} 的API令牌")
     click.echo(token)
 
 

@@ -1,4 +1,6 @@
 """Flask extensions, created unbound so that models and views can import them."""
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -26,3 +28,5 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 htmx = Htmx()
+#: limits only where a route asks for one (login); storage comes from RATELIMIT_STORAGE_URI
+limiter = Limiter(key_func=get_remote_address, default_limits=[])

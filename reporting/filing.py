@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import clock
+from . import audit, clock
 from .extensions import db
 from .hierarchy import descendants_at
 from .indicators import RATE_NUMERATOR
@@ -116,6 +116,7 @@ def save_report(period: Period, region: Region, raw_values: dict[str, Any], file
 
     values, errors = parse_values(indicators, raw_values)
     stored = report.values(indicators) if report else {i.key: None for i in indicators}
+    stored_any = report is not None
     merged = {**stored, **values}
     filer = {key: (filer.get(key) if filer.get(key) is not None else
                    (getattr(report, f"filer_{key}") if report else "")) or "" for key in FILER_FIELDS}
@@ -148,6 +149,10 @@ def save_report(period: Period, region: Region, raw_values: dict[str, Any], file
         db.session.flush()
     except (StaleDataError, IntegrityError):
         raise ReportConflict("该报表刚被他人修改，请查看最新数据后再保存") from None
+    kind = "report.correct" if was_submitted else "report.submit" if submitting else "report.save"
+    audit.record(kind, user, region=region, target=f"报表 {region.code} {period.label} 第{report.revision}版",
+                 before={**stored, **({"status": "submitted"} if was_submitted else {})} if stored_any else None,
+                 after={**merged, "status": report.status, **({"reason": reason.strip()} if reason else {})})
     if submitting:
         db.session.add(Revision(report_id=report.id, number=report.revision,
                                 kind="correct" if was_submitted else "submit",
@@ -345,8 +350,8 @@ def import_reports(period: Period, rows: list[tuple[int, str, dict, dict]], *, s
     outcome = ImportOutcome(loaded=len(planned), warnings=warnings)
     if dry_run:
         return outcome
-    inserts, updates, revisions = [], [], []
-    for region_id, _, _, _, old, stored, merged, filer, was_submitted, changed in planned:
+    inserts, updates, revisions, audits = [], [], [], []
+    for region_id, _, code, _, old, stored, merged, filer, was_submitted, changed in planned:
         if not changed:
             outcome.unchanged += 1
             continue
@@ -362,6 +367,12 @@ def import_reports(period: Period, rows: list[tuple[int, str, dict, dict]], *, s
             updates.append({**row, "b_id": old["id"], "b_revision": old["revision"]})
         if status == "submitted":
             revisions.append((region_id, "correct" if was_submitted else "submit", stored, merged))
+        audits.append({"kind": "report.correct" if was_submitted else
+                       "report.submit" if status == "submitted" else "report.save",
+                       "user_id": user.id if user else None, "username": user.username if user else "",
+                       "region_id": region_id, "target": f"报表 {code} {period.label}（批量导入）",
+                       "before": stored if old is not None else None,
+                       "after": {**merged, "status": status, **({"reason": reason.strip()} if reason else {})}})
     for start in range(0, len(inserts), 5000):
         db.session.execute(table.insert(), inserts[start:start + 5000])
     if updates:
@@ -380,6 +391,7 @@ def import_reports(period: Period, rows: list[tuple[int, str, dict, dict]], *, s
                      "user_id": user.id if user else None} for rid, kind, old, new in revisions]
         for start in range(0, len(rows_out), 5000):
             db.session.execute(Revision.__table__.insert(), rows_out[start:start + 5000])
+    audit.record_many(audits)
     return outcome
 
 

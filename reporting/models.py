@@ -260,8 +260,13 @@ class User(UserMixin, db.Model):
     full_name: Mapped[str] = mapped_column(String(50), default="")
     phone: Mapped[str] = mapped_column(String(30), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: changes at every login, logout and password change, so that older session cookies stop working
+    session_nonce: Mapped[str] = mapped_column(String(32), default="")
 
     region: Mapped[Region] = relationship()
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_nonce}"
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password, method="scrypt")
@@ -285,6 +290,8 @@ class ApiToken(db.Model):
     digest: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=clock.now)
     revoked_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
+    #: what it is for, e.g. 医保信息系统推送
+    label: Mapped[str] = mapped_column(String(100), default="")
 
     user: Mapped[User] = relationship()
 
@@ -351,3 +358,24 @@ class Circular(db.Model):
         if self.doc_seq is None:
             return None
         return f"{self.doc_prefix}〔{self.doc_year}〕{self.doc_seq}号"
+
+
+class AuditEntry(db.Model):
+    """One write, as it happened: who, when, what, where, before and after. Never changed."""
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+    user_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"), index=True)
+    #: the user's name at the time (or the name tried, for a failed login)
+    username: Mapped[str] = mapped_column(String(50), default="")
+    #: what happened, e.g. report.save, report.submit, login.failure
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    region_id: Mapped[Optional[int]] = mapped_column(ForeignKey("region.id"), index=True)
+    #: what was written, e.g. "报表 440705001001 第3期"
+    target: Mapped[str] = mapped_column(String(200), default="")
+    before: Mapped[Optional[dict]] = mapped_column(JSON)
+    after: Mapped[Optional[dict]] = mapped_column(JSON)
+    #: the client's address, when the write came over HTTP
+    ip: Mapped[str] = mapped_column(String(45), default="")
+
+    region: Mapped[Optional[Region]] = relationship()
+    user: Mapped[Optional[User]] = relationship()

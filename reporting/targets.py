@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
+from . import audit
 from .extensions import db
 from .hierarchy import descendants_at, name_index
 from .models import LEVELS, Campaign, Region, Target
@@ -113,6 +114,8 @@ def import_targets(campaign: Campaign, path_or_bytes, filename: str | None = Non
         for key, value in values.items():
             setattr(target, key, value)
     db.session.flush()
+    audit.record("targets.import", None, region=root, target=f"征缴期 {campaign.id} 任务分解表",
+                 after={units[rid].code: values["task"] for rid, values in parsed.items()})
     result = TargetImportResult(loaded=len(parsed))
     result.warnings = sum_warnings(existing.values(), units)
     listed = sum(v["task"] for v in parsed.values())

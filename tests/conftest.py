@@ -44,7 +44,8 @@ def _pg_schema():
 
 @pytest.fixture
 def app(tmp_path, _pg_schema):
-    config = {"TESTING": True, "SECRET_KEY": "test", "WTF_CSRF_ENABLED": False}
+    config = {"TESTING": True, "SECRET_KEY": "test", "WTF_CSRF_ENABLED": False,
+              "SESSION_COOKIE_SECURE": False, "RATELIMIT_ENABLED": False}
     if PG_URL:
         config["DATABASE_URL"] = PG_URL
     else:

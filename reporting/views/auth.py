@@ -1,36 +1,57 @@
-"""Signing in and out."""
+"""Signing in and out, with per-account and per-address rate limits and a server-side session end."""
 from __future__ import annotations
 
+import secrets
+
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
-from flask_login import login_required, login_user, logout_user
+from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
 from forms.auth import LoginForm
 
-from ..extensions import db, login_manager
+from .. import audit
+from ..extensions import db, limiter, login_manager
 from ..models import User
 
 bp = Blueprint("auth", __name__)
 
 
 @login_manager.user_loader
-def load_user(user_id: str):
-    return db.session.get(User, int(user_id))
+def load_user(session_id: str):
+    """A session names the user and their current nonce; after logout the nonce has moved on."""
+    user_id, _, nonce = session_id.partition(":")
+    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    if user is None or not nonce or not secrets.compare_digest(nonce, user.session_nonce or ""):
+        return None
+    return user
+
+
+def _username() -> str:
+    return (request.form.get("username") or "").strip().lower()[:50] or "-"
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("20 per minute", methods=["POST"], error_message="登录尝试过于频繁，请稍后再试")
+@limiter.limit("5 per minute", key_func=_username, methods=["POST"],
+               error_message="该账号登录失败次数过多，请一分钟后再试")
 def login():
     form = LoginForm()
     if form.validate_on_submit():
-        user = db.session.scalar(select(User).where(User.username == form.username.data.strip()))
+        name = form.username.data.strip()
+        user = db.session.scalar(select(User).where(User.username == name))
         if user is not None and user.active and user.check_password(form.password.data):
-            session.clear()  # a fresh session at login
+            session.clear()  # a fresh session at login: nothing from before carries over
+            user.session_nonce = secrets.token_hex(16)
+            audit.record("login.success", user, region=user.region, target=f"用户 {user.username}")
+            db.session.commit()
             login_user(user)
+            session.permanent = True  # PERMANENT_SESSION_LIFETIME is the idle timeout
             target = request.args.get("next", "")
-            # only local paths, never another site
             if not target.startswith("/") or target.startswith("//"):
-                target = url_for("home.index")
+                target = url_for("home.index")  # only local paths, never another site
             return redirect(target, code=303)
+        audit.record("login.failure", user, username=name[:50], target=f"用户 {name[:40]}")
+        db.session.commit()
         form.password.errors.append("用户名或密码错误")
     return render_template("auth/login.html", form=form)
 
@@ -38,6 +59,10 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
+    user = current_user._get_current_object()
+    user.session_nonce = secrets.token_hex(16)  # every copy of the old cookie stops working
+    audit.record("logout", user, region=user.region, target=f"用户 {user.username}")
+    db.session.commit()
     logout_user()
     session.clear()
     flash("已退出登录")

@@ -1,0 +1,130 @@
+"""Accounts: the password policy, users inside an admin's subtree, and API tokens."""
+from __future__ import annotations
+
+import re
+import secrets
+from typing import Optional
+
+from sqlalchemy import select
+
+from . import audit, clock
+from .extensions import db
+from .models import ROLES, ApiToken, Region, User
+
+MIN_PASSWORD_LENGTH = 12
+#: passwords people pick first; a password containing one of these as its whole is refused
+COMMON_PASSWORDS = {
+    "password", "passw0rd", "p@ssw0rd", "p@ssword", "123456", "1234567", "12345678", "123456789",
+    "1234567890", "12345678910", "123123", "123321", "111111", "000000", "666666", "888888",
+    "654321", "qwerty", "qwertyuiop", "asdfghjkl", "zxcvbnm", "1qaz2wsx", "1q2w3e4r", "1q2w3e4r5t",
+    "qazwsx", "abc123", "abcd1234", "a123456", "aa123456", "iloveyou", "woaini", "woaini1314",
+    "5201314", "admin", "admin123", "administrator", "root", "welcome", "letmein", "monkey",
+    "dragon", "master", "sunshine", "princess", "football", "baseball", "superman", "trustno1",
+    "changeme", "default", "guest", "test", "test123", "qwe123", "zaq12wsx", "yibao", "yibao123",
+    "shebao", "gongzuo", "mima", "mima123", "jiangmen", "guangdong", "beijing", "shanghai",
+}
+
+
+def password_problem(password: str, username: str = "") -> Optional[str]:
+    """Why a password is refused (in Chinese), or None when it is acceptable."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"密码至少{MIN_PASSWORD_LENGTH}个字符"
+    lowered = password.lower()
+    stripped = re.sub(r"[\d!@#$%^&*._\-]+$", "", lowered)  # "password2024!" is still "password"
+    if lowered in COMMON_PASSWORDS or stripped in COMMON_PASSWORDS:
+        return "该密码过于常见，请换一个"
+    if len(set(lowered)) <= 3:
+        return "密码不能由少数几个字符重复组成"
+    if lowered.isdigit() and all(int(b) - int(a) in (1, -1) for a, b in zip(lowered, lowered[1:])):
+        return "密码不能是连续的数字"
+    if username and username.lower() in lowered:
+        return "密码不能包含用户名"
+    return None
+
+
+class AccountError(ValueError):
+    """A change to an account that is not allowed; the message says why."""
+
+
+def manageable(admin: User, region: Region) -> bool:
+    """An admin manages users bound to their own subtree, nowhere else."""
+    return admin.role == "city_admin" and admin.region.contains(region)
+
+
+def users_of(admin: User):
+    top = admin.region
+    column = Region.id if top.level == "village" else getattr(Region, f"{top.level}_id")
+    return (select(User).join(Region, Region.id == User.region_id).where(column == top.id)
+            .order_by(Region.code, User.username))
+
+
+def create_user(admin: User, *, username: str, role: str, region: Region, password: str,
+                full_name: str = "", phone: str = "") -> User:
+    if role not in ROLES:
+        raise AccountError("角色无效")
+    if not manageable(admin, region):
+        raise AccountError(f"只能在{admin.region.name}范围内建立用户")
+    if db.session.scalar(select(User).where(User.username == username)):
+        raise AccountError(f"用户名 {username} 已存在")
+    problem = password_problem(password, username)
+    if problem:
+        raise AccountError(problem)
+    user = User(username=username, role=role, region=region, full_name=full_name, phone=phone,
+                session_nonce=secrets.token_hex(16))
+    user.set_password(password)
+    db.session.add(user)
+    db.session.flush()
+    audit.record("user.create", admin, region=region, target=f"用户 {username}",
+                 after={"role": role, "region": region.code, "full_name": full_name, "phone": phone})
+    return user
+
+
+def update_user(admin: User, user: User, *, role: str, region: Region, full_name: str, phone: str,
+                active: bool) -> None:
+    if not manageable(admin, user.region) or not manageable(admin, region):
+        raise AccountError(f"只能管理{admin.region.name}范围内的用户")
+    if role not in ROLES:
+        raise AccountError("角色无效")
+    if user.id == admin.id and (not active or role != "city_admin"):
+        raise AccountError("不能停用自己或取消自己的管理员角色")
+    before = {"role": user.role, "region": user.region.code, "full_name": user.full_name,
+              "phone": user.phone, "active": user.active}
+    user.role, user.region, user.full_name, user.phone, user.active = role, region, full_name, phone, active
+    if not active:
+        user.session_nonce = secrets.token_hex(16)  # a disabled user is signed out everywhere
+    audit.record("user.update", admin, region=region, target=f"用户 {user.username}", before=before,
+                 after={"role": role, "region": region.code, "full_name": full_name, "phone": phone,
+                        "active": active})
+
+
+def set_password(actor: User, user: User, password: str) -> None:
+    """A user's own change, or an admin's reset; other sessions of the user end either way."""
+    if actor.id != user.id and not manageable(actor, user.region):
+        raise AccountError("无权重置该用户的密码")
+    problem = password_problem(password, user.username)
+    if problem:
+        raise AccountError(problem)
+    user.set_password(password)
+    user.session_nonce = secrets.token_hex(16)
+    audit.record("user.password", actor, region=user.region, target=f"用户 {user.username}",
+                 after={"by": "本人" if actor.id == user.id else "管理员重置"})
+
+
+def create_token(actor: User, user: User, label: str = "") -> str:
+    """A new token, returned once in clear; only its hash is kept."""
+    if actor.id != user.id and not manageable(actor, user.region):
+        raise AccountError("无权为该用户生成令牌")
+    token = secrets.token_urlsafe(32)
+    db.session.add(ApiToken(user=user, digest=ApiToken.hash(token), label=label[:100]))
+    audit.record("token.create", actor, region=user.region, target=f"用户 {user.username} 的API令牌",
+                 after={"label": label})
+    return token
+
+
+def revoke_token(actor: User, token: ApiToken) -> None:
+    if actor.id != token.user_id and not manageable(actor, token.user.region):
+        raise AccountError("无权撤销该令牌")
+    if token.revoked_at is None:
+        token.revoked_at = clock.now()
+        audit.record("token.revoke", actor, region=token.user.region,
+                     target=f"用户 {token.user.username} 的API令牌 {token.id}", after={"label": token.label})

@@ -1,0 +1,203 @@
+"""Account administration (users in the admin's subtree), own password and tokens, the audit log."""
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from forms.admin import (AuditFilterForm, ChangePasswordForm, EditUserForm, ResetPasswordForm,
+                         TokenForm, UserForm)
+
+from .. import access
+from ..accounts import (AccountError, create_token, create_user, manageable, revoke_token,
+                        set_password, update_user, users_of)
+from ..audit import KINDS
+from ..extensions import db
+from ..hierarchy import region_by_code
+from ..models import ApiToken, AuditEntry, Region, User
+
+bp = Blueprint("admin", __name__)
+
+
+def require_admin() -> None:
+    if not access.is_admin(current_user):
+        abort(403, "只有市级管理员可以管理用户")
+
+
+def load_user(user_id: int) -> User:
+    require_admin()
+    user = db.get_or_404(User, user_id, description="用户不存在")
+    if not manageable(current_user, user.region):
+        abort(403, "该用户不在您的管理范围内")
+    return user
+
+
+def region_in_scope(code: str, form_field) -> Region | None:
+    region = region_by_code((code or "").strip())
+    if region is None:
+        form_field.errors.append(f"区划代码 {code} 不存在")
+    elif not manageable(current_user, region):
+        form_field.errors.append(f"只能选择{current_user.region.name}范围内的区划")
+        region = None
+    return region
+
+
+@bp.route("/admin/users", methods=["GET", "POST"])
+@login_required
+def users():
+    require_admin()
+    form = UserForm()
+    status = 200
+    if request.method == "POST":
+        if form.validate():
+            region = region_in_scope(form.region.data, form.region)
+            if region is not None:
+                try:
+                    create_user(current_user, username=form.username.data.strip(), role=form.role.data,
+                                region=region, password=form.password.data,
+                                full_name=(form.full_name.data or "").strip(), phone=(form.phone.data or "").strip())
+                    db.session.commit()
+                    flash(f"已建立用户 {form.username.data}")
+                    return redirect(url_for("admin.users"), code=303)
+                except AccountError as error:
+                    db.session.rollback()
+                    form.password.errors.append(str(error))
+        status = 422
+    listed = db.session.scalars(users_of(current_user)).all()
+    return render_template("admin/users.html", users=listed, form=form), status
+
+
+@bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
+@login_required
+def edit_user(user_id: int):
+    user = load_user(user_id)
+    form = EditUserForm(obj=None, data=None if request.method == "POST" else {
+        "full_name": user.full_name, "phone": user.phone, "role": user.role, "region": user.region.code,
+        "active": user.active})
+    reset = ResetPasswordForm(prefix="reset")
+    status = 200
+    if request.method == "POST":
+        if form.validate():
+            region = region_in_scope(form.region.data, form.region)
+            if region is not None:
+                try:
+                    update_user(current_user, user, role=form.role.data, region=region,
+                                full_name=(form.full_name.data or "").strip(),
+                                phone=(form.phone.data or "").strip(), active=form.active.data)
+                    db.session.commit()
+                    flash(f"已保存用户 {user.username}")
+                    return redirect(url_for("admin.users"), code=303)
+                except AccountError as error:
+                    db.session.rollback()
+                    form.role.errors.append(str(error))
+        status = 422
+    tokens = db.session.scalars(select(ApiToken).where(ApiToken.user_id == user.id)
+                                .order_by(ApiToken.created_at.desc())).all()
+    return render_template("admin/user.html", user=user, form=form, reset=reset, tokens=tokens,
+                           token_form=TokenForm(prefix="token")), status
+
+
+@bp.post("/admin/users/<int:user_id>/password")
+@login_required
+def reset_password(user_id: int):
+    user = load_user(user_id)
+    reset = ResetPasswordForm(prefix="reset")
+    if reset.validate():
+        try:
+            set_password(current_user, user, reset.password.data)
+            db.session.commit()
+            flash(f"已重置 {user.username} 的密码，其已登录的会话全部失效")
+            return redirect(url_for("admin.edit_user", user_id=user.id), code=303)
+        except AccountError as error:
+            db.session.rollback()
+            flash(f"未重置：{error}")
+    else:
+        flash("未重置：请填写新密码")
+    return redirect(url_for("admin.edit_user", user_id=user.id), code=303)
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    form = ChangePasswordForm()
+    status = 200
+    if request.method == "POST":
+        if form.validate():
+            if not current_user.check_password(form.current.data):
+                form.current.errors.append("当前密码不正确")
+            else:
+                try:
+                    set_password(current_user, current_user, form.password.data)
+                    db.session.commit()
+                    flash("密码已修改，请用新密码重新登录")
+                    return redirect(url_for("auth.login"), code=303)
+                except AccountError as error:
+                    db.session.rollback()
+                    form.password.errors.append(str(error))
+        status = 422
+    return render_template("admin/password.html", form=form), status
+
+
+@bp.route("/account/tokens", methods=["GET", "POST"])
+@login_required
+def tokens():
+    """One's own API tokens; an admin also makes them for users of the subtree (from their page)."""
+    form = TokenForm(prefix="token")
+    new_token = None
+    owner = current_user
+    if request.method == "POST" and form.validate():
+        if request.args.get("user", type=int):
+            owner = load_user(request.args.get("user", type=int))
+        new_token = create_token(current_user, owner, (form.label.data or "").strip())
+        db.session.commit()
+    listed = db.session.scalars(select(ApiToken).where(ApiToken.user_id == owner.id)
+                                .order_by(ApiToken.created_at.desc())).all()
+    return render_template("admin/tokens.html", tokens=listed, form=form, new_token=new_token, owner=owner)
+
+
+@bp.post("/account/tokens/<int:token_id>/revoke")
+@login_required
+def revoke(token_id: int):
+    token = db.get_or_404(ApiToken, token_id, description="令牌不存在")
+    try:
+        revoke_token(current_user, token)
+    except AccountError as error:
+        abort(403, str(error))
+    db.session.commit()
+    flash("已撤销令牌")
+    if token.user_id == current_user.id:
+        return redirect(url_for("admin.tokens"), code=303)
+    return redirect(url_for("admin.edit_user", user_id=token.user_id), code=303)
+
+
+@bp.get("/admin/audit")
+@login_required
+def audit_log():
+    """The audit log of the admin's subtree, newest first, filtered by region, user, kind, dates."""
+    require_admin()
+    form = AuditFilterForm(request.args)
+    top = current_user.region
+    column = Region.id if top.level == "village" else getattr(Region, f"{top.level}_id")
+    scope = select(Region.id).where(column == top.id)
+    query = select(AuditEntry).where(
+        (AuditEntry.region_id.in_(scope)) |
+        (AuditEntry.user_id.in_(select(User.id).where(User.region_id.in_(scope)))))
+    if form.validate():
+        if form.region.data:
+            region = region_by_code(form.region.data.strip())
+            if region is None or not top.contains(region):
+                abort(403, "该区划不在您的管理范围内")
+            inner = Region.id if region.level == "village" else getattr(Region, f"{region.level}_id")
+            query = query.where(AuditEntry.region_id.in_(select(Region.id).where(inner == region.id)))
+        if form.user.data:
+            query = query.where(AuditEntry.username == form.user.data.strip())
+        if form.kind.data:
+            query = query.where(AuditEntry.kind == form.kind.data)
+        if form.since.data:
+            query = query.where(AuditEntry.at >= dt.datetime.combine(form.since.data, dt.time()))
+        if form.until.data:
+            query = query.where(AuditEntry.at < dt.datetime.combine(form.until.data + dt.timedelta(days=1), dt.time()))
+    entries = db.session.scalars(query.order_by(AuditEntry.id.desc()).limit(300)).all()
+    return render_template("admin/audit.html", entries=entries, form=form, kinds=KINDS)
