@@ -53,6 +53,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         # memory:// for one process (the demo); redis://127.0.0.1:6379 when several share the limits
         RATELIMIT_STORAGE_URI=os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         RATELIMIT_HEADERS_ENABLED=True,
+        RATELIMIT_ENABLED=True,  # set per app: the limiter object would carry one app's choice to the next
         WTF_CSRF_TIME_LIMIT=None,
         JSON_AS_ASCII=False,
     )

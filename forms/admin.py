@@ -1,12 +1,13 @@
 """Forms of account administration: users, passwords, tokens, and the audit log filter."""
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
 
 from reporting.audit import KINDS
 from reporting.models import ROLES
 
-ROLE_CHOICES = list(ROLES.items())
+ROLE_CHOICES = [SelectChoice(key, label) for key, label in ROLES.items()]
 
 
 class UserForm(FlaskForm):
@@ -47,6 +48,7 @@ class AuditFilterForm(FlaskForm):
 
     region = StringField("区划代码", validators=[Optional(), Length(max=12)])
     user = StringField("用户名", validators=[Optional(), Length(max=50)])
-    kind = SelectField("类型", choices=[("", "全部")] + list(KINDS.items()), validators=[Optional()])
+    kind = SelectField("类型", choices=[SelectChoice("", "全部")] + [SelectChoice(k, v) for k, v in KINDS.items()],
+                       validators=[Optional()])
     since = DateField("起始日期", validators=[Optional()])
     until = DateField("截止日期", validators=[Optional()])

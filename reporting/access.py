@@ -20,7 +20,8 @@ def require(user: Optional[User], region: Region, write: bool = False) -> None:
     """Raise 403 unless the user may read (or write) this region."""
     allowed = can_file(user, region) if write else can_view(user, region)
     if not allowed:
-        raise Forbidden(f"无权{'填报' if write else '查看'}{region.name}的数据")
+        # the region is not named: a refusal must not tell what lies behind a code outside one's subtree
+        raise Forbidden(f"无权{'填报' if write else '查看'}该区划的数据")
 
 
 def is_admin(user: Optional[User]) -> bool:

@@ -35,7 +35,7 @@ def password_problem(password: str, username: str = "") -> Optional[str]:
         return "该密码过于常见，请换一个"
     if len(set(lowered)) <= 3:
         return "密码不能由少数几个字符重复组成"
-    if lowered.isdigit() and all(int(b) - int(a) in (1, -1) for a, b in zip(lowered, lowered[1:])):
+    if lowered.isdigit() and all((int(b) - int(a)) % 10 in (1, 9) for a, b in zip(lowered, lowered[1:])):
         return "密码不能是连续的数字"
     if username and username.lower() in lowered:
         return "密码不能包含用户名"

@@ -89,3 +89,30 @@ document.addEventListener("grid-cells", function (event) {
     input.setAttribute("aria-invalid", detail.invalid.indexOf(input.name) >= 0 ? "true" : "false");
   });
 });
+
+// A link of the submission summary lands in its cell, centred clear of the sticky header and
+// selected, so that the right number is typed straight over the wrong one.
+document.addEventListener("click", function (event) {
+  var link = event.target.closest("#submit-panel .summary a[href^='#']");
+  var target = link && document.getElementById(link.hash.slice(1));
+  var input = target && (target.matches("input[data-col]") ? target : target.querySelector("input[data-col]"));
+  if (!input || !input.closest("#filing-grid") || input.disabled) { return; }
+  event.preventDefault();
+  input.scrollIntoView({block: "center"});
+  input.focus({preventScroll: true});
+  input.select();
+});
+
+// A refused submission marks the cells its summary names (the page may have been reloaded since
+// they were typed); saving the row again clears them through grid-cells.
+document.addEventListener("htmx:afterSwap", function (event) {
+  if (event.detail.target.id !== "submit-panel") { return; }
+  [["invalid", ".summary[role=alert] a"], ["warned", ".summary.warnings a"]].forEach(function (kind) {
+    document.querySelectorAll("#submit-panel " + kind[1]).forEach(function (link) {
+      var input = document.getElementById(link.hash.slice(1));
+      if (!input || !input.matches("#filing-grid input[data-col]")) { return; }
+      input.classList.add(kind[0]);
+      if (kind[0] === "invalid") { input.setAttribute("aria-invalid", "true"); }
+    });
+  });
+});

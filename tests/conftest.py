@@ -65,7 +65,15 @@ def app(tmp_path, _pg_schema):
 
 @pytest.fixture
 def client(app):
-    return app.test_client()
+    # The fixture's app context outlives each request, and Flask-Login caches the user in `g`;
+    # forget it at every request, as a server with one context per request does.
+    def forget_user(sender, **extra):
+        from flask import g
+        g.pop("_login_user", None)
+    from flask import request_started
+    request_started.connect(forget_user, app)
+    yield app.test_client()
+    request_started.disconnect(forget_user, app)
 
 
 @pytest.fixture

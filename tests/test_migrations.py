@@ -1,4 +1,5 @@
 """The migrations bring an empty database to the same schema as the models."""
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
@@ -26,6 +27,16 @@ def test_upgrade_empty_database_to_head(tmp_path):
         with db.engine.connect() as connection:
             differences = compare_metadata(MigrationContext.configure(connection), db.metadata)
         assert differences == [], "models and migrations disagree"
+        # the audit log is append-only in the database itself
+        db.session.execute(text("INSERT INTO audit_entry (at, username, kind, target, ip) "
+                                "VALUES (CURRENT_TIMESTAMP, 'x', 'login.failure', '', '')"))
+        db.session.commit()
+        for statement in ("UPDATE audit_entry SET username = 'y'", "DELETE FROM audit_entry"):
+            with pytest.raises(Exception, match="只能追加"):
+                db.session.execute(text(statement))
+            db.session.rollback()
+        assert db.session.execute(text("SELECT username FROM audit_entry")).scalar() == "x"
+        db.session.rollback()  # end the read, or the downgrade below waits on its lock
         downgrade(revision="base")
         assert "report" not in inspect(db.engine).get_table_names()
         db.create_all()  # leave the schema as the other tests expect it

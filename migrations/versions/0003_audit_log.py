@@ -49,7 +49,7 @@ def upgrade():
 
     # The audit log is append-only in the database itself, not only in the code.
     if op.get_bind().dialect.name == "postgresql":
-        op.execute("""CREATE FUNCTION audit_entry_append_only() RETURNS trigger AS $$
+        op.execute("""CREATE OR REPLACE FUNCTION audit_entry_append_only() RETURNS trigger AS $$
             BEGIN RAISE EXCEPTION '审计日志只能追加，不能修改或删除'; END; $$ LANGUAGE plpgsql""")
         op.execute("""CREATE TRIGGER audit_entry_append_only BEFORE UPDATE OR DELETE ON audit_entry
             FOR EACH ROW EXECUTE FUNCTION audit_entry_append_only()""")

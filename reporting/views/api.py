@@ -96,7 +96,10 @@ def get_report(region_code: str, period_id: int):
 @token_required
 def put_report(region_code: str, period_id: int):
     region, period = report_target(region_code, period_id, write=True)
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # nested too deep for the JSON decoder: not a body of ours either
+        body = None
     problems = _shape_errors(body)
     if problems:
         return jsonify(errors=problems), 422
@@ -123,6 +126,9 @@ def _shape_errors(body) -> list[dict]:
     """The body's shape, before any rule: an object with the documented fields and types."""
     if not isinstance(body, dict):
         return [{"field": None, "message": "请求体应为JSON对象"}]
+    problem = _unreadable(body)
+    if problem:
+        return [{"field": None, "message": problem}]
     errors = []
     if "values" in body and not isinstance(body["values"], dict):
         errors.append({"field": "values", "message": "values 应为对象（指标代码 → 整数）"})
@@ -138,6 +144,26 @@ def _shape_errors(body) -> list[dict]:
     if revision is not None and (isinstance(revision, bool) or not isinstance(revision, int)):
         errors.append({"field": "revision", "message": "revision 应为整数"})
     return errors
+
+
+def _unreadable(body: dict) -> str | None:
+    """Text no page or database can hold (a lone surrogate such as \\ud800), or nesting beyond any
+    body of ours; walked without recursion, so that the walk itself cannot overflow."""
+    stack = [(body, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > 16:
+            return "请求体嵌套层级过深"
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return "请求体含有无效的Unicode字符（不成对的代理项）"
+        elif isinstance(value, dict):
+            stack.extend((item, depth + 1) for pair in value.items() for item in pair)
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
+    return None
 
 
 @bp.get("/progress/<region_code>")

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import (Blueprint, current_app, flash, redirect, render_template, request, session,
+                   url_for)
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
 from forms.auth import LoginForm
 
-from .. import audit
+from .. import audit, clock
 from ..extensions import db, limiter, login_manager
 from ..models import User
 
@@ -24,6 +25,25 @@ def load_user(session_id: str):
     if user is None or not nonce or not secrets.compare_digest(nonce, user.session_nonce or ""):
         return None
     return user
+
+
+@bp.before_app_request
+def end_idle_sessions():
+    """The idle timeout, checked on the server: a session unused for too long is signed out."""
+    if not current_user.is_authenticated:
+        return None
+    now = int(clock.now().timestamp())
+    seen = session.get("seen")
+    limit = current_app.permanent_session_lifetime.total_seconds()
+    if isinstance(seen, int) and now - seen > limit:
+        logout_user()
+        session.clear()
+        flash("长时间未操作，已自动退出，请重新登录")
+        if request.path.startswith("/api/"):
+            return None
+        return redirect(url_for("auth.login", next=request.path), code=303)
+    session["seen"] = now
+    return None
 
 
 def _username() -> str:

@@ -16,7 +16,7 @@ from forms.filing import SubmitForm, UploadForm
 from .. import access, clock
 from ..campaigns import campaigns_for
 from ..extensions import db
-from ..filing import (FILER_FIELDS, ImportRejected, ReportConflict, ReportRejected, RowIssue,
+from ..filing import (FILER_FIELDS, SYSTEM_FILER, ImportRejected, ReportConflict, ReportRejected, RowIssue,
                       filing_status, import_reports, is_closed, late_status, save_report)
 from ..hierarchy import descendants_at, region_by_code
 from ..models import LEVELS, Period, Region, Report, Revision
@@ -79,7 +79,9 @@ def grid_context(period: Period, region: Region, **extra) -> dict:
     subtotals = child_totals(period, region, statuses=FILED, level=level) if level else {}
     reports = [r for g in groups for _, r in g.units if r is not None]
     submitted = [r for r in reports if r.status == "submitted"]
-    first = reports[0] if reports else None
+    # the footer of the last person who signed, unless the numbers came from the information system
+    signed = [r for r in reports if r.filer_name and r.filer_name != SYSTEM_FILER["name"]]
+    first = max(signed, key=lambda r: r.updated_at) if signed else None
     form = extra.pop("form", None) or SubmitForm(data={
         f"filer_{k}": (getattr(first, f"filer_{k}") if first else "") or default
         for k, default in (("name", current_user.full_name), ("phone", current_user.phone), ("head", ""))})
