@@ -6,9 +6,9 @@ FLASK := $(VENV)/bin/flask --app app
 PG_TEST_DB ?= reporting_test
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/$(PG_TEST_DB)
 RUNTIME_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk fonts-arphic-ukai python3-venv
-TEST_DEBS := $(RUNTIME_DEBS) chromium poppler-utils postgresql
+TEST_DEBS := $(RUNTIME_DEBS) chromium poppler-utils postgresql redis-server
 
-.PHONY: run test test-sqlite test-postgres bench system-deps system-deps-test postgres clean
+.PHONY: run test test-sqlite test-postgres bench system-deps system-deps-test postgres redis clean
 
 # Install Debian packages that are missing: with apt-get as root, else print the exact command.
 define need_debs
@@ -52,11 +52,16 @@ postgres:
 	  || psql -h 127.0.0.1 -U postgres -c "CREATE DATABASE $(PG_TEST_DB)" >/dev/null \
 	  || su postgres -c "psql -c \"CREATE ROLE postgres SUPERUSER LOGIN\"; createdb -O postgres $(PG_TEST_DB)"
 
-test-sqlite: $(VENV)/.installed-dev
+# Redis for the job queue tests, and for the shared rate-limit store of the PostgreSQL run.
+redis:
+	@redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
+	@for i in $$(seq 1 20); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 0.5; done
+
+test-sqlite: $(VENV)/.installed-dev redis
 	$(PY) -m pytest
 
-test-postgres: $(VENV)/.installed-dev postgres
-	TEST_DATABASE_URL=$(PG_TEST_URL) $(PY) -m pytest
+test-postgres: $(VENV)/.installed-dev postgres redis
+	TEST_DATABASE_URL=$(PG_TEST_URL) RATELIMIT_STORAGE_URI=redis://127.0.0.1:6379/14 $(PY) -m pytest
 
 test: system-deps-test
 	$(MAKE) test-sqlite

@@ -9,6 +9,7 @@ from flask import Flask, jsonify, render_template, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from reporting import filters
 from reporting.extensions import csrf, db, htmx, limiter, login_manager, migrate
@@ -36,6 +37,15 @@ def _secret_key(instance_path: str) -> str:
         return f.read().strip()
 
 
+class DatabaseId(IntegerConverter):
+    """An <int:…> part of a URL is a row id: past the INTEGER columns' range it names nothing (404)
+    instead of overflowing the query (SQLite's OverflowError, PostgreSQL's "integer out of range")."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", 2 ** 31 - 1)
+        super().__init__(url_map, *args, **kwargs)
+
+
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     os.makedirs(app.instance_path, exist_ok=True)
@@ -53,7 +63,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         # memory:// for one process (the demo); redis://127.0.0.1:6379 when several share the limits
         RATELIMIT_STORAGE_URI=os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         RATELIMIT_HEADERS_ENABLED=True,
-        RATELIMIT_ENABLED=True,  # set per app: the limiter object would carry one app's choice to the next
+        # set per app: the limiter object would otherwise carry one app's choice to the next
+        RATELIMIT_ENABLED=True,
+        # Redis for background jobs (circular rendering); without it jobs run inside the request
+        REDIS_URL=os.environ.get("REDIS_URL"),
         WTF_CSRF_TIME_LIMIT=None,
         JSON_AS_ASCII=False,
     )
@@ -76,6 +89,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.login_message = "请先登录"
 
     filters.init_app(app)
+    app.url_map.converters["int"] = DatabaseId  # before the blueprints add their rules
 
     from reporting import cli
     from reporting.views import admin, api, auth, circulars, dashboard, filing, home, regions

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Optional
+from typing import Callable, Optional
 
 from markupsafe import Markup
 from sqlalchemy import func, select
@@ -295,17 +295,23 @@ def render_pdf_html(html: str) -> bytes:
     return create_pdf(html)
 
 
-def issue(circular: Circular, user: Optional[User]) -> Circular:
-    """Freeze the numbers and the text, render and keep the PDF, take the next numbers."""
+def issue(circular: Circular, user: Optional[User],
+          step: Callable[[str], None] = lambda name: None) -> Circular:
+    """Freeze the numbers and the text, render and keep the PDF, take the next numbers.
+
+    `step` hears each stage (rollup, render), so that a background job can show its progress.
+    """
     if circular.status == "issued":
         raise ValueError("该通报已印发，不能再次印发")
     now = clock.now()
+    step("rollup")
     result = progress(circular.period, circular.region)
     issue_no, seq = next_numbers(circular.campaign, circular.region, now.year)
     bureau = issuing_body(circular.region)
     doc = build_document(circular.period, circular.region, title=circular.title, body=circular.body,
                          issue_no=issue_no, doc_prefix=bureau.prefix, doc_year=now.year, doc_seq=seq,
                          date=now.date(), result=result)
+    step("render")
     circular.html = document.render_circular_html(doc)
     circular.pdf = render_pdf_html(circular.html)
     circular.snapshot = progress_json(result)

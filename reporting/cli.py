@@ -235,6 +235,22 @@ def circulars_render(region_code: str, period_id: int, out: str):
     click.echo(f"已生成 {out}（{len(data) // 1024} KB）：{doc.full_title}")
 
 
+jobs_cli = AppGroup("jobs", help="后台任务")
+
+
+@jobs_cli.command("worker")
+@click.option("--burst", is_flag=True, help="做完队列中的任务就退出")
+def jobs_worker(burst: bool):
+    """运行后台任务进程（排版通报 PDF），需要 REDIS_URL。"""
+    from rq import Worker
+
+    from .jobs import queue
+    jobs = queue()
+    if jobs is None:
+        raise click.ClickException("未设置 REDIS_URL：没有任务队列，任务在请求中直接执行")
+    Worker([jobs], connection=jobs.connection).work(burst=burst)
+
+
 @click.command("demo")
 def demo_command():
     """载入江门市演示数据（可重复执行）。"""
@@ -246,5 +262,5 @@ def demo_command():
 
 def init_app(app: Flask) -> None:
     for command in (regions_cli, campaign_cli, targets_cli, reports_cli, users_cli, circulars_cli,
-                    demo_command):
+                    jobs_cli, demo_command):
         app.cli.add_command(command)

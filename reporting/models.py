@@ -347,6 +347,8 @@ class Circular(db.Model):
     created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
     issued_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
     issued_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
+    #: the background job issuing it, while one runs
+    job_id: Mapped[Optional[str]] = mapped_column(String(64))
 
     campaign: Mapped[Campaign] = relationship()
     period: Mapped[Period] = relationship()

@@ -65,11 +65,12 @@ def app(tmp_path, _pg_schema):
 
 @pytest.fixture
 def client(app):
-    # The fixture's app context outlives each request, and Flask-Login caches the user in `g`;
-    # forget it at every request, as a server with one context per request does.
+    # The fixture's app context outlives each request, so `g` (where Flask-Login caches the user)
+    # and the database session would carry over; start each request fresh, as a server does.
     def forget_user(sender, **extra):
         from flask import g
         g.pop("_login_user", None)
+        db.session.expire_all()
     from flask import request_started
     request_started.connect(forget_user, app)
     yield app.test_client()

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from forms.circulars import EditForm, NewDraftForm
 
-from .. import access, clock
+from .. import access, clock, jobs
 from ..campaigns import campaigns_for
 from ..circulars import draft_document, issue, issuing_body, new_draft, render_pdf
 from ..circular_document import PDF_STYLESHEET, render_circular_html
@@ -174,6 +174,14 @@ def issue_circular(circular_id: int):
     if circular.status == "issued":
         flash("该通报已印发")
         return redirect(url_for("circulars.show", circular_id=circular.id), code=303)
+    job_id = jobs.enqueue_issue(circular.id, current_user.id)
+    if job_id is not None:
+        # a large circular takes a while to typeset: a worker does it, the page shows its steps
+        circular.job_id = job_id
+        db.session.commit()
+        if request.htmx:
+            return render_template("circulars/_job.html", circular=circular, job=jobs.status(job_id))
+        return redirect(url_for("circulars.job", circular_id=circular.id), code=303)
     issue(circular, current_user)
     db.session.commit()
     flash(f"已印发 {circular.doc_number}（第{circular.issue_no}期）")
@@ -185,9 +193,24 @@ def issue_circular(circular_id: int):
     return redirect(target, code=303)
 
 
-def issued_pdf_or_404(circular_id: int) -> Circular:
-    circular = db.session.get(Circular, circular_id)
-    if circular is None or circular.status != "issued":
-        abort(404, "没有该已印发的通报")
-    return circular
+@bp.get("/<int:circular_id>/job")
+@login_required
+def job(circular_id: int):
+    """The progress of a circular being issued in the background; polled by htmx until done."""
+    circular = load(circular_id, write=True)
+    if circular.status == "issued":
+        flash(f"已印发 {circular.doc_number}（第{circular.issue_no}期）")
+        target = url_for("circulars.show", circular_id=circular.id)
+        if request.htmx:
+            response = make_response("", 204)
+            response.headers["HX-Redirect"] = target
+            return response
+        return redirect(target, code=303)
+    if not circular.job_id:
+        return redirect(url_for("circulars.edit", circular_id=circular.id), code=303)
+    context = dict(circular=circular, job=jobs.status(circular.job_id))
+    if request.htmx:
+        return render_template("circulars/_job.html", **context)
+    return render_template("circulars/job.html", **context)
+
 

@@ -1,0 +1,81 @@
+"""Issuing a circular through the job queue on Redis, with its progress shown, and without Redis."""
+import datetime as dt
+import socket
+
+import pytest
+from sqlalchemy import select
+
+from reporting.extensions import db
+from reporting.models import Circular
+
+from .conftest import make_user
+from .test_circulars import suzhou  # noqa: F401  (the fixture)
+
+REDIS = "redis://127.0.0.1:6379/15"  # a database of its own, emptied by the test
+
+
+def redis_up() -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def jobs_app(app):
+    if not redis_up():
+        pytest.fail("Redis 未运行：redis-server --daemonize yes --port 6379（make test 会启动它）")
+    from redis import Redis
+    connection = Redis.from_url(REDIS)
+    connection.flushdb()
+    app.config["REDIS_URL"] = REDIS
+    yield app
+    connection.flushdb()
+    connection.close()
+
+
+def test_issue_runs_in_a_worker_and_shows_its_steps(jobs_app, client, auth, suzhou):  # noqa: F811
+    campaign, city = suzhou
+    make_user("admin", "city_admin", "3413")
+    auth.login("admin")
+    client.post("/circulars/", data={"region": "3413", "period": campaign.periods[1].id})
+    circular = db.session.scalar(select(Circular))
+    answer = client.post(f"/circulars/{circular.id}/issue", headers={"HX-Request": "true"})
+    html = answer.get_data(as_text=True)
+    assert "正在印发" in html and "排队中" in html and 'hx-trigger="every 1s"' in html
+    db.session.expire_all()
+    assert db.session.get(Circular, circular.id).status == "draft"  # nothing rendered in the request
+    page = client.get(f"/circulars/{circular.id}/job").get_data(as_text=True)
+    assert "<html" in page and "正在印发" in page
+
+    from rq import SimpleWorker
+
+    from reporting.jobs import queue
+    jobs = queue(jobs_app)
+    SimpleWorker([jobs], connection=jobs.connection).work(burst=True)
+
+    done = client.get(f"/circulars/{circular.id}/job", headers={"HX-Request": "true"})
+    assert done.status_code == 204 and done.headers["HX-Redirect"] == f"/circulars/{circular.id}"
+    db.session.expire_all()
+    issued = db.session.get(Circular, circular.id)
+    assert issued.status == "issued" and issued.doc_number == "宿医保〔2022〕1号"
+    assert issued.pdf.startswith(b"%PDF")
+
+
+def test_without_redis_the_issue_happens_in_the_request(app, client, auth, suzhou):  # noqa: F811
+    campaign, city = suzhou
+    assert not app.config.get("REDIS_URL")
+    make_user("admin", "city_admin", "3413")
+    auth.login("admin")
+    client.post("/circulars/", data={"region": "3413", "period": campaign.periods[1].id})
+    circular = db.session.scalar(select(Circular))
+    answer = client.post(f"/circulars/{circular.id}/issue")
+    assert answer.status_code == 303 and answer.headers["Location"] == f"/circulars/{circular.id}"
+    db.session.expire_all()
+    assert db.session.get(Circular, circular.id).status == "issued"
+
+
+def test_worker_command_needs_redis(runner, app):
+    result = runner.invoke(args=["jobs", "worker", "--burst"])
+    assert result.exit_code != 0 and "REDIS_URL" in result.output
