@@ -1,1 +1,40 @@
 """The web blueprints: thin handlers that load, check access, validate, call the domain and respond."""
+from __future__ import annotations
+
+from typing import Optional
+
+from flask import abort, make_response, render_template, request
+from jinja2_fragments.flask import render_block
+
+from .. import clock
+from ..campaigns import campaigns_for
+from ..extensions import db
+from ..models import Period, Region
+from ..schedule import current_period
+
+
+def page_or_fragment(template: str, block: str, context: dict, status: int = 200):
+    """One URL, two renderings: the whole page, or only `block` for an htmx request."""
+    if request.htmx:
+        body = render_block(template, block, **context)
+    else:
+        body = render_template(template, **context)
+    response = make_response(body, status)
+    response.vary.add("HX-Request")
+    return response
+
+
+def period_for(region: Region, period_id: Optional[int]) -> Period:
+    """The period asked for (404 if unknown), or the current one of the region's latest campaign;
+    either way one whose campaign covers the region."""
+    if period_id:
+        period = db.get_or_404(Period, period_id, description=f"报送期次 {period_id} 不存在")
+    else:
+        campaigns = campaigns_for(region)
+        if not campaigns:
+            abort(404, f"{region.name}目前没有征缴期")
+        period = current_period(campaigns[0], clock.today())
+    campaign = period.campaign
+    if not (campaign.root.contains(region) or region.contains(campaign.root)):
+        abort(404, f"{region.name}不在该征缴期范围内")
+    return period

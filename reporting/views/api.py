@@ -10,10 +10,9 @@ from .. import access, clock
 from ..extensions import db
 from ..filing import (ReportConflict, ReportRejected, find_report, is_report_unit, report_json,
                       save_report)
-from ..campaigns import campaigns_for
 from ..hierarchy import children, region_by_code
 from ..ranking import MEASURES, progress, progress_json
-from ..schedule import current_period
+from . import period_for
 from ..models import ApiToken, Campaign, Circular, Period
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -171,17 +170,7 @@ def _unreadable(body: dict) -> str | None:
 def region_progress(region_code: str):
     region = load_region(region_code)
     access.require(g.api_user, region)
-    period_id = request.args.get("period", type=int)
-    if period_id is not None:
-        period = load_period(period_id)
-    else:
-        campaigns = campaigns_for(region)
-        if not campaigns:
-            abort(404, f"{region.name}没有征缴期")
-        period = current_period(campaigns[0], clock.today())
-    campaign = period.campaign
-    if not (campaign.root.contains(region) or region.contains(campaign.root)):
-        abort(404, f"{region.name}不在该征缴期范围内")
+    period = period_for(region, request.args.get("period", type=int))
     measure = request.args.get("measure")
     if measure is not None and measure not in MEASURES:
         return error(400, f"measure 应为 {'、'.join(MEASURES)} 之一", "measure")

@@ -4,7 +4,6 @@ from __future__ import annotations
 from flask import (Blueprint, abort, flash, make_response, redirect, render_template, request,
                    url_for)
 from flask_login import current_user, login_required
-from jinja2_fragments.flask import render_block
 from sqlalchemy import select
 
 from forms.circulars import EditForm, NewDraftForm
@@ -17,6 +16,7 @@ from ..extensions import db
 from ..hierarchy import region_by_code
 from ..models import Circular, Period, Region
 from ..schedule import current_period
+from . import page_or_fragment
 
 bp = Blueprint("circulars", __name__, url_prefix="/circulars")
 
@@ -66,13 +66,7 @@ def index():
     context = dict(circulars=circulars, periods=periods, period_id=period_id, code=code,
                    form=NewDraftForm(data={"region": top.code, "period": (
                        current_period(campaigns[0], clock.today()).id if campaigns else None)}))
-    if request.htmx:
-        body = render_block("circulars/index.html", "list", **context)
-    else:
-        body = render_template("circulars/index.html", **context)
-    response = make_response(body)
-    response.vary.add("HX-Request")
-    return response
+    return page_or_fragment("circulars/index.html", "list", context)
 
 
 @bp.post("/")
@@ -123,13 +117,7 @@ def edit(circular_id: int):
         else:
             status = 422
     context = dict(circular=circular, form=form, version=int(clock.now().timestamp()))
-    if request.htmx:
-        body = render_block("circulars/edit.html", "preview", **context)
-    else:
-        body = render_template("circulars/edit.html", **context)
-    response = make_response(body, status)
-    response.vary.add("HX-Request")
-    return response
+    return page_or_fragment("circulars/edit.html", "preview", context, status)
 
 
 @bp.get("/<int:circular_id>/print")

@@ -6,18 +6,17 @@ import io
 from flask import (Blueprint, abort, make_response, redirect, render_template, request, send_file,
                    url_for)
 from flask_login import current_user, login_required
-from jinja2_fragments.flask import render_block
 from sqlalchemy import select
 
 from .. import access, charts, clock
-from ..campaigns import campaigns_for
 from ..extensions import db
 from ..hierarchy import region_by_code
 from ..models import Period, Region, Report, User
 from ..ranking import LATE_NAMES, LIGHTS, MEASURES, progress
 from ..rollup import totals_by_period
-from ..schedule import current_period, time_progress
+from ..schedule import time_progress
 from ..spreadsheets import ranking_workbook
+from . import page_or_fragment, period_for
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
@@ -41,18 +40,7 @@ def load(code: str):
     if region is None:
         abort(404, f"区划代码 {code} 不存在")
     access.require(current_user, region)
-    period_id = request.args.get("period", type=int)
-    if period_id:
-        period = db.get_or_404(Period, period_id, description="报送期次不存在")
-    else:
-        campaigns = campaigns_for(region)
-        if not campaigns:
-            abort(404, f"{region.name}目前没有征缴期")
-        period = current_period(campaigns[0], clock.today())
-    campaign = period.campaign
-    if not (campaign.root.contains(region) or region.contains(campaign.root)):
-        abort(404, f"{region.name}不在该征缴期范围内")
-    return region, period
+    return region, period_for(region, request.args.get("period", type=int))
 
 
 def sorted_rows(result, sort: str, direction: str):
@@ -78,13 +66,7 @@ def dashboard_context(region: Region, period: Period) -> dict:
 
 
 def respond(block: str, context: dict):
-    if request.htmx:
-        body = render_block("dashboard/show.html", block, **context)
-    else:
-        body = render_template("dashboard/show.html", **context)
-    response = make_response(body)
-    response.vary.add("HX-Request")
-    return response
+    return page_or_fragment("dashboard/show.html", block, context)
 
 
 @bp.get("/")

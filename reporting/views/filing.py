@@ -8,7 +8,6 @@ from typing import Optional
 from flask import (Blueprint, abort, flash, make_response, redirect, render_template, request,
                    send_file, url_for)
 from flask_login import current_user, login_required
-from jinja2_fragments.flask import render_block
 from sqlalchemy import select
 
 from forms.filing import SubmitForm, UploadForm
@@ -23,6 +22,7 @@ from ..models import LEVELS, Period, Region, Report, Revision
 from ..rollup import FILED, child_totals, ratio, region_totals
 from ..schedule import current_period
 from ..spreadsheets import TableError
+from . import page_or_fragment
 
 bp = Blueprint("filing", __name__, url_prefix="/filing")
 
@@ -97,14 +97,7 @@ def grid_context(period: Period, region: Region, **extra) -> dict:
 
 
 def respond(template: str, block: str, context: dict, status: int = 200):
-    """The full page, or only `block` for htmx; responses vary on HX-Request."""
-    if request.htmx:
-        body = render_block(template, block, **context)
-    else:
-        body = render_template(template, **context)
-    response = make_response(body, status)
-    response.vary.add("HX-Request")
-    return response
+    return page_or_fragment(template, block, context, status)
 
 
 # --- pages ----------------------------------------------------------------------------------

@@ -1,12 +1,12 @@
 """The region browser: drill down the tree inside the user's subtree."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort
 from flask_login import current_user, login_required
-from jinja2_fragments.flask import render_block
 
 from .. import access
 from ..hierarchy import children, region_by_code
+from . import page_or_fragment
 
 bp = Blueprint("regions", __name__, url_prefix="/regions")
 
@@ -21,8 +21,4 @@ def show(code: str):
     top = current_user.region
     trail = [r for r in region.ancestors() if top.contains(r)]
     context = dict(region=region, trail=trail, children=children(region))
-    if request.htmx:
-        response = render_block("regions/show.html", "children", **context)
-    else:
-        response = render_template("regions/show.html", **context)
-    return response, {"Vary": "HX-Request"}
+    return page_or_fragment("regions/show.html", "children", context)
