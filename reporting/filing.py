@@ -13,9 +13,9 @@ from sqlalchemy.orm.exc import StaleDataError
 from . import audit, clock
 from .extensions import db
 from .hierarchy import descendants_at
-from .indicators import RATE_NUMERATOR
+from .indicators import RATE_NUMERATOR, fields
 from .models import Campaign, Indicator, Period, Region, Report, Revision, User
-from .validation import FILER_FIELDS, Issue, check, jump_warning, parse_values
+from .validation import FILER_FIELDS, Issue, check, jump_warning, parse_values, reason_errors
 
 
 class ReportRejected(ValueError):
@@ -115,6 +115,7 @@ def save_report(period: Period, region: Region, raw_values: dict[str, Any], file
         raise ReportConflict("该期次已关闭（征缴期及延长期已结束），只有市级管理员可以修改", report)
 
     values, errors = parse_values(indicators, raw_values)
+    errors += reason_errors(reason)
     stored = report.values(indicators) if report else {i.key: None for i in indicators}
     stored_any = report is not None
     merged = {**stored, **values}
@@ -287,7 +288,7 @@ def import_reports(period: Period, rows: list[tuple[int, str, dict, dict]], *, s
     and last the information system. `dry_run` validates without writing.
     """
     campaign = period.campaign
-    indicators = campaign.indicators
+    indicators = fields(campaign.indicators)
     now = clock.now()
     if is_closed(campaign, now.date()) and not (user and user.role == "city_admin"):
         raise ImportRejected([RowIssue(None, "", None, "该期次已关闭（征缴期及延长期已结束），只有市级管理员可以修改")])
@@ -309,7 +310,7 @@ def import_reports(period: Period, rows: list[tuple[int, str, dict, dict]], *, s
         previous = {row["region_id"]: {k: row[s] for k, s in slots.items()} for row in db.session.execute(
             select(table).where(table.c.period_id == before.id, table.c.status == "submitted")).mappings()}
 
-    errors, warnings, seen = [], [], {}
+    errors, warnings, seen = [RowIssue(None, "", e.field, e.message) for e in reason_errors(reason)], [], {}
     planned = []
     for line, code, raw, row_filer in rows:
         if not code:
@@ -350,7 +351,8 @@ def import_reports(period: Period, rows: list[tuple[int, str, dict, dict]], *, s
     outcome = ImportOutcome(loaded=len(planned), warnings=warnings)
     if dry_run:
         return outcome
-    inserts, updates, revisions, audits = [], [], [], []
+    inserts, updates, revisions = [], [], []
+    audit_before, audit_after = {}, {}
     for region_id, _, code, _, old, stored, merged, filer, was_submitted, changed in planned:
         if not changed:
             outcome.unchanged += 1
@@ -367,31 +369,44 @@ def import_reports(period: Period, rows: list[tuple[int, str, dict, dict]], *, s
             updates.append({**row, "b_id": old["id"], "b_revision": old["revision"]})
         if status == "submitted":
             revisions.append((region_id, "correct" if was_submitted else "submit", stored, merged))
-        audits.append({"kind": "report.correct" if was_submitted else
-                       "report.submit" if status == "submitted" else "report.save",
-                       "user_id": user.id if user else None, "username": user.username if user else "",
-                       "region_id": region_id, "target": f"报表 {code} {period.label}（批量导入）",
-                       "before": stored if old is not None else None,
-                       "after": {**merged, "status": status, **({"reason": reason.strip()} if reason else {})}})
-    for start in range(0, len(inserts), 5000):
-        db.session.execute(table.insert(), inserts[start:start + 5000])
+        if old is not None:
+            audit_before[code] = {**stored, "status": old["status"]}
+        audit_after[code] = {**merged, "status": status}
+    # Someone may have saved a unit since `existing` was read: its row is then already there (insert)
+    # or at another revision (update). Refuse the whole import rather than skip or overwrite it.
+    stale = ImportRejected([RowIssue(None, "", None, "导入期间有单位的报表被他人修改，本次未导入任何数据，"
+                                                      "请查看最新数据后重新导入")])
+    try:
+        for start in range(0, len(inserts), 5000):
+            db.session.execute(table.insert(), inserts[start:start + 5000])
+    except IntegrityError:
+        raise stale from None
     if updates:
         statement = (table.update().where(table.c.id == bindparam("b_id"),
                                           table.c.revision == bindparam("b_revision"))
                      .values({**{k: bindparam(k) for k in updates[0] if not k.startswith("b_")},
                               "revision": table.c.revision + 1}))
         for start in range(0, len(updates), 5000):
-            db.session.execute(statement, updates[start:start + 5000])
+            batch = updates[start:start + 5000]
+            if db.session.execute(statement, batch).rowcount != len(batch):
+                raise stale
     outcome.inserted, outcome.updated = len(inserts), len(updates)
     if revisions:
         ids = {row.region_id: (row.id, row.revision) for row in db.session.execute(
             select(table.c.region_id, table.c.id, table.c.revision).where(table.c.period_id == period.id))}
-        rows_out = [{"report_id": ids[rid][0], "number": ids[rid][1], "kind": kind, "old_values": old,
+        rows_out = [{"report_id": ids[rid][0], "number": ids[rid][1], "kind": kind,
+                     "old_values": old if kind == "correct" else {},
                      "new_values": new, "reason": (reason or "").strip(), "created_at": now,
                      "user_id": user.id if user else None} for rid, kind, old, new in revisions]
         for start in range(0, len(rows_out), 5000):
             db.session.execute(Revision.__table__.insert(), rows_out[start:start + 5000])
-    audit.record_many(audits)
+    if audit_after:
+        # one entry for the import, holding every unit's values before and after
+        audit.record("reports.import", user, region=campaign.root,
+                     target=f"报表 {period.label} 批量导入 {len(audit_after):,}个单位"
+                            + ("并提交" if submit else ""),
+                     before=audit_before or None,
+                     after={"units": audit_after, **({"reason": reason.strip()} if reason else {})})
     return outcome
 
 

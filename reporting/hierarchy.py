@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 
 from .extensions import db
 from .models import CODE_LENGTHS, LEVELS, Region
@@ -183,8 +183,32 @@ def import_divisions(directory: str, under: Optional[str] = None,
             for row in db.session.execute(select(Region.code, Region.id, *ancestor_columns)
                                           .where(Region.level == level)):
                 known[row[0]] = (row[1], dict(zip(ANCESTOR_LEVELS, row[2:])))
+    if result.added or result.moved:
+        refresh_unit_counts()
     db.session.flush()
     return result
+
+
+#: the column of Region counting each level's units below a unit
+COUNT_COLUMNS = {"county": "counties", "township": "townships", "village": "villages"}
+
+
+def refresh_unit_counts() -> None:
+    """Store on every unit how many counties, townships and villages lie below it: one GROUP BY
+    per pair of levels, then batched updates."""
+    table = Region.__table__
+    for level, field in COUNT_COLUMNS.items():
+        counts: dict[int, int] = {}
+        for ancestor in LEVELS[:LEVELS.index(level)]:
+            column = getattr(Region, f"{ancestor}_id")
+            counts.update(db.session.execute(select(column, func.count(Region.id))
+                                             .where(Region.level == level, column.is_not(None))
+                                             .group_by(column)).all())
+        rows = [{"b_id": rid, "n": n} for rid, n in counts.items()]
+        db.session.execute(update(table).values({field: 0}))
+        for start in range(0, len(rows), BATCH):
+            db.session.execute(update(table).where(table.c.id == bindparam("b_id")).values({field: bindparam("n")}),
+                               rows[start:start + BATCH])
 
 
 def _refresh_descendants(level: str) -> None:
@@ -201,6 +225,9 @@ def _refresh_descendants(level: str) -> None:
 # --- questions about the tree -------------------------------------------------------------
 
 def region_by_code(code: str) -> Optional[Region]:
+    # a code is up to 12 digits; anything else (a NUL byte from a URL, say) names nothing and never reaches SQL
+    if not (isinstance(code, str) and code.isascii() and code.isdigit() and len(code) <= 12):
+        return None
     return db.session.scalar(select(Region).where(Region.code == code))
 
 

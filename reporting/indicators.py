@@ -1,6 +1,7 @@
 """The form (进度表) a campaign collects: its indicators as data, with the default of seed 002."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Optional
 
 from .models import VALUE_SLOTS, Indicator
@@ -20,6 +21,20 @@ DEFAULT_FORM: list[tuple[str, str, Optional[str]]] = [
 #: the keys the measures are computed from; every form must have the first two
 RATE_NUMERATOR, RATE_DENOMINATOR = "enrolled", "should_enroll"
 HARDSHIP_SHOULD, HARDSHIP_ENROLLED = "hardship_should", "hardship_enrolled"
+
+
+@dataclass(frozen=True)
+class Field:
+    """An indicator as plain data: what the rules read for every row of a bulk import, without
+    the cost of ORM attribute access."""
+    key: str
+    label: str
+    part_of: Optional[str]
+    slot: int
+
+
+def fields(indicators: list[Indicator]) -> list[Field]:
+    return [Field(i.key, i.label, i.part_of, i.slot) for i in indicators]
 
 
 def build_indicators(form: list[tuple[str, str, Optional[str]]]) -> list[Indicator]:

@@ -38,8 +38,19 @@ class Region(db.Model):
     city_id: Mapped[Optional[int]] = mapped_column(Integer, index=True)
     county_id: Mapped[Optional[int]] = mapped_column(Integer, index=True)
     township_id: Mapped[Optional[int]] = mapped_column(Integer, index=True)
+    # How many units of each level lie below (derived at import), so that "who has not reported"
+    # needs no count over the tree at every request.
+    counties: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    townships: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    villages: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     parent: Mapped[Optional["Region"]] = relationship(remote_side=[id])
+
+    def units(self, level: str) -> int:
+        """How many units of `level` this unit holds (itself, at its own level)."""
+        if level == self.level:
+            return 1
+        return getattr(self, {"county": "counties", "township": "townships", "village": "villages"}[level])
 
     def ancestor_id(self, level: str) -> Optional[int]:
         return self.id if level == "village" else getattr(self, f"{level}_id")

@@ -133,12 +133,14 @@ def progress(period: Period, region: Region, measure: Optional[str] = None) -> P
     level = units[0].level if units else region.level
     sums = totals_by_period(window, region, level=level) if units else {}
     tasks = task_totals(campaign, region, level) if units else {}
-    counts = filing_counts(period, region, level) if units else {}
     before = window[-2] if len(window) >= 2 else None
 
-    rows = [UnitProgress(region=u, totals=sums.get((u.id, period.id), Totals({})), task=tasks.get(u.id),
-                         counts=counts.get(u.id, FilingCounts()),
-                         previous=sums.get((u.id, before.id)) if before else None) for u in units]
+    rows = []
+    for unit in units:
+        totals = sums.get((unit.id, period.id), Totals({}))
+        rows.append(UnitProgress(region=unit, totals=totals, task=tasks.get(unit.id),
+                                 counts=FilingCounts(unit.units(campaign.report_level), totals.reports, totals.late),
+                                 previous=sums.get((unit.id, before.id)) if before else None))
     for row, rank in zip(rows, competition_ranks([r.measure(measure) for r in rows])):
         row.rank = rank
     _flag(rows, campaign, period, progress_at)

@@ -21,6 +21,8 @@ class Totals:
     values: dict[str, int]
     #: how many report-level units contributed a report
     reports: int = 0
+    #: how many of those reports came after the due date (迟报)
+    late: int = 0
 
     def get(self, key: str) -> Optional[int]:
         return self.values.get(key)
@@ -76,15 +78,18 @@ def totals_by_period(periods: list[Period], region: Region, statuses=SUBMITTED,
         return {}  # below the report level nothing is filed
     indicators = campaign.indicators
     group = _group_column(region, level).label("unit_id")
-    query = (select(group, Report.period_id, func.count(Report.id), *_sums(indicators))
+    # 迟报 counted in the same pass: submitted after its own period's deadline
+    late = func.count(case(*[(and_(Report.period_id == p.id, Report.submitted_at >= p.deadline), 1)
+                             for p in periods]))
+    query = (select(group, Report.period_id, func.count(Report.id), late, *_sums(indicators))
              .select_from(Report).join(Region, Region.id == Report.region_id)
              .where(Report.period_id.in_([p.id for p in periods]), Report.status.in_(statuses),
                     _scope(region))
              .group_by(group, Report.period_id))
     result = {}
     for row in db.session.execute(query):
-        values = {i.key: row[3 + n] for n, i in enumerate(indicators) if row[3 + n] is not None}
-        result[(row[0], row[1])] = Totals(values, row[2])
+        values = {i.key: row[4 + n] for n, i in enumerate(indicators) if row[4 + n] is not None}
+        result[(row[0], row[1])] = Totals(values, row[2], row[3])
     return result
 
 

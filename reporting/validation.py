@@ -18,6 +18,10 @@ JUMP_FACTOR = 5
 #: the largest count a cell may hold: more people than live in China is a typing error
 MAX_COUNT = 2_000_000_000
 FILER_FIELDS = {"name": "填表人", "phone": "联系电话", "head": "单位负责人"}
+#: the longest each filer field may be: the size of its column (a phone may carry spaces beyond its digits)
+FILER_LIMITS = {"name": 50, "phone": 30, "head": 50}
+#: control characters: PostgreSQL stores no NUL, and none of them belongs in a name, a phone or a reason
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 PHONE = re.compile(r"^(1[3-9]\d{9}|(0\d{2,3}-?)?[2-9]\d{6,7}(-\d{1,6})?)$")
 
 
@@ -63,7 +67,10 @@ def _as_int(cell: Any) -> Optional[int]:
     if isinstance(cell, float):
         return int(cell) if cell.is_integer() else None
     if isinstance(cell, str):
-        text = cell.strip().replace(",", "").replace("，", "")
+        text = cell.strip()
+        if text.isascii() and text.isdigit() and len(text) <= 12:
+            return int(text)  # the common case, without a regular expression
+        text = text.replace(",", "").replace("，", "")
         if re.fullmatch(r"-?\d{1,12}", text):
             return int(text)
     return None
@@ -100,8 +107,10 @@ def check(indicators: list[Indicator], values: dict[str, Optional[int]], filer: 
     if phone and not PHONE.match(phone):
         errors.append(Issue("filer.phone", f"联系电话“{_shorten(phone)}”不是有效的手机或固定电话号码"))
     for key, label in FILER_FIELDS.items():
-        if len(filer.get(key) or "") > 50:
-            errors.append(Issue(f"filer.{key}", f"{label}过长（最多50字）"))
+        if len(filer.get(key) or "") > FILER_LIMITS[key]:
+            errors.append(Issue(f"filer.{key}", f"{label}过长（最多{FILER_LIMITS[key]}字）"))
+        if CONTROL.search(filer.get(key) or ""):
+            errors.append(Issue(f"filer.{key}", f"{label}含有不可见的控制字符"))
 
     enrolled, should = values.get(RATE_NUMERATOR), values.get(RATE_DENOMINATOR)
     if enrolled is not None and should and enrolled > should:
@@ -120,6 +129,13 @@ def check(indicators: list[Indicator], values: dict[str, Optional[int]], filer: 
             if jump:
                 warnings.append(Issue(RATE_NUMERATOR, jump))
     return errors, warnings
+
+
+def reason_errors(reason: Optional[str]) -> list[Issue]:
+    """The reason given for a correction is kept in the revision history: plain text only."""
+    if reason and CONTROL.search(reason):
+        return [Issue("reason", "修改原因含有不可见的控制字符")]
+    return []
 
 
 def jump_warning(increase: int, sibling_increases: list[int]) -> Optional[str]:

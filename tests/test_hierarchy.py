@@ -30,6 +30,10 @@ def test_jiangmen_loads_whole_with_ancestors(app):
     township, county, city = village.parent, village.parent.parent, village.parent.parent.parent
     assert (village.township_id, village.county_id, village.city_id) == (township.id, county.id, city.id)
     assert city.code == "4407" and city.name == "江门市"
+    assert (city.counties, city.townships, city.villages) == (7, 82, 1348)
+    assert county.villages == db.session.scalar(select(func.count(Region.id)).where(
+        Region.county_id == county.id, Region.level == "village"))
+    assert village.units("village") == 1 and township.units("village") == township.villages > 0
     assert [r.code for r in village.ancestors()] == ["44", "4407", county.code, township.code]
     # "everything under the city" is one indexed equality
     assert db.session.scalar(select(func.count()).select_from(
