@@ -30,15 +30,3 @@ def record(kind: str, user: Optional[User], *, region: Optional[Region] = None, 
                               username=username if username is not None else (user.username if user else ""),
                               kind=kind, region_id=region.id if region else None, target=target[:200],
                               before=before, after=after, ip=_ip()))
-
-
-def record_many(rows: list[dict]) -> None:
-    """Many entries in one batched INSERT (bulk imports): dicts of AuditEntry's columns."""
-    if not rows:
-        return
-    now, ip = clock.now(), _ip()
-    table = AuditEntry.__table__
-    payload = [{"at": now, "ip": ip, "username": "", "target": "", "before": None, "after": None,
-                "user_id": None, "region_id": None, **row} for row in rows]
-    for start in range(0, len(payload), 5000):
-        db.session.execute(table.insert(), payload[start:start + 5000])
