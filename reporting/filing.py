@@ -243,6 +243,8 @@ class ImportOutcome:
     updated: int = 0
     unchanged: int = 0
     warnings: list[RowIssue] = field(default_factory=list)
+    #: False when validation passed but nothing was written (a dry run, or warnings held it)
+    written: bool = False
 
 
 #: who signs a report that came from the information system rather than the form
@@ -280,41 +282,54 @@ def rows_from_table(indicators: list[Indicator], header: list[str], body: list[t
 
 def import_reports(period: Period, rows: list[tuple[int, str, dict, dict]], *, submit: bool,
                    user: Optional[User] = None, reason: Optional[str] = None,
-                   default_filer: Optional[dict] = None, dry_run: bool = False) -> ImportOutcome:
+                   default_filer: Optional[dict] = None, dry_run: bool = False,
+                   hold_on_warnings: bool = False,
+                   scope: Optional[Region] = None) -> ImportOutcome:
     """Validate every row with the form's rules, then write them all in batched statements, or none.
 
     `rows` are (line, unit code, raw values by key, filer fields). The filer of a row is, in order:
     its own fields, `default_filer` (a form's footer, which then must be complete), what was stored,
-    and last the information system. `dry_run` validates without writing.
+    and last the information system. `dry_run` validates without writing; `hold_on_warnings`
+    writes only when there is no warning (the form's "确认无误" step). Only units inside
+    `scope` (by default the user's region, or the campaign's root) are read and may be written.
     """
     campaign = period.campaign
     indicators = fields(campaign.indicators)
     now = clock.now()
     if is_closed(campaign, now.date()) and not (user and user.role == "city_admin"):
         raise ImportRejected([RowIssue(None, "", None, "该期次已关闭（征缴期及延长期已结束），只有市级管理员可以修改")])
+    # Read only what the rows can touch: a county's submit must not load a whole province.
+    root = campaign.root
+    scope = scope or (user.region if user is not None and root.contains(user.region) else root)
+    in_scope = descendants_at(scope, campaign.report_level)
     units = {code: (rid, parent_id) for code, rid, parent_id in db.session.execute(
-        select(Region.code, Region.id, Region.parent_id)
-        .where(Region.id.in_(descendants_at(campaign.root, campaign.report_level)
-                             .with_only_columns(Region.id))))}
-    if user is not None:
-        scope = user.region
-        allowed = set(db.session.scalars(descendants_at(scope, campaign.report_level)
-                                         .with_only_columns(Region.id)))
+        in_scope.with_only_columns(Region.code, Region.id, Region.parent_id))}
+    outside = {code for _, code, _, _ in rows if code and code not in units}
+    in_root = set()
+    if outside and scope is not root:
+        in_root = set(db.session.scalars(descendants_at(root, campaign.report_level)
+                                         .where(Region.code.in_(list(outside)[:5000]))
+                                         .with_only_columns(Region.code)))
     slots = {i.key: f"v{i.slot}" for i in indicators}
     table = Report.__table__
+    scope_ids = in_scope.with_only_columns(Region.id)
     existing = {row["region_id"]: row for row in db.session.execute(
-        select(table).where(table.c.period_id == period.id)).mappings()}
+        select(table).where(table.c.period_id == period.id, table.c.region_id.in_(scope_ids))).mappings()}
     before = previous_period(period)
     previous = {}
     if before is not None:
         previous = {row["region_id"]: {k: row[s] for k, s in slots.items()} for row in db.session.execute(
-            select(table).where(table.c.period_id == before.id, table.c.status == "submitted")).mappings()}
+            select(table).where(table.c.period_id == before.id, table.c.status == "submitted",
+                                table.c.region_id.in_(scope_ids))).mappings()}
 
     errors, warnings, seen = [RowIssue(None, "", e.field, e.message) for e in reason_errors(reason)], [], {}
     planned = []
     for line, code, raw, row_filer in rows:
         if not code:
             errors.append(RowIssue(line, "", None, "缺少单位代码"))
+            continue
+        if code in in_root:
+            errors.append(RowIssue(line, "", None, f"无权填报单位 {code}"))
             continue
         if code not in units:
             errors.append(RowIssue(line, "", None, f"单位代码 {code} 不是本征缴期的填报单位"))
@@ -324,9 +339,6 @@ def import_reports(period: Period, rows: list[tuple[int, str, dict, dict]], *, s
             continue
         seen[code] = line
         region_id, parent_id = units[code]
-        if user is not None and region_id not in allowed:
-            errors.append(RowIssue(line, "", None, f"无权填报单位 {code}"))
-            continue
         values, problems = parse_values(indicators, raw)
         old = existing.get(region_id)
         stored = {k: old[s] for k, s in slots.items()} if old is not None else {k: None for k in slots}
@@ -349,7 +361,7 @@ def import_reports(period: Period, rows: list[tuple[int, str, dict, dict]], *, s
     warnings.extend(_jump_warnings(planned, previous))
 
     outcome = ImportOutcome(loaded=len(planned), warnings=warnings)
-    if dry_run:
+    if dry_run or (hold_on_warnings and warnings):
         return outcome
     inserts, updates, revisions = [], [], []
     audit_before, audit_after = {}, {}
@@ -390,10 +402,11 @@ def import_reports(period: Period, rows: list[tuple[int, str, dict, dict]], *, s
             batch = updates[start:start + 5000]
             if db.session.execute(statement, batch).rowcount != len(batch):
                 raise stale
-    outcome.inserted, outcome.updated = len(inserts), len(updates)
+    outcome.inserted, outcome.updated, outcome.written = len(inserts), len(updates), True
     if revisions:
         ids = {row.region_id: (row.id, row.revision) for row in db.session.execute(
-            select(table.c.region_id, table.c.id, table.c.revision).where(table.c.period_id == period.id))}
+            select(table.c.region_id, table.c.id, table.c.revision)
+            .where(table.c.period_id == period.id, table.c.region_id.in_(scope_ids)))}
         rows_out = [{"report_id": ids[rid][0], "number": ids[rid][1], "kind": kind,
                      "old_values": old if kind == "correct" else {},
                      "new_values": new, "reason": (reason or "").strip(), "created_at": now,

@@ -185,19 +185,18 @@ def submit(period_id: int, code: str):
     rows = [(None, unit.code, {}, {}) for g in groups for unit, report in g.units if report is not None]
     names = {unit.code: unit.name for g in groups for unit, _ in g.units}
     try:
-        check = import_reports(period, rows, submit=True, user=current_user, reason=form.reason.data,
-                               default_filer=filer, dry_run=True)
+        outcome = import_reports(period, rows, submit=True, user=current_user, reason=form.reason.data,
+                                 default_filer=filer, scope=region, dry_run=bool(missing),
+                                 hold_on_warnings=not form.acknowledge.data)
     except ImportRejected as rejected:
+        db.session.rollback()
         context_errors.extend(_footer_once(rejected.errors))
-        check = None
     if context_errors:
         return respond("filing/grid.html", "submit_panel", grid_context(
             period, region, form=form, errors=context_errors, names=names), 422)
-    if check.warnings and not form.acknowledge.data:
+    if not outcome.written:  # warnings wait for one acknowledgement
         return respond("filing/grid.html", "submit_panel", grid_context(
-            period, region, form=form, warnings=check.warnings, needs_ack=True, names=names), 422)
-    import_reports(period, rows, submit=True, user=current_user, reason=form.reason.data,
-                   default_filer=filer)
+            period, region, form=form, warnings=outcome.warnings, needs_ack=True, names=names), 422)
     db.session.commit()
     flash(f"已提交{region.name}{period.label}的进度表")
     target = url_for("filing.grid", period_id=period.id, code=region.code)
@@ -266,7 +265,7 @@ def upload(period_id: int, code: str):
             outcome = import_reports(
                 period, [(line, unit_code, raw, {}) for line, unit_code, raw in parsed.rows],
                 submit=form.submit_now.data, user=current_user, reason=form.reason.data,
-                default_filer=parsed.filer if form.submit_now.data else None)
+                default_filer=parsed.filer if form.submit_now.data else None, scope=region)
         except TableError as error:
             problems = [RowIssue(None, "", None, str(error))]
         except ImportRejected as rejected:
