@@ -11,6 +11,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import audit, clock
+from .bulk import insert_rows
 from .extensions import db
 from .hierarchy import descendants_at
 from .indicators import RATE_NUMERATOR, fields
@@ -389,8 +390,7 @@ def import_reports(period: Period, rows: list[tuple[int, str, dict, dict]], *, s
     stale = ImportRejected([RowIssue(None, "", None, "导入期间有单位的报表被他人修改，本次未导入任何数据，"
                                                       "请查看最新数据后重新导入")])
     try:
-        for start in range(0, len(inserts), 5000):
-            db.session.execute(table.insert(), inserts[start:start + 5000])
+        insert_rows(table, inserts)
     except IntegrityError:
         raise stale from None
     if updates:
@@ -411,8 +411,7 @@ def import_reports(period: Period, rows: list[tuple[int, str, dict, dict]], *, s
                      "old_values": old if kind == "correct" else {},
                      "new_values": new, "reason": (reason or "").strip(), "created_at": now,
                      "user_id": user.id if user else None} for rid, kind, old, new in revisions]
-        for start in range(0, len(rows_out), 5000):
-            db.session.execute(Revision.__table__.insert(), rows_out[start:start + 5000])
+        insert_rows(Revision.__table__, rows_out)
     if audit_after:
         # one entry for the import, holding every unit's values before and after
         audit.record("reports.import", user, region=campaign.root,

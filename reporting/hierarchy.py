@@ -8,8 +8,9 @@ import os
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, select, update
 
+from .bulk import insert_rows
 from .extensions import db
 from .models import CODE_LENGTHS, LEVELS, Region
 
@@ -165,8 +166,7 @@ def import_divisions(directory: str, under: Optional[str] = None,
             result.moved += old_parent != values["parent_id"]
             changed.append({"b_id": rid, **values})
         progress(len(rows) % BATCH)
-        for start in range(0, len(new_rows), BATCH):
-            db.session.execute(insert(Region), new_rows[start:start + BATCH])
+        insert_rows(Region.__table__, new_rows)
         result.added += len(new_rows)
         if changed:
             table = Region.__table__
@@ -197,7 +197,7 @@ def refresh_unit_counts() -> None:
     """Store on every unit how many counties, townships and villages lie below it: one GROUP BY
     per pair of levels, then batched updates."""
     table = Region.__table__
-    for level, field in COUNT_COLUMNS.items():
+    for level, column_name in COUNT_COLUMNS.items():
         counts: dict[int, int] = {}
         for ancestor in LEVELS[:LEVELS.index(level)]:
             column = getattr(Region, f"{ancestor}_id")
@@ -205,9 +205,9 @@ def refresh_unit_counts() -> None:
                                              .where(Region.level == level, column.is_not(None))
                                              .group_by(column)).all())
         rows = [{"b_id": rid, "n": n} for rid, n in counts.items()]
-        db.session.execute(update(table).values({field: 0}))
+        db.session.execute(update(table).values({column_name: 0}))
         for start in range(0, len(rows), BATCH):
-            db.session.execute(update(table).where(table.c.id == bindparam("b_id")).values({field: bindparam("n")}),
+            db.session.execute(update(table).where(table.c.id == bindparam("b_id")).values({column_name: bindparam("n")}),
                                rows[start:start + BATCH])
 
 
