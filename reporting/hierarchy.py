@@ -195,20 +195,26 @@ COUNT_COLUMNS = {"county": "counties", "township": "townships", "village": "vill
 
 def refresh_unit_counts() -> None:
     """Store on every unit how many counties, townships and villages lie below it: one GROUP BY
-    per pair of levels, then batched updates."""
-    table = Region.__table__
+    per pair of levels, then one batched update of the units whose counts changed."""
+    fresh: dict[int, dict[str, int]] = {}
     for level, column_name in COUNT_COLUMNS.items():
-        counts: dict[int, int] = {}
         for ancestor in LEVELS[:LEVELS.index(level)]:
             column = getattr(Region, f"{ancestor}_id")
-            counts.update(db.session.execute(select(column, func.count(Region.id))
+            for rid, n in db.session.execute(select(column, func.count(Region.id))
                                              .where(Region.level == level, column.is_not(None))
-                                             .group_by(column)).all())
-        rows = [{"b_id": rid, "n": n} for rid, n in counts.items()]
-        db.session.execute(update(table).values({column_name: 0}))
-        for start in range(0, len(rows), BATCH):
-            db.session.execute(update(table).where(table.c.id == bindparam("b_id")).values({column_name: bindparam("n")}),
-                               rows[start:start + BATCH])
+                                             .group_by(column)):
+                fresh.setdefault(rid, {})[column_name] = n
+    names = list(COUNT_COLUMNS.values())
+    changed = []
+    for rid, *stored in db.session.execute(select(Region.id, *[getattr(Region, n) for n in names])
+                                           .where(Region.level != "village")):
+        counts = {n: fresh.get(rid, {}).get(n, 0) for n in names}
+        if list(counts.values()) != stored:
+            changed.append({"b_id": rid, **counts})
+    table = Region.__table__
+    statement = update(table).where(table.c.id == bindparam("b_id")).values({n: bindparam(n) for n in names})
+    for start in range(0, len(changed), BATCH):
+        db.session.execute(statement, changed[start:start + BATCH])
 
 
 def _refresh_descendants(level: str) -> None:
