@@ -29,7 +29,11 @@ def test_dashboard_full_page_and_sorted_fragment(client, demo):
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "<html" in html and "江门市各地进度排名" in html
     assert "已报 1,348/1,348" in html and "序时进度" in html
-    assert "<svg" in html and "江门市累计参保进度" in html  # charts are inline SVG
+    assert 'hx-trigger="load"' in html and f"/dashboard/4407/charts?period={period.id}" in html
+    charts = client.get(f"/dashboard/4407/charts?period={period.id}", headers=HX).get_data(as_text=True)
+    assert "<html" not in charts and charts.count("<svg") == 2 and "江门市累计参保进度" in charts  # inline SVG
+    with_charts = client.get(f"/dashboard/4407/charts?period={period.id}").get_data(as_text=True)
+    assert "<html" in with_charts and "<svg" in with_charts and "江门市各地进度排名" in with_charts
     fragment = client.get(f"/dashboard/4407?period={period.id}&sort=completion&dir=asc", headers=HX)
     body = fragment.get_data(as_text=True)
     assert "<html" not in body and body.lstrip().startswith('<section id="ranking"')

@@ -8,14 +8,15 @@ from flask import (Blueprint, abort, make_response, redirect, render_template, r
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from .. import access, charts, clock
+from .. import access, clock
+from .. import charts as chart_svg
 from ..extensions import db
 from ..hierarchy import region_by_code
 from ..models import Period, Region, Report, User
 from ..ranking import LATE_NAMES, LIGHTS, MEASURES, progress
 from ..rollup import totals_by_period
 from ..schedule import time_progress
-from ..spreadsheets import ranking_workbook
+from ..spreadsheets import file_name, ranking_workbook
 from . import page_or_fragment, period_for
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
@@ -80,10 +81,17 @@ def index():
 def show(code: str):
     region, period = load(code)
     context = dashboard_context(region, period)
-    if request.htmx:
-        return respond("ranking", context)
+    return respond("ranking", context)
+
+
+@bp.get("/<code>/charts")
+@login_required
+def charts(code: str):
+    """The dashboard's charts: alone for htmx (the page asks for them once loaded), or the page with them."""
+    region, period = load(code)
+    context = dashboard_context(region, period)
     context["charts"] = _charts(region, period, context["result"])
-    return respond("content", context)
+    return respond("charts", context)
 
 
 @bp.get("/<code>/missing")
@@ -121,7 +129,7 @@ def export(code: str):
     context = dashboard_context(region, period)
     data = ranking_workbook(context["result"], context["rows"])
     return send_file(io.BytesIO(data), as_attachment=True,
-                     download_name=f"{region.name}{period.label}参保进度排名表.xlsx",
+                     download_name=file_name(f"{region.name}{period.label}参保进度排名表.xlsx"),
                      mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 
@@ -132,12 +140,12 @@ def _charts(region: Region, period: Period, result) -> dict:
     points = []
     for p in periods:
         totals = sums.get((region.id, p.id))
-        points.append(charts.ProgressPoint(label=f"{p.as_of.month}月{p.as_of.day}日",
+        points.append(chart_svg.ProgressPoint(label=f"{p.as_of.month}月{p.as_of.day}日",
                                            enrolled=totals.get("enrolled") if totals else None,
                                            rate=totals.rate if totals else None,
                                            time_progress=time_progress(campaign, p.as_of)))
     units = [(r.region.name, r.rate) for r in sorted(result.children, key=lambda r: r.region.code)]
-    return {"progress": charts.progress_chart(points, title=f"{region.name}累计参保进度"),
-            "rates": charts.rate_bars(units, target_rate=float(campaign.target_rate),
+    return {"progress": chart_svg.progress_chart(points, title=f"{region.name}累计参保进度"),
+            "rates": chart_svg.rate_bars(units, target_rate=float(campaign.target_rate),
                                       time_progress=result.time_progress,
                                       title=f"{region.name}各地参保率")}
