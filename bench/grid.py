@@ -1,0 +1,118 @@
+"""The filing grid of a ~600-village county: server time of one cell update and one submit.
+
+Run: .venv/bin/python bench/grid.py [DATABASE_URL]   (default: a SQLite file under bench/out/)
+It builds 章丘区 (370114, 594 villages) from ../shared/data/divisions, files one period as drafts,
+then times, through the Flask test client: the grid page, a cell update (htmx), and 提交 of all
+594 villages; the baseline is a bare executemany UPDATE of the same 594 rows in the same run.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import statistics
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, ROOT)
+
+from sqlalchemy import select, text  # noqa: E402
+
+from app import create_app  # noqa: E402
+from reporting import clock  # noqa: E402
+from reporting.campaigns import create_campaign  # noqa: E402
+from reporting.extensions import db  # noqa: E402
+from reporting.filing import import_reports  # noqa: E402
+from reporting.hierarchy import descendants_at, import_divisions, region_by_code  # noqa: E402
+from reporting.models import Region, Report, User  # noqa: E402
+
+DIVISIONS = os.path.join(ROOT, "..", "shared", "data", "divisions")
+COUNTY = "370114"
+RUNS = int(os.environ.get("BENCH_RUNS", "7"))
+NOW = dt.datetime(2022, 10, 5, 9, 0)
+
+
+def main(url: str) -> None:
+    clock.now = lambda: NOW  # inside the first period, before its due date
+    config = {"SECRET_KEY": "bench", "WTF_CSRF_ENABLED": False, "SESSION_COOKIE_SECURE": False,
+              "RATELIMIT_ENABLED": False}
+    config["DATABASE_URL" if url.startswith("postgres") else "SQLALCHEMY_DATABASE_URI"] = url
+    app = create_app(config)
+    with app.app_context():
+        db.drop_all()
+        db.session.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        db.session.commit()
+        db.create_all()
+        import_divisions(DIVISIONS, under=COUNTY)
+        county = region_by_code(COUNTY)
+        campaign, _ = create_campaign(name="基准", root=county, start=dt.date(2022, 9, 1),
+                                      end=dt.date(2022, 12, 31), first_due=dt.date(2022, 10, 1))
+        period = campaign.periods[0]
+        villages = db.session.scalars(descendants_at(county, "village").order_by(Region.code)).all()
+        values = {"population": 3000, "should_enroll": 2600, "enrolled": 2000, "hardship_should": 80,
+                  "hardship_enrolled": 80, "students_enrolled": 400, "newborns_enrolled": 20,
+                  "college_enrolled": 0}
+        import_reports(period, [(n, v.code, values, {}) for n, v in enumerate(villages)], submit=False)
+        user = User(username="bench", role="county_filer", region=county, full_name="测", phone="13800000000",
+                    session_nonce="")
+        user.set_password("grid-bench-password-1")
+        db.session.add(user)
+        db.session.commit()
+        pid, codes, ids = period.id, [v.code for v in villages], [v.id for v in villages]
+    client = app.test_client()
+    client.post("/login", data={"username": "bench", "password": "grid-bench-password-1"})
+    grid = f"/filing/{pid}/{COUNTY}"
+
+    page = []
+    for _ in range(RUNS):
+        started = time.perf_counter()
+        assert client.get(grid).status_code == 200
+        page.append(time.perf_counter() - started)
+
+    cells = []
+    for n in range(RUNS):
+        with app.app_context():
+            revision = db.session.scalar(select(Report.revision).where(Report.period_id == pid,
+                                                                      Report.region_id == ids[n]))
+        started = time.perf_counter()
+        answer = client.post(f"{grid}/units/{codes[n]}", data={"enrolled": str(2001 + n), "revision": revision},
+                             headers={"HX-Request": "true"})
+        cells.append(time.perf_counter() - started)
+        assert answer.status_code == 200 and "已被他人修改" not in answer.get_data(as_text=True)
+
+    submits, bare = [], []
+    footer = {"filer_name": "测试", "filer_phone": "13800000000", "filer_head": "局长", "acknowledge": "y"}
+    for _ in range(RUNS):
+        with app.app_context():
+            db.session.execute(text("UPDATE report SET status = 'draft', submitted_at = NULL WHERE period_id = :p"),
+                               {"p": pid})
+            db.session.commit()
+        started = time.perf_counter()
+        answer = client.post(f"{grid}/submit", data=footer, headers={"HX-Request": "true"})
+        submits.append(time.perf_counter() - started)
+        assert answer.status_code == 204, answer.get_data(as_text=True)[:500]
+        with app.app_context():  # the baseline: the same 594 rows, one bare executemany UPDATE
+            connection = db.session.connection()
+            started = time.perf_counter()
+            connection.execute(text("UPDATE report SET status = 'submitted', submitted_at = :t, "
+                                    "revision = revision + 1 WHERE id = :i"),
+                               [{"t": NOW, "i": i} for i, in connection.execute(
+                                   text("SELECT id FROM report WHERE period_id = :p"), {"p": pid})])
+            db.session.commit()
+            bare.append(time.perf_counter() - started)
+
+    ms = lambda xs: statistics.median(xs) * 1000  # noqa: E731
+    kind = "PostgreSQL" if url.startswith("postgres") else "SQLite"
+    print(f"| {kind} | grid page, 594 villages | {RUNS} | {ms(page):,.1f} ms | — |")
+    print(f"| {kind} | cell update (htmx, saves the row, returns totals) | {RUNS} | {ms(cells):,.1f} ms | — |")
+    print(f"| {kind} | 提交 of 594 villages (validate, update, revisions, audit) | {RUNS} | {ms(submits):,.1f} ms "
+          f"| bare executemany UPDATE of the 594 rows: {ms(bare):,.1f} ms ({ms(submits) / ms(bare):.1f}×) |")
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+if __name__ == "__main__":
+    os.makedirs(os.path.join(HERE, "out"), exist_ok=True)
+    main(sys.argv[1] if len(sys.argv) > 1 else f"sqlite:///{os.path.join(HERE, 'out', 'grid.db')}")
