@@ -67,7 +67,7 @@ test: system-deps-test
 	$(MAKE) test-sqlite
 	$(MAKE) test-postgres
 
-bench: system-deps-test $(VENV)/.installed-dev
+bench: system-deps-test $(VENV)/.installed-dev postgres
 	$(PY) bench/run.py
 
 clean:

@@ -9,7 +9,7 @@ Run after `make bench` (it leaves both databases loaded), from the project root:
 
 `progress CODE PERIOD_ID`: reporting.ranking.progress(), warm, in a fresh session.
 `import PERIOD_ID FILE [--cprofile]`: what `flask reports import PERIOD FILE --submit` runs (read_table, rows_from_table,
-import_reports), with the clock at 09:00 of the period's due day, rolled back at the end (nothing is
+import_reports, the flush its commit does), with the clock at 09:00 of the period's due day, rolled back at the end (nothing is
 kept; the period may already hold rows, the import then takes its update path with a reason).
 `dashboard CODE PERIOD_ID`: GET /dashboard/CODE?period=ID under the test client as the bench user.
 
@@ -63,6 +63,20 @@ class SqlClock:
             print(f"  {sum(times) * 1000:9.1f} ms  {len(times):4d}×  {statement}")
 
 
+class _Timer:
+    __slots__ = ("phases", "name", "started")
+
+    def __init__(self, phases: "Phases", name: str):
+        self.phases, self.name = phases, name
+
+    def __enter__(self):
+        self.started = time.perf_counter()
+
+    def __exit__(self, *exc):
+        self.phases.spent[self.name] += time.perf_counter() - self.started
+        self.phases.calls[self.name] += 1
+
+
 class Phases:
     """Wall time inside chosen functions (no profiler overhead): where an import's time goes."""
 
@@ -70,20 +84,13 @@ class Phases:
         self.spent: dict[str, float] = defaultdict(float)
         self.calls: dict[str, int] = defaultdict(int)
 
-    def timer(self, name: str):
-        phases = self
-
-        class Timer:
-            def __enter__(self):
-                self.started = time.perf_counter()
-
-            def __exit__(self, *exc):
-                phases.spent[name] += time.perf_counter() - self.started
-                phases.calls[name] += 1
-        return Timer()
+    def timer(self, name: str) -> "_Timer":
+        return _Timer(self, name)
 
     def wrap(self, module, attribute: str, name: str) -> None:
-        original = getattr(module, attribute)
+        original = getattr(module, attribute, None)
+        if original is None:
+            return
 
         def timed(*args, **kwargs):
             with self.timer(name):
@@ -149,17 +156,22 @@ def main(argv: list[str]) -> None:
             clock.totals.clear()
             phases = Phases()
             from reporting import filing
-            for name in ("parse_values", "check", "_jump_warnings"):
+            # whichever of these the code has (it changes): validation, warnings, bulk writes, audit
+            for name in ("parse_values", "check", "_jump_warnings", "insert_rows"):
                 phases.wrap(filing, name, f"filing.{name}")
             if hasattr(filing, "audit"):
-                phases.wrap(filing.audit, "record_many", "audit.record_many")
+                for name in ("record", "record_many"):
+                    phases.wrap(filing.audit, name, f"audit.{name}")
 
             def run():
                 with phases.timer("read_table"):
                     header, body = read_table(argv[2])
                 with phases.timer("rows_from_table"):
                     rows = rows_from_table(period.campaign.indicators, header, body)
-                return import_reports(period, rows, submit=True, reason="profile")
+                outcome = import_reports(period, rows, submit=True, reason="profile")
+                with phases.timer("session.flush (what the commit writes: pending ORM objects)"):
+                    db.session.flush()
+                return outcome
             if "--cprofile" in argv:
                 result, wall, profile = profiled(run)
             else:
