@@ -20,4 +20,5 @@ class SubmitForm(FlaskForm):
 class UploadForm(FlaskForm):
     workbook = FileField("进度表文件（.xlsx）", validators=[FileRequired("请选择要上传的 .xlsx 文件")])
     submit_now = BooleanField("导入后直接提交")
-    reason = StringField("修改原因（修改已提交的数据时必填）", validators=[Optional(), Length(max=500)])
+    reason = StringField("修改原因（修改已提交的数据时必填）",
+                         validators=[Optional(), Length(max=500, message="修改原因最多500字")])

@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import zipfile
 from typing import Any
 
@@ -107,8 +108,16 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def safe_text(value: str) -> str:
-    """Text from users never starts a cell as a formula (=HYPERLINK… and the like)."""
+    """Text from users never starts a cell as a formula (=HYPERLINK… and the like), and holds no control
+    character (openpyxl refuses them: a region name with one would fail the whole export)."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    value = ILLEGAL_CHARACTERS_RE.sub("", value) if value else value
     return "'" + value if value and value.startswith(FORMULA_STARTS) else value
+
+
+def file_name(text: str) -> str:
+    """A download's name from user text: no control character (a newline breaks the header) nor slash."""
+    return re.sub(r"[\x00-\x1f\x7f/\\]", "", text)
 
 
 def ranking_workbook(result, rows) -> bytes:

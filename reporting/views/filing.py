@@ -21,7 +21,7 @@ from ..hierarchy import descendants_at, region_by_code
 from ..models import LEVELS, Period, Region, Report, Revision
 from ..rollup import FILED, child_totals, ratio, region_totals
 from ..schedule import current_period
-from ..spreadsheets import TableError
+from ..spreadsheets import TableError, file_name
 from . import page_or_fragment
 
 bp = Blueprint("filing", __name__, url_prefix="/filing")
@@ -246,7 +246,7 @@ def download(period_id: int, code: str):
         filer={k: getattr(form, f"filer_{k}").data or "" for k in FILER_FIELDS}, filled_on=clock.today())
     import io
     return send_file(io.BytesIO(data), as_attachment=True,
-                     download_name=f"{region.name}{period.label}参保进度表.xlsx",
+                     download_name=file_name(f"{region.name}{period.label}参保进度表.xlsx"),
                      mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 

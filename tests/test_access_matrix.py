@@ -1,0 +1,474 @@
+"""Who may open what: every route × every role × own region / another region, plus anonymous, and CSRF.
+
+The table ROUTES names every endpoint of app.url_map (but static) and every method it accepts; a route
+added without a row here fails the matrix, so that nobody ships a page whose access nobody checked.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+import secrets
+import zipfile
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from flask import current_app, g, url_for
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+
+from app import create_app
+from reporting.campaigns import create_campaign
+from reporting.circulars import issue, new_draft
+from reporting.extensions import db
+from reporting.filing import import_reports
+from reporting.hierarchy import descendants_at, region_by_code
+from reporting.models import ApiToken, Region, Report, User
+
+CITY, XINHUI, PENGJIANG, SUZHOU = "4407", "440705", "440703", "3413"
+SHADUI, YAMEN, LINGBI = "440705106", "440705105", "341323"  # 沙堆镇, 崖门镇 (both 新会区), 灵璧县
+ROLES = ("city_admin", "county_filer", "township_filer", "viewer")
+WRITERS = frozenset({"city_admin", "county_filer", "township_filer"})
+EVERYONE = frozenset(ROLES)
+ADMIN = frozenset({"city_admin"})
+PASSWORD = "correct-horse-battery"
+COUNTS = {"population": 3000, "should_enroll": 2600, "enrolled": 2000, "hardship_should": 80,
+          "hardship_enrolled": 78, "students_enrolled": 400, "newborns_enrolled": 20, "college_enrolled": 0}
+#: what answers are: a page or fragment, a redirect, or nothing (htmx)
+SUCCESS = {200, 204, 302, 303}
+REFUSED = {401, 403, 404}
+HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+# --- the world the matrix runs in --------------------------------------------------------------
+
+@dataclass
+class Place:
+    """Things of one region, for the URLs of the table: for a role, its own or another region."""
+    region: str  #: a region code (the role's own region, or one outside it)
+    grid: str  #: the filing region of a grid URL
+    unit: str  #: a report-level unit under `grid`
+    period: int
+    campaign: int
+    circular: int  #: an issued circular of a region in the place
+    draft: int  #: a draft circular
+    user: int  #: an account bound inside the place
+    token: int  #: an API token to revoke
+    name: str = ""  #: what an in-scope page shows: the region's name
+    doc_number: str = ""  #: the issued circular's 发文字号
+
+
+@dataclass
+class Identity:
+    role: str
+    username: str
+    client: object
+    token: str
+    own: Place
+    other: Place
+    #: names, codes and counts of regions outside the user's subtree: never in any answer to them
+    foreign: tuple[str, ...]
+
+
+def _u(endpoint: str, **values) -> str:
+    # a short-lived request context of its own: one held open would share flask-login's user across clients
+    with current_app.test_request_context():
+        return url_for(endpoint, **values)
+
+
+@dataclass
+class Call:
+    """One (route, method) of the matrix.
+
+    url(place) builds the URL (and data(place) the form or JSON) for a place; `scoped` says whether the
+    place matters, i.e. whether there is an "another region" variant to refuse.
+    """
+    url: Callable[[Place], str]
+    roles: frozenset = EVERYONE  #: roles that may do this inside their region
+    write: bool = False
+    scoped: bool = True
+    data: Optional[Callable[[Place], dict]] = None
+    json: Optional[Callable[[Place], dict]] = None
+    #: text an in-scope full page (or workbook) shows; "%PDF" checks the file's signature
+    shows: Optional[Callable[[Place], str]] = None
+    #: statuses that count as a refusal for another region (a form error is one, for some forms)
+    refused: frozenset = frozenset(REFUSED)
+    public: bool = False
+    api: bool = False  #: a JSON API call, authenticated by a bearer token
+    relogin: bool = False  #: the call signs the user out
+
+
+def user_form(place: Place) -> dict:
+    return {"full_name": "矩阵用户", "phone": "", "role": "viewer", "region": place.region, "active": "y"}
+
+
+#: endpoint -> method -> Call. Every route of app.url_map (but static) with every method it accepts.
+ROUTES: dict[str, dict[str, Call]] = {
+    "home.index": {"GET": Call(lambda p: _u("home.index"), scoped=False, shows=lambda p: p.name)},
+    "auth.login": {
+        "GET": Call(lambda p: _u("auth.login"), scoped=False, public=True),
+        "POST": Call(lambda p: _u("auth.login"), scoped=False, public=True, write=True,
+                     data=lambda p: {"username": "nobody", "password": "wrong-password-42"}),
+    },
+    "auth.logout": {"POST": Call(lambda p: _u("auth.logout"), scoped=False, write=True, relogin=True)},
+    "regions.show": {"GET": Call(lambda p: _u("regions.show", code=p.region), shows=lambda p: p.name)},
+    "dashboard.index": {"GET": Call(lambda p: _u("dashboard.index"), scoped=False)},
+    "dashboard.show": {"GET": Call(lambda p: _u("dashboard.show", code=p.region, period=p.period),
+                                   shows=lambda p: p.name)},
+    "dashboard.charts": {"GET": Call(lambda p: _u("dashboard.charts", code=p.region, period=p.period),
+                                     shows=lambda p: p.name)},
+    "dashboard.missing": {"GET": Call(lambda p: _u("dashboard.missing", code=p.region, period=p.period),
+                                      shows=lambda p: p.name)},
+    "dashboard.export": {"GET": Call(lambda p: _u("dashboard.export", code=p.region, period=p.period),
+                                     shows=lambda p: p.name)},
+    "filing.index": {"GET": Call(lambda p: _u("filing.index", region=p.grid, period=p.period))},
+    "filing.grid": {"GET": Call(lambda p: _u("filing.grid", period_id=p.period, code=p.grid),
+                                roles=WRITERS, shows=lambda p: p.unit)},
+    "filing.history": {"GET": Call(lambda p: _u("filing.history", period_id=p.period, code=p.grid),
+                                   roles=WRITERS, shows=lambda p: "修改记录")},
+    "filing.download": {"GET": Call(lambda p: _u("filing.download", period_id=p.period, code=p.grid),
+                                    roles=WRITERS, shows=lambda p: p.unit)},
+    "filing.update_unit": {"POST": Call(
+        lambda p: _u("filing.update_unit", period_id=p.period, code=p.grid, unit_code=p.unit),
+        roles=WRITERS, write=True, data=lambda p: {"population": "3000"})},
+    "filing.submit": {"POST": Call(lambda p: _u("filing.submit", period_id=p.period, code=p.grid),
+                                   roles=WRITERS, write=True,
+                                   data=lambda p: {"filer_name": "矩阵", "filer_phone": "13800000000",
+                                                   "filer_head": "矩阵"})},
+    "filing.upload": {
+        "GET": Call(lambda p: _u("filing.upload", period_id=p.period, code=p.grid), roles=WRITERS,
+                    shows=lambda p: "上传"),
+        "POST": Call(lambda p: _u("filing.upload", period_id=p.period, code=p.grid), roles=WRITERS,
+                     write=True, data=lambda p: {}),
+    },
+    "circulars.index": {"GET": Call(lambda p: _u("circulars.index", region=p.grid),
+                                    shows=lambda p: p.doc_number)},
+    "circulars.create": {"POST": Call(lambda p: _u("circulars.create"), roles=ADMIN, write=True,
+                                      data=lambda p: {"region": p.region, "period": str(p.period)})},
+    "circulars.show": {"GET": Call(lambda p: _u("circulars.show", circular_id=p.circular),
+                                   shows=lambda p: p.doc_number)},
+    "circulars.printable": {"GET": Call(lambda p: _u("circulars.printable", circular_id=p.circular),
+                                        shows=lambda p: p.doc_number)},
+    "circulars.pdf": {"GET": Call(lambda p: _u("circulars.pdf", circular_id=p.circular),
+                                  shows=lambda p: "%PDF")},
+    "circulars.edit": {
+        "GET": Call(lambda p: _u("circulars.edit", circular_id=p.draft), roles=ADMIN),
+        "POST": Call(lambda p: _u("circulars.edit", circular_id=p.draft), roles=ADMIN, write=True,
+                     data=lambda p: {"title": "关于参保进度的通报", "body": "一、总体进展\n进展顺利。",
+                                     "issuer": "医疗保障局", "prefix": "医保", "addressee": "各单位",
+                                     "copy_to": "", "printed_by": "医疗保障局办公室"}),
+    },
+    # the progress of a circular being issued in the background (a draft without a job goes back to editing)
+    "circulars.job": {"GET": Call(lambda p: _u("circulars.job", circular_id=p.draft), roles=ADMIN)},
+    "circulars.issue_circular": {"POST": Call(lambda p: _u("circulars.issue_circular", circular_id=p.draft),
+                                              roles=ADMIN, write=True)},
+    "admin.users": {
+        "GET": Call(lambda p: _u("admin.users"), roles=ADMIN, scoped=False, shows=lambda p: "victim_own"),
+        # another region is a form error: the admin may only bind users inside the subtree
+        "POST": Call(lambda p: _u("admin.users"), roles=ADMIN, write=True, refused=frozenset({403, 422}),
+                     data=lambda p: {"username": f"m{secrets.token_hex(4)}", "role": "viewer",
+                                     "region": p.region, "password": "a-long-unusual-passphrase-42"}),
+    },
+    "admin.edit_user": {
+        "GET": Call(lambda p: _u("admin.edit_user", user_id=p.user), roles=ADMIN, shows=lambda p: "victim_own"),
+        "POST": Call(lambda p: _u("admin.edit_user", user_id=p.user), roles=ADMIN, write=True, data=user_form),
+    },
+    "admin.reset_password": {"POST": Call(lambda p: _u("admin.reset_password", user_id=p.user), roles=ADMIN,
+                                          write=True,
+                                          data=lambda p: {"reset-password": "a-long-unusual-passphrase-42"})},
+    "admin.audit_log": {"GET": Call(lambda p: _u("admin.audit_log", region=p.region), roles=ADMIN,
+                                    shows=lambda p: "审计日志")},
+    "admin.change_password": {
+        "GET": Call(lambda p: _u("admin.change_password"), scoped=False, shows=lambda p: "修改密码"),
+        "POST": Call(lambda p: _u("admin.change_password"), scoped=False, write=True,
+                     data=lambda p: {"current": "not-my-password", "password": "a-long-unusual-passphrase-42",
+                                     "confirm": "a-long-unusual-passphrase-42"}),
+    },
+    # one's own tokens; ?user= is how an admin makes one for a user of the subtree
+    "admin.tokens": {
+        "GET": Call(lambda p: _u("admin.tokens"), scoped=False, shows=lambda p: "API 令牌"),
+        "POST": Call(lambda p: _u("admin.tokens", user=p.user), write=True, data=lambda p: {"token-label": "矩阵"},
+                     roles=ADMIN),
+    },
+    "admin.revoke": {"POST": Call(lambda p: _u("admin.revoke", token_id=p.token), write=True)},
+    "api.region": {"GET": Call(lambda p: _u("api.region", code=p.region), api=True, shows=lambda p: p.region)},
+    "api.periods": {"GET": Call(lambda p: _u("api.periods", campaign_id=p.campaign), api=True,
+                                shows=lambda p: '"as_of"')},
+    "api.get_report": {"GET": Call(lambda p: _u("api.get_report", region_code=p.unit, period_id=p.period), api=True,
+                                   shows=lambda p: p.unit)},
+    "api.put_report": {"PUT": Call(lambda p: _u("api.put_report", region_code=p.unit, period_id=p.period), api=True,
+                                   roles=WRITERS, write=True, json=lambda p: {"values": {"population": 3000}})},
+    "api.region_progress": {"GET": Call(lambda p: _u("api.region_progress", region_code=p.region,
+                                                         period=p.period), api=True, shows=lambda p: p.region)},
+    "api.circular_pdf": {"GET": Call(lambda p: _u("api.circular_pdf", circular_id=p.circular), api=True,
+                                     shows=lambda p: "%PDF")},
+}
+
+
+def village_codes(code: str) -> list[str]:
+    return list(db.session.scalars(descendants_at(region_by_code(code), "village")
+                                   .with_only_columns(Region.code).order_by(Region.code)))
+
+
+def add_user(username: str, role: str, region: str, full_name: str, phone: str) -> User:
+    user = User(username=username, role=role, region=region_by_code(region), full_name=full_name, phone=phone)
+    user.set_password(PASSWORD)
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def spare_token(user: User) -> int:
+    token = ApiToken(user=user, digest=ApiToken.hash(secrets.token_urlsafe(32)), label="备用")
+    db.session.add(token)
+    db.session.flush()
+    return token.id
+
+
+def build_world(app, runner):
+    """江门市 (village-level campaign) and 宿州市 (another), reports, circulars, users, tokens."""
+    start, end = dt.date(2022, 9, 1), dt.date(2022, 12, 31)
+    jiangmen, _ = create_campaign(name="江门市2023年度", root=region_by_code(CITY), start=start, end=end,
+                                  extend_to=dt.date(2023, 2, 28), first_due=dt.date(2022, 10, 1))
+    suzhou, _ = create_campaign(name="宿州市2023年度", root=region_by_code(SUZHOU), start=start, end=end,
+                                first_due=dt.date(2022, 10, 1))
+    db.session.flush()
+    p_jm, p_sz = jiangmen.periods[0], suzhou.periods[0]
+
+    own_unit = village_codes(SHADUI)[0]  # inside 沙堆镇 ⊂ 新会区 ⊂ 江门市: "own" for every role
+    pj_unit, ym_unit, sz_unit = village_codes(PENGJIANG)[0], village_codes(YAMEN)[0], village_codes(LINGBI)[0]
+    # Distinctive counts and signatures, filed where some roles must never see them.
+    special = {pj_unit: ({**COUNTS, "population": 1234567, "should_enroll": 1100000, "enrolled": 987654},
+                         {"name": "陈晓敏", "phone": "13802216101", "head": "蓬江局长"}),
+               ym_unit: ({**COUNTS, "population": 900000, "should_enroll": 800000, "enrolled": 765432},
+                         {"name": "关淑仪", "phone": "13902220105", "head": "崖门镇长"}),
+               sz_unit: ({**COUNTS, "population": 1000000, "should_enroll": 900000, "enrolled": 876543},
+                         {"name": "宿州填表员", "phone": "13955700001", "head": "灵璧局长"})}
+    plain_filer = {"name": "黄丽华", "phone": "13802216103", "head": "张局长"}
+    rows = [(n, code, *special.get(code, (COUNTS, plain_filer)))
+            for n, code in enumerate(village_codes(XINHUI) + village_codes(PENGJIANG), start=1) if code != own_unit]
+    import_reports(p_jm, rows, submit=True)
+    import_reports(p_sz, [(n, code, *special.get(code, (COUNTS, plain_filer)))
+                          for n, code in enumerate(village_codes(LINGBI), start=1)], submit=True)
+
+    admin = add_user("jm_admin", "city_admin", CITY, "江门管理员", "0750-3501234")
+    people = {"city_admin": admin,
+              "viewer": add_user("jm_viewer", "viewer", CITY, "江门领导", "0750-3501235"),
+              "county_filer": add_user("xinhui", "county_filer", XINHUI, "新会填表员", "13800000001"),
+              "township_filer": add_user("shadui", "township_filer", SHADUI, "沙堆填表员", "13800000002")}
+    victim_own = add_user("victim_own", "viewer", XINHUI, "新会查看员", "13800000003")
+    victim_pj = add_user("victim_pj", "county_filer", PENGJIANG, "陈晓敏", "13802216101")
+    victim_sz = add_user("victim_sz", "county_filer", LINGBI, "宿州用户", "13955700002")
+
+    circulars = {}
+    for code, period in ((XINHUI, p_jm), (SHADUI, p_jm), (PENGJIANG, p_jm), (SUZHOU, p_sz)):
+        issued = issue(new_draft(period, region_by_code(code), admin), admin)
+        circulars[code] = (issued.id, issued.doc_number, new_draft(period, region_by_code(code), admin).id)
+    db.session.commit()
+    tokens = {role: runner.invoke(args=["users", "token", user.username]).stdout.strip().splitlines()[-1]
+              for role, user in people.items()}
+
+    def place(region, grid, unit, period, campaign, circular_of, user, token):
+        issued, number, draft = circulars[circular_of]
+        return Place(region=region, grid=grid, unit=unit, period=period.id, campaign=campaign.id,
+                     circular=issued, draft=draft, user=user.id, token=token, name=region_by_code(region).name,
+                     doc_number=number)
+
+    # Another region's things; its campaign is 宿州's for everyone, since 江门's is visible to every 江门 user.
+    suzhou_place = place(SUZHOU, LINGBI, sz_unit, p_sz, suzhou, SUZHOU, victim_sz, spare_token(victim_sz))
+    pengjiang_place = place(PENGJIANG, PENGJIANG, pj_unit, p_jm, suzhou, PENGJIANG, victim_pj,
+                            spare_token(victim_pj))
+    yamen_place = place(YAMEN, YAMEN, ym_unit, p_jm, suzhou, PENGJIANG, victim_pj, spare_token(victim_pj))
+    suzhou_marks = ("宿州", "灵璧县", "朱集镇", "宿医保", sz_unit, "876543", "876,543", "宿州填表员", "13955700001")
+    pengjiang_marks = ("蓬江区", "蓬医保", pj_unit, "987654", "987,654", "陈晓敏", "13802216101", "蓬江局长")
+    yamen_marks = ("崖门镇", ym_unit, "765432", "765,432", "关淑仪", "13902220105")
+    identities = []
+    for role, user in people.items():
+        scope = {"city_admin": (CITY, XINHUI, XINHUI), "viewer": (CITY, XINHUI, XINHUI),
+                 "county_filer": (XINHUI, XINHUI, XINHUI), "township_filer": (SHADUI, SHADUI, SHADUI)}[role]
+        own = place(scope[0], scope[1], own_unit, p_jm, jiangmen, scope[2], victim_own, spare_token(user))
+        other, foreign = {"city_admin": (suzhou_place, suzhou_marks), "viewer": (suzhou_place, suzhou_marks),
+                          "county_filer": (pengjiang_place, pengjiang_marks + suzhou_marks),
+                          "township_filer": (yamen_place, yamen_marks + pengjiang_marks + suzhou_marks)}[role]
+        identities.append(Identity(role, user.username, app.test_client(), tokens[role], own, other, foreign))
+    db.session.commit()
+    for who in identities:
+        # Sanity: no foreign mark may be a name or code inside the user's own subtree.
+        own_names = set(db.session.scalars(select(Region.name).where(
+            getattr(Region, f"{region_by_code(who.own.region).level}_id") == region_by_code(who.own.region).id)))
+        assert not [m for m in who.foreign if m in own_names or m == who.own.unit]
+        login(who)
+    return identities, suzhou_marks + pengjiang_marks + yamen_marks + ("江门", "新会", "沙堆", "黄丽华")
+
+
+def login(who: Identity) -> None:
+    g.pop("_login_user", None)
+    answer = who.client.post("/login", data={"username": who.username, "password": PASSWORD})
+    assert answer.status_code == 303, f"{who.username} could not sign in"
+
+
+# --- reading answers ---------------------------------------------------------------------------
+
+def answer_text(response) -> str:
+    """What a person would read in the answer: the page, the JSON, or every cell of a workbook."""
+    data = response.get_data()
+    if data.startswith(b"PK") and zipfile.is_zipfile(io.BytesIO(data)):
+        book = load_workbook(io.BytesIO(data))
+        return "\n".join(str(c.value) for sheet in book.worksheets for row in sheet.iter_rows()
+                         for c in row if c.value is not None)
+    if data.startswith(b"%PDF"):
+        return "%PDF"  # fonts are subset and text compressed: the signature is what we can check
+    return data.decode("utf-8")
+
+
+def request(who_client, method: str, call: Call, place: Place, htmx: bool, token: Optional[str],
+            follow: bool = False):
+    headers = {}
+    if htmx:
+        headers["HX-Request"] = "true"
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    # Requests share the fixture's app context, hence its `g`, where flask-login caches the user of the
+    # last request: forget it, so that each client is whoever its own session cookie says.
+    g.pop("_login_user", None)
+    kwargs = {"headers": headers, "follow_redirects": follow}
+    if call.data:
+        kwargs["data"] = call.data(place)
+    if call.json:
+        kwargs["json"] = call.json(place)
+    return who_client.open(call.url(place), method=method, **kwargs)
+
+
+def test_every_route_refuses_other_regions_and_anonymous(app, runner, jiangmen, anhui, frozen_now):
+    frozen_now(dt.datetime(2022, 10, 20, 10, 0))
+    routes: dict[str, set[str]] = {}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint != "static":
+            routes.setdefault(rule.endpoint, set()).update(rule.methods - {"HEAD", "OPTIONS"})
+    untested = sorted(f"{endpoint} {method}" for endpoint, methods in routes.items() for method in methods
+                      if method not in ROUTES.get(endpoint, {}))
+    assert not untested, f"routes missing from the access matrix ROUTES: {untested}"
+    stale = sorted(f"{e} {m}" for e, methods in ROUTES.items() for m in methods if m not in routes.get(e, ()))
+    assert not stale, f"ROUTES lists routes the app no longer has: {stale}"
+
+    identities, every_mark = build_world(app, runner)
+    anonymous = app.test_client()
+    failures = []
+
+    def check(condition: bool, what: str):
+        if not condition:
+            failures.append(what)
+
+    for endpoint, methods in sorted(ROUTES.items()):
+        for method, call in sorted(methods.items()):
+            variants = (False,) if call.api else (False, True)
+            for htmx in variants:
+                label = f"{method} {endpoint}{' (htmx)' if htmx else ''}"
+                # anonymous: 401 for the API, the login page for the rest, and no data either way
+                answer = request(anonymous, method, call, identities[0].own, htmx, None)
+                text = answer_text(answer)
+                if call.public:
+                    check(answer.status_code == 200, f"{label} anonymous: {answer.status_code}")
+                elif call.api:
+                    check(answer.status_code == 401 and HAN.search(answer.get_json()["errors"][0]["message"]),
+                          f"{label} anonymous: {answer.status_code}")
+                else:
+                    check(answer.status_code == 302 and answer.location.startswith("/login"),
+                          f"{label} anonymous: {answer.status_code} {answer.location}")
+                leaked = [m for m in every_mark if m in text]
+                check(not leaked, f"{label} anonymous sees {leaked}")
+
+                for who in identities:
+                    token = who.token if call.api else None
+                    # the API never takes the session cookie for a token
+                    if call.api:
+                        bare = request(who.client, method, call, who.own, False, None)
+                        check(bare.status_code == 401, f"{label} {who.role} without token: {bare.status_code}")
+                    scopes = [("own", who.own)] + ([("other", who.other)] if call.scoped else [])
+                    for scope, place in scopes:
+                        where = f"{label} {who.role} {scope}"
+                        answer = request(who.client, method, call, place, htmx, token, follow=scope == "other")
+                        status, text = answer.status_code, answer_text(answer)
+                        check(status < 500, f"{where}: {status}")
+                        leaked = [m for m in who.foreign if m in text]
+                        check(not leaked, f"{where} shows {leaked}")
+                        if status >= 400:
+                            message = answer.get_json()["errors"][0]["message"] if call.api else text
+                            check(bool(HAN.search(message)), f"{where}: {status} without a Chinese message")
+                        if who.role not in call.roles:
+                            check(status == 403, f"{where}: {status}, not 403 for this role")
+                        elif scope == "other":
+                            check(status in call.refused, f"{where}: {status}, not refused")
+                        elif call.write:
+                            check(status in SUCCESS | {409, 422}, f"{where}: {status}, refused in scope")
+                        else:
+                            check(status in SUCCESS, f"{where}: {status}, refused in scope")
+                            if call.shows and not htmx and status == 200:
+                                shown = call.shows(place)
+                                check(shown in text, f"{where}: the answer does not show {shown!r}")
+                        if status in (302, 303) and scope == "own" and not call.relogin:
+                            check(not answer.location.startswith("/login"), f"{where}: sent to log in")
+                        if call.relogin:
+                            login(who)
+    assert not failures, f"{len(failures)} access failures:\n" + "\n".join(failures)
+
+
+# --- CSRF --------------------------------------------------------------------------------------
+
+def hidden_token(html: str) -> str:
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"|'
+                     r'type="hidden" name="csrf_token" value="([^"]+)"|'
+                     r'name="csrf_token" value="([^"]+)"', html).group(0).rsplit('value="', 1)[1].rstrip('"')
+
+
+def header_token(html: str) -> str:
+    return re.search(r"<body hx-headers='\{\"X-CSRFToken\": \"([^\"]+)\"\}'>", html).group(1)
+
+
+def test_state_changes_need_the_csrf_token(app, runner, jiangmen, frozen_now):
+    """With CSRF on (as in production), a POST without the token, form field or htmx header, is 400."""
+    frozen_now(dt.datetime(2022, 10, 5, 10, 0))
+    campaign, _ = create_campaign(name="江门市2023年度", root=jiangmen, start=dt.date(2022, 9, 1),
+                                  end=dt.date(2022, 12, 31), first_due=dt.date(2022, 10, 1))
+    add_user("xinhui", "county_filer", XINHUI, "新会填表员", "13800000001")
+    db.session.commit()
+    token = runner.invoke(args=["users", "token", "xinhui"]).stdout.strip().splitlines()[-1]
+    period, unit = campaign.periods[0], village_codes(XINHUI)[0]
+    config = {k: app.config[k] for k in ("SQLALCHEMY_DATABASE_URI", "SECRET_KEY", "TESTING")}
+    guarded = create_app({**config, "WTF_CSRF_ENABLED": True, "SESSION_COOKIE_SECURE": False,
+                          "RATELIMIT_ENABLED": False})
+    try:
+        client = guarded.test_client()
+        login_page = client.get("/login").get_data(as_text=True)
+        refused = client.post("/login", data={"username": "xinhui", "password": PASSWORD})
+        assert refused.status_code == 400 and "请求有误" in refused.get_data(as_text=True)
+        signed_in = client.post("/login", data={"username": "xinhui", "password": PASSWORD,
+                                                "csrf_token": hidden_token(login_page)})
+        assert signed_in.status_code == 303
+
+        grid_url = f"/filing/{period.id}/{XINHUI}"
+        page = client.get(grid_url).get_data(as_text=True)
+        cell_url = f"{grid_url}/units/{unit}"
+
+        def reports() -> int:
+            return db.session.scalar(select(func.count(Report.id)))
+        forged = client.post(cell_url, data={"enrolled": "1500"}, headers={"HX-Request": "true"})
+        assert forged.status_code == 400 and "请求有误" in forged.get_data(as_text=True)
+        assert reports() == 0  # nothing saved
+        saved = client.post(cell_url, data={"enrolled": "1500"},
+                            headers={"HX-Request": "true", "X-CSRFToken": header_token(page)})
+        assert saved.status_code == 200 and reports() == 1
+
+        # a plain form (退出) carries the token as a hidden field
+        assert client.post("/logout").status_code == 400
+        assert client.get(grid_url).status_code == 200  # still signed in
+        out = client.post("/logout", data={"csrf_token": hidden_token(page)})
+        assert out.status_code == 303 and client.get(grid_url).status_code == 302
+
+        # the API authenticates with its bearer token instead: no CSRF token needed, nor accepted as a login
+        put = client.put(f"/api/v1/reports/{unit}/{period.id}", json={"values": {"enrolled": 1600}},
+                         headers={"Authorization": f"Bearer {token}"})
+        assert put.status_code == 200 and put.get_json()["values"]["enrolled"] == 1600
+    finally:
+        with guarded.app_context():
+            db.engine.dispose()
