@@ -135,13 +135,15 @@ def _sqlite_pragmas(dbapi_connection, _record):
 
 def _register_error_handlers(app: Flask) -> None:
     messages = {400: "请求有误", 401: "请先登录", 403: "无权访问", 404: "找不到该页面或数据",
-                405: "不支持该操作", 409: "数据已被他人修改", 413: "上传的文件过大（上限20MB）",
+                405: "不支持该操作", 409: "数据已被他人修改", 413: "上传的文件过大（上限{limit}MB）",
                 422: "数据有误", 429: "请求过于频繁，请稍后再试", 500: "服务器内部错误"}
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         message = error.description if error.description and not error.description.isascii() \
             else messages.get(error.code, error.name)
+        if error.code == 413 and message == messages[413]:  # the limit in force, not the default one
+            message = message.format(limit=(app.config["MAX_CONTENT_LENGTH"] or 0) // 1024 // 1024)
         if request.path.startswith("/api/"):
             return jsonify(errors=[{"field": None, "message": message}]), error.code
         return render_template("error.html", code=error.code, message=message), error.code
