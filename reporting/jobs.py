@@ -52,13 +52,18 @@ def run_issue(circular_id: int, user_id: Optional[int], config: dict) -> str:
             job.save_meta()
     app = create_app(config)
     with app.app_context():
-        circular = db.session.get(Circular, circular_id)
-        user = db.session.get(User, user_id) if user_id else None
-        if circular.status != "issued":
-            issue(circular, user, step)
-            db.session.commit()
-        step("done")
-        return circular.doc_number
+        try:
+            circular = db.session.get(Circular, circular_id)
+            user = db.session.get(User, user_id) if user_id else None
+            if circular.status != "issued":
+                issue(circular, user, step)
+                db.session.commit()
+            step("done")
+            return circular.doc_number
+        finally:
+            # the app lives for this job only: close its connections rather than leave them to the GC
+            db.session.remove()
+            db.engine.dispose()
 
 
 def status(job_id: str) -> dict:
