@@ -133,6 +133,13 @@ def test_admin_manages_users_only_in_the_subtree(client, auth, jiangmen, anhui):
     assert update.before["active"] is True and update.after["active"] is False
 
 
+def test_a_nul_byte_in_the_username_is_a_failed_login(client, auth, jiangmen):
+    make_user("xinhui", "county_filer", "440705")
+    answer = auth.login("xin\x00hui")
+    assert answer.status_code == 200 and "用户名或密码错误" in answer.get_data(as_text=True)
+    assert entries("login.failure")[0].username == "xin?hui"
+
+
 def test_disabled_user_cannot_sign_in(client, auth, jiangmen):
     user = make_user("xinhui", "county_filer", "440705")
     user.active = False

@@ -58,7 +58,9 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         name = form.username.data.strip()
-        user = db.session.scalar(select(User).where(User.username == name))
+        # a control character (a NUL byte) names no one, and PostgreSQL refuses it in a query
+        user = None if any(ord(c) < 32 for c in name) else \
+            db.session.scalar(select(User).where(User.username == name))
         if user is not None and user.active and user.check_password(form.password.data):
             session.clear()  # a fresh session at login: nothing from before carries over
             user.session_nonce = secrets.token_hex(16)
@@ -70,7 +72,8 @@ def login():
             if not target.startswith("/") or target.startswith("//"):
                 target = url_for("home.index")  # only local paths, never another site
             return redirect(target, code=303)
-        audit.record("login.failure", user, username=name[:50], target=f"用户 {name[:40]}")
+        shown = "".join(c if ord(c) >= 32 else "?" for c in name)
+        audit.record("login.failure", user, username=shown[:50], target=f"用户 {shown[:40]}")
         db.session.commit()
         form.password.errors.append("用户名或密码错误")
     return render_template("auth/login.html", form=form)
