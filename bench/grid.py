@@ -27,7 +27,9 @@ from reporting.filing import import_reports  # noqa: E402
 from reporting.hierarchy import descendants_at, import_divisions, region_by_code  # noqa: E402
 from reporting.models import Region, Report, User  # noqa: E402
 
-DIVISIONS = os.path.join(ROOT, "..", "shared", "data", "divisions")
+DIVISIONS = os.environ.get("BENCH_DIVISIONS") or next(
+    (p for p in (os.path.join(ROOT, "..", "shared", "data", "divisions"), "/work/shared/data/divisions")
+     if os.path.isdir(p)), "../shared/data/divisions")
 COUNTY = "370114"
 RUNS = int(os.environ.get("BENCH_RUNS", "7"))
 NOW = dt.datetime(2022, 10, 5, 9, 0)

@@ -93,7 +93,8 @@ def configure(argv: list[str]) -> Config:
     options = parser.parse_args(argv)
     quick = options.quick
     province = os.environ.get("BENCH_PROVINCE") or ("64" if quick else "37")
-    divisions = os.environ.get("BENCH_DIVISIONS") or str(ROOT.parent / "shared" / "data" / "divisions")
+    beside = ROOT.parent / "shared" / "data" / "divisions"
+    divisions = os.environ.get("BENCH_DIVISIONS") or str(beside if beside.is_dir() else "/work/shared/data/divisions")
     city, county = default_city_county(divisions, province)
     tree = os.environ.get("BENCH_TREE") or ("province" if quick else "national")
     databases = [d.strip().lower() for d in options.databases.split(",") if d.strip()]
