@@ -508,7 +508,7 @@ def audited_units(connection, after_id: int) -> int:
 def test_import_killed_mid_write_leaves_nothing_and_rerun_loads_all(tmp_path):
     import psycopg
     if DIVISIONS is None:
-        pytest.skip("没有找到全国区划数据（../shared/data/divisions 或 DIVISIONS_DIR）")
+        pytest.fail("没有找到全国区划数据：请把 ../shared/data/divisions 放在检出目录旁，或设置 DIVISIONS_DIR")
     started = time.monotonic()
     name = "reporting_crash"
     url = fresh_pg_database(name)
