@@ -470,6 +470,59 @@ def under_gunicorn(cfg: Config, db: Database) -> list[Row]:
     return rows
 
 
+def demo_database(cfg: Config, db: Database) -> Database:
+    """The Jiangmen demo (`flask demo`) in a database of its own, next to the benchmark's."""
+    if db.key == "sqlite":
+        demo = Database(db.key, db.label, f"sqlite:///{OUT / 'jiangmen.db'}", {})
+    else:
+        demo = Database(db.key, db.label, cfg.pg_url.rsplit("/", 1)[0] + "/reporting_bench_jiangmen", {})
+    demo.env = {**db.env, "DATABASE_URL": demo.url}
+    demo.reset()
+    spawn(FLASK + ["db", "upgrade"], demo.env, "flask db upgrade (Jiangmen)")
+    spawn(FLASK + ["demo"], demo.env, "flask demo")
+    return demo
+
+
+def circular_render(cfg: Config, db: Database) -> list[Row]:
+    """6. The Jiangmen city circular (draft to PDF bytes, warm process) against its Latin-font twin;
+    the same through `flask circulars render` as a whole process; the province's circular."""
+    demo = demo_database(cfg, db)
+    city, done = worker("circular", {"region": "4407", "runs": cfg.runs, "warmup": cfg.warmup, "twin": True},
+                        demo.env, "workers.py circular 4407")
+    mine, twin = median(city["ours_ms"]) / 1000, median(city["twin_ms"]) / 1000
+    pages, twin_pages = city["pdf"]["pages"], city["twin_pdf"]["pages"]
+    latin_only = all("DejaVu" in name for name in city["twin_pdf"]["fonts"])
+    walls, peaks = [], []
+    for n in range(cfg.warmup + cfg.runs):
+        cli = spawn(FLASK + ["circulars", "render", "--region", "4407", "--period", str(city["period"]),
+                             "--out", str(OUT / f"jiangmen-{db.key}.pdf")], demo.env, "flask circulars render")
+        if n >= cfg.warmup:
+            walls.append(cli.wall)
+            peaks.append(cli.maxrss_kb)
+    province_runs = min(cfg.runs, 3)
+    province, province_done = worker("circular", {"region": cfg.province, "period": db.last["id"],
+                                                  "runs": province_runs, "warmup": 0},
+                                     db.env, f"workers.py circular {cfg.province}")
+    province_s = median(province["ours_ms"]) / 1000
+    log(f"  {db.label} circulars: Jiangmen {mine:.2f} s ({pages} pages) vs Latin twin {twin:.2f} s "
+        f"({twin_pages} pages, fonts {', '.join(city['twin_pdf']['fonts'])}); CLI {median(walls):.2f} s; "
+        f"province {cfg.province} {province_s:.1f} s ({province['pdf']['pages']} pages)")
+    return [
+        Row(step=f"6 circular, 江门市 4407 (7 counties, annex of 82 townships, 2 charts; {pages} pages): "
+                 f"live numbers to PDF bytes, warm process",
+            runs=str(len(city["ours_ms"])), ours=secs(mine), p95=secs(p95(city["ours_ms"]) / 1000),
+            baseline=f"its Latin-font twin (bench/twin.py; {twin_pages} pages, "
+                     f"{'DejaVu only' if latin_only else 'NOT Latin-only: ' + ', '.join(city['twin_pdf']['fonts'])})",
+            base_value=secs(twin), ratio=mine / twin, rss_kb=done.maxrss_kb,
+            goal="< 1.5 s and ≤ 1.3× the twin", met=mine < 1.5 and mine / twin <= 1.3 and latin_only),
+        Row(step="6 same, whole process `flask circulars render` (start-up, imports, fonts, render, write)",
+            runs=str(len(walls)), ours=secs(median(walls)), p95=secs(p95(walls)), rss_kb=max(peaks)),
+        Row(step=f"6 circular, province {cfg.province} ({province['pdf']['pages']} pages), live numbers to "
+                 f"PDF bytes: what the background job renders",
+            runs=str(len(province["ours_ms"])), ours=secs(province_s), rss_kb=province_done.maxrss_kb),
+    ]
+
+
 #: the measurements, in order; each may rely on the state the ones before it left on the Database
 STEPS: list[Callable[[Config, Database], list[Row]]] = [
     tree_import,
@@ -479,6 +532,7 @@ STEPS: list[Callable[[Config, Database], list[Row]]] = [
     rollup_api,
     dashboard,
     under_gunicorn,
+    circular_render,
 ]
 
 

@@ -18,6 +18,7 @@ import io
 import json
 import os
 import random
+import re
 import statistics
 import sys
 import time
@@ -457,6 +458,72 @@ def task_dashboard(args: dict) -> dict:
 
     out = samples_loop(args, request, check)
     out["bytes"] = sizes
+    return out
+
+
+# --- step 6: circulars -------------------------------------------------------------------------------
+
+def pdf_facts(pdf: bytes) -> dict:
+    """Pages and embedded font names of a PDF, read with poppler's pdfinfo and pdffonts."""
+    import subprocess
+    import tempfile
+    with tempfile.NamedTemporaryFile(suffix=".pdf") as f:
+        f.write(pdf)
+        f.flush()
+        info = subprocess.run(["pdfinfo", f.name], capture_output=True, text=True, check=True).stdout
+        fonts = subprocess.run(["pdffonts", f.name], capture_output=True, text=True, check=True).stdout
+    pages = int(re.search(r"^Pages:\s+(\d+)", info, re.M).group(1))
+    names = sorted({line.split()[0].split("+")[-1] for line in fonts.splitlines()[2:] if line.strip()})
+    return {"pages": pages, "fonts": names, "bytes": len(pdf)}
+
+
+def task_circular(args: dict) -> dict:
+    """A city's or a province's circular as the site drafts it: from the live numbers to the PDF's
+    bytes (draft, body text, annex tables, charts, HTML, WeasyPrint), in a warm process, a fresh
+    session per run. With `twin`, each run also renders the Latin-font twin of the same HTML
+    (bench/twin.py), interleaved, so both see the same machine load."""
+    app = make_app()
+    from twin import latin_twin
+    from reporting import circulars
+    from reporting.circular_document import PDF_STYLESHEET, render_circular_html
+    from reporting.extensions import db
+    from reporting.hierarchy import region_by_code
+    from reporting.models import Period, Report
+    from reporting.pdf import PROJECT_DIR, create_pdf
+    from sqlalchemy import func, select
+    out = {"ours_ms": [], "twin_ms": [], "html_ms": []}
+    with app.app_context():
+        region = region_by_code(args["region"])
+        period_id = args.get("period") or db.session.scalar(
+            select(func.max(Report.period_id)).where(Report.status == "submitted"))
+        for n in range(args["warmup"] + args["runs"]):
+            db.session.remove()
+            region = region_by_code(args["region"])
+            period = db.session.get(Period, period_id)
+            started = time.perf_counter()
+            draft = circulars.new_draft(period, region)
+            html = render_circular_html(circulars.draft_document(draft))
+            html_done = time.perf_counter()
+            pdf = create_pdf(html)
+            elapsed = time.perf_counter() - started
+            db.session.rollback()
+            twin_pdf = None
+            if args.get("twin"):
+                twin_html = latin_twin(html, PROJECT_DIR / PDF_STYLESHEET)
+                twin_started = time.perf_counter()
+                twin_pdf = create_pdf(twin_html)
+                twin_elapsed = time.perf_counter() - twin_started
+            if n >= args["warmup"]:
+                out["ours_ms"].append(elapsed * 1000)
+                out["html_ms"].append((html_done - started) * 1000)
+                if twin_pdf is not None:
+                    # the twin starts from the finished HTML: add the same HTML time to compare like with like
+                    out["twin_ms"].append((twin_elapsed + html_done - started) * 1000)
+        out["period"] = period_id
+        out["title"] = draft.title
+        out["pdf"] = pdf_facts(pdf)
+        if twin_pdf is not None:
+            out["twin_pdf"] = pdf_facts(twin_pdf)
     return out
 
 

@@ -50,4 +50,6 @@ def create_pdf(html: str, base_url: str | None = None) -> bytes:
         base_url=base_url or PROJECT_DIR.as_uri() + "/",
         url_fetcher=StaticOnlyFetcher(),
     )
-    return document.write_pdf()
+    # Presentational hints make WeasyPrint read <col width>, which the annex tables use rather
+    # than style attributes (the site's Content-Security-Policy allows no inline styles).
+    return document.write_pdf(presentational_hints=True)

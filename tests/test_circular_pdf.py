@@ -374,6 +374,27 @@ def test_long_title_breaks_into_balanced_lines_between_words():
     assert balanced_lines("关于通报批评的通报", 19) == ["关于通报批评的通报"]
 
 
+def test_table_cells_keep_to_one_line(pdf):
+    # Fixed column widths come from the cells' lengths: no township name or count may wrap.
+    layout = _run("pdftotext", "-layout", str(pdf), "-")
+    lines = [line.replace(" ", "") for line in layout.splitlines()]
+    townships = [t["name"] for t in _read("streets.csv")]
+    wrapped = [name for name in townships if not any(name in line for line in lines)]
+    assert not wrapped, f"names split over lines: {wrapped[:5]}"
+
+
+def test_column_widths_fit_the_widest_cell_and_add_up():
+    table = Table(["排名", "单位", "任务数", "较上期（百分点）", "进度"],
+                  [["1", "广东省江门监狱", "3,682,463", "+7.99", "绿"], ["2", "鹤山市", "1", "—", "红"]])
+    widths = table.column_widths
+    assert round(sum(widths), 6) == 100
+    cells = [w / 100 * 36.8 - 0.75 for w in widths]  # room inside each cell, in 12 pt character cells
+    assert cells[1] >= 7 and cells[2] >= 4.6, cells  # 广东省江门监狱; 3,682,463 is 7 digits and 2 commas
+    assert cells[0] >= 2 and cells[4] >= 2, "两字表头 stay on one line"
+    html = render_circular_html(sample_circular(attachments=[Attachment("表", table=table)]))
+    assert "<colgroup>" + "".join(f'<col width="{w:.1f}%">' for w in widths) + "</colgroup>" in html
+
+
 def test_numeric_columns_are_right_aligned_and_ranks_centred():
     table = Table(["排名", "县（市、区）", "已参保人数", "参保率"],
                   [["1", "台山市", "812,345", "93.21%"], ["2", "鹤山市", "—", "—"]])
