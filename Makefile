@@ -8,7 +8,7 @@ PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/$(PG_TEST_DB)
 RUNTIME_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk fonts-arphic-ukai python3-venv
 TEST_DEBS := $(RUNTIME_DEBS) chromium poppler-utils postgresql redis-server
 
-.PHONY: run test test-sqlite test-postgres bench system-deps system-deps-test postgres redis clean
+.PHONY: run test test-sqlite test-postgres bench load system-deps system-deps-test postgres redis clean
 
 # Install Debian packages that are missing: with apt-get as root, else print the exact command.
 define need_debs
@@ -69,6 +69,9 @@ test: system-deps-test
 
 bench: system-deps-test $(VENV)/.installed-dev postgres
 	$(PY) bench/run.py
+
+load: system-deps-test $(VENV)/.installed-dev postgres redis
+	$(PY) bench/load.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -9,6 +9,7 @@ from flask import Flask, jsonify, render_template, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from reporting import filters
@@ -67,6 +68,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         RATELIMIT_ENABLED=True,
         # Redis for background jobs (circular rendering); without it jobs run inside the request
         REDIS_URL=os.environ.get("REDIS_URL"),
+        # how many reverse proxies (nginx) stand in front and set X-Forwarded-For/-Proto; 0: none
+        TRUSTED_PROXIES=int(os.environ.get("TRUSTED_PROXIES", "0")),
         WTF_CSRF_TIME_LIMIT=None,
         JSON_AS_ASCII=False,
     )
@@ -77,6 +80,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     if "DATABASE_URL" in (test_config or {}):
         app.config["SQLALCHEMY_DATABASE_URI"] = database_url(test_config["DATABASE_URL"], app.instance_path)
     app.json.ensure_ascii = False
+    if app.config["TRUSTED_PROXIES"]:
+        # Behind nginx every request comes from the proxy's address: take the client's from the
+        # header the trusted proxies set, or the per-address login limit would count the whole site.
+        proxies = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(app.root_path, "migrations"),

@@ -8,6 +8,7 @@ then times, through the Flask test client: the grid page, a cell update (htmx), 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import statistics
 import sys
@@ -31,7 +32,7 @@ DIVISIONS = os.environ.get("BENCH_DIVISIONS") or next(
     (p for p in (os.path.join(ROOT, "..", "shared", "data", "divisions"), "/work/shared/data/divisions")
      if os.path.isdir(p)), "../shared/data/divisions")
 COUNTY = "370114"
-RUNS = int(os.environ.get("BENCH_RUNS", "7"))
+RUNS = int(os.environ.get("BENCH_RUNS", "15"))
 NOW = dt.datetime(2022, 10, 5, 9, 0)
 
 
@@ -106,10 +107,15 @@ def main(url: str) -> None:
 
     ms = lambda xs: statistics.median(xs) * 1000  # noqa: E731
     kind = "PostgreSQL" if url.startswith("postgres") else "SQLite"
+    # medians move with the machine's load (a concurrent test run can double them): say what it was
+    print(f"<!-- {kind}: load average {os.getloadavg()[0]:.2f} at the end; medians of {RUNS} runs -->")
     print(f"| {kind} | grid page, 594 villages | {RUNS} | {ms(page):,.1f} ms | — |")
     print(f"| {kind} | cell update (htmx, saves the row, returns totals) | {RUNS} | {ms(cells):,.1f} ms | — |")
     print(f"| {kind} | 提交 of 594 villages (validate, update, revisions, audit) | {RUNS} | {ms(submits):,.1f} ms "
           f"| bare executemany UPDATE of the 594 rows: {ms(bare):,.1f} ms ({ms(submits) / ms(bare):.1f}×) |")
+    # the samples, as the last line, for bench/run.py
+    print(json.dumps({name: [x * 1000 for x in xs] for name, xs in
+                      (("page_ms", page), ("cell_ms", cells), ("submit_ms", submits), ("bare_ms", bare))}))
     with app.app_context():
         db.session.remove()
         db.engine.dispose()

@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
+from common import fingerprint
+
 BENCH = Path(__file__).resolve().parent
 #: the project under test (the checkout this file lives in, unless BENCH_PROJECT says otherwise)
 ROOT = Path(os.environ.get("BENCH_PROJECT") or BENCH.parent).resolve()
@@ -470,6 +472,35 @@ def under_gunicorn(cfg: Config, db: Database) -> list[Row]:
     return rows
 
 
+def grid(cfg: Config, db: Database) -> list[Row]:
+    """6. bench/grid.py: 章丘区's filing grid (594 villages) in a database of its own, test client."""
+    if db.key == "sqlite":
+        url = f"sqlite:///{OUT / 'grid.db'}"
+    else:
+        url = cfg.pg_url.rsplit("/", 1)[0] + "/reporting_bench_grid"
+        worker("pg_reset", {"url": url}, db.env, "drop and create the grid's PostgreSQL database")
+    done = spawn([PYTHON, str(BENCH / "grid.py"), url], {**db.env, "DATABASE_URL": url,
+                                                         "BENCH_RUNS": str(max(cfg.runs, 7))}, "bench/grid.py")
+    result = json.loads(done.last_line)
+    bare = median(result["bare_ms"])
+    rows = []
+    for name, label, goal in (("page_ms", "grid page", None), ("cell_ms", "one cell update (htmx: saves the row, "
+                                                                           "returns its totals)", None),
+                              ("submit_ms", "提交 of the 594 villages (validate, update, revisions, tallies, "
+                                            "audit)", 150.0)):
+        samples = result[name]
+        row = Row(step=f"6 filing grid, 章丘区 370114 (594 villages), test client: {label}",
+                  runs=str(len(samples)), ours=f"{median(samples):,.1f} ms", p95=f"{p95(samples):,.1f} ms",
+                  rss_kb=done.maxrss_kb)
+        if goal:
+            row.baseline, row.base_value = "bare executemany UPDATE of the 594 rows", f"{bare:,.1f} ms"
+            row.ratio, row.goal, row.met = median(samples) / bare, "< 150 ms", median(samples) < goal
+        rows.append(row)
+    log(f"  {db.label} grid: page {median(result['page_ms']):.0f} ms, cell {median(result['cell_ms']):.0f} ms, "
+        f"submit {median(result['submit_ms']):.0f} ms (bare UPDATE {bare:.0f} ms)")
+    return rows
+
+
 def demo_database(cfg: Config, db: Database) -> Database:
     """The Jiangmen demo (`flask demo`) in a database of its own, next to the benchmark's."""
     if db.key == "sqlite":
@@ -484,7 +515,7 @@ def demo_database(cfg: Config, db: Database) -> Database:
 
 
 def circular_render(cfg: Config, db: Database) -> list[Row]:
-    """6. The Jiangmen city circular (draft to PDF bytes, warm process) against its Latin-font twin;
+    """7. The Jiangmen city circular (draft to PDF bytes, warm process) against its Latin-font twin;
     the same through `flask circulars render` as a whole process; the province's circular."""
     demo = demo_database(cfg, db)
     city, done = worker("circular", {"region": "4407", "runs": cfg.runs, "warmup": cfg.warmup, "twin": True},
@@ -508,16 +539,16 @@ def circular_render(cfg: Config, db: Database) -> list[Row]:
         f"({twin_pages} pages, fonts {', '.join(city['twin_pdf']['fonts'])}); CLI {median(walls):.2f} s; "
         f"province {cfg.province} {province_s:.1f} s ({province['pdf']['pages']} pages)")
     return [
-        Row(step=f"6 circular, 江门市 4407 (7 counties, annex of 82 townships, 2 charts; {pages} pages): "
+        Row(step=f"7 circular, 江门市 4407 (7 counties, annex of 82 townships, 2 charts; {pages} pages): "
                  f"live numbers to PDF bytes, warm process",
             runs=str(len(city["ours_ms"])), ours=secs(mine), p95=secs(p95(city["ours_ms"]) / 1000),
             baseline=f"its Latin-font twin (bench/twin.py; {twin_pages} pages, "
                      f"{'DejaVu only' if latin_only else 'NOT Latin-only: ' + ', '.join(city['twin_pdf']['fonts'])})",
             base_value=secs(twin), ratio=mine / twin, rss_kb=done.maxrss_kb,
             goal="< 1.5 s and ≤ 1.3× the twin", met=mine < 1.5 and mine / twin <= 1.3 and latin_only),
-        Row(step="6 same, whole process `flask circulars render` (start-up, imports, fonts, render, write)",
+        Row(step="7 same, whole process `flask circulars render` (start-up, imports, fonts, render, write)",
             runs=str(len(walls)), ours=secs(median(walls)), p95=secs(p95(walls)), rss_kb=max(peaks)),
-        Row(step=f"6 circular, province {cfg.province} ({province['pdf']['pages']} pages), live numbers to "
+        Row(step=f"7 circular, province {cfg.province} ({province['pdf']['pages']} pages), live numbers to "
                  f"PDF bytes: what the background job renders",
             runs=str(len(province["ours_ms"])), ours=secs(province_s), rss_kb=province_done.maxrss_kb),
     ]
@@ -532,6 +563,7 @@ STEPS: list[Callable[[Config, Database], list[Row]]] = [
     rollup_api,
     dashboard,
     under_gunicorn,
+    grid,
     circular_render,
 ]
 
@@ -665,17 +697,6 @@ def checkout() -> str:
     return f"commit {head or '?'}{' with uncommitted changes' if dirty else ''}"
 
 
-def fingerprint() -> str:
-    """A digest of the code under test (names, sizes, mtimes), to notice edits made during a run."""
-    import hashlib
-    digest = hashlib.sha1()
-    paths = [ROOT / "app.py"] + [path for folder in ("reporting", "forms", "templates", "migrations")
-                                 for path in sorted((ROOT / folder).rglob("*"))]
-    for path in paths:
-        if path.is_file() and "__pycache__" not in path.parts:
-            stat = path.stat()
-            digest.update(f"{path.relative_to(ROOT)}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
-    return digest.hexdigest()[:12]
 
 
 def load() -> str:
@@ -693,7 +714,7 @@ def main(argv: list[str]) -> int:
     parts = []
     for db in dbs:
         db_started = time.perf_counter()
-        code_before, load_at_start, commit = fingerprint(), load(), checkout()
+        code_before, load_at_start, commit = fingerprint(ROOT), load(), checkout()
         for step in STEPS:
             log(f"{db.label}: {step.__name__}")
             try:
@@ -713,7 +734,7 @@ def main(argv: list[str]) -> int:
             schema = worker("schema", {}, db.env)[0].get("revision")
         except BenchError:
             schema = "?"
-        edited = fingerprint() != code_before
+        edited = fingerprint(ROOT) != code_before
         parts.append(f"{db.label}: {minutes:.1f} min, {commit}, schema {schema}, load average "
                      f"{load_at_start} → {load()}"
                      + ("; **the project's code changed during this part** (concurrent edits)" if edited else ""))

@@ -17,11 +17,12 @@ import gzip
 import io
 import json
 import os
-import random
 import re
 import statistics
 import sys
 import time
+
+from common import simulate
 
 #: the value columns of the default form, in its order (population -> v1 ... college -> v8)
 KEYS = ("population", "should_enroll", "enrolled", "hardship_should", "hardship_enrolled",
@@ -204,33 +205,6 @@ def task_campaign_data(args: dict) -> dict:
     return {"villages": len(codes), "periods": periods}
 
 
-def simulate(codes: list[str], count: int, seed: int):
-    """Per village, `count` periods of cumulative counts that rise period by period.
-
-    应参保 stays fixed; every 其中 part stays within its total (hardship_should <= should_enroll;
-    hardship, students and newborns enrolled <= enrolled); enrolled never falls.
-    """
-    rng = random.Random(seed)
-    table = []
-    for code in codes:
-        population = rng.randint(400, 4000)
-        should = int(population * rng.uniform(0.84, 0.92))
-        hardship_should = int(should * rng.uniform(0.01, 0.06))
-        final = rng.uniform(0.88, 1.0)
-        start = rng.uniform(0.25, 0.45)
-        curve = rng.uniform(0.6, 1.6)
-        hardship_final = rng.uniform(0.95, 1.0)
-        students, newborns = rng.uniform(0.10, 0.20), rng.uniform(0.003, 0.012)
-        college = rng.randint(0, 60)
-        series = []
-        for k in range(1, count + 1):
-            x = k / count
-            enrolled = int(should * final * (start + (1 - start) * x ** curve))
-            hardship = min(int(hardship_should * hardship_final * (0.5 + 0.5 * x)), enrolled)
-            series.append((population, should, enrolled, hardship_should, hardship,
-                           int(enrolled * students), int(enrolled * newborns), int(college * x)))
-        table.append((code, series))
-    return table
 
 
 BENCH_REPORT_DDL = """CREATE TABLE IF NOT EXISTS bench_report (

@@ -139,6 +139,7 @@ def reports_import(period_id: int, file: str, submit: bool, reason: str | None):
     """从信息系统导出的 .csv 或 .xlsx 批量导入一期报表（单位代码 + 各指标列），全部成功或全部不导入。"""
     import time
 
+    from .bulk import collector_paused
     from .filing import ImportRejected, import_reports, rows_from_table
     from .models import Period
     from .spreadsheets import TableError, read_table
@@ -147,7 +148,8 @@ def reports_import(period_id: int, file: str, submit: bool, reason: str | None):
         raise click.ClickException(f"报送期次 {period_id} 不存在")
     started = time.perf_counter()
     try:
-        header, body = read_table(file)
+        with collector_paused():  # a province's file is a million small objects: see bulk.py
+            header, body = read_table(file)
         with one_transaction():
             result = import_reports(period, rows_from_table(period.campaign.indicators, header, body),
                                     submit=submit, reason=reason)
@@ -244,6 +246,9 @@ def jobs_worker(burst: bool):
     """运行后台任务进程（排版通报 PDF），需要 REDIS_URL。"""
     from rq import Worker
 
+    # WeasyPrint takes most of a second to load: load it once here, and every job's forked
+    # work horse starts with it.
+    from . import pdf  # noqa: F401
     from .jobs import queue
     jobs = queue()
     if jobs is None:

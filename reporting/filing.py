@@ -3,19 +3,20 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
-from sqlalchemy import and_, bindparam, case, func, select
+from sqlalchemy import JSON, DateTime, Integer, Row, String, Text, and_, case, func, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import audit, clock
-from .bulk import insert_rows
+from .bulk import among, collector_paused, insert_values, json_object, update_values
 from .extensions import db
 from .hierarchy import descendants_at
 from .indicators import RATE_NUMERATOR, fields
 from .models import Campaign, Indicator, Period, Region, Report, Revision, User
+from .tally import Changes
 from .validation import FILER_FIELDS, Issue, check, jump_warning, parse_values, reason_errors
 
 
@@ -151,6 +152,13 @@ def save_report(period: Period, region: Region, raw_values: dict[str, Any], file
         db.session.flush()
     except (StaleDataError, IntegrityError):
         raise ReportConflict("该报表刚被他人修改，请查看最新数据后再保存") from None
+    if submitting:
+        tallies = Changes(period, indicators)
+        if was_submitted:
+            tallies.corrected(region.parent_id, stored, merged)
+        else:
+            tallies.submitted(region.parent_id, merged, late=report.submitted_at >= period.deadline)
+        tallies.apply()
     kind = "report.correct" if was_submitted else "report.submit" if submitting else "report.save"
     audit.record(kind, user, region=region, target=f"报表 {region.code} {period.label} 第{report.revision}版",
                  before={**stored, **({"status": "submitted"} if was_submitted else {})} if stored_any else None,
@@ -253,6 +261,7 @@ SYSTEM_FILER = {"name": "信息系统导入", "phone": "", "head": ""}
 FILER_HEADINGS = {"name": ("填表人",), "phone": ("联系电话",), "head": ("单位负责人",)}
 
 
+@collector_paused()
 def rows_from_table(indicators: list[Indicator], header: list[str], body: list[tuple[int, list]]):
     """Map a table's columns (单位代码, then indicators by key or Chinese name) to report rows."""
     squeeze = lambda text: str(text or "").replace(" ", "").replace("\n", "")  # noqa: E731
@@ -281,6 +290,35 @@ def rows_from_table(indicators: list[Indicator], header: list[str], body: list[t
     return rows
 
 
+class PlannedRow(NamedTuple):
+    """One validated row of a bulk import, and what writing it will change."""
+    region_id: int
+    parent_id: Optional[int]
+    code: str
+    line: Optional[int]
+    #: the stored report as read (see `_stored_reports`), or None
+    old: Optional[Row]
+    stored: dict[str, Optional[int]]
+    merged: dict[str, Optional[int]]
+    filer: dict[str, str]
+    was_submitted: bool
+    changed: bool
+
+
+@dataclass
+class ImportScope:
+    """What an import reads before it validates: the units it may write, and their reports."""
+    #: unit code -> (region id, parent id), for the report-level units inside the scope
+    units: dict[str, tuple[int, Optional[int]]]
+    #: codes of the rows that lie inside the campaign but outside the scope
+    forbidden: set[str]
+    #: region id -> the unit's stored report of the period
+    reports: dict[int, Row]
+    #: region id -> the values the unit submitted for the period before, in the indicators' order
+    previous: dict[int, tuple]
+
+
+@collector_paused()
 def import_reports(period: Period, rows: list[tuple[int, str, dict, dict]], *, submit: bool,
                    user: Optional[User] = None, reason: Optional[str] = None,
                    default_filer: Optional[dict] = None, dry_run: bool = False,
@@ -299,142 +337,211 @@ def import_reports(period: Period, rows: list[tuple[int, str, dict, dict]], *, s
     now = clock.now()
     if is_closed(campaign, now.date()) and not (user and user.role == "city_admin"):
         raise ImportRejected([RowIssue(None, "", None, "该期次已关闭（征缴期及延长期已结束），只有市级管理员可以修改")])
-    # Read only what the rows can touch: a county's submit must not load a whole province.
     root = campaign.root
     scope = scope or (user.region if user is not None and root.contains(user.region) else root)
+    read = _read_scope(period, scope, {code for _, code, _, _ in rows})
+    planned, previous, errors, warnings = _plan(indicators, rows, read, submit=submit, reason=reason,
+                                                default_filer=default_filer)
+    if errors:
+        raise ImportRejected(errors)
+    warnings.extend(_jump_warnings(planned, previous))
+    outcome = ImportOutcome(loaded=len(planned), warnings=warnings)
+    if dry_run or (hold_on_warnings and warnings):
+        return outcome
+    _write(period, indicators, planned, outcome, submit=submit, user=user, reason=reason, now=now)
+    return outcome
+
+
+def _read_scope(period: Period, scope: Region, codes: set[str]) -> ImportScope:
+    """The units under `scope` and their reports: only what the rows can touch, so that a county's
+    submit does not load a whole province. Plain rows, past the ORM's work for each."""
+    campaign = period.campaign
+    indicators = fields(campaign.indicators)
+    db.session.flush()  # what the session holds, as its own queries would see it
+    connection = db.session.connection()
     in_scope = descendants_at(scope, campaign.report_level)
-    units = {code: (rid, parent_id) for code, rid, parent_id in db.session.execute(
-        in_scope.with_only_columns(Region.code, Region.id, Region.parent_id))}
-    outside = {code for _, code, _, _ in rows if code and code not in units}
-    in_root = set()
-    if outside and scope is not root:
-        in_root = set(db.session.scalars(descendants_at(root, campaign.report_level)
-                                         .where(Region.code.in_(list(outside)[:5000]))
-                                         .with_only_columns(Region.code)))
-    slots = {i.key: f"v{i.slot}" for i in indicators}
-    table = Report.__table__
-    scope_ids = in_scope.with_only_columns(Region.id)
-    existing = {row["region_id"]: row for row in db.session.execute(
-        select(table).where(table.c.period_id == period.id, table.c.region_id.in_(scope_ids))).mappings()}
+    units = {code: (rid, parent_id) for code, rid, parent_id in connection.execute(
+        in_scope.with_only_columns(Region.code, Region.id, Region.parent_id)).all()}
+    outside = [code for code in codes if code and code not in units]
+    forbidden = set()
+    if outside and scope.id != campaign.root_id:
+        forbidden = set(connection.execute(descendants_at(campaign.root, campaign.report_level)
+                                           .where(Region.code.in_(outside[:5000]))
+                                           .with_only_columns(Region.code)).scalars())
+    region_ids = in_scope.with_only_columns(Region.id)
+    reports = {row.region_id: row for row in connection.execute(
+        _stored_reports(indicators).where(Report.period_id == period.id, Report.region_id.in_(region_ids))).all()}
     before = previous_period(period)
     previous = {}
     if before is not None:
-        previous = {row["region_id"]: {k: row[s] for k, s in slots.items()} for row in db.session.execute(
-            select(table).where(table.c.period_id == before.id, table.c.status == "submitted",
-                                table.c.region_id.in_(scope_ids))).mappings()}
+        previous = {row[0]: row[1:] for row in connection.execute(
+            select(Report.region_id, *_value_columns(indicators))
+            .where(Report.period_id == before.id, Report.status == "submitted",
+                   Report.region_id.in_(region_ids))).all()}
+    return ImportScope(units, forbidden, reports, previous)
 
-    errors, warnings, seen = [RowIssue(None, "", e.field, e.message) for e in reason_errors(reason)], [], {}
-    planned = []
+
+def _value_columns(indicators) -> list:
+    return [getattr(Report, f"v{i.slot}") for i in indicators]
+
+
+def _stored_reports(indicators):
+    """What an import reads of a stored report; its values come last, in the indicators' order."""
+    return select(Report.region_id, Report.id, Report.revision, Report.status, Report.submitted_at,
+                  *[getattr(Report, f"filer_{k}") for k in FILER_FIELDS], *_value_columns(indicators))
+
+
+def _plan(indicators, rows, read: ImportScope, *, submit: bool, reason: Optional[str],
+          default_filer: Optional[dict]):
+    """Validate every row in one pass: (planned rows, previous values by region id, errors, warnings)."""
+    keys = [i.key for i in indicators]
+    nothing_stored = dict.fromkeys(keys)
+    footer = default_filer or {}
+    fallback = {k: "" if default_filer is not None else SYSTEM_FILER[k] for k in FILER_FIELDS}
+    # the filer of a row that brings none and has none stored is the same for every such row
+    fresh_filer = {k: footer.get(k) or fallback[k] for k in FILER_FIELDS}
+    no_reason = not (reason or "").strip()
+    errors = [RowIssue(None, "", e.field, e.message) for e in reason_errors(reason)]
+    warnings, seen, planned, previous = [], {}, [], {}
     for line, code, raw, row_filer in rows:
         if not code:
             errors.append(RowIssue(line, "", None, "缺少单位代码"))
             continue
-        if code in in_root:
+        if code in read.forbidden:
             errors.append(RowIssue(line, "", None, f"无权填报单位 {code}"))
             continue
-        if code not in units:
+        if code not in read.units:
             errors.append(RowIssue(line, "", None, f"单位代码 {code} 不是本征缴期的填报单位"))
             continue
         if code in seen:
             errors.append(RowIssue(line, "", None, f"单位代码 {code} 与第{seen[code]}行重复"))
             continue
         seen[code] = line
-        region_id, parent_id = units[code]
+        region_id, parent_id = read.units[code]
         values, problems = parse_values(indicators, raw)
-        old = existing.get(region_id)
-        stored = {k: old[s] for k, s in slots.items()} if old is not None else {k: None for k in slots}
+        old = read.reports.get(region_id)
+        stored = dict(zip(keys, old[-len(keys):])) if old is not None else nothing_stored
         merged = {**stored, **values}
-        filer = {k: row_filer.get(k) or (default_filer or {}).get(k) or
-                 (old[f"filer_{k}"] if old is not None else "") or
-                 ("" if default_filer is not None else SYSTEM_FILER[k]) for k in FILER_FIELDS}
-        was_submitted = old is not None and old["status"] == "submitted"
+        if old is None and not row_filer:
+            filer = fresh_filer
+        else:
+            filer = {k: row_filer.get(k) or footer.get(k) or (getattr(old, f"filer_{k}") if old is not None else "")
+                     or fallback[k] for k in FILER_FIELDS}
+        was_submitted = old is not None and old.status == "submitted"
+        last = read.previous.get(region_id)
+        if last is not None:
+            previous[region_id] = last = dict(zip(keys, last))
         rule_errors, row_warnings = check(indicators, merged, filer, submit=submit or was_submitted,
-                                          previous=previous.get(region_id),
-                                          require_signature=default_filer is not None)
+                                          previous=last, require_signature=default_filer is not None)
         changed = old is None or merged != stored or (submit and not was_submitted)
-        if was_submitted and changed and not (reason or "").strip():
+        if was_submitted and changed and no_reason:
             rule_errors.append(Issue("reason", "该单位已提交，修改须说明原因"))
-        errors.extend(RowIssue(line, code, e.field, e.message) for e in problems + rule_errors)
-        warnings.extend(RowIssue(line, code, w.field, w.message) for w in row_warnings)
-        planned.append((region_id, parent_id, code, line, old, stored, merged, filer, was_submitted, changed))
-    if errors:
-        raise ImportRejected(errors)
-    warnings.extend(_jump_warnings(planned, previous))
+        if problems or rule_errors:
+            errors.extend(RowIssue(line, code, e.field, e.message) for e in problems + rule_errors)
+        if row_warnings:
+            warnings.extend(RowIssue(line, code, w.field, w.message) for w in row_warnings)
+        planned.append(PlannedRow(region_id, parent_id, code, line, old, stored, merged, filer,
+                                  was_submitted, changed))
+    return planned, previous, errors, warnings
 
-    outcome = ImportOutcome(loaded=len(planned), warnings=warnings)
-    if dry_run or (hold_on_warnings and warnings):
-        return outcome
+
+def _write(period: Period, indicators, planned: list[PlannedRow], outcome: ImportOutcome, *,
+           submit: bool, user: Optional[User], reason: Optional[str], now: dt.datetime) -> None:
+    """Write the validated rows: inserts, updates at the revision read, revisions, one audit entry."""
+    user_id = user.id if user is not None else None  # once: in a request `user` is a proxy
+    keys = [i.key for i in indicators]
     inserts, updates, revisions = [], [], []
     audit_before, audit_after = {}, {}
-    for region_id, _, code, _, old, stored, merged, filer, was_submitted, changed in planned:
-        if not changed:
+    tallies = Changes(period, indicators)
+    for row in planned:
+        if not row.changed:
             outcome.unchanged += 1
             continue
-        status = "submitted" if submit or was_submitted else "draft"
-        row = {s: merged[k] for k, s in slots.items()}
-        row.update({f"filer_{k}": filer[k] for k in FILER_FIELDS}, status=status, updated_at=now,
-                   updated_by_id=user.id if user else None)
+        status = "submitted" if submit or row.was_submitted else "draft"
+        values = [row.merged[k] for k in keys]
+        filer = [row.filer[k] for k in FILER_FIELDS]
+        old = row.old
         if old is None:
-            inserts.append({**row, "period_id": period.id, "region_id": region_id, "revision": 1,
-                            "submitted_at": now if status == "submitted" else None})
+            inserts.append((period.id, row.region_id, status, *values, *filer,
+                            now if status == "submitted" else None, now, user_id, 1))
         else:
-            row["submitted_at"] = old["submitted_at"] or (now if status == "submitted" else None)
-            updates.append({**row, "b_id": old["id"], "b_revision": old["revision"]})
+            submitted_at = old.submitted_at or (now if status == "submitted" else None)
+            updates.append((status, *values, *filer, submitted_at, now, user_id, old.id, old.revision))
+            audit_before[row.code] = {**row.stored, "status": old.status}
         if status == "submitted":
-            revisions.append((region_id, "correct" if was_submitted else "submit", stored, merged))
-        if old is not None:
-            audit_before[code] = {**stored, "status": old["status"]}
-        audit_after[code] = {**merged, "status": status}
-    # Someone may have saved a unit since `existing` was read: its row is then already there (insert)
-    # or at another revision (update). Refuse the whole import rather than skip or overwrite it.
-    stale = ImportRejected([RowIssue(None, "", None, "导入期间有单位的报表被他人修改，本次未导入任何数据，"
-                                                      "请查看最新数据后重新导入")])
-    try:
-        insert_rows(table, inserts)
-    except IntegrityError:
-        raise stale from None
-    if updates:
-        statement = (table.update().where(table.c.id == bindparam("b_id"),
-                                          table.c.revision == bindparam("b_revision"))
-                     .values({**{k: bindparam(k) for k in updates[0] if not k.startswith("b_")},
-                              "revision": table.c.revision + 1}))
-        for start in range(0, len(updates), 5000):
-            batch = updates[start:start + 5000]
-            if db.session.execute(statement, batch).rowcount != len(batch):
-                raise stale
+            revisions.append((row, "correct" if row.was_submitted else "submit"))
+            if row.was_submitted:
+                tallies.corrected(row.parent_id, row.stored, row.merged)
+            else:
+                tallies.submitted(row.parent_id, row.merged, late=now >= period.deadline)
+        audit_after[row.code] = {**row.merged, "status": status}
+    _write_reports(indicators, inserts, updates)
+    tallies.apply()
     outcome.inserted, outcome.updated, outcome.written = len(inserts), len(updates), True
     if revisions:
-        ids = {row.region_id: (row.id, row.revision) for row in db.session.execute(
-            select(table.c.region_id, table.c.id, table.c.revision)
-            .where(table.c.period_id == period.id, table.c.region_id.in_(scope_ids)))}
-        rows_out = [{"report_id": ids[rid][0], "number": ids[rid][1], "kind": kind,
-                     "old_values": old if kind == "correct" else {},
-                     "new_values": new, "reason": (reason or "").strip(), "created_at": now,
-                     "user_id": user.id if user else None} for rid, kind, old, new in revisions]
-        insert_rows(Revision.__table__, rows_out)
+        _write_revisions(period, indicators, revisions, reason=(reason or "").strip(), user_id=user_id, now=now)
     if audit_after:
         # one entry for the import, holding every unit's values before and after
-        audit.record("reports.import", user, region=campaign.root,
-                     target=f"报表 {period.label} 批量导入 {len(audit_after):,}个单位"
-                            + ("并提交" if submit else ""),
+        audit.record("reports.import", user, region=period.campaign.root,
+                     target=f"报表 {period.label} 批量导入 {len(audit_after):,}个单位" + ("并提交" if submit else ""),
                      before=audit_before or None,
                      after={"units": audit_after, **({"reason": reason.strip()} if reason else {})})
-    return outcome
+        db.session.flush()  # now, while the collector is paused: the entry holds every unit
 
 
-def _jump_warnings(planned, previous) -> list[RowIssue]:
+def _write_reports(indicators, inserts: list[tuple], updates: list[tuple]) -> None:
+    """Insert the new reports and update the stored ones at the revision that was read.
+
+    Someone may have saved a unit since then: its row is then already there (insert) or at another
+    revision (update). Refuse the whole import rather than skip or overwrite it."""
+    stale = ImportRejected([RowIssue(None, "", None, "导入期间有单位的报表被他人修改，本次未导入任何数据，"
+                                                      "请查看最新数据后重新导入")])
+    table = Report.__table__
+    written = ["status", *[c.key for c in _value_columns(indicators)], *[f"filer_{k}" for k in FILER_FIELDS],
+               "submitted_at", "updated_at", "updated_by_id"]
+    try:
+        insert_values(table, ["period_id", "region_id", *written, "revision"], inserts)
+    except IntegrityError:
+        raise stale from None
+    if update_values(table, written, ["id", "revision"], updates, bump="revision") != len(updates):
+        raise stale
+
+
+def _write_revisions(period: Period, indicators, revisions: list[tuple[PlannedRow, str]], *,
+                     reason: str, user_id: Optional[int], now: dt.datetime) -> None:
+    """One revision per submitted or corrected report, numbered as the report now is.
+
+    A first submission's revision holds the values just written to its report, so the database
+    makes it from the report rows rather than receive the same values again. A correction also
+    holds the values it replaced, which only the import knows."""
+    firsts = [row.region_id for row, kind in revisions if kind == "submit"]
+    corrections = [row for row, kind in revisions if kind == "correct"]
+    new_values = json_object([part for i in indicators for part in (i.key, getattr(Report, f"v{i.slot}"))])
+    columns = ["report_id", "number", "kind", "old_values", "new_values", "reason", "user_id", "created_at"]
+    for units in among(Report.region_id, firsts):
+        db.session.connection().execute(insert(Revision).from_select(columns, select(
+            Report.id, Report.revision, literal("submit", String), literal({}, JSON), new_values,
+            literal(reason, Text), literal(user_id, Integer), literal(now, DateTime))
+            .where(Report.period_id == period.id, units)))
+    insert_values(Revision.__table__, columns,
+                  [(row.old.id, row.old.revision + 1, "correct", row.stored, row.merged, reason, user_id, now)
+                   for row in corrections])
+
+
+def _jump_warnings(planned: list[PlannedRow], previous: dict) -> list[RowIssue]:
     """Increases far above the siblings' median, judged within the batch (one pass, no queries)."""
-    increases: dict[int, list[tuple[str, int, int]]] = {}
-    for region_id, parent_id, code, line, _, _, merged, _, _, _ in planned:
-        before = (previous.get(region_id) or {}).get(RATE_NUMERATOR)
-        now = merged.get(RATE_NUMERATOR)
+    increases: dict[Optional[int], list[tuple[PlannedRow, int]]] = {}
+    for row in planned:
+        before = (previous.get(row.region_id) or {}).get(RATE_NUMERATOR)
+        now = row.merged.get(RATE_NUMERATOR)
         if before is not None and now is not None:
-            increases.setdefault(parent_id, []).append(((line, code), now - before, region_id))
+            increases.setdefault(row.parent_id, []).append((row, now - before))
     warnings = []
     for siblings in increases.values():
-        for (line, code), increase, region_id in siblings:
-            others = [i for _, i, rid in siblings if rid != region_id]
-            message = jump_warning(increase, others)
+        amounts = [increase for _, increase in siblings]
+        for at, (row, increase) in enumerate(siblings):
+            # the siblings' increases without this unit's own
+            message = jump_warning(increase, amounts[:at] + amounts[at + 1:])
             if message:
-                warnings.append(RowIssue(line, code, RATE_NUMERATOR, message))
+                warnings.append(RowIssue(row.line, row.code, RATE_NUMERATOR, message))
     return warnings

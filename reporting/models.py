@@ -6,8 +6,8 @@ import hashlib
 from typing import Optional
 
 from flask_login import UserMixin
-from sqlalchemy import (JSON, Boolean, Date, DateTime, ForeignKey, Integer, LargeBinary, Numeric, String,
-                        Text, UniqueConstraint, Index)
+from sqlalchemy import (JSON, BigInteger, Boolean, Date, DateTime, ForeignKey, Integer, LargeBinary, Numeric,
+                        String, Text, UniqueConstraint, Index)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -234,6 +234,35 @@ class Report(db.Model):
     @property
     def late(self) -> bool:
         return self.submitted_at is not None and self.submitted_at >= self.period.deadline
+
+
+class Tally(db.Model):
+    """小计: the submitted reports of one unit's report-level children for one period, summed.
+
+    One row per (period, parent of report units), e.g. per township when villages file. It is
+    written in the same transaction as the reports it sums (reporting/tally.py), so a roll-up
+    above that level reads one row per township instead of one per village, and is exactly
+    as live as reading the reports. Only submitted reports are summed: drafts never count.
+    """
+    period_id: Mapped[int] = mapped_column(ForeignKey("period.id"), primary_key=True)
+    region_id: Mapped[int] = mapped_column(ForeignKey("region.id"), primary_key=True)
+    #: submitted reports summed here
+    reports: Mapped[int] = mapped_column(Integer, default=0)
+    #: of those, submitted after the period's deadline (迟报)
+    late: Mapped[int] = mapped_column(Integer, default=0)
+    # The sums of Report.v1 .. v12 (a submitted report has every value of its form).
+    s1: Mapped[int] = mapped_column(BigInteger, default=0)
+    s2: Mapped[int] = mapped_column(BigInteger, default=0)
+    s3: Mapped[int] = mapped_column(BigInteger, default=0)
+    s4: Mapped[int] = mapped_column(BigInteger, default=0)
+    s5: Mapped[int] = mapped_column(BigInteger, default=0)
+    s6: Mapped[int] = mapped_column(BigInteger, default=0)
+    s7: Mapped[int] = mapped_column(BigInteger, default=0)
+    s8: Mapped[int] = mapped_column(BigInteger, default=0)
+    s9: Mapped[int] = mapped_column(BigInteger, default=0)
+    s10: Mapped[int] = mapped_column(BigInteger, default=0)
+    s11: Mapped[int] = mapped_column(BigInteger, default=0)
+    s12: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class Revision(db.Model):

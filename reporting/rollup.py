@@ -1,15 +1,17 @@
-"""Live roll-up: every level's totals as one GROUP BY over the report-level units beneath it."""
+"""Live roll-up: every level's totals as one GROUP BY, over the tallies (小计) of the report units'
+parents where a level sums whole parents, else over the report-level units themselves."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Iterable, Optional
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import BigInteger, and_, case, cast, func, select
 
 from .extensions import db
 from .hierarchy import child_level
 from .indicators import HARDSHIP_ENROLLED, HARDSHIP_SHOULD, RATE_DENOMINATOR, RATE_NUMERATOR
-from .models import Indicator, Period, Region, Report
+from .models import Indicator, Period, Region, Report, Tally
+from .tally import tally_level
 
 SUBMITTED = ("submitted",)
 FILED = ("submitted", "draft")
@@ -90,6 +92,8 @@ def totals_by_period(periods: list[Period], region: Region, statuses=SUBMITTED,
     if level is None or _depth(level) > _depth(campaign.report_level):
         return {}  # below the report level nothing is filed
     indicators = campaign.indicators
+    if statuses == SUBMITTED and _above_tallies(campaign, level):
+        return _tally_totals(periods, region, level, indicators)
     group = _group_column(region, level).label("unit_id")
     # 迟报 counted in the same pass: submitted after its own period's deadline
     late = func.count(case(*[(and_(Report.period_id == p.id, Report.submitted_at >= p.deadline), 1)
@@ -103,6 +107,34 @@ def totals_by_period(periods: list[Period], region: Region, statuses=SUBMITTED,
     for row in db.session.execute(query):
         values = {i.key: row[4 + n] for n, i in enumerate(indicators) if row[4 + n] is not None}
         result[(row[0], row[1])] = Totals(values, row[2], row[3])
+    return result
+
+
+def _above_tallies(campaign, level: str) -> bool:
+    """Whether units at `level` sum whole tallies (at or above the report units' parents)."""
+    unit = tally_level(campaign)
+    return unit is not None and _depth(level) <= _depth(unit)
+
+
+def _tally_sums(indicators: Iterable[Indicator]):
+    # PostgreSQL sums a bigint into numeric; the cast keeps the totals integers.
+    return select(func.sum(Tally.reports), func.sum(Tally.late),
+                  *[cast(func.sum(getattr(Tally, f"s{i.slot}")), BigInteger).label(i.key) for i in indicators])
+
+
+def _tally_totals(periods: list[Period], region: Region, level: str,
+                  indicators: list[Indicator]) -> dict[tuple[int, int], Totals]:
+    """totals_by_period from the tallies: one row per parent unit of the report units, not per unit."""
+    group = (Region.id if level == tally_level(periods[0].campaign) else getattr(Region, f"{level}_id"))
+    query = (_tally_sums(indicators).add_columns(group.label("unit_id"), Tally.period_id)
+             .join(Region, Region.id == Tally.region_id)
+             .where(Tally.period_id.in_([p.id for p in periods]), Tally.reports > 0, _scope(region))
+             .group_by(group, Tally.period_id))
+    result = {}
+    width = 2 + len(indicators)
+    for row in db.session.execute(query):
+        values = {i.key: row[2 + n] for n, i in enumerate(indicators) if row[2 + n] is not None}
+        result[(row[width], row[width + 1])] = Totals(values, row[0], row[1])
     return result
 
 
@@ -154,6 +186,15 @@ def task_totals(campaign, region: Region, level: Optional[str] = None) -> dict[i
 def region_totals(period: Period, region: Region, statuses=SUBMITTED) -> Totals:
     """Totals of everything filed under `region` (the region itself if it files): one query."""
     indicators = period.campaign.indicators
+    if statuses == SUBMITTED and _above_tallies(period.campaign, region.level):
+        query = _tally_sums(indicators).where(Tally.period_id == period.id, Tally.reports > 0)
+        if region.level == tally_level(period.campaign):
+            query = query.where(Tally.region_id == region.id)
+        else:
+            query = query.join(Region, Region.id == Tally.region_id).where(_scope(region))
+        row = db.session.execute(query).one()
+        return Totals({i.key: row[2 + n] for n, i in enumerate(indicators) if row[2 + n] is not None},
+                      row[0] or 0, row[1] or 0)
     row = db.session.execute(
         select(func.count(Report.id), *_sums(indicators))
         .select_from(Report).join(Region, Region.id == Report.region_id)

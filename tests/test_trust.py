@@ -97,6 +97,30 @@ def test_login_rate_limit_per_account(tmp_path, jiangmen):
         db.engine.dispose()
 
 
+def test_behind_a_trusted_proxy_logins_are_limited_per_client_address(tmp_path, jiangmen):
+    config = {"TESTING": True, "SECRET_KEY": "x", "WTF_CSRF_ENABLED": False, "SESSION_COOKIE_SECURE": False,
+              "TRUSTED_PROXIES": 1}
+    if PG_URL:
+        config["DATABASE_URL"] = PG_URL
+    else:
+        config["SQLALCHEMY_DATABASE_URI"] = db.engine.url.render_as_string(hide_password=False)
+    app = create_app(config)
+    client = app.test_client()
+    # addresses of their own: the limit store may be a shared Redis
+    office, other = (f"10.{n}.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}" for n in (1, 2))
+
+    def attempt(address: str) -> int:
+        name = f"nobody-{uuid.uuid4().hex[:8]}"  # a new account each time: only the address limit counts
+        return client.post("/login", data={"username": name, "password": "x" * 12},
+                           headers={"X-Forwarded-For": address}).status_code
+
+    answers = [attempt(office) for _ in range(21)]
+    assert answers[:20] == [200] * 20 and answers[20] == 429
+    assert attempt(other) == 200  # another county's office behind the same proxy is not locked out
+    with app.app_context():
+        db.engine.dispose()
+
+
 @pytest.mark.parametrize("password, ok", [
     ("short", False), ("password2024!", False), ("123456789012", False), ("aaaaaaaaaaaa", False),
     ("xinhui-secret-2026", False), ("马上办-参保缴费-2026年", True), ("correct-horse-battery", True),

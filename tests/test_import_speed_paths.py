@@ -1,0 +1,128 @@
+"""The bulk import's fast paths (driver writes, revisions made by the database, the paused
+collector) keep what the form's rules and the history promise, on SQLite and PostgreSQL."""
+import datetime as dt
+import gc
+
+import pytest
+from sqlalchemy import select
+
+from reporting import bulk
+from reporting.campaigns import create_campaign
+from reporting.extensions import db
+from reporting.filing import ImportRejected, filing_status, import_reports
+from reporting.hierarchy import descendants_at
+from reporting.models import Region, Report, Revision
+
+KEYS = ("population", "should_enroll", "enrolled", "hardship_should", "hardship_enrolled",
+        "students_enrolled", "newborns_enrolled", "college_enrolled")
+ON_TIME = dt.datetime(2022, 10, 6, 9, 0)
+
+
+def counts(n: int, enrolled: int = 2000) -> dict:
+    return dict(zip(KEYS, (3000, 2600, enrolled + n, 80, 78, 400, 20, n % 7)))
+
+
+@pytest.fixture
+def period(jiangmen, frozen_now):
+    campaign, _ = create_campaign(name="江门市2023年度", root=jiangmen, start=dt.date(2022, 9, 1),
+                                  end=dt.date(2022, 12, 31), first_due=dt.date(2022, 10, 1))
+    db.session.commit()
+    frozen_now(ON_TIME)
+    return campaign.periods[0]
+
+
+@pytest.fixture
+def villages(jiangmen):
+    return list(db.session.scalars(descendants_at(jiangmen, "village").order_by(Region.code)))
+
+
+def rows(villages, enrolled: int = 2000):
+    return [(n + 2, v.code, counts(n, enrolled), {}) for n, v in enumerate(villages)]
+
+
+def revisions_by_unit() -> dict[int, list[Revision]]:
+    found: dict[int, list[Revision]] = {}
+    for revision, region_id in db.session.execute(
+            select(Revision, Report.region_id).join(Report, Report.id == Revision.report_id)
+            .order_by(Revision.number)):
+        found.setdefault(region_id, []).append(revision)
+    return found
+
+
+def test_each_first_submission_is_a_revision_holding_its_values(period, villages):
+    outcome = import_reports(period, rows(villages), submit=True)
+    db.session.commit()
+    assert (outcome.inserted, outcome.written) == (1348, True)
+    history = revisions_by_unit()
+    assert len(history) == 1348
+    for n, village in enumerate(villages):
+        (revision,) = history[village.id]
+        assert (revision.number, revision.kind, revision.old_values, revision.created_at) == (1, "submit", {}, ON_TIME)
+        assert revision.new_values == counts(n)
+    report = db.session.scalar(select(Report).where(Report.region_id == villages[9].id))
+    assert (report.status, report.revision, report.v3, report.submitted_at) == ("submitted", 1, 2009, ON_TIME)
+
+
+def test_drafts_submitted_by_an_import_are_numbered_after_the_draft(period, villages):
+    import_reports(period, rows(villages[:40]), submit=False)
+    db.session.commit()
+    assert db.session.scalar(select(Revision.id)) is None  # a draft is no revision
+    outcome = import_reports(period, rows(villages[:40]), submit=True)
+    db.session.commit()
+    assert (outcome.updated, outcome.inserted) == (40, 0)
+    history = revisions_by_unit()
+    for n, village in enumerate(villages[:40]):
+        (revision,) = history[village.id]
+        assert (revision.number, revision.kind, revision.old_values) == (2, "submit", {})
+        assert revision.new_values == counts(n)
+
+
+def test_a_correction_keeps_the_values_it_replaced(period, villages):
+    import_reports(period, rows(villages[:30]), submit=True)
+    db.session.commit()
+    outcome = import_reports(period, rows(villages[:30], enrolled=1000), submit=True, reason="信息系统重算")
+    db.session.commit()
+    assert outcome.updated == 30
+    first, second = revisions_by_unit()[villages[3].id]
+    assert (second.number, second.kind, second.reason) == (2, "correct", "信息系统重算")
+    assert (second.old_values, second.new_values) == (counts(3), counts(3, 1000))
+    assert first.new_values == counts(3)
+
+
+def test_a_late_import_is_marked_late_by_the_database_too(period, villages, frozen_now):
+    late = frozen_now(dt.datetime(2022, 10, 9, 9, 0))  # after the due day (10月8日, 节假日顺延)
+    assert late >= period.deadline
+    import_reports(period, rows(villages[:12]), submit=True)
+    db.session.commit()
+    status = filing_status(period.campaign, period, period.campaign.root)
+    assert (status.submitted, status.late) == (12, 12)
+    report = db.session.scalar(select(Report).where(Report.region_id == villages[0].id))
+    assert report.late and report.submitted_at == late
+
+
+def test_small_batches_still_write_every_unit(period, villages, monkeypatch):
+    monkeypatch.setattr(bulk, "BATCH", 100)
+    import_reports(period, rows(villages[:250]), submit=False)
+    import_reports(period, rows(villages), submit=True)
+    db.session.commit()
+    reports = db.session.scalars(select(Report)).all()
+    assert len(reports) == 1348 and {r.status for r in reports} == {"submitted"}
+    history = revisions_by_unit()
+    assert len(history) == 1348
+    assert {history[v.id][0].number for v in villages[:250]} == {2}
+    assert {history[v.id][0].number for v in villages[250:]} == {1}
+
+
+def test_the_collector_runs_again_after_an_import_written_or_refused(period, villages):
+    import_reports(period, rows(villages[:5]), submit=True)
+    assert gc.isenabled()
+    with pytest.raises(ImportRejected):
+        import_reports(period, [(2, villages[0].code, {"enrolled": "很多"}, {})], submit=True)
+    assert gc.isenabled()
+    db.session.rollback()
+    gc.disable()
+    try:
+        import_reports(period, rows(villages[5:10]), submit=True)
+        assert not gc.isenabled()  # a caller that paused it keeps it paused
+    finally:
+        gc.enable()
