@@ -10,11 +10,15 @@ from wtforms.validators import Length, Optional
 
 
 class SubmitForm(FlaskForm):
-    filer_name = StringField("填表人", validators=[Optional(), Length(max=50)])
-    filer_phone = StringField("联系电话", validators=[Optional(), Length(max=30)])
-    filer_head = StringField("单位负责人", validators=[Optional(), Length(max=50)])
+    filer_name = StringField("填表人", validators=[Optional(), Length(max=50, message="填表人最多50字")],
+                             render_kw={"maxlength": 50})
+    filer_phone = StringField("联系电话", validators=[Optional(), Length(max=30, message="联系电话最多30字")],
+                              render_kw={"maxlength": 30})
+    filer_head = StringField("单位负责人", validators=[Optional(), Length(max=50, message="单位负责人最多50字")],
+                             render_kw={"maxlength": 50})
     acknowledge = BooleanField("以上提示已核实，确认无误")
-    reason = TextAreaField("修改原因", validators=[Optional(), Length(max=500)])
+    reason = TextAreaField("修改原因", validators=[Optional(), Length(max=500, message="修改原因最多500字")],
+                           render_kw={"maxlength": 500})
 
 
 class UploadForm(FlaskForm):

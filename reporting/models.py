@@ -246,6 +246,12 @@ class Tally(db.Model):
     """
     period_id: Mapped[int] = mapped_column(ForeignKey("period.id"), primary_key=True)
     region_id: Mapped[int] = mapped_column(ForeignKey("region.id"), primary_key=True)
+    # The unit's own ancestor ids, copied from its Region: a roll-up groups and filters the
+    # tallies alone, with no join back to the half-million rows of the region table.
+    province_id: Mapped[Optional[int]] = mapped_column(Integer)
+    city_id: Mapped[Optional[int]] = mapped_column(Integer)
+    county_id: Mapped[Optional[int]] = mapped_column(Integer)
+    township_id: Mapped[Optional[int]] = mapped_column(Integer)
     #: submitted reports summed here
     reports: Mapped[int] = mapped_column(Integer, default=0)
     #: of those, submitted after the period's deadline (迟报)

@@ -122,13 +122,21 @@ def _tally_sums(indicators: Iterable[Indicator]):
                   *[cast(func.sum(getattr(Tally, f"s{i.slot}")), BigInteger).label(i.key) for i in indicators])
 
 
+def _tally_scope(campaign, region: Region):
+    """The tallies inside `region`, by the ancestor ids each tally carries (no join to the regions)."""
+    if region.level == tally_level(campaign):
+        return Tally.region_id == region.id
+    return getattr(Tally, f"{region.level}_id") == region.id
+
+
 def _tally_totals(periods: list[Period], region: Region, level: str,
                   indicators: list[Indicator]) -> dict[tuple[int, int], Totals]:
     """totals_by_period from the tallies: one row per parent unit of the report units, not per unit."""
-    group = (Region.id if level == tally_level(periods[0].campaign) else getattr(Region, f"{level}_id"))
+    campaign = periods[0].campaign
+    group = Tally.region_id if level == tally_level(campaign) else getattr(Tally, f"{level}_id")
     query = (_tally_sums(indicators).add_columns(group.label("unit_id"), Tally.period_id)
-             .join(Region, Region.id == Tally.region_id)
-             .where(Tally.period_id.in_([p.id for p in periods]), Tally.reports > 0, _scope(region))
+             .where(Tally.period_id.in_([p.id for p in periods]), Tally.reports > 0,
+                    _tally_scope(campaign, region))
              .group_by(group, Tally.period_id))
     result = {}
     width = 2 + len(indicators)
@@ -187,11 +195,8 @@ def region_totals(period: Period, region: Region, statuses=SUBMITTED) -> Totals:
     """Totals of everything filed under `region` (the region itself if it files): one query."""
     indicators = period.campaign.indicators
     if statuses == SUBMITTED and _above_tallies(period.campaign, region.level):
-        query = _tally_sums(indicators).where(Tally.period_id == period.id, Tally.reports > 0)
-        if region.level == tally_level(period.campaign):
-            query = query.where(Tally.region_id == region.id)
-        else:
-            query = query.join(Region, Region.id == Tally.region_id).where(_scope(region))
+        query = _tally_sums(indicators).where(Tally.period_id == period.id, Tally.reports > 0,
+                                              _tally_scope(period.campaign, region))
         row = db.session.execute(query).one()
         return Totals({i.key: row[2 + n] for n, i in enumerate(indicators) if row[2 + n] is not None},
                       row[0] or 0, row[1] or 0)

@@ -18,6 +18,8 @@ from .extensions import db
 from .models import LEVELS, VALUE_SLOTS, Campaign, Indicator, Period, Region, Report, Tally
 
 SLOTS = range(1, VALUE_SLOTS + 1)
+#: the ancestor ids a tally copies from its unit's Region
+ANCESTOR_COLUMNS = (Region.province_id, Region.city_id, Region.county_id, Region.township_id)
 
 
 def tally_level(campaign: Campaign) -> Optional[str]:
@@ -60,11 +62,15 @@ class Changes:
         self._add(parent_id, after, +1)
 
     def apply(self) -> None:
-        rows = [{"period_id": self.period.id, "region_id": parent_id, "reports": d.reports, "late": d.late,
-                 **{f"s{slot}": d.sums[slot - 1] for slot in SLOTS}}
-                for parent_id, d in sorted(self.by_parent.items()) if parent_id is not None]
-        if not rows:
+        parents = sorted(parent_id for parent_id in self.by_parent if parent_id is not None)
+        if not parents:
             return
+        ancestry = {row.id: row for row in db.session.execute(
+            select(Region.id, *ANCESTOR_COLUMNS).where(Region.id.in_(parents)))}
+        rows = [{"period_id": self.period.id, "region_id": parent_id,
+                 **{column.key: getattr(ancestry[parent_id], column.key) for column in ANCESTOR_COLUMNS},
+                 "reports": d.reports, "late": d.late, **{f"s{slot}": d.sums[slot - 1] for slot in SLOTS}}
+                for parent_id in parents for d in (self.by_parent[parent_id],)]
         dialect = {"postgresql": postgresql, "sqlite": sqlite}[db.session.get_bind().dialect.name]
         statement = dialect.insert(Tally)
         added = ["reports", "late", *(f"s{slot}" for slot in SLOTS)]
@@ -77,20 +83,23 @@ class Changes:
 
 def recount(period: Period) -> list[dict]:
     """The tallies of `period` as they should be, summed from its submitted reports (a check)."""
-    parent = Region.__table__.alias("unit")
-    query = (select(parent.c.parent_id.label("region_id"), func.count(Report.id).label("reports"),
+    unit = Region.__table__.alias("unit")
+    ancestors = [getattr(Region, column.key) for column in ANCESTOR_COLUMNS]
+    query = (select(Region.id.label("region_id"), *ancestors, func.count(Report.id).label("reports"),
                     func.count(case((Report.submitted_at >= period.deadline, 1))).label("late"),
                     *(func.coalesce(func.sum(getattr(Report, f"v{slot}")), 0).label(f"s{slot}")
                       for slot in SLOTS))
-             .select_from(Report).join(parent, parent.c.id == Report.region_id)
+             .select_from(Report).join(unit, unit.c.id == Report.region_id)
+             .join(Region, Region.id == unit.c.parent_id)
              .where(Report.period_id == period.id, Report.status == "submitted")
-             .group_by(parent.c.parent_id).order_by(parent.c.parent_id))
+             .group_by(Region.id, *ancestors).order_by(Region.id))
     return [dict(row) for row in db.session.execute(query).mappings()]
 
 
 def stored(period: Period) -> list[dict]:
     """The tallies of `period` as stored, without the rows that hold nothing."""
-    columns = [Tally.region_id, Tally.reports, Tally.late, *(getattr(Tally, f"s{slot}") for slot in SLOTS)]
+    columns = [Tally.region_id, *(getattr(Tally, column.key) for column in ANCESTOR_COLUMNS), Tally.reports,
+               Tally.late, *(getattr(Tally, f"s{slot}") for slot in SLOTS)]
     query = (select(*columns).where(Tally.period_id == period.id, Tally.reports > 0)
              .order_by(Tally.region_id))
     return [dict(row) for row in db.session.execute(query).mappings()]
@@ -99,7 +108,7 @@ def stored(period: Period) -> list[dict]:
 def rebuild(period: Period) -> int:
     """Replace the tallies of `period` with a recount; returns how many rows it wrote."""
     db.session.execute(Tally.__table__.delete().where(Tally.period_id == period.id))
-    rows = [{**row, "period_id": period.id} for row in recount(period) if row["region_id"] is not None]
+    rows = [{**row, "period_id": period.id} for row in recount(period)]
     if rows:
         db.session.execute(Tally.__table__.insert(), rows)
     return len(rows)

@@ -138,6 +138,17 @@ def test_submit_errors_link_to_each_cell(client, grid):
     assert all(stored(u).status == "draft" for u in grid.units[:5])
 
 
+def test_an_over_long_footer_is_named_at_its_field(client, grid):
+    grid.fill_all()
+    answer = client.post(f"{grid.url}/submit", data={"filer_name": "黄" * 51, "filer_phone": "13802216103",
+                                                     "filer_head": "张局长"}, headers=HX)
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 422 and "不能提交" in html
+    assert 'href="#filer_name"' in html and "填表人最多50字" in html
+    assert 'maxlength="50"' in html  # the browser stops the 51st character in the first place
+    assert all(stored(u).status == "draft" for u in grid.units[:5])
+
+
 def test_warnings_need_one_acknowledgement_then_submit(client, grid):
     grid.fill_all(enrolled=2700)  # above 应参保: a warning on every unit
     footer = {"filer_name": "黄丽华", "filer_phone": "13802216103", "filer_head": "张局长"}

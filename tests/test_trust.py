@@ -79,13 +79,19 @@ def test_idle_timeout(client, auth, jiangmen, frozen_now):
     assert client.get("/").status_code == 302
 
 
-def test_login_rate_limit_per_account(tmp_path, jiangmen):
-    config = {"TESTING": True, "SECRET_KEY": "x", "WTF_CSRF_ENABLED": False, "SESSION_COOKIE_SECURE": False}
+def limited_app(**config):
+    """An app on the test's database with rate limiting on (the test config turns it off)."""
+    config = {"TESTING": True, "SECRET_KEY": "x", "WTF_CSRF_ENABLED": False, "SESSION_COOKIE_SECURE": False,
+              **config}
     if PG_URL:
         config["DATABASE_URL"] = PG_URL
     else:
         config["SQLALCHEMY_DATABASE_URI"] = db.engine.url.render_as_string(hide_password=False)
-    app = create_app(config)
+    return create_app(config)
+
+
+def test_login_rate_limit_per_account(tmp_path, jiangmen):
+    app = limited_app()
     client = app.test_client()
     name = f"nobody-{uuid.uuid4().hex[:8]}"  # the limit store may be a shared Redis: a name of its own
     answers = [client.post("/login", data={"username": name, "password": "x" * 12}).status_code
@@ -98,13 +104,7 @@ def test_login_rate_limit_per_account(tmp_path, jiangmen):
 
 
 def test_behind_a_trusted_proxy_logins_are_limited_per_client_address(tmp_path, jiangmen):
-    config = {"TESTING": True, "SECRET_KEY": "x", "WTF_CSRF_ENABLED": False, "SESSION_COOKIE_SECURE": False,
-              "TRUSTED_PROXIES": 1}
-    if PG_URL:
-        config["DATABASE_URL"] = PG_URL
-    else:
-        config["SQLALCHEMY_DATABASE_URI"] = db.engine.url.render_as_string(hide_password=False)
-    app = create_app(config)
+    app = limited_app(TRUSTED_PROXIES=1)
     client = app.test_client()
     # addresses of their own: the limit store may be a shared Redis
     office, other = (f"10.{n}.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}" for n in (1, 2))

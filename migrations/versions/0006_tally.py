@@ -18,6 +18,7 @@ branch_labels = None
 depends_on = None
 
 SLOTS = range(1, 13)
+ANCESTORS = ('province', 'city', 'county', 'township')
 
 
 def upgrade():
@@ -25,6 +26,7 @@ def upgrade():
         'tally',
         sa.Column('period_id', sa.Integer(), sa.ForeignKey('period.id'), nullable=False),
         sa.Column('region_id', sa.Integer(), sa.ForeignKey('region.id'), nullable=False),
+        *(sa.Column(f'{level}_id', sa.Integer(), nullable=True) for level in ANCESTORS),
         sa.Column('reports', sa.Integer(), nullable=False),
         sa.Column('late', sa.Integer(), nullable=False),
         *(sa.Column(f's{slot}', sa.BigInteger(), nullable=False) for slot in SLOTS),
@@ -34,13 +36,16 @@ def upgrade():
     connection = op.get_bind()
     sums = ", ".join(f"COALESCE(SUM(report.v{slot}), 0)" for slot in SLOTS)
     columns = ", ".join(f"s{slot}" for slot in SLOTS)
+    ancestors = ", ".join(f"{level}_id" for level in ANCESTORS)
+    parents = ", ".join(f"parent.{level}_id" for level in ANCESTORS)
     fill = sa.text(
-        f"INSERT INTO tally (period_id, region_id, reports, late, {columns}) "
-        f"SELECT report.period_id, unit.parent_id, COUNT(*), "
+        f"INSERT INTO tally (period_id, region_id, {ancestors}, reports, late, {columns}) "
+        f"SELECT report.period_id, parent.id, {parents}, COUNT(*), "
         f"COUNT(CASE WHEN report.submitted_at >= :deadline THEN 1 END), {sums} "
         f"FROM report JOIN region AS unit ON unit.id = report.region_id "
-        f"WHERE report.period_id = :period AND report.status = 'submitted' AND unit.parent_id IS NOT NULL "
-        f"GROUP BY report.period_id, unit.parent_id")
+        f"JOIN region AS parent ON parent.id = unit.parent_id "
+        f"WHERE report.period_id = :period AND report.status = 'submitted' "
+        f"GROUP BY report.period_id, parent.id, {parents}")
     for period_id, due in connection.execute(sa.text("SELECT id, due FROM period")).all():
         if isinstance(due, str):  # SQLite hands dates back as text
             due = dt.date.fromisoformat(due)

@@ -185,7 +185,11 @@ def submit(period_id: int, code: str):
     period, region = load_grid(period_id, code, write=True)
     form = SubmitForm()
     if not form.validate():
-        return respond("filing/grid.html", "submit_panel", grid_context(period, region, form=form), 422)
+        # the footer's own checks (lengths, the CSRF token): listed like the rules' errors, at their field
+        refused = [RowIssue(None, "", f"filer.{name[len('filer_'):]}" if name.startswith("filer_") else name,
+                            message) for name, messages in form.errors.items() for message in messages]
+        return respond("filing/grid.html", "submit_panel", grid_context(period, region, form=form,
+                                                                        errors=refused), 422)
     filer = {k: (getattr(form, f"filer_{k}").data or "").strip() for k in FILER_FIELDS}
     context_errors: list[RowIssue] = []
     units = grid_units(period, region)
