@@ -72,9 +72,10 @@ def _text(x: float, y: float, text: str, *, size: int = 12, anchor: Optional[str
 
 
 def _svg(width: int, height: int, title: str, body: Iterable[str]) -> Markup:
-    # The <title> is the accessible name and the tooltip; the visible heading is a <text>.
+    # The <title> is the accessible name and the tooltip; the visible heading is a <text>, in the
+    # regular weight: a bold face would be one more CJK font for a circular to embed and subset.
     content = "".join([_title(title),
-                       _text(width / 2, 22, title, size=15, anchor="middle", font_weight="bold"),
+                       _text(width / 2, 22, title, size=16, anchor="middle", fill="#1a1a1a"),
                        *body])
     return Markup(_el("svg", content, xmlns="http://www.w3.org/2000/svg", width=f"{width}px",
                       height=f"{height}px", viewBox=f"0 0 {width} {height}", role="img",
