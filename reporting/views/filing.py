@@ -18,6 +18,7 @@ from ..extensions import db
 from ..filing import (FILER_FIELDS, SYSTEM_FILER, ImportRejected, ReportConflict, ReportRejected, RowIssue,
                       filing_status, import_reports, is_closed, late_status, save_report)
 from ..hierarchy import descendants_at, region_by_code
+from ..indicators import fields
 from ..models import LEVELS, Period, Region, Report, Revision
 from ..rollup import FILED, child_totals, ratio, region_totals
 from ..schedule import current_period
@@ -147,7 +148,8 @@ def update_unit(period_id: int, code: str, unit_code: str):
         abort(404, "该单位不在本表中")
     if not request.htmx:
         return redirect(url_for("filing.grid", period_id=period.id, code=region.code), code=303)
-    indicators = period.campaign.indicators
+    # plain specs: the commit below expires the ORM rows, and the answer would reload each one
+    indicators = fields(period.campaign.indicators)
     raw = {i.key: request.form[i.key] for i in indicators if i.key in request.form}
     revision = request.form.get("revision", type=int)
     outcome, conflict, errors, warnings = None, None, [], []
