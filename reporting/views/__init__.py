@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from flask import abort, make_response, render_template, request
+from flask import abort, make_response, redirect, render_template, request
 from jinja2_fragments.flask import render_block
 
 from .. import clock
@@ -22,6 +22,16 @@ def page_or_fragment(template: str, block: str, context: dict, status: int = 200
     response = make_response(body, status)
     response.vary.add("HX-Request")
     return response
+
+
+def go_to(target: str):
+    """After a successful POST: htmx is told to load `target` as a whole page (HX-Redirect on an
+    empty 204), a plain form is sent there with a 303."""
+    if request.htmx:
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target, code=303)
 
 
 def period_for(region: Region, period_id: Optional[int]) -> Period:

@@ -16,7 +16,7 @@ from ..extensions import db
 from ..hierarchy import region_by_code
 from ..models import Circular, Period, Region
 from ..schedule import current_period
-from . import page_or_fragment
+from . import go_to, page_or_fragment
 
 bp = Blueprint("circulars", __name__, url_prefix="/circulars")
 
@@ -173,12 +173,7 @@ def issue_circular(circular_id: int):
     issue(circular, current_user)
     db.session.commit()
     flash(f"已印发 {circular.doc_number}（第{circular.issue_no}期）")
-    target = url_for("circulars.show", circular_id=circular.id)
-    if request.htmx:
-        response = make_response("", 204)
-        response.headers["HX-Redirect"] = target
-        return response
-    return redirect(target, code=303)
+    return go_to(url_for("circulars.show", circular_id=circular.id))
 
 
 @bp.get("/<int:circular_id>/job")
@@ -188,12 +183,7 @@ def job(circular_id: int):
     circular = load(circular_id, write=True)
     if circular.status == "issued":
         flash(f"已印发 {circular.doc_number}（第{circular.issue_no}期）")
-        target = url_for("circulars.show", circular_id=circular.id)
-        if request.htmx:
-            response = make_response("", 204)
-            response.headers["HX-Redirect"] = target
-            return response
-        return redirect(target, code=303)
+        return go_to(url_for("circulars.show", circular_id=circular.id))
     if not circular.job_id:
         return redirect(url_for("circulars.edit", circular_id=circular.id), code=303)
     context = dict(circular=circular, job=jobs.status(circular.job_id))

@@ -23,7 +23,7 @@ from ..models import LEVELS, Period, Region, Report, Revision
 from ..rollup import FILED, child_totals, ratio, region_totals
 from ..schedule import current_period
 from ..spreadsheets import TableError, file_name
-from . import page_or_fragment
+from . import go_to, page_or_fragment
 
 bp = Blueprint("filing", __name__, url_prefix="/filing")
 
@@ -214,12 +214,7 @@ def submit(period_id: int, code: str):
             period, region, form=form, warnings=outcome.warnings, needs_ack=True, names=names), 422)
     db.session.commit()
     flash(f"已提交{region.name}{period.label}的进度表")
-    target = url_for("filing.grid", period_id=period.id, code=region.code)
-    if request.htmx:
-        response = make_response("", 204)
-        response.headers["HX-Redirect"] = target
-        return response
-    return redirect(target, code=303)
+    return go_to(url_for("filing.grid", period_id=period.id, code=region.code))
 
 
 @bp.get("/<int:period_id>/<code>/history")
