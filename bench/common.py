@@ -3,8 +3,56 @@ imports it and must hold no data of its own (see run.py)."""
 from __future__ import annotations
 
 import hashlib
+import os
+import platform
 import random
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
+
+#: when the script started (this module is imported first thing); log lines count from here
+STARTED = time.perf_counter()
+
+
+def log(message: str) -> None:
+    print(f"[{time.perf_counter() - STARTED:7.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def machine() -> str:
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2 ** 30
+    return f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB RAM, Python {platform.python_version()}"
+
+
+def checkout(root: Path) -> str:
+    """The commit under test, and whether the working tree differs from it."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
+                              text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return "not a git checkout"
+    if not head:
+        return "not a git checkout"
+    return f"commit {head}{' with uncommitted changes' if dirty else ''}"
+
+
+def load_average(digits: int = 1) -> str:
+    return " / ".join(f"{v:.{digits}f}" for v in os.getloadavg())
 
 
 def simulate(codes: list[str], count: int, seed: int, final_max: float = 1.0) -> list[tuple[str, list[tuple]]]:

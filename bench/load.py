@@ -42,7 +42,6 @@ import http.cookies
 import json
 import math
 import os
-import platform
 import random
 import re
 import resource
@@ -58,7 +57,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from common import fingerprint, simulate
+from common import checkout, fingerprint, free_port, load_average, log, machine, simulate
 
 BENCH = Path(__file__).resolve().parent
 ROOT = Path(os.environ.get("BENCH_PROJECT") or BENCH.parent).resolve()
@@ -68,7 +67,6 @@ BIN = Path(PYTHON).parent
 FLASK = [str(BIN / "flask"), "--app", "app"]
 #: `flask` with the server clock fixed (BENCH_NOW): only to file the periods already due, on time
 FLASK_AT = [PYTHON, str(BENCH / "flask_at.py"), "--app", "app"]
-STARTED = time.perf_counter()
 
 KEYS = ["population", "should_enroll", "enrolled", "hardship_should", "hardship_enrolled",
         "students_enrolled", "newborns_enrolled", "college_enrolled"]
@@ -92,8 +90,6 @@ class LoadError(RuntimeError):
     """The load test could not be prepared or run; the message says which step failed and why."""
 
 
-def log(message: str) -> None:
-    print(f"[{time.perf_counter() - STARTED:7.1f}s] {message}", file=sys.stderr, flush=True)
 
 
 # --- configuration ------------------------------------------------------------------------------
@@ -454,10 +450,6 @@ def accounts_main(spec_path: str, out_path: str) -> int:
 
 # --- the servers --------------------------------------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:
@@ -1146,28 +1138,8 @@ def save_samples(run: Run, path: Path) -> None:
             writer.writerow([sample.kind, f"{sample.at:.3f}", f"{sample.ms:.1f}", sample.port, sample.error or ""])
 
 
-def machine() -> str:
-    cpu = "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2 ** 30
-    return f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB RAM, Python {platform.python_version()}"
 
 
-def checkout() -> str:
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                              text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.TimeoutExpired):
-        return "not a git checkout"
-    if not head:
-        return "not a git checkout"
-    return f"commit {head or '?'}{' with uncommitted changes' if dirty else ''}"
 
 
 def settle(limit: float) -> None:
@@ -1175,7 +1147,7 @@ def settle(limit: float) -> None:
     imports do not weigh on the start of the load."""
     until = time.monotonic() + limit
     if os.getloadavg()[0] >= 1 and limit > 0:
-        log(f"waiting up to {limit:.0f} s for the load average ({loadavg()}) to fall below 1")
+        log(f"waiting up to {limit:.0f} s for the load average ({load_average(2)}) to fall below 1")
     while os.getloadavg()[0] >= 1 and time.monotonic() < until:
         time.sleep(2)
 
@@ -1206,8 +1178,6 @@ def machine_busy() -> float:
 
 
 
-def loadavg() -> str:
-    return " / ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
 def report(cfg: Config, world: dict, run: Run, seen: dict, check: dict, servers: list[Server],
@@ -1263,7 +1233,7 @@ def report(cfg: Config, world: dict, run: Run, seen: dict, check: dict, servers:
         f"{errors:,} errors (HTTP 5xx, 429, other unexpected status, connection errors and timeouts, and "
         f"{refusals:,} answers that refused the work; {exceptions} client exceptions). "
         f"Resolved, not errors: {', '.join(conflicts) or 'none'}.",
-        f"**Machine**: {machine()}; {pg_version}; project {ROOT}, {checkout()}"
+        f"**Machine**: {machine()}; {pg_version}; project {ROOT}, {checkout(ROOT)}"
         + ("; **the project's code changed while the servers ran (concurrent edits)**" if edited else "")
         + f". Load average (1/5/15 min) {load_start} at the "
         f"start → {load_end} at the end; 1-min peak {seen['load_max']:.2f}. The client shares the machine: it "
@@ -1346,10 +1316,10 @@ def main(argv: list[str]) -> int:
             server.wait_until_serving()
         log(f"gunicorn A on :{servers[0].port}, B on :{servers[1].port}, {cfg.workers} workers each")
         settle(cfg.settle)
-        load_start = loadavg()
+        load_start = load_average(2)
         log(f"load for {cfg.seconds:.0f} s; load average {load_start}")
         run, seen = drive(cfg, world, servers)
-        load_end = loadavg()
+        load_end = load_average(2)
     finally:
         for server in servers:
             server.stop()

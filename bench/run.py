@@ -21,10 +21,8 @@ import http.cookies
 import json
 import math
 import os
-import platform
 import re
 import resource
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-from common import fingerprint
+from common import STARTED, checkout, fingerprint, free_port, load_average, log, machine
 
 BENCH = Path(__file__).resolve().parent
 #: the project under test (the checkout this file lives in, unless BENCH_PROJECT says otherwise)
@@ -47,7 +45,6 @@ FLASK = [str(BIN / "flask"), "--app", "app"]
 #: `flask` with the server clock set from BENCH_NOW (see flask_at.py): only for `reports import`
 FLASK_AT = [PYTHON, str(BENCH / "flask_at.py"), "--app", "app"]
 WORKERS = [PYTHON, str(BENCH / "workers.py")]
-STARTED = time.perf_counter()
 
 BENCH_USER, BENCH_PASSWORD = "bench", "bench-password-2022"
 CAMPAIGN = ["--start", "2022-09-01", "--end", "2022-12-31", "--extend-to", "2023-02-28",
@@ -183,8 +180,6 @@ def worker(task: str, args: dict, env: dict, label: Optional[str] = None) -> tup
     return result, done
 
 
-def log(message: str) -> None:
-    print(f"[{time.perf_counter() - STARTED:7.1f}s] {message}", file=sys.stderr, flush=True)
 
 
 # --- the table --------------------------------------------------------------------------------------
@@ -570,10 +565,6 @@ STEPS: list[Callable[[Config, Database], list[Row]]] = [
 
 # --- HTTP helpers ---------------------------------------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def request(port: int, method: str, path: str, headers: dict, body: Optional[bytes] = None):
@@ -661,15 +652,6 @@ def vmhwm(pid: int) -> int:
 
 # --- the whole run ---------------------------------------------------------------------------------
 
-def machine() -> str:
-    cpu = "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2 ** 30
-    return f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB RAM, Python {platform.python_version()}"
 
 
 def versions(dbs: list[Database]) -> str:
@@ -685,22 +667,10 @@ def versions(dbs: list[Database]) -> str:
     return ", ".join(found)
 
 
-def checkout() -> str:
-    """The commit under test, and whether the working tree differs from it."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                              text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.TimeoutExpired):
-        return "not a git checkout"
-    return f"commit {head or '?'}{' with uncommitted changes' if dirty else ''}"
 
 
 
 
-def load() -> str:
-    return " / ".join(f"{v:.1f}" for v in os.getloadavg())
 
 
 def main(argv: list[str]) -> int:
@@ -714,7 +684,7 @@ def main(argv: list[str]) -> int:
     parts = []
     for db in dbs:
         db_started = time.perf_counter()
-        code_before, load_at_start, commit = fingerprint(ROOT), load(), checkout()
+        code_before, load_at_start, commit = fingerprint(ROOT), load_average(), checkout(ROOT)
         for step in STEPS:
             log(f"{db.label}: {step.__name__}")
             try:
@@ -736,7 +706,7 @@ def main(argv: list[str]) -> int:
             schema = "?"
         edited = fingerprint(ROOT) != code_before
         parts.append(f"{db.label}: {minutes:.1f} min, {commit}, schema {schema}, load average "
-                     f"{load_at_start} → {load()}"
+                     f"{load_at_start} → {load_average()}"
                      + ("; **the project's code changed during this part** (concurrent edits)" if edited else ""))
     total = time.perf_counter() - STARTED
     table = render(rows)

@@ -18,7 +18,6 @@ import io
 import json
 import os
 import re
-import statistics
 import sys
 import time
 
