@@ -107,6 +107,17 @@ def frozen_now(monkeypatch):
     return freeze
 
 
+@pytest.fixture
+def demo(jiangmen, frozen_now):
+    """The 江门市 demo (`flask demo`) on 2026年11月27日: 第4期 complete, 第5期 partly filed."""
+    from reporting.demo import load_demo
+    from reporting.models import Campaign
+    frozen_now(dt.datetime(2026, 11, 27, 10, 0))
+    load_demo(echo=lambda line: None)
+    db.session.commit()
+    return db.session.scalar(db.select(Campaign))
+
+
 def make_user(username: str, role: str, region_code: str, password: str = "correct-horse-battery") -> User:
     user = User(username=username, role=role, region=region_by_code(region_code),
                 full_name=username, phone="13800000000")

@@ -1,14 +1,10 @@
 """Journey: the city admin drafts the 通报 of 第4期 from the data, edits it with a live preview, issues it."""
-import datetime as dt
 import re
 import subprocess
 
 import pytest
 from playwright.sync_api import expect
 
-from reporting.demo import load_demo
-from reporting.extensions import db
-from reporting.models import Campaign
 
 from .conftest import browser_login
 
@@ -16,15 +12,6 @@ pytestmark = pytest.mark.browser
 
 #: rendering a 江门市 circular (charts, tables, CJK fonts) takes a few seconds here
 RENDER_MS = 60_000
-
-
-@pytest.fixture
-def demo(jiangmen, frozen_now):
-    """The 江门市 demo on 2026年11月27日: 第4期 is complete."""
-    frozen_now(dt.datetime(2026, 11, 27, 10, 0))
-    load_demo(echo=lambda line: None)
-    db.session.commit()
-    return db.session.scalar(db.select(Campaign))
 
 
 def test_city_admin_drafts_edits_and_issues_a_circular(page, demo, tmp_path):

@@ -1,5 +1,4 @@
 """Journey: the city admin supervises 江门市: head figures, 约谈, whom to call, a sorted ranking, export, drill-down."""
-import datetime as dt
 import io
 
 import pytest
@@ -7,26 +6,16 @@ from openpyxl import load_workbook
 from playwright.sync_api import expect
 
 from reporting import clock
-from reporting.demo import load_demo
 from reporting.extensions import db
 from reporting.filters import count, percent
 from reporting.hierarchy import region_by_code
-from reporting.models import Campaign, User
+from reporting.models import User
 from reporting.ranking import progress
 from reporting.schedule import current_period
 
 from .conftest import browser_login
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def demo(jiangmen, frozen_now):
-    """The 江门市 demo on 2026年11月27日: 第5期 is partly filed, 第4期 complete."""
-    frozen_now(dt.datetime(2026, 11, 27, 10, 0))
-    load_demo(echo=lambda line: None)
-    db.session.commit()
-    return db.session.scalar(db.select(Campaign))
 
 
 def test_city_admin_supervises_sorts_exports_and_drills_down(page, demo, tmp_path):

@@ -1,13 +1,8 @@
 """The supervision dashboard, its sorting, the reminder list, the export, and GET /api/v1/progress."""
-import datetime as dt
 import io
 
 import pytest
 from openpyxl import load_workbook
-
-from reporting.demo import load_demo
-from reporting.extensions import db
-from reporting.models import Campaign
 
 from .conftest import make_user
 
@@ -15,12 +10,10 @@ HX = {"HX-Request": "true"}
 
 
 @pytest.fixture
-def demo(app, client, auth, jiangmen, frozen_now):
-    frozen_now(dt.datetime(2026, 11, 27, 10, 0))
-    load_demo(echo=lambda line: None)
-    db.session.commit()
+def demo(demo, auth):
+    """The demo, signed in as the city's administrator."""
     auth.login("jm_admin", "jiangmen-admin-2026")
-    return db.session.scalar(db.select(Campaign))
+    return demo
 
 
 def test_dashboard_full_page_and_sorted_fragment(client, demo):

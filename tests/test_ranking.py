@@ -130,14 +130,8 @@ def test_progress_json_shape(township, frozen_now):
     assert body["region"]["late"] == "on_time" and child["light"] in ("green", "yellow", "red")
 
 
-def test_city_progress_equals_the_sum_of_its_counties(jiangmen, frozen_now):
-    from reporting.demo import load_demo
-    frozen_now(dt.datetime(2026, 11, 27, 10, 0))
-    load_demo(echo=lambda line: None)
-    db.session.commit()
-    from reporting.models import Campaign
-    campaign = db.session.scalar(db.select(Campaign))
-    period = campaign.periods[3]
+def test_city_progress_equals_the_sum_of_its_counties(demo):
+    period = demo.periods[3]
     city = progress(period, region_by_code("4407"))
     county_sums = sum(progress(period, c.region).region.totals.values["enrolled"] for c in city.children)
     assert city.region.totals.values["enrolled"] == county_sums
