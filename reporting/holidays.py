@@ -344,3 +344,11 @@ def parse_run(text: str) -> list[dt.date]:
     if (end - start).days >= MAX_RUN:
         raise ValueError(f"一次最多录入{MAX_RUN}天，而 {text} 有{(end - start).days + 1}天")
     return [start + ONE_DAY * n for n in range((end - start).days + 1)]
+
+
+def official_last_year() -> int:
+    """The last year the installed chinesecalendar covers."""
+    year = clock.today().year - 1
+    while official_knows(year + 1) and year < 2200:
+        year += 1
+    return year

@@ -177,6 +177,7 @@ class DueChange(db.Model):
     changed_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
 
     period: Mapped["Period"] = relationship()
+    changed_by: Mapped[Optional["User"]] = relationship()
 
 
 class Target(db.Model):

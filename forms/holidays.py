@@ -1,0 +1,15 @@
+"""Forms of the holiday page: a notice's lines for a year, and one entered day to delete."""
+from flask_wtf import FlaskForm
+from wtforms import DateField, IntegerField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange
+
+
+class HolidayNoticeForm(FlaskForm):
+    year = IntegerField("年份", validators=[DataRequired("请填写通知所属的年份"),
+                                          NumberRange(2000, 2100, "年份应在2000至2100之间")])
+    text = TextAreaField("通知原文（每个节日一行）", validators=[
+        DataRequired("请粘贴通知中的节日安排"), Length(max=5000, message="最多5000个字符")])
+
+
+class HolidayRemoveForm(FlaskForm):
+    day = DateField("日期", validators=[DataRequired("请给出要删除的日期")])
