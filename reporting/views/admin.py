@@ -217,11 +217,12 @@ def holiday_page(form: HolidayNoticeForm, year: int, notice=None, plan=None, sta
     """The page of one year: what is entered, how it compares with the official data, and the
     due dates it moved; with a notice just read, what was understood and what saving would move."""
     today = clock.today()
-    mine = {c.id for c in campaigns_for(current_user.region)}
+    campaigns = campaigns_for(current_user.region)
+    mine = {c.id for c in campaigns}
     overrides = holidays.overrides_of(year)
     moved = db.session.scalars(select(DueChange).join(Period).where(Period.campaign_id.in_(mine))
                                .order_by(DueChange.id.desc()).limit(50)).all()
-    uncovered = {c: holidays.uncovered_periods(c, today) for c in campaigns_for(current_user.region)}
+    uncovered = {c: holidays.uncovered_periods(c, today) for c in campaigns}
     context = dict(
         form=form, year=year, overrides=overrides, official=holidays.official_knows(year),
         differences={d.day: d for d in holidays.differences(overrides)}, moved=moved,
@@ -238,6 +239,13 @@ def default_holiday_year() -> int:
     today = clock.today()
     years = [y for c in campaigns_for(current_user.region) for y in holidays.uncovered_periods(c, today)]
     return min(years) if years else today.year
+
+
+def moved_in_scope(plan) -> str:
+    """The moved due dates of the admin's own campaigns, for a flash (other cities' are theirs)."""
+    mine = {c.id for c in campaigns_for(current_user.region)}
+    shown = [c.text for c in plan.changes if c.period.campaign_id in mine]
+    return "报送截止日期调整：" + "；".join(shown) if shown else "本地区没有报送期次的截止日期需要调整"
 
 
 @bp.get("/admin/holidays")
@@ -276,10 +284,8 @@ def holidays_save():
     names = "、".join(line.name for line in notice.lines)
     outcome = holidays.enter_days(notice.days(), current_user, f"{form.year.data}年{names}")
     db.session.commit()
-    mine = {c.id for c in campaigns_for(current_user.region)}
-    shown = [c.text for c in outcome.plan.changes if c.period.campaign_id in mine]
     flash(f"已保存{names}：{len(notice.days())}天（新增{outcome.added}，修改{outcome.updated}）；"
-          + ("报送截止日期调整：" + "；".join(shown) if shown else "本地区没有报送期次的截止日期需要调整"))
+          + moved_in_scope(outcome.plan))
     return go_to(url_for("admin.holidays_page", year=form.year.data))
 
 
@@ -292,11 +298,8 @@ def holiday_remove():
         abort(422, "请给出要删除的日期")
     removed, plan = holidays.remove_days([form.day.data], current_user)
     db.session.commit()
-    mine = {c.id for c in campaigns_for(current_user.region)}
-    shown = [c.text for c in plan.changes if c.period.campaign_id in mine]
-    flash(f"已删除{form.day.data.month}月{form.day.data.day}日的调整" if removed else "该日没有录入的调整")
-    if shown:
-        flash("报送截止日期调整：" + "；".join(shown))
+    flash((f"已删除{form.day.data.month}月{form.day.data.day}日的调整" if removed else "该日没有录入的调整")
+          + "；" + moved_in_scope(plan))
     return go_to(url_for("admin.holidays_page", year=form.day.data.year))
 
 
