@@ -155,13 +155,17 @@ def first_village() -> str:
                              .with_only_columns(Region.code).order_by(Region.code))
 
 
-def test_the_unknown_year_warning_names_the_periods(jiangmen):
+def test_the_unknown_year_warning_names_the_periods(runner, jiangmen, frozen_now):
+    frozen_now(dt.datetime(2026, 11, 29, 9, 0))
     campaign, warning = weekly_2027(jiangmen)
     assert "2027年" in warning and "/admin/holidays" in warning and "flask holidays add" in warning
     assert "第18期（1月7日）" in warning and "第25期（2月25日）" in warning
     assert "第17期（12月31日）" not in warning  # a 2026 due date is the official calendar's
     affected = uncovered_periods(campaign, D(2026, 11, 29))
     assert [p.seq for p in affected[2027]] == list(range(18, 26))
+    listing = runner.invoke(args=["holidays", "list", "2027"]).stdout
+    assert "尚未收录；录入0天" in listing
+    assert "受影响：江门市2027年度周报 第18期（截止2027-01-07）、第19期（截止2027-01-14）" in listing
 
 
 def test_cli_moves_future_due_dates_and_leaves_the_past(runner, jiangmen, frozen_now):
