@@ -109,6 +109,24 @@ def test_a_stale_override_of_a_known_year_is_shown_and_removed(client, auth, jia
     page = client.get("/admin/holidays?year=2026").get_data(as_text=True)
     assert "不一致" not in page and "录入的日期与官方数据一致，可以删除" in page
     assert db.session.scalar(select(HolidayOverride).where(HolidayOverride.day == D(2026, 2, 28))) is None
+    cleared = client.post("/admin/holidays/remove", data={"remove-year": "2026"})
+    assert cleared.status_code == 303 and overrides() == 0
+    assert "已删除2026年的9天调整" in client.get(cleared.location).get_data(as_text=True)
+    nothing = client.post("/admin/holidays/remove", data={})
+    assert nothing.status_code == 422 and "请给出要删除的日期或年份" in nothing.get_data(as_text=True)
+
+
+def test_removing_a_day_moves_the_due_date_back(client, auth, jiangmen, frozen_now):
+    campaign = setup_world(jiangmen, frozen_now)
+    auth.login("jm_admin")
+    client.post("/admin/holidays", data={"year": "2027", "text": SPRING_2027})
+    assert feb_11(campaign).due == D(2027, 2, 14)
+    removed = client.post("/admin/holidays/remove", data={"remove-day": "2027-02-14"})
+    assert removed.status_code == 303
+    db.session.expire_all()
+    assert feb_11(campaign).due == D(2027, 2, 15)  # the Sunday is a weekend again
+    page = client.get(removed.location).get_data(as_text=True)
+    assert "已删除2月14日的1天调整；报送截止日期调整：第23期 报送截止 2027年2月14日 → 2月15日" in page
 
 
 def test_only_the_city_admin_enters_days(client, auth, jiangmen, frozen_now):

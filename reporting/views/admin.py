@@ -6,6 +6,7 @@ import datetime as dt
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from forms.admin import (AuditFilterForm, ChangePasswordForm, EditUserForm, ResetPasswordForm,
                          TokenForm, UserForm)
@@ -282,8 +283,12 @@ def holidays_save():
     if notice.problems or not notice.days():
         return holiday_page(form, form.year.data, notice=notice, status=422)
     names = "、".join(line.name for line in notice.lines)
-    outcome = holidays.enter_days(notice.days(), current_user, f"{form.year.data}年{names}")
-    db.session.commit()
+    try:
+        outcome = holidays.enter_days(notice.days(), current_user, f"{form.year.data}年{names}")
+        db.session.commit()
+    except IntegrityError:  # another admin entered the same day at the same moment
+        db.session.rollback()
+        abort(409, "节假日安排刚被他人修改，请刷新页面后重试")
     flash(f"已保存{names}：{len(notice.days())}天（新增{outcome.added}，修改{outcome.updated}）；"
           + moved_in_scope(outcome.plan))
     return go_to(url_for("admin.holidays_page", year=form.year.data))
@@ -295,12 +300,15 @@ def holiday_remove():
     require_calendar_admin()
     form = HolidayRemoveForm(prefix="remove")
     if not form.validate():
-        abort(422, "请给出要删除的日期")
-    removed, plan = holidays.remove_days([form.day.data], current_user)
+        abort(422, "请给出要删除的日期或年份")
+    if form.year.data:
+        year, days, what = form.year.data, [o.day for o in holidays.overrides_of(form.year.data)], f"{form.year.data}年"
+    else:
+        year, days, what = form.day.data.year, [form.day.data], f"{form.day.data.month}月{form.day.data.day}日"
+    removed, plan = holidays.remove_days(days, current_user)
     db.session.commit()
-    flash((f"已删除{form.day.data.month}月{form.day.data.day}日的调整" if removed else "该日没有录入的调整")
-          + "；" + moved_in_scope(plan))
-    return go_to(url_for("admin.holidays_page", year=form.day.data.year))
+    flash((f"已删除{what}的{removed}天调整" if removed else f"{what}没有录入的调整") + "；" + moved_in_scope(plan))
+    return go_to(url_for("admin.holidays_page", year=year))
 
 
 @bp.app_template_global("due_changes")
