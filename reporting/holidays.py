@@ -74,8 +74,8 @@ def _parse_line(text: str, year: int) -> Optional[NoticeLine]:
     line = NoticeLine(text=text)
     match = _NAME.match(body)
     if not match:
-        if not _DATE.search(body):
-            return None  # the notice's preamble or closing words: nothing to enter
+        if not _DATE.search(body) or _DATE.fullmatch(body):
+            return None  # the notice's preamble, closing words or date of issue: nothing to enter
         line.problems.append("无法识别，应为“节日名：某月某日至某日放假……某月某日上班。”")
         return line
     line.name = match["name"].strip()
@@ -85,7 +85,12 @@ def _parse_line(text: str, year: int) -> Optional[NoticeLine]:
         dates = list(_DATE.finditer(sentence))
         if "放假" in sentence:
             _read_off(line, sentence, dates, year)
-        elif "上班" in sentence:
+            after = [m for m in dates if m.start() > sentence.index("放假")]
+            if after and _works(sentence):  # "……共7天，2月14日上班" with a comma
+                line.workdays += [_date_of(line, m, year, None) for m in after]
+            elif after:
+                line.problems.append(f"“{sentence.strip()}”中放假之后的日期既不是放假也不是上班")
+        elif _works(sentence):
             line.workdays += [_date_of(line, m, year, None) for m in dates]
         elif dates:
             line.problems.append(f"“{sentence.strip()}”中的日期既不是放假也不是上班")
@@ -94,6 +99,11 @@ def _parse_line(text: str, year: int) -> Optional[NoticeLine]:
     if not line.off and not line.workdays and not line.problems:
         line.problems.append("没有读到任何日期")
     return line
+
+
+def _works(sentence: str) -> bool:
+    """A sentence naming 调休 working days: 上班, or 补班 as some reprints say."""
+    return "上班" in sentence or "补班" in sentence
 
 
 def _read_off(line: NoticeLine, sentence: str, dates: list[re.Match], year: int) -> None:

@@ -86,10 +86,25 @@ def test_the_phrasings_of_older_notices_and_of_2027():
     assert across.lines[0].off == days(D(2018, 12, 30), D(2019, 1, 1))
 
 
-def test_the_notice_preamble_is_skipped():
-    notice = parse_notice("经国务院批准，现将2027年元旦、春节…具体安排通知如下。\n"
-                          "春节：2月6日至12日放假调休，共7天。\n节假日期间，各地区要妥善安排好值班。", 2027)
-    assert [line.name for line in notice.lines] == ["春节"] and notice.problems == []
+def test_the_whole_notice_pasted_reads_its_holidays_only():
+    whole = ("国务院办公厅关于2026年部分节假日安排的通知\n国办发明电〔2025〕7号\n"
+             "各省、自治区、直辖市人民政府，国务院各部委、各直属机构：\n"
+             "经国务院批准，现将2026年元旦、春节、清明节、劳动节、端午节、中秋节和国庆节放假调休日期的具体安排通知如下。\n"
+             + NOTICE_2026 +
+             "节假日期间，各地区、各部门要妥善安排好值班和安全、保卫等工作，遇有重大突发事件，要按规定及时报告并妥善处置，"
+             "确保人民群众祥和平安度过节日假期。\n国务院办公厅\n2025年11月4日\n")
+    notice = parse_notice(whole, 2026)
+    assert notice.problems == []
+    assert [line.name for line in notice.lines] == ["元旦", "春节", "清明节", "劳动节", "端午节", "中秋节", "国庆节"]
+    assert notice.days() == parse_notice(NOTICE_2026, 2026).days()
+
+
+def test_a_working_day_after_a_comma():
+    for text in ("春节：2月6日至12日放假调休，共7天，2月14日（星期日）上班。",
+                 "春节：2月6日至12日放假调休，共7天。2月14日（星期日）补班。"):
+        notice = parse_notice(text, 2027)
+        assert notice.problems == [] and notice.lines[0].workdays == [D(2027, 2, 14)]
+        assert notice.lines[0].off == days(D(2027, 2, 6), D(2027, 2, 12))
 
 
 @pytest.mark.parametrize("line, year, problem", [
@@ -104,6 +119,7 @@ def test_the_notice_preamble_is_skipped():
     ("春节：6日至12日放假。", 2027, "没有写月份"),
     ("春节：2月6日、2月7日。", 2027, "既不是放假也不是上班"),
     ("春节：放假调休。", 2027, "没有写明放假日期"),
+    ("春节：2月6日至12日放假，2月14日另行通知。", 2027, "放假之后的日期既不是放假也不是上班"),
 ])
 def test_what_does_not_add_up_is_said(line, year, problem):
     problems = parse_notice(line, year).problems
