@@ -302,9 +302,11 @@ def holiday_remove():
     if not form.validate():
         abort(422, "请给出要删除的日期或年份")
     if form.year.data:
-        year, days, what = form.year.data, [o.day for o in holidays.overrides_of(form.year.data)], f"{form.year.data}年"
+        year, what = form.year.data, f"{form.year.data}年"
+        days = [o.day for o in holidays.overrides_of(year)]
     else:
-        year, days, what = form.day.data.year, [form.day.data], f"{form.day.data.month}月{form.day.data.day}日"
+        year, what = form.day.data.year, f"{form.day.data.month}月{form.day.data.day}日"
+        days = [form.day.data]
     removed, plan = holidays.remove_days(days, current_user)
     db.session.commit()
     flash((f"已删除{what}的{removed}天调整" if removed else f"{what}没有录入的调整") + "；" + moved_in_scope(plan))
