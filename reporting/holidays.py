@@ -272,10 +272,13 @@ def enter_days(days: dict[dt.date, bool], user: Optional[User], note: str = "") 
     db.session.flush()
     plan = apply_plan(user)
     years = sorted({d.year for d in days})
-    audit.record("holiday.update", user, target=f"节假日调整 {'、'.join(f'{y}年' for y in years)} {note}".strip(),
+    # The moved periods are named in each campaign's own entry (apply_plan), at its root region,
+    # so that one city's log never lists another city's campaigns; here only their number.
+    audit.record("holiday.update", user, region=user.region if user else None,
+                 target=f"节假日调整 {'、'.join(f'{y}年' for y in years)} {note}".strip(),
                  before=before or None,
                  after={"days": {d.isoformat(): _kind(w) for d, w in sorted(days.items())},
-                        "periods": [f"{c.period.campaign.name} {c.text}" for c in plan.changes]})
+                        "periods_moved": len(plan.changes)})
     return Outcome(added, updated, plan)
 
 
@@ -287,9 +290,9 @@ def remove_days(days: list[dt.date], user: Optional[User]) -> tuple[int, Plan]:
     db.session.flush()
     plan = apply_plan(user)
     if rows:
-        audit.record("holiday.update", user, target="删除节假日调整",
+        audit.record("holiday.update", user, region=user.region if user else None, target="删除节假日调整",
                      before={r.day.isoformat(): _kind(r.workday) for r in rows},
-                     after={"periods": [f"{c.period.campaign.name} {c.text}" for c in plan.changes]})
+                     after={"periods_moved": len(plan.changes)})
     return len(rows), plan
 
 
@@ -305,8 +308,12 @@ def apply_plan(user: Optional[User]) -> Plan:
         by_campaign.setdefault(change.period.campaign_id, []).append(change)
     for changes in by_campaign.values():
         campaign = changes[0].period.campaign
-        # one entry per campaign, at its root: that city's own audit log shows its moved dates
-        audit.record("period.reschedule", user, region=campaign.root, target=f"征缴期 {campaign.id} {campaign.name}",
+        # One entry per campaign, at its root, so that city's own log shows its moved dates. The
+        # calendar is national: another city's campaign is named by the author's name only, or the
+        # author's log (which lists the entries of its users) would show that city's campaigns.
+        own = user is not None and (user.region.contains(campaign.root) or campaign.root.contains(user.region))
+        audit.record("period.reschedule", user if own else None, username=user.username if user else None,
+                     region=campaign.root, target=f"征缴期 {campaign.id} {campaign.name}",
                      before={str(c.period.seq): c.old.isoformat() for c in changes},
                      after={str(c.period.seq): c.new.isoformat() for c in changes})
     db.session.flush()

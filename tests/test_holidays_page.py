@@ -88,6 +88,10 @@ def test_saving_moves_the_due_date_and_the_filer_is_told(client, auth, jiangmen,
     entry = db.session.scalar(select(AuditEntry).where(AuditEntry.kind == "holiday.update"))
     assert entry.username == "jm_admin" and entry.after["days"]["2027-02-14"] == "上班"
     assert db.session.scalar(select(func.count(DueChange.id))) == 1
+    moved = db.session.scalar(select(AuditEntry).where(AuditEntry.kind == "period.reschedule"))
+    assert (moved.region.code, moved.before, moved.after) == ("4407", {"23": "2027-02-11"}, {"23": "2027-02-14"})
+    log = client.get("/admin/audit").get_data(as_text=True)
+    assert "调整节假日" in log and "调整报送截止日期" in log
 
     auth.logout()
     auth.login("xinhui")
@@ -135,3 +139,28 @@ def test_only_the_city_admin_enters_days(client, auth, jiangmen, frozen_now):
     answer = client.post("/admin/holidays", data={"year": "2027", "text": SPRING_2027})
     assert answer.status_code == 403 and "只有市级管理员可以调整节假日" in answer.get_data(as_text=True)
     assert overrides() == 0
+
+
+def test_another_citys_moved_periods_are_counted_not_named(client, auth, jiangmen, anhui, frozen_now):
+    """The calendar is national: 宿州's campaign moves too, but 江门's admin only learns how many."""
+    campaign = setup_world(jiangmen, frozen_now)
+    other, _ = create_campaign(name="灵璧县2027年度周报", root=anhui.parent, start=D(2026, 9, 3),
+                               end=D(2026, 12, 31), extend_to=D(2027, 2, 28), rhythm="weekly")
+    db.session.commit()
+    auth.login("jm_admin")
+    preview = client.post("/admin/holidays/preview", data={"year": "2027", "text": SPRING_2027})
+    text = preview.get_data(as_text=True)
+    assert "另有1个其他地区的报送期次随之调整" in text and "灵璧" not in text
+    saved = client.post("/admin/holidays", data={"year": "2027", "text": SPRING_2027})
+    page = client.get(saved.location).get_data(as_text=True)
+    assert "第23期 报送截止 2027年2月11日 → 2月14日" in page and "灵璧" not in page
+    assert "灵璧" not in client.get("/admin/audit").get_data(as_text=True)
+    db.session.expire_all()
+    assert feb_11(campaign).due == feb_11(other).due == D(2027, 2, 14)
+    # 宿州's own admin finds the move in its log, with who made it
+    make_user("sz_admin", "city_admin", "3413")
+    auth.logout()
+    auth.login("sz_admin")
+    log = client.get("/admin/audit").get_data(as_text=True)
+    assert "<td>jm_admin</td><td>调整报送截止日期</td>" in log
+    assert "<td>灵璧县</td><td>征缴期 2 灵璧县2027年度周报</td>" in log
