@@ -297,14 +297,15 @@ def holidays_add(runs, off: bool, workday: bool, note: str):
     """录入国务院公布的放假（--off）或调休上班（--workday）日期，并重新计算未过期次的报送截止日期。"""
     from .holidays import enter_days, parse_run
     if off == workday:
-        raise click.UsageError("请指定 --off（放假）或 --workday（调休上班）之一")
+        raise click.ClickException("请指定 --off（放假）或 --workday（调休上班）之一")
     try:
         days = sorted({day for run in runs for day in parse_run(run)})
     except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="DATE")
+        raise click.ClickException(str(error))
     with one_transaction():
         outcome = enter_days({day: workday for day in days}, None, note.strip())
-    click.echo(f"已录入{len(days)}天{'调休上班' if workday else '放假'}（{days[0]} 至 {days[-1]}；"
+    span = str(days[0]) if len(days) == 1 else f"{days[0]} 至 {days[-1]}"
+    click.echo(f"已录入{len(days)}天{'调休上班' if workday else '放假'}（{span}；"
                f"新增{outcome.added}，修改{outcome.updated}）")
     _official_note({day.year for day in days})
     _echo_plan(outcome.plan)
@@ -318,7 +319,7 @@ def holidays_remove(runs):
     try:
         days = sorted({day for run in runs for day in parse_run(run)})
     except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="DATE")
+        raise click.ClickException(str(error))
     with one_transaction():
         removed, plan = remove_days(days, None)
     click.echo(f"已删除{removed}天的调整")
