@@ -27,9 +27,15 @@ def test_admin_enters_spring_festival_and_the_filer_sees_the_new_deadline(page, 
     page.wait_for_url("**/admin/holidays")
     expect(page.get_by_label("年份", exact=True)).to_have_value("2027")
     page.get_by_label("通知原文").fill("春节：2月6日至12日放假调休，共7天。2月14日（星期日）上班。")
+    # a wrong year first: the weekday in brackets gives it away, and nothing can be saved
+    page.get_by_label("年份", exact=True).fill("2026")
+    page.get_by_role("button", name="识别").click()
+    preview = page.locator("#preview")
+    expect(preview.locator(".error").first).to_contain_text("2026年2月14日是星期六，通知写的是星期日：年份是否填错？")
+    expect(preview.get_by_role("button", name="确认保存")).to_have_count(0)
+    page.get_by_label("年份", exact=True).fill("2027")
     page.get_by_role("button", name="识别").click()
 
-    preview = page.locator("#preview")
     expect(preview).to_be_visible()
     row = preview.locator("tbody tr")
     expect(row).to_have_count(1)
