@@ -166,6 +166,20 @@ class HolidayOverride(db.Model):
     note: Mapped[str] = mapped_column(String(100), default="")
 
 
+class DueChange(db.Model):
+    """A period's 报送截止 moved because the holiday calendar changed; its filers see it at home."""
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("period.id"), index=True)
+    old_due: Mapped[dt.date] = mapped_column(Date)
+    new_due: Mapped[dt.date] = mapped_column(Date)
+    changed_at: Mapped[dt.datetime] = mapped_column(DateTime, default=clock.now)
+    #: the admin who entered the days (none from the command line)
+    changed_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
+
+    period: Mapped["Period"] = relationship()
+    changed_by: Mapped[Optional["User"]] = relationship()
+
+
 class Target(db.Model):
     """The task (任务数) assigned to a region for a campaign."""
     __table_args__ = (UniqueConstraint("campaign_id", "region_id"),)

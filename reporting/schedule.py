@@ -24,6 +24,8 @@ class Calendar:
     def __init__(self, overrides: Optional[dict[dt.date, bool]] = None):
         self.overrides = overrides or {}
         self.uncovered_years: set[int] = set()
+        # a year whose days an admin has entered is known: weekends elsewhere in it are by decision
+        self._entered_years = {day.year for day in self.overrides}
 
     @classmethod
     def from_db(cls) -> "Calendar":
@@ -35,7 +37,8 @@ class Calendar:
         try:
             return chinese_calendar.is_workday(day)
         except NotImplementedError:
-            self.uncovered_years.add(day.year)
+            if day.year not in self._entered_years:
+                self.uncovered_years.add(day.year)
             return day.weekday() < 5
 
     def next_workday(self, day: dt.date) -> dt.date:
@@ -45,12 +48,16 @@ class Calendar:
         return day
 
 
-def uncovered_warning(years: set[int]) -> Optional[str]:
+def uncovered_warning(years: set[int], periods: Optional[list[Period]] = None) -> Optional[str]:
+    """The warning for years the official calendar does not know, naming the periods they touch."""
     if not years:
         return None
     listed = "、".join(f"{y}年" for y in sorted(years))
-    return (f"警告：官方节假日日历尚未收录{listed}的安排，这些年份的截止日期只按周末顺延；"
-            "请管理员在“节假日调整”中补充放假和调休日期后重新计算。")
+    affected = [p for p in periods or [] if {p.nominal_due.year, p.due.year} & years]
+    named = "、".join(f"第{p.seq}期（{p.nominal_due.month}月{p.nominal_due.day}日）" for p in affected)
+    return (f"警告：官方节假日日历尚未收录{listed}的安排，{named + '的' if named else '这些年份的'}"
+            "截止日期只按周末顺延；请管理员在“节假日调整”页面（/admin/holidays）或用 "
+            "flask holidays add 补充放假和调休日期，截止日期随即重新计算。")
 
 
 def nominal_dues(rhythm: str, first_due: dt.date, last_as_of: dt.date) -> list[dt.date]:
@@ -93,7 +100,7 @@ def build_periods(campaign: Campaign, first_due: Optional[dt.date] = None,
     periods = [Period(seq=n, nominal_due=due, as_of=due - ONE_DAY, due=calendar.next_workday(due))
                for n, due in enumerate(nominal_dues(campaign.rhythm, first_due, campaign.closes_on),
                                        start=1)]
-    return Schedule(periods, uncovered_warning(calendar.uncovered_years))
+    return Schedule(periods, uncovered_warning(calendar.uncovered_years, periods))
 
 
 def reschedule(campaign: Campaign, calendar: Optional[Calendar] = None) -> Optional[str]:
@@ -101,7 +108,7 @@ def reschedule(campaign: Campaign, calendar: Optional[Calendar] = None) -> Optio
     calendar = calendar or Calendar.from_db()
     for period in campaign.periods:
         period.due = calendar.next_workday(period.nominal_due)
-    return uncovered_warning(calendar.uncovered_years)
+    return uncovered_warning(calendar.uncovered_years, campaign.periods)
 
 
 def time_progress(campaign: Campaign, as_of: dt.date) -> float:

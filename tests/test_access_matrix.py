@@ -38,6 +38,7 @@ COUNTS = {"population": 3000, "should_enroll": 2600, "enrolled": 2000, "hardship
 SUCCESS = {200, 204, 302, 303}
 REFUSED = {401, 403, 404}
 HAN = re.compile(r"[\u4e00-\u9fff]")
+SPRING_2027 = "春节：2月6日至12日放假调休，共7天。2月14日（星期日）上班。"
 
 
 # --- the world the matrix runs in --------------------------------------------------------------
@@ -178,6 +179,15 @@ ROUTES: dict[str, dict[str, Call]] = {
                                           data=lambda p: {"reset-password": "a-long-unusual-passphrase-42"})},
     "admin.audit_log": {"GET": Call(lambda p: _u("admin.audit_log", region=p.region), roles=ADMIN,
                                     shows=lambda p: "审计日志")},
+    # the holiday calendar is national: no region in the URL, the admin's own campaigns on the page
+    "admin.holidays_page": {"GET": Call(lambda p: _u("admin.holidays_page", year=2027), roles=ADMIN,
+                                        scoped=False, shows=lambda p: "2027年已录入的调整")},
+    "admin.holiday_preview": {"POST": Call(lambda p: _u("admin.holiday_preview"), roles=ADMIN, scoped=False,
+                                           write=True, data=lambda p: {"year": "2027", "text": SPRING_2027})},
+    "admin.holidays_save": {"POST": Call(lambda p: _u("admin.holidays_save"), roles=ADMIN, scoped=False,
+                                         write=True, data=lambda p: {"year": "2027", "text": SPRING_2027})},
+    "admin.holiday_remove": {"POST": Call(lambda p: _u("admin.holiday_remove"), roles=ADMIN, scoped=False,
+                                          write=True, data=lambda p: {"remove-day": "2027-02-14"})},
     "admin.change_password": {
         "GET": Call(lambda p: _u("admin.change_password"), scoped=False, shows=lambda p: "修改密码"),
         "POST": Call(lambda p: _u("admin.change_password"), scoped=False, write=True,

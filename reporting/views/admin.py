@@ -6,17 +6,21 @@ import datetime as dt
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from forms.admin import (AuditFilterForm, ChangePasswordForm, EditUserForm, ResetPasswordForm,
                          TokenForm, UserForm)
+from forms.holidays import HolidayNoticeForm, HolidayRemoveForm
 
-from .. import access
+from .. import access, clock, holidays
 from ..accounts import (AccountError, create_token, create_user, manageable, revoke_token,
                         set_password, update_user, users_of)
 from ..audit import KINDS
+from ..campaigns import campaigns_for
 from ..extensions import db
 from ..hierarchy import region_by_code
-from ..models import ApiToken, AuditEntry, Region, User
+from ..models import ApiToken, AuditEntry, DueChange, Period, Region, User
+from . import go_to, page_or_fragment
 
 bp = Blueprint("admin", __name__)
 
@@ -201,3 +205,121 @@ def audit_log():
             query = query.where(AuditEntry.at < dt.datetime.combine(form.until.data + dt.timedelta(days=1), dt.time()))
     entries = db.session.scalars(query.order_by(AuditEntry.id.desc()).limit(300)).all()
     return render_template("admin/audit.html", entries=entries, form=form, kinds=KINDS)
+
+
+# --- 节假日调整: the State Council's days for a year the official calendar does not know yet ---------
+
+def require_calendar_admin() -> None:
+    if not access.is_admin(current_user):
+        abort(403, "只有市级管理员可以调整节假日")
+
+
+def holiday_page(form: HolidayNoticeForm, year: int, notice=None, plan=None, status: int = 200):
+    """The page of one year: what is entered, how it compares with the official data, and the
+    due dates it moved; with a notice just read, what was understood and what saving would move."""
+    today = clock.today()
+    campaigns = campaigns_for(current_user.region)
+    mine = {c.id for c in campaigns}
+    overrides = holidays.overrides_of(year)
+    moved = db.session.scalars(select(DueChange).join(Period).where(Period.campaign_id.in_(mine))
+                               .order_by(DueChange.id.desc()).limit(50)).all()
+    uncovered = {c: holidays.uncovered_periods(c, today) for c in campaigns}
+    context = dict(
+        form=form, year=year, overrides=overrides, official=holidays.official_knows(year),
+        differences={d.day: d for d in holidays.differences(overrides)}, moved=moved,
+        uncovered={c: years for c, years in uncovered.items() if years}, notice=notice,
+        remove=HolidayRemoveForm(prefix="remove"), known_until=holidays.official_last_year(),
+        changes=[c for c in plan.changes if c.period.campaign_id in mine] if plan else [],
+        kept=[c for c in plan.kept if c.period.campaign_id in mine] if plan else [],
+        others=sum(c.period.campaign_id not in mine for c in plan.changes) if plan else 0)
+    return page_or_fragment("admin/holidays.html", "preview", context, status)
+
+
+def default_holiday_year() -> int:
+    """The first year the admin's campaigns need and nobody has entered, else this year."""
+    today = clock.today()
+    years = [y for c in campaigns_for(current_user.region) for y in holidays.uncovered_periods(c, today)]
+    return min(years) if years else today.year
+
+
+def moved_in_scope(plan) -> str:
+    """The moved due dates of the admin's own campaigns, for a flash (other cities' are theirs)."""
+    mine = {c.id for c in campaigns_for(current_user.region)}
+    shown = [c.text for c in plan.changes if c.period.campaign_id in mine]
+    return "报送截止日期调整：" + "；".join(shown) if shown else "本地区没有报送期次的截止日期需要调整"
+
+
+@bp.get("/admin/holidays")
+@login_required
+def holidays_page():
+    require_calendar_admin()
+    year = request.args.get("year", type=int)
+    year = year if year and 2000 <= year <= 2100 else default_holiday_year()
+    return holiday_page(HolidayNoticeForm(data={"year": year}), year)
+
+
+@bp.post("/admin/holidays/preview")
+@login_required
+def holiday_preview():
+    """What the pasted lines say, and which due dates saving them would move; nothing is written."""
+    require_calendar_admin()
+    form = HolidayNoticeForm()
+    if not form.validate():
+        return holiday_page(form, form.year.data or clock.today().year, status=422)
+    notice = holidays.parse_notice(form.text.data, form.year.data)
+    plan = holidays.plan_dues(holidays.with_days(notice.days()), clock.today()) if notice.days() else None
+    status = 422 if notice.problems or not notice.days() else 200
+    return holiday_page(form, form.year.data, notice=notice, plan=plan, status=status)
+
+
+@bp.post("/admin/holidays")
+@login_required
+def holidays_save():
+    require_calendar_admin()
+    form = HolidayNoticeForm()
+    if not form.validate():
+        return holiday_page(form, form.year.data or clock.today().year, status=422)
+    notice = holidays.parse_notice(form.text.data, form.year.data)
+    if notice.problems or not notice.days():
+        return holiday_page(form, form.year.data, notice=notice, status=422)
+    names = "、".join(line.name for line in notice.lines)
+    try:
+        outcome = holidays.enter_days(notice.days(), current_user, f"{form.year.data}年{names}")
+        db.session.commit()
+    except IntegrityError:  # another admin entered the same day at the same moment
+        db.session.rollback()
+        abort(409, "节假日安排刚被他人修改，请刷新页面后重试")
+    flash(f"已保存{names}：{len(notice.days())}天（新增{outcome.added}，修改{outcome.updated}）；"
+          + moved_in_scope(outcome.plan))
+    return go_to(url_for("admin.holidays_page", year=form.year.data))
+
+
+@bp.post("/admin/holidays/remove")
+@login_required
+def holiday_remove():
+    require_calendar_admin()
+    form = HolidayRemoveForm(prefix="remove")
+    if not form.validate():
+        abort(422, "请给出要删除的日期或年份")
+    if form.year.data:
+        year, what = form.year.data, f"{form.year.data}年"
+        days = [o.day for o in holidays.overrides_of(year)]
+    else:
+        year, what = form.day.data.year, f"{form.day.data.month}月{form.day.data.day}日"
+        days = [form.day.data]
+    removed, plan = holidays.remove_days(days, current_user)
+    db.session.commit()
+    flash((f"已删除{what}的{removed}天调整" if removed else f"{what}没有录入的调整") + "；" + moved_in_scope(plan))
+    return go_to(url_for("admin.holidays_page", year=year))
+
+
+@bp.app_template_global("due_changes")
+def due_changes_global(campaign) -> list:
+    """For the home page: the campaign's moved due dates not yet past."""
+    return holidays.due_changes(campaign, clock.today()) if campaign else []
+
+
+@bp.app_template_global("uncovered_periods")
+def uncovered_periods_global(campaign) -> dict:
+    """For the home page: the periods whose year the official calendar does not know yet."""
+    return holidays.uncovered_periods(campaign, clock.today()) if campaign else {}
