@@ -14,6 +14,7 @@ KINDS = {
     "user.create": "建立用户", "user.update": "修改用户", "user.password": "修改密码",
     "token.create": "生成API令牌", "token.revoke": "撤销API令牌", "circular.issue": "印发通报",
     "login.success": "登录成功", "login.failure": "登录失败", "logout": "退出登录",
+    "logout.others": "退出其他设备",
 }
 
 
