@@ -17,6 +17,7 @@ from ..audit import KINDS
 from ..extensions import db
 from ..hierarchy import region_by_code
 from ..models import ApiToken, AuditEntry, Region, User
+from . import id_arg
 
 bp = Blueprint("admin", __name__)
 
@@ -148,8 +149,8 @@ def tokens():
     new_token = None
     owner = current_user
     if request.method == "POST" and form.validate():
-        if request.args.get("user", type=int):
-            owner = load_user(request.args.get("user", type=int))
+        if id_arg("user"):
+            owner = load_user(id_arg("user"))
         new_token = create_token(current_user, owner, (form.label.data or "").strip())
         db.session.commit()
     listed = db.session.scalars(select(ApiToken).where(ApiToken.user_id == owner.id)
@@ -197,7 +198,7 @@ def audit_log():
             query = query.where(AuditEntry.kind == form.kind.data)
         if form.since.data:
             query = query.where(AuditEntry.at >= dt.datetime.combine(form.since.data, dt.time()))
-        if form.until.data:
+        if form.until.data and form.until.data < dt.date.max:  # 9999-12-31 bounds nothing
             query = query.where(AuditEntry.at < dt.datetime.combine(form.until.data + dt.timedelta(days=1), dt.time()))
     entries = db.session.scalars(query.order_by(AuditEntry.id.desc()).limit(300)).all()
     return render_template("admin/audit.html", entries=entries, form=form, kinds=KINDS)

@@ -16,7 +16,7 @@ from ..extensions import db
 from ..hierarchy import region_by_code
 from ..models import Circular, Period, Region
 from ..schedule import current_period
-from . import go_to, page_or_fragment
+from . import go_to, id_arg, page_or_fragment
 
 bp = Blueprint("circulars", __name__, url_prefix="/circulars")
 
@@ -57,7 +57,7 @@ def index():
             abort(404, f"区划代码 {code} 不存在")
         access.require(current_user, region)
         query = query.where(Circular.region_id == region.id)
-    period_id = request.args.get("period", type=int)
+    period_id = id_arg("period")
     if period_id:
         query = query.where(Circular.period_id == period_id)
     circulars = db.session.scalars(query.limit(500)).all()

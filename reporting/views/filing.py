@@ -23,7 +23,7 @@ from ..models import LEVELS, Period, Region, Report, Revision
 from ..rollup import FILED, child_totals, ratio, region_totals
 from ..schedule import current_period
 from ..spreadsheets import TableError, file_name
-from . import go_to, page_or_fragment
+from . import go_to, id_arg, page_or_fragment
 
 bp = Blueprint("filing", __name__, url_prefix="/filing")
 
@@ -121,7 +121,7 @@ def index():
     if not campaigns:
         abort(404, "目前没有征缴期")
     campaign = campaigns[0]
-    period = (db.session.get(Period, request.args.get("period", type=int) or 0)
+    period = (db.session.get(Period, id_arg("period") or 0)
               or current_period(campaign, clock.today()))
     code = request.args.get("region") or region.code
     if LEVELS.index(region.level) < LEVELS.index("county") and "region" not in request.args:
