@@ -30,4 +30,19 @@ def record(kind: str, user: Optional[User], *, region: Optional[Region] = None, 
     db.session.add(AuditEntry(at=clock.now(), user_id=user.id if user else None,
                               username=username if username is not None else (user.username if user else ""),
                               kind=kind, region_id=region.id if region else None, target=target[:200],
-                              before=before, after=after, ip=_ip()))
+                              before=_small(before), after=_small(after), ip=_ip()))
+
+
+#: the longest text an audit entry keeps of one value; the full text lives where it belongs (a revision)
+TEXT_KEPT = 500
+
+
+def _small(value: Any) -> Any:
+    """The value with every long text cut short, so that an entry and the audit page stay small."""
+    if isinstance(value, str):
+        return value if len(value) <= TEXT_KEPT else value[:TEXT_KEPT] + "…"
+    if isinstance(value, dict):
+        return {k: _small(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_small(v) for v in value]
+    return value

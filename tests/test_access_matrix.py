@@ -111,6 +111,9 @@ ROUTES: dict[str, dict[str, Call]] = {
                      data=lambda p: {"username": "nobody", "password": "wrong-password-42"}),
     },
     "auth.logout": {"POST": Call(lambda p: _u("auth.logout"), scoped=False, write=True, relogin=True)},
+    "auth.account_sessions": {"GET": Call(lambda p: _u("auth.account_sessions"), scoped=False,
+                                          shows=lambda p: "退出其他设备")},
+    "auth.end_other_sessions": {"POST": Call(lambda p: _u("auth.end_other_sessions"), scoped=False, write=True)},
     "regions.show": {"GET": Call(lambda p: _u("regions.show", code=p.region), shows=lambda p: p.name)},
     "dashboard.index": {"GET": Call(lambda p: _u("dashboard.index"), scoped=False)},
     "dashboard.show": {"GET": Call(lambda p: _u("dashboard.show", code=p.region, period=p.period),
@@ -371,6 +374,9 @@ def test_every_route_refuses_other_regions_and_anonymous(app, runner, jiangmen, 
                     check(answer.status_code == 200, f"{label} anonymous: {answer.status_code}")
                 elif call.api:
                     check(answer.status_code == 401 and HAN.search(answer.get_json()["errors"][0]["message"]),
+                          f"{label} anonymous: {answer.status_code}")
+                elif htmx:  # a 401 the page shows (a redirect would be followed out of sight)
+                    check(answer.status_code == 401 and bool(HAN.search(text)),
                           f"{label} anonymous: {answer.status_code}")
                 else:
                     check(answer.status_code == 302 and answer.location.startswith("/login"),

@@ -2,17 +2,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 import threading
 import time
 import urllib.request
+import zipfile
 from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from forms.admin import AuditFilterForm
 from reporting.campaigns import create_campaign
@@ -133,3 +135,133 @@ def test_an_unknown_or_disabled_name_costs_the_same_hash_as_a_known_one(client, 
         checked.clear()
         assert "用户名或密码错误" in auth.login(name, "wrong-password-1").get_data(as_text=True)
         assert checked == ["wrong-password-1"], name
+
+
+# --- drafts of circulars ----------------------------------------------------------------------------
+
+def test_a_draft_circular_is_for_its_authors_level_only(client, auth, anhui, frozen_now):
+    from reporting.circulars import new_draft
+    frozen_now(dt.datetime(2022, 10, 20, 9, 0))
+    city = region_by_code("3413")
+    campaign, _ = create_campaign(name="宿州市2023年度", root=city, start=dt.date(2022, 9, 1),
+                                  end=dt.date(2022, 12, 31), first_due=dt.date(2022, 10, 1),
+                                  report_level="township")
+    author = make_user("admin", "city_admin", "3413")
+    draft = new_draft(campaign.periods[0], city, author)
+    draft.title = "尚未印发的草稿标题"
+    db.session.commit()
+    make_user("leader", "viewer", "3413")
+    make_user("province", "city_admin", "34")  # an admin above, who did not write it
+    urls = [f"/circulars/{draft.id}", f"/circulars/{draft.id}/print", f"/circulars/{draft.id}.pdf",
+            f"/circulars/{draft.id}/edit"]
+    for name in ("leader", "province"):
+        auth.logout()
+        auth.login(name)
+        assert [client.get(url).status_code for url in urls] == [403] * 4, name
+        assert "尚未印发的草稿标题" not in client.get("/circulars/").get_data(as_text=True)
+    auth.logout()
+    auth.login("admin")
+    assert client.get(f"/circulars/{draft.id}/print").status_code == 200
+    assert "尚未印发的草稿标题" in client.get("/circulars/").get_data(as_text=True)
+
+
+# --- bounded free text ------------------------------------------------------------------------------
+
+FULL = {"population": 3000, "should_enroll": 2600, "enrolled": 2000, "hardship_should": 80,
+        "hardship_enrolled": 80, "students_enrolled": 400, "newborns_enrolled": 20, "college_enrolled": 0}
+FILER = {"name": "黄丽华", "phone": "13802216103", "head": "张局长"}
+
+
+def test_a_reason_has_one_length_limit_on_every_path(client, auth, runner, jiangmen, frozen_now, tmp_path):
+    from reporting.filing import import_reports
+    from reporting.models import AuditEntry, Report, Revision
+    from reporting.validation import REASON_LIMIT
+    frozen_now(dt.datetime(2022, 10, 5, 10, 0))
+    campaign, _ = create_campaign(name="江门市2023年度", root=jiangmen, start=dt.date(2022, 9, 1),
+                                  end=dt.date(2022, 12, 31), first_due=dt.date(2022, 10, 1))
+    period = campaign.periods[0]
+    make_user("xinhui", "county_filer", "440705")
+    units = db.session.scalars(descendants_at(region_by_code("440705"), "village")
+                               .with_only_columns(Region.code).order_by(Region.code)).all()
+    import_reports(period, [(1, units[0], FULL, FILER)], submit=True)
+    db.session.commit()
+    token = runner.invoke(args=["users", "token", "xinhui"]).stdout.strip().splitlines()[-1]
+    auth.login("xinhui")
+    revisions = db.session.scalar(select(func.count(Revision.id)))
+    huge = "因" * 1_000_000
+    fits = "因" * REASON_LIMIT
+
+    api = client.put(f"/api/v1/reports/{units[0]}/{period.id}", headers={"Authorization": f"Bearer {token}"},
+                     json={"values": {"enrolled": 2100}, "filer": FILER, "submit": True, "reason": huge})
+    assert api.status_code == 422
+    assert any(e["field"] == "reason" and "最多500字" in e["message"] for e in api.get_json()["errors"])
+    row = client.post(f"/filing/{period.id}/440705/units/{units[0]}", headers=HX,
+                      data={"enrolled": "2100", "revision": "1", "reason": huge})
+    assert "修改原因过长" in row.get_data(as_text=True)
+    csv_file = tmp_path / "import.csv"
+    csv_file.write_text(f"单位代码,enrolled\n{units[0]},2100\n", encoding="utf-8")
+    cli = runner.invoke(args=["reports", "import", str(period.id), str(csv_file), "--reason", huge])
+    assert cli.exit_code != 0 and "修改原因过长" in cli.output
+    assert db.session.scalar(select(func.count(Revision.id))) == revisions  # nothing of it was stored
+
+    accepted = client.put(f"/api/v1/reports/{units[0]}/{period.id}", headers={"Authorization": f"Bearer {token}"},
+                          json={"values": {"enrolled": 2100}, "filer": FILER, "submit": True, "reason": fits})
+    assert accepted.status_code == 200
+    assert db.session.scalar(select(Revision.reason).order_by(Revision.id.desc()).limit(1)) == fits
+    largest = max(len(str(e.before or "")) + len(str(e.after or "")) for e in db.session.scalars(select(AuditEntry)))
+    assert largest < 2 * REASON_LIMIT + 1000  # an entry keeps its reason, and nothing much beside it
+    assert db.session.scalar(select(Report.v3).where(Report.period_id == period.id).limit(1)) == 2100
+
+
+# --- bounded uploads --------------------------------------------------------------------------------
+
+def workbook(rows: int, names: bool) -> bytes:
+    """A workbook of the grid's header and `rows` unit rows; codes as numbers, names as text or not."""
+    import io
+
+    from openpyxl import Workbook
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("进度表")
+    sheet.append(["单位代码", "单位名称", "常住人口数", "居民医保应参保人数", "居民医保已参保人数",
+                  "困难群众应参保人数", "困难群众已参保人数", "中小学生及在园幼儿已参保人数", "新生儿已参保人数",
+                  "大学生参保人数"])
+    for n in range(rows):
+        sheet.append([440705000000 + n, f"第{n}村" if names else None, 3000, 2600, 2000, 80, 80, 400, 20, 0])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def test_a_workbook_far_longer_than_the_form_is_refused_before_it_is_read(monkeypatch):
+    from reporting import progress_workbook
+    from reporting.progress_workbook import Column, read_progress_form
+    from reporting.spreadsheets import TableError
+    columns = [Column("population", "常住人口数", None), Column("should_enroll", "居民医保应参保人数", None),
+               Column("enrolled", "居民医保已参保人数", None)]
+    read = []
+    numbered = progress_workbook._numbered
+    monkeypatch.setattr(progress_workbook, "_numbered", lambda rows: (read.append(r) or r for r in numbered(rows)))
+    with pytest.raises(TableError, match="表中的行数超过402行"):
+        read_progress_form(workbook(20_000, names=False), columns, max_rows=402)
+    assert len(read) <= 403  # it stopped there, not at row 20,001
+    # a shared-strings part (read whole before the first row) far beyond the cap is refused unread
+    big = io.BytesIO()
+    with zipfile.ZipFile(big, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/sharedStrings.xml", "<sst>" + "<si><t>村</t></si>" * 200_000 + "</sst>")
+    read.clear()
+    with pytest.raises(TableError, match="表中的行数超过402行"):
+        read_progress_form(big.getvalue(), columns, max_rows=402)
+    assert read == []
+    assert len(read_progress_form(workbook(300, names=True), columns, max_rows=402).rows) == 300
+
+
+def test_an_upload_is_capped_by_the_units_of_its_region(client, auth, jiangmen, frozen_now):
+    frozen_now(dt.datetime(2022, 10, 5, 10, 0))
+    campaign, _ = create_campaign(name="江门市2023年度", root=jiangmen, start=dt.date(2022, 9, 1),
+                                  end=dt.date(2022, 12, 31), first_due=dt.date(2022, 10, 1))
+    make_user("xinhui", "county_filer", "440705")  # 新会区: 242 villages, so 242 + 60 + 100 rows
+    auth.login("xinhui")
+    answer = client.post(f"/filing/{campaign.periods[0].id}/440705/upload",
+                         data={"workbook": (io.BytesIO(workbook(5_000, names=False)), "进度表.xlsx")},
+                         content_type="multipart/form-data")
+    assert answer.status_code == 422 and "表中的行数超过402行" in answer.get_data(as_text=True)

@@ -8,7 +8,7 @@ from typing import Optional
 from flask import (Blueprint, abort, flash, make_response, redirect, render_template, request,
                    send_file, url_for)
 from flask_login import current_user, login_required
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
 
 from forms.filing import SubmitForm, UploadForm
 
@@ -271,7 +271,8 @@ def upload(period_id: int, code: str):
     if form.validate_on_submit():
         indicators = period.campaign.indicators
         try:
-            parsed = read_progress_form(form.workbook.data.read(), _columns(indicators))
+            parsed = read_progress_form(form.workbook.data.read(), _columns(indicators),
+                                        max_rows=upload_rows(period, region))
             outcome = import_reports(
                 period, [(line, unit_code, raw, {}) for line, unit_code, raw in parsed.rows],
                 submit=form.submit_now.data, user=current_user, reason=form.reason.data,
@@ -290,6 +291,14 @@ def upload(period_id: int, code: str):
     status = 422 if problems or form.errors else 200
     return render_template("filing/upload.html", period=period, region=region, form=form,
                            problems=problems, labels=labels), status
+
+
+def upload_rows(period: Period, region: Region) -> int:
+    """The most rows an upload for `region` may hold: its report-level units, plus room for a header,
+    subtotals, notes and a footer."""
+    units = db.session.scalar(descendants_at(region, period.campaign.report_level)
+                              .with_only_columns(func.count(Region.id)))
+    return units + units // 4 + 100
 
 
 def _footer_once(errors: list[RowIssue]) -> list[RowIssue]:
