@@ -46,3 +46,33 @@ def _small(value: Any) -> Any:
     if isinstance(value, list):
         return [_small(v) for v in value]
     return value
+
+
+#: the words of the entries' before and after, as the audit page shows them (keys and coded values)
+WORDS = {
+    "active": "启用", "by": "方式", "start": "开始日期", "end": "结束日期", "extend_to": "延长至",
+    "full_name": "姓名", "issue_no": "期数", "label": "用途", "period": "期次", "periods": "期次数",
+    "phone": "联系电话", "reason": "修改原因", "region": "区划", "report_level": "填报层级",
+    "rhythm": "报送节奏", "role": "角色", "status": "状态", "target_rate": "目标参保率", "title": "标题",
+    "tokens_revoked": "撤销API令牌数", "ended": "退出设备数", "units": "单位",
+    "semimonthly": "半月报", "weekly": "周报", "submitted": "已提交", "draft": "草稿",
+}
+
+
+def describe(value: Any) -> str:
+    """An entry's before or after in Chinese words: 键：值；… (an indicator by its name)."""
+    from .indicators import DEFAULT_FORM
+    from .models import LEVEL_NAMES, ROLES
+    words = {**WORDS, **LEVEL_NAMES, **ROLES, **{key: label for key, label, _ in DEFAULT_FORM}}
+
+    def say(item: Any) -> str:
+        if item is None:
+            return "空"
+        if isinstance(item, bool):
+            return "是" if item else "否"
+        if isinstance(item, dict):
+            return "；".join(f"{words.get(k, k)}：{say(v)}" for k, v in item.items())
+        if isinstance(item, list):
+            return "、".join(say(v) for v in item)
+        return words.get(item, str(item)) if isinstance(item, str) else str(item)
+    return "" if value is None else say(value)

@@ -69,12 +69,26 @@ def _as_int(cell: Any) -> Optional[int]:
     if isinstance(cell, float):
         return int(cell) if cell.is_integer() else None
     if isinstance(cell, str):
-        text = cell.strip()
-        if text.isascii() and text.isdigit() and len(text) <= 12:
-            return int(text)  # the common case, without a regular expression
-        text = text.replace(",", "").replace("，", "")
-        if re.fullmatch(r"-?\d{1,12}", text):
-            return int(text)
+        return count_from_text(cell)
+    return None
+
+
+#: Chinese input methods type full-width digits, commas and minus signs; other scripts' digits are refused
+FULL_WIDTH = str.maketrans("０１２３４５６７８９，－", "0123456789,-")
+PLAIN = re.compile(r"-?[0-9]{1,12}")
+#: thousands separators only every three digits: 12,345 is a number, 1000,900,500 is not
+GROUPED = re.compile(r"-?[0-9]{1,3}(?:,[0-9]{3}){1,4}")
+
+
+def count_from_text(text: str) -> Optional[int]:
+    """The whole number a cell's text holds, or None: ASCII or full-width digits, with an optional
+    minus sign and thousands separators in their places."""
+    text = text.strip()
+    if text.isascii() and text.isdigit() and len(text) <= 12:
+        return int(text)  # the common case, without a regular expression
+    text = text.translate(FULL_WIDTH)
+    if PLAIN.fullmatch(text) or GROUPED.fullmatch(text):
+        return int(text.replace(",", ""))
     return None
 
 

@@ -125,12 +125,13 @@ ROUTES: dict[str, dict[str, Call]] = {
     "dashboard.export": {"GET": Call(lambda p: _u("dashboard.export", code=p.region, period=p.period),
                                      shows=lambda p: p.name)},
     "filing.index": {"GET": Call(lambda p: _u("filing.index", region=p.grid, period=p.period))},
+    # a viewer reads the grid (read-only), its history and its workbook
     "filing.grid": {"GET": Call(lambda p: _u("filing.grid", period_id=p.period, code=p.grid),
-                                roles=WRITERS, shows=lambda p: p.unit)},
+                                shows=lambda p: p.unit)},
     "filing.history": {"GET": Call(lambda p: _u("filing.history", period_id=p.period, code=p.grid),
-                                   roles=WRITERS, shows=lambda p: "修改记录")},
+                                   shows=lambda p: "修改记录")},
     "filing.download": {"GET": Call(lambda p: _u("filing.download", period_id=p.period, code=p.grid),
-                                    roles=WRITERS, shows=lambda p: p.unit)},
+                                    shows=lambda p: p.unit)},
     "filing.update_unit": {"POST": Call(
         lambda p: _u("filing.update_unit", period_id=p.period, code=p.grid, unit_code=p.unit),
         roles=WRITERS, write=True, data=lambda p: {"population": "3000"})},

@@ -265,3 +265,130 @@ def test_an_upload_is_capped_by_the_units_of_its_region(client, auth, jiangmen, 
                          data={"workbook": (io.BytesIO(workbook(5_000, names=False)), "进度表.xlsx")},
                          content_type="multipart/form-data")
     assert answer.status_code == 422 and "表中的行数超过402行" in answer.get_data(as_text=True)
+
+
+# --- the CLI's CSV import ---------------------------------------------------------------------------
+
+@pytest.fixture
+def draft_period(jiangmen, frozen_now):
+    """新会区's first village with a complete stored draft."""
+    from reporting.filing import import_reports
+    frozen_now(dt.datetime(2022, 10, 5, 10, 0))
+    campaign, _ = create_campaign(name="江门市2023年度", root=jiangmen, start=dt.date(2022, 9, 1),
+                                  end=dt.date(2022, 12, 31), first_due=dt.date(2022, 10, 1))
+    unit = db.session.scalars(descendants_at(region_by_code("440705"), "village")
+                              .with_only_columns(Region.code).order_by(Region.code)).first()
+    import_reports(campaign.periods[0], [(1, unit, FULL, {})], submit=False)
+    db.session.commit()
+    return campaign.periods[0], unit
+
+
+def stored_values(period, code):
+    from reporting.models import Report
+    db.session.rollback()
+    report = db.session.scalar(select(Report).where(Report.region_id == region_by_code(code).id))
+    return report.values(period.campaign.indicators)
+
+
+HEADER = "单位代码,population,should_enroll,enrolled"
+
+
+@pytest.mark.parametrize("last_line, says", [
+    ("{unit},3100,2700", "第2行：有3格，表头有4格"),  # short: would blank 已参保人数
+    ('{unit},3100,2700,"2100', "第2行格式错误：引号未配对"),
+    ("{unit},3100,2700,2100,9", "第2行：有5格，表头有4格"),
+])
+def test_a_row_of_the_wrong_width_is_an_error_naming_it(runner, draft_period, tmp_path, last_line, says):
+    period, unit = draft_period
+    path = tmp_path / "import.csv"
+    path.write_text(f"{HEADER}\n{last_line.format(unit=unit)}\n", encoding="utf-8")
+    answer = runner.invoke(args=["reports", "import", str(period.id), str(path)])
+    assert answer.exit_code != 0 and says in answer.output
+    assert stored_values(period, unit) == FULL  # the stored draft keeps every column
+
+
+@pytest.mark.parametrize("cell, count", [
+    ("2,100", 2100), ("1,234,567", 1234567), ("２１００", 2100), ("２，１００", 2100), ("2100", 2100),
+    ("1000,900,500", None), ("21,00", None), (",2100", None), ("2100,", None), ("١٢٣", None), ("𝟏𝟐𝟑", None),
+])
+def test_thousands_separators_only_in_place_and_full_width_digits(runner, draft_period, tmp_path, cell, count):
+    period, unit = draft_period
+    path = tmp_path / "import.csv"
+    path.write_text(f'{HEADER}\n{unit},3100,2700,"{cell}"\n', encoding="utf-8")
+    answer = runner.invoke(args=["reports", "import", str(period.id), str(path)])
+    if count is None:
+        assert answer.exit_code != 0 and "不是整数" in answer.output
+        assert stored_values(period, unit)["enrolled"] == FULL["enrolled"]
+    else:
+        assert answer.exit_code == 0, answer.output
+        assert stored_values(period, unit)["enrolled"] == count
+
+
+# --- API tokens and passwords -----------------------------------------------------------------------
+
+def test_a_password_change_or_reset_revokes_the_api_tokens(client, auth, runner, jiangmen):
+    user = make_user("xinhui", "county_filer", "440705")
+    make_user("admin", "city_admin", "4407")
+
+    def token() -> dict:
+        return {"Authorization": "Bearer " + runner.invoke(args=["users", "token", "xinhui"]).stdout.strip()
+                .splitlines()[-1]}
+    own = token()
+    assert client.get("/api/v1/regions/440705", headers=own).status_code == 200
+    auth.login("xinhui")
+    changed = client.post("/account/password", data={"current": "correct-horse-battery",
+                                                     "password": "新会区-医保-填报-2026", "confirm": "新会区-医保-填报-2026"})
+    assert changed.status_code == 303
+    assert client.get("/api/v1/regions/440705", headers=own).status_code == 401
+    again = token()
+    assert client.get("/api/v1/regions/440705", headers=again).status_code == 200
+    auth.login("admin")
+    client.post(f"/admin/users/{user.id}/password", data={"reset-password": "新会区-医保-重置-2026"})
+    assert client.get("/api/v1/regions/440705", headers=again).status_code == 401
+
+
+# --- no English on the pages ------------------------------------------------------------------------
+
+#: Latin words a page may show: names of formats and programs, and the test's own user names
+LATIN_ALLOWED = {"API", "PDF", "Excel", "WPS", "xlsx", "XLSX", "csv", "CSV", "admin", "xinhui", "Bearer",
+                 "Authorization", "Chrome", "Firefox", "Edge", "Safari", "HTTP", "JSON", "UTF", "GBK",
+                 "Enter", "Tab", "Shift", "Ctrl",  # keys of the keyboard, as printed on them
+                 "Werkzeug"}  # the test client's User-Agent, listed on the account page
+
+
+def english_on(html: str) -> set[str]:
+    """Latin words in what a reader sees: the text, placeholders, titles and labels of a page."""
+    html = re.sub(r"(?s)<(script|style)\b.*?</\1>", " ", html)
+    attributes = " ".join(re.findall(r'(?:placeholder|title|aria-label|alt)="([^"]*)"', html))
+    text = re.sub(r"(?s)<[^>]+>", " ", html)
+    return {w for w in re.findall(r"[A-Za-z]{2,}", text + " " + attributes) if w not in LATIN_ALLOWED}
+
+
+def test_no_english_in_rendered_pages(client, auth, site, jiangmen):
+    from reporting.circulars import new_draft
+    from reporting.models import Period, User
+    urls, _ = site
+    leaks = {}
+    admin = db.session.scalar(select(User).where(User.username == "admin"))
+    period = db.session.scalar(select(Period).order_by(Period.id))
+    draft = new_draft(period, region_by_code("4407"), admin)
+    db.session.commit()
+    pages = [u for u in urls if not u.startswith(("/api/", "/static/")) and not u.endswith((".xlsx", ".pdf"))]
+    pages += [f"/circulars/{draft.id}/edit"]
+    for url in pages:
+        with client.get(url, follow_redirects=True) as answer:
+            if answer.mimetype == "text/html":
+                leaks[url] = english_on(answer.get_data(as_text=True))
+    # the messages of refused forms: a WTForms length limit, a reason too long in an upload
+    edit = client.post(f"/circulars/{draft.id}/edit", data={"title": "长" * 400, "body": "正文", "issuer": "x" * 200,
+                                                              "prefix": "江医保", "addressee": "各县",
+                                                              "printed_by": "办公室"})
+    assert edit.status_code == 422
+    leaks["circular edit, too long"] = english_on(edit.get_data(as_text=True))
+    make_user("xinhui", "county_filer", "440705")
+    auth.login("xinhui")
+    upload = client.post(f"/filing/{period.id}/440705/upload", content_type="multipart/form-data",
+                         data={"workbook": (io.BytesIO(workbook(3, names=True)), "进度表.xlsx"), "reason": "因" * 600})
+    assert upload.status_code == 422
+    leaks["upload, reason too long"] = english_on(upload.get_data(as_text=True))
+    assert {url: words for url, words in leaks.items() if words} == {}

@@ -13,7 +13,7 @@ from forms.admin import (AuditFilterForm, ChangePasswordForm, EditUserForm, Rese
 from .. import access
 from ..accounts import (AccountError, create_token, create_user, manageable, revoke_token,
                         set_password, update_user, users_of)
-from ..audit import KINDS
+from ..audit import KINDS, describe
 from ..extensions import db
 from ..hierarchy import region_by_code
 from ..models import ApiToken, AuditEntry, Region, User
@@ -109,7 +109,7 @@ def reset_password(user_id: int):
         try:
             set_password(current_user, user, reset.password.data)
             db.session.commit()
-            flash(f"已重置 {user.username} 的密码，其已登录的会话全部失效")
+            flash(f"已重置 {user.username} 的密码，其已登录的会话和API令牌全部失效")
             return redirect(url_for("admin.edit_user", user_id=user.id), code=303)
         except AccountError as error:
             db.session.rollback()
@@ -132,7 +132,7 @@ def change_password():
                 try:
                     set_password(current_user, current_user, form.password.data)
                     db.session.commit()
-                    flash("密码已修改，请用新密码重新登录")
+                    flash("密码已修改，原有的API令牌已全部撤销，请用新密码重新登录")
                     return redirect(url_for("auth.login"), code=303)
                 except AccountError as error:
                     db.session.rollback()
@@ -201,4 +201,4 @@ def audit_log():
         if form.until.data and form.until.data < dt.date.max:  # 9999-12-31 bounds nothing
             query = query.where(AuditEntry.at < dt.datetime.combine(form.until.data + dt.timedelta(days=1), dt.time()))
     entries = db.session.scalars(query.order_by(AuditEntry.id.desc()).limit(300)).all()
-    return render_template("admin/audit.html", entries=entries, form=form, kinds=KINDS)
+    return render_template("admin/audit.html", entries=entries, form=form, kinds=KINDS, describe=describe)

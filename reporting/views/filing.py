@@ -36,7 +36,7 @@ def load_grid(period_id: int, code: str, write: bool = False) -> tuple[Period, R
     region = region_by_code(code)
     if region is None:
         abort(404, f"区划代码 {code} 不存在")
-    access.require(current_user, region, write=True)
+    access.require(current_user, region, write=write)  # a viewer reads the grid, and changes nothing
     campaign = period.campaign
     if not (campaign.root.contains(region) or region.contains(campaign.root)):
         abort(404, f"{region.name}不在该征缴期范围内")
@@ -101,7 +101,9 @@ def grid_context(period: Period, region: Region, **extra) -> dict:
         status=filing_status(campaign, period, region), now=clock.now(),
         all_submitted=bool(groups) and len(submitted) == sum(len(g.units) for g in groups),
         last_submitted_at=max((r.submitted_at for r in submitted), default=None),
-        late=any(r.late for r in submitted), read_only=read_only(period), form=form,
+        late=any(r.late for r in submitted), form=form,
+        read_only=read_only(period) or not access.can_file(current_user, region),
+        viewing=not access.can_file(current_user, region),
         periods=campaign.periods, ratio=ratio, late_status=late_status,
         **{"errors": [], "warnings": [], "needs_ack": False, "names": {}, **extra})
 
@@ -288,6 +290,7 @@ def upload(period_id: int, code: str):
                   + (f"，另有{len(outcome.warnings)}条提示请核实" if outcome.warnings else ""))
             return redirect(url_for("filing.grid", period_id=period.id, code=region.code), code=303)
     labels = {i.key: i.label for i in period.campaign.indicators}
+    labels.update({"reason": "修改原因", **{f"filer.{k}": v for k, v in FILER_FIELDS.items()}})
     status = 422 if problems or form.errors else 200
     return render_template("filing/upload.html", period=period, region=region, form=form,
                            problems=problems, labels=labels), status
