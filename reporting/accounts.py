@@ -5,7 +5,7 @@ import re
 import secrets
 from typing import Optional
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from . import audit, clock
 from .extensions import db
@@ -106,8 +106,12 @@ def set_password(actor: User, user: User, password: str) -> None:
         raise AccountError(problem)
     user.set_password(password)
     user.session_nonce = secrets.token_hex(16)
+    # a new password ends every way in the old one opened: the API tokens too (README: 令牌与密码)
+    revoked = db.session.execute(
+        update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=clock.now()).execution_options(synchronize_session="fetch")).rowcount
     audit.record("user.password", actor, region=user.region, target=f"用户 {user.username}",
-                 after={"by": "本人" if actor.id == user.id else "管理员重置"})
+                 after={"by": "本人" if actor.id == user.id else "管理员重置", "tokens_revoked": revoked})
 
 
 def create_token(actor: User, user: User, label: str = "") -> str:

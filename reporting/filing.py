@@ -280,13 +280,21 @@ def rows_from_table(indicators: list[Indicator], header: list[str], body: list[t
         raise ImportRejected([RowIssue(None, "", None,
                                        "表头中没有任何指标列（应为指标代码或中文名称，如 enrolled 或 居民医保已参保人数）")])
     filer_columns = {key: heads.index(names[0]) for key, names in FILER_HEADINGS.items() if names[0] in heads}
-    rows = []
+    rows, errors = [], []
+    width = max(at for at, h in enumerate(heads) if h) + 1
     for line, cells in body:
+        # a short row would blank the columns it lacks; a long one holds values that belong nowhere
+        if len(cells) < width or any(c not in (None, "") for c in cells[width:]):
+            errors.append(RowIssue(line, "", None, f"有{len(cells)}格，表头有{width}格："
+                                                  "缺列或多列（或引号未配对），请核对后再导入"))
+            continue
         cell = lambda at: cells[at] if at < len(cells) else None  # noqa: E731
         code = cell(code_at)
         code = str(int(code)) if isinstance(code, (int, float)) and not isinstance(code, bool) else str(code or "").strip()
         filer = {key: str(cell(at) or "").strip() for key, at in filer_columns.items()}
         rows.append((line, code, {key: cell(at) for key, at in columns.items()}, filer))
+    if errors:
+        raise ImportRejected(errors)
     return rows
 
 

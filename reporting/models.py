@@ -324,9 +324,11 @@ class User(UserMixin, db.Model):
     session_nonce: Mapped[str] = mapped_column(String(32), default="")
 
     region: Mapped[Region] = relationship()
+    #: the key of the login session this request came with (not stored: only its digest is)
+    login_key = ""
 
     def get_id(self) -> str:
-        return f"{self.id}:{self.session_nonce}"
+        return f"{self.id}:{self.login_key}"
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password, method="scrypt")
@@ -358,6 +360,27 @@ class ApiToken(db.Model):
     @staticmethod
     def hash(token: str) -> str:
         return hashlib.sha256(token.encode()).hexdigest()
+
+
+class LoginSession(db.Model):
+    """One signed-in browser: each login has its own, so that staff sharing an account do not sign
+    each other out. It ends at its logout, at 退出其他设备, or when the user's nonce moves on
+    (a password change, a disabled account)."""
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    #: SHA-256 of the random key the session cookie carries
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    #: the user's session_nonce at login; a different one now means the session has ended
+    nonce: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=clock.now)
+    #: when it was last used (to the minute)
+    seen_at: Mapped[dt.datetime] = mapped_column(DateTime, default=clock.now)
+    ended_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
+    #: the client's address and browser, as shown on the account page
+    address: Mapped[str] = mapped_column(String(45), default="")
+    agent: Mapped[str] = mapped_column(String(200), default="")
+
+    user: Mapped[User] = relationship()
 
 
 class IssuingBody(db.Model):

@@ -5,6 +5,7 @@ import datetime as dt
 import io
 import math
 import re
+import time
 import unicodedata
 import warnings
 import zipfile
@@ -22,6 +23,10 @@ from .spreadsheets import MAX_UPLOAD_BYTES, TableError
 
 #: a workbook may not inflate beyond this; checked on the zip directory before openpyxl parses anything
 MAX_UNZIPPED_BYTES = 100 * 1024 * 1024
+#: a parse that takes longer than this stops (a worker must not be held by one upload)
+PARSE_SECONDS = 20
+#: the shared strings openpyxl reads in full before the first row, per row allowed (names, codes as text)
+SHARED_STRING_BYTES_PER_ROW = 1024
 
 CODE_HEADER = "单位代码"
 NAME_HEADER = "单位名称"
@@ -290,13 +295,14 @@ def _safe_text(text: str) -> str:
 
 # ---------------------------------------------------------------- reading
 
-def read_progress_form(data: bytes, columns: list[Column]) -> ParsedForm:
+def read_progress_form(data: bytes, columns: list[Column], max_rows: int | None = None) -> ParsedForm:
     """The unit rows and the filer of a filled form, as saved by Excel, WPS or LibreOffice, or typed by hand.
 
     Values are the raw cells (int, float, str or None); checking them is the caller's job.
-    Raises TableError, in Chinese, when the file cannot be read as a form.
+    Raises TableError, in Chinese, when the file cannot be read as a form, when its table has more
+    than `max_rows` rows (read no further), or when reading it takes more than PARSE_SECONDS.
     """
-    _check_container(data)
+    _check_container(data, max_rows)
     with warnings.catch_warnings():
         # WPS files make openpyxl warn about styles and extensions it skips; the values are still sound.
         warnings.simplefilter("ignore")
@@ -310,7 +316,8 @@ def read_progress_form(data: bytes, columns: list[Column]) -> ParsedForm:
                     continue  # a chart sheet
                 # Some writers record a wrong used range; read every row instead of trusting it.
                 sheet.reset_dimensions()
-                parsed = _read_sheet(_numbered(sheet.iter_rows(values_only=True)), columns)
+                rows = _bounded(_numbered(sheet.iter_rows(values_only=True)), max_rows)
+                parsed = _read_sheet(rows, columns)
                 if parsed is not None:
                     return parsed
         except TableError:
@@ -323,7 +330,7 @@ def read_progress_form(data: bytes, columns: list[Column]) -> ParsedForm:
                      f"或在第一行写上“{CODE_HEADER}”和各指标名称")
 
 
-def _check_container(data: bytes) -> None:
+def _check_container(data: bytes, max_rows: int | None = None) -> None:
     if len(data) > MAX_UPLOAD_BYTES:
         raise TableError(f"文件超过{MAX_UPLOAD_BYTES // 1024 // 1024}MB，请删去多余的工作表或行后再上传")
     if data[:8] == _OLE_MAGIC:
@@ -332,10 +339,33 @@ def _check_container(data: bytes) -> None:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             # Python's zipfile never inflates a member past its recorded size, so this sum bounds the work.
             inflated = sum(info.file_size for info in archive.infolist())
+            strings = sum(i.file_size for i in archive.infolist() if i.filename.lower().endswith("sharedstrings.xml"))
     except (zipfile.BadZipFile, ValueError, OSError, EOFError):
         raise TableError("不是有效的 .xlsx 文件（文件已损坏，或是改了扩展名的其他文件，如 .xls、.csv）") from None
     if inflated > MAX_UNZIPPED_BYTES:
         raise TableError(f"文件解压后超过{MAX_UNZIPPED_BYTES // 1024 // 1024}MB，不像一张进度表，已拒绝读取")
+    if max_rows is not None and strings > SHARED_STRING_BYTES_PER_ROW * max_rows + 2 ** 20:
+        raise TableError(_too_many_rows(max_rows))
+
+
+def _too_many_rows(max_rows: int) -> str:
+    return (f"表中的行数超过{max_rows:,}行，比本表的单位多得多，已停止读取。"
+            "请只保留本表各单位的行（可下载本系统的进度表填写）后再上传")
+
+
+def _bounded(rows: Iterator[tuple[int, tuple]], max_rows: int | None) -> Iterator[tuple[int, tuple]]:
+    """The rows, stopping with a TableError after `max_rows` rows that hold something, or when
+    PARSE_SECONDS have passed: a file far larger than the form is refused before it is all read."""
+    deadline = time.monotonic() + PARSE_SECONDS
+    filled = 0
+    for number, cells in rows:
+        if number % 1000 == 0 and time.monotonic() > deadline:
+            raise TableError(f"读取超过{PARSE_SECONDS}秒仍未结束，文件过大，已停止读取。请删去多余的行后再上传")
+        if any(c is not None and c != "" for c in cells):
+            filled += 1
+            if max_rows is not None and filled > max_rows:
+                raise TableError(_too_many_rows(max_rows))
+        yield number, cells
 
 
 def _numbered(rows: Iterable[tuple]) -> Iterator[tuple[int, tuple]]:

@@ -54,10 +54,12 @@ def _csv_rows(data: bytes):
             continue
     else:
         raise TableError("CSV 文件编码无法识别（应为 UTF-8 或 GBK）")
+    # strict: a quote left open runs to the end of the file, swallowing the rows after it
+    reader = csv.reader(io.StringIO(text), strict=True)
     try:
-        return [(n, [c.strip() for c in row]) for n, row in enumerate(csv.reader(io.StringIO(text)), 1)]
-    except csv.Error as error:
-        raise TableError(f"CSV 文件格式错误：{error}") from None
+        return [(n, [c.strip() for c in row]) for n, row in enumerate(reader, 1)]
+    except csv.Error:
+        raise TableError(f"CSV 文件第{reader.line_num}行格式错误：引号未配对，或引号后紧跟了其他字符") from None
 
 
 def _xlsx_rows(data: bytes):
@@ -94,12 +96,12 @@ def parse_count(cell) -> int | None:
         if cell.is_integer():
             return int(cell)
         raise ValueError(cell)
-    text = str(cell).strip().replace(",", "").replace("，", "")
-    if text.endswith(".0"):
-        text = text[:-2]
-    if text.lstrip("-").isdigit() and text.isascii():
-        return int(text)
-    raise ValueError(cell)
+    from .validation import count_from_text
+    text = str(cell).strip()
+    count = count_from_text(text[:-2] if text.endswith(".0") else text)
+    if count is None:
+        raise ValueError(cell)
+    return count
 
 
 # --- writing ----------------------------------------------------------------------------------

@@ -20,6 +20,8 @@ MAX_COUNT = 2_000_000_000
 FILER_FIELDS = {"name": "填表人", "phone": "联系电话", "head": "单位负责人"}
 #: the longest each filer field may be: the size of its column (a phone may carry spaces beyond its digits)
 FILER_LIMITS = {"name": 50, "phone": 30, "head": 50}
+#: the longest reason a correction may give, on every path (grid, upload, CLI, API)
+REASON_LIMIT = 500
 #: control characters: PostgreSQL stores no NUL, and none of them belongs in a name, a phone or a reason
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 PHONE = re.compile(r"^(1[3-9]\d{9}|(0\d{2,3}-?)?[2-9]\d{6,7}(-\d{1,6})?)$")
@@ -67,12 +69,26 @@ def _as_int(cell: Any) -> Optional[int]:
     if isinstance(cell, float):
         return int(cell) if cell.is_integer() else None
     if isinstance(cell, str):
-        text = cell.strip()
-        if text.isascii() and text.isdigit() and len(text) <= 12:
-            return int(text)  # the common case, without a regular expression
-        text = text.replace(",", "").replace("，", "")
-        if re.fullmatch(r"-?\d{1,12}", text):
-            return int(text)
+        return count_from_text(cell)
+    return None
+
+
+#: Chinese input methods type full-width digits, commas and minus signs; other scripts' digits are refused
+FULL_WIDTH = str.maketrans("０１２３４５６７８９，－", "0123456789,-")
+PLAIN = re.compile(r"-?[0-9]{1,12}")
+#: thousands separators only every three digits: 12,345 is a number, 1000,900,500 is not
+GROUPED = re.compile(r"-?[0-9]{1,3}(?:,[0-9]{3}){1,4}")
+
+
+def count_from_text(text: str) -> Optional[int]:
+    """The whole number a cell's text holds, or None: ASCII or full-width digits, with an optional
+    minus sign and thousands separators in their places."""
+    text = text.strip()
+    if text.isascii() and text.isdigit() and len(text) <= 12:
+        return int(text)  # the common case, without a regular expression
+    text = text.translate(FULL_WIDTH)
+    if PLAIN.fullmatch(text) or GROUPED.fullmatch(text):
+        return int(text.replace(",", ""))
     return None
 
 
@@ -133,6 +149,10 @@ def check(indicators: list[Indicator], values: dict[str, Optional[int]], filer: 
 
 def reason_errors(reason: Optional[str]) -> list[Issue]:
     """The reason given for a correction is kept in the revision history: plain text only."""
+    if reason and not isinstance(reason, str):
+        return [Issue("reason", "修改原因应为文字")]
+    if reason and len(reason) > REASON_LIMIT:
+        return [Issue("reason", f"修改原因过长（{len(reason):,}字，最多{REASON_LIMIT}字）")]
     if reason and CONTROL.search(reason):
         return [Issue("reason", "修改原因含有不可见的控制字符")]
     return []

@@ -71,7 +71,10 @@ document.addEventListener("paste", function (event) {
     if (!row) { return; }
     line.split("\t").forEach(function (cell, offset) {
       var target = gridInput(row, start + offset);
-      if (target && !target.disabled) { target.value = cell.trim().replace(/[,，]/g, ""); }
+      // thousands separators go only where they stand every three digits; the server refuses the rest
+      var text = cell.trim();
+      if (/^-?\d{1,3}([,，]\d{3})+$/.test(text)) { text = text.replace(/[,，]/g, ""); }
+      if (target && !target.disabled) { target.value = text; }
     });
     row.dispatchEvent(new Event("input", {bubbles: true}));
     row = nextUnitRow(row, 1);
@@ -115,4 +118,12 @@ document.addEventListener("htmx:afterSwap", function (event) {
       if (kind[0] === "invalid") { input.setAttribute("aria-invalid", "true"); }
     });
   });
+});
+
+// A file input shows the chosen file's name in its own Chinese words (see .file-pick).
+document.addEventListener("change", function (event) {
+  var input = event.target;
+  if (!input.matches("input[type=file][data-file-name]")) { return; }
+  var shown = document.getElementById(input.dataset.fileName);
+  if (shown) { shown.textContent = input.files.length ? input.files[0].name : "未选择文件"; }
 });

@@ -4,6 +4,7 @@ Set TEST_DATABASE_URL (e.g. postgresql://postgres@127.0.0.1:5432/test) to run on
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 
@@ -60,6 +61,9 @@ def app(tmp_path, _pg_schema):
             db.create_all()
         yield app
         db.session.remove()
+        # A connection still out here would outlive dispose() and be closed by the garbage
+        # collector at some later test (a ResourceWarning there): name the test that left it.
+        assert db.engine.pool.checkedout() == 0, "a database connection was left open"
         db.engine.dispose()
 
 
@@ -143,18 +147,56 @@ def auth(client):
     return AuthActions(client)
 
 
-@pytest.fixture
-def live_server(app):
-    """The app served over real HTTP on 127.0.0.1, for the browser tests."""
+class InFlight:
+    """Counts the requests a live server is still answering, so that it can wait for them."""
+
+    def __init__(self, wsgi_app):
+        import threading
+        self.wsgi_app, self.count, self.idle = wsgi_app, 0, threading.Condition()
+
+    def __call__(self, environ, start_response):
+        with self.idle:
+            self.count += 1
+        try:
+            return self.wsgi_app(environ, start_response)
+        finally:
+            with self.idle:
+                self.count -= 1
+                self.idle.notify_all()
+
+    def wait(self, timeout: float = 120) -> bool:
+        with self.idle:
+            return self.idle.wait_for(lambda: self.count == 0, timeout)
+
+
+@contextlib.contextmanager
+def serve(app):
+    """The app served over real HTTP on 127.0.0.1 until the block ends.
+
+    A browser closed at a test's end may leave requests running (an htmx `load`, a preview): the
+    server waits for them, so that no request thread holds a database connection past the test.
+    """
     import threading
 
     from werkzeug.serving import make_server
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    requests = InFlight(app)
+    server = make_server("127.0.0.1", 0, requests, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()
+        assert requests.wait(), "a request to the test server did not end"
+
+
+@pytest.fixture
+def live_server(app):
+    """The app served over real HTTP on 127.0.0.1, for the browser tests."""
+    with serve(app) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

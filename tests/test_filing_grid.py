@@ -198,16 +198,23 @@ def test_closed_period_is_read_only(client, grid, frozen_now):
     assert "已关闭" in answer.get_data(as_text=True) and stored(grid.units[0]) is None
 
 
-def test_other_counties_and_viewers_cannot_open_the_grid(client, auth, grid):
+def test_other_counties_cannot_open_the_grid_and_viewers_only_read_it(client, auth, grid):
     make_user("pengjiang", "county_filer", "440703")
     make_user("boss", "viewer", "4407")
     for user in ("pengjiang", "boss"):
         auth.logout()
         auth.login(user)
-        assert client.get(grid.url).status_code == 403
+        assert client.get(grid.url).status_code == (200 if user == "boss" else 403)
         assert client.post(grid.unit_url(grid.units[0]), data={"enrolled": "1"}, headers=HX).status_code == 403
-        assert client.get(f"{grid.url}/form.xlsx").status_code == 403
+        assert client.post(f"{grid.url}/submit", data={}).status_code == 403
+        assert client.get(f"{grid.url}/upload").status_code == 403
+        assert client.get(f"{grid.url}/form.xlsx").status_code == (200 if user == "boss" else 403)
     assert stored(grid.units[0]) is None
+    # the viewer's way in: 填报 lists the counties, and each opens read-only
+    choose = client.get("/filing/?region=440705", follow_redirects=True).get_data(as_text=True)
+    assert "仅查看" in choose and "hx-post" not in choose.split('id="submit-panel"')[0]
+    assert 'disabled' in choose and "上传Excel" not in choose
+    assert "提交</button>" not in choose
 
 
 def columns(grid):

@@ -34,6 +34,21 @@ def go_to(target: str):
     return redirect(target, code=303)
 
 
+#: the largest id an INTEGER column holds (the <int:…> URL parts stop there too)
+MAX_ID = 2 ** 31 - 1
+
+
+def id_arg(name: str) -> Optional[int]:
+    """A row id from the query string: None when absent, 404 when it cannot name a row (text, zero,
+    past the column's range), rather than an overflow deep in a query."""
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return None
+    if not (raw.isascii() and raw.isdigit() and 0 < int(raw) <= MAX_ID):
+        abort(404, f"参数 {name} 不是有效的编号")
+    return int(raw)
+
+
 def period_for(region: Region, period_id: Optional[int]) -> Period:
     """The period asked for (404 if unknown), or the current one of the region's latest campaign;
     either way one whose campaign covers the region."""

@@ -15,12 +15,12 @@ from forms.holidays import HolidayNoticeForm, HolidayRemoveForm
 from .. import access, clock, holidays
 from ..accounts import (AccountError, create_token, create_user, manageable, revoke_token,
                         set_password, update_user, users_of)
-from ..audit import KINDS
+from ..audit import KINDS, describe
 from ..campaigns import campaigns_for
 from ..extensions import db
 from ..hierarchy import region_by_code
 from ..models import ApiToken, AuditEntry, DueChange, Period, Region, User
-from . import go_to, page_or_fragment
+from . import go_to, id_arg, page_or_fragment
 
 bp = Blueprint("admin", __name__)
 
@@ -112,7 +112,7 @@ def reset_password(user_id: int):
         try:
             set_password(current_user, user, reset.password.data)
             db.session.commit()
-            flash(f"已重置 {user.username} 的密码，其已登录的会话全部失效")
+            flash(f"已重置 {user.username} 的密码，其已登录的会话和API令牌全部失效")
             return redirect(url_for("admin.edit_user", user_id=user.id), code=303)
         except AccountError as error:
             db.session.rollback()
@@ -135,7 +135,7 @@ def change_password():
                 try:
                     set_password(current_user, current_user, form.password.data)
                     db.session.commit()
-                    flash("密码已修改，请用新密码重新登录")
+                    flash("密码已修改，原有的API令牌已全部撤销，请用新密码重新登录")
                     return redirect(url_for("auth.login"), code=303)
                 except AccountError as error:
                     db.session.rollback()
@@ -152,8 +152,8 @@ def tokens():
     new_token = None
     owner = current_user
     if request.method == "POST" and form.validate():
-        if request.args.get("user", type=int):
-            owner = load_user(request.args.get("user", type=int))
+        if id_arg("user"):
+            owner = load_user(id_arg("user"))
         new_token = create_token(current_user, owner, (form.label.data or "").strip())
         db.session.commit()
     listed = db.session.scalars(select(ApiToken).where(ApiToken.user_id == owner.id)
@@ -201,10 +201,10 @@ def audit_log():
             query = query.where(AuditEntry.kind == form.kind.data)
         if form.since.data:
             query = query.where(AuditEntry.at >= dt.datetime.combine(form.since.data, dt.time()))
-        if form.until.data:
+        if form.until.data and form.until.data < dt.date.max:  # 9999-12-31 bounds nothing
             query = query.where(AuditEntry.at < dt.datetime.combine(form.until.data + dt.timedelta(days=1), dt.time()))
     entries = db.session.scalars(query.order_by(AuditEntry.id.desc()).limit(300)).all()
-    return render_template("admin/audit.html", entries=entries, form=form, kinds=KINDS)
+    return render_template("admin/audit.html", entries=entries, form=form, kinds=KINDS, describe=describe)
 
 
 # --- 节假日调整: the State Council's days for a year the official calendar does not know yet ---------

@@ -12,7 +12,7 @@ from ..filing import (ReportConflict, ReportRejected, find_report, is_report_uni
                       save_report)
 from ..hierarchy import children, region_by_code
 from ..ranking import MEASURES, progress, progress_json
-from . import period_for
+from . import id_arg, period_for
 from ..models import ApiToken, Campaign, Circular, Period
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -170,7 +170,7 @@ def _unreadable(body: dict) -> str | None:
 def region_progress(region_code: str):
     region = load_region(region_code)
     access.require(g.api_user, region)
-    period = period_for(region, request.args.get("period", type=int))
+    period = period_for(region, id_arg("period"))
     measure = request.args.get("measure")
     if measure is not None and measure not in MEASURES:
         return error(400, f"measure 应为 {'、'.join(MEASURES)} 之一", "measure")

@@ -1,30 +1,59 @@
 """Signing in and out, with per-account and per-address rate limits and a server-side session end."""
 from __future__ import annotations
 
+import functools
 import secrets
 
-from flask import (Blueprint, current_app, flash, redirect, render_template, request, session,
-                   url_for)
+from flask import (Blueprint, current_app, flash, g, make_response, redirect, render_template, request,
+                   session, url_for)
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 
 from forms.auth import LoginForm
 
-from .. import audit, clock
+from .. import audit, clock, sessions
 from ..extensions import db, limiter, login_manager
 from ..models import User
 
 bp = Blueprint("auth", __name__)
 
+#: what an htmx request hears when its login has lapsed; static/session.js shows it as a banner
+LAPSED = "登录已失效，刚才的修改未保存"
+
 
 @login_manager.user_loader
 def load_user(session_id: str):
-    """A session names the user and their current nonce; after logout the nonce has moved on."""
-    user_id, _, nonce = session_id.partition(":")
-    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-    if user is None or not nonce or not secrets.compare_digest(nonce, user.session_nonce or ""):
-        return None
+    """A cookie names the user and one of their login sessions, which must still be on."""
+    user, row = sessions.resume(session_id)
+    g.login_session = row
     return user
+
+
+def local_path(target: str | None) -> str | None:
+    """`target` if it is a path on this site, else None: never another site, however spelt
+    (//host, /\\host, a tab or newline that browsers drop, a scheme)."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return None
+    if any(ord(c) < 33 or c in "\\\x7f" for c in target):
+        return None
+    return target
+
+
+def lapsed(message: str = "", code: int = 302):
+    """The answer to a request whose login has ended: a 401 an htmx page shows (the grid keeps what
+    was typed), or the login page for a whole page, coming back here afterwards."""
+    if request.htmx:
+        response = make_response(LAPSED, 401)
+        response.headers["HX-Reswap"] = "none"
+        return response
+    flash(message or login_manager.login_message)
+    back = request.path + (f"?{request.query_string.decode('latin-1')}" if request.query_string else "")
+    return redirect(url_for("auth.login", next=local_path(back) if request.method == "GET" else None),
+                    code=code)
+
+
+login_manager.unauthorized_handler(lapsed)
 
 
 @bp.before_app_request
@@ -35,15 +64,31 @@ def end_idle_sessions():
     now = int(clock.now().timestamp())
     seen = session.get("seen")
     limit = current_app.permanent_session_lifetime.total_seconds()
+    row = g.get("login_session")
     if isinstance(seen, int) and now - seen > limit:
+        if row is not None:
+            sessions.end(row)
+            db.session.commit()
         logout_user()
         session.clear()
-        flash("长时间未操作，已自动退出，请重新登录")
         if request.path.startswith("/api/"):
             return None
-        return redirect(url_for("auth.login", next=request.path), code=303)
+        return lapsed("长时间未操作，已自动退出，请重新登录", 303)
     session["seen"] = now
+    if row is not None and sessions.touch(row):
+        try:
+            db.session.commit()
+        except DBAPIError:  # a read-only replica serving a dashboard: the next write will note it
+            db.session.rollback()
     return None
+
+
+@functools.cache
+def _stand_in() -> User:
+    """A user nobody can be, hashed as real passwords are, for the names that match no account."""
+    stand_in = User()
+    stand_in.set_password(secrets.token_hex(16))
+    return stand_in
 
 
 def _username() -> str:
@@ -61,17 +106,19 @@ def login():
         # a control character (a NUL byte) names no one, and PostgreSQL refuses it in a query
         user = None if any(ord(c) < 32 for c in name) else \
             db.session.scalar(select(User).where(User.username == name))
-        if user is not None and user.active and user.check_password(form.password.data):
+        # an unknown name is checked against a stand-in hash: both answers take one hash's time
+        matches = (user or _stand_in()).check_password(form.password.data)
+        if user is not None and user.active and matches:
+            if current_user.is_authenticated and g.get("login_session") is not None:
+                sessions.end(g.login_session)  # this browser's previous login is replaced
             session.clear()  # a fresh session at login: nothing from before carries over
-            user.session_nonce = secrets.token_hex(16)
+            # a session of its own: the other people using this account stay signed in
+            sessions.start(user, request.remote_addr or "", request.user_agent.string)
             audit.record("login.success", user, region=user.region, target=f"用户 {user.username}")
             db.session.commit()
             login_user(user)
             session.permanent = True  # PERMANENT_SESSION_LIFETIME is the idle timeout
-            target = request.args.get("next", "")
-            if not target.startswith("/") or target.startswith("//"):
-                target = url_for("home.index")  # only local paths, never another site
-            return redirect(target, code=303)
+            return redirect(local_path(request.args.get("next")) or url_for("home.index"), code=303)
         shown = "".join(c if ord(c) >= 32 else "?" for c in name)
         audit.record("login.failure", user, username=shown[:50], target=f"用户 {shown[:40]}")
         db.session.commit()
@@ -83,10 +130,33 @@ def login():
 @login_required
 def logout():
     user = current_user._get_current_object()
-    user.session_nonce = secrets.token_hex(16)  # every copy of the old cookie stops working
+    if g.get("login_session") is not None:
+        sessions.end(g.login_session)  # this browser only; every copy of its cookie stops working
     audit.record("logout", user, region=user.region, target=f"用户 {user.username}")
     db.session.commit()
     logout_user()
     session.clear()
     flash("已退出登录")
     return redirect(url_for("auth.login"), code=303)
+
+
+@bp.get("/account/sessions")
+@login_required
+def account_sessions():
+    """The account's signed-in browsers (ASVS V3.3.4): when, from where, and this one marked."""
+    rows = sessions.active(current_user, current_app.permanent_session_lifetime)
+    return render_template("auth/sessions.html", rows=rows, current=g.get("login_session"),
+                           browser_name=sessions.browser_name)
+
+
+@bp.post("/account/sessions/end-others")
+@login_required
+def end_other_sessions():
+    """退出其他设备: every other browser signed in to this account is signed out."""
+    user = current_user._get_current_object()
+    ended = sessions.end_others(user, g.login_session)
+    audit.record("logout.others", user, region=user.region, target=f"用户 {user.username}",
+                 after={"ended": ended})
+    db.session.commit()
+    flash(f"已退出其他{ended}个设备" if ended else "没有其他设备登录")
+    return redirect(url_for("auth.account_sessions"), code=303)

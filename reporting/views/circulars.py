@@ -14,9 +14,9 @@ from ..circulars import draft_document, issue, issuing_body, new_draft, render_p
 from ..circular_document import PDF_STYLESHEET, render_circular_html
 from ..extensions import db
 from ..hierarchy import region_by_code
-from ..models import Circular, Period, Region
+from ..models import Circular, Period, Region, User
 from ..schedule import current_period
-from . import go_to, page_or_fragment
+from . import go_to, id_arg, page_or_fragment
 
 bp = Blueprint("circulars", __name__, url_prefix="/circulars")
 
@@ -24,9 +24,17 @@ bp = Blueprint("circulars", __name__, url_prefix="/circulars")
 def load(circular_id: int, write: bool = False) -> Circular:
     circular = db.get_or_404(Circular, circular_id, description="通报不存在")
     access.require(current_user, circular.region)
+    if circular.status != "issued" and not drafts_visible(circular):
+        abort(403, "通报草稿只有起草单位的管理员可以查看")
     if write and not access.is_admin(current_user):
         abort(403, "只有市级管理员可以起草和印发通报")
     return circular
+
+
+def drafts_visible(circular: Circular) -> bool:
+    """A draft belongs to its author's level: the admins of the region its author is bound to."""
+    author = db.session.get(User, circular.created_by_id) if circular.created_by_id else None
+    return access.is_admin(current_user) and (author is None or author.region_id == current_user.region_id)
 
 
 def pdf_response(data: bytes, name: str):
@@ -50,6 +58,11 @@ def index():
         Circular.status, Circular.issued_at.desc(), Circular.id.desc())
     query = query.where(Circular.region_id == top.id if top.level == "village" else
                         (getattr(Region, f"{top.level}_id") == top.id))
+    if not access.is_admin(current_user):
+        query = query.where(Circular.status == "issued")
+    else:
+        query = query.where((Circular.status == "issued") | Circular.created_by_id.is_(None) |
+                            Circular.created_by_id.in_(select(User.id).where(User.region_id == top.id)))
     code = request.args.get("region", "").strip()
     if code:
         region = region_by_code(code)
@@ -57,7 +70,7 @@ def index():
             abort(404, f"区划代码 {code} 不存在")
         access.require(current_user, region)
         query = query.where(Circular.region_id == region.id)
-    period_id = request.args.get("period", type=int)
+    period_id = id_arg("period")
     if period_id:
         query = query.where(Circular.period_id == period_id)
     circulars = db.session.scalars(query.limit(500)).all()
@@ -150,8 +163,6 @@ def pdf(circular_id: int):
     circular = load(circular_id)
     if circular.status == "issued":
         return pdf_response(circular.pdf, f"{circular.doc_number}.pdf")
-    if not access.is_admin(current_user):
-        abort(403, "草稿只有市级管理员可以查看")
     return pdf_response(render_pdf(draft_document(circular)), f"通报草稿{circular.id}.pdf")
 
 

@@ -17,7 +17,7 @@ from ..ranking import LATE_NAMES, LIGHTS, MEASURES, progress
 from ..rollup import totals_by_period
 from ..schedule import time_progress
 from ..spreadsheets import file_name, ranking_workbook
-from . import page_or_fragment, period_for
+from . import id_arg, page_or_fragment, period_for
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
@@ -41,7 +41,7 @@ def load(code: str):
     if region is None:
         abort(404, f"区划代码 {code} 不存在")
     access.require(current_user, region)
-    return region, period_for(region, request.args.get("period", type=int))
+    return region, period_for(region, id_arg("period"))
 
 
 def sorted_rows(result, sort: str, direction: str):

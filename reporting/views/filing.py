@@ -8,7 +8,7 @@ from typing import Optional
 from flask import (Blueprint, abort, flash, make_response, redirect, render_template, request,
                    send_file, url_for)
 from flask_login import current_user, login_required
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
 
 from forms.filing import SubmitForm, UploadForm
 
@@ -23,7 +23,7 @@ from ..models import LEVELS, Period, Region, Report, Revision
 from ..rollup import FILED, child_totals, ratio, region_totals
 from ..schedule import current_period
 from ..spreadsheets import TableError, file_name
-from . import go_to, page_or_fragment
+from . import go_to, id_arg, page_or_fragment
 
 bp = Blueprint("filing", __name__, url_prefix="/filing")
 
@@ -36,7 +36,7 @@ def load_grid(period_id: int, code: str, write: bool = False) -> tuple[Period, R
     region = region_by_code(code)
     if region is None:
         abort(404, f"区划代码 {code} 不存在")
-    access.require(current_user, region, write=True)
+    access.require(current_user, region, write=write)  # a viewer reads the grid, and changes nothing
     campaign = period.campaign
     if not (campaign.root.contains(region) or region.contains(campaign.root)):
         abort(404, f"{region.name}不在该征缴期范围内")
@@ -101,7 +101,9 @@ def grid_context(period: Period, region: Region, **extra) -> dict:
         status=filing_status(campaign, period, region), now=clock.now(),
         all_submitted=bool(groups) and len(submitted) == sum(len(g.units) for g in groups),
         last_submitted_at=max((r.submitted_at for r in submitted), default=None),
-        late=any(r.late for r in submitted), read_only=read_only(period), form=form,
+        late=any(r.late for r in submitted), form=form,
+        read_only=read_only(period) or not access.can_file(current_user, region),
+        viewing=not access.can_file(current_user, region),
         periods=campaign.periods, ratio=ratio, late_status=late_status,
         **{"errors": [], "warnings": [], "needs_ack": False, "names": {}, **extra})
 
@@ -121,7 +123,7 @@ def index():
     if not campaigns:
         abort(404, "目前没有征缴期")
     campaign = campaigns[0]
-    period = (db.session.get(Period, request.args.get("period", type=int) or 0)
+    period = (db.session.get(Period, id_arg("period") or 0)
               or current_period(campaign, clock.today()))
     code = request.args.get("region") or region.code
     if LEVELS.index(region.level) < LEVELS.index("county") and "region" not in request.args:
@@ -271,7 +273,8 @@ def upload(period_id: int, code: str):
     if form.validate_on_submit():
         indicators = period.campaign.indicators
         try:
-            parsed = read_progress_form(form.workbook.data.read(), _columns(indicators))
+            parsed = read_progress_form(form.workbook.data.read(), _columns(indicators),
+                                        max_rows=upload_rows(period, region))
             outcome = import_reports(
                 period, [(line, unit_code, raw, {}) for line, unit_code, raw in parsed.rows],
                 submit=form.submit_now.data, user=current_user, reason=form.reason.data,
@@ -287,9 +290,18 @@ def upload(period_id: int, code: str):
                   + (f"，另有{len(outcome.warnings)}条提示请核实" if outcome.warnings else ""))
             return redirect(url_for("filing.grid", period_id=period.id, code=region.code), code=303)
     labels = {i.key: i.label for i in period.campaign.indicators}
+    labels.update({"reason": "修改原因", **{f"filer.{k}": v for k, v in FILER_FIELDS.items()}})
     status = 422 if problems or form.errors else 200
     return render_template("filing/upload.html", period=period, region=region, form=form,
                            problems=problems, labels=labels), status
+
+
+def upload_rows(period: Period, region: Region) -> int:
+    """The most rows an upload for `region` may hold: its report-level units, plus room for a header,
+    subtotals, notes and a footer."""
+    units = db.session.scalar(descendants_at(region, period.campaign.report_level)
+                              .with_only_columns(func.count(Region.id)))
+    return units + units // 4 + 100
 
 
 def _footer_once(errors: list[RowIssue]) -> list[RowIssue]:
