@@ -16,7 +16,7 @@ from .extensions import db
 from .hierarchy import descendants_at
 from .indicators import RATE_NUMERATOR, fields
 from .models import Campaign, Indicator, Period, Region, Report, Revision, User
-from .tally import Changes
+from .tally import Changes, neighbours
 from .validation import FILER_FIELDS, Issue, check, jump_warning, parse_values, reason_errors
 
 
@@ -154,10 +154,13 @@ def save_report(period: Period, region: Region, raw_values: dict[str, Any], file
         raise ReportConflict("该报表刚被他人修改，请查看最新数据后再保存") from None
     if submitting:
         tallies = Changes(period, indicators)
+        prior, later = neighbours(period, [region.id], indicators,
+                                  {region.id: previous} if previous is not None else None)
         if was_submitted:
-            tallies.corrected(region.parent_id, stored, merged)
+            tallies.corrected(region.parent_id, stored, merged, later.get(region.id))
         else:
-            tallies.submitted(region.parent_id, merged, late=report.submitted_at >= period.deadline)
+            tallies.submitted(region.parent_id, merged, late=report.submitted_at >= period.deadline,
+                              prior=prior.get(region.id), later=later.get(region.id))
         tallies.apply()
     kind = "report.correct" if was_submitted else "report.submit" if submitting else "report.save"
     audit.record(kind, user, region=region, target=f"报表 {region.code} {period.label} 第{report.revision}版",
@@ -348,7 +351,8 @@ def import_reports(period: Period, rows: list[tuple[int, str, dict, dict]], *, s
     outcome = ImportOutcome(loaded=len(planned), warnings=warnings)
     if dry_run or (hold_on_warnings and warnings):
         return outcome
-    _write(period, indicators, planned, outcome, submit=submit, user=user, reason=reason, now=now)
+    _write(period, indicators, planned, outcome, submit=submit, user=user, reason=reason, now=now,
+           previous=previous)
     return outcome
 
 
@@ -446,13 +450,17 @@ def _plan(indicators, rows, read: ImportScope, *, submit: bool, reason: Optional
 
 
 def _write(period: Period, indicators, planned: list[PlannedRow], outcome: ImportOutcome, *,
-           submit: bool, user: Optional[User], reason: Optional[str], now: dt.datetime) -> None:
+           submit: bool, user: Optional[User], reason: Optional[str], now: dt.datetime,
+           previous: dict[int, dict]) -> None:
     """Write the validated rows: inserts, updates at the revision read, revisions, one audit entry."""
     user_id = user.id if user is not None else None  # once: in a request `user` is a proxy
     keys = [i.key for i in indicators]
     inserts, updates, revisions = [], [], []
     audit_before, audit_after = {}, {}
     tallies = Changes(period, indicators)
+    # the basis needs, for each unit submitting, its report before and its next one after
+    submitting = [row.region_id for row in planned if row.changed and (submit or row.was_submitted)]
+    prior, later = neighbours(period, submitting, indicators, previous) if submitting else ({}, {})
     for row in planned:
         if not row.changed:
             outcome.unchanged += 1
@@ -471,9 +479,10 @@ def _write(period: Period, indicators, planned: list[PlannedRow], outcome: Impor
         if status == "submitted":
             revisions.append((row, "correct" if row.was_submitted else "submit"))
             if row.was_submitted:
-                tallies.corrected(row.parent_id, row.stored, row.merged)
+                tallies.corrected(row.parent_id, row.stored, row.merged, later.get(row.region_id))
             else:
-                tallies.submitted(row.parent_id, row.merged, late=now >= period.deadline)
+                tallies.submitted(row.parent_id, row.merged, late=now >= period.deadline,
+                                  prior=prior.get(row.region_id), later=later.get(row.region_id))
         audit_after[row.code] = {**row.merged, "status": status}
     _write_reports(indicators, inserts, updates)
     tallies.apply()
