@@ -17,7 +17,7 @@ from .hierarchy import descendants_at
 from .indicators import RATE_NUMERATOR, fields
 from .models import Campaign, Indicator, Period, Region, Report, Revision, User
 from .tally import Changes, neighbours
-from .validation import FILER_FIELDS, Issue, check, jump_warning, parse_values, reason_errors
+from .validation import FILER_FIELDS, Issue, check, jump_warning, parse_values, reason_errors, sibling_outlier
 
 
 class ReportRejected(ValueError):
@@ -98,6 +98,23 @@ def sibling_increases(period: Period, region: Region) -> list[int]:
     return [r[0] for r in rows if r[0] is not None]
 
 
+def sibling_values(period: Period, region: Region, indicators) -> list[dict[str, Optional[int]]]:
+    """The figures of the other units under the same parent: this period's where they have a
+    report, else the last period's (one query)."""
+    if region.parent_id is None:
+        return []
+    before = previous_period(period)
+    ids = [period.id] + ([before.id] if before else [])
+    found: dict[int, dict] = {}
+    for row in db.session.execute(
+            select(Report.region_id, Report.period_id, *_value_columns(indicators))
+            .join(Region, Region.id == Report.region_id)
+            .where(Region.parent_id == region.parent_id, Region.id != region.id, Report.period_id.in_(ids))):
+        if row[1] == period.id or row[0] not in found:
+            found[row[0]] = {i.key: row[2 + n] for n, i in enumerate(indicators)}
+    return list(found.values())
+
+
 def save_report(period: Period, region: Region, raw_values: dict[str, Any], filer: dict[str, str], *,
                 user: Optional[User], submit: bool, reason: Optional[str] = None,
                 revision: Optional[int] = None, strict: bool = True) -> Outcome:
@@ -127,7 +144,8 @@ def save_report(period: Period, region: Region, raw_values: dict[str, Any], file
     submitting = submit or was_submitted
     previous = previous_values(period, [region.id]).get(region.id)
     rule_errors, warnings = check(indicators, merged, filer, submit=submitting, previous=previous,
-                                  sibling_increases=sibling_increases(period, region))
+                                  sibling_increases=sibling_increases(period, region),
+                                  sibling_values=sibling_values(period, region, indicators))
     changed = report is None or merged != stored or any(
         filer[k] != getattr(report, f"filer_{k}") for k in FILER_FIELDS) or (submit and not was_submitted)
     if was_submitted and changed and not (reason or "").strip():
@@ -348,6 +366,7 @@ def import_reports(period: Period, rows: list[tuple[int, str, dict, dict]], *, s
     if errors:
         raise ImportRejected(errors)
     warnings.extend(_jump_warnings(planned, previous))
+    warnings.extend(_sibling_warnings(indicators, planned, read))
     outcome = ImportOutcome(loaded=len(planned), warnings=warnings)
     if dry_run or (hold_on_warnings and warnings):
         return outcome
@@ -553,4 +572,37 @@ def _jump_warnings(planned: list[PlannedRow], previous: dict) -> list[RowIssue]:
             message = jump_warning(increase, amounts[:at] + amounts[at + 1:])
             if message:
                 warnings.append(RowIssue(row.line, row.code, RATE_NUMERATOR, message))
+    return warnings
+
+
+def _sibling_warnings(indicators, planned: list[PlannedRow], read: ImportScope) -> list[RowIssue]:
+    """Values far above every sibling's (validation.sibling_outlier), the siblings being the other
+    rows under the same parent, or the units' last period where the batch does not hold them."""
+    keys = [i.key for i in indicators]
+    labels = {i.key: i.label for i in indicators}
+    pool: dict[Optional[int], dict[int, dict]] = {}
+    if read.previous:
+        parents = {rid: parent for rid, parent in read.units.values()}
+        for rid, values in read.previous.items():
+            pool.setdefault(parents.get(rid), {})[rid] = dict(zip(keys, values))
+    for row in planned:
+        pool.setdefault(row.parent_id, {})[row.region_id] = row.merged
+    # per parent and key: the two largest values and how many there are, so that each row's
+    # siblings (all but itself) are judged without another pass over them
+    tops: dict[tuple, tuple[list[tuple[int, int]], int]] = {}
+    for parent, units in pool.items():
+        for key in keys:
+            present = [(values[key], rid) for rid, values in units.items() if values.get(key) is not None]
+            tops[(parent, key)] = (sorted(present, reverse=True)[:2], len(present))
+    warnings = []
+    for row in planned:
+        for key in keys:
+            value = row.merged.get(key)
+            if value is None:
+                continue
+            top, count = tops[(row.parent_id, key)]
+            others = [v for v, rid in top if rid != row.region_id]
+            issue = sibling_outlier(key, labels[key], value, others[0] if others else 0, count - 1)
+            if issue:
+                warnings.append(RowIssue(row.line, row.code, issue.field, issue.message))
     return warnings
