@@ -577,32 +577,40 @@ def _jump_warnings(planned: list[PlannedRow], previous: dict) -> list[RowIssue]:
 
 def _sibling_warnings(indicators, planned: list[PlannedRow], read: ImportScope) -> list[RowIssue]:
     """Values far above every sibling's (validation.sibling_outlier), the siblings being the other
-    rows under the same parent, or the units' last period where the batch does not hold them."""
+    rows under the same parent, or the units' last period where the batch does not hold them.
+
+    Only the largest value of a parent's units can be far above all the others, so each parent
+    and indicator needs one pass for its two largest values and one check, not one per row."""
     keys = [i.key for i in indicators]
     labels = {i.key: i.label for i in indicators}
-    pool: dict[Optional[int], dict[int, dict]] = {}
+    pool: dict[Optional[int], dict[int, tuple]] = {}
     if read.previous:
         parents = {rid: parent for rid, parent in read.units.values()}
         for rid, values in read.previous.items():
-            pool.setdefault(parents.get(rid), {})[rid] = dict(zip(keys, values))
+            pool.setdefault(parents.get(rid), {})[rid] = values  # in the indicators' order
     for row in planned:
-        pool.setdefault(row.parent_id, {})[row.region_id] = row.merged
-    # per parent and key: the two largest values and how many there are, so that each row's
-    # siblings (all but itself) are judged without another pass over them
-    tops: dict[tuple, tuple[list[tuple[int, int]], int]] = {}
-    for parent, units in pool.items():
-        for key in keys:
-            present = [(values[key], rid) for rid, values in units.items() if values.get(key) is not None]
-            tops[(parent, key)] = (sorted(present, reverse=True)[:2], len(present))
+        pool.setdefault(row.parent_id, {})[row.region_id] = tuple(row.merged.get(k) for k in keys)
+    batch = {row.region_id: row for row in planned}
     warnings = []
-    for row in planned:
-        for key in keys:
-            value = row.merged.get(key)
-            if value is None:
+    for units in pool.values():
+        if len(units) < 4:  # a unit and at least three siblings
+            continue
+        for n, key in enumerate(keys):
+            top = second = holder = None
+            count = 0
+            for rid, values in units.items():
+                value = values[n]
+                if value is None:
+                    continue
+                count += 1
+                if top is None or value > top:
+                    top, second, holder = value, top, rid
+                elif second is None or value > second:
+                    second = value
+            row = batch.get(holder)
+            if row is None:
                 continue
-            top, count = tops[(row.parent_id, key)]
-            others = [v for v, rid in top if rid != row.region_id]
-            issue = sibling_outlier(key, labels[key], value, others[0] if others else 0, count - 1)
+            issue = sibling_outlier(key, labels[key], top, second or 0, count - 1)
             if issue:
                 warnings.append(RowIssue(row.line, row.code, issue.field, issue.message))
-    return warnings
+    return sorted(warnings, key=lambda w: (w.line or 0, w.code))

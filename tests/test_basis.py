@@ -166,3 +166,18 @@ def test_forecast_at_the_pace_of_the_last_two_periods(town, frozen_now):
     child = {x["code"]: x for x in body["children"]}
     assert child[a.code]["reaches_target_on"] == "2022-12-09"
     assert child[a.code]["projected_completion"] == pytest.approx(1.22)
+
+
+def test_the_interview_rule_is_set_per_campaign_and_level(town, frozen_now, runner):
+    """末位两名、连续一期 for villages: the two lowest of the last judged period."""
+    campaign, township, (a, b, c, d, e) = town
+    first = campaign.periods[0]
+    file(first, [(a, 300), (b, 200), (c, 250), (d, 100), (e, 400)], frozen_now, dt.datetime(2022, 10, 7, 9))
+    result = runner.invoke(args=["campaign", "interview-rule", str(campaign.id), "--level", "village",
+                                 "--bottom", "2", "--periods", "1"])
+    assert result.exit_code == 0, result.output
+    db.session.expire_all()
+    after = progress(first, township, today=dt.date(2022, 10, 9))
+    assert after.rule == (2, 1)
+    assert sorted(r.region.code for r in after.interviews) == sorted([d.code, b.code])
+    assert progress(first, township.parent, today=dt.date(2022, 10, 9)).rule == (1, 2)  # townships keep the default

@@ -52,7 +52,7 @@ def test_the_day_before_the_due_date(page, demo, frozen_now):
 
     # no 约谈 before the due date; the county one period away is 预警, with the period and rank that put it there
     interviews = page.locator("#interviews")
-    expect(interviews).to_contain_text("连续2期排名后1名")
+    expect(interviews).to_contain_text("连续2期排名末位的，约谈其主要负责人")
     expect(page.locator("#interviews-pending")).to_contain_text("尚未到报送截止时间")
     expect(interviews.locator("tr.interview")).to_have_count(0)
     expect(interviews.locator("tr.interview-warning")).to_have_text([re.compile("恩平市.*预警.*第4期：第7名/共7个", re.S)])
