@@ -117,8 +117,10 @@ def _nice_step(raw: float) -> float:
 
 # --- the progress chart over periods --------------------------------------------------------
 
-def progress_chart(points: Sequence[ProgressPoint], *, title: str = "参保进度") -> Markup:
-    """Cumulative enrolled bars (left axis), the rate line and the dashed 序时进度 line (right axis)."""
+def progress_chart(points: Sequence[ProgressPoint], *, title: str = "参保进度",
+                   measure: str = "参保率") -> Markup:
+    """Cumulative enrolled bars (left axis), the rate line (or `measure`'s, e.g. 完成率) and the
+    dashed 序时进度 line (right axis)."""
     if not points or all(p.enrolled is None and p.rate is None for p in points):
         return _no_data(title)
 
@@ -155,7 +157,7 @@ def progress_chart(points: Sequence[ProgressPoint], *, title: str = "参保进�
                           fill=MUTED))
         body.append(_text(right + 6, y + 4, f"{round(d * 20)}%", size=11, fill=MUTED))
 
-    body.append(_legend(WIDTH / 2, 46))
+    body.append(_legend(WIDTH / 2, 46, measure))
 
     # Period labels thin out so that they never overlap, however many periods there are.
     label_width = max(_text_width(p.label, 11) for p in points) + 8
@@ -200,7 +202,7 @@ def progress_chart(points: Sequence[ProgressPoint], *, title: str = "参保进�
     labelled = {i for i, _ in present} if len(points) <= 12 else {present[-1][0]}
     for i, p in present:
         x, y = x_at(i), y_pct(p.rate)
-        body.append(_el("circle", _title(f"{p.label} 参保率 {percent(p.rate)}"),
+        body.append(_el("circle", _title(f"{p.label} {measure} {percent(p.rate)}"),
                         cx=x, cy=y, r=3, fill="#ffffff", stroke=ACCENT, stroke_width=1.5))
         if i in labelled:
             # Label on the side away from the dashed line, so the two never cross.
@@ -210,9 +212,9 @@ def progress_chart(points: Sequence[ProgressPoint], *, title: str = "参保进�
     return _svg(WIDTH, height, title, body)
 
 
-def _legend(center: float, y: float) -> str:
+def _legend(center: float, y: float, measure: str = "参保率") -> str:
     """已参保人数 (bar swatch), 参保率 (line with marker), 序时进度 (dashed line), centred."""
-    items = [("已参保人数", "bar"), ("参保率", "rate"), ("序时进度", "time")]
+    items = [("已参保人数", "bar"), (measure, "rate"), ("序时进度", "time")]
     widths = [24 + 6 + _text_width(name, 12) for name, _ in items]
     gap = 20
     x = center - (sum(widths) + gap * (len(items) - 1)) / 2
@@ -247,9 +249,11 @@ def _bar_colour(rate: float, target_rate: float, light: Optional[str]) -> str:
     return GREEN
 
 
-def rate_bars(units: Sequence[tuple], *, target_rate: float = 0.95,
+def rate_bars(units: Sequence[tuple], *, target_rate: Optional[float] = 0.95,
               time_progress: Optional[float] = None, title: str = "各地参保率") -> Markup:
-    """One horizontal bar per unit: (name, rate) or (name, rate, 'red'|'yellow'|'green')."""
+    """One horizontal bar per unit: (name, rate) or (name, rate, 'red'|'yellow'|'green'), the
+    light being the unit's own (the table's colour). The axis ends at 100% unless a value passes
+    it; `target_rate` None draws no target line (a 完成率's target is the axis' end)."""
     if not units or all(u[1] is None for u in units):
         return _no_data(title)
 
@@ -260,7 +264,8 @@ def rate_bars(units: Sequence[tuple], *, target_rate: float = 0.95,
     top = 78 if time_progress is not None else 60
     bottom = top + row_h * len(units)
     height = bottom + 26
-    axis_top = max([1.0] + [u[1] for u in units if u[1] is not None])
+    highest = max([1.0] + [u[1] for u in units if u[1] is not None])
+    axis_top = 1.0 if highest <= 1.0 else math.ceil(round(highest / 0.2, 6)) * 0.2
 
     def x_at(f: float) -> float:
         return left + (right - left) * max(f, 0.0) / axis_top
@@ -290,7 +295,8 @@ def rate_bars(units: Sequence[tuple], *, target_rate: float = 0.95,
         else:
             end = x_at(rate)
             row.append(_el("rect", class_="bar", x=float(left), y=y_mid - bar_h / 2,
-                           width=end - left, height=bar_h, fill=_bar_colour(rate, target_rate, light)))
+                           width=end - left, height=bar_h,
+                           fill=_bar_colour(rate, target_rate if target_rate is not None else 1.0, light)))
             # The value sits on a patch of its row's background, so a reference line
             # running through it does not cross the digits.
             label = percent(rate)
@@ -301,8 +307,9 @@ def rate_bars(units: Sequence[tuple], *, target_rate: float = 0.95,
 
     body.append(_el("line", x1=float(left), y1=float(top), x2=float(left), y2=float(bottom),
                     stroke=MUTED, stroke_width=1))
-    body.append(_reference_line(x_at(target_rate), top, bottom, 46, f"目标 {percent(target_rate)}",
-                                ACCENT, None, "target"))
+    if target_rate is not None:
+        body.append(_reference_line(x_at(target_rate), top, bottom, 46, f"目标 {percent(target_rate)}",
+                                    ACCENT, None, "target"))
     if time_progress is not None:
         body.append(_reference_line(x_at(time_progress), top, bottom, 64,
                                     f"序时进度 {percent(time_progress)}", MUTED, DASH,
@@ -325,3 +332,35 @@ def _reference_line(x: float, top: float, bottom: float, label_y: float, label: 
             stroke_width=1.5, stroke_dasharray=dash),
         _text(label_x, label_y, label, size=11, anchor=anchor, fill=colour),
     ]), class_=name)
+
+
+# --- the charts of one region's progress, as the dashboard and the 通报 show them ------------
+
+def progress_points(result) -> list[ProgressPoint]:
+    """The region's periods on the one basis (ranking.Progress): a cumulative series that never
+    dips because a unit has not filed, with the measure its light judges (完成率 with tasks)."""
+    from .schedule import time_progress
+    head = result.region
+    return [ProgressPoint(label=f"{p.as_of.month}月{p.as_of.day}日",
+                          enrolled=totals.get("enrolled") if totals.filed else None,
+                          rate=head.measure_of(totals) if totals.filed else None,
+                          time_progress=time_progress(result.campaign, p.as_of))
+            for p, totals in zip(result.periods, head.series)]
+
+
+def measure_word(result) -> str:
+    return "完成率" if result.region.task else "参保率"
+
+
+def unit_bars(result, title: str) -> Markup:
+    """Each child's main measure, coloured by its light, against 序时进度 (and the target rate)."""
+    units = [(r.region.name, r.main_measure, r.light) for r in sorted(result.children, key=lambda r: r.region.code)]
+    return rate_bars(units, target_rate=None if result.region.task else float(result.campaign.target_rate),
+                     time_progress=result.time_progress, title=title)
+
+
+def progress_charts(result, name: str) -> dict:
+    """The dashboard's two charts of a region."""
+    word = measure_word(result)
+    return {"progress": progress_chart(progress_points(result), title=f"{name}累计参保进度", measure=word),
+            "rates": unit_bars(result, f"{name}各地{word}")}

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import replace
 from typing import Callable, Optional
 
 from markupsafe import Markup
@@ -15,7 +16,7 @@ from .filters import month_day, percent
 from .hierarchy import child_level
 from .models import LEVELS, Campaign, Circular, IssuingBody, Period, Region, User
 from .ranking import LATE_NAMES, LIGHTS, Progress, UnitProgress, light, progress, progress_json
-from .rollup import FilingCounts, Totals, filing_counts, ratio, task_totals, totals_by_period
+from .rollup import FilingCounts, Totals, basis, ratio, task_totals
 from .schedule import time_progress
 
 SCOPE_WORDS = {"province": "全省", "city": "全市", "county": "全县", "township": "全镇", "village": "全村"}
@@ -63,8 +64,26 @@ def _measure_word(head: UnitProgress) -> str:
     return "完成率" if head.task else "参保率"
 
 
+CHINESE_NUMBERS = "零一两三四五六七八九十"
+
+
+def cn_number(n: int) -> str:
+    """两 for 2, as circulars write counts (连续两期); digits beyond ten."""
+    return CHINESE_NUMBERS[n] if 0 <= n <= 10 else str(n)
+
+
+def _bottom_words(bottom: int) -> str:
+    return "排名末位" if bottom == 1 else f"排名后{cn_number(bottom).replace('两', '二')}位"
+
+
+def _tied_at(units: list[UnitProgress], value) -> list[UnitProgress]:
+    return [u for u in units if u.main_measure is not None and abs(u.main_measure - value) < 1e-12]
+
+
 def draft_body(result: Progress, requirements: str = "") -> str:
-    """The four parts of a progress circular, in the sentences real circulars use."""
+    """The four parts of a progress circular, in the sentences real circulars use, all on the one
+    basis: a unit that has not filed counts with the figures it last filed, and before the due
+    date it is 待报, named, but neither criticised nor 约谈."""
     head, rows, period = result.region, result.children, result.period
     scope = SCOPE_WORDS.get(head.region.level, "全区")
     units_word = UNIT_WORDS.get(rows[0].region.level, "各地") if rows else "各地"
@@ -84,48 +103,52 @@ def draft_body(result: Progress, requirements: str = "") -> str:
         sentence += f"，{'高于' if gap >= 0 else '低于'}序时进度{abs(gap):.2f}个百分点"
     sentence += "。"
     if head.rate is not None:
-        sentence += f"居民医保参保率为{percent(head.rate)}。"
-    counts = head.counts
-    if rows:
-        on_time = sum(1 for r in rows if r.late == "on_time")
-        late = [r for r in rows if r.late == "late"]
-        missing = [r for r in rows if r.late == "missing"]
-        sentence += f"本期{len(rows)}个{units_word.removeprefix('各')}中，{on_time}个按时报送"
-        if late:
-            sentence += f"，{len(late)}个迟报"
-        if missing:
-            sentence += f"，{len(missing)}个未报送"
-        sentence += "。"
-    elif counts.units:
-        sentence += f"本期应报{counts.units}个单位，已报{counts.submitted}个。"
-    lines.append(sentence)
+        unfiled = head.never_filed if rows else 0
+        sentence += f"居民医保参保率为{percent(head.rate)}" + (
+            f"（不含{unfiled}个尚未报送过数据的单位）" if unfiled else "") + "。"
+    lines.append(sentence + _filing_sentence(result, units_word))
 
     lines.append("二、各地进展")
     valued = [r for r in rows if r.main_measure is not None]
-    leaders = sorted([r for r in valued if r.main_measure >= result.time_progress],
-                     key=lambda r: -r.main_measure)[:3]
-    laggards = sorted([r for r in valued if r.main_measure < result.time_progress],
-                      key=lambda r: r.main_measure)
+    ahead = sorted([r for r in valued if r.main_measure >= result.time_progress], key=lambda r: -r.main_measure)
+    laggards = sorted([r for r in valued if r.main_measure < result.time_progress], key=lambda r: r.main_measure)
+    leaders = ahead[:3]
     if leaders:
-        lowest = min(r.main_measure for r in leaders)
+        lowest = leaders[-1].main_measure
+        leaders = [r for r in ahead if r.main_measure >= lowest - 1e-12]  # a tie at the cut stays in
         lines.append(f"{_names(leaders)}{word}达到{percent(lowest)}以上，进度较快。")
     if laggards:
-        worst = laggards[0]
-        lines.append(f"{_names(laggards)}{word}低于序时进度（{percent(result.time_progress)}），"
-                     f"其中{worst.region.name}仅为{percent(worst.main_measure)}，进度滞后。")
+        worst = _tied_at(laggards, laggards[0].main_measure)
+        text = f"{_names(laggards)}{word}低于序时进度（{percent(result.time_progress)}），"
+        if len(laggards) > len(worst):
+            text += f"其中{_names(worst)}仅为{percent(worst[0].main_measure)}，进度滞后。"
+        else:
+            text += f"{'均' if len(worst) > 1 else ''}仅为{percent(worst[0].main_measure)}，进度滞后。"
+        lines.append(text)
     if not leaders and not laggards:
         lines.append(f"本期{units_word}尚无已提交的数据。")
+    carried = [r for r in rows if r.carried_from is not None and not r.totals.reports]
+    if carried:
+        by_period: dict[int, list[UnitProgress]] = {}
+        for r in carried:
+            by_period.setdefault(r.carried_from.seq, []).append(r)
+        lines.append("；".join(f"{_names(units)}本期数据沿用第{seq}期" for seq, units in sorted(by_period.items()))
+                     + "。")
 
     lines.append("三、存在问题")
     problems = []
-    overdue = clock.now() >= period.deadline
-    late_units = [r for r in rows if r.late == "late" or (r.late == "missing" and overdue)]
+    late_units = [r for r in rows if r.late in ("late", "missing")]
     if late_units:
         problems.append(f"{_names(late_units)}未按时报送进度表，予以通报批评。")
-    interviewed = [r for r in rows if r.interview]
+    interviewed = result.interviews
     if interviewed:
-        _, streak = result.campaign.interview_rule(rows[0].region.level)
-        problems.append(f"{_names(interviewed)}连续{streak}期排名末位，将按规定约谈其主要负责人。")
+        bottom, streak = result.rule
+        problems.append(f"{_names(interviewed)}连续{cn_number(streak)}期{_bottom_words(bottom)}，"
+                        "将按规定约谈其主要负责人。")
+    missing_forecast = [r for r in rows if r.forecast.misses]
+    if missing_forecast:
+        who = f"{units_word}均" if len(missing_forecast) == len(rows) > 1 else _names(missing_forecast)
+        problems.append(f"按近两期进度测算，{who}预计无法在{month_day(result.campaign.end)}前完成目标任务，请加快进度。")
     gaps = [r for r in rows if r.hardship_gap]
     if head.hardship_gap:
         where = f"（涉及{_names(gaps)}）" if gaps else ""
@@ -133,11 +156,38 @@ def draft_body(result: Progress, requirements: str = "") -> str:
     anomalous = [r for r in rows if r.anomalies]
     if anomalous:
         problems.append(f"{_names(anomalous)}报送数据存在异常（如参保人数较上期减少），请核实后更正。")
-    lines.extend(problems or ["本期各地均按时报送，未发现突出问题。"])
+    if not problems:
+        problems.append("本期各地均按时报送，未发现突出问题。" if not result.pending else "本期未发现突出问题。")
+    lines.extend(problems)
 
     lines.append("四、下一步工作要求")
     lines.extend(line for line in (requirements or DEFAULT_REQUIREMENTS).splitlines() if line.strip())
     return "\n".join(lines)
+
+
+def _filing_sentence(result: Progress, units_word: str) -> str:
+    """Who reported, named: 均按时报送; X迟报; Y逾期未报送; or, before the due date, who is still to report."""
+    rows, period = result.children, result.period
+    if not rows:
+        counts = result.region.counts
+        return f"本期应报{counts.units}个单位，已报{counts.submitted}个。" if counts.units else ""
+    late = [r for r in rows if r.late == "late"]
+    missing = [r for r in rows if r.late == "missing"]
+    pending = [r for r in rows if r.late == "pending"]
+    if not (late or missing or pending):
+        return f"本期{units_word}均按时报送。"
+    text = ""
+    if late or missing:
+        parts = [f"{_names(late)}迟报"] if late else []
+        if missing:
+            parts.append(f"{_names(missing)}逾期未报送")
+        if len(rows) > len(late) + len(missing) + len(pending):
+            parts.append("其余均按时报送")
+        text += "本期" + "，".join(parts) + "。"
+    if pending:
+        text += (f"本期报送截止时间为{month_day(period.due)}，尚未到报送截止时间，"
+                 f"{_names(pending)}尚未报送，暂按已报送的最近一期数据计算。")
+    return text
 
 
 def parse_body(text: str) -> list[document.Section]:
@@ -168,7 +218,7 @@ def ranking_table(result: Progress) -> document.Table:
     header = ["排名", "单位", "任务数", "已参保人数", "完成率", "参保率", "较上期（百分点）", "进度", "报送"]
     rows = [[str(r.rank), r.region.name, _count(r.task), _count(r.enrolled), percent(r.completion),
              percent(r.rate), "—" if r.increase is None else f"{r.increase * 100:+.2f}",
-             LIGHTS[r.light], LATE_NAMES[r.late] + ("，约谈" if r.interview else "")]
+             LIGHTS[r.light], LATE_NAMES[r.late] + _carried_note(r) + ("，约谈" if r.interview else "")]
             for r in sorted(result.children, key=lambda r: (r.rank, r.region.code))]
     head = result.region
     rows.append(["", "合计", _count(head.task), _count(head.enrolled), percent(head.completion),
@@ -177,34 +227,44 @@ def ranking_table(result: Progress) -> document.Table:
     return document.Table(header, rows)
 
 
-def grandchildren_table(period: Period, region: Region) -> Optional[document.Table]:
-    """The units two levels down (a city's townships), grouped by their parent: three queries."""
+def grandchildren_table(period: Period, region: Region, result: Optional[Progress] = None) -> Optional[document.Table]:
+    """The units two levels down (a city's townships), grouped by their parent, on the one basis."""
     campaign = period.campaign
     child = child_level(region.level)
     grandchild = child_level(child) if child else None
     if grandchild is None or LEVELS.index(grandchild) > LEVELS.index(campaign.report_level):
         return None
-    sums = totals_by_period([period], region, level=grandchild)
+    series = basis(period, region, grandchild)
     tasks = task_totals(campaign, region, grandchild)
-    counts = filing_counts(period, region, grandchild)
     units = db.session.scalars(select(Region).where(
         getattr(Region, f"{region.level}_id") == region.id, Region.level == grandchild)
         .order_by(Region.code)).all()
     parents = {r.id: r.name for r in db.session.scalars(select(Region).where(
         Region.id.in_({u.parent_id for u in units})))}
     progress_at = time_progress(campaign, period.as_of)
+    overdue = (result.today if result else clock.today()) > period.due
     rows = []
     for unit in units:
-        totals = sums.get((unit.id, period.id), Totals({}))
+        totals = (series.get(unit.id) or [Totals({})])[-1]
         enrolled, task = totals.get("enrolled"), tasks.get(unit.id)
-        measure = ratio(enrolled, task) if task else totals.rate
+        completion = ratio(enrolled or 0, task)
+        measure = completion if task else totals.rate
+        counts = FilingCounts(unit.units(campaign.report_level), totals.reports, totals.late, overdue)
+        status = LATE_NAMES[counts.status] + (f"（沿用第{totals.carried_from.seq}期）"
+                                              if totals.carried_from and not totals.reports else "")
         rows.append([parents.get(unit.parent_id, ""), unit.name, _count(task), _count(enrolled),
-                     percent(ratio(enrolled, task)), percent(totals.rate), LIGHTS[light(measure, progress_at)],
-                     LATE_NAMES[counts.get(unit.id, FilingCounts()).status]])
+                     percent(completion), percent(totals.rate), LIGHTS[light(measure, progress_at)], status])
     header = [{"county": "县（市、区）", "city": "市", "township": "镇（街）"}.get(child, "上级"),
               {"township": "镇（街）", "village": "村（社区）", "county": "县（市、区）"}.get(grandchild, "单位"),
               "任务数", "已参保人数", "完成率", "参保率", "进度", "报送"]
     return document.Table(header, rows)
+
+
+def _carried_note(row: UnitProgress) -> str:
+    """沿用第N期 when a unit counts with an earlier period's figures."""
+    if row.carried_from is not None and not row.totals.reports:
+        return f"（沿用第{row.carried_from.seq}期）"
+    return ""
 
 
 def _count(value) -> str:
@@ -212,20 +272,14 @@ def _count(value) -> str:
 
 
 def chart_attachments(period: Period, region: Region, result: Progress) -> list[document.Attachment]:
-    campaign = period.campaign
-    periods = [p for p in campaign.periods if p.seq <= period.seq]
-    sums = totals_by_period(periods, region, level=region.level)
-    points = [charts.ProgressPoint(label=month_day(p.as_of),
-                                   enrolled=sums[(region.id, p.id)].get("enrolled") if (region.id, p.id) in sums else None,
-                                   rate=sums[(region.id, p.id)].rate if (region.id, p.id) in sums else None,
-                                   time_progress=time_progress(campaign, p.as_of)) for p in periods]
+    word = charts.measure_word(result)
+    points = [replace(p, label=month_day(day.as_of)) for p, day in zip(charts.progress_points(result), result.periods)]
     attachments = [document.Attachment(f"{region.name}累计参保进度图", svg=Markup(
-        charts.progress_chart(points, title=f"{region.name}累计参保人数与参保率")))]
+        charts.progress_chart(points, title=f"{region.name}累计参保人数与{word}", measure=word)))]
     if 0 < len(result.children) <= 40:  # a taller chart would not fit one page
-        units = [(r.region.name, r.rate) for r in sorted(result.children, key=lambda r: r.region.code)]
-        attachments.append(document.Attachment(f"{region.name}各地参保率", svg=Markup(charts.rate_bars(
-            units, target_rate=float(campaign.target_rate), time_progress=result.time_progress,
-            title=f"{UNIT_WORDS.get(result.children[0].region.level, '各地')}参保率"))))
+        units_word = UNIT_WORDS.get(result.children[0].region.level, '各地')
+        attachments.append(document.Attachment(f"{region.name}{units_word}{word}", svg=Markup(
+            charts.unit_bars(result, f"{units_word}{word}"))))
     return attachments
 
 
@@ -251,7 +305,7 @@ def build_document(period: Period, region: Region, *, title: str, body: str, iss
         attachments.append(document.Attachment(
             f"{annual_name(period.campaign)}{units_word}参保进度排名表（截至{month_day(period.as_of)}）",
             table=ranking_table(result)))
-        deeper = grandchildren_table(period, region)
+        deeper = grandchildren_table(period, region, result)
         if deeper is not None and deeper.rows:
             attachments.append(document.Attachment(
                 f"{annual_name(period.campaign)}{UNIT_WORDS.get(child_level(child_level(region.level)), '')}"

@@ -16,8 +16,8 @@ from .extensions import db
 from .hierarchy import descendants_at
 from .indicators import RATE_NUMERATOR, fields
 from .models import Campaign, Indicator, Period, Region, Report, Revision, User
-from .tally import Changes
-from .validation import FILER_FIELDS, Issue, check, jump_warning, parse_values, reason_errors
+from .tally import Changes, neighbours
+from .validation import FILER_FIELDS, Issue, check, jump_warning, parse_values, reason_errors, sibling_outlier
 
 
 class ReportRejected(ValueError):
@@ -98,6 +98,23 @@ def sibling_increases(period: Period, region: Region) -> list[int]:
     return [r[0] for r in rows if r[0] is not None]
 
 
+def sibling_values(period: Period, region: Region, indicators) -> list[dict[str, Optional[int]]]:
+    """The figures of the other units under the same parent: this period's where they have a
+    report, else the last period's (one query)."""
+    if region.parent_id is None:
+        return []
+    before = previous_period(period)
+    ids = [period.id] + ([before.id] if before else [])
+    found: dict[int, dict] = {}
+    for row in db.session.execute(
+            select(Report.region_id, Report.period_id, *_value_columns(indicators))
+            .join(Region, Region.id == Report.region_id)
+            .where(Region.parent_id == region.parent_id, Region.id != region.id, Report.period_id.in_(ids))):
+        if row[1] == period.id or row[0] not in found:
+            found[row[0]] = {i.key: row[2 + n] for n, i in enumerate(indicators)}
+    return list(found.values())
+
+
 def save_report(period: Period, region: Region, raw_values: dict[str, Any], filer: dict[str, str], *,
                 user: Optional[User], submit: bool, reason: Optional[str] = None,
                 revision: Optional[int] = None, strict: bool = True) -> Outcome:
@@ -127,7 +144,8 @@ def save_report(period: Period, region: Region, raw_values: dict[str, Any], file
     submitting = submit or was_submitted
     previous = previous_values(period, [region.id]).get(region.id)
     rule_errors, warnings = check(indicators, merged, filer, submit=submitting, previous=previous,
-                                  sibling_increases=sibling_increases(period, region))
+                                  sibling_increases=sibling_increases(period, region),
+                                  sibling_values=sibling_values(period, region, indicators))
     changed = report is None or merged != stored or any(
         filer[k] != getattr(report, f"filer_{k}") for k in FILER_FIELDS) or (submit and not was_submitted)
     if was_submitted and changed and not (reason or "").strip():
@@ -154,10 +172,13 @@ def save_report(period: Period, region: Region, raw_values: dict[str, Any], file
         raise ReportConflict("该报表刚被他人修改，请查看最新数据后再保存") from None
     if submitting:
         tallies = Changes(period, indicators)
+        prior, later = neighbours(period, [region.id], indicators,
+                                  {region.id: previous} if previous is not None else None)
         if was_submitted:
-            tallies.corrected(region.parent_id, stored, merged)
+            tallies.corrected(region.parent_id, stored, merged, later.get(region.id))
         else:
-            tallies.submitted(region.parent_id, merged, late=report.submitted_at >= period.deadline)
+            tallies.submitted(region.parent_id, merged, late=report.submitted_at >= period.deadline,
+                              prior=prior.get(region.id), later=later.get(region.id))
         tallies.apply()
     kind = "report.correct" if was_submitted else "report.submit" if submitting else "report.save"
     audit.record(kind, user, region=region, target=f"报表 {region.code} {period.label} 第{report.revision}版",
@@ -353,10 +374,12 @@ def import_reports(period: Period, rows: list[tuple[int, str, dict, dict]], *, s
     if errors:
         raise ImportRejected(errors)
     warnings.extend(_jump_warnings(planned, previous))
+    warnings.extend(_sibling_warnings(indicators, planned, read))
     outcome = ImportOutcome(loaded=len(planned), warnings=warnings)
     if dry_run or (hold_on_warnings and warnings):
         return outcome
-    _write(period, indicators, planned, outcome, submit=submit, user=user, reason=reason, now=now)
+    _write(period, indicators, planned, outcome, submit=submit, user=user, reason=reason, now=now,
+           previous=previous)
     return outcome
 
 
@@ -454,13 +477,17 @@ def _plan(indicators, rows, read: ImportScope, *, submit: bool, reason: Optional
 
 
 def _write(period: Period, indicators, planned: list[PlannedRow], outcome: ImportOutcome, *,
-           submit: bool, user: Optional[User], reason: Optional[str], now: dt.datetime) -> None:
+           submit: bool, user: Optional[User], reason: Optional[str], now: dt.datetime,
+           previous: dict[int, dict]) -> None:
     """Write the validated rows: inserts, updates at the revision read, revisions, one audit entry."""
     user_id = user.id if user is not None else None  # once: in a request `user` is a proxy
     keys = [i.key for i in indicators]
     inserts, updates, revisions = [], [], []
     audit_before, audit_after = {}, {}
     tallies = Changes(period, indicators)
+    # the basis needs, for each unit submitting, its report before and its next one after
+    submitting = [row.region_id for row in planned if row.changed and (submit or row.was_submitted)]
+    prior, later = neighbours(period, submitting, indicators, previous) if submitting else ({}, {})
     for row in planned:
         if not row.changed:
             outcome.unchanged += 1
@@ -479,9 +506,10 @@ def _write(period: Period, indicators, planned: list[PlannedRow], outcome: Impor
         if status == "submitted":
             revisions.append((row, "correct" if row.was_submitted else "submit"))
             if row.was_submitted:
-                tallies.corrected(row.parent_id, row.stored, row.merged)
+                tallies.corrected(row.parent_id, row.stored, row.merged, later.get(row.region_id))
             else:
-                tallies.submitted(row.parent_id, row.merged, late=now >= period.deadline)
+                tallies.submitted(row.parent_id, row.merged, late=now >= period.deadline,
+                                  prior=prior.get(row.region_id), later=later.get(row.region_id))
         audit_after[row.code] = {**row.merged, "status": status}
     _write_reports(indicators, inserts, updates)
     tallies.apply()
@@ -553,3 +581,44 @@ def _jump_warnings(planned: list[PlannedRow], previous: dict) -> list[RowIssue]:
             if message:
                 warnings.append(RowIssue(row.line, row.code, RATE_NUMERATOR, message))
     return warnings
+
+
+def _sibling_warnings(indicators, planned: list[PlannedRow], read: ImportScope) -> list[RowIssue]:
+    """Values far above every sibling's (validation.sibling_outlier), the siblings being the other
+    rows under the same parent, or the units' last period where the batch does not hold them.
+
+    Only the largest value of a parent's units can be far above all the others, so each parent
+    and indicator needs one pass for its two largest values and one check, not one per row."""
+    keys = [i.key for i in indicators]
+    labels = {i.key: i.label for i in indicators}
+    pool: dict[Optional[int], dict[int, tuple]] = {}
+    if read.previous:
+        parents = {rid: parent for rid, parent in read.units.values()}
+        for rid, values in read.previous.items():
+            pool.setdefault(parents.get(rid), {})[rid] = values  # in the indicators' order
+    for row in planned:
+        pool.setdefault(row.parent_id, {})[row.region_id] = tuple(row.merged.get(k) for k in keys)
+    batch = {row.region_id: row for row in planned}
+    warnings = []
+    for units in pool.values():
+        if len(units) < 4:  # a unit and at least three siblings
+            continue
+        for n, key in enumerate(keys):
+            top = second = holder = None
+            count = 0
+            for rid, values in units.items():
+                value = values[n]
+                if value is None:
+                    continue
+                count += 1
+                if top is None or value > top:
+                    top, second, holder = value, top, rid
+                elif second is None or value > second:
+                    second = value
+            row = batch.get(holder)
+            if row is None:
+                continue
+            issue = sibling_outlier(key, labels[key], top, second or 0, count - 1)
+            if issue:
+                warnings.append(RowIssue(row.line, row.code, issue.field, issue.message))
+    return sorted(warnings, key=lambda w: (w.line or 0, w.code))

@@ -283,6 +283,24 @@ class Tally(db.Model):
     s10: Mapped[int] = mapped_column(BigInteger, default=0)
     s11: Mapped[int] = mapped_column(BigInteger, default=0)
     s12: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The one basis (口径): a unit that has not submitted a period counts with its latest submitted
+    # report. Each submission adds its change over the unit's previous submitted report (its
+    # whole values on a first one), so the basis of period P is the sum of b1..b12 over the
+    # periods up to P: one GROUP BY, with no walk back through each unit's reports.
+    #: report units whose first submitted report of the campaign is of this period
+    first_reports: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    b1: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    b2: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    b3: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    b4: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    b5: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    b6: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    b7: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    b8: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    b9: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    b10: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    b11: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    b12: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class Revision(db.Model):

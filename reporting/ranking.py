@@ -1,22 +1,25 @@
 """Measures, ranks and flags of the units under one region for one period (DESIGN.md's rules)."""
 from __future__ import annotations
 
+import datetime as dt
+import math
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
 from sqlalchemy import func, select
 
+from . import clock
 from .extensions import db
 from .hierarchy import child_level, children
 from .indicators import HARDSHIP_ENROLLED, HARDSHIP_SHOULD, RATE_NUMERATOR
 from .models import Campaign, Period, Region, Target
-from .rollup import FilingCounts, Totals, filing_counts, ratio, task_totals, totals_by_period
+from .rollup import FilingCounts, Totals, basis, ratio, task_totals
 from .schedule import time_progress
 from .validation import jump_warning
 
 MEASURES = {"completion": "完成率", "rate": "参保率", "increase": "较上期提高", "hardship": "困难群众参保率"}
 LIGHTS = {"green": "绿", "yellow": "黄", "red": "红"}
-LATE_NAMES = {"on_time": "按时", "late": "迟报", "missing": "未报"}
+LATE_NAMES = {"on_time": "按时", "late": "迟报", "missing": "逾期未报", "pending": "待报"}
 #: a light turns red this far below 序时进度
 RED_MARGIN = 0.10
 
@@ -47,6 +50,29 @@ def bottom_positions(values: Sequence[Optional[float]]) -> list[int]:
 
 
 @dataclass
+class Forecast:
+    """预计: where a unit's main measure ends the collection window at the pace of its last two periods."""
+    #: the measure forecast at the window's end (completion, or rate without tasks)
+    projected: Optional[float] = None
+    #: the day it reaches its target (100% of the task, or the target rate), if it does
+    reaches_on: Optional[dt.date] = None
+    #: why there is no date (pace zero or negative, too few periods), else ""
+    reason: str = ""
+    #: 预计无法按期完成: the target will not be reached by the window's end
+    misses: bool = False
+
+
+@dataclass
+class Standing:
+    """A unit's place among its siblings in one period that counts for 约谈."""
+    period: Period
+    rank: Optional[int]
+    of: int
+    #: 逾期未报 in that period (ranked the lowest)
+    missing: bool = False
+
+
+@dataclass
 class UnitProgress:
     region: Region
     totals: Totals
@@ -55,9 +81,16 @@ class UnitProgress:
     previous: Optional[Totals] = None
     rank: Optional[int] = None
     interview: bool = False
+    #: 预警: one more period in the bottom puts it on the 约谈 list
+    warning: bool = False
+    #: the periods and ranks behind `interview` or `warning`
+    standings: list[Standing] = field(default_factory=list)
     anomalies: list[str] = field(default_factory=list)
     light: str = "red"
     below_target: bool = False
+    forecast: Forecast = field(default_factory=Forecast)
+    #: its totals in every period up to this one, on the one basis
+    series: list[Totals] = field(default_factory=list)
 
     @property
     def enrolled(self) -> Optional[int]:
@@ -69,20 +102,26 @@ class UnitProgress:
 
     @property
     def completion(self) -> Optional[float]:
-        return ratio(self.enrolled, self.task)
+        """Enrolled over the task; a unit that never filed counts zero against its task."""
+        return ratio(self.enrolled or 0, self.task)
 
     @property
     def main_measure(self) -> Optional[float]:
         """完成率 when the unit has a task, else 参保率: what lights and 约谈 judge."""
         return self.completion if self.task else self.rate
 
+    def measure_of(self, totals: Optional[Totals]) -> Optional[float]:
+        """The main measure of these totals (another period's) against this unit's task."""
+        if totals is None:
+            return None
+        return ratio(totals.get(RATE_NUMERATOR) or 0, self.task) if self.task else totals.rate
+
     @property
     def increase(self) -> Optional[float]:
         """The change of the main measure since the last period, in fractions (points / 100)."""
         if self.previous is None:
             return None
-        before = ratio(self.previous.get(RATE_NUMERATOR), self.task) if self.task else self.previous.rate
-        now = self.main_measure
+        before, now = self.measure_of(self.previous), self.main_measure
         return None if now is None or before is None else now - before
 
     @property
@@ -98,6 +137,20 @@ class UnitProgress:
     def late(self) -> str:
         return self.counts.status
 
+    @property
+    def carried(self) -> int:
+        """Report-level units counted with an earlier period's figures (沿用)."""
+        return self.totals.carried
+
+    @property
+    def carried_from(self) -> Optional[Period]:
+        return self.totals.carried_from
+
+    @property
+    def never_filed(self) -> int:
+        """Report-level units with nothing submitted yet (counted zero: 未报)."""
+        return max(self.counts.units - self.totals.filed, 0)
+
     def measure(self, name: str) -> Optional[float]:
         return {"completion": self.completion if self.task else None, "rate": self.rate,
                 "increase": self.increase, "hardship": self.hardship_coverage}[name]
@@ -111,6 +164,33 @@ class Progress:
     children: list[UnitProgress]
     time_progress: float
     measure: str
+    #: the periods up to `period`, the order of every `series`
+    periods: list[Period] = field(default_factory=list)
+    #: the date the numbers were judged on: before `period.due` nobody is late
+    today: Optional[dt.date] = None
+    #: the 约谈 rule of the children's level: (末位N名, 连续K期)
+    rule: tuple[int, int] = (1, 2)
+
+    @property
+    def overdue(self) -> bool:
+        """Whether the period's due date has passed (逾期 counts; before it units are 待报)."""
+        return self.today is not None and self.today > self.period.due
+
+    @property
+    def interviews(self) -> list[UnitProgress]:
+        return [r for r in self.children if r.interview]
+
+    @property
+    def warnings(self) -> list[UnitProgress]:
+        return [r for r in self.children if r.warning]
+
+    @property
+    def pending(self) -> list[UnitProgress]:
+        return [r for r in self.children if r.late == "pending"]
+
+    @property
+    def missing(self) -> list[UnitProgress]:
+        return [r for r in self.children if r.late == "missing"]
 
 
 def default_measure(campaign: Campaign) -> str:
@@ -119,68 +199,78 @@ def default_measure(campaign: Campaign) -> str:
     return "completion" if has_tasks else "rate"
 
 
-def progress(period: Period, region: Region, measure: Optional[str] = None) -> Progress:
-    """Everything the dashboard and the API show for `region` at `period`, in a handful of queries."""
+def progress(period: Period, region: Region, measure: Optional[str] = None,
+             today: Optional[dt.date] = None) -> Progress:
+    """Everything the dashboard, the API, the exports and the 通报 show for `region` at `period`,
+    on the one basis (DESIGN.md's 口径), in a handful of queries. It depends only on the database
+    and `today` (by default the server's date), which decides 待报 against 逾期未报."""
     campaign = period.campaign
+    today = today or clock.today()
     measure = measure or default_measure(campaign)
     if measure not in MEASURES:
         raise ValueError(f"排名指标应为 {'、'.join(MEASURES)} 之一，而不是 {measure}")
     progress_at = time_progress(campaign, period.as_of)
-    bottom, streak = campaign.interview_rule(child_level(region.level) or region.level)
-    window = [p for p in campaign.periods if period.seq - max(streak, 2) < p.seq <= period.seq]
+    periods = [p for p in campaign.periods if p.seq <= period.seq]
     below_report_level = region.level == campaign.report_level
     units = [] if below_report_level else children(region)
     level = units[0].level if units else region.level
-    sums = totals_by_period(window, region, level=level) if units else {}
-    tasks = task_totals(campaign, region, level) if units else {}
-    before = window[-2] if len(window) >= 2 else None
+    rule = campaign.interview_rule(level)
+    empty = [Totals({}) for _ in periods]
+    if units:
+        series = basis(period, region, level)
+        tasks = task_totals(campaign, region, level)
+    else:
+        series = basis(period, region, region.level)
+        tasks = {}
+    overdue = today > period.due
 
     rows = []
     for unit in units:
-        totals = sums.get((unit.id, period.id), Totals({}))
-        rows.append(UnitProgress(region=unit, totals=totals, task=tasks.get(unit.id),
-                                 counts=FilingCounts(unit.units(campaign.report_level), totals.reports, totals.late),
-                                 previous=sums.get((unit.id, before.id)) if before else None))
-    for row, rank in zip(rows, competition_ranks([r.measure(measure) for r in rows])):
+        mine = series.get(unit.id, empty)
+        rows.append(UnitProgress(region=unit, totals=mine[-1], task=tasks.get(unit.id),
+                                 counts=FilingCounts(unit.units(campaign.report_level), mine[-1].reports,
+                                                     mine[-1].late, overdue),
+                                 previous=mine[-2] if len(mine) >= 2 else None, series=mine))
+    # after the due date a unit that has not filed ranks at the bottom, whatever it carries
+    ranked = [None if r.late == "missing" else r.measure(measure) for r in rows]
+    for row, rank in zip(rows, competition_ranks(ranked)):
         row.rank = rank
     _flag(rows, campaign, period, progress_at)
-    _interviews(rows, window[-streak:] if len(window) >= streak else [], sums, tasks, bottom)
-    head = _head(campaign, period, region, rows, before)
+    _interviews(rows, periods, today, rule)
+    head = _head(campaign, period, region, rows, series.get(region.id, empty) if not units else None,
+                 len(periods), overdue)
     head.light = light(head.main_measure, progress_at)
     head.below_target = period.as_of >= campaign.end and (head.rate or 0) < float(campaign.target_rate)
-    return Progress(campaign, period, head, rows, progress_at, measure)
+    for row in [head, *rows]:
+        row.forecast = forecast(row, periods, campaign)
+    return Progress(campaign, period, head, rows, progress_at, measure, periods, today, rule)
 
 
-def _head(campaign, period, region, rows, before) -> UnitProgress:
-    """The region's own line: sums of its children (or its own report when it files itself)."""
-    if rows:
-        values: dict[str, int] = {}
-        previous: dict[str, int] = {}
-        for row in rows:
-            for key, value in row.totals.values.items():
-                values[key] = values.get(key, 0) + value
-            for key, value in (row.previous.values if row.previous else {}).items():
-                previous[key] = previous.get(key, 0) + value
-        counts = FilingCounts(sum(r.counts.units for r in rows), sum(r.counts.submitted for r in rows),
-                              sum(r.counts.late for r in rows))
-        totals = Totals(values, sum(r.totals.reports for r in rows))
-        # compare like with like: a unit missing from either period would fake a change
-        comparable = all((r.previous is not None) == bool(r.totals.reports) for r in rows)
-        prev = Totals(previous) if before and comparable else None
+def _head(campaign, period, region, rows, own: Optional[list[Totals]], length: int,
+          overdue: bool) -> UnitProgress:
+    """The region's own line: sums of its children, period by period (or its own when it files)."""
+    if own is None:
+        own = []
+        for at in range(length):
+            values: dict[str, int] = {}
+            for row in rows:
+                for key, value in row.series[at].values.items():
+                    values[key] = values.get(key, 0) + value
+            own.append(Totals(values, sum(r.series[at].reports for r in rows),
+                              sum(r.series[at].late for r in rows), sum(r.series[at].filed for r in rows)))
+        counts = FilingCounts(sum(r.counts.units for r in rows), own[-1].reports, own[-1].late, overdue)
     else:
-        from .rollup import region_totals
-        totals = region_totals(period, region)
-        prev = region_totals(before, region) if before else None
-        counts = filing_counts(period, region.parent or region, region.level).get(region.id, FilingCounts())
-    own = db.session.scalar(select(Target.task).where(Target.campaign_id == campaign.id,
-                                                      Target.region_id == region.id))
-    task = own if own is not None else (sum(r.task for r in rows if r.task) or None)
-    return UnitProgress(region=region, totals=totals, task=task, counts=counts, previous=prev)
+        counts = FilingCounts(1, own[-1].reports, own[-1].late, overdue)
+    db_task = db.session.scalar(select(Target.task).where(Target.campaign_id == campaign.id,
+                                                         Target.region_id == region.id))
+    task = db_task if db_task is not None else (sum(r.task for r in rows if r.task) or None)
+    return UnitProgress(region=region, totals=own[-1], task=task, counts=counts,
+                        previous=own[-2] if length >= 2 else None, series=own)
 
 
 def _flag(rows: list[UnitProgress], campaign: Campaign, period: Period, progress_at: float) -> None:
     increases = {r.region.id: r.enrolled - r.previous.get(RATE_NUMERATOR)
-                 for r in rows if r.previous and r.enrolled is not None
+                 for r in rows if r.previous and r.totals.reports and r.enrolled is not None
                  and r.previous.get(RATE_NUMERATOR) is not None}
     at_end = period.as_of >= campaign.end
     for row in rows:
@@ -197,40 +287,109 @@ def _flag(rows: list[UnitProgress], campaign: Campaign, period: Period, progress
                 row.anomalies.append(jump)
 
 
-def _interviews(rows, streak_periods, sums, tasks, bottom: int) -> None:
-    """约谈: in the bottom `bottom` of the siblings in each of the last K periods (missing is lowest)."""
-    if not streak_periods or len(rows) <= bottom:
-        return
-    flagged = {r.region.id: True for r in rows}
-    for period in streak_periods:
-        values = []
-        for row in rows:
-            totals = sums.get((row.region.id, period.id))
-            enrolled = totals.get(RATE_NUMERATOR) if totals else None
-            task = tasks.get(row.region.id)
-            values.append(ratio(enrolled, task) if task else (totals.rate if totals else None))
-        if len(set(values)) == 1:
-            flagged = dict.fromkeys(flagged, False)  # all level: nobody is behind the others
-            break
-        for row, position in zip(rows, bottom_positions(values)):
-            if position > bottom:
-                flagged[row.region.id] = False
+def _bottom(rows: list[UnitProgress], at: int, period: Period, bottom: int) -> Optional[dict[int, Standing]]:
+    """The rows in the bottom `bottom` of the period at index `at` of their series, by the main
+    measure, a row that had not filed it (after its due date) the lowest; None when all stand
+    level (nobody is behind the others)."""
+    values, missing = [], []
     for row in rows:
-        row.interview = flagged[row.region.id]
+        totals = row.series[at]
+        missing.append(totals.reports < row.counts.units)
+        values.append(None if missing[-1] else row.measure_of(totals))
+    if len(set(values)) == 1:
+        return None
+    ranks = competition_ranks(values)
+    return {row.region.id: Standing(period, ranks[n], len(rows), missing[n])
+            for n, (row, position) in enumerate(zip(rows, bottom_positions(values))) if position <= bottom}
+
+
+def _interviews(rows: list[UnitProgress], periods: list[Period], today: dt.date,
+                rule: tuple[int, int]) -> None:
+    """约谈: in the bottom N of the siblings in each of K consecutive periods, judged only once a
+    period's due date has passed (a unit still 待报 is never flagged). 预警: bottom in the K−1
+    latest judged periods, so that one more puts it on the list."""
+    bottom, streak = rule
+    if not rows or len(rows) <= bottom:
+        return
+    judged = [n for n, p in enumerate(periods) if today > p.due]
+
+    def run(count: int) -> dict[int, list[Standing]]:
+        if count < 1 or len(judged) < count:
+            return {}
+        found: Optional[dict[int, list[Standing]]] = None
+        for at in judged[-count:]:
+            lowest = _bottom(rows, at, periods[at], bottom)
+            if lowest is None:
+                return {}
+            found = {k: [*(found or {}).get(k, []), v] for k, v in lowest.items()
+                     if found is None or k in found}
+        return found or {}
+
+    current = len(periods) - 1
+    listed = run(streak) if judged and judged[-1] == current else {}
+    near = run(streak - 1) if streak > 1 else {}
+    for row in rows:
+        if row.region.id in listed:
+            row.interview, row.standings = True, listed[row.region.id]
+        elif row.region.id in near:
+            row.warning, row.standings = True, near[row.region.id]
+
+
+def forecast(row: UnitProgress, periods: list[Period], campaign: Campaign) -> Forecast:
+    """预计 at the pace of the unit's last two periods: from its latest filed period (the one it
+    carries, if it has not filed this one) and the one it filed before, in measure per day;
+    linear to the collection window's end, not capped."""
+    target = 1.0 if row.task else float(campaign.target_rate)
+    filed = [n for n, totals in enumerate(row.series) if totals.reports]
+    if not filed:
+        return Forecast(reason="尚无报送数据，无法预计")
+    at = filed[-1]
+    now = row.measure_of(row.series[at])
+    if now is None:
+        return Forecast(reason="缺少应参保人数，无法预计")
+    day = periods[at].as_of
+    if now >= target - 1e-12:
+        return Forecast(projected=now, reaches_on=day)
+    if len(filed) < 2:
+        return Forecast(projected=now, reason="仅有一期数据，无法计算进度", misses=day >= campaign.end)
+    # the period it filed before: a period it skipped carries figures, not pace
+    before = row.measure_of(row.series[filed[-2]]) or 0.0
+    days = (day - periods[filed[-2]].as_of).days
+    pace = (now - before) / days if days > 0 else 0.0
+    remaining = max((campaign.end - day).days, 0)
+    if pace <= 1e-12:
+        reason = "近两期进度未提高，按此进度无法完成" if pace > -1e-12 else "近两期进度下降，按此进度无法完成"
+        return Forecast(projected=now, reason=reason, misses=True)
+    needed = math.ceil((target - now) / pace - 1e-9)
+    reaches = day + dt.timedelta(days=needed)
+    return Forecast(projected=now + pace * remaining, reaches_on=reaches, misses=reaches > campaign.end)
 
 
 def progress_json(result: Progress) -> dict:
     """The answer of GET /api/v1/progress/{code} (API.md)."""
     head = result.region
+
+    def day(value: Optional[dt.date]) -> Optional[str]:
+        return value.isoformat() if value else None
+
     return {
         "region": {"code": head.region.code, "name": head.region.name, "totals": head.totals.values,
                    "rate": head.rate, "completion": head.completion,
-                   "time_progress": result.time_progress, "light": head.light, "late": head.late},
+                   "time_progress": result.time_progress, "light": head.light, "late": head.late,
+                   "carried": head.carried, "never_filed": head.never_filed,
+                   "projected_completion": head.forecast.projected,
+                   "reaches_target_on": day(head.forecast.reaches_on)},
         "children": [{"code": r.region.code, "name": r.region.name, "rank": r.rank,
                       "totals": r.totals.values, "rate": r.rate, "completion": r.completion,
                       "increase": r.increase, "light": r.light, "late": r.late,
-                      "interview": r.interview, "hardship_gap": r.hardship_gap,
-                      "anomalies": r.anomalies, "below_target": r.below_target}
+                      "interview": r.interview, "interview_warning": r.warning,
+                      "hardship_gap": r.hardship_gap,
+                      "anomalies": r.anomalies, "below_target": r.below_target,
+                      "carried_from": r.carried_from.id if r.carried_from else None,
+                      "carried": r.carried, "never_filed": r.never_filed,
+                      "projected_completion": r.forecast.projected,
+                      "reaches_target_on": day(r.forecast.reaches_on),
+                      "forecast_misses": r.forecast.misses, "forecast_note": r.forecast.reason}
                      for r in sorted(result.children, key=lambda r: (r.rank, r.region.code))],
         "period": {"id": result.period.id, "label": result.period.label,
                    "as_of": result.period.as_of.isoformat(), "due": result.period.due.isoformat()},

@@ -25,6 +25,15 @@ class Totals:
     reports: int = 0
     #: how many of those reports came after the due date (迟报)
     late: int = 0
+    #: on the one basis: report-level units with a submitted report of this period or an earlier one
+    filed: int = 0
+    #: on the one basis: the period whose figures a unit carries forward (its most recent one)
+    carried_from: Optional[Period] = None
+
+    @property
+    def carried(self) -> int:
+        """Report-level units counted with an earlier period's figures (沿用)."""
+        return max(self.filed - self.reports, 0)
 
     def get(self, key: str) -> Optional[int]:
         return self.values.get(key)
@@ -152,12 +161,15 @@ class FilingCounts:
     units: int = 0
     submitted: int = 0
     late: int = 0
+    #: whether the period's due date has passed: until then a unit not submitted is pending (待报)
+    overdue: bool = True
 
     @property
     def status(self) -> str:
-        """Worst of its units: missing (any unit not submitted), late (any 迟报), else on_time."""
+        """Worst of its units: missing (any unit not submitted after the due date; pending before
+        it), late (any 迟报), else on_time."""
         if self.submitted < self.units:
-            return "missing"
+            return "missing" if self.overdue else "pending"
         return "late" if self.late else "on_time"
 
 
@@ -206,6 +218,76 @@ def region_totals(period: Period, region: Region, statuses=SUBMITTED) -> Totals:
         .where(Report.period_id == period.id, Report.status.in_(statuses),
                _reports_in(region, period.campaign.report_level))).one()
     return Totals({i.key: row[1 + n] for n, i in enumerate(indicators) if row[1 + n] is not None}, row[0])
+
+
+def basis(period: Period, region: Region, level: Optional[str] = None) -> dict[int, list[Totals]]:
+    """DESIGN.md's one basis (口径): for each unit at `level` under `region` (by default its
+    children), its Totals for every period of the campaign up to `period`, in order.
+
+    A report-level unit that has not submitted a period counts with its latest submitted report
+    of an earlier period (carried, `carried_from`); one that never submitted counts zero. A unit
+    without anything filed is absent. One query: over the tallies' per-period changes above the
+    report level, over the reports of one parent's units at it.
+    """
+    campaign = period.campaign
+    level = level or child_level(region.level) or region.level
+    periods = [p for p in campaign.periods if p.seq <= period.seq]
+    if _depth(level) > _depth(campaign.report_level):
+        return {}
+    if level == campaign.report_level:
+        return _unit_basis(periods, region, level)
+    indicators = campaign.indicators
+    group = Tally.region_id if level == tally_level(campaign) else getattr(Tally, f"{level}_id")
+    query = (select(group.label("unit_id"), Tally.period_id, func.sum(Tally.reports), func.sum(Tally.late),
+                    func.sum(Tally.first_reports),
+                    *[cast(func.sum(getattr(Tally, f"b{i.slot}")), BigInteger) for i in indicators])
+             .where(Tally.period_id.in_([p.id for p in periods]), _tally_scope(campaign, region))
+             .group_by(group, Tally.period_id))
+    found: dict[int, dict[int, tuple]] = {}
+    for row in db.session.execute(query):
+        found.setdefault(row[0], {})[row[1]] = row[2:]
+    result = {}
+    for unit_id, by_period in found.items():
+        running, filed, last, series = [0] * len(indicators), 0, None, []
+        for p in periods:
+            reports, late, first, *changes = by_period.get(p.id) or (0, 0, 0, *[0] * len(indicators))
+            running = [a + int(b or 0) for a, b in zip(running, changes)]
+            filed += int(first or 0)
+            reports = int(reports or 0)
+            values = {i.key: running[n] for n, i in enumerate(indicators)} if filed else {}
+            series.append(Totals(values, reports, int(late or 0), filed,
+                                 last if filed > reports else None))
+            if reports:
+                last = p
+        result[unit_id] = series
+    return result
+
+
+def _unit_basis(periods: list[Period], region: Region, level: str) -> dict[int, list[Totals]]:
+    """basis() for report-level units (one parent's, or the unit itself), from their reports."""
+    indicators = periods[0].campaign.indicators
+    scope = Report.region_id == region.id if region.level == level else \
+        Report.region_id.in_(select(Region.id).where(_scope(region), Region.level == level))
+    rows = db.session.execute(
+        select(Report.region_id, Report.period_id, Report.submitted_at,
+               *[getattr(Report, f"v{i.slot}") for i in indicators])
+        .where(Report.period_id.in_([p.id for p in periods]), Report.status.in_(SUBMITTED), scope))
+    found: dict[int, dict[int, tuple]] = {}
+    for row in rows:
+        found.setdefault(row[0], {})[row[1]] = row[2:]
+    result = {}
+    for unit_id, by_period in found.items():
+        values, last, series = {}, None, []
+        for p in periods:
+            mine = by_period.get(p.id)
+            if mine is not None:
+                values = {i.key: mine[1 + n] for n, i in enumerate(indicators) if mine[1 + n] is not None}
+                series.append(Totals(values, 1, int(mine[0] is not None and mine[0] >= p.deadline), 1))
+                last = p
+            else:
+                series.append(Totals(dict(values), 0, 0, int(last is not None), last))
+        result[unit_id] = series
+    return result
 
 
 def _depth(level: str) -> int:

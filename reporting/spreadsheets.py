@@ -122,6 +122,15 @@ def file_name(text: str) -> str:
     return re.sub(r"[\x00-\x1f\x7f/\\]", "", text)
 
 
+def _data_period(unit, period) -> str:
+    """Whose figures a row holds on the one basis: this period's, 沿用第N期, or 未报 (counted zero)."""
+    if unit.totals.reports:
+        return f"第{period.seq}期" + ("（部分沿用）" if unit.carried else "")
+    if unit.carried_from is not None:
+        return f"沿用第{unit.carried_from.seq}期"
+    return "未报"
+
+
 def ranking_workbook(result, rows) -> bytes:
     """A 排名表: the ranking of `rows` (UnitProgress, in the order shown) for one period."""
     from openpyxl import Workbook
@@ -134,7 +143,8 @@ def ranking_workbook(result, rows) -> bytes:
     sheet = book.active
     sheet.title = "排名表"
     headings = ["排名", "单位代码", "单位", "任务数", "应参保人数", "已参保人数", "参保率", "完成率",
-                "较上期提高（百分点）", "序时进度", "进度", "报送", "困难群众未参保", "约谈", "数据异常"]
+                "较上期提高（百分点）", "序时进度", "进度", "报送", "困难群众未参保", "约谈", "数据异常",
+                "数据期次", "预计期末完成率", "预计达标日期", "预计"]
     title = f"{result.campaign.name}{region.name}参保进度排名表"
     sheet.append([safe_text(title)])
     sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(headings))
@@ -155,7 +165,9 @@ def ranking_workbook(result, rows) -> bytes:
                 unit.totals.get("should_enroll"), unit.enrolled, unit.rate, unit.completion,
                 None if unit.increase is None else round(unit.increase * 100, 2),
                 result.time_progress, LIGHTS[unit.light], LATE_NAMES[unit.late], unit.hardship_gap,
-                "约谈" if unit.interview else "", safe_text("；".join(unit.anomalies))]
+                "约谈" if unit.interview else "约谈预警" if unit.warning else "", safe_text("；".join(unit.anomalies)),
+                _data_period(unit, period), unit.forecast.projected, unit.forecast.reaches_on,
+                "预计无法按期完成" if unit.forecast.misses else unit.forecast.reason]
     for unit in rows:
         sheet.append(line(unit.rank, unit))
     sheet.append(line(None, result.region))
@@ -170,9 +182,11 @@ def ranking_workbook(result, rows) -> bytes:
             row[column].number_format = "0.00%"
         row[8].number_format = "0.00"
         row[1].number_format = "@"
+        row[16].number_format = "0.00%"
+        row[17].number_format = "yyyy-mm-dd"
     for cell in sheet[sheet.max_row]:
         cell.font = Font(bold=True)
-    widths = [6, 14, 18, 11, 11, 11, 9, 9, 10, 9, 6, 6, 10, 6, 30]
+    widths = [6, 14, 18, 11, 11, 11, 9, 9, 10, 9, 6, 8, 10, 8, 30, 10, 10, 12, 24]
     for n, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(n)].width = width
     sheet.freeze_panes = "A4"

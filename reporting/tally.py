@@ -5,6 +5,12 @@ the report unit's parent for that period, in the same transaction, through an up
 to what is stored (`reports = reports + 1, s3 = s3 + 120`). Additions commute, so two writers
 in one township never need to read each other's totals, and the row lock the upsert takes is
 held only until commit. Rows are touched in key order, so two imports cannot deadlock on them.
+
+A tally also carries the one basis (DESIGN.md's 口径): `b1..b12` add each submission's change
+over the unit's previous submitted report, and `first_reports` counts first submissions, so the
+basis of a period is their sum over the periods up to it. A submission made before a later one
+of the same unit (a 补报 of a missed period) moves that later submission's change, in the same
+upsert: a write touches at most two periods' rows of one parent.
 """
 from __future__ import annotations
 
@@ -33,6 +39,8 @@ class Difference:
     reports: int = 0
     late: int = 0
     sums: list[int] = field(default_factory=lambda: [0] * VALUE_SLOTS)
+    first_reports: int = 0
+    basis: list[int] = field(default_factory=lambda: [0] * VALUE_SLOTS)
 
 
 class Changes:
@@ -41,57 +49,134 @@ class Changes:
     def __init__(self, period: Period, indicators: list[Indicator]):
         self.period = period
         self.slots = {i.key: i.slot for i in indicators}
-        self.by_parent: dict[int, Difference] = {}
+        self.by_parent: dict[tuple[int, int], Difference] = {}
 
-    def _add(self, parent_id: Optional[int], values: dict[str, Optional[int]], sign: int) -> Difference:
-        difference = self.by_parent.setdefault(parent_id, Difference())
+    def _at(self, period_id: int, parent_id: int) -> Difference:
+        return self.by_parent.setdefault((period_id, parent_id), Difference())
+
+    def _add(self, target: list[int], values: dict[str, Optional[int]], sign: int) -> None:
         for key, slot in self.slots.items():
-            difference.sums[slot - 1] += sign * (values.get(key) or 0)
-        return difference
+            target[slot - 1] += sign * (values.get(key) or 0)
 
-    def submitted(self, parent_id: Optional[int], values: dict[str, Optional[int]], late: bool) -> None:
-        """A report became submitted with `values` (on its first submission, at `late` or not)."""
-        difference = self._add(parent_id, values, +1)
-        difference.reports += 1
-        difference.late += int(late)
+    def submitted(self, parent_id: Optional[int], values: dict[str, Optional[int]], late: bool,
+                  prior: Optional[dict[str, Optional[int]]] = None, later: Optional[int] = None) -> None:
+        """A report became submitted with `values` (on its first submission, at `late` or not).
+
+        `prior` is the unit's latest submitted report of an earlier period (None: its first one),
+        `later` the id of the next period the unit has already submitted, if any."""
+        if parent_id is None:
+            return
+        here = self._at(self.period.id, parent_id)
+        here.reports += 1
+        here.late += int(late)
+        self._add(here.sums, values, +1)
+        self._move(here, values, prior, +1)
+        if later is not None:
+            self._move(self._at(later, parent_id), values, prior, -1)
+
+    def _move(self, difference: Difference, values, prior, sign: int) -> None:
+        self._add(difference.basis, values, sign)
+        if prior is None:
+            difference.first_reports += sign
+        else:
+            self._add(difference.basis, prior, -sign)
 
     def corrected(self, parent_id: Optional[int], before: dict[str, Optional[int]],
-                  after: dict[str, Optional[int]]) -> None:
+                  after: dict[str, Optional[int]], later: Optional[int] = None) -> None:
         """A submitted report's values changed from `before` to `after`."""
-        self._add(parent_id, before, -1)
-        self._add(parent_id, after, +1)
+        if parent_id is None:
+            return
+        here = self._at(self.period.id, parent_id)
+        for target in (here.sums, here.basis):
+            self._add(target, before, -1)
+            self._add(target, after, +1)
+        if later is not None:
+            there = self._at(later, parent_id)
+            self._add(there.basis, before, +1)
+            self._add(there.basis, after, -1)
 
     def apply(self) -> None:
-        parents = sorted(parent_id for parent_id in self.by_parent if parent_id is not None)
-        if not parents:
+        keys = sorted(self.by_parent)
+        if not keys:
             return
+        parents = {parent_id for _, parent_id in keys}
         ancestry = {row.id: row for row in db.session.execute(
             select(Region.id, *ANCESTOR_COLUMNS).where(Region.id.in_(parents)))}
-        rows = [{"period_id": self.period.id, "region_id": parent_id,
+        rows = [{"period_id": period_id, "region_id": parent_id,
                  **{column.key: getattr(ancestry[parent_id], column.key) for column in ANCESTOR_COLUMNS},
-                 "reports": d.reports, "late": d.late, **{f"s{slot}": d.sums[slot - 1] for slot in SLOTS}}
-                for parent_id in parents for d in (self.by_parent[parent_id],)]
+                 "reports": d.reports, "late": d.late, **{f"s{slot}": d.sums[slot - 1] for slot in SLOTS},
+                 "first_reports": d.first_reports, **{f"b{slot}": d.basis[slot - 1] for slot in SLOTS}}
+                for period_id, parent_id in keys for d in (self.by_parent[(period_id, parent_id)],)]
         dialect = {"postgresql": postgresql, "sqlite": sqlite}[db.session.get_bind().dialect.name]
         statement = dialect.insert(Tally)
-        added = ["reports", "late", *(f"s{slot}" for slot in SLOTS)]
         statement = statement.on_conflict_do_update(
             index_elements=["period_id", "region_id"],
-            set_={name: getattr(Tally, name) + getattr(statement.excluded, name) for name in added})
+            set_={name: getattr(Tally, name) + getattr(statement.excluded, name) for name in ADDED})
         db.session.execute(statement, rows)
         self.by_parent.clear()
+
+
+#: the columns a write adds to
+ADDED = ["reports", "late", *(f"s{slot}" for slot in SLOTS), "first_reports", *(f"b{slot}" for slot in SLOTS)]
+
+
+def neighbours(period: Period, region_ids: list[int], indicators: list[Indicator],
+               known_prior: Optional[dict[int, dict]] = None) -> tuple[dict[int, dict], dict[int, int]]:
+    """For units about to submit `period`: their latest submitted values of an earlier period, and
+    the id of their next later period already submitted. `known_prior` (the period before, when
+    the caller has read it) spares the walk back for the units it holds."""
+    campaign_periods = {p.seq: p.id for p in period.campaign.periods}
+    earlier = [campaign_periods[s] for s in sorted(campaign_periods) if s < period.seq]
+    later_ids = [campaign_periods[s] for s in sorted(campaign_periods) if s > period.seq]
+    asked = set(region_ids)
+    prior = {rid: values for rid, values in (known_prior or {}).items() if rid in asked}
+    seq_of = {pid: seq for seq, pid in campaign_periods.items()}
+    columns = [getattr(Report, f"v{i.slot}") for i in indicators]
+    wanted = [rid for rid in region_ids if rid not in prior]
+    if earlier and wanted:
+        best: dict[int, int] = {}
+        for chunk in range(0, len(wanted), 5000):
+            for row in db.session.execute(select(Report.region_id, Report.period_id, *columns).where(
+                    Report.period_id.in_(earlier), Report.status == "submitted",
+                    Report.region_id.in_(wanted[chunk:chunk + 5000]))):
+                if seq_of[row[1]] > best.get(row[0], 0):
+                    best[row[0]] = seq_of[row[1]]
+                    prior[row[0]] = {i.key: row[2 + n] for n, i in enumerate(indicators)}
+    later: dict[int, int] = {}
+    if later_ids and region_ids:
+        for chunk in range(0, len(region_ids), 5000):
+            for rid, pid in db.session.execute(select(Report.region_id, Report.period_id).where(
+                    Report.period_id.in_(later_ids), Report.status == "submitted",
+                    Report.region_id.in_(region_ids[chunk:chunk + 5000]))):
+                if rid not in later or seq_of[pid] < seq_of[later[rid]]:
+                    later[rid] = pid
+    return prior, later
 
 
 def recount(period: Period) -> list[dict]:
     """The tallies of `period` as they should be, summed from its submitted reports (a check)."""
     unit = Region.__table__.alias("unit")
+    values = [getattr(Report, f"v{slot}") for slot in SLOTS]
+    window = dict(partition_by=Report.region_id, order_by=Period.seq)
+    # each submitted report of the campaign up to `period`, beside the unit's one before it
+    reports = (select(Report.region_id, Report.period_id, Report.submitted_at,
+                      func.lag(Period.seq).over(**window).label("prior_seq"),
+                      *(value.label(f"v{slot}") for slot, value in zip(SLOTS, values)),
+                      *(func.lag(value).over(**window).label(f"p{slot}") for slot, value in zip(SLOTS, values)))
+               .join(Period, Period.id == Report.period_id)
+               .where(Period.campaign_id == period.campaign_id, Period.seq <= period.seq,
+                      Report.status == "submitted")).subquery()
     ancestors = [getattr(Region, column.key) for column in ANCESTOR_COLUMNS]
-    query = (select(Region.id.label("region_id"), *ancestors, func.count(Report.id).label("reports"),
-                    func.count(case((Report.submitted_at >= period.deadline, 1))).label("late"),
-                    *(func.coalesce(func.sum(getattr(Report, f"v{slot}")), 0).label(f"s{slot}")
+    query = (select(Region.id.label("region_id"), *ancestors, func.count().label("reports"),
+                    func.count(case((reports.c.submitted_at >= period.deadline, 1))).label("late"),
+                    *(func.coalesce(func.sum(reports.c[f"v{slot}"]), 0).label(f"s{slot}") for slot in SLOTS),
+                    func.count(case((reports.c.prior_seq.is_(None), 1))).label("first_reports"),
+                    *(func.coalesce(func.sum(func.coalesce(reports.c[f"v{slot}"], 0)
+                                             - func.coalesce(reports.c[f"p{slot}"], 0)), 0).label(f"b{slot}")
                       for slot in SLOTS))
-             .select_from(Report).join(unit, unit.c.id == Report.region_id)
+             .select_from(reports).join(unit, unit.c.id == reports.c.region_id)
              .join(Region, Region.id == unit.c.parent_id)
-             .where(Report.period_id == period.id, Report.status == "submitted")
+             .where(reports.c.period_id == period.id)
              .group_by(Region.id, *ancestors).order_by(Region.id))
     return [dict(row) for row in db.session.execute(query).mappings()]
 
@@ -99,7 +184,8 @@ def recount(period: Period) -> list[dict]:
 def stored(period: Period) -> list[dict]:
     """The tallies of `period` as stored, without the rows that hold nothing."""
     columns = [Tally.region_id, *(getattr(Tally, column.key) for column in ANCESTOR_COLUMNS), Tally.reports,
-               Tally.late, *(getattr(Tally, f"s{slot}") for slot in SLOTS)]
+               Tally.late, *(getattr(Tally, f"s{slot}") for slot in SLOTS), Tally.first_reports,
+               *(getattr(Tally, f"b{slot}") for slot in SLOTS)]
     query = (select(*columns).where(Tally.period_id == period.id, Tally.reports > 0)
              .order_by(Tally.region_id))
     return [dict(row) for row in db.session.execute(query).mappings()]

@@ -10,11 +10,17 @@ import statistics
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from .indicators import RATE_DENOMINATOR, RATE_NUMERATOR
+from .indicators import HARDSHIP_ENROLLED, HARDSHIP_SHOULD, RATE_DENOMINATOR, RATE_NUMERATOR
+
+POPULATION = "population"
 from .models import Indicator
 
 #: an increase more than this many times the median increase of the siblings is flagged
 JUMP_FACTOR = 5
+#: a value this many times the unit's last period's, or the largest of its siblings', is flagged
+FAR_FACTOR = 10
+#: ...when it is also this many people away, so that small counts (新生儿 3 → 40) pass
+FAR_MARGIN = 1000
 #: the largest count a cell may hold: more people than live in China is a typing error
 MAX_COUNT = 2_000_000_000
 FILER_FIELDS = {"name": "填表人", "phone": "联系电话", "head": "单位负责人"}
@@ -100,8 +106,10 @@ def _shorten(cell: Any) -> str:
 def check(indicators: list[Indicator], values: dict[str, Optional[int]], filer: dict[str, str], *,
           submit: bool, previous: Optional[dict[str, Optional[int]]] = None,
           sibling_increases: Optional[list[int]] = None,
+          sibling_values: Optional[list[dict[str, Optional[int]]]] = None,
           require_signature: bool = True) -> tuple[list[Issue], list[Issue]]:
-    """The errors and warnings of one unit's form. `previous` is its last period's values.
+    """The errors and warnings of one unit's form. `previous` is its last period's values,
+    `sibling_values` the figures of the other units under the same parent.
 
     Counts from the information system carry no signature (`require_signature=False`).
     """
@@ -128,6 +136,7 @@ def check(indicators: list[Indicator], values: dict[str, Optional[int]], filer: 
         if CONTROL.search(filer.get(key) or ""):
             errors.append(Issue(f"filer.{key}", f"{label}含有不可见的控制字符"))
 
+    warnings.extend(consistency_warnings(labels, values))
     enrolled, should = values.get(RATE_NUMERATOR), values.get(RATE_DENOMINATOR)
     if enrolled is not None and should and enrolled > should:
         warnings.append(Issue(RATE_NUMERATOR, f"参保率超过100%（已参保{enrolled:,}人，应参保{should:,}人），请核实"))
@@ -144,7 +153,61 @@ def check(indicators: list[Indicator], values: dict[str, Optional[int]], filer: 
             jump = jump_warning(enrolled - before, sibling_increases)
             if jump:
                 warnings.append(Issue(RATE_NUMERATOR, jump))
+        warnings.extend(history_outliers(labels, values, previous))
+    if sibling_values:
+        warnings.extend(sibling_outliers(labels, values, sibling_values))
     return errors, warnings
+
+
+def consistency_warnings(labels: dict[str, str], values: dict[str, Optional[int]]) -> list[Issue]:
+    """应参保 above 常住人口, and 困难群众已参保 above 困难群众应参保 (the roster changed)."""
+    found = []
+    population, should = values.get(POPULATION), values.get(RATE_DENOMINATOR)
+    if population is not None and should is not None and should > population and POPULATION in labels:
+        found.append(Issue(RATE_DENOMINATOR, f"{labels[RATE_DENOMINATOR]}（{should:,}）大于"
+                                             f"{labels[POPULATION]}（{population:,}），请核实"))
+    hardship_should, hardship_enrolled = values.get(HARDSHIP_SHOULD), values.get(HARDSHIP_ENROLLED)
+    if hardship_should is not None and hardship_enrolled is not None and hardship_enrolled > hardship_should:
+        found.append(Issue(HARDSHIP_ENROLLED, f"{labels.get(HARDSHIP_ENROLLED, '困难群众已参保人数')}"
+                                              f"（{hardship_enrolled:,}）大于{labels.get(HARDSHIP_SHOULD, '困难群众应参保人数')}"
+                                              f"（{hardship_should:,}），困难群众名单可能已变动，请核实名单"))
+    return found
+
+
+def _far(value: int, reference: int) -> bool:
+    return value > FAR_FACTOR * reference and value - reference > FAR_MARGIN
+
+
+def history_outliers(labels: dict[str, str], values: dict[str, Optional[int]],
+                     previous: dict[str, Optional[int]]) -> list[Issue]:
+    """A value far outside the unit's own last period: ten times more, or a tenth."""
+    found = []
+    for key, label in labels.items():
+        value, before = values.get(key), previous.get(key)
+        if value is None or not before:
+            continue
+        if _far(value, before) or _far(before, value):
+            found.append(Issue(key, f"{label}（{value:,}）与本单位上期（{before:,}）相差过大，请核实是否录错"))
+    return found
+
+
+def sibling_outliers(labels: dict[str, str], values: dict[str, Optional[int]],
+                     siblings: list[dict[str, Optional[int]]]) -> list[Issue]:
+    """A value far above every sibling's (three at least): e.g. a village of 99,999,999 people."""
+    found = []
+    for key, label in labels.items():
+        others = [v for v in (s.get(key) for s in siblings) if v is not None]
+        issue = sibling_outlier(key, label, values.get(key), max(others, default=0), len(others))
+        if issue:
+            found.append(issue)
+    return found
+
+
+def sibling_outlier(key: str, label: str, value: Optional[int], highest: int, siblings: int) -> Optional[Issue]:
+    """The rule of `sibling_outliers` for one value, given the largest of its siblings' and how many."""
+    if value is None or siblings < 3 or not _far(value, max(highest, 1)):
+        return None
+    return Issue(key, f"{label}（{value:,}）远超同级单位（最高{highest:,}），请核实是否录错")
 
 
 def reason_errors(reason: Optional[str]) -> list[Issue]:

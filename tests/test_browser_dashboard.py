@@ -1,5 +1,6 @@
 """Journey: the city admin supervises 江门市: head figures, 约谈, whom to call, a sorted ranking, export, drill-down."""
 import io
+import re
 
 import pytest
 from openpyxl import load_workbook
@@ -34,10 +35,11 @@ def test_city_admin_supervises_sorts_exports_and_drills_down(page, demo, tmp_pat
     missing = head.counts.units - head.counts.submitted
     assert missing > 0  # the current period is partly filed
     expect(kpis.locator("div", has_text="已参保").locator("dd")).to_have_text(f"{count(head.enrolled)}人")
-    expect(kpis.locator("div", has_text="完成率").locator("dd")).to_have_text(percent(head.completion))
+    expect(kpis.locator("div").filter(has=page.locator("dt", has_text=re.compile("^完成率$"))).locator("dd")
+           ).to_have_text(percent(head.completion))
     expect(kpis.locator("div", has_text="序时进度").locator("dd")).to_have_text(percent(now.time_progress))
     expect(page.locator("#reporting-status")).to_have_text(
-        f"已报 {count(head.counts.submitted)}/{count(head.counts.units)}，未报 {count(missing)}")
+        f"已报 {count(head.counts.submitted)}/{count(head.counts.units)}，待报 {count(missing)}")
 
     # the ranking and the two inline charts
     rows = page.locator("#ranking tbody tr")
@@ -46,19 +48,19 @@ def test_city_admin_supervises_sorts_exports_and_drills_down(page, demo, tmp_pat
     charts = page.locator("section.charts svg")
     expect(charts).to_have_count(2)
     expect(charts.first).to_contain_text("江门市累计参保进度")
-    expect(charts.last).to_contain_text("江门市各地参保率")
+    expect(charts.last).to_contain_text("江门市各地完成率")
 
-    # 约谈: the county the rule names this period, and only it, carries the badge
-    interviewed = [r.region.name for r in now.children if r.interview]
-    assert interviewed == ["恩平市"]  # last in 第4期, and last again in 第5期 (not yet filed)
-    flagged = rows.filter(has=page.locator(".badge", has_text="约谈"))
+    # 约谈: nobody before the due date; 恩平市, last in 第4期 and not yet due in 第5期, is 预警
+    assert not any(r.interview for r in now.children)
+    assert [r.region.name for r in now.children if r.warning] == ["恩平市"]
+    flagged = rows.filter(has=page.locator(".badge", has_text="约谈预警"))
     expect(flagged).to_have_count(1)
     expect(flagged.locator("td").nth(1)).to_have_text("恩平市")
 
     # whom to call: the counties that have not submitted, with their filers' names and phones
     page.get_by_role("button", name="列出未报单位及联系人").click()
     reminder = page.locator("#missing-list")
-    behind = [r.region for r in now.children if r.late == "missing"]
+    behind = [r.region for r in now.children if r.late in ("missing", "pending")]
     expect(reminder.locator("tbody tr")).to_have_count(len(behind))
     for region in behind:
         filer = db.session.scalar(db.select(User).where(User.region_id == region.id))
@@ -76,13 +78,13 @@ def test_city_admin_supervises_sorts_exports_and_drills_down(page, demo, tmp_pat
 
     # sort by 完成率 from the header: htmx swaps the table in place and puts the sort in the URL
     page.evaluate("window.stillHere = true")
-    header = page.locator("#ranking thead").get_by_role("link", name="完成率")
+    header = page.locator("#ranking thead").get_by_role("link", name="完成率", exact=True)
     header.click()
     page.wait_for_url("**sort=completion&dir=desc**")
     expect(page.locator("#ranking th[aria-sort=descending]")).to_have_text("完成率 ▼")
     descending = [r.region.name for r in sorted(fourth_rows, key=lambda r: -r.completion)]
     expect(names).to_have_text(descending)
-    page.locator("#ranking thead").get_by_role("link", name="完成率").click()  # again: slowest first
+    page.locator("#ranking thead").get_by_role("link", name=re.compile("^完成率 ")).click()  # again: slowest first
     page.wait_for_url("**sort=completion&dir=asc**")
     ascending = descending[::-1]
     assert ascending[0] == "恩平市" and ascending[0] != by_rank[0]

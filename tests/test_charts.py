@@ -198,3 +198,17 @@ def test_charts_render_in_a_pdf(tmp_path):
         rgb = tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))
         near = sum(n for n, c in colours if max(abs(a - b) for a, b in zip(c, rgb)) < 12)
         assert near > 50, colour
+
+
+def test_axis_ends_at_100_percent_unless_a_value_passes_it():
+    below = texts(parse(rate_bars([("恩平市", 0.62), ("开平市", 0.5)])))
+    assert "100%" in below and "120%" not in below
+    above = texts(parse(rate_bars([("恩平市", 1.08), ("开平市", 0.5)])))
+    assert "120%" in above and "140%" not in above  # the next tick past the highest value
+
+
+def test_completion_bars_take_the_units_light_and_draw_no_target_rate():
+    root = parse(rate_bars([("蓬江区", 0.78, "green"), ("恩平市", 0.53, "red")], target_rate=None,
+                           time_progress=0.7459))
+    assert [b.get("fill") for b in find(root, "rect", "bar")] == [GREEN, RED]
+    assert not find(root, "g", "target") and find(root, "g", "time-progress")

@@ -89,8 +89,11 @@ def test_progress_api(client, runner, demo):
     assert body["region"]["late"] == "missing"
     ranks = [c["rank"] for c in body["children"]]
     assert ranks == sorted(ranks)
-    rates = [c["rate"] for c in body["children"] if c["rate"] is not None]
+    rates = [c["rate"] for c in body["children"] if c["late"] != "missing"]
     assert rates == sorted(rates, reverse=True)
+    # 鹤山市 never filed period 3: it ranks last, counted with its period-2 figures (沿用第2期)
+    assert body["children"][-1]["name"] == "鹤山市" and children["鹤山市"]["carried_from"] == demo.periods[1].id
+    assert body["region"]["carried"] == children["鹤山市"]["carried"] > 0
     assert 0 < body["region"]["rate"] < 1 and body["region"]["light"] in ("green", "yellow", "red")
     assert client.get("/api/v1/progress/4407?measure=bogus", headers=headers).status_code == 400
     make_user("xinhui", "county_filer", "440705")

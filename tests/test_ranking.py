@@ -107,16 +107,19 @@ def test_three_weeks_of_a_township(township, frozen_now):
     third = progress(week[2], region_by_code("341323117"))
     by_name = {r.region.name[:-3]: r for r in third.children}
     assert by_name["刘寨"].late == "missing" and third.region.late == "missing"
-    assert by_name["刘寨"].rank == 13 and by_name["刘寨"].completion is None
+    # past its due date it ranks last, but counts with its week-2 figures (沿用第2期)
+    assert by_name["刘寨"].rank == 13 and by_name["刘寨"].carried_from == week[1]
+    assert by_name["刘寨"].completion == pytest.approx(round(4146 * 0.3) / 4146)
     assert not by_name["固城"].interview  # climbed out of the bottom
     assert not by_name["星光"].interview  # bottom only once
     # time progress at 9月21日 is 21/122 = 17.2%: 4% is red (below 7.2%), 30% green
     assert by_name["星光"].light == "red" and by_name["朱集"].light == "green"
     # the township sums its villages: completion from sums, not an average of rates
     enrolled = sum(round(TASKS[n] * (0.5 if n == "固城" else 0.04 if n == "星光" else 0.30))
-                   for n in TASKS if n != "刘寨")
+                   for n in TASKS)
     assert third.region.totals.values["enrolled"] == enrolled
     assert third.region.completion == pytest.approx(enrolled / 41851)
+    assert third.region.carried == 1
 
 
 def test_progress_json_shape(township, frozen_now):

@@ -14,8 +14,6 @@ from ..extensions import db
 from ..hierarchy import region_by_code
 from ..models import Period, Region, Report, User
 from ..ranking import LATE_NAMES, LIGHTS, MEASURES, progress
-from ..rollup import totals_by_period
-from ..schedule import time_progress
 from ..spreadsheets import file_name, ranking_workbook
 from . import id_arg, page_or_fragment, period_for
 
@@ -31,7 +29,8 @@ SORTS = {
     "completion": ("完成率", lambda r: r.completion),
     "increase": ("较上期", lambda r: r.increase),
     "hardship": ("困难群众参保率", lambda r: r.hardship_coverage),
-    "late": ("报送", lambda r: ("on_time", "late", "missing").index(r.late)),
+    "late": ("报送", lambda r: ("on_time", "late", "pending", "missing").index(r.late)),
+    "forecast": ("预计期末完成率", lambda r: r.forecast.projected),
 }
 
 
@@ -100,7 +99,7 @@ def missing(code: str):
     """The units that have not submitted, with whom to call: the reminder list."""
     region, period = load(code)
     result = progress(period, region)
-    behind = [r for r in result.children if r.late == "missing"]
+    behind = [r for r in result.children if r.late in ("missing", "pending")]
     ids = [r.region.id for r in behind]
     filers = {}
     for user in db.session.scalars(select(User).where(User.region_id.in_(ids), User.active.is_(True),
@@ -111,7 +110,8 @@ def missing(code: str):
                                      .order_by(Report.updated_at)):
         if report.filer_name and report.region_id not in filers:
             filers.setdefault(report.region_id, []).append((report.filer_name, report.filer_phone))
-    context = dict(region=region, period=period, behind=behind, filers=filers, now=clock.now())
+    context = dict(region=region, period=period, behind=behind, filers=filers, now=clock.now(),
+                   overdue=result.overdue)
     if request.htmx:
         body = render_template("dashboard/_missing.html", **context)
     else:
@@ -134,18 +134,4 @@ def export(code: str):
 
 
 def _charts(region: Region, period: Period, result) -> dict:
-    campaign = period.campaign
-    periods = [p for p in campaign.periods if p.seq <= period.seq]
-    sums = totals_by_period(periods, region, level=region.level)
-    points = []
-    for p in periods:
-        totals = sums.get((region.id, p.id))
-        points.append(chart_svg.ProgressPoint(label=f"{p.as_of.month}月{p.as_of.day}日",
-                                           enrolled=totals.get("enrolled") if totals else None,
-                                           rate=totals.rate if totals else None,
-                                           time_progress=time_progress(campaign, p.as_of)))
-    units = [(r.region.name, r.rate) for r in sorted(result.children, key=lambda r: r.region.code)]
-    return {"progress": chart_svg.progress_chart(points, title=f"{region.name}累计参保进度"),
-            "rates": chart_svg.rate_bars(units, target_rate=float(campaign.target_rate),
-                                      time_progress=result.time_progress,
-                                      title=f"{region.name}各地参保率")}
+    return chart_svg.progress_charts(result, region.name)

@@ -287,7 +287,8 @@ def upload(period_id: int, code: str):
         else:
             db.session.commit()
             flash(f"已导入{outcome.loaded}个单位的数据" + ("并提交" if form.submit_now.data else "（草稿）")
-                  + (f"，另有{len(outcome.warnings)}条提示请核实" if outcome.warnings else ""))
+                  + (f"，另有{len(outcome.warnings)}条提示请核实：" + "；".join(map(str, outcome.warnings[:10]))
+                     + ("等" if len(outcome.warnings) > 10 else "") if outcome.warnings else ""))
             return redirect(url_for("filing.grid", period_id=period.id, code=region.code), code=303)
     labels = {i.key: i.label for i in period.campaign.indicators}
     labels.update({"reason": "修改原因", **{f"filer.{k}": v for k, v in FILER_FIELDS.items()}})
