@@ -1,7 +1,7 @@
 """basis: each tally also sums its submissions' change over the unit's previous report (口径)
 
 Revision ID: 0011_basis
-Revises: 7c4e2b9d1a05
+Revises: 0018_sessions
 Create Date: 2026-11-29 23:00:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0011_basis'
-down_revision = '7c4e2b9d1a05'
+down_revision = '0018_sessions'
 branch_labels = None
 depends_on = None
 

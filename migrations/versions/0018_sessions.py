@@ -1,7 +1,7 @@
 """sessions: one login session per signed-in browser
 
 Revision ID: 0018_sessions
-Revises: 7c4e2b9d1a05
+Revises: 0017_holidays
 Create Date: 2026-11-29 23:00:00
 
 """
