@@ -15,6 +15,7 @@ from .filters import month_day, percent
 from .hierarchy import child_level
 from .models import LEVELS, Campaign, Circular, IssuingBody, Period, Region, User
 from .ranking import LATE_NAMES, LIGHTS, Progress, UnitProgress, light, progress, progress_json
+from .review import publication_lines, publish
 from .rollup import FilingCounts, Totals, filing_counts, ratio, task_totals, totals_by_period
 from .schedule import time_progress
 
@@ -133,6 +134,7 @@ def draft_body(result: Progress, requirements: str = "") -> str:
     anomalous = [r for r in rows if r.anomalies]
     if anomalous:
         problems.append(f"{_names(anomalous)}报送数据存在异常（如参保人数较上期减少），请核实后更正。")
+    problems.extend(publication_lines(period, head.region))
     lines.extend(problems or ["本期各地均按时报送，未发现突出问题。"])
 
     lines.append("四、下一步工作要求")
@@ -318,6 +320,7 @@ def issue(circular: Circular, user: Optional[User],
     circular.issue_no, circular.doc_prefix, circular.doc_year, circular.doc_seq = issue_no, bureau.prefix, now.year, seq
     circular.status, circular.issued_at, circular.issued_by_id = "issued", now, user.id if user else None
     db.session.flush()  # the unique numbers reject a concurrent issue of the same sequence
+    publish(circular, user)
     audit.record("circular.issue", user, region=circular.region, target=circular.doc_number,
                  after={"issue_no": issue_no, "title": doc.full_title, "period": circular.period.label})
     return circular
