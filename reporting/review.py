@@ -187,6 +187,23 @@ def pending_values(report: Optional[Report]) -> Optional[dict]:
     return review.pending.get("values")
 
 
+def shown_values(report: Optional[Report], indicators) -> dict:
+    """What the filer's grid shows: a returned report's edits in progress, else its values."""
+    if report is None:
+        return {}
+    return {**report.values(indicators), **(pending_values(report) or {})}
+
+
+def pending_codes(period: Period, region: Region) -> dict[str, dict]:
+    """unit code -> the edits held for its returned report, for the report-level units under `region`."""
+    units = descendants_at(region, period.campaign.report_level).with_only_columns(Region.id)
+    rows = db.session.execute(select(Region.code, Review.pending).join(Report, Report.region_id == Region.id)
+                              .join(Review, Review.report_id == Report.id)
+                              .where(Report.period_id == period.id, Report.region_id.in_(units),
+                                     Review.state == "returned", Review.pending.is_not(None)))
+    return {row[0]: (row[1] or {}).get("values") or {} for row in rows}
+
+
 def resubmitted(report_ids: Iterable[int]) -> None:
     """The filer resubmitted these returned reports: they await review again."""
     ids = list(report_ids)
@@ -375,9 +392,10 @@ def returned_for(user: User, limit: int = 50) -> list[tuple[Report, Review]]:
     return [(row[0], row[1]) for row in rows]
 
 
-def history(report_ids: list[int]) -> list[ReviewAction]:
-    if not report_ids:
-        return []
-    return list(db.session.scalars(select(ReviewAction).where(ReviewAction.report_id.in_(report_ids))
-                                   .order_by(ReviewAction.at.desc()).limit(500)))
-
+def actions_under(period: Period, region: Region, limit: int = 500) -> list[ReviewAction]:
+    """The review steps on the reports of the units under `region` for a period, newest first."""
+    units = descendants_at(region, period.campaign.report_level).with_only_columns(Region.id)
+    return list(db.session.scalars(
+        select(ReviewAction).join(Report, Report.id == ReviewAction.report_id)
+        .where(Report.period_id == period.id, Report.region_id.in_(units))
+        .order_by(ReviewAction.at.desc(), ReviewAction.id.desc()).limit(limit)))
