@@ -241,6 +241,9 @@ def publish(circular: Circular, user: Optional[User]) -> int:
     if fresh:
         db.session.execute(Review.__table__.insert(), fresh)
     db.session.expire_all()
+    if report_ids:
+        audit.record("reports.publish", user, region=region,
+                     target=f"通报 {circular.doc_number} 锁定{period.label}已报送的{len(report_ids):,}份报表")
     return len(report_ids)
 
 

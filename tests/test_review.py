@@ -207,6 +207,10 @@ def test_issuing_a_circular_locks_what_it_printed(world, runner, client, frozen_
     lines = review.publication_lines(world.campaign.periods[1], region_by_code(XINHUI))
     assert lines[0].startswith("第1期通报后，沙堆镇（1个单位）更正")
     assert "沙堆镇（1个单位）补报" in lines[1]
+    from reporting.circulars import new_draft
+    body = new_draft(world.campaign.periods[1], region_by_code(XINHUI)).body
+    assert lines[0] in body and lines[1] in body  # the next 通报 lists them
+    assert db.session.scalar(select(AuditEntry).where(AuditEntry.kind == "reports.publish")) is not None
 
     # the issued PDF is readable under 新会区 and above it, not beside it
     pdf = lambda user: world.call("GET", f"/circulars/{circular_id}.pdf", user)  # noqa: E731

@@ -96,6 +96,33 @@ def test_review_page_returns_and_the_filer_sees_it_everywhere(filed, client, aut
     assert "重新提交" in row[:row.index("</tr>")] and "<del>20</del> → <ins>25</ins>" in row[:row.index("</tr>")]
 
 
+def test_a_returned_unit_is_resubmitted_from_its_row(filed, client, auth, frozen_now):
+    """Even while other units of the grid are unfiled, which keeps the grid's own 提交 refused."""
+    campaign, period = filed
+    unfiled = villages(XINHUI)[-1]
+    from reporting.models import Report, Revision
+    gone = review_report(period, unfiled)
+    db.session.execute(Revision.__table__.delete().where(Revision.report_id == gone.id))
+    db.session.delete(gone)
+    db.session.commit()
+    unit = villages(XINHUI)[0]
+    review.act(period, region_by_code(unit), "return", user("admin"), "请核实新生儿")
+    db.session.commit()
+    auth.login("xinhui")
+    client.post(f"/filing/{period.id}/{XINHUI}/units/{unit}", data={"newborns_enrolled": "30"},
+                headers={"HX-Request": "true"})
+    grid = client.get(f"/filing/{period.id}/{XINHUI}").get_data(as_text=True)
+    assert f'action="/filing/{period.id}/{XINHUI}/units/{unit}/resubmit"' in grid
+    answer = client.post(f"/filing/{period.id}/{XINHUI}/units/{unit}/resubmit")
+    assert answer.status_code == 303 and answer.location.endswith(f"/filing/{period.id}/{XINHUI}#u-{unit}")
+    report = review_report(period, unit)
+    assert review.status(report) == "submitted" and report.values(campaign.indicators)["newborns_enrolled"] == 30
+    assert db.session.scalar(select(Report).where(Report.region_id == region_by_code(unfiled).id)) is None
+    again = client.post(f"/filing/{period.id}/{XINHUI}/units/{unit}/resubmit", follow_redirects=True)
+    assert "未退回，无需重新提交" in again.get_data(as_text=True)
+    assert review_report(period, unit).revision == report.revision  # nothing written
+
+
 def review_report(period, code):
     from reporting.models import Report
     db.session.expire_all()

@@ -3,14 +3,16 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, render_template, request, url_for
 from flask_login import current_user, login_required
+from sqlalchemy import select
 from werkzeug.exceptions import Forbidden
 
 from forms.review import ReminderForm, ReviewForm
 
 from .. import access, clock, reminders, review
 from ..extensions import db
+from ..filing import ReportConflict, ReportRejected, save_report
 from ..hierarchy import children, region_by_code
-from ..models import LEVELS, Period, Region
+from ..models import LEVELS, Period, Region, Report
 from . import go_to, page_or_fragment, period_for
 
 bp = Blueprint("review", __name__)
@@ -95,6 +97,37 @@ def act_all(code: str, period_id: int):
     target = region_by_code(back)
     target = target if target is not None and access.can_view(current_user, target) else region
     return go_to(url_for("review.show", code=target.code, period=period.id))
+
+
+@bp.post("/filing/<int:period_id>/<code>/units/<unit_code>/resubmit")
+@login_required
+def resubmit(period_id: int, code: str, unit_code: str):
+    """重新提交 one returned unit from the grid, with the edits held for it: a new revision."""
+    period = db.get_or_404(Period, period_id, description="报送期次不存在")
+    region, unit = region_by_code(code), region_by_code(unit_code)
+    if region is None or unit is None or not region.contains(unit) or unit.level != period.campaign.report_level:
+        abort(404, "该单位不在本表中")
+    access.require(current_user, unit, write=True)
+    if not ReminderForm().validate():
+        abort(400, "请求有误，请刷新页面后重试")
+    grid = url_for("filing.grid", period_id=period.id, code=region.code, _anchor=f"u-{unit.code}")
+    if review.status(db.session.scalar(select(Report).where(Report.period_id == period.id,
+                                                            Report.region_id == unit.id))) != "returned":
+        flash(f"{unit.name}的报表未退回，无需重新提交")
+        return go_to(grid)
+    try:
+        save_report(period, unit, {}, {}, user=current_user, submit=True)
+    except ReportRejected as rejected:
+        db.session.rollback()
+        flash(f"{unit.name}未能重新提交：" + "；".join(e.message for e in rejected.errors[:5]))
+        return go_to(grid)
+    except ReportConflict as conflict:
+        db.session.rollback()
+        flash(f"{unit.name}未能重新提交：{conflict}")
+        return go_to(grid)
+    db.session.commit()
+    flash(f"已重新提交{unit.name}的报表")
+    return go_to(grid)
 
 
 # --- 催报 -----------------------------------------------------------------------------------
