@@ -153,20 +153,16 @@ def test_bulk_approval_counts_the_submitted_units_and_is_all_or_nothing(world, m
     assert world.bulk(SHADUI, {"action": "approve"}, user="shadui").status_code == 403
     assert world.bulk(SHADUI, {"action": "publish"}).status_code == 422
 
-    # a failure part-way leaves every unit as it was
-    calls = {"n": 0}
-    real = review._apply
-
-    def failing(report, *args):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise RuntimeError("磁盘已满")
-        return real(report, *args)
-    monkeypatch.setattr(review, "_apply", failing)
+    # a failure after the units are written (here: the audit log's) leaves every unit as it was
+    def failing(*args, **kwargs):
+        written = db.session.scalar(select(func.count()).select_from(Review).where(Review.state == "approved"))
+        assert written == submitted - 1  # the failure comes after the writes
+        raise RuntimeError("磁盘已满")
+    monkeypatch.setattr(review.audit, "record", failing)
     with pytest.raises(RuntimeError):
         world.bulk(SHADUI, {"action": "approve"})
     db.session.rollback()
-    monkeypatch.setattr(review, "_apply", real)
+    monkeypatch.undo()
     assert db.session.scalar(select(func.count()).select_from(Review).where(Review.state == "approved")) == 0
 
     done = world.bulk(SHADUI, {"action": "approve"})

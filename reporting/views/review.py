@@ -37,10 +37,21 @@ def review_context(region: Region, period: Period, **extra) -> dict:
                 counts=review.review_counts(period, region) if kids else {},
                 units=review.units_to_review(period, region) if lists_units else [],
                 may_review_under=access.can_review_under(current_user, region),
-                may_review=lambda unit: access.can_review(current_user, unit),
+                may_review=_per_township(lambda unit: access.can_review(current_user, unit)),
                 indicators=campaign.indicators, states=review.STATES, form=ReviewForm(),
                 trail=[r for r in region.ancestors() if current_user.region.contains(r)],
                 **{"problem": None, **extra})
+
+
+def _per_township(check):
+    """Who reviews a unit depends on its township only: ask once per township."""
+    answers: dict = {}
+
+    def ask(unit: Region) -> bool:
+        if unit.township_id not in answers:
+            answers[unit.township_id] = check(unit)
+        return answers[unit.township_id]
+    return ask
 
 
 @bp.get("/review/<code>")
