@@ -124,7 +124,9 @@ def send(period: Period, region: Region, user: Optional[User], *, auto: bool = F
     owed = [o for o in outstanding(period, region) if o.count]
     if not owed:
         return None
-    sender = sender_name(region if region.level != period.campaign.report_level else region.parent)
+    # signed by the sender's bureau (the city chasing a county's townships is still the city)
+    sender = sender_name(user.region if user is not None and user.region.contains(region) else
+                         region if region.level != period.campaign.report_level else region.parent)
     reminder = Reminder(period=period, region=region, by_id=user.id if user else None, at=now, auto=auto)
     db.session.add(reminder)
     db.session.flush()

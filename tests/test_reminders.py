@@ -143,6 +143,14 @@ def test_one_message_per_unit_with_something_outstanding(chase, client, runner):
     assert client.get(f"/api/v1/reminders?region_code=4407&period_id={period.id}",
                       headers={"Authorization": f"Bearer {_token(runner, 'xinhui')}"}).status_code == 403
 
+    # the city chasing one county's townships signs as the city; the county chasing them, as the county
+    townships = send({"region_code": "440705", "period_id": period.id}).get_json()["units"]
+    assert sum(u["outstanding"] for u in townships) == 23
+    assert all(u["text"].endswith("个村（社区）未报送，请于截止前报送。江门市医疗保障局") or "草稿" in u["text"]
+               for u in townships)
+    own = send({"region_code": "440705", "period_id": period.id}, token=_token(runner, "xinhui")).get_json()
+    assert own["units"][0]["text"].endswith("新会区医疗保障局")
+
 
 def _token(runner, username):
     return runner.invoke(args=["users", "token", username]).stdout.strip().splitlines()[-1]
