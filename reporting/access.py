@@ -26,3 +26,52 @@ def require(user: Optional[User], region: Region, write: bool = False) -> None:
 
 def is_admin(user: Optional[User]) -> bool:
     return bool(user and user.is_authenticated and user.role == "city_admin")
+
+
+#: roles that review reports filed below them (退回, 审核, 催报)
+REVIEWER_ROLES = {"city_admin", "county_filer"}
+
+
+def _delegated(user: User, region: Region) -> bool:
+    """Whether a township filer under the county user's region files `region` (the county then reviews)."""
+    from sqlalchemy import select
+
+    from .extensions import db
+    township_id = region.id if region.level == "township" else region.township_id
+    if township_id is None or township_id == user.region_id:
+        return False
+    return db.session.scalar(select(User.id).where(User.region_id == township_id, User.active.is_(True),
+                                                   User.role == "township_filer").limit(1)) is not None
+
+
+def can_review(user: Optional[User], region: Region) -> bool:
+    """The level above the filer reviews: the city for its counties' units, a county for the units
+    its townships file. Nobody reviews their own unit."""
+    if not can_view(user, region) or user.role not in REVIEWER_ROLES or user.region_id == region.id:
+        return False
+    if user.role == "city_admin":
+        return True
+    return _delegated(user, region)
+
+
+def can_review_under(user: Optional[User], region: Region) -> bool:
+    """Whether the user reviews the units under `region` (a bulk 退回/审核, or a 催报 of its children)."""
+    if not can_view(user, region) or user.role not in REVIEWER_ROLES:
+        return False
+    if user.role == "city_admin":
+        return True
+    return user.region_id != region.id and _delegated(user, region)
+
+
+def can_remind(user: Optional[User], region: Region) -> bool:
+    """催报: a reviewer chases the units under their own region."""
+    return can_view(user, region) and user.role in REVIEWER_ROLES
+
+
+def can_read_circular(user: Optional[User], circular) -> bool:
+    """An issued 通报 is addressed to every unit under its region; its region and those above read it too."""
+    if not (user and user.is_authenticated and user.active):
+        return False
+    if can_view(user, circular.region):
+        return True
+    return circular.status == "issued" and circular.region.contains(user.region)

@@ -9,6 +9,9 @@ from .models import AuditEntry, Region, User
 
 KINDS = {
     "report.save": "保存报表", "report.submit": "提交报表", "report.correct": "修改已提交报表",
+    "report.resubmit": "退回后重新提交", "report.return": "退回报表", "report.approve": "审核通过",
+    "reports.return": "批量退回", "reports.approve": "批量审核通过", "reports.publish": "通报锁定报表",
+    "reminder.send": "催报", "webhook.update": "设置群机器人",
     "reports.import": "批量导入报表", "targets.import": "导入任务数", "campaign.create": "建立征缴期",
     "campaign.update": "修改征缴期设置", "holiday.update": "调整节假日",
     "period.reschedule": "调整报送截止日期",

@@ -16,7 +16,8 @@ from .filters import month_day, percent
 from .hierarchy import child_level
 from .models import LEVELS, Campaign, Circular, IssuingBody, Period, Region, User
 from .ranking import LATE_NAMES, LIGHTS, Progress, UnitProgress, light, progress, progress_json
-from .rollup import FilingCounts, Totals, basis, ratio, task_totals
+from .review import publication_lines, publish
+from .rollup import FilingCounts, Totals, basis, filing_counts, ratio, task_totals, totals_by_period
 from .schedule import time_progress
 
 SCOPE_WORDS = {"province": "全省", "city": "全市", "county": "全县", "township": "全镇", "village": "全村"}
@@ -156,6 +157,7 @@ def draft_body(result: Progress, requirements: str = "") -> str:
     anomalous = [r for r in rows if r.anomalies]
     if anomalous:
         problems.append(f"{_names(anomalous)}报送数据存在异常（如参保人数较上期减少），请核实后更正。")
+    problems.extend(publication_lines(period, head.region))
     if not problems:
         problems.append("本期各地均按时报送，未发现突出问题。" if not result.pending else "本期未发现突出问题。")
     lines.extend(problems)
@@ -372,6 +374,7 @@ def issue(circular: Circular, user: Optional[User],
     circular.issue_no, circular.doc_prefix, circular.doc_year, circular.doc_seq = issue_no, bureau.prefix, now.year, seq
     circular.status, circular.issued_at, circular.issued_by_id = "issued", now, user.id if user else None
     db.session.flush()  # the unique numbers reject a concurrent issue of the same sequence
+    publish(circular, user)
     audit.record("circular.issue", user, region=circular.region, target=circular.doc_number,
                  after={"issue_no": issue_no, "title": doc.full_title, "period": circular.period.label})
     return circular

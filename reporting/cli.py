@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import sys
+import time
 from contextlib import contextmanager
 
 import click
@@ -256,6 +257,34 @@ def circulars_render(region_code: str, period_id: int, out: str):
     click.echo(f"已生成 {out}（{len(data) // 1024} KB）：{doc.full_title}")
 
 
+@circulars_cli.command("issue")
+@click.option("--region", "region_code", required=True, help="通报的区划代码（发文机关所在地）")
+@click.option("--period", "period_id", required=True, type=int, help="报送期次编号")
+@click.option("--by", "username", help="签发人的用户名（默认：无，记为命令行）")
+def circulars_issue(region_code: str, period_id: int, username: str | None):
+    """起草并印发该区划该期次的通报（编号、冻结数据、PDF、锁定已报数据），与网站“签发”相同。"""
+    from .circulars import issue, new_draft
+    from .models import Period
+    period = db.session.get(Period, period_id)
+    if period is None:
+        raise click.ClickException(f"报送期次 {period_id} 不存在")
+    region = _region(region_code)
+    campaign = period.campaign
+    if not (campaign.root.contains(region) or region.contains(campaign.root)):
+        raise click.ClickException(f"{region.name}不在征缴期“{campaign.name}”范围内")
+    user = None
+    if username:
+        user = db.session.scalar(db.select(User).where(User.username == username))
+        if user is None:
+            raise click.ClickException(f"用户 {username} 不存在")
+        if user.role != "city_admin" or not user.region.contains(region):
+            raise click.ClickException(f"用户 {username} 无权签发{region.name}的通报")
+    with one_transaction():
+        circular = issue(new_draft(period, region, user), user)
+    click.echo(f"已印发 {circular.doc_number}（第{circular.issue_no}期）：{circular.title}", err=True)
+    click.echo(circular.id)
+
+
 jobs_cli = AppGroup("jobs", help="后台任务")
 
 
@@ -268,11 +297,12 @@ def jobs_worker(burst: bool):
     # WeasyPrint takes most of a second to load: load it once here, and every job's forked
     # work horse starts with it.
     from . import pdf  # noqa: F401
-    from .jobs import queue
+    from .jobs import REMINDER_QUEUE, queue
     jobs = queue()
     if jobs is None:
         raise click.ClickException("未设置 REDIS_URL：没有任务队列，任务在请求中直接执行")
-    Worker([jobs], connection=jobs.connection).work(burst=burst)
+    # the scheduler runs the delayed retries of 催报 deliveries
+    Worker([jobs, queue(name=REMINDER_QUEUE)], connection=jobs.connection).work(burst=burst, with_scheduler=True)
 
 
 @click.command("demo")
@@ -401,8 +431,73 @@ def holidays_list(year: int):
                     f"第{p.seq}期（截止{p.due}）" for p in periods))
 
 
+reminders_cli = AppGroup("reminders", help="催报")
+
+
+@reminders_cli.command("auto")
+@click.option("--every", type=int, default=0, help="每隔这么多秒再运行一次（默认只运行一次）")
+def reminders_auto(every: int):
+    """发送到期的自动催报（截止前N小时，N由征缴期设置）；可在多台实例上同时运行，不会重复发送。"""
+    from .reminders import deliver, send_due
+    while True:
+        with one_transaction():
+            sent = send_due()
+        for reminder in sent:
+            deliver(reminder)
+        click.echo(f"自动催报：{sum(len(r.messages) for r in sent)}条")
+        if not every:
+            return
+        time.sleep(every)
+
+
+@reminders_cli.command("schedule")
+@click.argument("campaign_id", type=int)
+@click.option("--hours", type=int, help="截止前多少小时自动催报；不给则关闭自动催报")
+def reminders_schedule(campaign_id: int, hours: int | None):
+    """设置征缴期的自动催报：每期报送截止前N小时，催报尚未报送的单位。"""
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise click.ClickException(f"征缴期 {campaign_id} 不存在")
+    if hours is not None and not 1 <= hours <= 24 * 14:
+        raise click.ClickException("--hours 应在1到336之间")
+    with one_transaction():
+        before = campaign.auto_remind_hours
+        campaign.auto_remind_hours = hours
+        audit.record("campaign.update", None, region=campaign.root, target=f"征缴期 {campaign.id} 自动催报",
+                     before={"auto_remind_hours": before}, after={"auto_remind_hours": hours})
+    click.echo(f"自动催报：截止前{hours}小时" if hours else "自动催报已关闭")
+
+
+@users_cli.command("webhook")
+@click.argument("username")
+@click.option("--kind", required=True, type=click.Choice(["wecom", "dingtalk"]), help="企业微信或钉钉群机器人")
+@click.option("--url", help="机器人的Webhook地址；不给则删除该机器人")
+@click.option("--secret", default="", help="钉钉加签密钥（SEC…）")
+@click.option("--mobiles", default="", help="要@的手机号，逗号分隔（默认：用户的联系电话）")
+def users_webhook(username: str, kind: str, url: str | None, secret: str, mobiles: str):
+    """设置用户所在单位接收催报的群机器人。"""
+    from .models import Webhook
+    user = db.session.scalar(db.select(User).where(User.username == username))
+    if user is None:
+        raise click.ClickException(f"用户 {username} 不存在")
+    if url is not None and not url.startswith(("https://", "http://")):
+        raise click.ClickException("--url 应以 https:// 开头")
+    with one_transaction():
+        hook = db.session.scalar(db.select(Webhook).where(Webhook.user_id == user.id, Webhook.kind == kind))
+        if url is None:
+            if hook is not None:
+                db.session.delete(hook)
+        else:
+            hook = hook or Webhook(user=user, kind=kind)
+            hook.url, hook.secret, hook.mobiles = url, secret, mobiles
+            db.session.add(hook)
+        audit.record("webhook.update", None, region=user.region, target=f"用户 {username} 的{kind}群机器人",
+                     after={"url": url and url.split("?")[0]})
+    click.echo(f"已{'删除' if url is None else '设置'}{username}的群机器人（{kind}）")
+
+
 def init_app(app: Flask) -> None:
     for command in (regions_cli, campaign_cli, targets_cli, reports_cli, users_cli, circulars_cli,
-                    jobs_cli, demo_command):
+                    jobs_cli, reminders_cli, demo_command):
         app.cli.add_command(command)
     app.cli.add_command(holidays_cli)

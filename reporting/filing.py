@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import audit, clock
+from . import audit, clock, review
 from .bulk import among, collector_paused, insert_values, json_object, update_values
 from .extensions import db
 from .hierarchy import descendants_at
@@ -132,13 +132,19 @@ def save_report(period: Period, region: Region, raw_values: dict[str, Any], file
     closed = is_closed(campaign, now.date()) and not (user and user.role == "city_admin")
     if closed:
         raise ReportConflict("该期次已关闭（征缴期及延长期已结束），只有市级管理员可以修改", report)
+    if review.is_locked(report):
+        raise ReportConflict(review.lock_message(report), report)
+    returned = review.status(report) == "returned"
 
     values, errors = parse_values(indicators, raw_values)
     errors += reason_errors(reason)
     stored = report.values(indicators) if report else {i.key: None for i in indicators}
     stored_any = report is not None
-    merged = {**stored, **values}
+    # a returned report is edited apart from the values it still counts with, until resubmitted
+    held = (report.review.pending or {}) if returned else {}
+    merged = {**stored, **(held.get("values") or {}), **values}
     filer = {key: (filer.get(key) if filer.get(key) is not None else
+                   (held.get("filer") or {}).get(key) or
                    (getattr(report, f"filer_{key}") if report else "")) or "" for key in FILER_FIELDS}
     was_submitted = report is not None and report.status == "submitted"
     submitting = submit or was_submitted
@@ -148,6 +154,15 @@ def save_report(period: Period, region: Region, raw_values: dict[str, Any], file
                                   sibling_values=sibling_values(period, region, indicators))
     changed = report is None or merged != stored or any(
         filer[k] != getattr(report, f"filer_{k}") for k in FILER_FIELDS) or (submit and not was_submitted)
+    resubmitting = returned and submit
+    if resubmitting:
+        changed, reason = True, (reason or "").strip() or review.RESUBMIT_REASON
+    if returned and not submit:
+        # a draft of the resubmission: kept aside, checked like a draft, counted nowhere yet
+        if errors or (strict and rule_errors):
+            raise ReportRejected(errors + rule_errors, warnings)
+        review.hold(report, merged, filer)
+        return Outcome(report, warnings, errors=rule_errors)
     if was_submitted and changed and not (reason or "").strip():
         rule_errors.append(Issue("reason", "修改已提交的报表须填写修改原因"))
     if errors or ((strict or submitting) and rule_errors):
@@ -180,10 +195,14 @@ def save_report(period: Period, region: Region, raw_values: dict[str, Any], file
             tallies.submitted(region.parent_id, merged, late=report.submitted_at >= period.deadline,
                               prior=prior.get(region.id), later=later.get(region.id))
         tallies.apply()
-    kind = "report.correct" if was_submitted else "report.submit" if submitting else "report.save"
+    kind = ("report.resubmit" if resubmitting else "report.correct" if was_submitted else
+            "report.submit" if submitting else "report.save")
     audit.record(kind, user, region=region, target=f"报表 {region.code} {period.label} 第{report.revision}版",
                  before={**stored, **({"status": "submitted"} if was_submitted else {})} if stored_any else None,
                  after={**merged, "status": report.status, **({"reason": reason.strip()} if reason else {})})
+    if resubmitting:
+        review.resubmitted([report.id])
+        db.session.refresh(report.review)
     if submitting:
         db.session.add(Revision(report_id=report.id, number=report.revision,
                                 kind="correct" if was_submitted else "submit",
@@ -206,12 +225,14 @@ def report_json(report: Optional[Report], period: Period, region: Region, now: d
     return {
         "region_code": region.code,
         "period_id": period.id,
-        "status": report.status if report else "missing",
+        "status": review.status(report),
         "values": {k: v for k, v in report.values(indicators).items() if v is not None} if report else {},
         "filer": {k: (getattr(report, f"filer_{k}") if report else "") for k in FILER_FIELDS},
         "submitted_at": report.submitted_at.isoformat() if report and report.submitted_at else None,
         "late": status in ("late", "missing"),
         "revision": report.revision if report else 0,
+        "review": review.review_json(report),
+        "locked": review.is_locked(report),
     }
 
 
@@ -369,8 +390,9 @@ def import_reports(period: Period, rows: list[tuple[int, str, dict, dict]], *, s
     root = campaign.root
     scope = scope or (user.region if user is not None and root.contains(user.region) else root)
     read = _read_scope(period, scope, {code for _, code, _, _ in rows})
+    reviewed = review.states_in(period, descendants_at(scope, campaign.report_level).with_only_columns(Region.id))
     planned, previous, errors, warnings = _plan(indicators, rows, read, submit=submit, reason=reason,
-                                                default_filer=default_filer)
+                                                default_filer=default_filer, reviewed=reviewed)
     if errors:
         raise ImportRejected(errors)
     warnings.extend(_jump_warnings(planned, previous))
@@ -380,6 +402,8 @@ def import_reports(period: Period, rows: list[tuple[int, str, dict, dict]], *, s
         return outcome
     _write(period, indicators, planned, outcome, submit=submit, user=user, reason=reason, now=now,
            previous=previous)
+    review.resubmitted([row.old.id for row in planned if row.changed and row.old is not None
+                        and reviewed.get(row.old.id, (None, False))[0] == "returned"])
     return outcome
 
 
@@ -423,7 +447,7 @@ def _stored_reports(indicators):
 
 
 def _plan(indicators, rows, read: ImportScope, *, submit: bool, reason: Optional[str],
-          default_filer: Optional[dict]):
+          default_filer: Optional[dict], reviewed: Optional[dict] = None):
     """Validate every row in one pass: (planned rows, previous values by region id, errors, warnings)."""
     keys = [i.key for i in indicators]
     nothing_stored = dict.fromkeys(keys)
@@ -459,13 +483,22 @@ def _plan(indicators, rows, read: ImportScope, *, submit: bool, reason: Optional
             filer = {k: row_filer.get(k) or footer.get(k) or (getattr(old, f"filer_{k}") if old is not None else "")
                      or fallback[k] for k in FILER_FIELDS}
         was_submitted = old is not None and old.status == "submitted"
+        state, locked = (reviewed or {}).get(old.id, (None, False)) if old is not None else (None, False)
+        if locked:
+            errors.append(RowIssue(line, code, None, "该单位的报表已审核或已通报，已锁定，如需修改请联系审核单位退回"))
+            continue
+        if state == "returned" and not submit:
+            errors.append(RowIssue(line, code, None, "该单位的报表已退回，修改后请直接提交"))
+            continue
         last = read.previous.get(region_id)
         if last is not None:
             previous[region_id] = last = dict(zip(keys, last))
         rule_errors, row_warnings = check(indicators, merged, filer, submit=submit or was_submitted,
                                           previous=last, require_signature=default_filer is not None)
         changed = old is None or merged != stored or (submit and not was_submitted)
-        if was_submitted and changed and no_reason:
+        if state == "returned":
+            changed = True  # resubmitted: a new revision even with the values unchanged
+        elif was_submitted and changed and no_reason:
             rule_errors.append(Issue("reason", "该单位已提交，修改须说明原因"))
         if problems or rule_errors:
             errors.extend(RowIssue(line, code, e.field, e.message) for e in problems + rule_errors)

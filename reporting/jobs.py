@@ -9,11 +9,13 @@ from typing import Optional
 from flask import Flask, current_app
 
 QUEUE = "circulars"
+#: 催报 deliveries to group robots
+REMINDER_QUEUE = "reminders"
 #: the steps a circular job reports, in order
 STEPS = {"queued": "排队中", "rollup": "汇总数据", "render": "排版PDF", "done": "已完成", "failed": "失败"}
 
 
-def queue(app: Optional[Flask] = None):
+def queue(app: Optional[Flask] = None, name: str = QUEUE):
     """The job queue, or None when no Redis is configured."""
     app = app or current_app
     url = app.config.get("REDIS_URL")
@@ -21,7 +23,7 @@ def queue(app: Optional[Flask] = None):
         return None
     from redis import Redis
     from rq import Queue
-    return Queue(QUEUE, connection=Redis.from_url(url), default_timeout=1800)
+    return Queue(name, connection=Redis.from_url(url), default_timeout=1800)
 
 
 def enqueue_issue(circular_id: int, user_id: Optional[int]) -> Optional[str]:
@@ -80,3 +82,24 @@ def status(job_id: str) -> dict:
     return {"step": step, "label": STEPS.get(step, step), "finished": job.is_finished, "failed": failed,
             "error": (job.latest_result().exc_string.strip().splitlines()[-1]
                       if failed and job.latest_result() else "")}
+
+
+def run_delivery(delivery_id: int, config: dict) -> str:
+    """The job: one try of a 催报 to a group robot; a failure raises, so that RQ retries it."""
+    from rq import get_current_job
+
+    from app import create_app
+
+    from .extensions import db
+    from .reminders import _settings, deliver_one
+    job = get_current_job()
+    app = create_app(config)
+    with app.app_context():
+        try:
+            last_try = job is None or not job.retries_left
+            if not deliver_one(delivery_id, last_try, _settings(app)[1]):
+                raise RuntimeError(f"催报发送失败（{delivery_id}）")
+            return "sent"
+        finally:
+            db.session.remove()
+            db.engine.dispose()

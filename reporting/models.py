@@ -97,6 +97,8 @@ class Campaign(db.Model):
     interview_rules: Mapped[dict] = mapped_column(JSON, default=dict)
     #: 下一步工作要求: the standing requirements closing each circular, editable by the city
     requirements: Mapped[str] = mapped_column(Text, default="")
+    #: 自动催报: send a 催报 this many hours before each period's deadline (None: never)
+    auto_remind_hours: Mapped[Optional[int]] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=clock.now)
 
     root: Mapped[Region] = relationship()
@@ -482,3 +484,126 @@ class AuditEntry(db.Model):
 
     region: Mapped[Optional[Region]] = relationship()
     user: Mapped[Optional[User]] = relationship()
+
+
+class Review(db.Model):
+    """The review state of one report (审核): 退回, 审核通过, and the lock an issued 通报 puts on it.
+
+    A report without a row, or with `state` None, is submitted and awaits review. The report keeps
+    its status "submitted" throughout, so that a returned report goes on counting with the values it
+    was returned with until it is resubmitted.
+    """
+    report_id: Mapped[int] = mapped_column(ForeignKey("report.id"), primary_key=True)
+    #: returned (已退回), approved (已审核), or None (待审核)
+    state: Mapped[Optional[str]] = mapped_column(String(10))
+    #: why it was returned (退回原因)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
+    at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
+    #: the issued 通报 that printed this report's numbers (kept after a reopening)
+    published_id: Mapped[Optional[int]] = mapped_column(ForeignKey("circular.id"))
+    #: True while that publication locks the report (until a reviewer reopens it)
+    published_lock: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: what the filer is preparing while the report stands returned: {"values": {...}, "filer": {...}}
+    pending: Mapped[Optional[dict]] = mapped_column(JSON)
+
+    report: Mapped[Report] = relationship(backref=db.backref("review", uselist=False, lazy="select"))
+    by: Mapped[Optional[User]] = relationship()
+
+    @property
+    def locked(self) -> bool:
+        return self.state == "approved" or self.published_lock
+
+
+class ReviewAction(db.Model):
+    """One review step, as it happened: 退回, 审核通过, or 通报锁定. Never changed."""
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("report.id"), index=True)
+    #: return, approve or publish
+    action: Mapped[str] = mapped_column(String(10))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    #: the report's revision the step was taken on
+    revision: Mapped[int] = mapped_column(Integer)
+    user_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=clock.now)
+
+    user: Mapped[Optional[User]] = relationship()
+
+
+class Webhook(db.Model):
+    """A group robot (企业微信群机器人 or 钉钉自定义机器人) that 催报 to a user's unit is posted to."""
+    __table_args__ = (UniqueConstraint("user_id", "kind"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    #: wecom or dingtalk
+    kind: Mapped[str] = mapped_column(String(10))
+    url: Mapped[str] = mapped_column(String(500))
+    #: 钉钉 加签 secret (SEC…), if the robot requires the signature
+    secret: Mapped[str] = mapped_column(String(200), default="")
+    #: mobiles to @, comma-separated (by default the user's own phone)
+    mobiles: Mapped[str] = mapped_column(String(200), default="")
+
+    user: Mapped[User] = relationship()
+
+
+class Reminder(db.Model):
+    """One 催报: a reviewer (or the schedule) chasing the units under a region for a period."""
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("period.id"), index=True)
+    #: the region whose children were chased
+    region_id: Mapped[int] = mapped_column(ForeignKey("region.id"), index=True)
+    by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=clock.now)
+    #: sent by the campaign's 自动催报 setting rather than a person
+    auto: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    period: Mapped[Period] = relationship()
+    region: Mapped[Region] = relationship()
+    by: Mapped[Optional[User]] = relationship()
+    messages: Mapped[list["ReminderMessage"]] = relationship(back_populates="reminder",
+                                                             order_by="ReminderMessage.id")
+
+
+class ReminderMessage(db.Model):
+    """The 催报 text to one unit, as drafted and recorded."""
+    # one automatic 催报 per unit and period, however many workers run the schedule (manual ones: NULL)
+    __table_args__ = (UniqueConstraint("auto_period_id", "region_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reminder_id: Mapped[int] = mapped_column(ForeignKey("reminder.id"), index=True)
+    #: the unit chased
+    region_id: Mapped[int] = mapped_column(ForeignKey("region.id"), index=True)
+    #: report-level units outstanding (未报, draft or 已退回) when it was sent
+    outstanding: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    #: the unit's contact as found at sending: {"name": …, "phone": …}
+    contact: Mapped[dict] = mapped_column(JSON, default=dict)
+    #: the period, for an automatic 催报 only
+    auto_period_id: Mapped[Optional[int]] = mapped_column(ForeignKey("period.id"))
+
+    reminder: Mapped[Reminder] = relationship(back_populates="messages")
+    region: Mapped[Region] = relationship()
+    deliveries: Mapped[list["Delivery"]] = relationship(order_by="Delivery.id")
+
+
+class Delivery(db.Model):
+    """One channel a 催报 message went out on (a group robot), and how that went."""
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("reminder_message.id"), index=True)
+    webhook_id: Mapped[Optional[int]] = mapped_column(ForeignKey("webhook.id"))
+    #: wecom or dingtalk
+    kind: Mapped[str] = mapped_column(String(10))
+    #: queued, sent or failed
+    outcome: Mapped[str] = mapped_column(String(10), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    #: the last error (an HTTP status, errcode/errmsg, or a timeout)
+    error: Mapped[str] = mapped_column(String(300), default="")
+    at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
+
+    webhook: Mapped[Optional[Webhook]] = relationship()
+
+
+class CircularRead(db.Model):
+    """That a user has opened an issued 通报 addressed to them."""
+    circular_id: Mapped[int] = mapped_column(ForeignKey("circular.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=clock.now)

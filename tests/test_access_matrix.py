@@ -31,11 +31,12 @@ ROLES = ("city_admin", "county_filer", "township_filer", "viewer")
 WRITERS = frozenset({"city_admin", "county_filer", "township_filer"})
 EVERYONE = frozenset(ROLES)
 ADMIN = frozenset({"city_admin"})
+REVIEWERS = frozenset({"city_admin", "county_filer"})
 PASSWORD = "correct-horse-battery"
 COUNTS = {"population": 3000, "should_enroll": 2600, "enrolled": 2000, "hardship_should": 80,
           "hardship_enrolled": 78, "students_enrolled": 400, "newborns_enrolled": 20, "college_enrolled": 0}
 #: what answers are: a page or fragment, a redirect, or nothing (htmx)
-SUCCESS = {200, 204, 302, 303}
+SUCCESS = {200, 201, 204, 302, 303}
 REFUSED = {401, 403, 404}
 HAN = re.compile(r"[\u4e00-\u9fff]")
 SPRING_2027 = "春节：2月6日至12日放假调休，共7天。2月14日（星期日）上班。"
@@ -216,6 +217,32 @@ ROUTES: dict[str, dict[str, Call]] = {
                                                          period=p.period), api=True, shows=lambda p: p.region)},
     "api.circular_pdf": {"GET": Call(lambda p: _u("api.circular_pdf", circular_id=p.circular), api=True,
                                      shows=lambda p: "%PDF")},
+    "api.circular_list": {"GET": Call(lambda p: _u("api.circular_list", region_code=p.region), api=True,
+                                      shows=lambda p: p.doc_number)},
+    # 退回 and 审核: the level above the filer (the unit of the place has nothing submitted: 409 in scope)
+    "api.return_report": {"POST": Call(lambda p: _u("api.return_report", region_code=p.unit, period_id=p.period),
+                                       api=True, roles=REVIEWERS, write=True, json=lambda p: {"reason": "矩阵"})},
+    "api.approve_report": {"POST": Call(lambda p: _u("api.approve_report", region_code=p.unit, period_id=p.period),
+                                        api=True, roles=REVIEWERS, write=True, json=lambda p: {})},
+    # in bulk: the county's own grid is its own filing, which only the city reviews
+    "api.review_all": {"POST": Call(lambda p: _u("api.review_all", region_code=p.grid, period_id=p.period),
+                                    api=True, roles=ADMIN, write=True, json=lambda p: {"action": "approve"})},
+    "api.send_reminders": {"POST": Call(lambda p: _u("api.send_reminders"), api=True, roles=REVIEWERS, write=True,
+                                        json=lambda p: {"region_code": p.region, "period_id": p.period})},
+    "api.list_reminders": {"GET": Call(lambda p: _u("api.list_reminders", region_code=p.region, period_id=p.period),
+                                       api=True)},
+    "review.show": {"GET": Call(lambda p: _u("review.show", code=p.region, period=p.period), shows=lambda p: p.name)},
+    "review.act": {"POST": Call(lambda p: _u("review.act", code=p.grid, period_id=p.period, unit_code=p.unit),
+                                roles=REVIEWERS, write=True, data=lambda p: {"action": "approve"})},
+    "review.act_all": {"POST": Call(lambda p: _u("review.act_all", code=p.grid, period_id=p.period), roles=ADMIN,
+                                    write=True, data=lambda p: {"action": "approve"})},
+    # 重新提交 of a returned unit (the unit of the place has none: a flash and back to the grid)
+    "review.resubmit": {"POST": Call(lambda p: _u("review.resubmit", period_id=p.period, code=p.grid, unit_code=p.unit),
+                                     roles=WRITERS, write=True, data=lambda p: {})},
+    "review.reminder_list": {"GET": Call(lambda p: _u("review.reminder_list", code=p.region, period=p.period),
+                                         shows=lambda p: p.name)},
+    "review.remind": {"POST": Call(lambda p: _u("review.remind", code=p.region, period_id=p.period),
+                                   roles=REVIEWERS, write=True, data=lambda p: {})},
 }
 
 

@@ -54,7 +54,7 @@ def test_missing_report_before_due(setup):
     body = setup.get().get_json()
     assert body == {"region_code": setup.village.code, "period_id": setup.periods[0].id, "status": "missing",
                     "values": {}, "filer": {"name": "", "phone": "", "head": ""}, "submitted_at": None,
-                    "late": False, "revision": 0}
+                    "late": False, "revision": 0, "review": None, "locked": False}
 
 
 def test_draft_then_submit_on_time(setup):

@@ -6,7 +6,8 @@ from functools import wraps
 from flask import Blueprint, abort, g, jsonify, make_response, request
 from sqlalchemy import select
 
-from .. import access, clock
+from .. import access, clock, reminders, review
+from ..circular_reading import addressed
 from ..extensions import db
 from ..filing import (ReportConflict, ReportRejected, find_report, is_report_unit, report_json,
                       save_report)
@@ -177,13 +178,121 @@ def region_progress(region_code: str):
     return jsonify(progress_json(progress(period, region, measure)))
 
 
+@bp.get("/circulars")
+@token_required
+def circular_list():
+    code = request.args.get("region_code") or g.api_user.region.code
+    region = load_region(code)
+    if not (access.can_view(g.api_user, region) or region.contains(g.api_user.region)):
+        abort(403, "无权查看该区划的通报")
+    return jsonify([{"id": c.id, "number": c.doc_number, "title": c.title, "region_code": c.region.code,
+                     "period_id": c.period_id, "issued_at": c.issued_at.isoformat()}
+                    for c in addressed(g.api_user, region)])
+
+
 @bp.get("/circulars/<int:circular_id>.pdf")
 @token_required
 def circular_pdf(circular_id: int):
     circular = db.session.get(Circular, circular_id)
     if circular is None or circular.status != "issued":
         abort(404, "没有该已印发的通报")
-    access.require(g.api_user, circular.region)
+    if not access.can_read_circular(g.api_user, circular):
+        abort(403, "该通报不是发给本单位的，无权查看")
     response = make_response(circular.pdf)
     response.headers["Content-Type"] = "application/pdf"
     return response
+
+
+# --- 退回, 审核 and 催报 ------------------------------------------------------------------------
+
+def _body() -> dict:
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:
+        body = None
+    if body is None and not request.get_data():
+        body = {}
+    if not isinstance(body, dict) or _unreadable(body):
+        abort(400, "请求体应为JSON对象")
+    reason = body.get("reason")
+    if reason is not None and not isinstance(reason, str):
+        abort(422, "reason 应为字符串")
+    return body
+
+
+def _reviewed(run):
+    """Run a review step in the request's transaction: the answer, or its error with nothing saved."""
+    try:
+        answer = run()
+    except review.ReviewInvalid as invalid:
+        db.session.rollback()
+        return error(422, str(invalid), invalid.field)
+    except review.ReviewRefused as refused:
+        db.session.rollback()
+        return error(409, str(refused))
+    db.session.commit()
+    return answer
+
+
+@bp.post("/reports/<region_code>/<int:period_id>/return")
+@token_required
+def return_report(region_code: str, period_id: int):
+    region, period = report_target(region_code, period_id)
+    body = _body()
+    return _reviewed(lambda: jsonify(report_json(review.act(period, region, "return", g.api_user, body.get("reason")),
+                                                 period, region, clock.now())))
+
+
+@bp.post("/reports/<region_code>/<int:period_id>/approve")
+@token_required
+def approve_report(region_code: str, period_id: int):
+    region, period = report_target(region_code, period_id)
+    _body()
+    return _reviewed(lambda: jsonify(report_json(review.act(period, region, "approve", g.api_user),
+                                                 period, region, clock.now())))
+
+
+@bp.post("/reviews/<region_code>/<int:period_id>")
+@token_required
+def review_all(region_code: str, period_id: int):
+    region = load_region(region_code)
+    access.require(g.api_user, region)
+    period = load_period(period_id)
+    if not (period.campaign.root.contains(region) or region.contains(period.campaign.root)):
+        abort(404, f"{region.name}不在该征缴期范围内")
+    body = _body()
+    action = body.get("action")
+    if action not in ("approve", "return"):
+        return error(422, "action 应为 approve 或 return", "action")
+    return _reviewed(lambda: jsonify(vars(review.act_all(period, region, action, g.api_user, body.get("reason")))))
+
+
+@bp.post("/reminders")
+@token_required
+def send_reminders():
+    body = _body()
+    code, period_id = body.get("region_code"), body.get("period_id")
+    if not isinstance(code, str) or isinstance(period_id, bool) or not isinstance(period_id, int):
+        return error(422, "需要 region_code（字符串）和 period_id（整数）")
+    region = load_region(code)
+    if not access.can_remind(g.api_user, region):
+        abort(403, "只有上级审核单位可以催报")
+    period = load_period(period_id)
+    if not (period.campaign.root.contains(region) or region.contains(period.campaign.root)):
+        abort(404, f"{region.name}不在该征缴期范围内")
+    sent = reminders.send(period, region, g.api_user)
+    if sent is None:
+        return error(409, f"{region.name}下各单位{period.label}均已提交，无需催报")
+    db.session.commit()
+    reminders.deliver(sent)
+    db.session.expire_all()
+    return jsonify(reminders.reminder_json(sent)), 201
+
+
+@bp.get("/reminders")
+@token_required
+def list_reminders():
+    region = load_region(request.args.get("region_code") or g.api_user.region.code)
+    access.require(g.api_user, region)
+    period = load_period(request.args.get("period_id", type=int) or 0)
+    return jsonify([reminders.reminder_json(r, messages) for r, messages in reminders.listed(period, region)])

@@ -12,6 +12,8 @@ from .. import access, clock, jobs
 from ..campaigns import campaigns_for
 from ..circulars import draft_document, issue, issuing_body, new_draft, render_pdf
 from ..circular_document import PDF_STYLESHEET, render_circular_html
+from ..circular_reading import addressed, mark_read, read_ids, standing
+from ..ranking import LATE_NAMES, LIGHTS
 from ..extensions import db
 from ..hierarchy import region_by_code
 from ..models import Circular, Period, Region, User
@@ -23,7 +25,9 @@ bp = Blueprint("circulars", __name__, url_prefix="/circulars")
 
 def load(circular_id: int, write: bool = False) -> Circular:
     circular = db.get_or_404(Circular, circular_id, description="通报不存在")
-    access.require(current_user, circular.region)
+    if write or not access.can_read_circular(current_user, circular):
+        # an issued circular is addressed to the units under its region; anything else is the subtree's
+        access.require(current_user, circular.region)
     if circular.status != "issued" and not drafts_visible(circular):
         abort(403, "通报草稿只有起草单位的管理员可以查看")
     if write and not access.is_admin(current_user):
@@ -74,9 +78,15 @@ def index():
     if period_id:
         query = query.where(Circular.period_id == period_id)
     circulars = db.session.scalars(query.limit(500)).all()
+    if not code:
+        # the issued circulars of the levels above, addressed to this unit
+        mine = {c.id for c in circulars}
+        circulars = [c for c in addressed(current_user) if c.id not in mine and not access.can_view(current_user, c.region)
+                     and (not period_id or c.period_id == period_id)] + circulars
+    unread = {c.id for c in circulars if c.status == "issued"} - read_ids(current_user, circulars)
     campaigns = campaigns_for(top)
     periods = campaigns[0].periods if campaigns else []
-    context = dict(circulars=circulars, periods=periods, period_id=period_id, code=code,
+    context = dict(circulars=circulars, periods=periods, period_id=period_id, code=code, unread=unread,
                    form=NewDraftForm(data={"region": top.code, "period": (
                        current_period(campaigns[0], clock.today()).id if campaigns else None)}))
     return page_or_fragment("circulars/index.html", "list", context)
@@ -153,7 +163,10 @@ def printable(circular_id: int):
 @login_required
 def show(circular_id: int):
     circular = load(circular_id)
-    return render_template("circulars/show.html", circular=circular)
+    mark_read(circular, current_user)
+    db.session.commit()
+    return render_template("circulars/show.html", circular=circular,
+                           standing=standing(circular, current_user.region), lights=LIGHTS, late_names=LATE_NAMES)
 
 
 @bp.get("/<int:circular_id>.pdf")
@@ -162,6 +175,8 @@ def pdf(circular_id: int):
     """The issued PDF as stored; a draft is rendered from today's numbers."""
     circular = load(circular_id)
     if circular.status == "issued":
+        mark_read(circular, current_user)
+        db.session.commit()
         return pdf_response(circular.pdf, f"{circular.doc_number}.pdf")
     return pdf_response(render_pdf(draft_document(circular)), f"通报草稿{circular.id}.pdf")
 

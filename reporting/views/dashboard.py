@@ -8,7 +8,7 @@ from flask import (Blueprint, abort, make_response, redirect, render_template, r
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from .. import access, clock
+from .. import access, clock, reminders, review
 from .. import charts as chart_svg
 from ..extensions import db
 from ..hierarchy import region_by_code
@@ -66,6 +66,8 @@ def dashboard_context(region: Region, period: Period) -> dict:
 
 
 def respond(block: str, context: dict):
+    if not request.htmx:  # the whole page, with its status board
+        context.update(board(context["region"], context["period"]))
     return page_or_fragment("dashboard/show.html", block, context)
 
 
@@ -81,6 +83,20 @@ def show(code: str):
     region, period = load(code)
     context = dashboard_context(region, period)
     return respond("ranking", context)
+
+
+def board(region: Region, period: Period) -> dict:
+    """What the status board adds to the page: review counts, 催报 sent, changes after the last 通报."""
+    changes = review.after_publication(review.last_issued(period, region))
+    def under(units):  # noqa: E306
+        found: dict[int, int] = {}
+        for unit in units:
+            for child_id in (unit.id, unit.parent_id, unit.township_id, unit.county_id, unit.city_id):
+                found[child_id] = found.get(child_id, 0) + 1
+        return found
+    return dict(review_counts=review.review_counts(period, region), chased=reminders.chased(period, region),
+                corrected=under(changes.corrected), late_filed=under(changes.late_filed), changes=changes,
+                may_review=access.can_review_under(current_user, region) or access.can_remind(current_user, region))
 
 
 @bp.get("/<code>/charts")

@@ -9,10 +9,11 @@ from flask import (Blueprint, abort, flash, make_response, redirect, render_temp
                    send_file, url_for)
 from flask_login import current_user, login_required
 from sqlalchemy import and_, func, select
+from sqlalchemy.orm import selectinload
 
 from forms.filing import SubmitForm, UploadForm
 
-from .. import access, clock
+from .. import access, clock, review
 from ..campaigns import campaigns_for
 from ..extensions import db
 from ..filing import (FILER_FIELDS, SYSTEM_FILER, ImportRejected, ReportConflict, ReportRejected, RowIssue,
@@ -63,7 +64,8 @@ def grid_groups(period: Period, region: Region) -> list[Group]:
     units = list(db.session.scalars(descendants_at(region, campaign.report_level).order_by(Region.code)))
     reports = {r.region_id: r for r in db.session.scalars(
         select(Report).where(Report.period_id == period.id, Report.region_id.in_(
-            descendants_at(region, campaign.report_level).with_only_columns(Region.id))))}
+            descendants_at(region, campaign.report_level).with_only_columns(Region.id)))
+        .options(selectinload(Report.review)))}
     parent_ids = {u.parent_id for u in units} - {region.id}
     parents = {r.id: r for r in db.session.scalars(select(Region).where(Region.id.in_(parent_ids)))}
     groups: dict[Optional[int], Group] = {}
@@ -172,7 +174,7 @@ def update_unit(period_id: int, code: str, unit_code: str):
     group = unit.parent if unit.parent_id != region.id and region.contains(unit.parent) else None
     body = render_template(
         "filing/_unit_update.html", unit=unit, report=report, errors=errors, warnings=warnings,
-        conflict=conflict, values=report.values(indicators) if report else {}, indicators=indicators,
+        conflict=conflict, values=review.shown_values(report, indicators), indicators=indicators,
         ratio=ratio, group=group, subtotal=region_totals(period, group, FILED) if group else None,
         total=region_totals(period, region, FILED), status=filing_status(period.campaign, period, region))
     response = make_response(body)
@@ -199,7 +201,9 @@ def submit(period_id: int, code: str):
     units = grid_units(period, region)
     missing = [(code, name) for code, name, filed in units if not filed]
     context_errors.extend(RowIssue(None, code, None, f"{name}尚未填写") for code, name in missing)
-    rows = [(None, code, {}, {}) for code, _, filed in units if filed]
+    # a returned unit goes back up with the edits held for it (its resubmission)
+    held = review.pending_codes(period, region)
+    rows = [(None, code, held.get(code, {}), {}) for code, _, filed in units if filed]
     names = {code: name for code, name, _ in units}
     try:
         outcome = import_reports(period, rows, submit=True, user=current_user, reason=form.reason.data,
@@ -231,8 +235,11 @@ def history(period_id: int, code: str):
         .order_by(Revision.created_at.desc(), Revision.id.desc()).limit(500)).all()
     reports = {r.id: r for r in db.session.scalars(select(Report).where(
         Report.id.in_({rev.report_id for rev in revisions})))}
+    actions = review.actions_under(period, region)
+    reports.update({r.id: r for r in db.session.scalars(select(Report).where(
+        Report.id.in_({a.report_id for a in actions} - set(reports))))})
     return render_template("filing/history.html", period=period, region=region, revisions=revisions,
-                           reports=reports, indicators=period.campaign.indicators)
+                           reports=reports, indicators=period.campaign.indicators, actions=actions)
 
 
 @bp.get("/<int:period_id>/<code>/form.xlsx")

@@ -1,4 +1,4 @@
-"""The signed-in user's start page: their region, the current campaign and period."""
+"""The signed-in user's start page: a to-do list (待办), then their region, campaign and period."""
 from __future__ import annotations
 
 from flask import Blueprint, render_template
@@ -8,6 +8,7 @@ from .. import clock
 from ..campaigns import campaigns_for
 from ..filing import filing_status
 from ..schedule import current_period
+from ..todo import todo
 
 bp = Blueprint("home", __name__)
 
@@ -22,4 +23,4 @@ def index():
     period = current_period(campaign, today) if campaign else None
     status = filing_status(campaign, period, region) if period else None
     return render_template("home/index.html", region=region, campaign=campaign, period=period,
-                           today=today, status=status)
+                           today=today, status=status, items=todo(current_user, campaign, period, clock.now()))

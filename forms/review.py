@@ -1,0 +1,14 @@
+"""Forms of the review page (退回, 审核通过, in bulk) and of 催报; the rules live in reporting/review.py."""
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, StringField
+from wtforms.validators import AnyOf, Length, Optional
+
+
+class ReviewForm(FlaskForm):
+    action = HiddenField(validators=[AnyOf(("approve", "return"), message="操作应为审核通过或退回")])
+    reason = StringField("退回原因", validators=[Optional(), Length(max=500, message="退回原因最多500字")],
+                         render_kw={"maxlength": 500, "placeholder": "退回须填写原因"})
+
+
+class ReminderForm(FlaskForm):
+    """催报 carries nothing but its CSRF token: the period and the region are in the URL."""

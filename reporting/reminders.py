@@ -1,0 +1,338 @@
+"""催报: one message per unit with something outstanding, recorded, shown to it, and posted to its group robots.
+
+A message goes to the robots (企业微信群机器人, 钉钉自定义机器人) through the job queue with retries;
+without Redis the same sending runs at once. The automatic 催报 before a deadline may run on every
+instance: a unique constraint lets one message per unit and period through, however many try.
+"""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from typing import Optional
+
+from flask import current_app
+from sqlalchemy import case, func, select
+from sqlalchemy.exc import IntegrityError
+
+from . import audit, clock
+from .extensions import db
+from .filters import month_day
+from .hierarchy import child_level
+from .models import (LEVEL_NAMES, Campaign, Delivery, Period, Region, Reminder, ReminderMessage, Report,
+                     Review, User, Webhook)
+
+KINDS = {"wecom": "企业微信群机器人", "dingtalk": "钉钉自定义机器人"}
+OUTCOMES = {"queued": "待发送", "sent": "已发送", "failed": "发送失败"}
+#: how often a robot is tried, and how long each try may take (seconds); settable in the app config
+ATTEMPTS, TIMEOUT, RETRY_SECONDS = 3, 5.0, (10, 60)
+
+
+@dataclass
+class Outstanding:
+    """The report-level units under one unit that still owe the period's form."""
+    region: Region
+    units: int
+    missing: int
+    draft: int
+    returned: int
+
+    @property
+    def count(self) -> int:
+        return self.missing + self.draft + self.returned
+
+
+def outstanding(period: Period, region: Region) -> list[Outstanding]:
+    """Per child of `region` (or `region` itself when it files): 未报, draft and 已退回 units. One GROUP BY."""
+    campaign = period.campaign
+    level = child_level(region.level) if region.level != campaign.report_level else region.level
+    group = (Region.id if level == "village" else getattr(Region, f"{level}_id")).label("unit_id")
+    scope = (Region.id if region.level == "village" else getattr(Region, f"{region.level}_id")) == region.id
+    query = (select(group, func.count(Region.id),
+                    func.count(case((Report.id.is_(None), 1))),
+                    func.count(case((Report.status == "draft", 1))),
+                    func.count(case((Review.state == "returned", 1))))
+             .select_from(Region)
+             .outerjoin(Report, (Report.region_id == Region.id) & (Report.period_id == period.id))
+             .outerjoin(Review, Review.report_id == Report.id)
+             .where(Region.level == campaign.report_level, scope).group_by(group))
+    rows = {row[0]: row[1:] for row in db.session.execute(query)}
+    units = db.session.scalars(select(Region).where(Region.id.in_(rows)).order_by(Region.code))
+    return [Outstanding(unit, *rows[unit.id]) for unit in units]
+
+
+def sender_name(region: Region) -> str:
+    from .circulars import issuing_body
+    return issuing_body(region).name
+
+
+def draft_text(period: Period, owed: Outstanding, sender: str, now: dt.datetime) -> str:
+    """【催报】恩平市：第5期参保进度表报送截止12月1日（还有1天），尚有23个村（社区）未报送，请于截止前报送。江门市医疗保障局"""
+    days = (period.due - now.date()).days
+    left = f"还有{days}天" if days > 0 else "今天截止" if days == 0 else f"已逾期{-days}天"
+    word = LEVEL_NAMES[period.campaign.report_level]
+    if owed.units == 1 and owed.region.level == period.campaign.report_level:
+        what = {True: "报表已退回，尚未重新提交"}.get(bool(owed.returned), "尚未提交" if owed.draft else "尚未报送")
+    else:
+        what = f"尚有{owed.count}个{word}未报送"
+        parts = [f"{label}{n}个" for label, n in (("草稿未提交", owed.draft), ("已退回待重新提交", owed.returned)) if n]
+        if parts:
+            what += f"（其中{'、'.join(parts)}）"
+    ask = "请于截止前报送" if days >= 0 else "请尽快报送"
+    return (f"【催报】{owed.region.name}：第{period.seq}期参保进度表报送截止{month_day(period.due)}（{left}），"
+            f"{what}，{ask}。{sender}")
+
+
+def contacts(region_ids: list[int]) -> dict[int, dict]:
+    """Whom to call at each unit: its filer account, else who signed its last report."""
+    found: dict[int, dict] = {}
+    for user in db.session.scalars(select(User).where(
+            User.region_id.in_(region_ids), User.active.is_(True),
+            User.role.in_(("county_filer", "township_filer"))).order_by(User.id)):
+        found.setdefault(user.region_id, {"name": user.full_name or user.username, "phone": user.phone})
+    missing = [i for i in region_ids if i not in found]
+    if missing:
+        for report in db.session.scalars(select(Report).where(Report.region_id.in_(missing))
+                                         .order_by(Report.updated_at)):
+            if report.filer_name:
+                found[report.region_id] = {"name": report.filer_name, "phone": report.filer_phone}
+    return found
+
+
+def _webhooks(region_ids: list[int]) -> dict[int, list[Webhook]]:
+    found: dict[int, list[Webhook]] = {}
+    for hook in db.session.scalars(select(Webhook).join(User, User.id == Webhook.user_id).where(
+            User.region_id.in_(region_ids), User.active.is_(True)).order_by(Webhook.id)):
+        found.setdefault(hook.user.region_id, []).append(hook)
+    return found
+
+
+def send(period: Period, region: Region, user: Optional[User], *, auto: bool = False) -> Optional[Reminder]:
+    """Draft and record one message per child of `region` with something outstanding; queue its robots.
+
+    Returns the reminder, or None when nothing is outstanding (or, for an automatic one, when every
+    unit was already chased for this period). The caller commits, then calls `deliver`.
+    """
+    now = clock.now()
+    owed = [o for o in outstanding(period, region) if o.count]
+    if not owed:
+        return None
+    # signed by the sender's bureau (the city chasing a county's townships is still the city)
+    sender = sender_name(user.region if user is not None and user.region.contains(region) else
+                         region if region.level != period.campaign.report_level else region.parent)
+    reminder = Reminder(period=period, region=region, by_id=user.id if user else None, at=now, auto=auto)
+    db.session.add(reminder)
+    db.session.flush()
+    people = contacts([o.region.id for o in owed])
+    hooks = _webhooks([o.region.id for o in owed])
+    sent = []
+    for unit in owed:
+        message = ReminderMessage(reminder_id=reminder.id, region_id=unit.region.id, outstanding=unit.count,
+                                  text=draft_text(period, unit, sender, now),
+                                  contact=people.get(unit.region.id, {"name": "", "phone": ""}),
+                                  auto_period_id=period.id if auto else None)
+        if auto:
+            # another worker may have chased this unit for this period a moment ago: the constraint decides
+            try:
+                with db.session.begin_nested():
+                    db.session.add(message)
+            except IntegrityError:
+                continue
+        else:
+            db.session.add(message)
+            db.session.flush()
+        for hook in hooks.get(unit.region.id, []):
+            db.session.add(Delivery(message_id=message.id, webhook_id=hook.id, kind=hook.kind, outcome="queued"))
+        sent.append(unit.region.code)
+    if not sent:
+        db.session.delete(reminder)
+        db.session.flush()
+        return None
+    db.session.flush()
+    db.session.refresh(reminder)
+    audit.record("reminder.send", user, region=region,
+                 target=f"催报 {region.code} {period.label} {len(sent)}个单位" + ("（自动）" if auto else ""),
+                 after={"units": sent})
+    return reminder
+
+
+def send_due(now: Optional[dt.datetime] = None) -> list[Reminder]:
+    """自动催报: for every campaign that asks for it, chase the units whose period's deadline is
+    within its set hours and not yet past. Safe to run on every instance at once."""
+    now = now or clock.now()
+    done = []
+    for campaign in db.session.scalars(select(Campaign).where(Campaign.auto_remind_hours.is_not(None))):
+        window = dt.timedelta(hours=campaign.auto_remind_hours)
+        for period in campaign.periods:
+            if period.deadline - window <= now < period.deadline:
+                reminder = send(period, campaign.root, None, auto=True)
+                if reminder is not None:
+                    done.append(reminder)
+    return done
+
+
+# --- the robots ----------------------------------------------------------------------------
+
+def payload(kind: str, text: str, mobiles: list[str]) -> dict:
+    if kind == "wecom":
+        return {"msgtype": "text", "text": {"content": text, "mentioned_mobile_list": mobiles}}
+    return {"msgtype": "text", "text": {"content": text}, "at": {"atMobiles": mobiles, "isAtAll": False}}
+
+
+def signed_url(url: str, secret: str, now_ms: Optional[int] = None) -> str:
+    """钉钉 加签: timestamp and HMAC-SHA256 of "timestamp\\nsecret", base64, URL-encoded."""
+    if not secret:
+        return url
+    timestamp = str(now_ms if now_ms is not None else int(time.time() * 1000))
+    digest = hmac.new(secret.encode(), f"{timestamp}\n{secret}".encode(), hashlib.sha256).digest()
+    sign = urllib.parse.quote_plus(base64.b64encode(digest))
+    return f"{url}{'&' if '?' in url else '?'}timestamp={timestamp}&sign={sign}"
+
+
+class SendFailed(RuntimeError):
+    """The robot did not take the message; the text says why (HTTP status, errcode, timeout)."""
+
+
+def post(hook: Webhook, text: str, timeout: float) -> None:
+    mobiles = [m.strip() for m in (hook.mobiles or hook.user.phone or "").split(",") if m.strip()]
+    url = signed_url(hook.url, hook.secret) if hook.kind == "dingtalk" else hook.url
+    body = json.dumps(payload(hook.kind, text, mobiles), ensure_ascii=False).encode()
+    request = urllib.request.Request(url, data=body, method="POST",
+                                     headers={"Content-Type": "application/json; charset=utf-8"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
+            raw = answer.read(65536)
+    except urllib.error.HTTPError as error:
+        error.close()
+        raise SendFailed(f"HTTP {error.code}") from None
+    except TimeoutError:
+        raise SendFailed(f"超时（{timeout:g}秒无应答）") from None
+    except urllib.error.URLError as error:
+        reason = error.reason
+        raise SendFailed("超时" if isinstance(reason, TimeoutError) else f"连接失败：{reason}") from None
+    try:
+        answer = json.loads(raw.decode("utf-8"))
+    except ValueError:
+        raise SendFailed("应答不是JSON") from None
+    if not isinstance(answer, dict) or answer.get("errcode") != 0:
+        code = answer.get("errcode") if isinstance(answer, dict) else None
+        message = answer.get("errmsg", "") if isinstance(answer, dict) else ""
+        raise SendFailed(f"errcode {code}：{message}"[:300])
+
+
+def attempt(delivery: Delivery, timeout: float) -> bool:
+    """One try of one delivery; records its outcome. True when the robot took it."""
+    delivery.attempts += 1
+    delivery.at = clock.now()
+    message = db.session.get(ReminderMessage, delivery.message_id)
+    try:
+        post(delivery.webhook, message.text, timeout)
+    except SendFailed as failure:
+        delivery.error = str(failure)[:300]
+        return False
+    delivery.outcome, delivery.error = "sent", ""
+    return True
+
+
+def _settings(app) -> tuple[int, float, tuple]:
+    return (int(app.config.get("WEBHOOK_ATTEMPTS", ATTEMPTS)), float(app.config.get("WEBHOOK_TIMEOUT", TIMEOUT)),
+            tuple(app.config.get("WEBHOOK_RETRY_SECONDS", RETRY_SECONDS)))
+
+
+def deliver(reminder: Reminder) -> None:
+    """After the reminder is committed: queue each robot delivery, or, without Redis, send them now."""
+    from . import jobs
+    app = current_app._get_current_object()
+    attempts, timeout, waits = _settings(app)
+    ids = [d.id for m in reminder.messages for d in m.deliveries if d.outcome == "queued"]
+    queue = jobs.queue(app, jobs.REMINDER_QUEUE)
+    if queue is not None:
+        from rq import Retry
+        for delivery_id in ids:
+            queue.enqueue(jobs.run_delivery, delivery_id, {"SQLALCHEMY_DATABASE_URI":
+                                                           app.config["SQLALCHEMY_DATABASE_URI"]},
+                          retry=Retry(max=attempts - 1, interval=list(waits)) if attempts > 1 else None,
+                          result_ttl=86400, failure_ttl=86400, job_timeout=max(60, int(timeout * 3)))
+        return
+    for delivery_id in ids:
+        delivery = db.session.get(Delivery, delivery_id)
+        for n in range(attempts):
+            if attempt(delivery, timeout):
+                break
+            db.session.commit()
+            if n + 1 < attempts:
+                time.sleep(waits[min(n, len(waits) - 1)] if waits else 0)
+        else:
+            delivery.outcome = "failed"
+        db.session.commit()
+
+
+def deliver_one(delivery_id: int, last_try: bool, timeout: float) -> bool:
+    """The queue's job body: one try; the last failed try marks the delivery failed."""
+    delivery = db.session.get(Delivery, delivery_id)
+    if delivery is None or delivery.outcome == "sent":
+        return True
+    ok = attempt(delivery, timeout)
+    if not ok and last_try:
+        delivery.outcome = "failed"
+    db.session.commit()
+    return ok
+
+
+# --- reading them back ---------------------------------------------------------------------
+
+def received(region: Region, limit: int = 20) -> list[ReminderMessage]:
+    """The 催报 messages addressed to `region`, newest first: the recipient's home page."""
+    return list(db.session.scalars(select(ReminderMessage).join(Reminder, Reminder.id == ReminderMessage.reminder_id)
+                                   .where(ReminderMessage.region_id == region.id)
+                                   .order_by(Reminder.at.desc(), ReminderMessage.id.desc()).limit(limit)))
+
+
+def chased(period: Period, region: Region) -> dict[int, tuple[int, dt.datetime]]:
+    """Per child of `region`: how many times it was chased for the period, and the last time."""
+    rows = db.session.execute(
+        select(ReminderMessage.region_id, func.count(ReminderMessage.id), func.max(Reminder.at))
+        .join(Reminder, Reminder.id == ReminderMessage.reminder_id)
+        .join(Region, Region.id == ReminderMessage.region_id)
+        .where(Reminder.period_id == period.id, Region.parent_id == region.id)
+        .group_by(ReminderMessage.region_id))
+    return {row[0]: (row[1], row[2]) for row in rows}
+
+
+def listed(period: Period, region: Region, limit: int = 100) -> list[tuple[Reminder, list[ReminderMessage]]]:
+    """The reminders with messages to `region` or a unit under it, newest first, each with those messages."""
+    scope = Region.id == region.id
+    if region.level != "village":
+        scope = scope | (getattr(Region, f"{region.level}_id") == region.id)
+    messages = db.session.scalars(
+        select(ReminderMessage).join(Reminder, Reminder.id == ReminderMessage.reminder_id)
+        .join(Region, Region.id == ReminderMessage.region_id)
+        .where(Reminder.period_id == period.id, scope)
+        .order_by(Reminder.at.desc(), Reminder.id.desc(), ReminderMessage.id).limit(limit * 20)).all()
+    grouped: dict[int, list[ReminderMessage]] = {}
+    for message in messages:
+        grouped.setdefault(message.reminder_id, []).append(message)
+    reminders = {r.id: r for r in db.session.scalars(select(Reminder).where(Reminder.id.in_(grouped)))}
+    order = sorted(grouped, key=lambda i: (reminders[i].at, i), reverse=True)[:limit]
+    return [(reminders[i], grouped[i]) for i in order]
+
+
+def message_json(message: ReminderMessage) -> dict:
+    return {"code": message.region.code, "name": message.region.name, "outstanding": message.outstanding,
+            "contact": message.contact or {"name": "", "phone": ""}, "text": message.text,
+            "channels": [{"kind": d.kind, "outcome": d.outcome, "attempts": d.attempts, "error": d.error}
+                         for d in message.deliveries]}
+
+
+def reminder_json(reminder: Reminder, messages: Optional[list[ReminderMessage]] = None) -> dict:
+    by = reminder.by
+    return {"id": reminder.id, "at": reminder.at.isoformat(), "auto": reminder.auto,
+            "by": (by.full_name or by.username) if by else "自动催报",
+            "units": [message_json(m) for m in (messages if messages is not None else reminder.messages)]}

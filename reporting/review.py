@@ -1,0 +1,429 @@
+"""退回 and 审核: the level above a filer sends a report back or approves it; a 通报 locks what it printed.
+
+The state lives in a Review row beside the report, never in Report.status: a returned or approved
+report stays "submitted" there, so the roll-up, the tallies and every total keep counting it with its
+last submitted values (DESIGN.md) until the filer resubmits through filing.save_report.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Iterable, Optional
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import selectinload
+
+from . import access, audit, clock
+from .extensions import db
+from .hierarchy import descendants_at
+from .models import Circular, Period, Region, Report, Review, ReviewAction, Revision, User
+
+STATES = {None: "待审核", "returned": "已退回", "approved": "已审核"}
+#: a resubmission needs no reason of its own: the return said what to fix
+RESUBMIT_REASON = "按退回意见修改后重新提交"
+
+
+class ReviewRefused(ValueError):
+    """Nothing to review (409): no submitted report, or one in a state the action does not apply to."""
+
+
+class ReviewInvalid(ValueError):
+    """The action is incomplete (422): a 退回 without a reason."""
+
+    def __init__(self, message: str, field: Optional[str] = "reason"):
+        self.field = field
+        super().__init__(message)
+
+
+def review_of(report: Optional[Report]) -> Optional[Review]:
+    return report.review if report is not None else None
+
+
+def status(report: Optional[Report]) -> str:
+    """missing, draft, submitted (awaiting review), returned or approved."""
+    if report is None:
+        return "missing"
+    if report.status != "submitted":
+        return report.status
+    review = report.review
+    return review.state if review is not None and review.state else "submitted"
+
+
+def is_locked(report: Optional[Report]) -> bool:
+    review = review_of(report)
+    return bool(review is not None and review.locked)
+
+
+def lock_message(report: Report) -> str:
+    review = report.review
+    if review.state == "approved":
+        return "该报表已审核通过并锁定，如需修改请联系审核单位退回"
+    return "该报表的数据已在通报中印发并锁定，如需修改请联系审核单位退回"
+
+
+def review_json(report: Optional[Report]) -> Optional[dict]:
+    review = review_of(report)
+    if review is None or review.state is None:
+        return None
+    return {"state": review.state, "reason": review.reason,
+            "by": (review.by.full_name or review.by.username) if review.by else None,
+            "at": review.at.isoformat() if review.at else None}
+
+
+def _row(report: Report) -> Review:
+    review = report.review
+    if review is None:
+        review = Review(report=report, report_id=report.id, state=None, reason="", published_lock=False)
+        db.session.add(review)
+    return review
+
+
+def _find(period: Period, region: Region) -> Optional[Report]:
+    return db.session.scalar(select(Report).where(Report.period_id == period.id, Report.region_id == region.id))
+
+
+def _check_reviewer(user: Optional[User], region: Region) -> None:
+    if not access.can_review(user, region):
+        from werkzeug.exceptions import Forbidden
+        raise Forbidden("只有上一级审核单位可以退回或审核该单位的报表")
+
+
+def _apply(report: Report, action: str, user: Optional[User], reason: str, now: dt.datetime) -> None:
+    review = _row(report)
+    if action == "return":
+        review.state, review.reason, review.pending = "returned", reason, None
+        # a return reopens what a 通报 locked: the correction that follows is 通报后更正
+        review.published_lock = False
+    else:
+        review.state, review.reason = "approved", ""
+    review.by_id, review.at = (user.id if user else None), now
+    db.session.add(ReviewAction(report_id=report.id, action=action, reason=reason, revision=report.revision,
+                                user_id=user.id if user else None, at=now))
+
+
+def _applies(report: Optional[Report], action: str) -> bool:
+    state = status(report)
+    return state in ("submitted", "approved") if action == "return" else state == "submitted"
+
+
+def _reason(action: str, reason: Optional[str]) -> str:
+    reason = (reason or "").strip()
+    if action == "return" and not reason:
+        raise ReviewInvalid("退回须填写原因，告诉填报单位要改什么")
+    if len(reason) > 500:
+        raise ReviewInvalid("退回原因最多500字")
+    return reason
+
+
+def act(period: Period, region: Region, action: str, user: Optional[User],
+        reason: Optional[str] = None) -> Report:
+    """退回 (return) or 审核通过 (approve) one unit's report. Raises Forbidden, ReviewInvalid or ReviewRefused."""
+    _check_reviewer(user, region)
+    reason = _reason(action, reason)
+    report = _find(period, region)
+    if not _applies(report, action):
+        state = status(report)
+        if action == "return":
+            raise ReviewRefused(f"{region.name}{period.label}尚未提交，无可退回" if state in ("missing", "draft")
+                                else f"{region.name}的报表已退回，等待重新提交")
+        raise ReviewRefused({"missing": f"{region.name}{period.label}尚未提交，无可审核",
+                             "draft": f"{region.name}{period.label}尚未提交，无可审核",
+                             "returned": f"{region.name}的报表已退回，等待重新提交后再审核",
+                             "approved": f"{region.name}的报表已审核通过"}[state])
+    now = clock.now()
+    _apply(report, action, user, reason, now)
+    db.session.flush()
+    audit.record(f"report.{action}", user, region=region,
+                 target=f"报表 {region.code} {period.label} 第{report.revision}版",
+                 after={"review": "returned" if action == "return" else "approved",
+                        **({"reason": reason} if reason else {})})
+    return report
+
+
+@dataclass
+class BulkOutcome:
+    count: int
+    units: list[str]
+
+
+def act_all(period: Period, region: Region, action: str, user: Optional[User],
+            reason: Optional[str] = None) -> BulkOutcome:
+    """The same for every submitted report-level unit under `region` that the user reviews, in the
+    caller's one transaction (a few set-based statements): an error anywhere leaves every unit as it was."""
+    reason = _reason(action, reason)
+    if not access.can_review_under(user, region):
+        from werkzeug.exceptions import Forbidden
+        raise Forbidden("只有上一级审核单位可以批量退回或审核")
+    campaign = period.campaign
+    units = descendants_at(region, campaign.report_level).with_only_columns(Region.id)
+    rows = db.session.execute(
+        select(Report.id, Report.region_id, Report.revision, Region.code, Region.township_id, Review.report_id,
+               Review.state)
+        .join(Region, Region.id == Report.region_id).outerjoin(Review, Review.report_id == Report.id)
+        .where(Report.period_id == period.id, Report.status == "submitted", Report.region_id.in_(units))
+        .order_by(Report.region_id)).all()
+    applies = ("approved", None) if action == "return" else (None,)
+    # who reviews a unit depends on its township only (a township filer there, or not): ask once per township
+    reviews: dict[Optional[int], bool] = {}
+    chosen = []
+    for row in rows:
+        if row.township_id not in reviews:
+            reviews[row.township_id] = access.can_review(user, db.session.get(Region, row.region_id))
+        if row.state in applies and reviews[row.township_id]:
+            chosen.append(row)
+    now, user_id = clock.now(), (user.id if user else None)
+    state = {"state": "returned" if action == "return" else "approved", "reason": reason, "by_id": user_id, "at": now}
+    if action == "return":
+        state.update(pending=None, published_lock=False)
+    fresh = [r.id for r in chosen if r.report_id is None]
+    if fresh:
+        db.session.execute(Review.__table__.insert(), [{"report_id": i, "published_lock": False, **state}
+                                                       for i in fresh])
+    stored = [r.id for r in chosen if r.report_id is not None]
+    for chunk in range(0, len(stored), 5000):
+        db.session.execute(Review.__table__.update().where(Review.report_id.in_(stored[chunk:chunk + 5000]))
+                           .values(**state))
+    if chosen:
+        db.session.execute(ReviewAction.__table__.insert(), [
+            {"report_id": r.id, "action": action, "reason": reason, "revision": r.revision, "user_id": user_id,
+             "at": now} for r in chosen])
+    db.session.expire_all()
+    done = [r.code for r in chosen]
+    if done:
+        audit.record(f"reports.{action}", user, region=region,
+                     target=f"报表 {region.code} {period.label} 批量{'退回' if action == 'return' else '审核'}"
+                            f" {len(done)}个单位",
+                     after={"units": done, **({"reason": reason} if reason else {})})
+    return BulkOutcome(len(done), done)
+
+
+# --- what filing.save_report and the imports ask -------------------------------------------
+
+def hold(report: Report, values: dict, filer: dict) -> None:
+    """Keep a returned report's edits aside until it is resubmitted: the counted values stay."""
+    report.review.pending = {"values": values, "filer": filer}
+
+
+def pending_values(report: Optional[Report]) -> Optional[dict]:
+    review = review_of(report)
+    if review is None or review.state != "returned" or not review.pending:
+        return None
+    return review.pending.get("values")
+
+
+def shown_values(report: Optional[Report], indicators) -> dict:
+    """What the filer's grid shows: a returned report's edits in progress, else its values."""
+    if report is None:
+        return {}
+    return {**report.values(indicators), **(pending_values(report) or {})}
+
+
+def pending_codes(period: Period, region: Region) -> dict[str, dict]:
+    """unit code -> the edits held for its returned report, for the report-level units under `region`."""
+    units = descendants_at(region, period.campaign.report_level).with_only_columns(Region.id)
+    rows = db.session.execute(select(Region.code, Review.pending).join(Report, Report.region_id == Region.id)
+                              .join(Review, Review.report_id == Report.id)
+                              .where(Report.period_id == period.id, Report.region_id.in_(units),
+                                     Review.state == "returned", Review.pending.is_not(None)))
+    return {row[0]: (row[1] or {}).get("values") or {} for row in rows}
+
+
+def resubmitted(report_ids: Iterable[int]) -> None:
+    """The filer resubmitted these returned reports: they await review again."""
+    ids = list(report_ids)
+    if ids:
+        db.session.execute(Review.__table__.update().where(Review.report_id.in_(ids))
+                           .values(state=None, pending=None))
+
+
+def states_in(period: Period, region_ids) -> dict[int, tuple[Optional[str], bool]]:
+    """report id -> (review state, locked) for the reports of `period` among the units `region_ids`
+    (a select) that are returned, approved or locked: the few an import must treat apart."""
+    rows = db.session.execute(
+        select(Review.report_id, Review.state, Review.published_lock).join(Report, Report.id == Review.report_id)
+        .where(Report.period_id == period.id, Report.region_id.in_(region_ids),
+               or_(Review.state.is_not(None), Review.published_lock.is_(True))))
+    return {row[0]: (row[1], row[1] == "approved" or bool(row[2])) for row in rows}
+
+
+# --- publication ---------------------------------------------------------------------------
+
+def publish(circular: Circular, user: Optional[User]) -> int:
+    """Lock the reports of the circular's period under its region submitted at this moment."""
+    region, period = circular.region, circular.period
+    units = descendants_at(region, period.campaign.report_level).with_only_columns(Region.id)
+    report_ids = list(db.session.scalars(select(Report.id).where(
+        Report.period_id == period.id, Report.status == "submitted", Report.region_id.in_(units))))
+    existing = set()
+    for chunk in range(0, len(report_ids), 5000):
+        part = report_ids[chunk:chunk + 5000]
+        existing.update(db.session.scalars(select(Review.report_id).where(Review.report_id.in_(part))))
+        db.session.execute(Review.__table__.update().where(Review.report_id.in_(part))
+                           .values(published_id=circular.id, published_lock=True))
+    fresh = [{"report_id": i, "state": None, "reason": "", "published_id": circular.id, "published_lock": True}
+             for i in report_ids if i not in existing]
+    if fresh:
+        db.session.execute(Review.__table__.insert(), fresh)
+    db.session.expire_all()
+    if report_ids:
+        audit.record("reports.publish", user, region=region,
+                     target=f"通报 {circular.doc_number} 锁定{period.label}已报送的{len(report_ids):,}份报表")
+    return len(report_ids)
+
+
+@dataclass
+class AfterPublication:
+    """What changed under a region since its last issued 通报 of a period."""
+    circular: Optional[Circular]
+    #: region ids of the report units corrected after being printed (通报后更正)
+    corrected: list[Region]
+    #: region ids of the report units that filed only after it (通报后补报)
+    late_filed: list[Region]
+
+
+def last_issued(period: Period, region: Region) -> Optional[Circular]:
+    return db.session.scalar(select(Circular).where(
+        Circular.period_id == period.id, Circular.region_id == region.id, Circular.status == "issued")
+        .order_by(Circular.issued_at.desc()).limit(1))
+
+
+def after_publication(circular: Optional[Circular]) -> AfterPublication:
+    if circular is None:
+        return AfterPublication(None, [], [])
+    period, region = circular.period, circular.region
+    units = descendants_at(region, period.campaign.report_level).with_only_columns(Region.id)
+    corrected = db.session.scalars(
+        select(Region).join(Report, Report.region_id == Region.id)
+        .join(Review, Review.report_id == Report.id)
+        .where(Review.published_id == circular.id, Report.period_id == period.id,
+               select(Revision.id).where(Revision.report_id == Report.id,
+                                         Revision.created_at > circular.issued_at).exists())
+        .order_by(Region.code)).all()
+    late_filed = db.session.scalars(
+        select(Region).join(Report, Report.region_id == Region.id)
+        .outerjoin(Review, Review.report_id == Report.id)
+        .where(Report.period_id == period.id, Report.status == "submitted", Report.region_id.in_(units),
+               Report.submitted_at >= circular.issued_at,
+               or_(Review.published_id.is_(None), Review.published_id != circular.id))
+        .order_by(Region.code)).all()
+    return AfterPublication(circular, list(corrected), list(late_filed))
+
+
+def publication_lines(period: Period, region: Region) -> list[str]:
+    """The sentences the next 通报 prints about changes after the last one of `region`."""
+    campaign = period.campaign
+    previous = db.session.scalar(select(Circular).where(
+        Circular.campaign_id == campaign.id, Circular.region_id == region.id, Circular.status == "issued")
+        .order_by(Circular.issued_at.desc()).limit(1))
+    changes = after_publication(previous)
+    if previous is None or not (changes.corrected or changes.late_filed):
+        return []
+    lines = []
+    where = f"第{previous.issue_no}期通报后，"
+    if changes.corrected:
+        lines.append(f"{where}{_grouped(changes.corrected, region)}更正了已通报的数据，本期通报以更正后的数据为准。")
+        where = ""
+    if changes.late_filed:
+        lines.append(f"{where or f'第{previous.issue_no}期通报后，'}{_grouped(changes.late_filed, region)}补报了"
+                     f"{previous.period.label}的数据。")
+    return lines
+
+
+def _grouped(units: list[Region], region: Region) -> str:
+    """Name the units by the child of `region` they lie in: 恩平市（3个村）、台山市."""
+    from .hierarchy import child_level
+    level = child_level(region.level)
+    if level is None or units[0].level == level:
+        return "、".join(u.name for u in units[:10]) + (f"等{len(units)}个单位" if len(units) > 10 else "")
+    column = "id" if level == "village" else f"{level}_id"
+    counts: dict[int, int] = {}
+    for unit in units:
+        counts[getattr(unit, column)] = counts.get(getattr(unit, column), 0) + 1
+    names = dict(db.session.execute(select(Region.id, Region.name).where(Region.id.in_(counts))).all())
+    return "、".join(f"{names[i]}（{n}个单位）" for i, n in sorted(counts.items(), key=lambda kv: names[kv[0]]))
+
+
+# --- what a reviewer sees ------------------------------------------------------------------
+
+@dataclass
+class ReviewCounts:
+    """How the submitted reports under a unit stand in review."""
+    pending: int = 0
+    returned: int = 0
+    approved: int = 0
+    #: 通报后更正 and 通报后补报 since the last issued 通报 of the period
+    corrected: int = 0
+    late_filed: int = 0
+
+
+def review_counts(period: Period, region: Region, level: Optional[str] = None) -> dict[int, ReviewCounts]:
+    """待审核 / 已退回 / 已审核 per child of `region` (or per unit at `level`): one GROUP BY."""
+    from .hierarchy import child_level
+    campaign = period.campaign
+    level = level or child_level(region.level) or region.level
+    group = (Region.id if level == "village" else getattr(Region, f"{level}_id")).label("unit_id")
+    scope = (Region.id if region.level == "village" else getattr(Region, f"{region.level}_id")) == region.id
+    query = (select(group,
+                    func.count(Report.id).filter(Review.state.is_(None)),
+                    func.count(Report.id).filter(Review.state == "returned"),
+                    func.count(Report.id).filter(Review.state == "approved"))
+             .select_from(Report).join(Region, Region.id == Report.region_id)
+             .outerjoin(Review, Review.report_id == Report.id)
+             .where(Report.period_id == period.id, Report.status == "submitted",
+                    Region.level == campaign.report_level, scope)
+             .group_by(group))
+    return {row[0]: ReviewCounts(row[1], row[2], row[3]) for row in db.session.execute(query)}
+
+
+@dataclass
+class UnitReview:
+    """One report-level unit on the review page."""
+    region: Region
+    report: Report
+    state: str
+    #: the last resubmission after a return: its revision holds the diff against what was returned
+    resubmission: Optional[Revision]
+    last_return: Optional[ReviewAction]
+
+
+def units_to_review(period: Period, region: Region, limit: int = 500) -> list[UnitReview]:
+    """The submitted report-level units under `region`, 待审核 first, with what changed since a return."""
+    campaign = period.campaign
+    units = descendants_at(region, campaign.report_level).with_only_columns(Region.id)
+    reports = db.session.scalars(
+        select(Report).outerjoin(Review, Review.report_id == Report.id)
+        .where(Report.period_id == period.id, Report.status == "submitted", Report.region_id.in_(units))
+        .order_by(Review.state.is_not(None), Report.region_id).limit(limit)
+        .options(selectinload(Report.region), selectinload(Report.review))).all()
+    ids = [r.id for r in reports]
+    returns: dict[int, ReviewAction] = {}
+    for action in db.session.scalars(select(ReviewAction).where(
+            ReviewAction.report_id.in_(ids), ReviewAction.action == "return").order_by(ReviewAction.at)):
+        returns[action.report_id] = action
+    resubmissions: dict[int, Revision] = {}
+    for revision in db.session.scalars(select(Revision).where(Revision.report_id.in_(ids), Revision.kind == "correct")
+                                       .order_by(Revision.created_at, Revision.id)):
+        back = returns.get(revision.report_id)
+        if back is not None and revision.created_at >= back.at:
+            resubmissions[revision.report_id] = revision
+    return [UnitReview(r.region, r, status(r), resubmissions.get(r.id), returns.get(r.id)) for r in reports]
+
+
+def returned_for(user: User, limit: int = 50) -> list[tuple[Report, Review]]:
+    """The returned reports under the user's region, newest return first: the filer's to-do."""
+    top = user.region
+    scope = (Region.id if top.level == "village" else getattr(Region, f"{top.level}_id")) == top.id
+    rows = db.session.execute(
+        select(Report, Review).join(Review, Review.report_id == Report.id)
+        .join(Region, Region.id == Report.region_id)
+        .where(Review.state == "returned", scope).order_by(Review.at.desc()).limit(limit)).all()
+    return [(row[0], row[1]) for row in rows]
+
+
+def actions_under(period: Period, region: Region, limit: int = 500) -> list[ReviewAction]:
+    """The review steps on the reports of the units under `region` for a period, newest first."""
+    units = descendants_at(region, period.campaign.report_level).with_only_columns(Region.id)
+    return list(db.session.scalars(
+        select(ReviewAction).join(Report, Report.id == ReviewAction.report_id)
+        .where(Report.period_id == period.id, Report.region_id.in_(units))
+        .order_by(ReviewAction.at.desc(), ReviewAction.id.desc()).limit(limit)))

@@ -1,0 +1,67 @@
+"""A user's to-do list (待办): what waits for them, each item naming the page where they act on it."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Optional
+
+from . import access, circular_reading, reminders, review
+from .filing import filing_status
+from .models import LEVEL_NAMES, WRITER_ROLES, Campaign, Period, User
+
+
+@dataclass
+class Item:
+    #: overdue, draft, due, returned, reminder, circular or review
+    kind: str
+    text: str
+    #: the endpoint and arguments of the page where the user acts on it
+    endpoint: str
+    args: dict = field(default_factory=dict)
+    #: a longer text shown under the item (a 催报 as sent, a return's reason)
+    detail: str = ""
+    at: Optional[dt.datetime] = None
+
+
+def todo(user: User, campaign: Optional[Campaign], current: Optional[Period], now: dt.datetime) -> list[Item]:
+    region = user.region
+    items: list[Item] = []
+    if campaign is not None and user.role in WRITER_ROLES and campaign.root.contains(region):
+        word = LEVEL_NAMES[campaign.report_level]
+        grid = {"code": region.code}
+        for report, state in review.returned_for(user):
+            items.append(Item("returned", f"{report.region.name}{report.period.label}的报表已退回，请修改后重新提交",
+                              "filing.grid", {**grid, "period_id": report.period_id, "_anchor": f"u-{report.region.code}"},
+                              detail=f"退回原因：{state.reason}", at=state.at))
+        # the current period and the three before it: older ones are for the dashboard, not a to-do
+        for period in campaign.periods:
+            if current is not None and (period.seq > current.seq or period.seq <= current.seq - 4):
+                continue
+            status = filing_status(campaign, period, region)
+            args = {**grid, "period_id": period.id}
+            if status.missing and now >= period.deadline:
+                items.append(Item("overdue", f"{period.label}已逾期，尚有{status.missing - status.draft:,}个{word}未填报"
+                                  + (f"、{status.draft:,}个草稿未提交" if status.draft else ""), "filing.grid", args))
+            elif status.draft:
+                items.append(Item("draft", f"{period.label}有{status.draft:,}个{word}的草稿未提交", "filing.grid", args))
+            elif period == current and status.missing:
+                items.append(Item("due", f"{period.label}尚有{status.missing:,}个{word}未填报，"
+                                  f"{period.due.month}月{period.due.day}日截止", "filing.grid", args))
+    for message in reminders.received(region, limit=5):
+        reminder = message.reminder
+        if current is not None and reminder.period.campaign_id != current.campaign_id:
+            continue
+        endpoint, args = (("filing.grid", {"period_id": reminder.period_id, "code": region.code})
+                          if user.role in WRITER_ROLES else ("dashboard.show", {"code": region.code,
+                                                                                "period": reminder.period_id}))
+        items.append(Item("reminder", f"收到催报（{reminder.period.label}）", endpoint, args,
+                          detail=message.text, at=reminder.at))
+    for circular in circular_reading.unread(user, limit=10):
+        items.append(Item("circular", f"未读通报：{circular.doc_number} {circular.title}（第{circular.issue_no}期）",
+                          "circulars.show", {"circular_id": circular.id}, at=circular.issued_at))
+    if current is not None and access.can_review_under(user, region):
+        waiting = sum(c.pending for c in review.review_counts(current, region).values())
+        if waiting:
+            items.append(Item("review", f"{current.label}有{waiting:,}份报表待审核", "review.show",
+                              {"code": region.code, "period": current.id}))
+    return items

@@ -1,0 +1,180 @@
+"""The reviewer's pages: 退回 and 审核通过 one unit or all of a region, and 催报 from the status board."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from werkzeug.exceptions import Forbidden
+
+from forms.review import ReminderForm, ReviewForm
+
+from .. import access, clock, reminders, review
+from ..extensions import db
+from ..filing import ReportConflict, ReportRejected, save_report
+from ..hierarchy import children, region_by_code
+from ..models import LEVELS, Period, Region, Report
+from . import go_to, page_or_fragment, period_for
+
+bp = Blueprint("review", __name__)
+
+#: below this level a review page lists the units themselves; above it, only its children's counts
+UNIT_LIST_FROM = "county"
+
+
+def load(code: str, period_id: int | None = None) -> tuple[Region, Period]:
+    region = region_by_code(code)
+    if region is None:
+        abort(404, f"区划代码 {code} 不存在")
+    access.require(current_user, region)
+    return region, period_for(region, period_id or request.args.get("period", type=int))
+
+
+def review_context(region: Region, period: Period, **extra) -> dict:
+    campaign = period.campaign
+    lists_units = LEVELS.index(region.level) >= LEVELS.index(UNIT_LIST_FROM)
+    kids = children(region) if region.level != campaign.report_level else []
+    return dict(region=region, period=period, campaign=campaign, kids=kids,
+                counts=review.review_counts(period, region) if kids else {},
+                units=review.units_to_review(period, region) if lists_units else [],
+                may_review_under=access.can_review_under(current_user, region),
+                may_review=_per_township(lambda unit: access.can_review(current_user, unit)),
+                indicators=campaign.indicators, states=review.STATES, form=ReviewForm(),
+                trail=[r for r in region.ancestors() if current_user.region.contains(r)],
+                **{"problem": None, **extra})
+
+
+def _per_township(check):
+    """Who reviews a unit depends on its township only: ask once per township."""
+    answers: dict = {}
+
+    def ask(unit: Region) -> bool:
+        if unit.township_id not in answers:
+            answers[unit.township_id] = check(unit)
+        return answers[unit.township_id]
+    return ask
+
+
+@bp.get("/review/<code>")
+@login_required
+def show(code: str):
+    region, period = load(code)
+    return page_or_fragment("review/show.html", "units", review_context(region, period))
+
+
+def _refused(region: Region, period: Period, message: str, status: int):
+    return page_or_fragment("review/show.html", "units", review_context(region, period, problem=message), status)
+
+
+@bp.post("/review/<code>/<int:period_id>/units/<unit_code>")
+@login_required
+def act(code: str, period_id: int, unit_code: str):
+    """退回 or 审核通过 one unit, then back to the review page."""
+    region, period = load(code, period_id)
+    unit = region_by_code(unit_code)
+    if unit is None or not region.contains(unit):
+        abort(404, "该单位不在本页")
+    form = ReviewForm()
+    if not form.validate():
+        return _refused(region, period, "；".join(e for errors in form.errors.values() for e in errors), 422)
+    try:
+        review.act(period, unit, form.action.data, current_user, form.reason.data)
+    except review.ReviewInvalid as invalid:
+        db.session.rollback()
+        return _refused(region, period, str(invalid), 422)
+    except review.ReviewRefused as refused:
+        db.session.rollback()
+        return _refused(region, period, str(refused), 409)
+    db.session.commit()
+    flash(f"已{'退回' if form.action.data == 'return' else '审核通过'}{unit.name}的报表")
+    return go_to(url_for("review.show", code=region.code, period=period.id))
+
+
+@bp.post("/review/<code>/<int:period_id>/all")
+@login_required
+def act_all(code: str, period_id: int):
+    """退回 or 审核通过 every submitted unit under `code`, in one transaction."""
+    region, period = load(code, period_id)
+    form = ReviewForm()
+    back = request.args.get("back") or region.code
+    if not form.validate():
+        return _refused(region, period, "；".join(e for errors in form.errors.values() for e in errors), 422)
+    try:
+        outcome = review.act_all(period, region, form.action.data, current_user, form.reason.data)
+    except review.ReviewInvalid as invalid:
+        db.session.rollback()
+        return _refused(region, period, str(invalid), 422)
+    db.session.commit()
+    flash(f"{region.name}：已{'退回' if form.action.data == 'return' else '审核通过'}{outcome.count}个单位的报表")
+    target = region_by_code(back)
+    target = target if target is not None and access.can_view(current_user, target) else region
+    return go_to(url_for("review.show", code=target.code, period=period.id))
+
+
+@bp.post("/filing/<int:period_id>/<code>/units/<unit_code>/resubmit")
+@login_required
+def resubmit(period_id: int, code: str, unit_code: str):
+    """重新提交 one returned unit from the grid, with the edits held for it: a new revision."""
+    period = db.get_or_404(Period, period_id, description="报送期次不存在")
+    region, unit = region_by_code(code), region_by_code(unit_code)
+    if region is None or unit is None or not region.contains(unit) or unit.level != period.campaign.report_level:
+        abort(404, "该单位不在本表中")
+    access.require(current_user, unit, write=True)
+    if not ReminderForm().validate():
+        abort(400, "请求有误，请刷新页面后重试")
+    grid = url_for("filing.grid", period_id=period.id, code=region.code, _anchor=f"u-{unit.code}")
+    if review.status(db.session.scalar(select(Report).where(Report.period_id == period.id,
+                                                            Report.region_id == unit.id))) != "returned":
+        flash(f"{unit.name}的报表未退回，无需重新提交")
+        return go_to(grid)
+    try:
+        save_report(period, unit, {}, {}, user=current_user, submit=True)
+    except ReportRejected as rejected:
+        db.session.rollback()
+        flash(f"{unit.name}未能重新提交：" + "；".join(e.message for e in rejected.errors[:5]))
+        return go_to(grid)
+    except ReportConflict as conflict:
+        db.session.rollback()
+        flash(f"{unit.name}未能重新提交：{conflict}")
+        return go_to(grid)
+    db.session.commit()
+    flash(f"已重新提交{unit.name}的报表")
+    return go_to(grid)
+
+
+# --- 催报 -----------------------------------------------------------------------------------
+
+@bp.get("/reminders/<code>")
+@login_required
+def reminder_list(code: str):
+    """The 催报 sent to or under a region for a period, with each text to copy."""
+    region, period = load(code)
+    context = dict(region=region, period=period, sent=reminders.listed(period, region), form=ReminderForm(),
+                   may_remind=access.can_remind(current_user, region), outcomes=reminders.OUTCOMES,
+                   kinds=reminders.KINDS, owed=[o for o in reminders.outstanding(period, region) if o.count]
+                   if region.level != period.campaign.report_level else [], now=clock.now())
+    return page_or_fragment("reminders/index.html", "sent", context)
+
+
+@bp.post("/reminders/<code>/<int:period_id>")
+@login_required
+def remind(code: str, period_id: int):
+    """催报 every child of `code` with something outstanding; robots are sent to after the commit."""
+    region, period = load(code, period_id)
+    if not access.can_remind(current_user, region):
+        raise Forbidden("只有上级审核单位可以催报")
+    form = ReminderForm()
+    if not form.validate():
+        abort(400, "请求有误，请刷新页面后重试")
+    sent = reminders.send(period, region, current_user)
+    if sent is None:
+        flash(f"{region.name}下各单位{period.label}均已提交，无需催报")
+    else:
+        db.session.commit()
+        reminders.deliver(sent)
+        flash(f"已向{len(sent.messages)}个单位催报")
+    return go_to(url_for("review.reminder_list", code=region.code, period=period.id))
+
+
+
+bp.add_app_template_global(review.shown_values, "shown_values")
+bp.add_app_template_global(review.is_locked, "report_locked")

@@ -1,0 +1,277 @@
+"""催报: the drafted texts, the record, the group robots (a local endpoint), retries, and the automatic
+催报 before a deadline sent once per unit even with two workers."""
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from sqlalchemy import func, select
+
+from reporting import clock
+from reporting.campaigns import create_campaign
+from reporting.extensions import db
+from reporting.filing import import_reports
+from reporting.hierarchy import descendants_at, region_by_code
+from reporting.models import Delivery, Region, ReminderMessage, User, Webhook
+
+from .conftest import PG_URL, make_user
+from .test_jobs import REDIS, redis_up
+
+VALUES = {"population": 3000, "should_enroll": 2600, "enrolled": 2000, "hardship_should": 80,
+          "hardship_enrolled": 78, "students_enrolled": 400, "newborns_enrolled": 20, "college_enrolled": 0}
+FILER = {"name": "黄丽华", "phone": "13802216103", "head": "张局长"}
+ROOT = os.path.join(os.path.dirname(__file__), "..")
+
+
+class Robot:
+    """A stand-in for the 企业微信/钉钉 robot endpoint on 127.0.0.1: it records each POST and answers
+    from a script of answers ("ok", ("errcode", n), ("status", n), ("sleep", seconds)), then "ok"."""
+
+    def __init__(self):
+        #: answers for every path, or (scripts) for paths holding a key
+        self.calls, self.script, self.scripts = [], [], {}
+        robot = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                robot.calls.append((self.path, json.loads(body)))
+                script = next((v for k, v in robot.scripts.items() if k in self.path), robot.script)
+                answer = script.pop(0) if script else "ok"
+                if isinstance(answer, tuple) and answer[0] == "sleep":
+                    time.sleep(answer[1])
+                    answer = "ok"
+                if isinstance(answer, tuple) and answer[0] == "status":
+                    self.send_response(answer[1])
+                    self.end_headers()
+                    return
+                code = answer[1] if isinstance(answer, tuple) else 0
+                data = json.dumps({"errcode": code, "errmsg": "ok" if code == 0 else "invalid"}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                try:
+                    self.wfile.write(data)
+                except BrokenPipeError:
+                    pass  # the sender gave up waiting: that was the point
+
+            def log_message(self, *args):
+                pass
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
+@pytest.fixture
+def robot():
+    endpoint = Robot()
+    yield endpoint
+    endpoint.close()
+
+
+def villages(code):
+    return list(db.session.scalars(descendants_at(region_by_code(code), "village")
+                                   .with_only_columns(Region.code).order_by(Region.code)))
+
+
+@pytest.fixture
+def chase(app, client, runner, jiangmen, frozen_now):
+    """江门市 on 2022年10月7日, a day before period 1's due date (10月8日): 新会区 has filed all but 23
+    villages (two of those as drafts), 蓬江区 everything, the other counties nothing."""
+    frozen_now(dt.datetime(2022, 10, 7, 9, 0))
+    app.config.update(WEBHOOK_ATTEMPTS=3, WEBHOOK_TIMEOUT=0.5, WEBHOOK_RETRY_SECONDS=(0,))
+    campaign, _ = create_campaign(name="江门市2023年度", root=jiangmen, start=dt.date(2022, 9, 1),
+                                  end=dt.date(2022, 12, 31), first_due=dt.date(2022, 10, 1))
+    period = campaign.periods[0]
+    xinhui = villages("440705")
+    import_reports(period, [(n, c, VALUES, FILER) for n, c in enumerate(xinhui[:-23] + villages("440703"))],
+                   submit=True)
+    import_reports(period, [(n, c, {"enrolled": 10}, {}) for n, c in enumerate(xinhui[-2:])], submit=False)
+    db.session.commit()
+    make_user("admin", "city_admin", "4407")
+    make_user("xinhui", "county_filer", "440705")
+    make_user("taishan", "county_filer", "440781")
+    token = runner.invoke(args=["users", "token", "admin"]).stdout.strip().splitlines()[-1]
+
+    def send(body=None, token=token):
+        return client.post("/api/v1/reminders", json=body or {"region_code": "4407", "period_id": period.id},
+                           headers={"Authorization": f"Bearer {token}"})
+    return campaign, period, send
+
+
+def test_one_message_per_unit_with_something_outstanding(chase, client, runner):
+    campaign, period, send = chase
+    answer = send()
+    body = answer.get_json()
+    assert answer.status_code == 201, body
+    units = {u["code"]: u for u in body["units"]}
+    assert "440703" not in units  # 蓬江区 has filed everything
+    assert len(units) == 6
+    xinhui = units["440705"]
+    assert xinhui["outstanding"] == 23
+    assert xinhui["text"] == ("【催报】新会区：第1期参保进度表报送截止10月8日（还有1天），尚有23个村（社区）未报送"
+                              "（其中草稿未提交2个），请于截止前报送。江门市医疗保障局")
+    assert xinhui["contact"] == {"name": "xinhui", "phone": "13800000000"}
+    assert xinhui["channels"] == []  # no robot configured: the text is there to copy
+    taishan = units["440781"]
+    assert taishan["outstanding"] == region_by_code("440781").villages
+    assert f"尚有{taishan['outstanding']}个村（社区）未报送" in taishan["text"]
+
+    # recorded, and listed for the city and for the county it was sent to (only its own message)
+    city = client.get(f"/api/v1/reminders?region_code=4407&period_id={period.id}",
+                      headers={"Authorization": f"Bearer {_token(runner, 'admin')}"}).get_json()
+    assert len(city) == 1 and city[0]["by"] == "admin" and len(city[0]["units"]) == 6
+    county = client.get(f"/api/v1/reminders?region_code=440705&period_id={period.id}",
+                        headers={"Authorization": f"Bearer {_token(runner, 'xinhui')}"}).get_json()
+    assert [u["code"] for u in county[0]["units"]] == ["440705"]
+    assert client.get(f"/api/v1/reminders?region_code=4407&period_id={period.id}",
+                      headers={"Authorization": f"Bearer {_token(runner, 'xinhui')}"}).status_code == 403
+
+    # the city chasing one county's townships signs as the city; the county chasing them, as the county
+    townships = send({"region_code": "440705", "period_id": period.id}).get_json()["units"]
+    assert sum(u["outstanding"] for u in townships) == 23
+    assert all(u["text"].endswith("个村（社区）未报送，请于截止前报送。江门市医疗保障局") or "草稿" in u["text"]
+               for u in townships)
+    own = send({"region_code": "440705", "period_id": period.id}, token=_token(runner, "xinhui")).get_json()
+    assert own["units"][0]["text"].endswith("新会区医疗保障局")
+
+
+def _token(runner, username):
+    return runner.invoke(args=["users", "token", username]).stdout.strip().splitlines()[-1]
+
+
+def test_only_reviewers_chase_and_nothing_outstanding_is_a_409(chase, runner, frozen_now):
+    campaign, period, send = chase
+    assert send(token=_token(runner, "xinhui"), body={"region_code": "4407", "period_id": period.id}).status_code == 403
+    make_user("viewer", "viewer", "4407")
+    assert send(token=_token(runner, "viewer")).status_code == 403
+    assert send(body={"region_code": "440703", "period_id": period.id}).status_code == 409
+    assert send(body={"region_code": "4407"}).status_code == 422
+    assert db.session.scalar(select(func.count(ReminderMessage.id))) == 0
+
+
+def test_wecom_robot_gets_the_text_and_is_retried_on_errcode(chase, robot, runner):
+    campaign, period, send = chase
+    result = runner.invoke(args=["users", "webhook", "xinhui", "--kind", "wecom",
+                                 "--url", f"{robot.url}/cgi-bin/webhook/send?key=abc"])
+    assert result.exit_code == 0, result.output
+    robot.script = [("errcode", 45009)]  # 接口调用超过限制: tried again
+    body = send().get_json()
+    xinhui = next(u for u in body["units"] if u["code"] == "440705")
+    assert xinhui["channels"] == [{"kind": "wecom", "outcome": "sent", "attempts": 2, "error": ""}]
+    assert len(robot.calls) == 2
+    path, payload = robot.calls[-1]
+    assert path == "/cgi-bin/webhook/send?key=abc"
+    assert payload == {"msgtype": "text", "text": {"content": xinhui["text"],
+                                                   "mentioned_mobile_list": ["13800000000"]}}
+
+
+def test_dingtalk_robot_is_signed_and_failures_are_recorded(chase, robot, runner):
+    campaign, period, send = chase
+    secret = "SEC0123456789abcdef"
+    runner.invoke(args=["users", "webhook", "taishan", "--kind", "dingtalk", "--url",
+                        f"{robot.url}/robot/send?access_token=t", "--secret", secret, "--mobiles", "13900000001"])
+    runner.invoke(args=["users", "webhook", "xinhui", "--kind", "dingtalk", "--url", f"{robot.url}/robot/send?access_token=x"])
+    # taishan: a server error, then no answer in time, then errcode: three tries, failed
+    robot.scripts["access_token=t"] = [("status", 500), ("sleep", 1.5), ("errcode", 310000)]
+    body = send().get_json()
+    taishan = next(u for u in body["units"] if u["code"] == "440781")
+    channel = taishan["channels"][0]
+    assert channel["kind"] == "dingtalk" and channel["outcome"] == "failed" and channel["attempts"] == 3
+    assert channel["error"].startswith("errcode 310000")
+    stored = db.session.scalar(select(Delivery).where(Delivery.outcome == "failed"))
+    assert stored.attempts == 3
+    path, payload = next(call for call in robot.calls if "access_token=t" in call[0])
+    assert payload == {"msgtype": "text", "text": {"content": taishan["text"]},
+                       "at": {"atMobiles": ["13900000001"], "isAtAll": False}}
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(path).query)
+    timestamp, sign = query["timestamp"][0], query["sign"][0]
+    expected = base64.b64encode(hmac.new(secret.encode(), f"{timestamp}\n{secret}".encode(),
+                                         hashlib.sha256).digest()).decode()
+    assert sign == expected and abs(int(timestamp) / 1000 - time.time()) < 60
+    xinhui = next(u for u in body["units"] if u["code"] == "440705")
+    assert xinhui["channels"][0]["outcome"] == "sent"  # an unsigned robot needs no timestamp
+    assert not any("sign=" in p for p, _ in robot.calls if "access_token=x" in p)
+
+
+def test_timeouts_are_named(chase, robot, runner, app):
+    campaign, period, send = chase
+    app.config.update(WEBHOOK_ATTEMPTS=1)
+    runner.invoke(args=["users", "webhook", "xinhui", "--kind", "wecom", "--url", f"{robot.url}/send?key=k"])
+    robot.script = [("sleep", 1.5)]
+    channel = next(u for u in send().get_json()["units"] if u["code"] == "440705")["channels"][0]
+    assert channel["outcome"] == "failed" and "超时" in channel["error"]
+
+
+def test_with_redis_the_queue_sends_and_retries(chase, robot, runner, app):
+    if not redis_up():
+        pytest.fail("Redis 未运行：redis-server --daemonize yes --port 6379（make test 会启动它）")
+    from redis import Redis
+    from rq import SimpleWorker
+
+    from reporting.jobs import REMINDER_QUEUE, queue
+    connection = Redis.from_url(REDIS)
+    connection.flushdb()
+    app.config["REDIS_URL"] = REDIS
+    try:
+        campaign, period, send = chase
+        runner.invoke(args=["users", "webhook", "xinhui", "--kind", "wecom", "--url", f"{robot.url}/send?key=k"])
+        robot.script = [("status", 502)]
+        body = send().get_json()
+        xinhui = next(u for u in body["units"] if u["code"] == "440705")
+        assert xinhui["channels"][0]["outcome"] == "queued" and robot.calls == []  # not sent in the request
+        jobs = queue(app, REMINDER_QUEUE)
+        SimpleWorker([jobs], connection=connection).work(burst=True)
+        db.session.expire_all()
+        delivery = db.session.scalar(select(Delivery))
+        assert (delivery.outcome, delivery.attempts) == ("sent", 2) and len(robot.calls) == 2
+    finally:
+        connection.flushdb()
+        connection.close()
+
+
+def test_automatic_reminders_go_once_per_unit_even_with_two_workers(app, jiangmen, tmp_path):
+    """Two `flask reminders auto` processes at once, on the test database: one message per unit."""
+    today = clock.today()
+    campaign, _ = create_campaign(name="江门市自动催报", root=jiangmen, start=today - dt.timedelta(days=20),
+                                  end=today + dt.timedelta(days=90), first_due=today + dt.timedelta(days=1))
+    campaign.auto_remind_hours = 24 * 14
+    db.session.commit()
+    period = next(p for p in campaign.periods if p.deadline > clock.now())
+    env = {**os.environ, "DATABASE_URL": PG_URL or app.config["SQLALCHEMY_DATABASE_URI"],
+           "SECRET_KEY": "test", "PYTHONPATH": ROOT}
+    env.pop("REDIS_URL", None)
+    command = [sys.executable, "-m", "flask", "--app", "app", "reminders", "auto"]
+    workers = [subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True) for _ in range(2)]
+    outputs = [w.communicate(timeout=120) for w in workers]
+    for worker, (out, err) in zip(workers, outputs):
+        assert worker.returncode == 0, err
+    sent = [int(out.strip().splitlines()[-1].split("：")[1].rstrip("条")) for out, _ in outputs]
+    db.session.expire_all()
+    rows = db.session.execute(select(ReminderMessage.region_id, func.count()).where(
+        ReminderMessage.auto_period_id == period.id).group_by(ReminderMessage.region_id)).all()
+    assert len(rows) == 7 and all(n == 1 for _, n in rows)  # every county chased once
+    assert sorted(sent) == [0, 7]
+    # and a third run later sends nothing more for this deadline
+    again = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and again.stdout.strip().endswith("自动催报：0条")
+    assert db.session.scalar(select(func.count(ReminderMessage.id))) == 7
+    assert db.session.scalar(select(func.count(User.id))) == 0 and db.session.scalar(
+        select(func.count(Webhook.id))) == 0

@@ -1,0 +1,226 @@
+"""退回 and 审核 through the API: who reviews, every transition, bulk actions, and the publication lock."""
+import datetime as dt
+
+import pytest
+from sqlalchemy import func, select
+
+from reporting import review
+from reporting.campaigns import create_campaign
+from reporting.extensions import db
+from reporting.filing import import_reports
+from reporting.hierarchy import descendants_at, region_by_code
+from reporting.models import AuditEntry, Region, Report, Review, Revision
+from reporting.rollup import region_totals
+
+from .conftest import make_user
+
+FILER = {"name": "黄丽华", "phone": "13802216103", "head": "张局长"}
+VALUES = {"population": 3000, "should_enroll": 2600, "enrolled": 2000, "hardship_should": 80,
+          "hardship_enrolled": 78, "students_enrolled": 400, "newborns_enrolled": 20, "college_enrolled": 0}
+XINHUI, SHADUI, YAMEN, PENGJIANG = "440705", "440705106", "440705105", "440703"
+
+
+def villages(code: str) -> list[str]:
+    return list(db.session.scalars(descendants_at(region_by_code(code), "village")
+                                   .with_only_columns(Region.code).order_by(Region.code)))
+
+
+@pytest.fixture
+def world(client, runner, jiangmen, frozen_now):
+    """江门市's campaign; every village of 沙堆镇 and 崖门镇 submitted period 1 but the last of 沙堆镇."""
+    frozen_now(dt.datetime(2022, 10, 5, 10, 0))
+    campaign, _ = create_campaign(name="江门市2023年度", root=jiangmen, start=dt.date(2022, 9, 1),
+                                  end=dt.date(2022, 12, 31), extend_to=dt.date(2023, 2, 28),
+                                  first_due=dt.date(2022, 10, 1))
+    period = campaign.periods[0]
+    shadui, yamen = villages(SHADUI), villages(YAMEN)
+    import_reports(period, [(n, code, VALUES, FILER) for n, code in enumerate(shadui[:-1] + yamen)], submit=True)
+    db.session.commit()
+    tokens = {}
+    for name, role, region in (("admin", "city_admin", "4407"), ("xinhui", "county_filer", XINHUI),
+                               ("shadui", "township_filer", SHADUI), ("boss", "viewer", "4407"),
+                               ("pengjiang", "county_filer", PENGJIANG)):
+        make_user(name, role, region)
+        tokens[name] = runner.invoke(args=["users", "token", name]).stdout.strip().splitlines()[-1]
+
+    class World:
+        pass
+    w = World()
+    w.campaign, w.period, w.shadui, w.yamen, w.tokens = campaign, period, shadui, yamen, tokens
+    w.unit = shadui[0]
+
+    def call(method, url, user, body=None):
+        return client.open(f"/api/v1{url}", method=method, json=body,
+                           headers={"Authorization": f"Bearer {tokens[user]}"})
+    w.call = call
+    w.report = lambda code=None, user="xinhui": call("GET", f"/reports/{code or w.unit}/{period.id}", user)
+    w.put = lambda body, code=None, user="xinhui": call("PUT", f"/reports/{code or w.unit}/{period.id}", user, body)
+    w.back = lambda reason, code=None, user="admin": call(
+        "POST", f"/reports/{code or w.unit}/{period.id}/return", user, {"reason": reason} if reason is not None else {})
+    w.approve = lambda code=None, user="admin": call("POST", f"/reports/{code or w.unit}/{period.id}/approve", user)
+    w.bulk = lambda code, body, user="admin": call("POST", f"/reviews/{code}/{period.id}", user, body)
+    return w
+
+
+def counted(w) -> int:
+    db.session.expire_all()
+    return region_totals(w.period, region_by_code(SHADUI)).get("enrolled")
+
+
+def test_only_the_level_above_returns_and_a_reason_is_required(world):
+    for user in ("xinhui", "boss", "pengjiang", "shadui"):
+        # xinhui files 崖门镇 itself (no township filer there); 沙堆镇's own filer cannot review itself
+        refused = world.back("数字有误", code=world.yamen[0] if user == "xinhui" else None, user=user)
+        assert refused.status_code == 403, (user, refused.get_json())
+    no_reason = world.back("   ")
+    assert no_reason.status_code == 422 and no_reason.get_json()["errors"][0]["field"] == "reason"
+    nothing = world.back("数字有误", code=world.shadui[-1])  # the one village that never submitted
+    assert nothing.status_code == 409
+    assert db.session.scalar(select(func.count()).select_from(Review)) == 0
+
+    answer = world.back("已参保人数与信息系统不符，请核实")
+    body = answer.get_json()
+    assert answer.status_code == 200, body
+    assert body["status"] == "returned" and body["locked"] is False
+    assert body["review"]["state"] == "returned" and body["review"]["reason"] == "已参保人数与信息系统不符，请核实"
+    assert body["review"]["by"] == "admin" and body["review"]["at"] == "2022-10-05T10:00:00"
+    # the filer sees it at once, and so does the audit log
+    assert world.report(user="shadui").get_json()["review"]["reason"] == "已参保人数与信息系统不符，请核实"
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.kind == "report.return"))
+    assert entry.after["reason"] == "已参保人数与信息系统不符，请核实" and entry.user.username == "admin"
+    assert world.back("再退一次").status_code == 409  # already returned
+
+
+def test_a_county_reviews_the_units_its_townships_file(world):
+    """沙堆镇 has its own filer, so 新会区 is the level above it; 崖门镇's villages it files itself."""
+    assert world.back("请核实", user="xinhui").status_code == 200
+    assert world.approve(code=world.shadui[1], user="xinhui").status_code == 200
+    assert world.approve(code=world.yamen[0], user="xinhui").status_code == 403
+    assert world.approve(code=world.yamen[0], user="admin").status_code == 200
+
+
+def test_returned_report_counts_until_resubmitted_and_the_resubmission_is_a_revision(world):
+    before = counted(world)
+    assert world.back("已参保人数偏高").status_code == 200
+    assert counted(world) == before  # a returned report keeps counting with its last submitted values
+
+    # the filer's edits are kept aside: still returned, still counting the old values
+    draft = world.put({"values": {"enrolled": 1500}, "submit": False}, user="shadui")
+    assert draft.status_code == 200 and draft.get_json()["status"] == "returned"
+    assert draft.get_json()["values"]["enrolled"] == 2000 and counted(world) == before
+    assert review.pending_values(db.session.scalar(select(Report).join(Region).where(Region.code == world.unit))
+                                 )["enrolled"] == 1500
+
+    revision = world.report().get_json()["revision"]
+    again = world.put({"submit": True}, user="shadui")  # no reason needed: the return gave it
+    body = again.get_json()
+    assert again.status_code == 200, body
+    assert body["status"] == "submitted" and body["review"] is None and body["values"]["enrolled"] == 1500
+    assert body["revision"] == revision + 1
+    assert counted(world) == before - 500
+    change = db.session.scalar(select(Revision).order_by(Revision.id.desc()))
+    assert change.kind == "correct" and change.old_values["enrolled"] == 2000 and change.new_values["enrolled"] == 1500
+    assert change.reason == review.RESUBMIT_REASON
+    assert db.session.scalar(select(AuditEntry).where(AuditEntry.kind == "report.resubmit")) is not None
+
+
+def test_approval_locks_the_report_until_a_reviewer_reopens_it(world):
+    approved = world.approve()
+    assert approved.status_code == 200
+    assert approved.get_json()["status"] == "approved" and approved.get_json()["locked"] is True
+    assert world.approve().status_code == 409  # nothing left to approve
+    locked = world.put({"values": {"enrolled": 2100}, "reason": "补录"}, user="shadui")
+    assert locked.status_code == 409 and "退回" in locked.get_json()["errors"][0]["message"]
+    assert world.report().get_json()["values"]["enrolled"] == 2000
+    # a bulk import cannot change it either
+    from reporting.filing import ImportRejected
+    with pytest.raises(ImportRejected, match="已锁定"):
+        import_reports(world.period, [(1, world.unit, {"enrolled": 2100}, {})], submit=True, reason="补录")
+    db.session.rollback()
+
+    reopened = world.back("请补录新生儿")
+    assert reopened.status_code == 200 and reopened.get_json()["locked"] is False
+    fixed = world.put({"values": {"newborns_enrolled": 25}, "submit": True}, user="shadui")
+    assert fixed.status_code == 200 and fixed.get_json()["status"] == "submitted"
+    assert fixed.get_json()["values"]["newborns_enrolled"] == 25
+
+
+def test_bulk_approval_counts_the_submitted_units_and_is_all_or_nothing(world, monkeypatch):
+    submitted = len(world.shadui) - 1
+    assert world.back("请核实", code=world.shadui[0]).status_code == 200
+    refused = world.bulk(SHADUI, {"action": "return"})
+    assert refused.status_code == 422
+    assert world.bulk(SHADUI, {"action": "approve"}, user="shadui").status_code == 403
+    assert world.bulk(SHADUI, {"action": "publish"}).status_code == 422
+
+    # a failure after the units are written (here: the audit log's) leaves every unit as it was
+    def failing(*args, **kwargs):
+        written = db.session.scalar(select(func.count()).select_from(Review).where(Review.state == "approved"))
+        assert written == submitted - 1  # the failure comes after the writes
+        raise RuntimeError("磁盘已满")
+    monkeypatch.setattr(review.audit, "record", failing)
+    with pytest.raises(RuntimeError):
+        world.bulk(SHADUI, {"action": "approve"})
+    db.session.rollback()
+    monkeypatch.undo()
+    assert db.session.scalar(select(func.count()).select_from(Review).where(Review.state == "approved")) == 0
+
+    done = world.bulk(SHADUI, {"action": "approve"})
+    body = done.get_json()
+    assert done.status_code == 200, body
+    # the returned one waits for resubmission, the unfiled one has nothing to approve
+    assert body["count"] == submitted - 1 and len(body["units"]) == submitted - 1
+    assert world.shadui[0] not in body["units"] and world.shadui[-1] not in body["units"]
+    assert all(world.report(code, "admin").get_json()["locked"] for code in body["units"][:3])
+    # returning a whole township reopens every submitted unit of it, the approved ones too
+    back = world.bulk(SHADUI, {"action": "return", "reason": "全镇数据与信息系统不符"}).get_json()
+    assert back["count"] == submitted - 1
+    assert world.report(body["units"][0], "admin").get_json()["status"] == "returned"
+
+
+def test_issuing_a_circular_locks_what_it_printed(world, runner, client, frozen_now):
+    late_unit = world.shadui[-1]
+    frozen_now(dt.datetime(2022, 10, 9, 9, 0))
+    result = runner.invoke(args=["circulars", "issue", "--region", XINHUI, "--period", str(world.period.id),
+                                 "--by", "admin"])
+    assert result.exit_code == 0, result.output
+    circular_id = int(result.stdout.strip().splitlines()[-1])
+    report = world.report().get_json()
+    assert report["locked"] is True and report["status"] == "submitted"
+    assert world.put({"values": {"enrolled": 2100}, "reason": "补录"}, user="shadui").status_code == 409
+
+    # a unit that had not filed still can (迟报), and is listed 通报后补报
+    late = world.put({"values": VALUES, "filer": FILER, "submit": True}, code=late_unit, user="shadui")
+    assert late.status_code == 200 and late.get_json()["late"] is True and late.get_json()["locked"] is False
+    # a change needs the reviewer to reopen the unit first; it is then 通报后更正
+    frozen_now(dt.datetime(2022, 10, 10, 9, 0))
+    assert world.back("数据有误，请更正").status_code == 200
+    assert world.put({"values": {"enrolled": 1900}, "submit": True}, user="shadui").status_code == 200
+    from reporting.models import Circular
+    changes = review.after_publication(db.session.get(Circular, circular_id))
+    assert [r.code for r in changes.corrected] == [world.unit]
+    assert [r.code for r in changes.late_filed] == [late_unit]
+    lines = review.publication_lines(world.campaign.periods[1], region_by_code(XINHUI))
+    assert lines[0].startswith("第1期通报后，沙堆镇（1个单位）更正")
+    assert "沙堆镇（1个单位）补报" in lines[1]
+    from reporting.circulars import new_draft
+    body = new_draft(world.campaign.periods[1], region_by_code(XINHUI)).body
+    assert lines[0] in body and lines[1] in body  # the next 通报 lists them
+    assert db.session.scalar(select(AuditEntry).where(AuditEntry.kind == "reports.publish")) is not None
+
+    # the issued PDF is readable under 新会区 and above it, not beside it
+    pdf = lambda user: world.call("GET", f"/circulars/{circular_id}.pdf", user)  # noqa: E731
+    assert pdf("shadui").data.startswith(b"%PDF") and pdf("admin").status_code == 200
+    assert pdf("pengjiang").status_code == 403
+    listed = world.call("GET", f"/circulars?region_code={SHADUI}", "shadui").get_json()
+    assert [c["id"] for c in listed] == [circular_id] and listed[0]["number"].endswith("1号")
+    assert world.call("GET", f"/circulars?region_code={PENGJIANG}", "shadui").status_code == 403
+    assert world.call("GET", "/circulars", "pengjiang").get_json() == []
+
+
+def test_issue_command_refuses_bad_input(world, runner):
+    bad = runner.invoke(args=["circulars", "issue", "--region", XINHUI, "--period", "999"])
+    assert bad.exit_code != 0 and "不存在" in bad.output
+    outsider = runner.invoke(args=["circulars", "issue", "--region", XINHUI, "--period", str(world.period.id),
+                                   "--by", "pengjiang"])
+    assert outsider.exit_code != 0 and "无权" in outsider.output

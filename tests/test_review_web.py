@@ -1,0 +1,187 @@
+"""The pages of the loop back down: review and 催报 pages, the grid's 已退回 rows, the status board,
+the 通报 a county reads, and the home page as a to-do list."""
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+
+from reporting import review
+from reporting.campaigns import create_campaign
+from reporting.circulars import issue, new_draft
+from reporting.extensions import db
+from reporting.filing import import_reports
+from reporting.hierarchy import descendants_at, region_by_code
+from reporting.models import CircularRead, Region, User
+
+from .conftest import make_user
+
+VALUES = {"population": 3000, "should_enroll": 2600, "enrolled": 2000, "hardship_should": 80,
+          "hardship_enrolled": 78, "students_enrolled": 400, "newborns_enrolled": 20, "college_enrolled": 0}
+FILER = {"name": "黄丽华", "phone": "13802216103", "head": "张局长"}
+XINHUI = "440705"
+
+
+def villages(code):
+    return list(db.session.scalars(descendants_at(region_by_code(code), "village")
+                                   .with_only_columns(Region.code).order_by(Region.code)))
+
+
+@pytest.fixture
+def filed(jiangmen, frozen_now):
+    """Period 1 of 江门市: 新会区 and 蓬江区 submitted every village, the rest nothing; 10月10日, past due."""
+    frozen_now(dt.datetime(2022, 10, 5, 10, 0))
+    campaign, _ = create_campaign(name="江门市2023年度", root=jiangmen, start=dt.date(2022, 9, 1),
+                                  end=dt.date(2022, 12, 31), extend_to=dt.date(2023, 2, 28),
+                                  first_due=dt.date(2022, 10, 1))
+    period = campaign.periods[0]
+    import_reports(period, [(n, c, VALUES, FILER) for n, c in enumerate(villages(XINHUI) + villages("440703"))],
+                   submit=True)
+    db.session.commit()
+    make_user("admin", "city_admin", "4407")
+    make_user("xinhui", "county_filer", XINHUI)
+    frozen_now(dt.datetime(2022, 10, 10, 9, 0))
+    return campaign, period
+
+
+def user(name):
+    return db.session.scalar(select(User).where(User.username == name))
+
+
+def test_review_page_returns_and_the_filer_sees_it_everywhere(filed, client, auth):
+    campaign, period = filed
+    unit = villages(XINHUI)[0]
+    auth.login("admin")
+    page = client.get(f"/review/{XINHUI}?period={period.id}").get_data(as_text=True)
+    assert "报表审核" in page and f'id="r-{unit}"' in page and "待审核" in page
+    fragment = client.get(f"/review/{XINHUI}?period={period.id}", headers={"HX-Request": "true"})
+    assert "<html" not in fragment.get_data(as_text=True) and 'id="review"' in fragment.get_data(as_text=True)
+    assert fragment.headers["Vary"] == "HX-Request" or "HX-Request" in fragment.headers["Vary"]
+
+    no_reason = client.post(f"/review/{XINHUI}/{period.id}/units/{unit}", data={"action": "return", "reason": ""})
+    assert no_reason.status_code == 422 and "退回须填写原因" in no_reason.get_data(as_text=True)
+    done = client.post(f"/review/{XINHUI}/{period.id}/units/{unit}",
+                       data={"action": "return", "reason": "新生儿人数与信息系统不符"})
+    assert done.status_code == 303
+    auth.logout()
+
+    auth.login("xinhui")
+    home = client.get("/").get_data(as_text=True)
+    assert "报表已退回" in home and "新生儿人数与信息系统不符" in home and f"#u-{unit}" in home
+    grid = client.get(f"/filing/{period.id}/{XINHUI}").get_data(as_text=True)
+    row = grid[grid.index(f'id="u-{unit}"'):]
+    row = row[:row.index("</tr>")]
+    assert "已退回" in row and "新生儿人数与信息系统不符" in row
+    history = client.get(f"/filing/{period.id}/{XINHUI}/history").get_data(as_text=True)
+    assert "审核记录" in history and "新生儿人数与信息系统不符" in history
+    # a filer reviews nothing of their own
+    refused = client.post(f"/review/{XINHUI}/{period.id}/units/{villages(XINHUI)[1]}", data={"action": "approve"})
+    assert refused.status_code == 403
+
+    # typing in the returned row is held aside; the grid's submit resubmits it
+    cell = client.post(f"/filing/{period.id}/{XINHUI}/units/{unit}", data={"newborns_enrolled": "25"},
+                       headers={"HX-Request": "true"})
+    assert cell.status_code == 200 and "已修改，待重新提交" in cell.get_data(as_text=True)
+    assert client.get(f"/api/v1/reports/{unit}/{period.id}").status_code == 401  # (the API needs a token)
+    assert review.status(review_report(period, unit)) == "returned"
+    submitted = client.post(f"/filing/{period.id}/{XINHUI}/submit",
+                            data={"filer_name": "黄丽华", "filer_phone": "13802216103", "filer_head": "张局长"})
+    assert submitted.status_code == 303, submitted.get_data(as_text=True)
+    report = review_report(period, unit)
+    assert review.status(report) == "submitted" and report.values(campaign.indicators)["newborns_enrolled"] == 25
+    auth.logout()
+
+    auth.login("admin")
+    page = client.get(f"/review/{XINHUI}?period={period.id}").get_data(as_text=True)
+    row = page[page.index(f'id="r-{unit}"'):]
+    assert "重新提交" in row[:row.index("</tr>")] and "<del>20</del> → <ins>25</ins>" in row[:row.index("</tr>")]
+
+
+def test_a_returned_unit_is_resubmitted_from_its_row(filed, client, auth, frozen_now):
+    """Even while other units of the grid are unfiled, which keeps the grid's own 提交 refused."""
+    campaign, period = filed
+    unfiled = villages(XINHUI)[-1]
+    from reporting.models import Report, Revision
+    gone = review_report(period, unfiled)
+    db.session.execute(Revision.__table__.delete().where(Revision.report_id == gone.id))
+    db.session.delete(gone)
+    db.session.commit()
+    unit = villages(XINHUI)[0]
+    review.act(period, region_by_code(unit), "return", user("admin"), "请核实新生儿")
+    db.session.commit()
+    auth.login("xinhui")
+    client.post(f"/filing/{period.id}/{XINHUI}/units/{unit}", data={"newborns_enrolled": "30"},
+                headers={"HX-Request": "true"})
+    grid = client.get(f"/filing/{period.id}/{XINHUI}").get_data(as_text=True)
+    assert f'action="/filing/{period.id}/{XINHUI}/units/{unit}/resubmit"' in grid
+    answer = client.post(f"/filing/{period.id}/{XINHUI}/units/{unit}/resubmit")
+    assert answer.status_code == 303 and answer.location.endswith(f"/filing/{period.id}/{XINHUI}#u-{unit}")
+    report = review_report(period, unit)
+    assert review.status(report) == "submitted" and report.values(campaign.indicators)["newborns_enrolled"] == 30
+    assert db.session.scalar(select(Report).where(Report.region_id == region_by_code(unfiled).id)) is None
+    again = client.post(f"/filing/{period.id}/{XINHUI}/units/{unit}/resubmit", follow_redirects=True)
+    assert "未退回，无需重新提交" in again.get_data(as_text=True)
+    assert review_report(period, unit).revision == report.revision  # nothing written
+
+
+def review_report(period, code):
+    from reporting.models import Report
+    db.session.expire_all()
+    return db.session.scalar(select(Report).join(Region).where(Region.code == code, Report.period_id == period.id))
+
+
+def test_bulk_approval_locks_the_grid_rows(filed, client, auth):
+    campaign, period = filed
+    auth.login("admin")
+    answer = client.post(f"/review/{XINHUI}/{period.id}/all", data={"action": "approve"})
+    assert answer.status_code == 303
+    refused = client.post(f"/review/4407/{period.id}/all", data={"action": "return"})
+    assert refused.status_code == 422 and "退回须填写原因" in refused.get_data(as_text=True)
+    board = client.get(f"/dashboard/4407?period={period.id}").get_data(as_text=True)
+    assert f"已审核{len(villages(XINHUI))}" in board and "审核：待审核" in board
+    auth.logout()
+    auth.login("xinhui")
+    grid = client.get(f"/filing/{period.id}/{XINHUI}").get_data(as_text=True)
+    unit = villages(XINHUI)[0]
+    row = grid[grid.index(f'id="u-{unit}"'):]
+    row = row[:row.index("</tr>")]
+    assert "已审核" in row and "disabled" in row and "hx-post" not in row
+
+
+def test_reminder_page_sends_and_the_county_sees_it_on_its_home_page(filed, client, auth):
+    campaign, period = filed
+    auth.login("admin")
+    page = client.get(f"/reminders/4407?period={period.id}").get_data(as_text=True)
+    assert "一键催报" in page and "台山市" in page and "新会区" not in page.split("催报记录")[0]
+    sent = client.post(f"/reminders/4407/{period.id}")
+    assert sent.status_code == 303
+    listed = client.get(f"/reminders/4407?period={period.id}", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "<html" not in listed and "【催报】台山市：第1期参保进度表报送截止10月8日（已逾期2天）" in listed
+    board = client.get(f"/dashboard/4407?period={period.id}").get_data(as_text=True)
+    assert "已催报1次（2022年10月10日 09:00）" in board
+    auth.logout()
+    make_user("taishan", "county_filer", "440781")
+    auth.login("taishan")
+    home = client.get("/").get_data(as_text=True)
+    assert "收到催报" in home and "【催报】台山市" in home and "请尽快报送" in home
+    assert "第1期（截至9月30日）已逾期" in home
+
+
+def test_a_county_reads_the_issued_circular_and_its_standing(filed, client, auth):
+    campaign, period = filed
+    circular = issue(new_draft(period, region_by_code("4407"), user("admin")), user("admin"))
+    db.session.commit()
+    auth.login("xinhui")
+    home = client.get("/").get_data(as_text=True)
+    assert "未读通报" in home and circular.doc_number in home
+    archive = client.get("/circulars/").get_data(as_text=True)
+    assert circular.doc_number in archive and "未读" in archive
+    page = client.get(f"/circulars/{circular.id}").get_data(as_text=True)
+    assert "新会区在本期通报中的情况" in page and "（本单位）" in page and "第1名" in page
+    assert db.session.get(CircularRead, (circular.id, user("xinhui").id)) is not None
+    assert "未读通报" not in client.get("/").get_data(as_text=True)
+    pdf = client.get(f"/circulars/{circular.id}.pdf")
+    assert pdf.data.startswith(b"%PDF")
+    # a draft of the city is still the city's
+    draft = new_draft(period, region_by_code("4407"), user("admin"))
+    db.session.commit()
+    assert client.get(f"/circulars/{draft.id}").status_code == 403
