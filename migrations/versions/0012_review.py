@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "0012_review"
-down_revision = "7c4e2b9d1a05"
+down_revision = "0011_basis"
 branch_labels = None
 depends_on = None
 
