@@ -294,5 +294,5 @@ def send_reminders():
 def list_reminders():
     region = load_region(request.args.get("region_code") or g.api_user.region.code)
     access.require(g.api_user, region)
-    period = load_period(request.args.get("period_id", type=int) or 0)
+    period = load_period(id_arg("period_id") or 0)
     return jsonify([reminders.reminder_json(r, messages) for r, messages in reminders.listed(period, region)])

@@ -13,7 +13,7 @@ from ..extensions import db
 from ..filing import ReportConflict, ReportRejected, save_report
 from ..hierarchy import children, region_by_code
 from ..models import LEVELS, Period, Region, Report
-from . import go_to, page_or_fragment, period_for
+from . import go_to, id_arg, page_or_fragment, period_for
 
 bp = Blueprint("review", __name__)
 
@@ -26,7 +26,7 @@ def load(code: str, period_id: int | None = None) -> tuple[Region, Period]:
     if region is None:
         abort(404, f"区划代码 {code} 不存在")
     access.require(current_user, region)
-    return region, period_for(region, period_id or request.args.get("period", type=int))
+    return region, period_for(region, period_id or id_arg("period"))
 
 
 def review_context(region: Region, period: Period, **extra) -> dict:
