@@ -10,7 +10,7 @@ from .models import AuditEntry, Region, User
 KINDS = {
     "report.save": "保存报表", "report.submit": "提交报表", "report.correct": "修改已提交报表",
     "reports.import": "批量导入报表", "targets.import": "导入任务数", "campaign.create": "建立征缴期",
-    "campaign.update": "修改征缴期设置", "holiday.update": "调整节假日",
+    "campaign.update": "修改征缴期设置", "department.create": "建立部门", "holiday.update": "调整节假日",
     "user.create": "建立用户", "user.update": "修改用户", "user.password": "修改密码",
     "token.create": "生成API令牌", "token.revoke": "撤销API令牌", "circular.issue": "印发通报",
     "login.success": "登录成功", "login.failure": "登录失败", "logout": "退出登录",

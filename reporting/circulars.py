@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from . import audit, charts, clock
 from . import circular_document as document
 from .extensions import db
+from .departments import DepartmentProgress, department_progress
 from .filters import month_day, percent
 from .hierarchy import child_level
 from .models import LEVELS, Campaign, Circular, IssuingBody, Period, Region, User
@@ -116,7 +117,13 @@ def draft_body(result: Progress, requirements: str = "") -> str:
     if not leaders and not laggards:
         lines.append(f"本期{units_word}尚无已提交的数据。")
 
-    lines.append("三、存在问题")
+    departments = department_progress(period, head.region, clock.now())
+    numbers = iter("三四五")
+    if departments:
+        lines.append(f"{next(numbers)}、部门报送情况")
+        lines.append(department_sentence(departments, period))
+
+    lines.append(f"{next(numbers)}、存在问题")
     problems = []
     overdue = clock.now() >= period.deadline
     late_units = [r for r in rows if r.late == "late" or (r.late == "missing" and overdue)]
@@ -135,9 +142,53 @@ def draft_body(result: Progress, requirements: str = "") -> str:
         problems.append(f"{_names(anomalous)}报送数据存在异常（如参保人数较上期减少），请核实后更正。")
     lines.extend(problems or ["本期各地均按时报送，未发现突出问题。"])
 
-    lines.append("四、下一步工作要求")
+    lines.append(f"{next(numbers)}、下一步工作要求")
     lines.extend(line for line in (requirements or DEFAULT_REQUIREMENTS).splitlines() if line.strip())
     return "\n".join(lines)
+
+
+STANDING = {"on_time": "按时报送", "late": "迟报", "missing": "逾期未报", "pending": "待报"}
+
+
+def department_sentence(departments: list[DepartmentProgress], period: Period) -> str:
+    """部门报送情况: who filed on time, and the late departments named for 通报批评."""
+    on_time = [d for d in departments if d.late == "on_time"]
+    late = [d for d in departments if d.late in ("late", "missing")]
+    pending = [d for d in departments if d.late == "pending"]
+    sentence = f"本期应报送进度的{len(departments)}个部门中，{len(on_time)}个按时报送"
+    if late:
+        sentence += f"，{len(late)}个未按时报送"
+    if pending:
+        sentence += f"，{len(pending)}个尚未到报送截止时间"
+    sentence += "（各部门数据与各地数据有重叠，不计入全区合计，详见附件）。"
+    figures = [f"{d.department.name}{_department_figure(d)}" for d in departments if not d.never_filed]
+    if figures:
+        sentence += "；".join(figures) + "。"
+    if late:
+        sentence += f"{'、'.join(d.department.name for d in late)}未按时报送参保缴费进度，予以通报批评。"
+    return sentence
+
+
+def _department_figure(d: DepartmentProgress) -> str:
+    labels = {i.key: i.label for i in d.department.indicators()}
+    text = f"{labels[d.department.measure]}{d.measured:,}人"
+    if d.task:
+        text += f"，完成任务的{percent(d.completion)}"
+    elif d.rate is not None:
+        text += f"，参保率{percent(d.rate)}"
+    if d.carried_from is not None:
+        text += f"（沿用第{d.carried_from.seq}期数据）"
+    return text
+
+
+def department_table(departments: list[DepartmentProgress]) -> document.Table:
+    header = ["部门", "报送数据", "任务数", "完成率", "参保率", "进度", "报送"]
+    rows = [[d.department.name,
+             "；".join(f"{i.label}{d.totals.get(i.key, 0):,}" for i in d.department.indicators())
+             + (f"（沿用第{d.carried_from.seq}期）" if d.carried_from else ""),
+             _count(d.task), percent(d.completion), percent(d.rate), LIGHTS[d.light], STANDING[d.late]]
+            for d in departments]
+    return document.Table(header, rows)
 
 
 def parse_body(text: str) -> list[document.Section]:
@@ -256,6 +307,11 @@ def build_document(period: Period, region: Region, *, title: str, body: str, iss
             attachments.append(document.Attachment(
                 f"{annual_name(period.campaign)}{UNIT_WORDS.get(child_level(child_level(region.level)), '')}"
                 f"参保进度表（截至{month_day(period.as_of)}）", table=deeper))
+    departments = department_progress(period, region, clock.now())
+    if departments:
+        attachments.append(document.Attachment(
+            f"{annual_name(period.campaign)}部门报送情况表（截至{month_day(period.as_of)}）",
+            table=department_table(departments)))
     attachments.extend(chart_attachments(period, region, result))
     return document.Circular(
         issuer_mark=bureau.name, number=document.DocumentNumber(doc_prefix, doc_year, doc_seq),
@@ -314,7 +370,8 @@ def issue(circular: Circular, user: Optional[User],
     step("render")
     circular.html = document.render_circular_html(doc)
     circular.pdf = render_pdf_html(circular.html)
-    circular.snapshot = progress_json(result)
+    circular.snapshot = {**progress_json(result), "departments": [
+        d.as_json() for d in department_progress(circular.period, circular.region, now)]}
     circular.issue_no, circular.doc_prefix, circular.doc_year, circular.doc_seq = issue_no, bureau.prefix, now.year, seq
     circular.status, circular.issued_at, circular.issued_by_id = "issued", now, user.id if user else None
     db.session.flush()  # the unique numbers reject a concurrent issue of the same sequence

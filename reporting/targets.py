@@ -9,7 +9,7 @@ from sqlalchemy import select
 from . import audit
 from .extensions import db
 from .hierarchy import descendants_at, name_index
-from .models import LEVELS, Campaign, Region, Target
+from .models import LEVELS, Campaign, Department, Region, Target
 from .spreadsheets import parse_count, read_table
 
 #: accepted headings for each column; the first is the official one
@@ -61,6 +61,11 @@ def import_targets(campaign: Campaign, path_or_bytes, filename: str | None = Non
     by_code = {r.code: r for r in units.values()}
     by_name = name_index((r.id, r.name) for r in units.values())
 
+    # a department's row (区民政局) is matched by its name; its task is never summed into a unit's
+    departments = {d.name: d for d in db.session.scalars(select(Department).where(
+        Department.campaign_id == campaign.id))}
+    department_tasks: dict[int, int] = {}
+
     errors: list[str] = []
     parsed: dict[int, dict] = {}
     stated_total = None
@@ -76,6 +81,12 @@ def import_targets(campaign: Campaign, path_or_bytes, filename: str | None = Non
             if region is None:
                 errors.append(f"第{line}行：单位代码 {code} 不在{root.name}范围内")
                 continue
+        elif name in departments:
+            department = departments[name]
+            if department.id in department_tasks:
+                errors.append(f"第{line}行：{name}重复出现")
+            department_tasks[department.id] = _count(cell("task"), line, "任务数", errors)
+            continue
         elif name:
             matches = by_name.get(name, [])
             if not matches:
@@ -99,7 +110,7 @@ def import_targets(campaign: Campaign, path_or_bytes, filename: str | None = Non
             if key in at:
                 values[key] = _count(cell(key), line, label, errors, required=False)
         parsed[region.id] = values
-    if not parsed and not errors:
+    if not parsed and not department_tasks and not errors:
         errors.append("表中没有任何单位的任务数")
     if errors:
         raise TargetImportError(errors)
@@ -113,10 +124,14 @@ def import_targets(campaign: Campaign, path_or_bytes, filename: str | None = Non
             db.session.add(target)
         for key, value in values.items():
             setattr(target, key, value)
+    for department_id, task in department_tasks.items():
+        department = next(d for d in departments.values() if d.id == department_id)
+        department.task = task
     db.session.flush()
     audit.record("targets.import", None, region=root, target=f"征缴期 {campaign.id} 任务分解表",
-                 after={units[rid].code: values["task"] for rid, values in parsed.items()})
-    result = TargetImportResult(loaded=len(parsed))
+                 after={**{units[rid].code: values["task"] for rid, values in parsed.items()},
+                        **{f"部门 {name}": d.task for name, d in departments.items() if d.id in department_tasks}})
+    result = TargetImportResult(loaded=len(parsed) + len(department_tasks))
     result.warnings = sum_warnings(existing.values(), units)
     listed = sum(v["task"] for v in parsed.values())
     if stated_total is not None and stated_total != listed:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from .. import access, clock
 from .. import charts as chart_svg
+from ..departments import department_progress
 from ..extensions import db
 from ..hierarchy import region_by_code
 from ..models import Period, Region, Report, User
@@ -60,6 +61,7 @@ def dashboard_context(region: Region, period: Period) -> dict:
         "asc" if sort in ("rank", "name", "late") else "desc")
     top = current_user.region
     return dict(region=region, period=period, campaign=period.campaign, result=result,
+                departments=department_progress(period, region, clock.now()),
                 rows=sorted_rows(result, sort, direction), sort=sort, direction=direction,
                 sorts=SORTS, measures=MEASURES, lights=LIGHTS, late_names=LATE_NAMES,
                 trail=[r for r in region.ancestors() if top.contains(r)], now=clock.now(),
@@ -73,6 +75,8 @@ def respond(block: str, context: dict):
 @bp.get("/")
 @login_required
 def index():
+    if current_user.role == "department_filer":  # it supervises nobody: its start page
+        return redirect(url_for("home.index"))
     return redirect(url_for("dashboard.show", code=current_user.region.code))
 
 
