@@ -121,7 +121,7 @@ def draft_body(result: Progress, requirements: str = "") -> str:
     numbers = iter("三四五")
     if departments:
         lines.append(f"{next(numbers)}、部门报送情况")
-        lines.append(department_sentence(departments, period))
+        lines.append(department_sentence(departments, scope))
 
     lines.append(f"{next(numbers)}、存在问题")
     problems = []
@@ -150,7 +150,7 @@ def draft_body(result: Progress, requirements: str = "") -> str:
 STANDING = {"on_time": "按时报送", "late": "迟报", "missing": "逾期未报", "pending": "待报"}
 
 
-def department_sentence(departments: list[DepartmentProgress], period: Period) -> str:
+def department_sentence(departments: list[DepartmentProgress], scope: str) -> str:
     """部门报送情况: who filed on time, and the late departments named for 通报批评."""
     on_time = [d for d in departments if d.late == "on_time"]
     late = [d for d in departments if d.late in ("late", "missing")]
@@ -160,7 +160,7 @@ def department_sentence(departments: list[DepartmentProgress], period: Period) -
         sentence += f"，{len(late)}个未按时报送"
     if pending:
         sentence += f"，{len(pending)}个尚未到报送截止时间"
-    sentence += "（各部门数据与各地数据有重叠，不计入全区合计，详见附件）。"
+    sentence += f"（各部门数据与各地数据有重叠，不计入{scope}合计，详见附件）。"
     figures = [f"{d.department.name}{_department_figure(d)}" for d in departments if not d.never_filed]
     if figures:
         sentence += "；".join(figures) + "。"

@@ -324,11 +324,16 @@ def jobs_worker(burst: bool):
 
 
 @click.command("demo")
-def demo_command():
-    """载入江门市演示数据（可重复执行）。"""
-    from .demo import load_demo
+@click.option("--set", "which", default="jiangmen", type=click.Choice(["jiangmen", "ninghe"]),
+              help="jiangmen：江门市（半月报，默认）；ninghe：宁河区（周报，镇街与六个部门）")
+def demo_command(which: str):
+    """载入演示数据（可重复执行）：默认江门市，--set ninghe 为宁河区。"""
+    if which == "ninghe":
+        from .ninghe_demo import load_ninghe as load
+    else:
+        from .demo import load_demo as load
     with one_transaction():
-        summary = load_demo(echo=lambda line: click.echo(line))
+        summary = load(echo=lambda line: click.echo(line))
     click.echo(summary)
 
 

@@ -24,8 +24,10 @@ from .schedule import time_progress
 
 #: a report that counts in totals (a later review may approve it; it still counts)
 COUNTED = ("submitted", "approved")
-#: pairs (enrolled, should) whose ratio is a department's 参保率, the first it files
+#: pairs (enrolled, should) whose ratio is a department's 参保率, the first it files; any other
+#: X_enrolled with an X_should (e.g. a department-only group_enrolled, group_should) is one too
 COVERAGE_PAIRS = ((RATE_NUMERATOR, RATE_DENOMINATOR), (HARDSHIP_ENROLLED, HARDSHIP_SHOULD))
+ENROLLED_SUFFIX, SHOULD_SUFFIX = "_enrolled", "_should"
 
 
 class DepartmentError(ValueError):
@@ -58,12 +60,11 @@ def add_indicator(campaign: Campaign, key: str, label: str, part_of: Optional[st
 
 
 def default_measure(keys: list[str]) -> str:
-    """What a department's task is measured on when it is not said: the enrolled count it files,
-    else its last indicator (a form lists the total to reach before the count reached)."""
-    for key in (RATE_NUMERATOR, HARDSHIP_ENROLLED):
-        if key in keys:
-            return key
-    return keys[-1]
+    """What a department's task is measured on when it is not said: 已参保人数 if it files it, else
+    the first enrolled count it files (…_enrolled), else its last indicator."""
+    if RATE_NUMERATOR in keys:
+        return RATE_NUMERATOR
+    return next((key for key in keys if key.endswith(ENROLLED_SUFFIX)), keys[-1])
 
 
 def add_department(campaign: Campaign, name: str, keys: list[str], region: Optional[Region] = None,
@@ -149,7 +150,9 @@ class DepartmentProgress:
 
     @property
     def rate(self) -> Optional[float]:
-        for enrolled, should in COVERAGE_PAIRS:
+        named = tuple((key, key.removesuffix(ENROLLED_SUFFIX) + SHOULD_SUFFIX)
+                      for key in self.totals if key.endswith(ENROLLED_SUFFIX))
+        for enrolled, should in COVERAGE_PAIRS + named:
             if enrolled in self.totals and should in self.totals:
                 return ratio(self.totals[enrolled], self.totals[should])
         return None
