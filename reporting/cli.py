@@ -184,11 +184,14 @@ def users_create(username, role, region_code, department_id, password, full_name
         raise click.ClickException(f"用户名 {username} 已存在")
     department = None
     if role == "department_filer":
-        if department_id is None or region_code is not None:
-            raise click.ClickException("部门填报员用 --department 部门编号 绑定到一个部门，不用 --region")
+        if department_id is None:
+            raise click.ClickException("部门填报员用 --department 部门编号 绑定到一个部门")
         department = db.session.get(Department, department_id)
         if department is None:
             raise click.ClickException(f"部门 {department_id} 不存在")
+        if region_code is not None and region_code != department.region.code:
+            raise click.ClickException(f"{department.name}在{department.region.name}（{department.region.code}），"
+                                       f"不在 {region_code}；部门填报员只需 --department")
     elif region_code is None or department_id is not None:
         raise click.ClickException("请用 --region 区划代码 指定用户所属区划（--department 仅用于部门填报员）")
     generated = password is None

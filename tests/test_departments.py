@@ -78,6 +78,11 @@ def test_cli_makes_departments_and_their_filers(county, runner):
     assert twice.exit_code != 0 and "已有部门" in twice.output
     no_department = runner.invoke(args=["users", "create", "x", "--role", "department_filer", "--region", COUNTY])
     assert no_department.exit_code != 0 and "--department" in no_department.output
+    elsewhere = runner.invoke(args=["users", "create", "x", "--role", "department_filer", "--department",
+                                    str(department.id), "--region", "440703"])
+    assert elsewhere.exit_code != 0 and "不在 440703" in elsewhere.output
+    no_region = runner.invoke(args=["users", "create", "x", "--role", "county_filer", "--department", str(department.id)])
+    assert no_region.exit_code != 0 and "--region" in no_region.output
     # the department-only indicator is not on the towns' form
     assert "paid" not in [i.key for i in county.campaign.indicators]
     assert "paid" in [i.key for i in county.campaign.all_indicators]
