@@ -1,6 +1,7 @@
 """A department's pages: its one-row form, XLSX, history; the 部门 section, status board and 通报 paragraph."""
 import datetime as dt
 import io
+import re
 
 import pytest
 from openpyxl import load_workbook
@@ -152,3 +153,21 @@ def test_no_department_keeps_the_circular_as_it_was(county):
     db.session.flush()
     body = draft_body(progress(campaign.periods[0], region_by_code(COUNTY)))
     assert "部门报送情况" not in body and "三、存在问题" in body and "四、下一步工作要求" in body
+
+
+def test_admin_edits_and_disables_a_department_filer(client, auth, county):
+    campaign, minzheng, _ = county
+    make_user("admin", "city_admin", "4407")
+    user = db.session.scalar(db.select(User).where(User.username == "minzheng"))
+    auth.login("admin")
+    page = client.get(f"/admin/users/{user.id}").get_data(as_text=True)
+    assert re.search(r'<option (selected value="department_filer"|value="department_filer" selected)', page)
+    kept = client.post(f"/admin/users/{user.id}", data={"full_name": "民政新填报员", "phone": "13800000011",
+                                                         "role": "department_filer", "region": COUNTY})
+    assert kept.status_code == 303
+    moved = client.post(f"/admin/users/{user.id}", data={"full_name": "x", "phone": "", "role": "department_filer",
+                                                          "region": TOWN, "active": "y"})
+    assert moved.status_code == 422 and "部门填报员须用" in moved.get_data(as_text=True)
+    db.session.expire_all()
+    user = db.session.get(User, user.id)
+    assert user.full_name == "民政新填报员" and not user.active and user.department_id == minzheng.id

@@ -5,6 +5,7 @@ import datetime as dt
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from wtforms.fields.choices import SelectChoice
 from sqlalchemy import select
 
 from forms.admin import (AuditFilterForm, ChangePasswordForm, EditUserForm, ResetPasswordForm,
@@ -16,7 +17,7 @@ from ..accounts import (AccountError, create_token, create_user, manageable, rev
 from ..audit import KINDS
 from ..extensions import db
 from ..hierarchy import region_by_code
-from ..models import ApiToken, AuditEntry, Region, User
+from ..models import ROLES, ApiToken, AuditEntry, Region, User
 
 bp = Blueprint("admin", __name__)
 
@@ -76,6 +77,8 @@ def edit_user(user_id: int):
     form = EditUserForm(obj=None, data=None if request.method == "POST" else {
         "full_name": user.full_name, "phone": user.phone, "role": user.role, "region": user.region.code,
         "active": user.active})
+    if user.role == "department_filer":  # its department was bound on the command line; it keeps it
+        form.role.choices = [*form.role.choices, SelectChoice("department_filer", ROLES["department_filer"])]
     reset = ResetPasswordForm(prefix="reset")
     status = 200
     if request.method == "POST":
