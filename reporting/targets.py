@@ -61,9 +61,10 @@ def import_targets(campaign: Campaign, path_or_bytes, filename: str | None = Non
     by_code = {r.code: r for r in units.values()}
     by_name = name_index((r.id, r.name) for r in units.values())
 
-    # a department's row (区民政局) is matched by its name; its task is never summed into a unit's
-    departments = {d.name: d for d in db.session.scalars(select(Department).where(
-        Department.campaign_id == campaign.id))}
+    # a department's row (区民政局) is matched by its name, or the code its workbook gives it (BM2);
+    # its task is never summed into a unit's
+    departments = {key: d for d in db.session.scalars(select(Department).where(
+        Department.campaign_id == campaign.id)) for key in (d.name, f"BM{d.id}")}
     department_tasks: dict[int, int] = {}
 
     errors: list[str] = []
@@ -76,17 +77,17 @@ def import_targets(campaign: Campaign, path_or_bytes, filename: str | None = Non
         if not code and any(str(c).replace(" ", "") in TOTAL_ROWS for c in cells if c is not None):
             stated_total = _count(cell("task"), line, "任务数", errors)
             continue
+        department = departments.get(code or name)
+        if department is not None:
+            if department.id in department_tasks:
+                errors.append(f"第{line}行：{department.name}重复出现")
+            department_tasks[department.id] = _count(cell("task"), line, "任务数", errors)
+            continue
         if code:
             region = by_code.get(code)
             if region is None:
                 errors.append(f"第{line}行：单位代码 {code} 不在{root.name}范围内")
                 continue
-        elif name in departments:
-            department = departments[name]
-            if department.id in department_tasks:
-                errors.append(f"第{line}行：{name}重复出现")
-            department_tasks[department.id] = _count(cell("task"), line, "任务数", errors)
-            continue
         elif name:
             matches = by_name.get(name, [])
             if not matches:
@@ -124,13 +125,13 @@ def import_targets(campaign: Campaign, path_or_bytes, filename: str | None = Non
             db.session.add(target)
         for key, value in values.items():
             setattr(target, key, value)
+    named = {d.id: d for d in departments.values()}
     for department_id, task in department_tasks.items():
-        department = next(d for d in departments.values() if d.id == department_id)
-        department.task = task
+        named[department_id].task = task
     db.session.flush()
     audit.record("targets.import", None, region=root, target=f"征缴期 {campaign.id} 任务分解表",
                  after={**{units[rid].code: values["task"] for rid, values in parsed.items()},
-                        **{f"部门 {name}": d.task for name, d in departments.items() if d.id in department_tasks}})
+                        **{f"部门 {named[i].name}": task for i, task in department_tasks.items()}})
     result = TargetImportResult(loaded=len(parsed) + len(department_tasks))
     result.warnings = sum_warnings(existing.values(), units)
     listed = sum(v["task"] for v in parsed.values())

@@ -182,10 +182,12 @@ def test_late_missing_pending_and_carried_figures(county, frozen_now):
 
 def test_department_task_from_the_target_table(county, runner, tmp_path):
     table = tmp_path / "任务分解表.csv"
-    table.write_text("单位名称,任务数\n沙堆镇,25000\n区民政局,900\n", encoding="utf-8")
+    table.write_text(f"单位代码,单位名称,任务数\n,沙堆镇,25000\n,区民政局,900\nBM{county.ids['区教育局']},,4000\n",
+                     encoding="utf-8")
     result = runner.invoke(args=["targets", "import", str(county.campaign.id), str(table)])
     assert result.exit_code == 0, result.output
     assert db.session.get(Department, county.ids["区民政局"]).task == 900
+    assert db.session.get(Department, county.ids["区教育局"]).task == 4000  # by its workbook code
     county.call("PUT", county.dept_url("区民政局"), "minzheng",
                 {"values": {"hardship_should": 900, "hardship_enrolled": 450}, "filer": FILER, "submit": True})
     minzheng = next(d for d in county.progress()["departments"] if d["name"] == "区民政局")

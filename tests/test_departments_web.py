@@ -171,3 +171,19 @@ def test_admin_edits_and_disables_a_department_filer(client, auth, county):
     db.session.expire_all()
     user = db.session.get(User, user.id)
     assert user.full_name == "民政新填报员" and not user.active and user.department_id == minzheng.id
+
+
+def test_the_reminder_list_names_departments_with_their_filers(client, auth, county):
+    campaign, minzheng, shuiwu = county
+    period = campaign.periods[0]
+    user = db.session.scalar(db.select(User).where(User.username == "minzheng"))
+    save_report(period, minzheng.region, {"hardship_should": 900, "hardship_enrolled": 870}, FILER, user=user,
+                submit=True, department=minzheng)
+    db.session.commit()
+    auth.login("xinhui")
+    for headers in ({}, {"HX-Request": "true"}):
+        answer = client.get(f"/dashboard/{COUNTY}/missing?period={period.id}", headers=headers)
+        text = answer.get_data(as_text=True)
+        assert ("<html" in text) is not bool(headers)
+        listed = text[text.index("<tbody>"):]
+        assert "区税务局" in listed and "区民政局" not in listed  # 民政局 has submitted

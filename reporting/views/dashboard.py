@@ -115,7 +115,14 @@ def missing(code: str):
                                      .order_by(Report.updated_at)):
         if report.filer_name and report.region_id not in filers:
             filers.setdefault(report.region_id, []).append((report.filer_name, report.filer_phone))
-    context = dict(region=region, period=period, behind=behind, filers=filers, now=clock.now())
+    # the departments sitting here that have not submitted, with their own filers
+    departments = [d for d in department_progress(period, region, clock.now()) if d.late in ("missing", "pending")]
+    department_filers: dict[int, list] = {}
+    for user in db.session.scalars(select(User).where(
+            User.department_id.in_([d.department.id for d in departments]), User.active.is_(True))):
+        department_filers.setdefault(user.department_id, []).append((user.full_name or user.username, user.phone))
+    context = dict(region=region, period=period, behind=behind, filers=filers, now=clock.now(),
+                   departments=departments, department_filers=department_filers)
     if request.htmx:
         body = render_template("dashboard/_missing.html", **context)
     else:
