@@ -227,3 +227,25 @@ def test_a_report_is_a_region_s_or_a_department_s_never_both(county):
     with pytest.raises(Exception):
         db.session.flush()
     db.session.rollback()
+
+
+def test_unknown_department_foreign_period_and_region_outside(county, runner):
+    from reporting.campaigns import create_campaign
+    other, _ = create_campaign(name="蓬江区2023年度", root=region_by_code("440703"), start=dt.date(2022, 9, 1),
+                               end=dt.date(2022, 12, 31), rhythm="weekly", report_level="township")
+    db.session.commit()
+    unknown = county.call("GET", f"/api/v1/departments/999/reports/{county.periods[0].id}", "admin")
+    assert unknown.status_code == 404 and unknown.get_json()["errors"][0]["message"] == "部门 999 不存在"
+    foreign = county.call("GET", f"/api/v1/departments/{county.ids['区民政局']}/reports/{other.periods[0].id}",
+                          "minzheng")
+    assert foreign.status_code == 404 and "不属于区民政局" in foreign.get_json()["errors"][0]["message"]
+    outside = runner.invoke(args=["departments", "add", str(county.campaign.id), "--name", "蓬江区民政局",
+                                  "--indicators", "hardship_should", "--region", "440703"])
+    assert outside.exit_code != 0 and "不在征缴期" in outside.output
+    at_town = runner.invoke(args=["departments", "add", str(county.campaign.id), "--name", "沙堆镇民政办",
+                                  "--indicators", "hardship_should,hardship_enrolled", "--region", TOWN])
+    department_id = int(last_line(at_town))
+    # a department lists under the region it sits at, not under the county above
+    town = county.call("GET", f"/api/v1/progress/{TOWN}?period={county.periods[0].id}", "xinhui").get_json()
+    assert [d["id"] for d in town["departments"]] == [department_id]
+    assert department_id not in [d["id"] for d in county.progress()["departments"]]

@@ -18,8 +18,9 @@ from . import go_to, page_or_fragment
 bp = Blueprint("departments", __name__, url_prefix="/departments")
 
 
-def load(department_id: int, period_id: int, write: bool = False) -> tuple[Department, Period]:
-    """The department and period of a URL, after the one access check (filing pages need write)."""
+def load(department_id: int, period_id: int) -> tuple[Department, Period]:
+    """The department and period of a URL, after the one access check: its pages are for those who
+    file it (its filer, an admin above), like a unit's grid."""
     department = db.get_or_404(Department, department_id, description="部门不存在")
     access.require_department(current_user, department, write=True)
     period = db.get_or_404(Period, period_id, description="报送期次不存在")
@@ -58,7 +59,7 @@ def grid(department_id: int, period_id: int):
 @login_required
 def save(department_id: int, period_id: int):
     """保存 (a draft, kept even with errors) or 提交 (after one acknowledgement of the warnings)."""
-    department, period = load(department_id, period_id, write=True)
+    department, period = load(department_id, period_id)
     form = SubmitForm()
     indicators = department.indicators()
     raw = {i.key: request.form[i.key] for i in indicators if i.key in request.form}
@@ -129,7 +130,7 @@ def upload(department_id: int, period_id: int):
     """Upload the filled .xlsx: its one row goes through the same save_report, all or nothing."""
     from ..progress_workbook import read_progress_form
     from .filing import _columns
-    department, period = load(department_id, period_id, write=True)
+    department, period = load(department_id, period_id)
     form = UploadForm()
     problems: list[str] = []
     if form.validate_on_submit():
