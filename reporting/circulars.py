@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from . import audit, charts, clock
 from . import circular_document as document
 from .extensions import db
-from .departments import DepartmentProgress, department_progress
+from .departments import STANDING, DepartmentProgress, department_progress
 from .filters import month_day, percent
 from .hierarchy import child_level
 from .models import LEVELS, Campaign, Circular, IssuingBody, Period, Region, User
@@ -145,9 +145,6 @@ def draft_body(result: Progress, requirements: str = "") -> str:
     lines.append(f"{next(numbers)}、下一步工作要求")
     lines.extend(line for line in (requirements or DEFAULT_REQUIREMENTS).splitlines() if line.strip())
     return "\n".join(lines)
-
-
-STANDING = {"on_time": "按时报送", "late": "迟报", "missing": "逾期未报", "pending": "待报"}
 
 
 def department_sentence(departments: list[DepartmentProgress], scope: str) -> str:

@@ -187,3 +187,20 @@ def test_the_reminder_list_names_departments_with_their_filers(client, auth, cou
         assert ("<html" in text) is not bool(headers)
         listed = text[text.index("<tbody>"):]
         assert "区税务局" in listed and "区民政局" not in listed  # 民政局 has submitted
+
+
+def test_the_ranking_workbook_has_the_departments_on_their_own_sheet(client, auth, county):
+    campaign, minzheng, _ = county
+    period = campaign.periods[0]
+    user = db.session.scalar(db.select(User).where(User.username == "minzheng"))
+    save_report(period, minzheng.region, {"hardship_should": 900, "hardship_enrolled": 870}, FILER, user=user,
+                submit=True, department=minzheng)
+    db.session.commit()
+    auth.login("xinhui")
+    book = load_workbook(io.BytesIO(client.get(f"/dashboard/{COUNTY}/ranking.xlsx?period={period.id}").data))
+    assert book.sheetnames == ["排名表", "部门报送情况"]
+    rows = [[c.value for c in row] for row in book["部门报送情况"].iter_rows()]
+    assert rows[1][:2] == ["区民政局", "困难群众应参保人数900；困难群众已参保人数870"]
+    assert rows[1][6] == "按时报送" and rows[2][0] == "区税务局" and rows[2][6] == "待报"
+    ranking = [c.value for row in book["排名表"].iter_rows() for c in row]
+    assert "区民政局" not in ranking

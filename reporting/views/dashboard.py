@@ -138,7 +138,7 @@ def export(code: str):
     """The table as shown (same sort), as a 排名表 workbook."""
     region, period = load(code)
     context = dashboard_context(region, period)
-    data = ranking_workbook(context["result"], context["rows"])
+    data = ranking_workbook(context["result"], context["rows"], context["departments"])
     return send_file(io.BytesIO(data), as_attachment=True,
                      download_name=file_name(f"{region.name}{period.label}参保进度排名表.xlsx"),
                      mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
