@@ -37,6 +37,13 @@ def county(client, jiangmen, frozen_now):
     return campaign, minzheng, shuiwu
 
 
+def file_minzheng(period, minzheng):
+    """区民政局's filer submits 900 / 870 for the period."""
+    user = db.session.scalar(db.select(User).where(User.username == "minzheng"))
+    save_report(period, minzheng.region, {"hardship_should": 900, "hardship_enrolled": 870}, FILER, user=user,
+                submit=True, department=minzheng)
+
+
 def grid_url(department, period):
     return f"/departments/{department.id}/{period.id}"
 
@@ -115,9 +122,7 @@ def test_department_pages_refuse_others(client, auth, county):
 def test_dashboard_status_board_and_circular_name_the_late_department(client, auth, county, frozen_now):
     campaign, minzheng, shuiwu = county
     period = campaign.periods[0]
-    user = db.session.scalar(db.select(User).where(User.username == "minzheng"))
-    save_report(period, minzheng.region, {"hardship_should": 900, "hardship_enrolled": 870}, FILER, user=user,
-                submit=True, department=minzheng)
+    file_minzheng(period, minzheng)
     save_report(period, region_by_code(TOWN), {"population": 3000, "should_enroll": 2600, "enrolled": 2000,
                                                "hardship_should": 80, "hardship_enrolled": 78,
                                                "students_enrolled": 400, "newborns_enrolled": 20,
@@ -176,9 +181,7 @@ def test_admin_edits_and_disables_a_department_filer(client, auth, county):
 def test_the_reminder_list_names_departments_with_their_filers(client, auth, county):
     campaign, minzheng, shuiwu = county
     period = campaign.periods[0]
-    user = db.session.scalar(db.select(User).where(User.username == "minzheng"))
-    save_report(period, minzheng.region, {"hardship_should": 900, "hardship_enrolled": 870}, FILER, user=user,
-                submit=True, department=minzheng)
+    file_minzheng(period, minzheng)
     db.session.commit()
     auth.login("xinhui")
     for headers in ({}, {"HX-Request": "true"}):
@@ -192,9 +195,7 @@ def test_the_reminder_list_names_departments_with_their_filers(client, auth, cou
 def test_the_ranking_workbook_has_the_departments_on_their_own_sheet(client, auth, county):
     campaign, minzheng, _ = county
     period = campaign.periods[0]
-    user = db.session.scalar(db.select(User).where(User.username == "minzheng"))
-    save_report(period, minzheng.region, {"hardship_should": 900, "hardship_enrolled": 870}, FILER, user=user,
-                submit=True, department=minzheng)
+    file_minzheng(period, minzheng)
     db.session.commit()
     auth.login("xinhui")
     book = load_workbook(io.BytesIO(client.get(f"/dashboard/{COUNTY}/ranking.xlsx?period={period.id}").data))
