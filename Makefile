@@ -4,6 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 FLASK := $(VENV)/bin/flask --app app
 PG_TEST_DB ?= reporting_test
+# the demo `make run` loads: jiangmen (江门市, semi-monthly) or ninghe (宁河区, weekly, with departments)
+DEMO ?= jiangmen
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/$(PG_TEST_DB)
 RUNTIME_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk fonts-arphic-ukai python3-venv
 TEST_DEBS := $(RUNTIME_DEBS) chromium poppler-utils postgresql redis-server
@@ -41,7 +43,7 @@ system-deps-test:
 
 run: system-deps $(VENV)/.installed-runtime
 	$(FLASK) db upgrade
-	$(FLASK) demo
+	$(FLASK) demo --set $(DEMO)
 	COOKIE_SECURE=0 $(FLASK) run --host 127.0.0.1 --port 5000  # plain http on loopback
 
 # PostgreSQL for the second test run: start the local cluster if it is down, make the database.

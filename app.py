@@ -100,9 +100,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.url_map.converters["int"] = DatabaseId  # before the blueprints add their rules
 
     from reporting import cli
-    from reporting.views import admin, api, auth, circulars, dashboard, filing, home, regions, review
+    from reporting.views import (admin, api, auth, circulars, dashboard, departments, filing, home, regions,
+                                 review)
     for blueprint in (auth.bp, home.bp, regions.bp, filing.bp, dashboard.bp, circulars.bp, admin.bp, api.bp,
-                      review.bp):
+                      review.bp, departments.bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens, not cookies
     cli.init_app(app)

@@ -7,7 +7,8 @@ from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
 from reporting.audit import KINDS
 from reporting.models import ROLES
 
-ROLE_CHOICES = [SelectChoice(key, label) for key, label in ROLES.items()]
+# a department filer is bound to a department, which `flask users create --department` names
+ROLE_CHOICES = [SelectChoice(key, label) for key, label in ROLES.items() if key != "department_filer"]
 
 
 class UserForm(FlaskForm):

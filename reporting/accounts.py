@@ -87,6 +87,10 @@ def update_user(admin: User, user: User, *, role: str, region: Region, full_name
         raise AccountError("角色无效")
     if user.id == admin.id and (not active or role != "city_admin"):
         raise AccountError("不能停用自己或取消自己的管理员角色")
+    if role == "department_filer" and (user.department is None or region.id != user.department.region_id):
+        raise AccountError("部门填报员须用 flask users create --department 绑定部门，所属区划为部门所在区划")
+    if role != "department_filer":
+        user.department = None
     before = {"role": user.role, "region": user.region.code, "full_name": user.full_name,
               "phone": user.phone, "active": user.active}
     user.role, user.region, user.full_name, user.phone, user.active = role, region, full_name, phone, active

@@ -13,7 +13,7 @@ KINDS = {
     "reports.return": "批量退回", "reports.approve": "批量审核通过", "reports.publish": "通报锁定报表",
     "reminder.send": "催报", "webhook.update": "设置群机器人",
     "reports.import": "批量导入报表", "targets.import": "导入任务数", "campaign.create": "建立征缴期",
-    "campaign.update": "修改征缴期设置", "holiday.update": "调整节假日",
+    "campaign.update": "修改征缴期设置", "department.create": "建立部门", "holiday.update": "调整节假日",
     "period.reschedule": "调整报送截止日期",
     "user.create": "建立用户", "user.update": "修改用户", "user.password": "修改密码",
     "token.create": "生成API令牌", "token.revoke": "撤销API令牌", "circular.issue": "印发通报",
@@ -60,6 +60,8 @@ WORDS = {
     "rhythm": "报送节奏", "role": "角色", "status": "状态", "target_rate": "目标参保率", "title": "标题",
     "tokens_revoked": "撤销API令牌数", "ended": "退出设备数", "units": "单位",
     "semimonthly": "半月报", "weekly": "周报", "submitted": "已提交", "draft": "草稿",
+    "campaign": "征缴期", "indicators": "填报指标", "measure": "考核指标", "department": "部门",
+    "auto_remind_hours": "截止前自动催报小时数", "url": "地址", "returned": "已退回", "approved": "已审核",
 }
 
 

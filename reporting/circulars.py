@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from . import audit, charts, clock
 from . import circular_document as document
 from .extensions import db
+from .departments import STANDING, DepartmentProgress, department_progress
 from .filters import month_day, percent
 from .hierarchy import child_level
 from .models import LEVELS, Campaign, Circular, IssuingBody, Period, Region, User
@@ -136,7 +137,13 @@ def draft_body(result: Progress, requirements: str = "") -> str:
         lines.append("；".join(f"{_names(units)}本期数据沿用第{seq}期" for seq, units in sorted(by_period.items()))
                      + "。")
 
-    lines.append("三、存在问题")
+    departments = department_progress(period, head.region, clock.now())
+    numbers = iter("三四五")
+    if departments:
+        lines.append(f"{next(numbers)}、部门报送情况")
+        lines.append(department_sentence(departments, scope))
+
+    lines.append(f"{next(numbers)}、存在问题")
     problems = []
     late_units = [r for r in rows if r.late in ("late", "missing")]
     if late_units:
@@ -162,7 +169,7 @@ def draft_body(result: Progress, requirements: str = "") -> str:
         problems.append("本期各地均按时报送，未发现突出问题。" if not result.pending else "本期未发现突出问题。")
     lines.extend(problems)
 
-    lines.append("四、下一步工作要求")
+    lines.append(f"{next(numbers)}、下一步工作要求")
     lines.extend(line for line in (requirements or DEFAULT_REQUIREMENTS).splitlines() if line.strip())
     return "\n".join(lines)
 
@@ -190,6 +197,45 @@ def _filing_sentence(result: Progress, units_word: str) -> str:
         text += (f"本期报送截止时间为{month_day(period.due)}，尚未到报送截止时间，"
                  f"{_names(pending)}尚未报送，暂按已报送的最近一期数据计算。")
     return text
+
+
+def department_sentence(departments: list[DepartmentProgress], scope: str) -> str:
+    """部门报送情况: who filed on time, and the late departments named for 通报批评."""
+    on_time = [d for d in departments if d.late == "on_time"]
+    late = [d for d in departments if d.late in ("late", "missing")]
+    pending = [d for d in departments if d.late == "pending"]
+    sentence = f"本期应报送进度的{len(departments)}个部门中，{len(on_time)}个按时报送"
+    if late:
+        sentence += f"，{len(late)}个未按时报送"
+    if pending:
+        sentence += f"，{len(pending)}个尚未到报送截止时间"
+    sentence += f"（各部门数据与各地数据有重叠，不计入{scope}合计，详见附件）。"
+    figures = [f"{d.department.name}{_department_figure(d)}" for d in departments if not d.never_filed]
+    if figures:
+        sentence += "；".join(figures) + "。"
+    if late:
+        sentence += f"{'、'.join(d.department.name for d in late)}未按时报送参保缴费进度，予以通报批评。"
+    return sentence
+
+
+def _department_figure(d: DepartmentProgress) -> str:
+    labels = {i.key: i.label for i in d.department.indicators()}
+    text = f"{labels[d.department.measure]}{d.measured:,}人"
+    if d.task:
+        text += f"，完成任务的{percent(d.completion)}"
+    elif d.rate is not None:
+        text += f"，参保率{percent(d.rate)}"
+    if d.carried_from is not None:
+        text += f"（沿用第{d.carried_from.seq}期数据）"
+    return text
+
+
+def department_table(departments: list[DepartmentProgress]) -> document.Table:
+    # narrow enough for one line a row: which count is measured, and what is carried, the paragraph says
+    header = ["部门", "已参保（缴费）人数", "任务数", "完成率", "参保率", "进度", "报送"]
+    rows = [[d.department.name, _count(d.measured), _count(d.task), percent(d.completion), percent(d.rate),
+             LIGHTS[d.light], STANDING[d.late]] for d in departments]
+    return document.Table(header, rows)
 
 
 def parse_body(text: str) -> list[document.Section]:
@@ -312,6 +358,11 @@ def build_document(period: Period, region: Region, *, title: str, body: str, iss
             attachments.append(document.Attachment(
                 f"{annual_name(period.campaign)}{UNIT_WORDS.get(child_level(child_level(region.level)), '')}"
                 f"参保进度表（截至{month_day(period.as_of)}）", table=deeper))
+    departments = department_progress(period, region, clock.now())
+    if departments:
+        attachments.append(document.Attachment(
+            f"{annual_name(period.campaign)}部门报送情况表（截至{month_day(period.as_of)}）",
+            table=department_table(departments)))
     attachments.extend(chart_attachments(period, region, result))
     return document.Circular(
         issuer_mark=bureau.name, number=document.DocumentNumber(doc_prefix, doc_year, doc_seq),
@@ -370,7 +421,8 @@ def issue(circular: Circular, user: Optional[User],
     step("render")
     circular.html = document.render_circular_html(doc)
     circular.pdf = render_pdf_html(circular.html)
-    circular.snapshot = progress_json(result)
+    circular.snapshot = {**progress_json(result), "departments": [
+        d.as_json() for d in department_progress(circular.period, circular.region, now)]}
     circular.issue_no, circular.doc_prefix, circular.doc_year, circular.doc_seq = issue_no, bureau.prefix, now.year, seq
     circular.status, circular.issued_at, circular.issued_by_id = "issued", now, user.id if user else None
     db.session.flush()  # the unique numbers reject a concurrent issue of the same sequence

@@ -22,6 +22,8 @@ targets_cli = AppGroup("targets", help="任务分解表")
 users_cli = AppGroup("users", help="用户与API令牌")
 reports_cli = AppGroup("reports", help="报表")
 circulars_cli = AppGroup("circulars", help="通报")
+departments_cli = AppGroup("departments", help="部门（条线）")
+indicators_cli = AppGroup("indicators", help="进度表指标")
 
 
 @contextmanager
@@ -190,25 +192,41 @@ def reports_import(period_id: int, file: str, submit: bool, reason: str | None):
 @users_cli.command("create")
 @click.argument("username")
 @click.option("--role", required=True, type=click.Choice(list(ROLES)))
-@click.option("--region", "region_code", required=True)
+@click.option("--region", "region_code", help="区划代码（部门填报员不用）")
+@click.option("--department", "department_id", type=int, help="部门编号（仅部门填报员）")
 @click.option("--password")
 @click.option("--name", "full_name", default="", help="姓名")
 @click.option("--phone", default="", help="联系电话")
-def users_create(username, role, region_code, password, full_name, phone):
-    """建立绑定到一个区划的用户；不给密码时生成一个并打印。"""
+def users_create(username, role, region_code, department_id, password, full_name, phone):
+    """建立绑定到一个区划（或一个部门）的用户；不给密码时生成一个并打印。"""
+    from .models import Department
     if db.session.scalar(db.select(User).where(User.username == username)):
         raise click.ClickException(f"用户名 {username} 已存在")
+    department = None
+    if role == "department_filer":
+        if department_id is None:
+            raise click.ClickException("部门填报员用 --department 部门编号 绑定到一个部门")
+        department = db.session.get(Department, department_id)
+        if department is None:
+            raise click.ClickException(f"部门 {department_id} 不存在")
+        if region_code is not None and region_code != department.region.code:
+            raise click.ClickException(f"{department.name}在{department.region.name}（{department.region.code}），"
+                                       f"不在 {region_code}；部门填报员只需 --department")
+    elif region_code is None or department_id is not None:
+        raise click.ClickException("请用 --region 区划代码 指定用户所属区划（--department 仅用于部门填报员）")
     generated = password is None
     password = password or secrets.token_urlsafe(12)
     with one_transaction():
-        user = User(username=username, role=role, region=_region(region_code),
+        region = department.region if department else _region(region_code)
+        user = User(username=username, role=role, region=region, department=department,
                     full_name=full_name, phone=phone)
         user.set_password(password)
         db.session.add(user)
         db.session.flush()
         audit.record("user.create", None, region=user.region, target=f"用户 {username}",
-                     after={"role": role, "region": region_code})
-    click.echo(f"已建立用户 {username}（{ROLES[role]}，{user.region.name}）")
+                     after={"role": role, "region": region.code,
+                            **({"department": department.id} if department else {})})
+    click.echo(f"已建立用户 {username}（{ROLES[role]}，{department.name if department else user.region.name}）")
     if generated:
         click.echo(f"初始密码：{password}")
 
@@ -285,6 +303,58 @@ def circulars_issue(region_code: str, period_id: int, username: str | None):
     click.echo(circular.id)
 
 
+def _campaign(campaign_id: int) -> Campaign:
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise click.ClickException(f"征缴期 {campaign_id} 不存在")
+    return campaign
+
+
+@departments_cli.command("add")
+@click.argument("campaign_id", type=int)
+@click.option("--name", required=True, help="部门名称，如 区民政局")
+@click.option("--indicators", "keys", required=True, help="部门填报的指标代码，逗号分隔")
+@click.option("--region", "region_code", help="部门所在区划（默认为征缴期的覆盖范围）")
+@click.option("--measure", help="对照任务数考核的指标（默认为其已参保类指标）")
+def departments_add(campaign_id: int, name: str, keys: str, region_code: str | None, measure: str | None):
+    """建立征缴期的一个部门（条线），每期填报所列指标；最后一行输出部门编号。"""
+    from .departments import add_department
+    campaign = _campaign(campaign_id)
+    with one_transaction():
+        department = add_department(campaign, name, keys.replace("，", ",").split(","),
+                                    region=_region(region_code) if region_code else None, measure=measure)
+    labels = {i.key: i.label for i in department.indicators()}
+    click.echo(f"已建立部门 {department.name}（{department.region.name}），填报："
+               f"{'、'.join(labels[k] for k in department.indicator_keys)}")
+    click.echo(department.id)
+
+
+@departments_cli.command("list")
+@click.argument("campaign_id", type=int)
+def departments_list(campaign_id: int):
+    """列出征缴期的部门：编号、名称、所在区划、指标。"""
+    from .models import Department
+    campaign = _campaign(campaign_id)
+    for department in db.session.scalars(db.select(Department).where(Department.campaign_id == campaign.id)
+                                         .order_by(Department.position, Department.id)):
+        click.echo(f"{department.id}\t{department.name}\t{department.region.code}\t"
+                   f"{','.join(department.indicator_keys)}")
+
+
+@indicators_cli.command("add")
+@click.argument("campaign_id", type=int)
+@click.option("--key", required=True, help="指标代码，如 paid")
+@click.option("--label", required=True, help="中文名称，如 已缴费人数")
+@click.option("--part-of", help="所属总数的指标代码（“其中”项）")
+def indicators_add(campaign_id: int, key: str, label: str, part_of: str | None):
+    """为征缴期增加一个只由部门填报的指标（不进入各地进度表和汇总）。"""
+    from .departments import add_indicator
+    campaign = _campaign(campaign_id)
+    with one_transaction():
+        indicator = add_indicator(campaign, key, label, part_of)
+    click.echo(f"已增加部门指标 {indicator.key}（{indicator.label}）")
+
+
 jobs_cli = AppGroup("jobs", help="后台任务")
 
 
@@ -306,11 +376,16 @@ def jobs_worker(burst: bool):
 
 
 @click.command("demo")
-def demo_command():
-    """载入江门市演示数据（可重复执行）。"""
-    from .demo import load_demo
+@click.option("--set", "which", default="jiangmen", type=click.Choice(["jiangmen", "ninghe"]),
+              help="jiangmen：江门市（半月报，默认）；ninghe：宁河区（周报，镇街与六个部门）")
+def demo_command(which: str):
+    """载入演示数据（可重复执行）：默认江门市，--set ninghe 为宁河区。"""
+    if which == "ninghe":
+        from .ninghe_demo import load_ninghe as load
+    else:
+        from .demo import load_demo as load
     with one_transaction():
-        summary = load_demo(echo=lambda line: click.echo(line))
+        summary = load(echo=lambda line: click.echo(line))
     click.echo(summary)
 
 
@@ -498,6 +573,6 @@ def users_webhook(username: str, kind: str, url: str | None, secret: str, mobile
 
 def init_app(app: Flask) -> None:
     for command in (regions_cli, campaign_cli, targets_cli, reports_cli, users_cli, circulars_cli,
-                    jobs_cli, reminders_cli, demo_command):
+                    jobs_cli, reminders_cli, demo_command, departments_cli, indicators_cli):
         app.cli.add_command(command)
     app.cli.add_command(holidays_cli)

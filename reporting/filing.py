@@ -15,7 +15,7 @@ from .bulk import among, collector_paused, insert_values, json_object, update_va
 from .extensions import db
 from .hierarchy import descendants_at
 from .indicators import RATE_NUMERATOR, fields
-from .models import Campaign, Indicator, Period, Region, Report, Revision, User
+from .models import Campaign, Department, Indicator, Period, Region, Report, Revision, User
 from .tally import Changes, neighbours
 from .validation import FILER_FIELDS, Issue, check, jump_warning, parse_values, reason_errors, sibling_outlier
 
@@ -55,9 +55,10 @@ def is_report_unit(campaign: Campaign, region: Region) -> bool:
     return region.level == campaign.report_level and campaign.root.contains(region)
 
 
-def find_report(period: Period, region: Region) -> Optional[Report]:
-    return db.session.scalar(select(Report).where(Report.period_id == period.id,
-                                                  Report.region_id == region.id))
+def find_report(period: Period, region: Region, department: Optional[Department] = None) -> Optional[Report]:
+    """The report of `region` for `period`, or of `department` when one is given."""
+    filer = Report.department_id == department.id if department else Report.region_id == region.id
+    return db.session.scalar(select(Report).where(Report.period_id == period.id, filer))
 
 
 def previous_period(period: Period) -> Optional[Period]:
@@ -117,16 +118,19 @@ def sibling_values(period: Period, region: Region, indicators) -> list[dict[str,
 
 def save_report(period: Period, region: Region, raw_values: dict[str, Any], filer: dict[str, str], *,
                 user: Optional[User], submit: bool, reason: Optional[str] = None,
-                revision: Optional[int] = None, strict: bool = True) -> Outcome:
+                revision: Optional[int] = None, strict: bool = True,
+                department: Optional[Department] = None) -> Outcome:
     """Validate and store one unit's form. Raises ReportRejected (422) or ReportConflict (409).
 
     Values not given keep what was stored. A draft in the grid (`strict=False`) is saved even
     with rule errors, so that typing is never lost; submission and every other caller refuse them.
+    With `department` (sitting at `region`), the form is the department's own indicators, and
+    its figures go into no tally: a department's groups overlap the units' counts.
     """
     campaign = period.campaign
-    indicators = campaign.indicators
+    indicators = department.indicators() if department else campaign.indicators
     now = clock.now()
-    report = find_report(period, region)
+    report = find_report(period, region, department)
     if revision is not None and revision != (report.revision if report else 0):
         raise ReportConflict("该报表已被他人修改，请查看最新数据后再保存", report)
     closed = is_closed(campaign, now.date()) and not (user and user.role == "city_admin")
@@ -148,10 +152,17 @@ def save_report(period: Period, region: Region, raw_values: dict[str, Any], file
                    (getattr(report, f"filer_{key}") if report else "")) or "" for key in FILER_FIELDS}
     was_submitted = report is not None and report.status == "submitted"
     submitting = submit or was_submitted
-    previous = previous_values(period, [region.id]).get(region.id)
+    if department:
+        before = previous_period(period)
+        last = find_report(before, region, department) if before else None
+        previous = last.values(indicators) if last and last.status == "submitted" else None
+        increases, siblings = [], []
+    else:
+        previous = previous_values(period, [region.id]).get(region.id)
+        increases = sibling_increases(period, region)
+        siblings = sibling_values(period, region, indicators)
     rule_errors, warnings = check(indicators, merged, filer, submit=submitting, previous=previous,
-                                  sibling_increases=sibling_increases(period, region),
-                                  sibling_values=sibling_values(period, region, indicators))
+                                  sibling_increases=increases, sibling_values=siblings)
     changed = report is None or merged != stored or any(
         filer[k] != getattr(report, f"filer_{k}") for k in FILER_FIELDS) or (submit and not was_submitted)
     resubmitting = returned and submit
@@ -171,7 +182,8 @@ def save_report(period: Period, region: Region, raw_values: dict[str, Any], file
         return Outcome(report, warnings, changed=False)
 
     if report is None:
-        report = Report(period=period, region=region, status="draft")
+        report = (Report(period=period, department=department, status="draft") if department else
+                  Report(period=period, region=region, status="draft"))
         db.session.add(report)
     report.set_values(indicators, merged)
     for key in FILER_FIELDS:
@@ -185,7 +197,7 @@ def save_report(period: Period, region: Region, raw_values: dict[str, Any], file
         db.session.flush()
     except (StaleDataError, IntegrityError):
         raise ReportConflict("该报表刚被他人修改，请查看最新数据后再保存") from None
-    if submitting:
+    if submitting and not department:
         tallies = Changes(period, indicators)
         prior, later = neighbours(period, [region.id], indicators,
                                   {region.id: previous} if previous is not None else None)
@@ -197,7 +209,8 @@ def save_report(period: Period, region: Region, raw_values: dict[str, Any], file
         tallies.apply()
     kind = ("report.resubmit" if resubmitting else "report.correct" if was_submitted else
             "report.submit" if submitting else "report.save")
-    audit.record(kind, user, region=region, target=f"报表 {region.code} {period.label} 第{report.revision}版",
+    audit.record(kind, user, region=region,
+                 target=f"报表 {department.name if department else region.code} {period.label} 第{report.revision}版",
                  before={**stored, **({"status": "submitted"} if was_submitted else {})} if stored_any else None,
                  after={**merged, "status": report.status, **({"reason": reason.strip()} if reason else {})})
     if resubmitting:

@@ -6,8 +6,8 @@ import hashlib
 from typing import Optional
 
 from flask_login import UserMixin
-from sqlalchemy import (JSON, BigInteger, Boolean, Date, DateTime, ForeignKey, Integer, LargeBinary, Numeric,
-                        String, Text, UniqueConstraint, Index)
+from sqlalchemy import (JSON, BigInteger, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Integer,
+                        LargeBinary, Numeric, String, Text, UniqueConstraint, Index)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -104,8 +104,12 @@ class Campaign(db.Model):
     root: Mapped[Region] = relationship()
     periods: Mapped[list["Period"]] = relationship(back_populates="campaign", order_by="Period.seq",
                                                    cascade="all, delete-orphan")
-    indicators: Mapped[list["Indicator"]] = relationship(order_by="Indicator.position",
-                                                         cascade="all, delete-orphan")
+    #: the regional form: what the units of the tree file, summed up the tree
+    indicators: Mapped[list["Indicator"]] = relationship(
+        primaryjoin="and_(Campaign.id == Indicator.campaign_id, Indicator.departments_only.is_(False))",
+        order_by="Indicator.position", cascade="all, delete-orphan")
+    #: every indicator, with those only departments file (e.g. 税务局's 已缴费人数)
+    all_indicators: Mapped[list["Indicator"]] = relationship(order_by="Indicator.position", viewonly=True)
 
     @property
     def closes_on(self) -> dt.date:
@@ -157,6 +161,37 @@ class Indicator(db.Model):
     slot: Mapped[int] = mapped_column(Integer)
     #: the key of the total this is a 其中 part of, if any
     part_of: Mapped[Optional[str]] = mapped_column(String(40))
+    #: filed by departments (条线) only, never part of the regional form
+    departments_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+
+
+class Department(db.Model):
+    """A department (条线, e.g. 区民政局) that files some of a campaign's indicators every period."""
+    __table_args__ = (UniqueConstraint("campaign_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), index=True)
+    #: where it sits and who supervises it (by default the campaign's root)
+    region_id: Mapped[int] = mapped_column(ForeignKey("region.id"), index=True)
+    #: e.g. 区民政局
+    name: Mapped[str] = mapped_column(String(100))
+    #: the keys of the indicators it files, in the order of its form
+    indicator_keys: Mapped[list] = mapped_column(JSON, default=list)
+    #: the key whose count is measured against its task (任务数)
+    measure: Mapped[str] = mapped_column(String(40))
+    #: 任务数, from the 任务分解表
+    task: Mapped[Optional[int]] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    campaign: Mapped[Campaign] = relationship()
+    region: Mapped[Region] = relationship()
+
+    def indicators(self) -> list[Indicator]:
+        """Its form: the campaign's indicators it files, in the campaign's order."""
+        keys = set(self.indicator_keys)
+        return [i for i in self.campaign.all_indicators if i.key in keys]
+
+    def __repr__(self) -> str:
+        return f"<Department {self.id} {self.name}>"
 
 
 class HolidayOverride(db.Model):
@@ -199,12 +234,17 @@ class Target(db.Model):
 
 
 class Report(db.Model):
-    """One region's form for one period (报表)."""
+    """One region's (or one department's) form for one period (报表)."""
     __table_args__ = (UniqueConstraint("period_id", "region_id"),
+                      UniqueConstraint("period_id", "department_id"),
+                      # a report belongs to a unit of the tree or to a department, never both
+                      CheckConstraint("(region_id IS NULL) <> (department_id IS NULL)", name="one_filer"),
                       Index("ix_report_region_period", "region_id", "period_id"))
     id: Mapped[int] = mapped_column(primary_key=True)
     period_id: Mapped[int] = mapped_column(ForeignKey("period.id"))
-    region_id: Mapped[int] = mapped_column(ForeignKey("region.id"))
+    #: the unit of the tree; None for a department's report, which no regional sum ever reads
+    region_id: Mapped[Optional[int]] = mapped_column(ForeignKey("region.id"))
+    department_id: Mapped[Optional[int]] = mapped_column(ForeignKey("department.id"))
     #: draft or submitted
     status: Mapped[str] = mapped_column(String(10), default="draft")
     # The indicator values, mapped by Indicator.slot; counts of people, never rates.
@@ -236,7 +276,8 @@ class Report(db.Model):
     __mapper_args__ = {"version_id_col": revision}
 
     period: Mapped[Period] = relationship()
-    region: Mapped[Region] = relationship()
+    region: Mapped[Optional[Region]] = relationship()
+    department: Mapped[Optional[Department]] = relationship()
     updated_by: Mapped[Optional["User"]] = relationship()
 
     def values(self, indicators: list[Indicator]) -> dict[str, Optional[int]]:
@@ -323,7 +364,7 @@ class Revision(db.Model):
 
 
 ROLES = {"city_admin": "市级管理员", "county_filer": "县级填报员",
-         "township_filer": "乡镇填报员", "viewer": "查看"}
+         "township_filer": "乡镇填报员", "viewer": "查看", "department_filer": "部门填报员"}
 #: roles that may write reports in their subtree
 WRITER_ROLES = {"city_admin", "county_filer", "township_filer"}
 
@@ -335,7 +376,10 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(256))
     #: one of ROLES
     role: Mapped[str] = mapped_column(String(20))
+    #: the subtree it sees; a department filer's is its department's region, which it may not read
     region_id: Mapped[int] = mapped_column(ForeignKey("region.id"))
+    #: the one department a department_filer files for
+    department_id: Mapped[Optional[int]] = mapped_column(ForeignKey("department.id"))
     #: the person's name, shown as 填表人 by default
     full_name: Mapped[str] = mapped_column(String(50), default="")
     phone: Mapped[str] = mapped_column(String(30), default="")
@@ -344,6 +388,7 @@ class User(UserMixin, db.Model):
     session_nonce: Mapped[str] = mapped_column(String(32), default="")
 
     region: Mapped[Region] = relationship()
+    department: Mapped[Optional[Department]] = relationship()
     #: the key of the login session this request came with (not stored: only its digest is)
     login_key = ""
 

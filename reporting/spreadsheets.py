@@ -131,8 +131,23 @@ def _data_period(unit, period) -> str:
     return "未报"
 
 
-def ranking_workbook(result, rows) -> bytes:
-    """A 排名表: the ranking of `rows` (UnitProgress, in the order shown) for one period."""
+def _departments_sheet(sheet, departments, lights) -> None:
+    """部门报送情况: each department's own figures, never part of the ranking's totals."""
+    from .departments import STANDING
+    sheet.append(["部门", "报送数据", "任务数", "完成率", "参保率", "进度", "报送", "说明"])
+    for d in departments:
+        sheet.append([safe_text(d.department.name),
+                      safe_text("；".join(f"{i.label}{d.totals.get(i.key, 0):,}" for i in d.department.indicators())),
+                      d.task, d.completion, d.rate, lights[d.light], STANDING[d.late],
+                      f"沿用第{d.carried_from.seq}期" if d.carried_from else ""])
+    for row in sheet.iter_rows(min_row=2):
+        row[3].number_format = row[4].number_format = "0.00%"
+    sheet.column_dimensions["A"].width, sheet.column_dimensions["B"].width = 18, 60
+
+
+def ranking_workbook(result, rows, departments=()) -> bytes:
+    """A 排名表: the ranking of `rows` (UnitProgress, in the order shown) for one period, and the
+    departments (DepartmentProgress) sitting at the region on a sheet of their own."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
     from openpyxl.utils import get_column_letter
@@ -191,6 +206,8 @@ def ranking_workbook(result, rows) -> bytes:
         sheet.column_dimensions[get_column_letter(n)].width = width
     sheet.freeze_panes = "A4"
     sheet.print_title_rows = "3:3"
+    if departments:
+        _departments_sheet(book.create_sheet("部门报送情况"), departments, LIGHTS)
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from . import audit
 from .extensions import db
 from .hierarchy import descendants_at, name_index
-from .models import LEVELS, Campaign, Region, Target
+from .models import LEVELS, Campaign, Department, Region, Target
 from .spreadsheets import parse_count, read_table
 
 #: accepted headings for each column; the first is the official one
@@ -61,6 +61,12 @@ def import_targets(campaign: Campaign, path_or_bytes, filename: str | None = Non
     by_code = {r.code: r for r in units.values()}
     by_name = name_index((r.id, r.name) for r in units.values())
 
+    # a department's row (区民政局) is matched by its name, or the code its workbook gives it (BM2);
+    # its task is never summed into a unit's
+    departments = {key: d for d in db.session.scalars(select(Department).where(
+        Department.campaign_id == campaign.id)) for key in (d.name, f"BM{d.id}")}
+    department_tasks: dict[int, int] = {}
+
     errors: list[str] = []
     parsed: dict[int, dict] = {}
     stated_total = None
@@ -70,6 +76,12 @@ def import_targets(campaign: Campaign, path_or_bytes, filename: str | None = Non
         name = str(cell("name") or "").strip()
         if not code and any(str(c).replace(" ", "") in TOTAL_ROWS for c in cells if c is not None):
             stated_total = _count(cell("task"), line, "任务数", errors)
+            continue
+        department = departments.get(code or name)
+        if department is not None:
+            if department.id in department_tasks:
+                errors.append(f"第{line}行：{department.name}重复出现")
+            department_tasks[department.id] = _count(cell("task"), line, "任务数", errors)
             continue
         if code:
             region = by_code.get(code)
@@ -99,7 +111,7 @@ def import_targets(campaign: Campaign, path_or_bytes, filename: str | None = Non
             if key in at:
                 values[key] = _count(cell(key), line, label, errors, required=False)
         parsed[region.id] = values
-    if not parsed and not errors:
+    if not parsed and not department_tasks and not errors:
         errors.append("表中没有任何单位的任务数")
     if errors:
         raise TargetImportError(errors)
@@ -113,10 +125,14 @@ def import_targets(campaign: Campaign, path_or_bytes, filename: str | None = Non
             db.session.add(target)
         for key, value in values.items():
             setattr(target, key, value)
+    named = {d.id: d for d in departments.values()}
+    for department_id, task in department_tasks.items():
+        named[department_id].task = task
     db.session.flush()
     audit.record("targets.import", None, region=root, target=f"征缴期 {campaign.id} 任务分解表",
-                 after={units[rid].code: values["task"] for rid, values in parsed.items()})
-    result = TargetImportResult(loaded=len(parsed))
+                 after={**{units[rid].code: values["task"] for rid, values in parsed.items()},
+                        **{f"部门 {named[i].name}": task for i, task in department_tasks.items()}})
+    result = TargetImportResult(loaded=len(parsed) + len(department_tasks))
     result.warnings = sum_warnings(existing.values(), units)
     listed = sum(v["task"] for v in parsed.values())
     if stated_total is not None and stated_total != listed:

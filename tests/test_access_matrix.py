@@ -10,7 +10,7 @@ import io
 import re
 import secrets
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Optional
 
 from flask import current_app, g, url_for
@@ -21,17 +21,24 @@ from app import create_app
 from reporting.campaigns import create_campaign
 from reporting.circulars import issue, new_draft
 from reporting.extensions import db
-from reporting.filing import import_reports
+from reporting.departments import add_department
+from reporting.filing import import_reports, save_report
 from reporting.hierarchy import descendants_at, region_by_code
 from reporting.models import ApiToken, Region, Report, User
 
 CITY, XINHUI, PENGJIANG, SUZHOU = "4407", "440705", "440703", "3413"
 SHADUI, YAMEN, LINGBI = "440705106", "440705105", "341323"  # 沙堆镇, 崖门镇 (both 新会区), 灵璧县
-ROLES = ("city_admin", "county_filer", "township_filer", "viewer")
+ROLES = ("city_admin", "county_filer", "township_filer", "viewer", "department_filer")
 WRITERS = frozenset({"city_admin", "county_filer", "township_filer"})
-EVERYONE = frozenset(ROLES)
+#: every role bound to a region subtree; a department filer sees its department only
+EVERYONE = frozenset(ROLES) - {"department_filer"}
+#: every signed-in user: their own start page, account and tokens
+ANYONE = frozenset(ROLES)
 ADMIN = frozenset({"city_admin"})
 REVIEWERS = frozenset({"city_admin", "county_filer"})
+#: who files a department's reports, and who may read them (those who see the region it sits at)
+DEPARTMENT_WRITERS = frozenset({"city_admin", "department_filer"})
+DEPARTMENT_READERS = frozenset({"city_admin", "viewer", "county_filer", "department_filer"})
 PASSWORD = "correct-horse-battery"
 COUNTS = {"population": 3000, "should_enroll": 2600, "enrolled": 2000, "hardship_should": 80,
           "hardship_enrolled": 78, "students_enrolled": 400, "newborns_enrolled": 20, "college_enrolled": 0}
@@ -58,6 +65,8 @@ class Place:
     token: int  #: an API token to revoke
     name: str = ""  #: what an in-scope page shows: the region's name
     doc_number: str = ""  #: the issued circular's 发文字号
+    department: int = 0  #: a department (条线) of the place's campaign
+    department_name: str = ""
 
 
 @dataclass
@@ -106,18 +115,20 @@ def user_form(place: Place) -> dict:
 
 #: endpoint -> method -> Call. Every route of app.url_map (but static) with every method it accepts.
 ROUTES: dict[str, dict[str, Call]] = {
-    "home.index": {"GET": Call(lambda p: _u("home.index"), scoped=False, shows=lambda p: p.name)},
+    "home.index": {"GET": Call(lambda p: _u("home.index"), scoped=False, roles=ANYONE, shows=lambda p: p.name)},
     "auth.login": {
-        "GET": Call(lambda p: _u("auth.login"), scoped=False, public=True),
-        "POST": Call(lambda p: _u("auth.login"), scoped=False, public=True, write=True,
+        "GET": Call(lambda p: _u("auth.login"), scoped=False, public=True, roles=ANYONE),
+        "POST": Call(lambda p: _u("auth.login"), scoped=False, public=True, write=True, roles=ANYONE,
                      data=lambda p: {"username": "nobody", "password": "wrong-password-42"}),
     },
-    "auth.logout": {"POST": Call(lambda p: _u("auth.logout"), scoped=False, write=True, relogin=True)},
-    "auth.account_sessions": {"GET": Call(lambda p: _u("auth.account_sessions"), scoped=False,
+    "auth.logout": {"POST": Call(lambda p: _u("auth.logout"), scoped=False, write=True, relogin=True,
+                                 roles=ANYONE)},
+    "auth.account_sessions": {"GET": Call(lambda p: _u("auth.account_sessions"), scoped=False, roles=ANYONE,
                                           shows=lambda p: "退出其他设备")},
-    "auth.end_other_sessions": {"POST": Call(lambda p: _u("auth.end_other_sessions"), scoped=False, write=True)},
+    "auth.end_other_sessions": {"POST": Call(lambda p: _u("auth.end_other_sessions"), scoped=False, write=True,
+                                             roles=ANYONE)},
     "regions.show": {"GET": Call(lambda p: _u("regions.show", code=p.region), shows=lambda p: p.name)},
-    "dashboard.index": {"GET": Call(lambda p: _u("dashboard.index"), scoped=False)},
+    "dashboard.index": {"GET": Call(lambda p: _u("dashboard.index"), scoped=False, roles=ANYONE)},
     "dashboard.show": {"GET": Call(lambda p: _u("dashboard.show", code=p.region, period=p.period),
                                    shows=lambda p: p.name)},
     "dashboard.charts": {"GET": Call(lambda p: _u("dashboard.charts", code=p.region, period=p.period),
@@ -126,7 +137,8 @@ ROUTES: dict[str, dict[str, Call]] = {
                                       shows=lambda p: p.name)},
     "dashboard.export": {"GET": Call(lambda p: _u("dashboard.export", code=p.region, period=p.period),
                                      shows=lambda p: p.name)},
-    "filing.index": {"GET": Call(lambda p: _u("filing.index", region=p.grid, period=p.period))},
+    # a department filer is sent to its own department's form, and refused any region's
+    "filing.index": {"GET": Call(lambda p: _u("filing.index", region=p.grid, period=p.period), roles=ANYONE)},
     # a viewer reads the grid (read-only), its history and its workbook
     "filing.grid": {"GET": Call(lambda p: _u("filing.grid", period_id=p.period, code=p.grid),
                                 shows=lambda p: p.unit)},
@@ -194,20 +206,20 @@ ROUTES: dict[str, dict[str, Call]] = {
     "admin.holiday_remove": {"POST": Call(lambda p: _u("admin.holiday_remove"), roles=ADMIN, scoped=False,
                                           write=True, data=lambda p: {"remove-day": "2027-02-14"})},
     "admin.change_password": {
-        "GET": Call(lambda p: _u("admin.change_password"), scoped=False, shows=lambda p: "修改密码"),
-        "POST": Call(lambda p: _u("admin.change_password"), scoped=False, write=True,
+        "GET": Call(lambda p: _u("admin.change_password"), scoped=False, roles=ANYONE, shows=lambda p: "修改密码"),
+        "POST": Call(lambda p: _u("admin.change_password"), scoped=False, write=True, roles=ANYONE,
                      data=lambda p: {"current": "not-my-password", "password": "a-long-unusual-passphrase-42",
                                      "confirm": "a-long-unusual-passphrase-42"}),
     },
     # one's own tokens; ?user= is how an admin makes one for a user of the subtree
     "admin.tokens": {
-        "GET": Call(lambda p: _u("admin.tokens"), scoped=False, shows=lambda p: "API 令牌"),
+        "GET": Call(lambda p: _u("admin.tokens"), scoped=False, roles=ANYONE, shows=lambda p: "API 令牌"),
         "POST": Call(lambda p: _u("admin.tokens", user=p.user), write=True, data=lambda p: {"token-label": "矩阵"},
                      roles=ADMIN),
     },
-    "admin.revoke": {"POST": Call(lambda p: _u("admin.revoke", token_id=p.token), write=True)},
+    "admin.revoke": {"POST": Call(lambda p: _u("admin.revoke", token_id=p.token), write=True, roles=ANYONE)},
     "api.region": {"GET": Call(lambda p: _u("api.region", code=p.region), api=True, shows=lambda p: p.region)},
-    "api.periods": {"GET": Call(lambda p: _u("api.periods", campaign_id=p.campaign), api=True,
+    "api.periods": {"GET": Call(lambda p: _u("api.periods", campaign_id=p.campaign), api=True, roles=ANYONE,
                                 shows=lambda p: '"as_of"')},
     "api.get_report": {"GET": Call(lambda p: _u("api.get_report", region_code=p.unit, period_id=p.period), api=True,
                                    shows=lambda p: p.unit)},
@@ -215,6 +227,31 @@ ROUTES: dict[str, dict[str, Call]] = {
                                    roles=WRITERS, write=True, json=lambda p: {"values": {"population": 3000}})},
     "api.region_progress": {"GET": Call(lambda p: _u("api.region_progress", region_code=p.region,
                                                          period=p.period), api=True, shows=lambda p: p.region)},
+    "api.get_department_report": {"GET": Call(
+        lambda p: _u("api.get_department_report", department_id=p.department, period_id=p.period), api=True,
+        roles=DEPARTMENT_READERS, shows=lambda p: '"department_id"')},
+    "api.put_department_report": {"PUT": Call(
+        lambda p: _u("api.put_department_report", department_id=p.department, period_id=p.period), api=True,
+        roles=DEPARTMENT_WRITERS, write=True, json=lambda p: {"values": {"hardship_should": 100}})},
+    "departments.grid": {"GET": Call(lambda p: _u("departments.grid", department_id=p.department,
+                                                  period_id=p.period),
+                                     roles=DEPARTMENT_WRITERS, shows=lambda p: p.department_name)},
+    "departments.save": {"POST": Call(lambda p: _u("departments.save", department_id=p.department,
+                                                   period_id=p.period),
+                                      roles=DEPARTMENT_WRITERS, write=True,
+                                      data=lambda p: {"hardship_should": "100", "action": "save"})},
+    "departments.history": {"GET": Call(lambda p: _u("departments.history", department_id=p.department,
+                                                     period_id=p.period),
+                                        roles=DEPARTMENT_WRITERS, shows=lambda p: "修改记录")},
+    "departments.download": {"GET": Call(lambda p: _u("departments.download", department_id=p.department,
+                                                      period_id=p.period),
+                                         roles=DEPARTMENT_WRITERS, shows=lambda p: p.department_name)},
+    "departments.upload": {
+        "GET": Call(lambda p: _u("departments.upload", department_id=p.department, period_id=p.period),
+                    roles=DEPARTMENT_WRITERS, shows=lambda p: "上传"),
+        "POST": Call(lambda p: _u("departments.upload", department_id=p.department, period_id=p.period),
+                     roles=DEPARTMENT_WRITERS, write=True, data=lambda p: {}),
+    },
     "api.circular_pdf": {"GET": Call(lambda p: _u("api.circular_pdf", circular_id=p.circular), api=True,
                                      shows=lambda p: "%PDF")},
     "api.circular_list": {"GET": Call(lambda p: _u("api.circular_list", region_code=p.region), api=True,
@@ -286,6 +323,20 @@ def build_world(app, runner):
                sz_unit: ({**COUNTS, "population": 1000000, "should_enroll": 900000, "enrolled": 876543},
                          {"name": "宿州填表员", "phone": "13955700001", "head": "灵璧局长"})}
     plain_filer = {"name": "黄丽华", "phone": "13802216103", "head": "张局长"}
+    # Departments (条线): one of 新会区 with its filer, and three whose figures only some may read.
+    hardship = ["hardship_should", "hardship_enrolled"]
+    departments = {"own": add_department(jiangmen, "新会区民政局", hardship, region_by_code(XINHUI)),
+                   "sibling": add_department(jiangmen, "新会区教育局", ["students_enrolled", "college_enrolled"],
+                                             region_by_code(XINHUI)),
+                   PENGJIANG: add_department(jiangmen, "蓬江区民政局", hardship, region_by_code(PENGJIANG)),
+                   SUZHOU: add_department(suzhou, "灵璧县民政局", hardship, region_by_code(LINGBI))}
+    for key, values in (("sibling", {"students_enrolled": 654321, "college_enrolled": 4321}),
+                        (PENGJIANG, {"hardship_should": 543210, "hardship_enrolled": 543000}),
+                        (SUZHOU, {"hardship_should": 432109, "hardship_enrolled": 432000})):
+        department = departments[key]
+        save_report(p_sz if key == SUZHOU else p_jm, department.region, values,
+                    {"name": "部门填表员", "phone": "13800000009", "head": "部门局长"}, user=None, submit=True,
+                    department=department)
     rows = [(n, code, *special.get(code, (COUNTS, plain_filer)))
             for n, code in enumerate(village_codes(XINHUI) + village_codes(PENGJIANG), start=1) if code != own_unit]
     import_reports(p_jm, rows, submit=True)
@@ -296,7 +347,9 @@ def build_world(app, runner):
     people = {"city_admin": admin,
               "viewer": add_user("jm_viewer", "viewer", CITY, "江门领导", "0750-3501235"),
               "county_filer": add_user("xinhui", "county_filer", XINHUI, "新会填表员", "13800000001"),
-              "township_filer": add_user("shadui", "township_filer", SHADUI, "沙堆填表员", "13800000002")}
+              "township_filer": add_user("shadui", "township_filer", SHADUI, "沙堆填表员", "13800000002"),
+              "department_filer": add_user("minzheng", "department_filer", XINHUI, "民政填表员", "13800000004")}
+    people["department_filer"].department = departments["own"]
     victim_own = add_user("victim_own", "viewer", XINHUI, "新会查看员", "13800000003")
     victim_pj = add_user("victim_pj", "county_filer", PENGJIANG, "陈晓敏", "13802216101")
     victim_sz = add_user("victim_sz", "county_filer", LINGBI, "宿州用户", "13955700002")
@@ -309,37 +362,49 @@ def build_world(app, runner):
     tokens = {role: runner.invoke(args=["users", "token", user.username]).stdout.strip().splitlines()[-1]
               for role, user in people.items()}
 
-    def place(region, grid, unit, period, campaign, circular_of, user, token):
+    def place(region, grid, unit, period, campaign, circular_of, user, token, department="own"):
         issued, number, draft = circulars[circular_of]
         return Place(region=region, grid=grid, unit=unit, period=period.id, campaign=campaign.id,
                      circular=issued, draft=draft, user=user.id, token=token, name=region_by_code(region).name,
-                     doc_number=number)
+                     doc_number=number, department=departments[department].id,
+                     department_name=departments[department].name)
 
     # Another region's things; its campaign is 宿州's for everyone, since 江门's is visible to every 江门 user.
-    suzhou_place = place(SUZHOU, LINGBI, sz_unit, p_sz, suzhou, SUZHOU, victim_sz, spare_token(victim_sz))
+    suzhou_place = place(SUZHOU, LINGBI, sz_unit, p_sz, suzhou, SUZHOU, victim_sz, spare_token(victim_sz), SUZHOU)
     pengjiang_place = place(PENGJIANG, PENGJIANG, pj_unit, p_jm, suzhou, PENGJIANG, victim_pj,
-                            spare_token(victim_pj))
-    yamen_place = place(YAMEN, YAMEN, ym_unit, p_jm, suzhou, PENGJIANG, victim_pj, spare_token(victim_pj))
-    suzhou_marks = ("宿州", "灵璧县", "朱集镇", "宿医保", sz_unit, "876543", "876,543", "宿州填表员", "13955700001")
-    pengjiang_marks = ("蓬江区", "蓬医保", pj_unit, "987654", "987,654", "陈晓敏", "13802216101", "蓬江局长")
+                            spare_token(victim_pj), PENGJIANG)
+    yamen_place = place(YAMEN, YAMEN, ym_unit, p_jm, suzhou, PENGJIANG, victim_pj, spare_token(victim_pj), PENGJIANG)
+    # the department filer's "other": a sibling department at the same 区, and every unit of the tree
+    sibling_place = replace(pengjiang_place, department=departments["sibling"].id,
+                            department_name=departments["sibling"].name)
+    suzhou_marks = ("宿州", "灵璧县", "朱集镇", "宿医保", sz_unit, "876543", "876,543", "宿州填表员", "13955700001",
+                    "432109", "432,109")
+    pengjiang_marks = ("蓬江区", "蓬医保", pj_unit, "987654", "987,654", "陈晓敏", "13802216101", "蓬江局长",
+                       "543210", "543,210")
     yamen_marks = ("崖门镇", ym_unit, "765432", "765,432", "关淑仪", "13902220105")
+    sibling_marks = ("新会区教育局", "654321", "654,321", "沙堆镇", "黄丽华")
     identities = []
     for role, user in people.items():
         scope = {"city_admin": (CITY, XINHUI, XINHUI), "viewer": (CITY, XINHUI, XINHUI),
-                 "county_filer": (XINHUI, XINHUI, XINHUI), "township_filer": (SHADUI, SHADUI, SHADUI)}[role]
+                 "county_filer": (XINHUI, XINHUI, XINHUI), "township_filer": (SHADUI, SHADUI, SHADUI),
+                 "department_filer": (XINHUI, XINHUI, XINHUI)}[role]
         own = place(scope[0], scope[1], own_unit, p_jm, jiangmen, scope[2], victim_own, spare_token(user))
         other, foreign = {"city_admin": (suzhou_place, suzhou_marks), "viewer": (suzhou_place, suzhou_marks),
                           "county_filer": (pengjiang_place, pengjiang_marks + suzhou_marks),
-                          "township_filer": (yamen_place, yamen_marks + pengjiang_marks + suzhou_marks)}[role]
+                          "township_filer": (yamen_place, yamen_marks + pengjiang_marks + suzhou_marks),
+                          "department_filer": (sibling_place, sibling_marks + yamen_marks + pengjiang_marks
+                                               + suzhou_marks)}[role]
         identities.append(Identity(role, user.username, app.test_client(), tokens[role], own, other, foreign))
     db.session.commit()
     for who in identities:
-        # Sanity: no foreign mark may be a name or code inside the user's own subtree.
-        own_names = set(db.session.scalars(select(Region.name).where(
-            getattr(Region, f"{region_by_code(who.own.region).level}_id") == region_by_code(who.own.region).id)))
-        assert not [m for m in who.foreign if m in own_names or m == who.own.unit]
+        # Sanity: no foreign mark may be a name or code inside the user's own subtree (a department
+        # filer has none: everything below the 区 it sits at is foreign to it).
+        if who.role != "department_filer":
+            own_names = set(db.session.scalars(select(Region.name).where(
+                getattr(Region, f"{region_by_code(who.own.region).level}_id") == region_by_code(who.own.region).id)))
+            assert not [m for m in who.foreign if m in own_names or m == who.own.unit]
         login(who)
-    return identities, suzhou_marks + pengjiang_marks + yamen_marks + ("江门", "新会", "沙堆", "黄丽华")
+    return identities, suzhou_marks + pengjiang_marks + yamen_marks + sibling_marks + ("江门", "新会", "沙堆", "黄丽华")
 
 
 def login(who: Identity) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy import func, select, text
 
 from forms.admin import AuditFilterForm
 from reporting.campaigns import create_campaign
+from reporting.departments import add_department
 from reporting.extensions import db
 from reporting.hierarchy import descendants_at, region_by_code
 from reporting.models import Region
@@ -81,9 +82,11 @@ def site(client, auth, runner, jiangmen, frozen_now):
     auth.login("admin")
     village = db.session.scalars(descendants_at(region_by_code("440705"), "village")
                                  .with_only_columns(Region.code).order_by(Region.code)).first()
+    department = add_department(campaign, "市民政局", ["hardship_should", "hardship_enrolled"])
+    db.session.commit()
     path_values = {"code": "440705", "region_code": "440705", "period_id": campaign.periods[0].id,
                    "campaign_id": campaign.id, "user_id": admin.id, "circular_id": 1, "filename": "app.css",
-                   "unit_code": village}
+                   "unit_code": village, "department_id": department.id}
     routes = sorted(rule.rule for rule in client.application.url_map.iter_rules() if "GET" in rule.methods)
     urls = []
     for rule in routes:

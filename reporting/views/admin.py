@@ -5,6 +5,7 @@ import datetime as dt
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from wtforms.fields.choices import SelectChoice
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -19,7 +20,7 @@ from ..audit import KINDS, describe
 from ..campaigns import campaigns_for
 from ..extensions import db
 from ..hierarchy import region_by_code
-from ..models import ApiToken, AuditEntry, DueChange, Period, Region, User
+from ..models import ROLES, ApiToken, AuditEntry, DueChange, Period, Region, User
 from . import go_to, id_arg, page_or_fragment
 
 bp = Blueprint("admin", __name__)
@@ -80,6 +81,8 @@ def edit_user(user_id: int):
     form = EditUserForm(obj=None, data=None if request.method == "POST" else {
         "full_name": user.full_name, "phone": user.phone, "role": user.role, "region": user.region.code,
         "active": user.active})
+    if user.role == "department_filer":  # its department was bound on the command line; it keeps it
+        form.role.choices = [*form.role.choices, SelectChoice("department_filer", ROLES["department_filer"])]
     reset = ResetPasswordForm(prefix="reset")
     status = 200
     if request.method == "POST":

@@ -14,7 +14,8 @@ from ..filing import (ReportConflict, ReportRejected, find_report, is_report_uni
 from ..hierarchy import children, region_by_code
 from ..ranking import MEASURES, progress, progress_json
 from . import id_arg, period_for
-from ..models import ApiToken, Campaign, Circular, Period
+from ..departments import department_progress, report_answer
+from ..models import ApiToken, Campaign, Circular, Department, Period
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -96,6 +97,11 @@ def get_report(region_code: str, period_id: int):
 @token_required
 def put_report(region_code: str, period_id: int):
     region, period = report_target(region_code, period_id, write=True)
+    return _save(period, region, None, lambda report: report_json(report, period, region, clock.now()))
+
+
+def _save(period: Period, region, department, answer):
+    """The PUT of a report, a unit's or a department's: shape, rules, save, and `answer(report)`."""
     try:
         body = request.get_json(silent=True)
     except RecursionError:  # nested too deep for the JSON decoder: not a body of ours either
@@ -106,20 +112,45 @@ def put_report(region_code: str, period_id: int):
     try:
         outcome = save_report(period, region, body.get("values") or {}, body.get("filer") or {},
                               user=g.api_user, submit=bool(body.get("submit")), reason=body.get("reason"),
-                              revision=body.get("revision"))
+                              revision=body.get("revision"), department=department)
     except ReportRejected as rejected:
         db.session.rollback()
         return jsonify(errors=[e.as_json() for e in rejected.errors],
                        warnings=[w.as_json() for w in rejected.warnings]), 422
     except ReportConflict as conflict:
         db.session.rollback()
-        current = find_report(period, region)
-        return jsonify(errors=[{"field": None, "message": str(conflict)}],
-                       current=report_json(current, period, region, clock.now())), 409
+        current = find_report(period, region, department)
+        return jsonify(errors=[{"field": None, "message": str(conflict)}], current=answer(current)), 409
     db.session.commit()
-    answer = report_json(outcome.report, period, region, clock.now())
-    answer["warnings"] = [w.as_json() for w in outcome.warnings]
-    return jsonify(answer)
+    result = answer(outcome.report)
+    result["warnings"] = [w.as_json() for w in outcome.warnings]
+    return jsonify(result)
+
+
+def department_target(department_id: int, period_id: int, write: bool = False):
+    """Load the department and period of a department report URL, after the access check."""
+    department = db.get_or_404(Department, department_id, description=f"部门 {department_id} 不存在")
+    access.require_department(g.api_user, department, write=write)
+    period = load_period(period_id)
+    if period.campaign_id != department.campaign_id:
+        abort(404, f"报送期次 {period_id} 不属于{department.name}所在的征缴期")
+    return department, period
+
+
+@bp.get("/departments/<int:department_id>/reports/<int:period_id>")
+@token_required
+def get_department_report(department_id: int, period_id: int):
+    department, period = department_target(department_id, period_id)
+    return jsonify(report_answer(find_report(period, department.region, department), period, department,
+                                 clock.now()))
+
+
+@bp.put("/departments/<int:department_id>/reports/<int:period_id>")
+@token_required
+def put_department_report(department_id: int, period_id: int):
+    department, period = department_target(department_id, period_id, write=True)
+    return _save(period, department.region, department,
+                 lambda report: report_answer(report, period, department, clock.now()))
 
 
 def _shape_errors(body) -> list[dict]:
@@ -175,7 +206,9 @@ def region_progress(region_code: str):
     measure = request.args.get("measure")
     if measure is not None and measure not in MEASURES:
         return error(400, f"measure 应为 {'、'.join(MEASURES)} 之一", "measure")
-    return jsonify(progress_json(progress(period, region, measure)))
+    answer = progress_json(progress(period, region, measure))
+    answer["departments"] = [d.as_json() for d in department_progress(period, region, clock.now())]
+    return jsonify(answer)
 
 
 @bp.get("/circulars")

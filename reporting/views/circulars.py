@@ -58,6 +58,7 @@ def _quote(name: str) -> str:
 def index():
     """The archive: every circular of the user's subtree, filterable by period and region."""
     top = current_user.region
+    access.require(current_user, top)  # a department filer reads no unit's circulars
     query = select(Circular).join(Region, Region.id == Circular.region_id).order_by(
         Circular.status, Circular.issued_at.desc(), Circular.id.desc())
     query = query.where(Circular.region_id == top.id if top.level == "village" else

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from .. import access, clock, reminders, review
 from .. import charts as chart_svg
+from ..departments import department_progress
 from ..extensions import db
 from ..hierarchy import region_by_code
 from ..models import Period, Region, Report, User
@@ -59,6 +60,7 @@ def dashboard_context(region: Region, period: Period) -> dict:
         "asc" if sort in ("rank", "name", "late") else "desc")
     top = current_user.region
     return dict(region=region, period=period, campaign=period.campaign, result=result,
+                departments=department_progress(period, region, clock.now()),
                 rows=sorted_rows(result, sort, direction), sort=sort, direction=direction,
                 sorts=SORTS, measures=MEASURES, lights=LIGHTS, late_names=LATE_NAMES,
                 trail=[r for r in region.ancestors() if top.contains(r)], now=clock.now(),
@@ -74,6 +76,8 @@ def respond(block: str, context: dict):
 @bp.get("/")
 @login_required
 def index():
+    if current_user.role == "department_filer":  # it supervises nobody: its start page
+        return redirect(url_for("home.index"))
     return redirect(url_for("dashboard.show", code=current_user.region.code))
 
 
@@ -126,7 +130,14 @@ def missing(code: str):
                                      .order_by(Report.updated_at)):
         if report.filer_name and report.region_id not in filers:
             filers.setdefault(report.region_id, []).append((report.filer_name, report.filer_phone))
+    # the departments sitting here that have not submitted, with their own filers
+    departments = [d for d in department_progress(period, region, clock.now()) if d.late in ("missing", "pending")]
+    department_filers: dict[int, list] = {}
+    for user in db.session.scalars(select(User).where(
+            User.department_id.in_([d.department.id for d in departments]), User.active.is_(True))):
+        department_filers.setdefault(user.department_id, []).append((user.full_name or user.username, user.phone))
     context = dict(region=region, period=period, behind=behind, filers=filers, now=clock.now(),
+                   departments=departments, department_filers=department_filers,
                    overdue=result.overdue)
     if request.htmx:
         body = render_template("dashboard/_missing.html", **context)
@@ -143,7 +154,7 @@ def export(code: str):
     """The table as shown (same sort), as a 排名表 workbook."""
     region, period = load(code)
     context = dashboard_context(region, period)
-    data = ranking_workbook(context["result"], context["rows"])
+    data = ranking_workbook(context["result"], context["rows"], context["departments"])
     return send_file(io.BytesIO(data), as_attachment=True,
                      download_name=file_name(f"{region.name}{period.label}参保进度排名表.xlsx"),
                      mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

@@ -119,7 +119,9 @@ def respond(template: str, block: str, context: dict, status: int = 200):
 @bp.get("/")
 @login_required
 def index():
-    """The grid of the current period for the user's own region, or the one chosen."""
+    """The grid of the current period for the user's own region (or department), or the one chosen."""
+    if current_user.role == "department_filer" or request.args.get("department"):
+        return _department_index()
     region = current_user.region
     campaigns = campaigns_for(region)
     if not campaigns:
@@ -263,9 +265,13 @@ def download(period_id: int, code: str):
         title=f"{period.campaign.name}参保进度表", unit_name=f"{region.name}医疗保障局",
         as_of=period.as_of, due=period.due, columns=_columns(indicators), rows=rows,
         filer={k: getattr(form, f"filer_{k}").data or "" for k in FILER_FIELDS}, filled_on=clock.today())
+    return workbook_response(data, f"{region.name}{period.label}参保进度表.xlsx")
+
+
+def workbook_response(data: bytes, name: str):
+    """An .xlsx download under a Chinese file name."""
     import io
-    return send_file(io.BytesIO(data), as_attachment=True,
-                     download_name=file_name(f"{region.name}{period.label}参保进度表.xlsx"),
+    return send_file(io.BytesIO(data), as_attachment=True, download_name=file_name(name),
                      mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 
@@ -310,6 +316,22 @@ def upload_rows(period: Period, region: Region) -> int:
     units = db.session.scalar(descendants_at(region, period.campaign.report_level)
                               .with_only_columns(func.count(Region.id)))
     return units + units // 4 + 100
+
+
+def _department_index():
+    """A department's one-row form: the filer's own department, or the one an admin chose."""
+    from ..models import Department
+    department = (current_user.department if current_user.role == "department_filer" else
+                  db.get_or_404(Department, id_arg("department") or 0, description="部门不存在"))
+    if department is None:
+        abort(404, "该账号没有绑定部门")
+    if request.args.get("region", department.region.code) != department.region.code:
+        abort(403, "部门填报员只能填报本部门的进度表")
+    access.require_department(current_user, department, write=True)
+    period = db.session.get(Period, id_arg("period") or 0)
+    if period is None or period.campaign_id != department.campaign_id:
+        period = current_period(department.campaign, clock.today())
+    return redirect(url_for("departments.grid", department_id=department.id, period_id=period.id))
 
 
 def _footer_once(errors: list[RowIssue]) -> list[RowIssue]:

@@ -16,6 +16,8 @@ bp = Blueprint("home", __name__)
 @bp.get("/")
 @login_required
 def index():
+    if current_user.role == "department_filer":
+        return _department_home()
     region = current_user.region
     campaigns = campaigns_for(region)
     campaign = campaigns[0] if campaigns else None
@@ -24,3 +26,15 @@ def index():
     status = filing_status(campaign, period, region) if period else None
     return render_template("home/index.html", region=region, campaign=campaign, period=period,
                            today=today, status=status, items=todo(current_user, campaign, period, clock.now()))
+
+
+def _department_home():
+    """A department filer's start page: its department, the current period and its report's state."""
+    from ..departments import department_progress
+    department = current_user.department
+    today = clock.today()
+    period = current_period(department.campaign, today)
+    standing = next((d for d in department_progress(period, department.region, clock.now())
+                     if d.department.id == department.id), None) if period else None
+    return render_template("home/department.html", department=department, campaign=department.campaign,
+                           period=period, today=today, standing=standing)
