@@ -79,6 +79,9 @@ class Identity:
     other: Place
     #: names, codes and counts of regions outside the user's subtree: never in any answer to them
     foreign: tuple[str, ...]
+    #: what is foreign even in an issued 通报 addressed to the user, which prints every unit under its
+    #: region (for a department filer, the 区's towns and departments are not); None: `foreign`
+    foreign_to_addressee: Optional[tuple[str, ...]] = None
 
 
 def _u(endpoint: str, **values) -> str:
@@ -106,6 +109,7 @@ class Call:
     refused: frozenset = frozenset(REFUSED)
     public: bool = False
     api: bool = False  #: a JSON API call, authenticated by a bearer token
+    addressed: bool = False  #: shows an issued 通报 to the units it is addressed to
     relogin: bool = False  #: the call signs the user out
 
 
@@ -163,12 +167,13 @@ ROUTES: dict[str, dict[str, Call]] = {
                                     shows=lambda p: p.doc_number)},
     "circulars.create": {"POST": Call(lambda p: _u("circulars.create"), roles=ADMIN, write=True,
                                       data=lambda p: {"region": p.region, "period": str(p.period)})},
+    # an issued 通报 is addressed to every unit under its region, the departments sitting there included
     "circulars.show": {"GET": Call(lambda p: _u("circulars.show", circular_id=p.circular),
-                                   shows=lambda p: p.doc_number)},
+                                   roles=ANYONE, shows=lambda p: p.doc_number)},
     "circulars.printable": {"GET": Call(lambda p: _u("circulars.printable", circular_id=p.circular),
-                                        shows=lambda p: p.doc_number)},
+                                        roles=ANYONE, addressed=True, shows=lambda p: p.doc_number)},
     "circulars.pdf": {"GET": Call(lambda p: _u("circulars.pdf", circular_id=p.circular),
-                                  shows=lambda p: "%PDF")},
+                                  roles=ANYONE, shows=lambda p: "%PDF")},
     "circulars.edit": {
         "GET": Call(lambda p: _u("circulars.edit", circular_id=p.draft), roles=ADMIN),
         "POST": Call(lambda p: _u("circulars.edit", circular_id=p.draft), roles=ADMIN, write=True,
@@ -253,9 +258,9 @@ ROUTES: dict[str, dict[str, Call]] = {
                      roles=DEPARTMENT_WRITERS, write=True, data=lambda p: {}),
     },
     "api.circular_pdf": {"GET": Call(lambda p: _u("api.circular_pdf", circular_id=p.circular), api=True,
-                                     shows=lambda p: "%PDF")},
+                                     roles=ANYONE, shows=lambda p: "%PDF")},
     "api.circular_list": {"GET": Call(lambda p: _u("api.circular_list", region_code=p.region), api=True,
-                                      shows=lambda p: p.doc_number)},
+                                      roles=ANYONE, shows=lambda p: p.doc_number)},
     # 退回 and 审核: the level above the filer (the unit of the place has nothing submitted: 409 in scope)
     "api.return_report": {"POST": Call(lambda p: _u("api.return_report", region_code=p.unit, period_id=p.period),
                                        api=True, roles=REVIEWERS, write=True, json=lambda p: {"reason": "矩阵"})},
@@ -394,7 +399,9 @@ def build_world(app, runner):
                           "township_filer": (yamen_place, yamen_marks + pengjiang_marks + suzhou_marks),
                           "department_filer": (sibling_place, sibling_marks + yamen_marks + pengjiang_marks
                                                + suzhou_marks)}[role]
-        identities.append(Identity(role, user.username, app.test_client(), tokens[role], own, other, foreign))
+        addressee = pengjiang_marks + suzhou_marks if role == "department_filer" else None
+        identities.append(Identity(role, user.username, app.test_client(), tokens[role], own, other, foreign,
+                                   addressee))
     db.session.commit()
     for who in identities:
         # Sanity: no foreign mark may be a name or code inside the user's own subtree (a department
@@ -499,7 +506,8 @@ def test_every_route_refuses_other_regions_and_anonymous(app, runner, jiangmen, 
                         answer = request(who.client, method, call, place, htmx, token, follow=scope == "other")
                         status, text = answer.status_code, answer_text(answer)
                         check(status < 500, f"{where}: {status}")
-                        leaked = [m for m in who.foreign if m in text]
+                        foreign = (who.foreign_to_addressee or who.foreign) if call.addressed else who.foreign
+                        leaked = [m for m in foreign if m in text]
                         check(not leaked, f"{where} shows {leaked}")
                         if status >= 400:
                             message = answer.get_json()["errors"][0]["message"] if call.api else text
