@@ -6,6 +6,7 @@ import hashlib
 from typing import Optional
 
 from flask_login import UserMixin
+from sqlalchemy import false as sa_false
 from sqlalchemy import (JSON, BigInteger, Boolean, Date, DateTime, ForeignKey, Integer, LargeBinary, Numeric,
                         String, Text, UniqueConstraint, Index)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -97,6 +98,8 @@ class Campaign(db.Model):
     interview_rules: Mapped[dict] = mapped_column(JSON, default=dict)
     #: 下一步工作要求: the standing requirements closing each circular, editable by the city
     requirements: Mapped[str] = mapped_column(Text, default="")
+    #: print the circular's own serial in a 期号 line (第3期) above its 发文字号
+    circular_issue_line: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=clock.now)
 
     root: Mapped[Region] = relationship()
