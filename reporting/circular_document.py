@@ -443,11 +443,15 @@ def _environment() -> Environment:
 
 
 IMPRINT_PAGE = '<div class="imprint-page">'
+ARTICLE = '<article class="circular">'
 
 
-def turn_imprint(html: str) -> str:
-    """The circular with its 版记 on an even page of its own, for a layout that ended on an odd page."""
-    return html.replace(IMPRINT_PAGE, '<div class="imprint-page imprint-turned">', 1)
+def closing_html(html: str) -> str:
+    """Two pages from a rendered circular, for create_pdf's `closing`: a blank page, then the
+    版记 alone at the foot of an even page, neither numbered."""
+    head, imprint = html[:html.index(ARTICLE)], html[html.index(IMPRINT_PAGE) + len(IMPRINT_PAGE):]
+    return (f'{head}{ARTICLE}<div class="imprint-blank"></div>'
+            f'<div class="imprint-page imprint-turned">{imprint}')
 
 
 def render_circular_html(doc: Circular, stylesheet_href: str = PDF_STYLESHEET) -> str:

@@ -292,7 +292,7 @@ def render_pdf(doc: document.Circular) -> bytes:
 
 def render_pdf_html(html: str) -> bytes:
     from .pdf import create_pdf
-    return create_pdf(html, even=document.turn_imprint)
+    return create_pdf(html, closing=document.closing_html(html))
 
 
 def issue(circular: Circular, user: Optional[User],

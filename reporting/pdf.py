@@ -4,12 +4,12 @@ from __future__ import annotations
 import mimetypes
 import os
 from pathlib import Path
-from typing import Callable
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
 import cffi
 import weasyprint
+from weasyprint.formatting_structure import boxes
 from weasyprint.text.ffi import ffi as weasy_ffi
 from weasyprint.text.ffi import pangoft2
 from weasyprint.text.fonts import FontConfiguration
@@ -81,13 +81,37 @@ def _layout(html: str, base_url: str | None):
     return document.render(presentational_hints=True, font_config=ProjectFonts())
 
 
-def create_pdf(html: str, base_url: str | None = None,
-               even: Callable[[str], str] | None = None) -> bytes:
+def create_pdf(html: str, base_url: str | None = None, closing: str | None = None) -> bytes:
     """Render HTML to PDF bytes. Relative URLs resolve against `base_url`, by default the
-    project directory, so that "static/circular.css" is found. With `even`, a layout that ends
-    on an odd page is done again from the HTML `even` makes of it (a 通报's 版记 turned onto
-    an even page)."""
+    project directory, so that "static/circular.css" is found.
+
+    `closing` is for a 通报: the HTML of two pages, a blank one and the 版记 alone (neither
+    numbered). The 版记, a footnote on the last page, must close the document on an even page:
+    when it lands on an odd page, or stands alone on its page, the layout's last pages are
+    replaced from `closing` (GB/T 9704: a blank page before the 版记 page if need be). This costs
+    a layout of two small pages, not a second layout of the whole document."""
     document = _layout(html, base_url)
-    if even is not None and len(document.pages) % 2:
-        document = _layout(even(html), base_url)
+    if closing is None:
+        return document.write_pdf()
+    pages = document.pages
+    alone = not _holds_content(pages[-1])
+    if alone or len(pages) % 2:
+        blank, imprint = _layout(closing, base_url).pages
+        body = pages[:-1] if alone else pages
+        if not alone:  # the 版记 leaves the odd last page for the next, even one
+            page_box = body[-1]._page_box
+            page_box.children = [c for c in page_box.children if not isinstance(c, boxes.FootnoteAreaBox)]
+        document = document.copy([*body, *([blank] if len(body) % 2 == 0 else []), imprint])
     return document.write_pdf()
+
+
+def _holds_content(page) -> bool:
+    """Whether a laid-out page shows anything of the document's flow (text, a chart) besides
+    its footnotes and margin boxes."""
+    stack = list(page._page_box.children[:1])  # the root box; footnotes and margins come after
+    while stack:
+        box = stack.pop()
+        if isinstance(box, boxes.TextBox) and box.text.strip() or isinstance(box, boxes.ReplacedBox):
+            return True
+        stack.extend(getattr(box, "children", ()))
+    return False
