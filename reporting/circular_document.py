@@ -146,19 +146,21 @@ class Table:
         twice (WeasyPrint's automatic table layout), a sixth of an 80-row annex's rendering time.
         """
         columns = range(len(self.header))
-        least = [max(_heading_cells(self.header[c], two_lines=True),
-                     max((_least_cells(row[c]) for row in self.rows), default=1.0)) + TABLE_CELL_PADDING
+        headings = [_heading_cells(self.header[c], two_lines=True) for c in columns]
+        # Three widths a column: its least; every cell on one line (the heading in two);
+        # the heading on one line too.
+        least = [max(headings[c], max((_least_cells(row[c]) for row in self.rows), default=1.0))
                  for c in columns]
-        most = [max(_table_cells(self.header[c]), least[c] - TABLE_CELL_PADDING,
-                    max((_table_cells(row[c]) for row in self.rows), default=1.0)) + TABLE_CELL_PADDING
-                for c in columns]
-        spare, lacking = TABLE_LINE_CELLS - sum(least), sum(most) - sum(least)
-        if spare <= 0:  # too many columns: every one wraps in proportion
-            needs = least
-        elif spare >= lacking:  # all on one line; the rest of the width in proportion
-            needs = most
-        else:
-            needs = [lo + (hi - lo) * spare / lacking for lo, hi in zip(least, most)]
+        rows = [max(least[c], max((_table_cells(row[c]) for row in self.rows), default=1.0)) for c in columns]
+        most = [max(rows[c], _table_cells(self.header[c])) for c in columns]
+        room = TABLE_LINE_CELLS - TABLE_CELL_PADDING * len(self.header)
+        needs = least
+        for lower, upper in ((rows, most), (least, rows)):
+            if sum(lower) <= room:
+                share = min(1.0, (room - sum(lower)) / max(sum(upper) - sum(lower), 1e-9))
+                needs = [lo + (hi - lo) * share for lo, hi in zip(lower, upper)]
+                break
+        needs = [need + TABLE_CELL_PADDING for need in needs]
         # In tenths of a percent, the largest remainders rounded up, so that they add up to 100%.
         exact = [1000 * need / sum(needs) for need in needs]
         tenths = [int(share) for share in exact]
@@ -179,16 +181,17 @@ class Table:
 
 
 def _two_lines(heading: str) -> list[str]:
+    """A heading in two lines of two characters or more: before a bracket (较上期 / （百分点）),
+    else in the middle (已参保 / 人数); one line when no such split exists (县（市、区）)."""
     bracket = heading.find("（")
-    if bracket > 0:
-        return [heading[:bracket], heading[bracket:]]
+    if bracket >= 0:
+        return [heading[:bracket], heading[bracket:]] if bracket >= 2 else [heading]
     half = (len(heading) + 1) // 2
-    return [heading[:half], heading[half:]] if len(heading) > 1 else [heading]
+    return [heading[:half], heading[half:]] if len(heading) >= 4 else [heading]
 
 
 def _heading_cells(heading: str, two_lines: bool = False) -> float:
-    parts = _two_lines(heading) if two_lines and _table_cells(heading) > 3 else [heading]
-    return max(_table_cells(part) for part in parts)
+    return max(_table_cells(part) for part in (_two_lines(heading) if two_lines else [heading]))
 
 
 def _least_cells(text: str) -> float:
