@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pymupdf
 import pytest
+from fontTools import subset
+from fontTools.ttLib import TTFont
 
-from reporting import circulars
+from reporting import circulars, fonts
 from reporting.circular_document import Paragraph, Section, balanced_lines, render_circular_html
 from reporting.extensions import db
-from reporting.fonts import FALLBACK_FONTS_DIR
 from reporting.hierarchy import region_by_code
 from reporting.models import Campaign
 from tests.test_circular_pdf import sample_circular
@@ -21,8 +22,8 @@ from tests.test_circular_pdf import sample_circular
 MM = 72 / 25.4
 CELL = 156 / 28  # a 3号 character cell, mm
 #: the 仿宋 the body must be set in: FandolFang once `make fonts` has fetched it
-BODY_FACE = "FandolFang" if (FALLBACK_FONTS_DIR / "FandolFang-Regular.otf").exists() else "Noto-Serif-CJK-SC"
-KAI_FACE = "FandolKai" if (FALLBACK_FONTS_DIR / "FandolKai-Regular.otf").exists() else "Noto-Serif-CJK-SC"
+BODY_FACE = "FandolFang" if (fonts.FALLBACK_FONTS_DIR / "FandolFang-Regular.otf").exists() else "Noto-Serif-CJK-SC"
+KAI_FACE = "FandolKai" if (fonts.FALLBACK_FONTS_DIR / "FandolKai-Regular.otf").exists() else "Noto-Serif-CJK-SC"
 DATE = re.compile(r"\d{4}年\d{1,2}月\d{1,2}日|\d{1,2}月\d{1,2}日|\d+\.\d+%")
 LIGHT_CELLS = {"绿", "黄", "红"}
 HEADING = re.compile(r"^[一二三四五六七八九十]+、|^（[一二三四五六七八九十]+）")
@@ -239,3 +240,30 @@ def test_dates_numbers_and_heading_terms_stay_whole():
                   "关于2023年度城乡居民基本医疗保险参保缴费工作进展情况的通报（截至2022年11月14日）"):
         lines = balanced_lines(title, 19)
         assert "".join(lines) == title and not any(line.endswith(("11", "11月", "11月14")) for line in lines)
+
+
+def test_a_bureaus_own_fonts_in_fonts_dir_win(tmp_path, monkeypatch):
+    # A stand-in for the bureau's licensed 仿宋_GB2312: a few glyphs of a free face, renamed.
+    source = fonts.FALLBACK_FONTS_DIR / "FandolKai-Regular.otf"
+    if not source.exists():
+        pytest.skip("make fonts has not fetched FandolKai")
+    options = subset.Options()
+    options.name_IDs, options.name_languages = ["*"], ["*"]
+    with TTFont(source) as face:
+        subsetter = subset.Subsetter(options)
+        subsetter.populate(text="截至年月日全市已参保缴费人完成目标任务的较上期提高个百分点")
+        subsetter.subset(face)
+        for record in face["name"].names:
+            if record.nameID in (1, 4, 16):
+                record.string = "仿宋_GB2312"
+            elif record.nameID == 6:
+                record.string = "FangSong_GB2312"
+        face.save(tmp_path / "FangSong_GB2312.otf")
+    monkeypatch.setattr(fonts, "_bureau_fonts_dir", None)
+    fonts.use_fonts_dir(tmp_path)
+    assert fonts.font_dirs() == [tmp_path, fonts.FALLBACK_FONTS_DIR]
+    count, found = _render(sample_circular(attachments=[]))
+    sentence = [s for s in found if s.page == 1 and s.size == 16 and s.y0 > 150]
+    assert any(s.font.endswith("_GB2312") for s in sentence), {s.font for s in sentence}
+    # characters the stand-in lacks still come from the fallback, glyph by glyph
+    assert any(BODY_FACE in s.font for s in sentence)
