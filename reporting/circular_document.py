@@ -449,9 +449,11 @@ IMPRINT_PAGE = '<div class="imprint-page">'
 ARTICLE = '<article class="circular">'
 
 
-def closing_html(html: str) -> str:
+def closing_html(html: str) -> str | None:
     """Two pages from a rendered circular, for create_pdf's `closing`: a blank page, then the
-    版记 alone at the foot of an even page, neither numbered."""
+    版记 alone at the foot of an even page, neither numbered. None for HTML without a 版记."""
+    if ARTICLE not in html or IMPRINT_PAGE not in html:
+        return None
     head, imprint = html[:html.index(ARTICLE)], html[html.index(IMPRINT_PAGE) + len(IMPRINT_PAGE):]
     return (f'{head}{ARTICLE}<div class="imprint-blank"></div>'
             f'<div class="imprint-page imprint-turned">{imprint}')
