@@ -141,8 +141,9 @@ class Table:
 
         Sized to content: a column first gets its narrowest acceptable width, where no number,
         date, percentage or short word (按时, 绿, a rank) wraps and its heading takes at most two
-        lines; then the room left is shared in proportion to what each column lacks to put
-        every cell on one line. Fixed widths also let the print layout skip measuring every cell
+        lines; room left goes first to putting every cell on one line (a row of one line is what
+        fits 25 rows on a page), then to putting headings on one line, in proportion to what
+        each column lacks. Fixed widths also let the print layout skip measuring every cell
         twice (WeasyPrint's automatic table layout), a sixth of an 80-row annex's rendering time.
         """
         columns = range(len(self.header))
@@ -258,8 +259,8 @@ class Imprint:
 
 @dataclass
 class Circular:
-    """One 通报, top to bottom: 红头, 发文字号, title (with 期号), 主送, body, 附件说明,
-    落款, attachments, 版记."""
+    """One 通报, top to bottom: 红头, 期号 (if shown), 发文字号, title (with its 截至 date), 主送, body,
+    附件说明, 落款, attachments, 版记."""
 
     issuer_mark: str
     number: DocumentNumber
@@ -320,8 +321,10 @@ class Circular:
     @property
     def labelled_attachments(self) -> list[tuple[str, Attachment, list[str]]]:
         """(label, attachment, its title's balanced lines)."""
-        labels = ["附件"] if len(self.attachments) == 1 else [f"附件{i}" for i in range(1, len(self.attachments) + 1)]
-        return [(label, a, balanced_lines(a.title, TITLE_LINE_CELLS)) for label, a in zip(labels, self.attachments)]
+        count = len(self.attachments)
+        labels = ["附件"] if count == 1 else [f"附件{i}" for i in range(1, count + 1)]
+        return [(label, a, balanced_lines(a.title, TITLE_LINE_CELLS))
+                for label, a in zip(labels, self.attachments)]
 
 
 def keep_whole(text: str) -> Markup:

@@ -1,4 +1,5 @@
-"""HTML to PDF with WeasyPrint, allowed to read nothing but the project's static files."""
+"""HTML to PDF with WeasyPrint: the project's fonts, justified Chinese lines, and no file read
+but the project's static files."""
 from __future__ import annotations
 
 import mimetypes
@@ -50,6 +51,7 @@ class ProjectFonts(FontConfiguration):
 # is justified here the way CSS's `text-justify: inter-character` would for Chinese: the room left
 # is shared out as extra letter-spacing after each ideograph and full-width mark (digits and
 # Latin letters keep theirs, so that 78.10% is not spaced out), applied when the text is drawn.
+# The two hooks below replace functions of WeasyPrint 70.0's layout (requirements.txt pins it).
 
 #: a wider gap (a long unbreakable number pushed to the next line) is left ragged, not stretched
 MAX_INTER_CHARACTER_EM = 0.25
