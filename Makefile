@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 FLASK := $(VENV)/bin/flask --app app
 PG_TEST_DB ?= reporting_test
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/$(PG_TEST_DB)
-RUNTIME_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk fonts-arphic-ukai python3-venv
+RUNTIME_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk python3-venv
 TEST_DEBS := $(RUNTIME_DEBS) chromium poppler-utils postgresql redis-server
 
 .PHONY: run test test-sqlite test-postgres bench load system-deps system-deps-test postgres redis fonts clean
