@@ -35,6 +35,7 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt
 
 # The free 仿宋 and 楷体 of the 通报 (FandolFang, FandolKai: GPL with the font exception) come from
 # Debian's texlive-lang-chinese .deb without installing TeX: download it, take only the two fonts.
+# fc-cache writes fontconfig's cache of the folder once, so that no render has to scan it.
 FONTS_FOLDER := fonts
 FANDOL := FandolFang-Regular.otf FandolKai-Regular.otf
 FANDOL_IN_DEB := ./usr/share/texlive/texmf-dist/fonts/opentype/public/fandol
@@ -47,6 +48,7 @@ $(FONTS_FOLDER)/FandolFang-Regular.otf:
 	@work=$$(mktemp -d) && trap 'rm -rf "$$work"' EXIT && cd "$$work" && \
 	if { $(FANDOL_FETCH); } >/dev/null 2>&1; then \
 	  cp $(addprefix $(FANDOL_IN_DEB)/,$(FANDOL)) "$(abspath $(FONTS_FOLDER))/" && \
+	  { fc-cache "$(abspath $(FONTS_FOLDER))" 2>/dev/null || true; } && \
 	  echo "已安装通报字体：$(FANDOL) → $(FONTS_FOLDER)/"; \
 	else \
 	  echo "未能下载通报字体，请执行（无需 root；先以 root 执行 apt-get update）："; \
