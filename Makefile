@@ -7,10 +7,10 @@ PG_TEST_DB ?= reporting_test
 # the demo `make run` loads: jiangmen (江门市, semi-monthly) or ninghe (宁河区, weekly, with departments)
 DEMO ?= jiangmen
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/$(PG_TEST_DB)
-RUNTIME_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk fonts-arphic-ukai python3-venv
+RUNTIME_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk python3-venv
 TEST_DEBS := $(RUNTIME_DEBS) chromium poppler-utils postgresql redis-server
 
-.PHONY: run test test-sqlite test-postgres bench load system-deps system-deps-test postgres redis clean
+.PHONY: run test test-sqlite test-postgres bench load system-deps system-deps-test postgres redis fonts clean
 
 # Install Debian packages that are missing: with apt-get as root, else print the exact command.
 define need_debs
@@ -35,13 +35,36 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt
 	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $@ $(VENV)/.installed-runtime
 
+# The free 仿宋 and 楷体 of the 通报 (FandolFang, FandolKai: GPL with the font exception) come from
+# Debian's texlive-lang-chinese .deb without installing TeX: download it, take only the two fonts.
+# fc-cache writes fontconfig's cache of the folder once, so that no render has to scan it.
+FONTS_FOLDER := fonts
+FANDOL := FandolFang-Regular.otf FandolKai-Regular.otf
+FANDOL_IN_DEB := ./usr/share/texlive/texmf-dist/fonts/opentype/public/fandol
+FANDOL_FETCH := apt-get download texlive-lang-chinese && dpkg-deb --fsys-tarfile texlive-lang-chinese_*.deb | tar -x $(addprefix $(FANDOL_IN_DEB)/,$(FANDOL))
+
+fonts: $(FONTS_FOLDER)/FandolFang-Regular.otf
+
+$(FONTS_FOLDER)/FandolFang-Regular.otf:
+	@mkdir -p $(FONTS_FOLDER)
+	@work=$$(mktemp -d) && trap 'rm -rf "$$work"' EXIT && cd "$$work" && \
+	if { $(FANDOL_FETCH); } >/dev/null 2>&1; then \
+	  cp $(addprefix $(FANDOL_IN_DEB)/,$(FANDOL)) "$(abspath $(FONTS_FOLDER))/" && \
+	  { fc-cache "$(abspath $(FONTS_FOLDER))" 2>/dev/null || true; } && \
+	  echo "已安装通报字体：$(FANDOL) → $(FONTS_FOLDER)/"; \
+	else \
+	  echo "未能下载通报字体，请执行（无需 root；先以 root 执行 apt-get update）："; \
+	  echo "  cd \$$(mktemp -d) && $(FANDOL_FETCH) && cp $(addprefix $(FANDOL_IN_DEB)/,$(FANDOL)) $(abspath $(FONTS_FOLDER))/"; \
+	  exit 1; \
+	fi
+
 system-deps:
 	$(call need_debs,$(RUNTIME_DEBS))
 
 system-deps-test:
 	$(call need_debs,$(TEST_DEBS))
 
-run: system-deps $(VENV)/.installed-runtime
+run: system-deps fonts $(VENV)/.installed-runtime
 	$(FLASK) db upgrade
 	$(FLASK) demo --set $(DEMO)
 	COOKIE_SECURE=0 $(FLASK) run --host 127.0.0.1 --port 5000  # plain http on loopback
@@ -65,11 +88,11 @@ test-sqlite: $(VENV)/.installed-dev redis
 test-postgres: $(VENV)/.installed-dev postgres redis
 	TEST_DATABASE_URL=$(PG_TEST_URL) RATELIMIT_STORAGE_URI=redis://127.0.0.1:6379/14 $(PY) -m pytest
 
-test: system-deps-test
+test: system-deps-test fonts
 	$(MAKE) test-sqlite
 	$(MAKE) test-postgres
 
-bench: system-deps-test $(VENV)/.installed-dev postgres
+bench: system-deps-test fonts $(VENV)/.installed-dev postgres
 	$(PY) bench/run.py
 
 load: system-deps-test $(VENV)/.installed-dev postgres redis

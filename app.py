@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from reporting import filters
+from reporting import filters, fonts
 from reporting.extensions import csrf, db, htmx, limiter, login_manager, migrate
 
 
@@ -68,6 +68,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         RATELIMIT_ENABLED=True,
         # Redis for background jobs (circular rendering); without it jobs run inside the request
         REDIS_URL=os.environ.get("REDIS_URL"),
+        # a folder of the bureau's licensed fonts (方正小标宋简体, 仿宋_GB2312…) for the 通报 PDF
+        FONTS_DIR=os.environ.get("FONTS_DIR"),
         # how many reverse proxies (nginx) stand in front and set X-Forwarded-For/-Proto; 0: none
         TRUSTED_PROXIES=int(os.environ.get("TRUSTED_PROXIES", "0")),
         WTF_CSRF_TIME_LIMIT=None,
@@ -80,6 +82,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if "DATABASE_URL" in (test_config or {}):
         app.config["SQLALCHEMY_DATABASE_URI"] = database_url(test_config["DATABASE_URL"], app.instance_path)
     app.json.ensure_ascii = False
+    fonts.use_fonts_dir(app.config["FONTS_DIR"])
     if app.config["TRUSTED_PROXIES"]:
         # Behind nginx every request comes from the proxy's address: take the client's from the
         # header the trusted proxies set, or the per-address login limit would count the whole site.

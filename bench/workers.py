@@ -462,7 +462,7 @@ def task_circular(args: dict) -> dict:
     from reporting.extensions import db
     from reporting.hierarchy import region_by_code
     from reporting.models import Period, Report
-    from reporting.pdf import PROJECT_DIR, create_pdf
+    from reporting.pdf import PROJECT_DIR
     from sqlalchemy import func, select
     out = {"ours_ms": [], "twin_ms": [], "html_ms": []}
     with app.app_context():
@@ -477,14 +477,14 @@ def task_circular(args: dict) -> dict:
             draft = circulars.new_draft(period, region)
             html = render_circular_html(circulars.draft_document(draft))
             html_done = time.perf_counter()
-            pdf = create_pdf(html)
+            pdf = circulars.render_pdf_html(html)
             elapsed = time.perf_counter() - started
             db.session.rollback()
             twin_pdf = None
             if args.get("twin"):
                 twin_html = latin_twin(html, PROJECT_DIR / PDF_STYLESHEET)
                 twin_started = time.perf_counter()
-                twin_pdf = create_pdf(twin_html)
+                twin_pdf = circulars.render_pdf_html(twin_html)
                 twin_elapsed = time.perf_counter() - twin_started
             if n >= args["warmup"]:
                 out["ours_ms"].append(elapsed * 1000)

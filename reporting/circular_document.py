@@ -2,15 +2,15 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
+import itertools
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Literal, Sequence
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from reporting.filters import cn_date
 
@@ -35,10 +35,17 @@ _PLACEHOLDERS = {"", "—", "-", "／", "/"}
 _ORDINAL_HEADINGS = {"序号", "排名", "名次"}
 _CLINGING = "的省市县区镇乡村局"
 
-# Annex tables are set in 12 pt: the 156 mm type area holds 36.8 cells a line, and each table
-# cell's padding and rules take 0.75 of one.
+# Dates, numbers with their units and percentages, which a line must never split (11月14日 whole).
+WHOLE_TOKEN = re.compile(
+    r"\d{4}年(?:\d{1,2}月(?:\d{1,2}日)?)?|\d{1,2}月\d{1,2}日"
+    r"|[+\-−]?\d[\d,]*(?:\.\d+)?(?:%|万人|人次|人|户|个|期|号|元|天|日|名|位)?")
+
+# Annex tables are set in 小四 (12 pt): the 156 mm type area holds 36.8 cells a line, and each table
+# cell's padding (1 mm a side) and rule take 0.6 of one (0.5, and room for rounding).
 TABLE_LINE_CELLS = 36.8
-TABLE_CELL_PADDING = 0.8
+TABLE_CELL_PADDING = 0.6
+# A text cell (a village's name) may wrap, but not shorter than this: numbers and short words never.
+TABLE_TEXT_MIN_CELLS = 5.0
 _NARROW_CELLS = {**dict.fromkeys("0123456789+-", 0.56), ",": 0.33, ".": 0.33, "%": 0.93, " ": 0.33}
 
 Align = Literal["left", "center", "right"]
@@ -128,27 +135,33 @@ class Table:
         aligns = self.column_aligns
         return [list(zip(row, aligns)) for row in self.rows]
 
-    @property
+    @cached_property
     def column_widths(self) -> list[float]:
         """Each column's share of the table width, in percent to one decimal, summing to 100.
 
-        Every column first gets room for its widest cell; room left over goes to headings,
-        so that a two-character one such as 进度 stays on one line and longer ones take at
-        most two, and the rest is shared in proportion. Fixed widths let the print
-        layout skip measuring every cell twice (WeasyPrint's automatic table layout), a sixth
-        of an 80-row annex's rendering time.
+        Sized to content: a column first gets its narrowest acceptable width, where no number,
+        date, percentage or short word (按时, 绿, a rank) wraps and its heading takes at most two
+        lines; room left goes first to putting every cell on one line (a row of one line is what
+        fits 25 rows on a page), then to putting headings on one line, in proportion to what
+        each column lacks. Fixed widths also let the print layout skip measuring every cell
+        twice (WeasyPrint's automatic table layout), a sixth of an 80-row annex's rendering time.
         """
-        needs = [max(max((_table_cells(row[column]) for row in self.rows), default=0.0), 1.0)
-                 + TABLE_CELL_PADDING for column in range(len(self.header))]
-        headings = [_table_cells(heading) for heading in self.header]
-        # Spare room goes first to short headings (进度 on one line), then to the others' two lines.
-        for wants in ([min(cells, 2.0) for cells in headings],
-                      [math.ceil(cells / 2) for cells in headings]):
-            short = [max(want + TABLE_CELL_PADDING - need, 0.0) for want, need in zip(wants, needs)]
-            spare = TABLE_LINE_CELLS - sum(needs)
-            if spare > 0 and sum(short):
-                scale = min(1.0, spare / sum(short))
-                needs = [need + gap * scale for need, gap in zip(needs, short)]
+        columns = range(len(self.header))
+        headings = [_heading_cells(self.header[c], two_lines=True) for c in columns]
+        # Three widths a column: its least; every cell on one line (the heading in two);
+        # the heading on one line too.
+        least = [max(headings[c], max((_least_cells(row[c]) for row in self.rows), default=1.0))
+                 for c in columns]
+        rows = [max(least[c], max((_table_cells(row[c]) for row in self.rows), default=1.0)) for c in columns]
+        most = [max(rows[c], _table_cells(self.header[c])) for c in columns]
+        room = TABLE_LINE_CELLS - TABLE_CELL_PADDING * len(self.header)
+        needs = least
+        for lower, upper in ((rows, most), (least, rows)):
+            if sum(lower) <= room:
+                share = min(1.0, (room - sum(lower)) / max(sum(upper) - sum(lower), 1e-9))
+                needs = [lo + (hi - lo) * share for lo, hi in zip(lower, upper)]
+                break
+        needs = [need + TABLE_CELL_PADDING for need in needs]
         # In tenths of a percent, the largest remainders rounded up, so that they add up to 100%.
         exact = [1000 * need / sum(needs) for need in needs]
         tenths = [int(share) for share in exact]
@@ -156,6 +169,38 @@ class Table:
         for i in by_remainder[:1000 - sum(tenths)]:
             tenths[i] += 1
         return [tenth / 10 for tenth in tenths]
+
+    @property
+    def header_lines(self) -> list[list[str]]:
+        """Each heading as the lines it prints in: one if it fits its column, else two broken
+        before a bracket (较上期 / （百分点）) or in the middle, never a character a line."""
+        lines = []
+        for heading, width in zip(self.header, self.column_widths):
+            room = width / 100 * TABLE_LINE_CELLS - TABLE_CELL_PADDING
+            lines.append([heading] if _table_cells(heading) <= room + 0.01 else _two_lines(heading))
+        return lines
+
+
+def _two_lines(heading: str) -> list[str]:
+    """A heading in two lines of two characters or more: before a bracket (较上期 / （百分点）),
+    else in the middle (已参保 / 人数); one line when no such split exists (县（市、区）)."""
+    bracket = heading.find("（")
+    if bracket >= 0:
+        return [heading[:bracket], heading[bracket:]] if bracket >= 2 else [heading]
+    half = (len(heading) + 1) // 2
+    return [heading[:half], heading[half:]] if len(heading) >= 4 else [heading]
+
+
+def _heading_cells(heading: str, two_lines: bool = False) -> float:
+    return max(_table_cells(part) for part in (_two_lines(heading) if two_lines else [heading]))
+
+
+def _least_cells(text: str) -> float:
+    """The narrowest a cell may be: numbers and pieces up to a comma whole, long names from
+    TABLE_TEXT_MIN_CELLS on."""
+    pieces = re.split(r"(?<=[，、；])", text.strip()) or [""]
+    return max(_table_cells(p) if WHOLE_TOKEN.fullmatch(p) or _table_cells(p) <= TABLE_TEXT_MIN_CELLS
+               else TABLE_TEXT_MIN_CELLS for p in pieces)
 
 
 @dataclass
@@ -186,6 +231,11 @@ class Signature:
     def date_text(self) -> str:
         return cn_date(self.date)
 
+    @property
+    def date_longer(self) -> bool:
+        """Whether the date is longer than the 署名, and so sets the signature's right indent."""
+        return _cells(self.date_text) > _cells(self.issuer)
+
 
 @dataclass
 class Imprint:
@@ -209,8 +259,8 @@ class Imprint:
 
 @dataclass
 class Circular:
-    """One 通报, top to bottom: 红头, 发文字号, title (with 期号), 主送, body, 附件说明,
-    落款, attachments, 版记."""
+    """One 通报, top to bottom: 红头, 期号 (if shown), 发文字号, title (with its 截至 date), 主送, body,
+    附件说明, 落款, attachments, 版记."""
 
     issuer_mark: str
     number: DocumentNumber
@@ -223,10 +273,22 @@ class Circular:
     attachments: list[Attachment] = field(default_factory=list)
     #: 附件说明 lines; by default the attachments' titles, so the two cannot disagree.
     enclosure_titles: list[str] | None = None
+    #: the data's 截至 date, which the title carries: （截至2026年11月30日）
+    as_of: dt.date | None = None
+    #: print the circular's own serial in a 期号 line (第3期) above the 发文字号, as the bureau chooses
+    show_issue: bool = False
 
     @property
     def full_title(self) -> str:
-        return self.title if self.issue is None else f"{self.title}（第{self.issue}期）"
+        """The title with the data's 截至 date. The circular's serial stays out of it (it lives
+        in the 发文字号 and the optional 期号 line), so that it cannot be read as 报送第N期."""
+        if self.as_of is None or "截至" in self.title:
+            return self.title
+        return f"{self.title}（截至{cn_date(self.as_of)}）"
+
+    @property
+    def issue_line(self) -> str:
+        return f"第{self.issue}期" if self.show_issue and self.issue is not None else ""
 
     @property
     def title_lines(self) -> list[str]:
@@ -257,10 +319,25 @@ class Circular:
         return [(f"{i}．", title) for i, title in enumerate(titles, 1)]
 
     @property
-    def labelled_attachments(self) -> list[tuple[str, Attachment]]:
-        if len(self.attachments) == 1:
-            return [("附件", self.attachments[0])]
-        return [(f"附件{i}", a) for i, a in enumerate(self.attachments, 1)]
+    def labelled_attachments(self) -> list[tuple[str, Attachment, list[str]]]:
+        """(label, attachment, its title's balanced lines)."""
+        count = len(self.attachments)
+        labels = ["附件"] if count == 1 else [f"附件{i}" for i in range(1, count + 1)]
+        return [(label, a, balanced_lines(a.title, TITLE_LINE_CELLS))
+                for label, a in zip(labels, self.attachments)]
+
+
+def keep_whole(text: str) -> Markup:
+    """Escaped text with every date, number with its unit and percentage in an unbreakable span."""
+    out, at = [], 0
+    for match in WHOLE_TOKEN.finditer(text):
+        if match.end() - match.start() < 2:
+            continue
+        out.append(escape(text[at:match.start()]))
+        out.append(Markup('<span class="whole">%s</span>') % match.group())
+        at = match.end()
+    out.append(escape(text[at:]))
+    return Markup("").join(out)
 
 
 def _cells(text: str) -> float:
@@ -282,6 +359,8 @@ def _break_positions(text: str) -> list[int]:
     for term in TITLE_TERMS:
         for match in re.finditer(re.escape(term), text):
             protected.update(range(match.start() + 1, match.end()))
+    for match in WHOLE_TOKEN.finditer(text):  # 2026年11月30日 stays on one line
+        protected.update(range(match.start() + 1, match.end()))
     positions = []
     for i in range(1, len(text)):
         before, after = text[i - 1], text[i]
@@ -293,7 +372,7 @@ def _break_positions(text: str) -> list[int]:
         if after in _CLINGING or (before == "第" and after.isdigit()):
             continue
         positions.append(i)
-    # Keep "（第3期）" whole: no break inside the last bracketed group.
+    # Keep "（截至2026年11月30日）" whole: no break inside the last bracketed group.
     group = re.search(r"（[^（）]*）$", text)
     if group:
         positions = [p for p in positions if not group.start() < p < group.end()]
@@ -327,22 +406,60 @@ def balanced_lines(text: str, max_cells: float) -> list[str]:
                 i = layers[k][j][1]
                 lines.append(text[cuts[i]:cuts[j]])
                 j = i
-            return lines[::-1]
+            lines.reverse()
+            return lines if count < 3 or _unimodal(lines) else _shaped_lines(text, cuts, count, max_cells) or lines
         if not layer:
             break
     return [text]  # no break fits: let the renderer wrap
 
 
+def _unimodal(lines: list[str]) -> bool:
+    """A trapezoid (either way up) or a diamond: no line shorter than one above and one below."""
+    widths = [_cells(line) for line in lines]
+    return not any(widths[k] < max(widths[:k]) and widths[k] < max(widths[k + 1:])
+                   for k in range(1, len(widths) - 1))
+
+
+def _shaped_lines(text: str, cuts: list[int], count: int, max_cells: float) -> list[str] | None:
+    """The most even `count` lines that form a trapezoid or a diamond, not an hourglass."""
+    best: tuple[float, list[str]] | None = None
+    for inner in itertools.combinations(cuts[1:-1], count - 1):
+        bounds = [0, *inner, len(text)]
+        lines = [text[bounds[k]:bounds[k + 1]] for k in range(count)]
+        if max(_cells(line) for line in lines) > max_cells or not _unimodal(lines):
+            continue
+        cost = sum(_cells(line) ** 2 for line in lines)
+        if best is None or cost < best[0]:
+            best = (cost, lines)
+    return best[1] if best else None
+
+
 @lru_cache(maxsize=1)
 def _environment() -> Environment:
     # A plain Environment, not Flask's: the CLI and background jobs render without an app.
-    return Environment(
+    environment = Environment(
         loader=FileSystemLoader(TEMPLATES_DIR),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    environment.filters["whole"] = keep_whole
+    return environment
+
+
+IMPRINT_PAGE = '<div class="imprint-page">'
+ARTICLE = '<article class="circular">'
+
+
+def closing_html(html: str) -> str | None:
+    """Two pages from a rendered circular, for create_pdf's `closing`: a blank page, then the
+    版记 alone at the foot of an even page, neither numbered. None for HTML without a 版记."""
+    if ARTICLE not in html or IMPRINT_PAGE not in html:
+        return None
+    head, imprint = html[:html.index(ARTICLE)], html[html.index(IMPRINT_PAGE) + len(IMPRINT_PAGE):]
+    return (f'{head}{ARTICLE}<div class="imprint-blank"></div>'
+            f'<div class="imprint-page imprint-turned">{imprint}')
 
 
 def render_circular_html(doc: Circular, stylesheet_href: str = PDF_STYLESHEET) -> str:

@@ -369,7 +369,7 @@ def build_document(period: Period, region: Region, *, title: str, body: str, iss
         title=title, addressee=bureau.addressee, sections=parse_body(body),
         signature=document.Signature(bureau.name, date),
         imprint=document.Imprint(bureau.printed_by, date, bureau.copy_to), issue=issue_no,
-        attachments=attachments)
+        attachments=attachments, as_of=period.as_of, show_issue=period.campaign.circular_issue_line)
 
 
 def new_draft(period: Period, region: Region, user: Optional[User] = None) -> Circular:
@@ -399,7 +399,7 @@ def render_pdf(doc: document.Circular) -> bytes:
 
 def render_pdf_html(html: str) -> bytes:
     from .pdf import create_pdf
-    return create_pdf(html)
+    return create_pdf(html, closing=document.closing_html(html))
 
 
 def issue(circular: Circular, user: Optional[User],

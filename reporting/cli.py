@@ -245,6 +245,19 @@ def users_token(username: str):
     click.echo(token)
 
 
+@campaign_cli.command("issue-line")
+@click.argument("campaign_id", type=int)
+@click.argument("choice", type=click.Choice(["on", "off"]))
+def campaign_issue_line(campaign_id: int, choice: str):
+    """通报是否在发文字号上方印期号行（第N期）：on 印，off 不印（默认）。"""
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise click.ClickException(f"征缴期 {campaign_id} 不存在")
+    with one_transaction():
+        campaign.circular_issue_line = choice == "on"
+    click.echo(f"{campaign.name}：通报{'印' if choice == 'on' else '不印'}期号行")
+
+
 @circulars_cli.command("render")
 @click.option("--region", "region_code", required=True, help="通报的区划代码（发文机关所在地）")
 @click.option("--period", "period_id", required=True, type=int, help="报送期次编号")

@@ -6,6 +6,7 @@ import hashlib
 from typing import Optional
 
 from flask_login import UserMixin
+from sqlalchemy import false as sa_false
 from sqlalchemy import (JSON, BigInteger, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Integer,
                         LargeBinary, Numeric, String, Text, UniqueConstraint, Index)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -99,6 +100,8 @@ class Campaign(db.Model):
     requirements: Mapped[str] = mapped_column(Text, default="")
     #: 自动催报: send a 催报 this many hours before each period's deadline (None: never)
     auto_remind_hours: Mapped[Optional[int]] = mapped_column(Integer)
+    #: print the circular's own serial in a 期号 line (第3期) above its 发文字号
+    circular_issue_line: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=clock.now)
 
     root: Mapped[Region] = relationship()

@@ -77,6 +77,7 @@ def sample_circular(**changes) -> Circular:
         number=DocumentNumber("江医保", 2022, 41),
         title=TITLE,
         issue=3,
+        as_of=dt.date(2022, 11, 15),
         addressee="各县（市、区）医疗保障局",
         sections=[
             Section("一、总体进展", [
@@ -237,7 +238,8 @@ def test_all_fonts_are_embedded(pdf):
 
 def test_text_is_extractable_and_complete(pdf):
     text = compact(_run("pdftotext", str(pdf), "-"))
-    assert compact(TITLE + "（第3期）") in text
+    assert compact(TITLE + "（截至2022年11月15日）") in text
+    assert "第3期" not in text  # the serial is in the 发文字号, not beside the data's date
     assert "江医保〔2022〕41号" in text
     assert "各县（市、区）医疗保障局：" in text
     assert "埇桥区" in text  # outside GB2312: must survive the fallback fonts
@@ -319,6 +321,7 @@ def test_imprint_closes_the_last_page(pdf):
 def grid_circular() -> Circular:
     return sample_circular(
         addressee="丙" * 55,  # with "：", 56 characters flush left
+        as_of=None,  # a two-line title, so that page 2 holds nothing but 丁
         sections=[Section("一、网格", ["甲" * 54, "乙" * 55, "丁" * (28 * 44)])],
         attachments=[],
     )
@@ -369,8 +372,12 @@ def test_document_number_and_dates():
 
 
 def test_long_title_breaks_into_balanced_lines_between_words():
-    assert balanced_lines(TITLE + "（第3期）", 19) == [
-        "关于2023年度城乡居民基本医疗保险", "参保缴费工作进展情况的通报（第3期）"]
+    assert balanced_lines(TITLE, 19) == ["关于2023年度城乡居民基本医疗保险", "参保缴费工作进展情况的通报"]
+    # Three lines make a trapezoid, not an hourglass, and the date stays whole.
+    assert balanced_lines(TITLE + "（截至2022年11月15日）", 19) == [
+        "关于2023年度城乡居民基本医疗保险", "参保缴费工作进展情况的通报", "（截至2022年11月15日）"]
+    assert balanced_lines("2023年度各村（社区）参保进度表（截至11月14日）", 19) == [
+        "2023年度各村（社区）", "参保进度表（截至11月14日）"]
     assert balanced_lines("关于通报批评的通报", 19) == ["关于通报批评的通报"]
 
 
@@ -388,7 +395,7 @@ def test_column_widths_fit_the_widest_cell_and_add_up():
                   [["1", "广东省江门监狱", "3,682,463", "+7.99", "绿"], ["2", "鹤山市", "1", "—", "红"]])
     widths = table.column_widths
     assert round(sum(widths), 6) == 100
-    cells = [w / 100 * 36.8 - 0.75 for w in widths]  # room inside each cell, in 12 pt character cells
+    cells = [w / 100 * 36.8 - 0.6 for w in widths]  # room inside each cell, in 12 pt character cells
     assert cells[1] >= 7 and cells[2] >= 4.6, cells  # 广东省江门监狱; 3,682,463 is 7 digits and 2 commas
     assert cells[0] >= 2 and cells[4] >= 2, "两字表头 stay on one line"
     html = render_circular_html(sample_circular(attachments=[Attachment("表", table=table)]))

@@ -65,7 +65,9 @@ def test_issue_freezes_text_numbers_and_pdf(suzhou, tmp_path, frozen_now):
     stored = draft.pdf
     before = draft.snapshot["region"]["totals"]["enrolled"]
     text = pdf_text(stored, tmp_path)
-    assert "宿医保〔2022〕1号" in text and "埇桥区" in text and "（第1期）" in text
+    as_of = campaign.periods[1].as_of
+    assert "宿医保〔2022〕1号" in text and "埇桥区" in text
+    assert f"（截至{as_of.year}年{as_of.month}月{as_of.day}日）" in text and "第1期" not in text
     assert f"{before:,}" in text
     # a later correction (once the reviewer reopens the unit the issue locked) changes the live
     # numbers but not the issued circular
