@@ -70,7 +70,11 @@ def end_idle_sessions():
             sessions.end(row)
             db.session.commit()
         logout_user()
+        # the page's CSRF token stays: the rows typed next must hear "login lapsed" (401), not a 400
+        token = session.get("csrf_token")
         session.clear()
+        if token:
+            session["csrf_token"] = token
         if request.path.startswith("/api/"):
             return None
         return lapsed("长时间未操作，已自动退出，请重新登录", 303)
