@@ -7,6 +7,7 @@ import secrets
 from typing import Optional
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 
 from . import clock
 from .extensions import db
@@ -37,7 +38,8 @@ def resume(session_id: str) -> tuple[Optional[User], Optional[LoginSession]]:
     user_id, _, key = session_id.partition(":")
     if not user_id.isdigit() or not key:
         return None, None
-    row = db.session.scalar(select(LoginSession).where(LoginSession.digest == _digest(key)))
+    row = db.session.scalar(select(LoginSession).options(joinedload(LoginSession.user))
+                            .where(LoginSession.digest == _digest(key)))
     if row is None or row.user_id != int(user_id) or not is_on(row):
         return None, None
     row.user.login_key = key

@@ -11,6 +11,38 @@ from typing import Any
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
 
+def _read_only_size(sheet) -> None:
+    """ReadOnlyWorksheet's size from the sheet's <dimension>, which comes before <sheetData>.
+
+    openpyxl looks for it with "end" events, and the end of <sheetData> comes after every row: a sheet
+    without <dimension> (openpyxl's own write-only files, some exports) was parsed whole when the
+    workbook opened, 8 s for 900,000 rows before the first row could be refused. Stop at the start.
+    """
+    from openpyxl.worksheet._reader import DATA_TAG, DIMENSION_TAG
+    from openpyxl.worksheet.dimensions import SheetDimension
+    from openpyxl.xml.functions import iterparse
+    source = sheet._get_source()
+    try:
+        for _event, element in iterparse(source, events=("start",)):
+            if element.tag == DIMENSION_TAG:
+                if element.get("ref"):
+                    (sheet._min_column, sheet._min_row, sheet._max_column,
+                     sheet._max_row) = SheetDimension.from_tree(element).boundaries
+                return
+            if element.tag == DATA_TAG:
+                return
+    finally:
+        source.close()
+
+
+def _open_sheets_lazily() -> None:
+    from openpyxl.worksheet._read_only import ReadOnlyWorksheet
+    ReadOnlyWorksheet._get_size = _read_only_size
+
+
+_open_sheets_lazily()
+
+
 class TableError(ValueError):
     """A file that is not a readable table; the message says why, in Chinese."""
 

@@ -218,8 +218,9 @@ def test_a_reason_has_one_length_limit_on_every_path(client, auth, runner, jiang
 
 # --- bounded uploads --------------------------------------------------------------------------------
 
-def workbook(rows: int, names: bool) -> bytes:
-    """A workbook of the grid's header and `rows` unit rows; codes as numbers, names as text or not."""
+def workbook(rows: int, names: bool, first: int = 440705000000) -> bytes:
+    """A workbook of the grid's header and `rows` unit rows; codes as numbers from `first`, names
+    as text or not."""
     import io
 
     from openpyxl import Workbook
@@ -229,7 +230,7 @@ def workbook(rows: int, names: bool) -> bytes:
                   "困难群众应参保人数", "困难群众已参保人数", "中小学生及在园幼儿已参保人数", "新生儿已参保人数",
                   "大学生参保人数"])
     for n in range(rows):
-        sheet.append([440705000000 + n, f"第{n}村" if names else None, 3000, 2600, 2000, 80, 80, 400, 20, 0])
+        sheet.append([first + n, f"第{n}村" if names else None, 3000, 2600, 2000, 80, 80, 400, 20, 0])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
@@ -388,10 +389,17 @@ def test_no_english_in_rendered_pages(client, auth, site, jiangmen):
                                                               "printed_by": "办公室"})
     assert edit.status_code == 422
     leaks["circular edit, too long"] = english_on(edit.get_data(as_text=True))
+    from reporting.filing import import_reports
     make_user("xinhui", "county_filer", "440705")
     auth.login("xinhui")
-    upload = client.post(f"/filing/{period.id}/440705/upload", content_type="multipart/form-data",
-                         data={"workbook": (io.BytesIO(workbook(3, names=True)), "进度表.xlsx"), "reason": "因" * 600})
-    assert upload.status_code == 422
-    leaks["upload, reason too long"] = english_on(upload.get_data(as_text=True))
+    unit = db.session.scalars(descendants_at(region_by_code("440705"), "village")
+                              .with_only_columns(Region.code).order_by(Region.code)).first()
+    import_reports(period, [(1, unit, {**FULL, "enrolled": 1900}, FILER)], submit=True)
+    db.session.commit()
+    for reason, case in (("因" * 600, "upload, reason too long"), ("", "upload, correction without a reason")):
+        upload = client.post(f"/filing/{period.id}/440705/upload", content_type="multipart/form-data",
+                             data={"workbook": (io.BytesIO(workbook(1, names=True, first=int(unit))), "进度表.xlsx"),
+                                   "reason": reason})
+        assert upload.status_code == 422 and ("修改原因" in upload.get_data(as_text=True))
+        leaks[case] = english_on(upload.get_data(as_text=True))
     assert {url: words for url, words in leaks.items() if words} == {}

@@ -115,3 +115,30 @@ def test_login_follows_a_path_of_this_site(client, xinhui):
     answer = client.post("/login?next=/filing/%3Fperiod%3D1", data={"username": "xinhui",
                                                                    "password": "correct-horse-battery"})
     assert answer.headers["Location"] == "/filing/?period=1"
+
+
+def test_with_csrf_on_every_row_after_the_lapse_hears_401(app, client, grid_url, frozen_now):
+    """In production CSRF is on: the first refused row must not leave the next ones a 400."""
+    import re
+
+    from app import create_app
+    url, unit = grid_url
+    config = {k: app.config[k] for k in ("SQLALCHEMY_DATABASE_URI", "SECRET_KEY", "TESTING")}
+    guarded = create_app({**config, "WTF_CSRF_ENABLED": True, "SESSION_COOKIE_SECURE": False,
+                          "RATELIMIT_ENABLED": False})
+    try:
+        browser = guarded.test_client()
+        login_page = browser.get("/login").get_data(as_text=True)
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', login_page).group(1)
+        assert browser.post("/login", data={"username": "xinhui", "password": "correct-horse-battery",
+                                            "csrf_token": token}).status_code == 303
+        page = browser.get(url.rsplit("/units/", 1)[0]).get_data(as_text=True)
+        headers = {**HX, "X-CSRFToken": re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)}
+        assert browser.post(url, data={"enrolled": "1500"}, headers=headers).status_code == 200
+        frozen_now(dt.datetime(2022, 10, 5, 11, 0))
+        answers = [browser.post(url, data={"enrolled": str(n)}, headers=headers).status_code for n in (1600, 1700)]
+        assert answers == [401, 401] and stored(unit) == 1500
+    finally:
+        with guarded.app_context():
+            db.session.remove()
+            db.engine.dispose()

@@ -68,19 +68,27 @@ def end_idle_sessions():
     if isinstance(seen, int) and now - seen > limit:
         if row is not None:
             sessions.end(row)
-            db.session.commit()
+            _commit_if_writable()
         logout_user()
+        # the page's CSRF token stays: the rows typed next must hear "login lapsed" (401), not a 400
+        token = session.get("csrf_token")
         session.clear()
+        if token:
+            session["csrf_token"] = token
         if request.path.startswith("/api/"):
             return None
         return lapsed("长时间未操作，已自动退出，请重新登录", 303)
     session["seen"] = now
     if row is not None and sessions.touch(row):
-        try:
-            db.session.commit()
-        except DBAPIError:  # a read-only replica serving a dashboard: the next write will note it
-            db.session.rollback()
+        _commit_if_writable()
     return None
+
+
+def _commit_if_writable() -> None:
+    try:
+        db.session.commit()
+    except DBAPIError:  # a read-only replica serving a dashboard: the primary's next request notes it
+        db.session.rollback()
 
 
 @functools.cache
