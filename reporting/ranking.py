@@ -70,6 +70,8 @@ class Standing:
     of: int
     #: 逾期未报 in that period (ranked the lowest)
     missing: bool = False
+    #: 待报 in that period: ranked with the figures it carries, and never flagged for it
+    pending: bool = False
 
 
 @dataclass
@@ -287,50 +289,56 @@ def _flag(rows: list[UnitProgress], campaign: Campaign, period: Period, progress
                 row.anomalies.append(jump)
 
 
-def _bottom(rows: list[UnitProgress], at: int, period: Period, bottom: int) -> Optional[dict[int, Standing]]:
+def _bottom(rows: list[UnitProgress], at: int, period: Period, bottom: int,
+            today: dt.date) -> Optional[dict[int, Standing]]:
     """The rows in the bottom `bottom` of the period at index `at` of their series, by the main
-    measure, a row that had not filed it (after its due date) the lowest; None when all stand
-    level (nobody is behind the others)."""
-    values, missing = [], []
+    measure: after the period's due date a row that had not filed it is the lowest; before it
+    (待报) it ranks with the figures it carries. None when all stand level (nobody is behind)."""
+    overdue = today > period.due
+    values, missing, pending = [], [], []
     for row in rows:
         totals = row.series[at]
-        missing.append(totals.reports < row.counts.units)
+        unfiled = totals.reports < row.counts.units
+        missing.append(unfiled and overdue)
+        pending.append(unfiled and not overdue)
         values.append(None if missing[-1] else row.measure_of(totals))
     if len(set(values)) == 1:
         return None
     ranks = competition_ranks(values)
-    return {row.region.id: Standing(period, ranks[n], len(rows), missing[n])
+    return {row.region.id: Standing(period, ranks[n], len(rows), missing[n], pending[n])
             for n, (row, position) in enumerate(zip(rows, bottom_positions(values))) if position <= bottom}
 
 
 def _interviews(rows: list[UnitProgress], periods: list[Period], today: dt.date,
                 rule: tuple[int, int]) -> None:
-    """约谈: in the bottom N of the siblings in each of K consecutive periods, judged only once a
-    period's due date has passed (a unit still 待报 is never flagged). 预警: bottom in the K−1
-    latest judged periods, so that one more puts it on the list."""
+    """约谈: in the bottom N of the siblings in each of the K latest periods. A unit still 待报
+    (before the due date) is not flagged for it: it is 预警 instead, as is a unit in the bottom
+    for the K−1 latest periods, whom one more such period puts on the list."""
     bottom, streak = rule
     if not rows or len(rows) <= bottom:
         return
-    judged = [n for n, p in enumerate(periods) if today > p.due]
 
     def run(count: int) -> dict[int, list[Standing]]:
-        if count < 1 or len(judged) < count:
+        if count < 1 or len(periods) < count:
             return {}
         found: Optional[dict[int, list[Standing]]] = None
-        for at in judged[-count:]:
-            lowest = _bottom(rows, at, periods[at], bottom)
+        for at in range(len(periods) - count, len(periods)):
+            lowest = _bottom(rows, at, periods[at], bottom, today)
             if lowest is None:
                 return {}
             found = {k: [*(found or {}).get(k, []), v] for k, v in lowest.items()
                      if found is None or k in found}
         return found or {}
 
-    current = len(periods) - 1
-    listed = run(streak) if judged and judged[-1] == current else {}
+    listed = run(streak)
     near = run(streak - 1) if streak > 1 else {}
     for row in rows:
         if row.region.id in listed:
-            row.interview, row.standings = True, listed[row.region.id]
+            row.standings = listed[row.region.id]
+            if row.late == "pending":
+                row.warning = True
+            else:
+                row.interview = True
         elif row.region.id in near:
             row.warning, row.standings = True, near[row.region.id]
 
