@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from . import clock
 from .extensions import db
-from .hierarchy import child_level, children
+from .hierarchy import children
 from .indicators import HARDSHIP_ENROLLED, HARDSHIP_SHOULD, RATE_NUMERATOR
 from .models import Campaign, Period, Region, Target
 from .rollup import FilingCounts, Totals, basis, ratio, task_totals
