@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from . import clock
 from .extensions import db
 from .hierarchy import children
-from .indicators import HARDSHIP_ENROLLED, HARDSHIP_SHOULD, RATE_NUMERATOR
+from .indicators import HARDSHIP_ENROLLED, HARDSHIP_SHOULD, RATE_DENOMINATOR, RATE_NUMERATOR
 from .models import Campaign, Period, Region, Target
 from .rollup import FilingCounts, Totals, basis, ratio, task_totals
 from .schedule import time_progress
@@ -60,6 +60,11 @@ class Forecast:
     reason: str = ""
     #: 预计无法按期完成: the target will not be reached by the window's end
     misses: bool = False
+    #: the day of the figures it starts from (its latest filed period), the people counted then
+    #: against its measure's denominator, and how many more a day: what a region's forecast sums
+    since: Optional[dt.date] = None
+    people: float = 0.0
+    people_per_day: float = 0.0
 
 
 @dataclass
@@ -243,8 +248,9 @@ def progress(period: Period, region: Region, measure: Optional[str] = None,
                  len(periods), overdue)
     head.light = light(head.main_measure, progress_at)
     head.below_target = period.as_of >= campaign.end and (head.rate or 0) < float(campaign.target_rate)
-    for row in [head, *rows]:
+    for row in rows:
         row.forecast = forecast(row, periods, campaign)
+    head.forecast = region_forecast(head, rows, period, campaign) if rows else forecast(head, periods, campaign)
     return Progress(campaign, period, head, rows, progress_at, measure, periods, today, rule)
 
 
@@ -356,10 +362,12 @@ def forecast(row: UnitProgress, periods: list[Period], campaign: Campaign) -> Fo
     if now is None:
         return Forecast(reason="缺少应参保人数，无法预计")
     day = periods[at].as_of
+    scale = row.task or row.series[at].get(RATE_DENOMINATOR) or 0
+    start = dict(since=day, people=now * scale)
     if now >= target - 1e-12:
-        return Forecast(projected=now, reaches_on=day)
+        return Forecast(projected=now, reaches_on=day, **start)
     if len(filed) < 2:
-        return Forecast(projected=now, reason="仅有一期数据，无法计算进度", misses=day >= campaign.end)
+        return Forecast(projected=now, reason="仅有一期数据，无法计算进度", misses=day >= campaign.end, **start)
     # the period it filed before: a period it skipped carries figures, not pace
     before = row.measure_of(row.series[filed[-2]]) or 0.0
     days = (day - periods[filed[-2]].as_of).days
@@ -367,10 +375,33 @@ def forecast(row: UnitProgress, periods: list[Period], campaign: Campaign) -> Fo
     remaining = max((campaign.end - day).days, 0)
     if pace <= 1e-12:
         reason = "近两期进度未提高，按此进度无法完成" if pace > -1e-12 else "近两期进度下降，按此进度无法完成"
-        return Forecast(projected=now, reason=reason, misses=True)
+        return Forecast(projected=now, reason=reason, misses=True, **start)
     needed = math.ceil((target - now) / pace - 1e-9)
     reaches = day + dt.timedelta(days=needed)
-    return Forecast(projected=now + pace * remaining, reaches_on=reaches, misses=reaches > campaign.end)
+    return Forecast(projected=now + pace * remaining, reaches_on=reaches, misses=reaches > campaign.end,
+                    people_per_day=pace * scale, **start)
+
+
+def region_forecast(head: UnitProgress, rows: list[UnitProgress], period: Period,
+                    campaign: Campaign) -> Forecast:
+    """A region's 预计 as the sum of its units' own: each grows at its own pace from its own
+    latest figures, so the region's line agrees with the rows under it."""
+    scale = head.task or head.totals.get(RATE_DENOMINATOR) or 0
+    if not scale:
+        return Forecast(reason="缺少任务数和应参保人数，无法预计")
+    target = (1.0 if head.task else float(campaign.target_rate)) * scale
+    day = period.as_of
+    now = sum(r.forecast.people + r.forecast.people_per_day * (day - r.forecast.since).days
+              for r in rows if r.forecast.since is not None)
+    per_day = sum(r.forecast.people_per_day for r in rows)
+    remaining = max((campaign.end - day).days, 0)
+    projected = (now + per_day * remaining) / scale
+    if head.main_measure is not None and head.main_measure * scale >= target - 1e-9:
+        return Forecast(projected=projected, reaches_on=day)
+    if per_day <= 0:
+        return Forecast(projected=projected, reason="各单位近两期进度均未提高，按此进度无法完成", misses=True)
+    reaches = day + dt.timedelta(days=max(math.ceil((target - now) / per_day - 1e-9), 0))
+    return Forecast(projected=projected, reaches_on=reaches, misses=reaches > campaign.end)
 
 
 def progress_json(result: Progress) -> dict:

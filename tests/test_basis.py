@@ -198,3 +198,15 @@ def test_before_the_due_date_a_filer_can_be_interviewed_but_a_pending_unit_canno
     after = progress(second, township, today=dt.date(2022, 10, 18))
     assert not after.interviews  # d was last in 第1期, e in 第2期: nobody twice
     assert [r.region.code for r in after.warnings] == [e.code]
+
+
+def test_the_regions_forecast_is_the_sum_of_its_units(town, frozen_now):
+    campaign, township, (a, b, c, d, e) = town
+    first, second = campaign.periods[:2]  # as of 9月30日 and 10月14日
+    file(first, [(a, 300), (b, 300), (c, 300)], frozen_now, dt.datetime(2022, 10, 7, 9))
+    file(second, [(a, 440), (b, 300)], frozen_now, dt.datetime(2022, 10, 16, 9))  # c carries 第1期
+    head = progress(second, township, today=dt.date(2022, 10, 16)).region
+    # a: 440 + 10 a day for 78 days = 1,220; b stays at 300; c has one period (no pace) at 300; d, e 0
+    assert head.forecast.projected == pytest.approx((1220 + 300 + 300) / 5000)
+    # the township reaches its 5,000 when a alone has added 5,000 − 1,040 = 3,960: 396 days after 10月14日
+    assert head.forecast.reaches_on == dt.date(2022, 10, 14) + dt.timedelta(days=396) and head.forecast.misses
