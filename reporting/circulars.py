@@ -155,8 +155,8 @@ def draft_body(result: Progress, requirements: str = "") -> str:
                         "将按规定约谈其主要负责人。")
     missing_forecast = [r for r in rows if r.forecast.misses]
     if missing_forecast:
-        who = f"{units_word}均" if len(missing_forecast) == len(rows) > 1 else _names(missing_forecast)
-        problems.append(f"按近两期进度测算，{who}预计无法在{month_day(result.campaign.end)}前完成目标任务，请加快进度。")
+        problems.append(f"按近两期进度测算，{_names(missing_forecast)}预计无法在"
+                        f"{month_day(result.campaign.end)}前完成目标任务，请加快进度。")
     gaps = [r for r in rows if r.hardship_gap]
     if head.hardship_gap:
         where = f"（涉及{_names(gaps)}）" if gaps else ""

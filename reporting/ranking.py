@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 
 from . import clock
 from .extensions import db
-from .hierarchy import child_level, children
-from .indicators import HARDSHIP_ENROLLED, HARDSHIP_SHOULD, RATE_NUMERATOR
+from .hierarchy import children
+from .indicators import HARDSHIP_ENROLLED, HARDSHIP_SHOULD, RATE_DENOMINATOR, RATE_NUMERATOR
 from .models import Campaign, Period, Region, Target
 from .rollup import FilingCounts, Totals, basis, ratio, task_totals
 from .schedule import time_progress
@@ -60,6 +60,11 @@ class Forecast:
     reason: str = ""
     #: 预计无法按期完成: the target will not be reached by the window's end
     misses: bool = False
+    #: the day of the figures it starts from (its latest filed period), the people counted then
+    #: against its measure's denominator, and how many more a day: what a region's forecast sums
+    since: Optional[dt.date] = None
+    people: float = 0.0
+    people_per_day: float = 0.0
 
 
 @dataclass
@@ -70,6 +75,8 @@ class Standing:
     of: int
     #: 逾期未报 in that period (ranked the lowest)
     missing: bool = False
+    #: 待报 in that period: ranked with the figures it carries, and never flagged for it
+    pending: bool = False
 
 
 @dataclass
@@ -241,8 +248,9 @@ def progress(period: Period, region: Region, measure: Optional[str] = None,
                  len(periods), overdue)
     head.light = light(head.main_measure, progress_at)
     head.below_target = period.as_of >= campaign.end and (head.rate or 0) < float(campaign.target_rate)
-    for row in [head, *rows]:
+    for row in rows:
         row.forecast = forecast(row, periods, campaign)
+    head.forecast = region_forecast(head, rows, period, campaign) if rows else forecast(head, periods, campaign)
     return Progress(campaign, period, head, rows, progress_at, measure, periods, today, rule)
 
 
@@ -287,50 +295,56 @@ def _flag(rows: list[UnitProgress], campaign: Campaign, period: Period, progress
                 row.anomalies.append(jump)
 
 
-def _bottom(rows: list[UnitProgress], at: int, period: Period, bottom: int) -> Optional[dict[int, Standing]]:
+def _bottom(rows: list[UnitProgress], at: int, period: Period, bottom: int,
+            today: dt.date) -> Optional[dict[int, Standing]]:
     """The rows in the bottom `bottom` of the period at index `at` of their series, by the main
-    measure, a row that had not filed it (after its due date) the lowest; None when all stand
-    level (nobody is behind the others)."""
-    values, missing = [], []
+    measure: after the period's due date a row that had not filed it is the lowest; before it
+    (待报) it ranks with the figures it carries. None when all stand level (nobody is behind)."""
+    overdue = today > period.due
+    values, missing, pending = [], [], []
     for row in rows:
         totals = row.series[at]
-        missing.append(totals.reports < row.counts.units)
+        unfiled = totals.reports < row.counts.units
+        missing.append(unfiled and overdue)
+        pending.append(unfiled and not overdue)
         values.append(None if missing[-1] else row.measure_of(totals))
     if len(set(values)) == 1:
         return None
     ranks = competition_ranks(values)
-    return {row.region.id: Standing(period, ranks[n], len(rows), missing[n])
+    return {row.region.id: Standing(period, ranks[n], len(rows), missing[n], pending[n])
             for n, (row, position) in enumerate(zip(rows, bottom_positions(values))) if position <= bottom}
 
 
 def _interviews(rows: list[UnitProgress], periods: list[Period], today: dt.date,
                 rule: tuple[int, int]) -> None:
-    """约谈: in the bottom N of the siblings in each of K consecutive periods, judged only once a
-    period's due date has passed (a unit still 待报 is never flagged). 预警: bottom in the K−1
-    latest judged periods, so that one more puts it on the list."""
+    """约谈: in the bottom N of the siblings in each of the K latest periods. A unit still 待报
+    (before the due date) is not flagged for it: it is 预警 instead, as is a unit in the bottom
+    for the K−1 latest periods, whom one more such period puts on the list."""
     bottom, streak = rule
     if not rows or len(rows) <= bottom:
         return
-    judged = [n for n, p in enumerate(periods) if today > p.due]
 
     def run(count: int) -> dict[int, list[Standing]]:
-        if count < 1 or len(judged) < count:
+        if count < 1 or len(periods) < count:
             return {}
         found: Optional[dict[int, list[Standing]]] = None
-        for at in judged[-count:]:
-            lowest = _bottom(rows, at, periods[at], bottom)
+        for at in range(len(periods) - count, len(periods)):
+            lowest = _bottom(rows, at, periods[at], bottom, today)
             if lowest is None:
                 return {}
             found = {k: [*(found or {}).get(k, []), v] for k, v in lowest.items()
                      if found is None or k in found}
         return found or {}
 
-    current = len(periods) - 1
-    listed = run(streak) if judged and judged[-1] == current else {}
+    listed = run(streak)
     near = run(streak - 1) if streak > 1 else {}
     for row in rows:
         if row.region.id in listed:
-            row.interview, row.standings = True, listed[row.region.id]
+            row.standings = listed[row.region.id]
+            if row.late == "pending":
+                row.warning = True
+            else:
+                row.interview = True
         elif row.region.id in near:
             row.warning, row.standings = True, near[row.region.id]
 
@@ -348,10 +362,12 @@ def forecast(row: UnitProgress, periods: list[Period], campaign: Campaign) -> Fo
     if now is None:
         return Forecast(reason="缺少应参保人数，无法预计")
     day = periods[at].as_of
+    scale = row.task or row.series[at].get(RATE_DENOMINATOR) or 0
+    start = dict(since=day, people=now * scale)
     if now >= target - 1e-12:
-        return Forecast(projected=now, reaches_on=day)
+        return Forecast(projected=now, reaches_on=day, **start)
     if len(filed) < 2:
-        return Forecast(projected=now, reason="仅有一期数据，无法计算进度", misses=day >= campaign.end)
+        return Forecast(projected=now, reason="仅有一期数据，无法计算进度", misses=day >= campaign.end, **start)
     # the period it filed before: a period it skipped carries figures, not pace
     before = row.measure_of(row.series[filed[-2]]) or 0.0
     days = (day - periods[filed[-2]].as_of).days
@@ -359,10 +375,33 @@ def forecast(row: UnitProgress, periods: list[Period], campaign: Campaign) -> Fo
     remaining = max((campaign.end - day).days, 0)
     if pace <= 1e-12:
         reason = "近两期进度未提高，按此进度无法完成" if pace > -1e-12 else "近两期进度下降，按此进度无法完成"
-        return Forecast(projected=now, reason=reason, misses=True)
+        return Forecast(projected=now, reason=reason, misses=True, **start)
     needed = math.ceil((target - now) / pace - 1e-9)
     reaches = day + dt.timedelta(days=needed)
-    return Forecast(projected=now + pace * remaining, reaches_on=reaches, misses=reaches > campaign.end)
+    return Forecast(projected=now + pace * remaining, reaches_on=reaches, misses=reaches > campaign.end,
+                    people_per_day=pace * scale, **start)
+
+
+def region_forecast(head: UnitProgress, rows: list[UnitProgress], period: Period,
+                    campaign: Campaign) -> Forecast:
+    """A region's 预计 as the sum of its units' own: each grows at its own pace from its own
+    latest figures, so the region's line agrees with the rows under it."""
+    scale = head.task or head.totals.get(RATE_DENOMINATOR) or 0
+    if not scale:
+        return Forecast(reason="缺少任务数和应参保人数，无法预计")
+    target = (1.0 if head.task else float(campaign.target_rate)) * scale
+    day = period.as_of
+    now = sum(r.forecast.people + r.forecast.people_per_day * (day - r.forecast.since).days
+              for r in rows if r.forecast.since is not None)
+    per_day = sum(r.forecast.people_per_day for r in rows)
+    remaining = max((campaign.end - day).days, 0)
+    projected = (now + per_day * remaining) / scale
+    if head.main_measure is not None and head.main_measure * scale >= target - 1e-9:
+        return Forecast(projected=projected, reaches_on=day)
+    if per_day <= 0:
+        return Forecast(projected=projected, reason="各单位近两期进度均未提高，按此进度无法完成", misses=True)
+    reaches = day + dt.timedelta(days=max(math.ceil((target - now) / per_day - 1e-9), 0))
+    return Forecast(projected=projected, reaches_on=reaches, misses=reaches > campaign.end)
 
 
 def progress_json(result: Progress) -> dict:

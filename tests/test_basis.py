@@ -181,3 +181,32 @@ def test_the_interview_rule_is_set_per_campaign_and_level(town, frozen_now, runn
     assert after.rule == (2, 1)
     assert sorted(r.region.code for r in after.interviews) == sorted([d.code, b.code])
     assert progress(first, township.parent, today=dt.date(2022, 10, 9)).rule == (1, 2)  # townships keep the default
+
+
+def test_before_the_due_date_a_filer_can_be_interviewed_but_a_pending_unit_cannot(town, frozen_now):
+    campaign, township, (a, b, c, d, e) = town
+    first, second = campaign.periods[:2]
+    file(first, [(a, 300), (b, 300), (c, 300), (d, 100), (e, 200)], frozen_now, dt.datetime(2022, 10, 7, 9))
+    file(second, [(a, 400), (b, 400), (c, 400), (d, 150)], frozen_now, dt.datetime(2022, 10, 14, 9))
+    before = progress(second, township, today=dt.date(2022, 10, 17))
+    rows = by_code(before)
+    # e carries 20% (沿用第1期), above d's 15%: d is last twice and has filed both periods
+    assert [r.region.code for r in before.interviews] == [d.code]
+    assert rows[e.code].late == "pending" and rows[e.code].rank == 4 and not rows[e.code].interview
+    # e files 10% late: it is the lowest now, yet 迟报 and filed, so it is judged like everyone
+    file(second, [(e, 100)], frozen_now, dt.datetime(2022, 10, 18, 9))
+    after = progress(second, township, today=dt.date(2022, 10, 18))
+    assert not after.interviews  # d was last in 第1期, e in 第2期: nobody twice
+    assert [r.region.code for r in after.warnings] == [e.code]
+
+
+def test_the_regions_forecast_is_the_sum_of_its_units(town, frozen_now):
+    campaign, township, (a, b, c, d, e) = town
+    first, second = campaign.periods[:2]  # as of 9月30日 and 10月14日
+    file(first, [(a, 300), (b, 300), (c, 300)], frozen_now, dt.datetime(2022, 10, 7, 9))
+    file(second, [(a, 440), (b, 300)], frozen_now, dt.datetime(2022, 10, 16, 9))  # c carries 第1期
+    head = progress(second, township, today=dt.date(2022, 10, 16)).region
+    # a: 440 + 10 a day for 78 days = 1,220; b stays at 300; c has one period (no pace) at 300; d, e 0
+    assert head.forecast.projected == pytest.approx((1220 + 300 + 300) / 5000)
+    # the township reaches its 5,000 when a alone has added 5,000 − 1,040 = 3,960: 396 days after 10月14日
+    assert head.forecast.reaches_on == dt.date(2022, 10, 14) + dt.timedelta(days=396) and head.forecast.misses
