@@ -137,6 +137,12 @@ def test_approval_locks_the_report_until_a_reviewer_reopens_it(world):
     with pytest.raises(ImportRejected, match="已锁定"):
         import_reports(world.period, [(1, world.unit, {"enrolled": 2100}, {})], submit=True, reason="补录")
     db.session.rollback()
+    # an import that leaves it as it is (the information system's nightly export) passes
+    same = import_reports(world.period, [(1, world.unit, {"enrolled": 2000}, {}),
+                                         (2, world.shadui[1], {"enrolled": 2001}, {})], submit=True, reason="补录")
+    db.session.commit()
+    assert (same.loaded, same.updated, same.unchanged) == (2, 1, 1)
+    assert world.report().get_json()["locked"] is True
 
     reopened = world.back("请补录新生儿")
     assert reopened.status_code == 200 and reopened.get_json()["locked"] is False

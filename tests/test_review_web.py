@@ -145,6 +145,10 @@ def test_bulk_approval_locks_the_grid_rows(filed, client, auth):
     row = grid[grid.index(f'id="u-{unit}"'):]
     row = row[:row.index("</tr>")]
     assert "已审核" in row and "disabled" in row and "hx-post" not in row
+    # the grid's 提交 still goes through: it leaves the approved units as they are
+    again = client.post(f"/filing/{period.id}/{XINHUI}/submit",
+                        data={"filer_name": "黄丽华", "filer_phone": "13802216103", "filer_head": "张局长"})
+    assert again.status_code == 303, again.get_data(as_text=True)
 
 
 def test_reminder_page_sends_and_the_county_sees_it_on_its_home_page(filed, client, auth):
