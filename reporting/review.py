@@ -330,7 +330,7 @@ def publication_lines(period: Period, region: Region) -> list[str]:
 
 
 def _grouped(units: list[Region], region: Region) -> str:
-    """Name the units by the child of `region` they lie in: 恩平市（3个村）、台山市."""
+    """Name the units by the child of `region` they lie in: 恩平市3个村（社区）、台山市1个村（社区）."""
     from .hierarchy import child_level
     level = child_level(region.level)
     if level is None or units[0].level == level:
@@ -340,7 +340,9 @@ def _grouped(units: list[Region], region: Region) -> str:
     for unit in units:
         counts[getattr(unit, column)] = counts.get(getattr(unit, column), 0) + 1
     names = dict(db.session.execute(select(Region.id, Region.name).where(Region.id.in_(counts))).all())
-    return "、".join(f"{names[i]}（{n}个单位）" for i, n in sorted(counts.items(), key=lambda kv: names[kv[0]]))
+    from .models import LEVEL_NAMES
+    word = LEVEL_NAMES[units[0].level]
+    return "、".join(f"{names[i]}{n}个{word}" for i, n in sorted(counts.items(), key=lambda kv: names[kv[0]]))
 
 
 # --- what a reviewer sees ------------------------------------------------------------------

@@ -207,8 +207,8 @@ def test_issuing_a_circular_locks_what_it_printed(world, runner, client, frozen_
     assert [r.code for r in changes.corrected] == [world.unit]
     assert [r.code for r in changes.late_filed] == [late_unit]
     lines = review.publication_lines(world.campaign.periods[1], region_by_code(XINHUI))
-    assert lines[0].startswith("第1期通报后，沙堆镇（1个单位）更正")
-    assert "沙堆镇（1个单位）补报" in lines[1]
+    assert lines[0].startswith("第1期通报后，沙堆镇1个村（社区）更正")
+    assert "沙堆镇1个村（社区）补报" in lines[1]
     from reporting.circulars import new_draft
     body = new_draft(world.campaign.periods[1], region_by_code(XINHUI)).body
     assert lines[0] in body and lines[1] in body  # the next 通报 lists them
