@@ -189,3 +189,29 @@ def test_a_county_reads_the_issued_circular_and_its_standing(filed, client, auth
     draft = new_draft(period, region_by_code("4407"), user("admin"))
     db.session.commit()
     assert client.get(f"/circulars/{draft.id}").status_code == 403
+
+
+def test_an_admin_sets_a_units_group_robot(filed, client, auth):
+    auth.login("admin")
+    xinhui = user("xinhui")
+    page = client.get(f"/admin/users/{xinhui.id}").get_data(as_text=True)
+    assert "催报群机器人" in page and "企业微信群机器人" in page and "钉钉自定义机器人" in page
+    bad = client.post(f"/admin/users/{xinhui.id}/webhooks", data={"kind": "wecom", "url": "ftp://x"},
+                      follow_redirects=True)
+    assert "机器人地址应以 https:// 开头" in bad.get_data(as_text=True)
+    done = client.post(f"/admin/users/{xinhui.id}/webhooks",
+                       data={"kind": "dingtalk", "url": "https://oapi.dingtalk.com/robot/send?access_token=t",
+                             "secret": "SECabc", "mobiles": "13900000001"})
+    assert done.status_code == 303
+    from reporting.reminders import webhooks_of
+    hook = webhooks_of(xinhui)["dingtalk"]
+    assert (hook.secret, hook.mobiles) == ("SECabc", "13900000001")
+    assert 'value="https://oapi.dingtalk.com/robot/send?access_token=t"' in client.get(
+        f"/admin/users/{xinhui.id}").get_data(as_text=True)
+    client.post(f"/admin/users/{xinhui.id}/webhooks", data={"kind": "dingtalk", "url": ""})
+    db.session.expire_all()
+    assert webhooks_of(xinhui) == {}
+    auth.logout()
+    auth.login("xinhui")
+    assert client.post(f"/admin/users/{xinhui.id}/webhooks",
+                       data={"kind": "wecom", "url": "https://example.com/x"}).status_code == 403
