@@ -119,25 +119,31 @@ def act(period: Period, region: Region, action: str, user: Optional[User],
         reason: Optional[str] = None) -> Report:
     """退回 (return) or 审核通过 (approve) one unit's report. Raises Forbidden, ReviewInvalid or ReviewRefused."""
     _check_reviewer(user, region)
-    reason = _reason(action, reason)
     report = _find(period, region)
+    act_on(report, action, user, reason, name=f"{region.name}{period.label}", region=region,
+           target=f"报表 {region.code} {period.label}")
+    return report
+
+
+def act_on(report: Optional[Report], action: str, user: Optional[User], reason: Optional[str], *,
+           name: str, region: Optional[Region], target: str) -> None:
+    """The step itself, on any report (a unit's or a department's) whose reviewer the caller has checked:
+    validate, record the state and the action, audit."""
+    reason = _reason(action, reason)
     if not _applies(report, action):
         state = status(report)
         if action == "return":
-            raise ReviewRefused(f"{region.name}{period.label}尚未提交，无可退回" if state in ("missing", "draft")
-                                else f"{region.name}的报表已退回，等待重新提交")
-        raise ReviewRefused({"missing": f"{region.name}{period.label}尚未提交，无可审核",
-                             "draft": f"{region.name}{period.label}尚未提交，无可审核",
-                             "returned": f"{region.name}的报表已退回，等待重新提交后再审核",
-                             "approved": f"{region.name}的报表已审核通过"}[state])
-    now = clock.now()
-    _apply(report, action, user, reason, now)
+            raise ReviewRefused(f"{name}尚未提交，无可退回" if state in ("missing", "draft")
+                                else f"{name}的报表已退回，等待重新提交")
+        raise ReviewRefused({"missing": f"{name}尚未提交，无可审核",
+                             "draft": f"{name}尚未提交，无可审核",
+                             "returned": f"{name}的报表已退回，等待重新提交后再审核",
+                             "approved": f"{name}的报表已审核通过"}[state])
+    _apply(report, action, user, reason, clock.now())
     db.session.flush()
-    audit.record(f"report.{action}", user, region=region,
-                 target=f"报表 {region.code} {period.label} 第{report.revision}版",
+    audit.record(f"report.{action}", user, region=region, target=f"{target} 第{report.revision}版",
                  after={"review": "returned" if action == "return" else "approved",
                         **({"reason": reason} if reason else {})})
-    return report
 
 
 @dataclass
