@@ -177,12 +177,16 @@ def test_a_county_reads_the_issued_circular_and_its_standing(filed, client, auth
     auth.login("xinhui")
     home = client.get("/").get_data(as_text=True)
     assert "未读通报" in home and circular.doc_number in home
+    assert "未读" in home[home.index('id="circulars"'):]
     archive = client.get("/circulars/").get_data(as_text=True)
     assert circular.doc_number in archive and "未读" in archive
     page = client.get(f"/circulars/{circular.id}").get_data(as_text=True)
     assert "新会区在本期通报中的情况" in page and "（本单位）" in page and "第1名" in page
     assert db.session.get(CircularRead, (circular.id, user("xinhui").id)) is not None
-    assert "未读通报" not in client.get("/").get_data(as_text=True)
+    home = client.get("/").get_data(as_text=True)
+    assert "未读通报" not in home
+    listed = home[home.index('id="circulars"'):]
+    assert circular.doc_number in listed and "未读" not in listed  # still listed, now read
     pdf = client.get(f"/circulars/{circular.id}.pdf")
     assert pdf.data.startswith(b"%PDF")
     # a draft of the city is still the city's
