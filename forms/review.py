@@ -12,3 +12,13 @@ class ReviewForm(FlaskForm):
 
 class ReminderForm(FlaskForm):
     """催报 carries nothing but its CSRF token: the period and the region are in the URL."""
+
+
+class WebhookForm(FlaskForm):
+    kind = HiddenField(validators=[AnyOf(("wecom", "dingtalk"), message="机器人类型有误")])
+    url = StringField("Webhook地址（留空则删除）", validators=[Optional(), Length(max=500, message="地址最多500字")],
+                      render_kw={"maxlength": 500, "size": 60})
+    secret = StringField("加签密钥（钉钉，可不填）", validators=[Optional(), Length(max=200)],
+                         render_kw={"maxlength": 200})
+    mobiles = StringField("@手机号（逗号分隔，默认为用户电话）", validators=[Optional(), Length(max=200)],
+                          render_kw={"maxlength": 200})

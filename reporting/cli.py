@@ -564,23 +564,12 @@ def reminders_schedule(campaign_id: int, hours: int | None):
 @click.option("--mobiles", default="", help="要@的手机号，逗号分隔（默认：用户的联系电话）")
 def users_webhook(username: str, kind: str, url: str | None, secret: str, mobiles: str):
     """设置用户所在单位接收催报的群机器人。"""
-    from .models import Webhook
+    from .reminders import set_webhook
     user = db.session.scalar(db.select(User).where(User.username == username))
     if user is None:
         raise click.ClickException(f"用户 {username} 不存在")
-    if url is not None and not url.startswith(("https://", "http://")):
-        raise click.ClickException("--url 应以 https:// 开头")
     with one_transaction():
-        hook = db.session.scalar(db.select(Webhook).where(Webhook.user_id == user.id, Webhook.kind == kind))
-        if url is None:
-            if hook is not None:
-                db.session.delete(hook)
-        else:
-            hook = hook or Webhook(user=user, kind=kind)
-            hook.url, hook.secret, hook.mobiles = url, secret, mobiles
-            db.session.add(hook)
-        audit.record("webhook.update", None, region=user.region, target=f"用户 {username} 的{kind}群机器人",
-                     after={"url": url and url.split("?")[0]})
+        set_webhook(None, user, kind, url, secret, mobiles)
     click.echo(f"已{'删除' if url is None else '设置'}{username}的群机器人（{kind}）")
 
 

@@ -497,10 +497,11 @@ def _plan(indicators, rows, read: ImportScope, *, submit: bool, reason: Optional
                      or fallback[k] for k in FILER_FIELDS}
         was_submitted = old is not None and old.status == "submitted"
         state, locked = (reviewed or {}).get(old.id, (None, False)) if old is not None else (None, False)
-        if locked:
+        # a locked or returned unit that the rows leave as it is goes through, unchanged
+        if locked and merged != stored:
             errors.append(RowIssue(line, code, None, "该单位的报表已审核或已通报，已锁定，如需修改请联系审核单位退回"))
             continue
-        if state == "returned" and not submit:
+        if state == "returned" and not submit and merged != stored:
             errors.append(RowIssue(line, code, None, "该单位的报表已退回，修改后请直接提交"))
             continue
         last = read.previous.get(region_id)
@@ -509,7 +510,7 @@ def _plan(indicators, rows, read: ImportScope, *, submit: bool, reason: Optional
         rule_errors, row_warnings = check(indicators, merged, filer, submit=submit or was_submitted,
                                           previous=last, require_signature=default_filer is not None)
         changed = old is None or merged != stored or (submit and not was_submitted)
-        if state == "returned":
+        if state == "returned" and submit:
             changed = True  # resubmitted: a new revision even with the values unchanged
         elif was_submitted and changed and no_reason:
             rule_errors.append(Issue("reason", "该单位已提交，修改须说明原因"))

@@ -178,6 +178,33 @@ def send_due(now: Optional[dt.datetime] = None) -> list[Reminder]:
     return done
 
 
+def set_webhook(by: Optional[User], user: User, kind: str, url: Optional[str], secret: str = "",
+                mobiles: str = "") -> Optional[Webhook]:
+    """Set (or, without `url`, remove) the group robot of `kind` that 催报 to the user's unit go to."""
+    if kind not in KINDS:
+        raise ValueError(f"机器人类型应为 {'、'.join(KINDS)} 之一")
+    url = (url or "").strip() or None
+    if url is not None and not url.startswith(("https://", "http://")):
+        raise ValueError("机器人地址应以 https:// 开头")
+    hook = db.session.scalar(select(Webhook).where(Webhook.user_id == user.id, Webhook.kind == kind))
+    if url is None:
+        if hook is not None:
+            db.session.delete(hook)
+        hook = None
+    else:
+        hook = hook or Webhook(user=user, kind=kind)
+        hook.url, hook.secret, hook.mobiles = url, (secret or "").strip(), (mobiles or "").strip()
+        db.session.add(hook)
+    db.session.flush()
+    audit.record("webhook.update", by, region=user.region, target=f"用户 {user.username} 的{KINDS[kind]}",
+                 after={"url": url.split("?")[0] if url else None})
+    return hook
+
+
+def webhooks_of(user: User) -> dict[str, Webhook]:
+    return {h.kind: h for h in db.session.scalars(select(Webhook).where(Webhook.user_id == user.id))}
+
+
 # --- the robots ----------------------------------------------------------------------------
 
 def payload(kind: str, text: str, mobiles: list[str]) -> dict:

@@ -119,25 +119,31 @@ def act(period: Period, region: Region, action: str, user: Optional[User],
         reason: Optional[str] = None) -> Report:
     """退回 (return) or 审核通过 (approve) one unit's report. Raises Forbidden, ReviewInvalid or ReviewRefused."""
     _check_reviewer(user, region)
-    reason = _reason(action, reason)
     report = _find(period, region)
+    act_on(report, action, user, reason, name=f"{region.name}{period.label}", region=region,
+           target=f"报表 {region.code} {period.label}")
+    return report
+
+
+def act_on(report: Optional[Report], action: str, user: Optional[User], reason: Optional[str], *,
+           name: str, region: Optional[Region], target: str) -> None:
+    """The step itself, on any report (a unit's or a department's) whose reviewer the caller has checked:
+    validate, record the state and the action, audit."""
+    reason = _reason(action, reason)
     if not _applies(report, action):
         state = status(report)
         if action == "return":
-            raise ReviewRefused(f"{region.name}{period.label}尚未提交，无可退回" if state in ("missing", "draft")
-                                else f"{region.name}的报表已退回，等待重新提交")
-        raise ReviewRefused({"missing": f"{region.name}{period.label}尚未提交，无可审核",
-                             "draft": f"{region.name}{period.label}尚未提交，无可审核",
-                             "returned": f"{region.name}的报表已退回，等待重新提交后再审核",
-                             "approved": f"{region.name}的报表已审核通过"}[state])
-    now = clock.now()
-    _apply(report, action, user, reason, now)
+            raise ReviewRefused(f"{name}尚未提交，无可退回" if state in ("missing", "draft")
+                                else f"{name}的报表已退回，等待重新提交")
+        raise ReviewRefused({"missing": f"{name}尚未提交，无可审核",
+                             "draft": f"{name}尚未提交，无可审核",
+                             "returned": f"{name}的报表已退回，等待重新提交后再审核",
+                             "approved": f"{name}的报表已审核通过"}[state])
+    _apply(report, action, user, reason, clock.now())
     db.session.flush()
-    audit.record(f"report.{action}", user, region=region,
-                 target=f"报表 {region.code} {period.label} 第{report.revision}版",
+    audit.record(f"report.{action}", user, region=region, target=f"{target} 第{report.revision}版",
                  after={"review": "returned" if action == "return" else "approved",
                         **({"reason": reason} if reason else {})})
-    return report
 
 
 @dataclass
@@ -330,7 +336,7 @@ def publication_lines(period: Period, region: Region) -> list[str]:
 
 
 def _grouped(units: list[Region], region: Region) -> str:
-    """Name the units by the child of `region` they lie in: 恩平市（3个村）、台山市."""
+    """Name the units by the child of `region` they lie in: 恩平市3个村（社区）、台山市1个村（社区）."""
     from .hierarchy import child_level
     level = child_level(region.level)
     if level is None or units[0].level == level:
@@ -340,7 +346,9 @@ def _grouped(units: list[Region], region: Region) -> str:
     for unit in units:
         counts[getattr(unit, column)] = counts.get(getattr(unit, column), 0) + 1
     names = dict(db.session.execute(select(Region.id, Region.name).where(Region.id.in_(counts))).all())
-    return "、".join(f"{names[i]}（{n}个单位）" for i, n in sorted(counts.items(), key=lambda kv: names[kv[0]]))
+    from .models import LEVEL_NAMES
+    word = LEVEL_NAMES[units[0].level]
+    return "、".join(f"{names[i]}{n}个{word}" for i, n in sorted(counts.items(), key=lambda kv: names[kv[0]]))
 
 
 # --- what a reviewer sees ------------------------------------------------------------------

@@ -281,6 +281,8 @@ ROUTES: dict[str, dict[str, Call]] = {
     # 重新提交 of a returned unit (the unit of the place has none: a flash and back to the grid)
     "review.resubmit": {"POST": Call(lambda p: _u("review.resubmit", period_id=p.period, code=p.grid, unit_code=p.unit),
                                      roles=WRITERS, write=True, data=lambda p: {})},
+    "review.webhook": {"POST": Call(lambda p: _u("review.webhook", user_id=p.user), roles=ADMIN, write=True,
+                                    data=lambda p: {"kind": "wecom", "url": "https://qyapi.weixin.qq.com/send?key=m"})},
     "review.reminder_list": {"GET": Call(lambda p: _u("review.reminder_list", code=p.region, period=p.period),
                                          shows=lambda p: p.name)},
     "review.remind": {"POST": Call(lambda p: _u("review.remind", code=p.region, period_id=p.period),

@@ -163,6 +163,8 @@ def test_only_reviewers_chase_and_nothing_outstanding_is_a_409(chase, runner, fr
     assert send(token=_token(runner, "viewer")).status_code == 403
     assert send(body={"region_code": "440703", "period_id": period.id}).status_code == 409
     assert send(body={"region_code": "4407"}).status_code == 422
+    assert send(body={"region_code": "4407", "period_id": 10 ** 20}).status_code == 404
+    assert send(body=["4407"]).status_code == 400
     assert db.session.scalar(select(func.count(ReminderMessage.id))) == 0
 
 

@@ -137,6 +137,12 @@ def test_approval_locks_the_report_until_a_reviewer_reopens_it(world):
     with pytest.raises(ImportRejected, match="已锁定"):
         import_reports(world.period, [(1, world.unit, {"enrolled": 2100}, {})], submit=True, reason="补录")
     db.session.rollback()
+    # an import that leaves it as it is (the information system's nightly export) passes
+    same = import_reports(world.period, [(1, world.unit, {"enrolled": 2000}, {}),
+                                         (2, world.shadui[1], {"enrolled": 2001}, {})], submit=True, reason="补录")
+    db.session.commit()
+    assert (same.loaded, same.updated, same.unchanged) == (2, 1, 1)
+    assert world.report().get_json()["locked"] is True
 
     reopened = world.back("请补录新生儿")
     assert reopened.status_code == 200 and reopened.get_json()["locked"] is False
@@ -201,8 +207,8 @@ def test_issuing_a_circular_locks_what_it_printed(world, runner, client, frozen_
     assert [r.code for r in changes.corrected] == [world.unit]
     assert [r.code for r in changes.late_filed] == [late_unit]
     lines = review.publication_lines(world.campaign.periods[1], region_by_code(XINHUI))
-    assert lines[0].startswith("第1期通报后，沙堆镇（1个单位）更正")
-    assert "沙堆镇（1个单位）补报" in lines[1]
+    assert lines[0].startswith("第1期通报后，沙堆镇1个村（社区）更正")
+    assert "沙堆镇1个村（社区）补报" in lines[1]
     from reporting.circulars import new_draft
     body = new_draft(world.campaign.periods[1], region_by_code(XINHUI)).body
     assert lines[0] in body and lines[1] in body  # the next 通报 lists them

@@ -145,6 +145,10 @@ def test_bulk_approval_locks_the_grid_rows(filed, client, auth):
     row = grid[grid.index(f'id="u-{unit}"'):]
     row = row[:row.index("</tr>")]
     assert "已审核" in row and "disabled" in row and "hx-post" not in row
+    # the grid's 提交 still goes through: it leaves the approved units as they are
+    again = client.post(f"/filing/{period.id}/{XINHUI}/submit",
+                        data={"filer_name": "黄丽华", "filer_phone": "13802216103", "filer_head": "张局长"})
+    assert again.status_code == 303, again.get_data(as_text=True)
 
 
 def test_reminder_page_sends_and_the_county_sees_it_on_its_home_page(filed, client, auth):
@@ -173,15 +177,45 @@ def test_a_county_reads_the_issued_circular_and_its_standing(filed, client, auth
     auth.login("xinhui")
     home = client.get("/").get_data(as_text=True)
     assert "未读通报" in home and circular.doc_number in home
+    assert "未读" in home[home.index('id="circulars"'):]
     archive = client.get("/circulars/").get_data(as_text=True)
     assert circular.doc_number in archive and "未读" in archive
     page = client.get(f"/circulars/{circular.id}").get_data(as_text=True)
     assert "新会区在本期通报中的情况" in page and "（本单位）" in page and "第1名" in page
     assert db.session.get(CircularRead, (circular.id, user("xinhui").id)) is not None
-    assert "未读通报" not in client.get("/").get_data(as_text=True)
+    home = client.get("/").get_data(as_text=True)
+    assert "未读通报" not in home
+    listed = home[home.index('id="circulars"'):]
+    assert circular.doc_number in listed and "未读" not in listed  # still listed, now read
     pdf = client.get(f"/circulars/{circular.id}.pdf")
     assert pdf.data.startswith(b"%PDF")
     # a draft of the city is still the city's
     draft = new_draft(period, region_by_code("4407"), user("admin"))
     db.session.commit()
     assert client.get(f"/circulars/{draft.id}").status_code == 403
+
+
+def test_an_admin_sets_a_units_group_robot(filed, client, auth):
+    auth.login("admin")
+    xinhui = user("xinhui")
+    page = client.get(f"/admin/users/{xinhui.id}").get_data(as_text=True)
+    assert "催报群机器人" in page and "企业微信群机器人" in page and "钉钉自定义机器人" in page
+    bad = client.post(f"/admin/users/{xinhui.id}/webhooks", data={"kind": "wecom", "url": "ftp://x"},
+                      follow_redirects=True)
+    assert "机器人地址应以 https:// 开头" in bad.get_data(as_text=True)
+    done = client.post(f"/admin/users/{xinhui.id}/webhooks",
+                       data={"kind": "dingtalk", "url": "https://oapi.dingtalk.com/robot/send?access_token=t",
+                             "secret": "SECabc", "mobiles": "13900000001"})
+    assert done.status_code == 303
+    from reporting.reminders import webhooks_of
+    hook = webhooks_of(xinhui)["dingtalk"]
+    assert (hook.secret, hook.mobiles) == ("SECabc", "13900000001")
+    assert 'value="https://oapi.dingtalk.com/robot/send?access_token=t"' in client.get(
+        f"/admin/users/{xinhui.id}").get_data(as_text=True)
+    client.post(f"/admin/users/{xinhui.id}/webhooks", data={"kind": "dingtalk", "url": ""})
+    db.session.expire_all()
+    assert webhooks_of(xinhui) == {}
+    auth.logout()
+    auth.login("xinhui")
+    assert client.post(f"/admin/users/{xinhui.id}/webhooks",
+                       data={"kind": "wecom", "url": "https://example.com/x"}).status_code == 403

@@ -73,6 +73,8 @@ def periods(campaign_id: int):
 
 
 def load_period(period_id: int) -> Period:
+    if not 0 < period_id < 2 ** 31:  # from a body or a query string: past the column's range it names nothing
+        abort(404, f"报送期次 {period_id} 不存在")
     return db.get_or_404(Period, period_id, description=f"报送期次 {period_id} 不存在")
 
 

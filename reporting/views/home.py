@@ -6,6 +6,7 @@ from flask_login import current_user, login_required
 
 from .. import clock
 from ..campaigns import campaigns_for
+from ..circular_reading import addressed, read_ids
 from ..filing import filing_status
 from ..schedule import current_period
 from ..todo import todo
@@ -24,8 +25,10 @@ def index():
     today = clock.today()
     period = current_period(campaign, today) if campaign else None
     status = filing_status(campaign, period, region) if period else None
+    circulars = addressed(current_user, limit=5)
     return render_template("home/index.html", region=region, campaign=campaign, period=period,
-                           today=today, status=status, items=todo(current_user, campaign, period, clock.now()))
+                           today=today, status=status, items=todo(current_user, campaign, period, clock.now()),
+                           circulars=circulars, read=read_ids(current_user, circulars))
 
 
 def _department_home():

@@ -6,7 +6,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from werkzeug.exceptions import Forbidden
 
-from forms.review import ReminderForm, ReviewForm
+from forms.review import ReminderForm, ReviewForm, WebhookForm
 
 from .. import access, clock, reminders, review
 from ..extensions import db
@@ -141,6 +141,28 @@ def resubmit(period_id: int, code: str, unit_code: str):
     return go_to(grid)
 
 
+@bp.post("/admin/users/<int:user_id>/webhooks")
+@login_required
+def webhook(user_id: int):
+    """A city admin sets the group robot that 催报 to a user's unit are posted to."""
+    from .admin import load_user
+    user = load_user(user_id)
+    form = WebhookForm()
+    if not form.validate():
+        flash("；".join(e for errors in form.errors.values() for e in errors))
+        return go_to(url_for("admin.edit_user", user_id=user.id))
+    try:
+        hook = reminders.set_webhook(current_user, user, form.kind.data, form.url.data, form.secret.data,
+                                     form.mobiles.data)
+    except ValueError as error:
+        db.session.rollback()
+        flash(str(error))
+        return go_to(url_for("admin.edit_user", user_id=user.id))
+    db.session.commit()
+    flash(f"已{'设置' if hook else '删除'}{user.username}的{reminders.KINDS[form.kind.data]}")
+    return go_to(url_for("admin.edit_user", user_id=user.id))
+
+
 # --- 催报 -----------------------------------------------------------------------------------
 
 @bp.get("/reminders/<code>")
@@ -178,3 +200,6 @@ def remind(code: str, period_id: int):
 
 bp.add_app_template_global(review.shown_values, "shown_values")
 bp.add_app_template_global(review.is_locked, "report_locked")
+bp.add_app_template_global(reminders.webhooks_of, "webhooks_of")
+bp.add_app_template_global(WebhookForm, "WebhookForm")
+bp.add_app_template_global(reminders.KINDS, "robot_kinds")
