@@ -14,6 +14,7 @@ from . import audit, clock
 from .extensions import db
 from .hierarchy import DivisionFileError, import_divisions, region_by_code
 from .models import ROLES, ApiToken, Campaign, User
+from .validation import FILER_LIMITS, too_long
 
 regions_cli = AppGroup("regions", help="行政区划")
 campaign_cli = AppGroup("campaign", help="征缴期与报送期次")
@@ -93,6 +94,7 @@ def regions_import(directory: str, under: str | None):
 @click.option("--target-rate", default=0.95, type=float)
 def campaign_create(name, root_code, start, end, extend_to, rhythm, first_due, report_level, target_rate):
     """建立征缴期及其全部报送期次；最后一行输出新征缴期的编号。"""
+    _check_lengths(("征缴期名称", name, 200))
     from .campaigns import create_campaign
     with one_transaction():
         campaign, warning = create_campaign(
@@ -176,6 +178,8 @@ def reports_import(period_id: int, file: str, submit: bool, reason: str | None):
 @click.option("--phone", default="", help="联系电话")
 def users_create(username, role, region_code, password, full_name, phone):
     """建立绑定到一个区划的用户；不给密码时生成一个并打印。"""
+    _check_lengths(("用户名", username, 50), ("姓名", full_name, FILER_LIMITS["name"]),
+                   ("联系电话", phone, FILER_LIMITS["phone"]))
     if db.session.scalar(db.select(User).where(User.username == username)):
         raise click.ClickException(f"用户名 {username} 已存在")
     generated = password is None
@@ -269,3 +273,11 @@ def init_app(app: Flask) -> None:
     for command in (regions_cli, campaign_cli, targets_cli, reports_cli, users_cli, circulars_cli,
                     jobs_cli, demo_command):
         app.cli.add_command(command)
+
+
+def _check_lengths(*texts: tuple[str, str, int]) -> None:
+    """Free text from the command line meets the same limits as the site's forms (the column sizes)."""
+    for label, text, limit in texts:
+        problem = too_long(label, text, limit)
+        if problem:
+            raise click.ClickException(problem)
