@@ -15,6 +15,7 @@ from . import audit, clock
 from .extensions import db
 from .hierarchy import DivisionFileError, import_divisions, region_by_code
 from .models import ROLES, ApiToken, Campaign, User
+from .validation import FILER_LIMITS, too_long
 
 regions_cli = AppGroup("regions", help="行政区划")
 campaign_cli = AppGroup("campaign", help="征缴期与报送期次")
@@ -115,6 +116,7 @@ def campaign_interview_rule(campaign_id: int, level: str, bottom: int, periods: 
 @click.option("--target-rate", default=0.95, type=float)
 def campaign_create(name, root_code, start, end, extend_to, rhythm, first_due, report_level, target_rate):
     """建立征缴期及其全部报送期次；最后一行输出新征缴期的编号。"""
+    _check_lengths(("征缴期名称", name, 200))
     from .campaigns import create_campaign
     with one_transaction():
         campaign, warning = create_campaign(
@@ -200,6 +202,8 @@ def reports_import(period_id: int, file: str, submit: bool, reason: str | None):
 def users_create(username, role, region_code, department_id, password, full_name, phone):
     """建立绑定到一个区划（或一个部门）的用户；不给密码时生成一个并打印。"""
     from .models import Department
+    _check_lengths(("用户名", username, 50), ("姓名", full_name, FILER_LIMITS["name"]),
+                   ("联系电话", phone, FILER_LIMITS["phone"]))
     if db.session.scalar(db.select(User).where(User.username == username)):
         raise click.ClickException(f"用户名 {username} 已存在")
     department = None
@@ -578,3 +582,11 @@ def init_app(app: Flask) -> None:
                     jobs_cli, reminders_cli, demo_command, departments_cli, indicators_cli):
         app.cli.add_command(command)
     app.cli.add_command(holidays_cli)
+
+
+def _check_lengths(*texts: tuple[str, str, int]) -> None:
+    """Free text from the command line meets the same limits as the site's forms (the column sizes)."""
+    for label, text, limit in texts:
+        problem = too_long(label, text, limit)
+        if problem:
+            raise click.ClickException(problem)

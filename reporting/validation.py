@@ -210,12 +210,19 @@ def sibling_outlier(key: str, label: str, value: Optional[int], highest: int, si
     return Issue(key, f"{label}（{value:,}）远超同级单位（最高{highest:,}），请核实是否录错")
 
 
+def too_long(label: str, text: Optional[str], limit: int) -> Optional[str]:
+    """Why a free text is refused for its length, in Chinese, or None: the one wording of every limit."""
+    if text and len(text) > limit:
+        return f"{label}过长（{len(text):,}字，最多{limit}字）"
+    return None
+
+
 def reason_errors(reason: Optional[str]) -> list[Issue]:
     """The reason given for a correction is kept in the revision history: plain text only."""
     if reason and not isinstance(reason, str):
         return [Issue("reason", "修改原因应为文字")]
-    if reason and len(reason) > REASON_LIMIT:
-        return [Issue("reason", f"修改原因过长（{len(reason):,}字，最多{REASON_LIMIT}字）")]
+    if too_long("修改原因", reason, REASON_LIMIT):
+        return [Issue("reason", too_long("修改原因", reason, REASON_LIMIT))]
     if reason and CONTROL.search(reason):
         return [Issue("reason", "修改原因含有不可见的控制字符")]
     return []

@@ -403,3 +403,15 @@ def test_no_english_in_rendered_pages(client, auth, site, jiangmen):
         assert upload.status_code == 422 and ("修改原因" in upload.get_data(as_text=True))
         leaks[case] = english_on(upload.get_data(as_text=True))
     assert {url: words for url, words in leaks.items() if words} == {}
+
+
+def test_command_line_free_text_has_the_forms_limits(runner, jiangmen):
+    from reporting.models import Campaign, User
+    long_name = runner.invoke(args=["users", "create", "xinhui", "--role", "county_filer", "--region", "440705",
+                                    "--name", "长" * 60])
+    assert long_name.exit_code != 0 and "姓名过长（60字，最多50字）" in long_name.output
+    long_campaign = runner.invoke(args=["campaign", "create", "--name", "年" * 300, "--root", "4407",
+                                        "--start", "2022-09-01", "--end", "2022-12-31"])
+    assert long_campaign.exit_code != 0 and "征缴期名称过长" in long_campaign.output
+    assert db.session.scalar(select(func.count(User.id))) == 0
+    assert db.session.scalar(select(func.count(Campaign.id))) == 0
