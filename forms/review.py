@@ -16,7 +16,7 @@ class ReminderForm(FlaskForm):
 
 class WebhookForm(FlaskForm):
     kind = HiddenField(validators=[AnyOf(("wecom", "dingtalk"), message="机器人类型有误")])
-    url = StringField("Webhook地址（留空则删除）", validators=[Optional(), Length(max=500, message="地址最多500字")],
+    url = StringField("群机器人推送地址（留空则删除）", validators=[Optional(), Length(max=500, message="地址最多500字")],
                       render_kw={"maxlength": 500, "size": 60})
     secret = StringField("加签密钥（钉钉，可不填）", validators=[Optional(), Length(max=200)],
                          render_kw={"maxlength": 200})
