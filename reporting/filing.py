@@ -251,6 +251,10 @@ class ImportOutcome:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
+    #: of the written rows: reports submitted before and corrected now, first submissions, new drafts
+    corrected: int = 0
+    submitted: int = 0
+    new_drafts: int = 0
     warnings: list[RowIssue] = field(default_factory=list)
     #: False when validation passed but nothing was written (a dry run, or warnings held it)
     written: bool = False
@@ -458,6 +462,12 @@ def _write(period: Period, indicators, planned: list[PlannedRow], outcome: Impor
             outcome.unchanged += 1
             continue
         status = "submitted" if submit or row.was_submitted else "draft"
+        if row.was_submitted:
+            outcome.corrected += 1
+        elif status == "submitted":
+            outcome.submitted += 1
+        elif row.old is None:
+            outcome.new_drafts += 1
         values = [row.merged[k] for k in keys]
         filer = [row.filer[k] for k in FILER_FIELDS]
         old = row.old

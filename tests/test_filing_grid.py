@@ -120,9 +120,14 @@ def test_submit_lists_missing_units_and_saves_nothing(client, grid):
     answer = client.post(f"{grid.url}/submit", data={"filer_name": "黄丽华", "filer_phone": "13802216103",
                                                      "filer_head": "张局长"}, headers=HX)
     html = answer.get_data(as_text=True)
-    assert answer.status_code == 422 and "不能提交" in html
-    assert f'href="#u-{grid.units[1].code}"' in html and "尚未填写" in html
+    assert answer.status_code == 422 and "尚有241个单位未填写，不能提交" in html
+    # one line for the empty units, with a filter showing only them, instead of 241 lines
+    assert "尚未填写" not in html and html.count("尚有241个单位未填写") == 2
+    assert f'href="{grid.url}?only=missing"' in html
     assert stored(grid.units[0]).status == "draft"
+    only = client.get(f"{grid.url}?only=missing").get_data(as_text=True)
+    assert f'id="u-{grid.units[1].code}"' in only and f'id="u-{grid.units[0].code}"' not in only
+    assert "显示全部" in only
 
 
 def test_submit_errors_link_to_each_cell(client, grid):
