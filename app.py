@@ -100,8 +100,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.url_map.converters["int"] = DatabaseId  # before the blueprints add their rules
 
     from reporting import cli
-    from reporting.views import admin, api, auth, circulars, dashboard, filing, home, regions
-    for blueprint in (auth.bp, home.bp, regions.bp, filing.bp, dashboard.bp, circulars.bp, admin.bp, api.bp):
+    from reporting.views import admin, api, auth, circulars, dashboard, filing, home, regions, search
+    for blueprint in (auth.bp, home.bp, regions.bp, filing.bp, dashboard.bp, circulars.bp, admin.bp, api.bp,
+                      search.bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens, not cookies
     cli.init_app(app)

@@ -111,7 +111,9 @@ def save_report(period: Period, region: Region, raw_values: dict[str, Any], file
     now = clock.now()
     report = find_report(period, region)
     if revision is not None and revision != (report.revision if report else 0):
-        raise ReportConflict("该报表已被他人修改，请查看最新数据后再保存", report)
+        # the same person in another tab (or window) is no stranger: say where the change came from
+        same = report is not None and user is not None and report.updated_by_id == user.id
+        raise ReportConflict(f"该报表{'已在其他窗口修改' if same else '已被他人修改'}，请查看最新数据后再保存", report)
     closed = is_closed(campaign, now.date()) and not (user and user.role == "city_admin")
     if closed:
         raise ReportConflict("该期次已关闭（征缴期及延长期已结束），只有市级管理员可以修改", report)

@@ -153,7 +153,7 @@ def test_county_filer_types_pastes_fixes_and_submits(page, period, tmp_path):
     expect(summary.locator("h2")).to_have_text("有 1 处错误，不能提交")
     expect(head.locator(".badge")).to_have_count(0)  # nothing was submitted
     link = summary.get_by_role("link")
-    expect(link).to_have_text(["浐湾社区居委会：中小学生及在园幼儿已参保人数（2,400）不能大于居民医保已参保人数（2,000）"])
+    expect(link).to_have_text(["会城街道 · 浐湾社区居委会：中小学生及在园幼儿已参保人数（2,400）不能大于居民医保已参保人数（2,000）"])
     bad = cell(page, G, "students_enrolled")
     expect(bad).to_have_class("invalid")
     link.click()
