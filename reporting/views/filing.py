@@ -331,12 +331,12 @@ def upload(period_id: int, code: str):
                 raise TableError(foreign)
             units = descendants_at(region, period.campaign.report_level).with_only_columns(Region.id)
             rows = carry_rows(parsed.rows, carried_values(period, units, indicators, by_code=True))
+            # the footer signs every row the file changes; a draft's footer may still be incomplete
+            signed = {key: value for key, value in parsed.filer.items() if value}
             outcome = import_reports(
-                period, [(line, unit_code, raw, {}) for line, unit_code, raw in rows],
+                period, [(line, unit_code, raw, signed) for line, unit_code, raw in rows],
                 submit=form.submit_now.data, user=current_user, reason=form.reason.data,
-                # the footer signs what the file changes; a draft's footer may be incomplete
-                default_filer=parsed.filer if form.submit_now.data or any(parsed.filer.values()) else None,
-                scope=region)
+                default_filer=parsed.filer if form.submit_now.data else None, scope=region)
         except TableError as error:
             problems = [RowIssue(None, "", None, str(error))]
         except ImportRejected as rejected:
@@ -349,7 +349,8 @@ def upload(period_id: int, code: str):
                 flash(done)
                 return redirect(url_for("filing.grid", period_id=period.id, code=region.code), code=303)
     labels = {i.key: i.label for i in period.campaign.indicators}
-    names = {unit_code: name for unit_code, name, _ in grid_units(period, region)} if warnings else {}
+    names = {unit_code: f"{township} · {name}" if township else name
+             for unit_code, name, _, township in grid_units(period, region)} if warnings else {}
     status = 422 if problems or form.errors else 200
     return render_template("filing/upload.html", period=period, region=region, form=form,
                            problems=problems, labels=labels, done=done, warnings=warnings,
