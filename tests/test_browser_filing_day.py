@@ -151,6 +151,7 @@ def test_a_filer_types_the_counts_fixes_prints_and_finds_a_village(page, second_
     result = page.locator("#search-results").get_by_role("link", name="浐湾社区居委会")
     expect(result).to_be_visible()
     expect(page.locator("#search-results")).to_contain_text("会城街道")
+    page.screenshot(path=tmp_path / "search.png")
     result.click()
     page.wait_for_url(f"**/filing/{period.id}/440705#u-{HUICHENG}007")
     expect(page.locator(f"#u-{HUICHENG}007")).to_be_in_viewport()
@@ -196,13 +197,14 @@ def test_a_township_reads_the_dashboard_and_the_home_page_on_a_phone(phone, demo
         shape = box.bounding_box()
         assert shape["x"] >= 0 and shape["x"] + shape["width"] <= 390
     # the status board wraps; the ranking scrolls inside its card with the unit column fixed
-    ranking = page.locator("#ranking")
-    assert ranking.evaluate("card => card.scrollWidth > card.clientWidth")
+    ranking = page.locator("#ranking table")
+    assert ranking.evaluate("table => table.scrollWidth > table.clientWidth")
     name = ranking.locator("tbody tr").first.locator("td").nth(1)
     before = name.bounding_box()["x"]
-    ranking.evaluate("card => { card.scrollLeft = 400; }")
+    ranking.evaluate("table => { table.scrollLeft = 400; }")
     after = name.bounding_box()["x"]
     assert 0 <= after <= before and after < 60, (before, after)
+    expect(page.locator("#ranking h2")).to_be_in_viewport()  # the heading stays; only the table moved
     assert page_width(page) <= 390
     page.screenshot(path=tmp_path / "dashboard.png", full_page=True)
     # a county's page, as a 催报 link opens it
