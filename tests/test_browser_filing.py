@@ -109,6 +109,9 @@ def test_county_filer_types_pastes_fixes_and_submits(page, period, tmp_path):
     page.keyboard.press("Tab")
     expect(cell(page, B, "should_enroll")).to_be_focused()
     type_across(page, [2500, 2250, 60, 60, 350, 15, 3])
+    # Enter in the last column goes on at the first column of the next row
+    page.keyboard.press("Enter")
+    expect(cell(page, C, "population")).to_be_focused()
     expect(page.locator(f"#rate-{B}")).to_have_text("90.00%")
     expect(page.locator(f"#msg-{B}")).to_have_text("草稿")
     cell(page, A, "should_enroll").click()
