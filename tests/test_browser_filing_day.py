@@ -51,7 +51,7 @@ def cell(page, code, key):
 def settle(page):
     """Wait until the rows typed in have been saved (each saves 400 ms after its last keystroke)."""
     page.wait_for_timeout(450)
-    page.wait_for_function("!document.querySelector('.htmx-request')")
+    page.wait_for_function("() => !document.querySelector('.htmx-request')")
 
 
 def type_counts(page, values):
