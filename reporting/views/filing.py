@@ -100,11 +100,14 @@ class Refusal:
     #: (township name, its units' errors), in the grid's order
     groups: list[tuple[str, list[RowIssue]]] = field(default_factory=list)
     missing: int = 0
-    footer: list[RowIssue] = field(default_factory=list)
+    #: the signature fields' errors, one line of their own
+    signature: list[RowIssue] = field(default_factory=list)
+    #: what concerns the whole form: the reason for a correction, the form's token
+    notes: list[RowIssue] = field(default_factory=list)
 
     @property
     def count(self) -> int:
-        return sum(len(errors) for _, errors in self.groups) + len(self.footer)
+        return sum(len(errors) for _, errors in self.groups) + len(self.signature) + len(self.notes)
 
     def __bool__(self) -> bool:
         return bool(self.count or self.missing)
@@ -118,7 +121,8 @@ def refusal(errors: list[RowIssue], units: list[tuple[str, str, bool, str]], mis
         if not error.code or error.field == "reason" or (error.field or "").startswith("filer."):
             if (error.field, error.message) not in seen:  # the same footer for every row: say it once
                 seen.add((error.field, error.message))
-                found.footer.append(RowIssue(None, "", error.field, error.message))
+                listed = found.signature if (error.field or "").startswith("filer.") else found.notes
+                listed.append(RowIssue(None, "", error.field, error.message))
             continue
         n, township = order.get(error.code, (len(order), ""))
         groups.setdefault(township, []).append((n, error))
