@@ -1,6 +1,7 @@
 """Journeys: a county filer's afternoon on a new period (carried values, a refusal that points at the
 problem, the printed 进度表, finding a village), and reading the site on a phone."""
 import datetime as dt
+import re
 import subprocess
 
 import pytest
@@ -140,6 +141,9 @@ def test_a_filer_types_the_counts_fixes_prints_and_finds_a_village(page, second_
     page.emulate_media(media="screen")
     text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
                           check=True).stdout
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+    width, height = map(float, re.search(r"Page size:\s+([\d.]+) x ([\d.]+) pts \(A4\)", info).groups())
+    assert width > height  # A4 landscape
     pages = text.count("\f")
     missing = [code for code in codes if code not in text]
     assert missing == [], f"{len(missing)} villages are not on paper, e.g. {missing[:3]}"
