@@ -479,7 +479,9 @@ def grid(cfg: Config, db: Database) -> list[Row]:
     result = json.loads(done.last_line)
     bare = median(result["bare_ms"])
     rows = []
-    for name, label, goal in (("page_ms", "grid page", None), ("cell_ms", "one cell update (htmx: saves the row, "
+    for name, label, goal in (("page_ms", "grid page", None),
+                              ("carried_page_ms", "grid page of the next period (594 rows of carried values)", None),
+                              ("cell_ms", "one cell update (htmx: saves the row, "
                                                                            "returns its totals)", None),
                               ("submit_ms", "提交 of the 594 villages (validate, update, revisions, tallies, "
                                             "audit)", 150.0)):

@@ -132,7 +132,9 @@ def save_report(period: Period, region: Region, raw_values: dict[str, Any], file
     now = clock.now()
     report = find_report(period, region, department)
     if revision is not None and revision != (report.revision if report else 0):
-        raise ReportConflict("该报表已被他人修改，请查看最新数据后再保存", report)
+        # the same person in another tab (or window) is no stranger: say where the change came from
+        same = report is not None and user is not None and report.updated_by_id == user.id
+        raise ReportConflict(f"该报表{'已在其他窗口修改' if same else '已被他人修改'}，请查看最新数据后再保存", report)
     closed = is_closed(campaign, now.date()) and not (user and user.role == "city_admin")
     if closed:
         raise ReportConflict("该期次已关闭（征缴期及延长期已结束），只有市级管理员可以修改", report)
@@ -306,6 +308,10 @@ class ImportOutcome:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
+    #: of the written rows: reports submitted before and corrected now, first submissions, new drafts
+    corrected: int = 0
+    submitted: int = 0
+    new_drafts: int = 0
     warnings: list[RowIssue] = field(default_factory=list)
     #: False when validation passed but nothing was written (a dry run, or warnings held it)
     written: bool = False
@@ -540,6 +546,12 @@ def _write(period: Period, indicators, planned: list[PlannedRow], outcome: Impor
             outcome.unchanged += 1
             continue
         status = "submitted" if submit or row.was_submitted else "draft"
+        if row.was_submitted:
+            outcome.corrected += 1
+        elif status == "submitted":
+            outcome.submitted += 1
+        elif row.old is None:
+            outcome.new_drafts += 1
         values = [row.merged[k] for k in keys]
         filer = [row.filer[k] for k in FILER_FIELDS]
         old = row.old

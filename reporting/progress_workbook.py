@@ -57,6 +57,7 @@ _BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
 _HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 _COMPUTED_FILL = PatternFill("solid", fgColor="F2F2F2")
 _SUBTOTAL_FILL = PatternFill("solid", fgColor="FFF2CC")
+_CARRIED_FONT = Font(italic=True, color="8A94A6")
 _CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
 
 
@@ -75,6 +76,8 @@ class FormRow:
     name: str
     values: dict[str, int | None]
     kind: str = "unit"
+    #: keys whose value is carried from the unit's last submitted report (沿用上期), shown light
+    carried: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -205,6 +208,9 @@ def _body_styles(book) -> dict[tuple[str, bool], str]:
             book.add_named_style(NamedStyle(name=name, number_format=number_format, border=_BORDER, fill=fill,
                                             font=Font(bold=summary)))
             names[what, summary] = name
+    book.add_named_style(NamedStyle(name="进度表-沿用上期", number_format=COUNT_FORMAT, border=_BORDER,
+                                    font=_CARRIED_FONT))
+    names["carried", False] = "进度表-沿用上期"
     return names
 
 
@@ -223,7 +229,8 @@ def _write_body(sheet, layout: list[Column | None], rows: list[FormRow], rate_of
             if column is None:
                 value, what = _rate(form_row.values, numerator, denominator), "rate"
             else:
-                value, what = form_row.values.get(column.key), "count"
+                value = form_row.values.get(column.key)
+                what = "carried" if column.key in form_row.carried else "count"
             sheet.cell(row=row_number, column=n, value=value).style = styles[what, summary]
     if rows:
         # Excel and WPS then refuse a typed negative or fractional count; pasted values still reach validation.
@@ -258,6 +265,7 @@ def _write_footer(sheet, width: int, at: int, filer: dict[str, str], filled_on: 
         labels = {c.key: c.label for c in columns}
         notes.append(f"      2. {RATE_HEADER}（灰色列）由系统按“{labels[rate_of[0]]}÷{labels[rate_of[1]]}”计算，"
                      "仅供参考，上传时不读取；小计、合计行也不读取。")
+    notes.append(f"      {len(notes) + 1}. 浅灰色斜体数字沿用上期（上次提交的数据），如有变化请直接改写。")
     for n, note in enumerate(notes, start=at + 2):
         cell = sheet.cell(row=n, column=1, value=note)
         cell.font = Font(size=9, color="595959")

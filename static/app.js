@@ -47,13 +47,31 @@ function nextUnitRow(row, step) {
   return rows[rows.indexOf(row) + step] || null;
 }
 
-// Enter moves down a row, Shift+Enter up, as in Excel (Tab already moves right).
+// Where the current run of Tabs began: Enter at the end of a row returns there, one row down.
+var tabRun = {row: null, col: 0};
+
+// Enter moves down a row, Shift+Enter up, as in Excel (Tab already moves right). Enter in the
+// last column goes to the next row, at the column where typing across began (the first column
+// when there was no run of Tabs), as Excel does after Tab, Tab, Enter.
 document.addEventListener("keydown", function (event) {
   var input = event.target;
-  if (event.key !== "Enter" || !input.matches("#filing-grid input[data-col]")) { return; }
+  if (!input.matches("#filing-grid input[data-col]")) { return; }
+  var row = input.closest("tr");
+  if (event.key === "Tab" && !event.shiftKey && tabRun.row !== row) {
+    tabRun = {row: row, col: input.dataset.col};
+  }
+  if (event.key !== "Enter") { return; }
   event.preventDefault();
-  var target = gridInput(nextUnitRow(input.closest("tr"), event.shiftKey ? -1 : 1), input.dataset.col);
-  if (target) { target.focus(); target.select(); }
+  var last = !gridInput(row, Number(input.dataset.col) + 1);
+  var column = input.dataset.col;
+  if (last && !event.shiftKey) { column = tabRun.row === row ? tabRun.col : 0; }
+  var next = nextUnitRow(row, event.shiftKey ? -1 : 1);
+  var target = gridInput(next, column);
+  if (target) {
+    tabRun = {row: next, col: column};
+    target.focus();
+    target.select();
+  }
 });
 
 // Pasting a block copied from Excel or WPS (tab-separated lines) fills the cells it covers,
@@ -74,7 +92,10 @@ document.addEventListener("paste", function (event) {
       // thousands separators go only where they stand every three digits; the server refuses the rest
       var text = cell.trim();
       if (/^-?\d{1,3}([,，]\d{3})+$/.test(text)) { text = text.replace(/[,，]/g, ""); }
-      if (target && !target.disabled) { target.value = text; }
+      if (target && !target.disabled) {
+        target.value = text;
+        target.classList.remove("carried");
+      }
     });
     row.dispatchEvent(new Event("input", {bubbles: true}));
     row = nextUnitRow(row, 1);
@@ -126,4 +147,25 @@ document.addEventListener("change", function (event) {
   if (!input.matches("input[type=file][data-file-name]")) { return; }
   var shown = document.getElementById(input.dataset.fileName);
   if (shown) { shown.textContent = input.files.length ? input.files[0].name : "未选择文件"; }
+});
+
+// A carried value (沿用上期) typed over is the filer's own: it loses the light style at once.
+document.addEventListener("input", function (event) {
+  if (event.target.matches("#filing-grid input.carried")) {
+    event.target.classList.remove("carried");
+    event.target.removeAttribute("title");
+  }
+});
+
+// 打印: the print stylesheet lays the whole table out on A4 landscape.
+document.addEventListener("click", function (event) {
+  if (event.target.closest("[data-print]")) { window.print(); }
+});
+
+// The printed footer shows what the footer fields hold now, typed or not yet submitted.
+window.addEventListener("beforeprint", function () {
+  document.querySelectorAll("[data-print-of]").forEach(function (span) {
+    var field = document.getElementById(span.dataset.printOf);
+    if (field) { span.textContent = field.value; }
+  });
 });

@@ -132,6 +132,8 @@ ROUTES: dict[str, dict[str, Call]] = {
     "auth.end_other_sessions": {"POST": Call(lambda p: _u("auth.end_other_sessions"), scoped=False, write=True,
                                              roles=ANYONE)},
     "regions.show": {"GET": Call(lambda p: _u("regions.show", code=p.region), shows=lambda p: p.name)},
+    # a search only ever looks inside the user's own subtree (tests/test_search.py tries other codes)
+    "search.index": {"GET": Call(lambda p: _u("search.index", q=p.region), scoped=False, shows=lambda p: p.name)},
     "dashboard.index": {"GET": Call(lambda p: _u("dashboard.index"), scoped=False, roles=ANYONE)},
     "dashboard.show": {"GET": Call(lambda p: _u("dashboard.show", code=p.region, period=p.period),
                                    shows=lambda p: p.name)},

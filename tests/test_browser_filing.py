@@ -109,6 +109,9 @@ def test_county_filer_types_pastes_fixes_and_submits(page, period, tmp_path):
     page.keyboard.press("Tab")
     expect(cell(page, B, "should_enroll")).to_be_focused()
     type_across(page, [2500, 2250, 60, 60, 350, 15, 3])
+    # Enter in the last column goes on at the first column of the next row
+    page.keyboard.press("Enter")
+    expect(cell(page, C, "population")).to_be_focused()
     expect(page.locator(f"#rate-{B}")).to_have_text("90.00%")
     expect(page.locator(f"#msg-{B}")).to_have_text("草稿")
     cell(page, A, "should_enroll").click()
@@ -153,7 +156,7 @@ def test_county_filer_types_pastes_fixes_and_submits(page, period, tmp_path):
     expect(summary.locator("h2")).to_have_text("有 1 处错误，不能提交")
     expect(head.locator(".badge")).to_have_count(0)  # nothing was submitted
     link = summary.get_by_role("link")
-    expect(link).to_have_text(["浐湾社区居委会：中小学生及在园幼儿已参保人数（2,400）不能大于居民医保已参保人数（2,000）"])
+    expect(link).to_have_text(["会城街道 · 浐湾社区居委会：中小学生及在园幼儿已参保人数（2,400）不能大于居民医保已参保人数（2,000）"])
     bad = cell(page, G, "students_enrolled")
     expect(bad).to_have_class("invalid")
     link.click()

@@ -314,7 +314,8 @@ def test_parallel_writers_lose_no_update(served):
     initial = VALUES["enrolled"]
 
     deadline = time.monotonic() + WRITE_BUDGET
-    # a 409 comes from the check of the body's revision against the one read ("已被他人修改"), or,
+    # a 409 comes from the check of the body's revision against the one read ("已在其他窗口修改": every
+    # writer holds the same token), or,
     # when another write commits between that read and this UPDATE, from the UPDATE ... WHERE
     # revision = ? matching no row (version_id_col: "刚被他人修改")
     results = [{"accepted": [], "stale_read": 0, "stale_update": 0, "unexpected": []} for _ in range(WRITERS)]
@@ -341,7 +342,7 @@ def test_parallel_writers_lose_no_update(served):
                     done += 1
                 elif status == 409 and "刚被他人修改" in answer["errors"][0]["message"]:
                     mine["stale_update"] += 1  # the next loop re-reads and retries
-                elif status == 409 and "已被他人修改" in answer["errors"][0]["message"]:
+                elif status == 409 and "已在其他窗口修改" in answer["errors"][0]["message"]:  # the same user
                     mine["stale_read"] += 1
                 else:
                     mine["unexpected"].append(("PUT", status, answer))

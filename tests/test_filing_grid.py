@@ -99,15 +99,26 @@ def test_cell_errors_show_at_the_cell_and_bad_numbers_are_not_saved(client, grid
     assert stored(unit).status == "draft"
 
 
-def test_stale_row_gets_a_conflict_with_the_other_values(client, grid):
+def test_stale_row_gets_a_conflict_with_the_other_values(client, auth, grid):
     unit = grid.units[0]
     client.post(grid.unit_url(unit), data={"enrolled": "100", "revision": "0"}, headers=HX)
-    client.post(grid.unit_url(unit), data={"enrolled": "222", "revision": "1"}, headers=HX)  # "someone else"
+    client.post(grid.unit_url(unit), data={"enrolled": "222", "revision": "1"}, headers=HX)  # another tab
     answer = client.post(grid.unit_url(unit), data={"enrolled": "999", "revision": "1"}, headers=HX)
     html = answer.get_data(as_text=True)
-    assert "已被他人修改" in html and "居民医保已参保人数 222" in html
+    assert "已在其他窗口修改" in html and "他人" not in html and "居民医保已参保人数 222" in html
     assert 'id="code-' not in html  # the stale revision stays, so nothing is overwritten later
     assert stored(unit).v3 == 222
+    # someone else, this time
+    make_user("xinhui2", "county_filer", "440705")
+    auth.logout()
+    auth.login("xinhui2")
+    client.post(grid.unit_url(unit), data={"enrolled": "333", "revision": "2"}, headers=HX)
+    auth.logout()
+    auth.login("xinhui")
+    answer = client.post(grid.unit_url(unit), data={"enrolled": "999", "revision": "2"}, headers=HX)
+    html = answer.get_data(as_text=True)
+    assert "已被他人修改" in html and "xinhui2修改" in html and "居民医保已参保人数 333" in html
+    assert stored(unit).v3 == 333
 
 
 def test_cell_update_without_htmx_redirects_to_the_grid(client, grid):
@@ -120,9 +131,14 @@ def test_submit_lists_missing_units_and_saves_nothing(client, grid):
     answer = client.post(f"{grid.url}/submit", data={"filer_name": "黄丽华", "filer_phone": "13802216103",
                                                      "filer_head": "张局长"}, headers=HX)
     html = answer.get_data(as_text=True)
-    assert answer.status_code == 422 and "不能提交" in html
-    assert f'href="#u-{grid.units[1].code}"' in html and "尚未填写" in html
+    assert answer.status_code == 422 and "尚有241个单位未填写，不能提交" in html
+    # one line for the empty units, with a filter showing only them, instead of 241 lines
+    assert "尚未填写" not in html and html.count("尚有241个单位未填写") == 2
+    assert f'href="{grid.url}?only=missing"' in html
     assert stored(grid.units[0]).status == "draft"
+    only = client.get(f"{grid.url}?only=missing").get_data(as_text=True)
+    assert f'id="u-{grid.units[1].code}"' in only and f'id="u-{grid.units[0].code}"' not in only
+    assert "显示全部" in only
 
 
 def test_submit_errors_link_to_each_cell(client, grid):

@@ -248,7 +248,7 @@ def test_grid_cell_posts_answer_with_messages_and_never_half_save(client, world,
     if parse_errors:
         assert after == before, "a cell that is not a count was saved"
         # the cell is marked, unless a stale revision refused the whole row first
-        assert trigger["invalid"] or "已被他人修改" in html
+        assert trigger["invalid"] or "已在其他窗口修改" in html or "已被他人修改" in html
     if trigger["invalid"]:
         assert refusal(html)
     event(f"cell post: {'refused' if after == before else 'saved'}")

@@ -8,13 +8,14 @@ from typing import Optional
 from flask import (Blueprint, abort, flash, make_response, redirect, render_template, request,
                    send_file, url_for)
 from flask_login import current_user, login_required
-from sqlalchemy import and_, func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.orm import aliased, selectinload
 
 from forms.filing import SubmitForm, UploadForm
 
 from .. import access, clock, review
 from ..campaigns import campaigns_for
+from ..carry import carried_values, with_carried
 from ..extensions import db
 from ..filing import (FILER_FIELDS, SYSTEM_FILER, ImportRejected, ReportConflict, ReportRejected, RowIssue,
                       filing_status, import_reports, is_closed, late_status, save_report)
@@ -24,9 +25,11 @@ from ..models import LEVELS, Period, Region, Report, Revision
 from ..rollup import FILED, child_totals, ratio, region_totals
 from ..schedule import current_period
 from ..spreadsheets import TableError, file_name
+from ..workbook_upload import carry_rows, foreign_form, outcome_message
 from . import go_to, id_arg, page_or_fragment
 
 bp = Blueprint("filing", __name__, url_prefix="/filing")
+bp.add_app_template_global(with_carried)
 
 
 # --- loading and checking --------------------------------------------------------------------
@@ -59,7 +62,8 @@ class Group:
     units: list[tuple[Region, Optional[Report]]] = field(default_factory=list)
 
 
-def grid_groups(period: Period, region: Region) -> list[Group]:
+def grid_groups(period: Period, region: Region, only_missing: bool = False) -> list[Group]:
+    """The grid's units by township with their reports; `only_missing` keeps the units not yet filled."""
     campaign = period.campaign
     units = list(db.session.scalars(descendants_at(region, campaign.report_level).order_by(Region.code)))
     reports = {r.region_id: r for r in db.session.scalars(
@@ -70,23 +74,68 @@ def grid_groups(period: Period, region: Region) -> list[Group]:
     parents = {r.id: r for r in db.session.scalars(select(Region).where(Region.id.in_(parent_ids)))}
     groups: dict[Optional[int], Group] = {}
     for unit in units:
+        if only_missing and unit.id in reports:
+            continue
         key = unit.parent_id if unit.parent_id in parents else None
         groups.setdefault(key, Group(parents.get(key))).units.append((unit, reports.get(unit.id)))
     return list(groups.values())
 
 
-def grid_units(period: Period, region: Region) -> list[tuple[str, str, bool]]:
-    """(code, name, has a report) of the grid's units, in the grid's order: the little a submit needs."""
+def grid_units(period: Period, region: Region) -> list[tuple[str, str, bool, str]]:
+    """(code, name, has a report, township name) of the grid's units, in the grid's order: the
+    little a submit needs. Names repeat across townships (圩镇社区居民委员会), so the township goes too."""
+    parent = aliased(Region)
     return [tuple(row) for row in db.session.execute(
         descendants_at(region, period.campaign.report_level)
-        .with_only_columns(Region.code, Region.name, Report.id.is_not(None))
+        .with_only_columns(Region.code, Region.name, Report.id.is_not(None),
+                           case((parent.id == region.id, ""), else_=parent.name))
         .outerjoin(Report, and_(Report.region_id == Region.id, Report.period_id == period.id))
+        .join(parent, parent.id == Region.parent_id)
         .order_by(Region.code))]
 
 
-def grid_context(period: Period, region: Region, **extra) -> dict:
+@dataclass
+class Refusal:
+    """Why 提交 was refused, in the order a filer fixes it: the rules' errors by township, then how
+    many units are still empty, then the footer (signature, reason) once."""
+    #: (township name, its units' errors), in the grid's order
+    groups: list[tuple[str, list[RowIssue]]] = field(default_factory=list)
+    missing: int = 0
+    #: the signature fields' errors, one line of their own
+    signature: list[RowIssue] = field(default_factory=list)
+    #: what concerns the whole form: the reason for a correction, the form's token
+    notes: list[RowIssue] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return sum(len(errors) for _, errors in self.groups) + len(self.signature) + len(self.notes)
+
+    def __bool__(self) -> bool:
+        return bool(self.count or self.missing)
+
+
+def refusal(errors: list[RowIssue], units: list[tuple[str, str, bool, str]], missing: int = 0) -> Refusal:
+    order = {code: (n, township) for n, (code, _, _, township) in enumerate(units)}
+    found = Refusal(missing=missing)
+    seen, groups = set(), {}
+    for error in errors:
+        if not error.code or error.field == "reason" or (error.field or "").startswith("filer."):
+            if (error.field, error.message) not in seen:  # the same footer for every row: say it once
+                seen.add((error.field, error.message))
+                listed = found.signature if (error.field or "").startswith("filer.") else found.notes
+                listed.append(RowIssue(None, "", error.field, error.message))
+            continue
+        n, township = order.get(error.code, (len(order), ""))
+        groups.setdefault(township, []).append((n, error))
+    for township, listed in sorted(groups.items(), key=lambda item: min(n for n, _ in item[1])):
+        found.groups.append((township, [error for _, error in sorted(listed, key=lambda pair: pair[0])]))
+    return found
+
+
+def grid_context(period: Period, region: Region, only_missing: bool = False, **extra) -> dict:
     campaign = period.campaign
-    groups = grid_groups(period, region)
+    groups = grid_groups(period, region, only_missing)
+    status = filing_status(campaign, period, region)
     level = groups[0].parent.level if groups and groups[0].parent else None
     subtotals = child_totals(period, region, statuses=FILED, level=level) if level else {}
     reports = [r for g in groups for _, r in g.units if r is not None]
@@ -97,17 +146,21 @@ def grid_context(period: Period, region: Region, **extra) -> dict:
     form = extra.pop("form", None) or SubmitForm(data={
         f"filer_{k}": (getattr(first, f"filer_{k}") if first else "") or default
         for k, default in (("name", current_user.full_name), ("phone", current_user.phone), ("head", ""))})
+    unit_ids = descendants_at(region, campaign.report_level).with_only_columns(Region.id)
+    last_submitted_at = max((r.submitted_at for r in submitted), default=None)
     return dict(
         period=period, campaign=campaign, region=region, groups=groups, subtotals=subtotals,
+        carried=carried_values(period, unit_ids, campaign.indicators),
         total=region_totals(period, region, statuses=FILED), indicators=campaign.indicators,
-        status=filing_status(campaign, period, region), now=clock.now(),
-        all_submitted=bool(groups) and len(submitted) == sum(len(g.units) for g in groups),
-        last_submitted_at=max((r.submitted_at for r in submitted), default=None),
+        status=status, now=clock.now(), all_submitted=bool(status.total) and status.submitted == status.total,
+        last_submitted_at=last_submitted_at,
+        # 填表时间: when the form was really submitted; a form not yet submitted is filled today
+        filled_on=last_submitted_at.date() if last_submitted_at else clock.today(),
         late=any(r.late for r in submitted), form=form,
         read_only=read_only(period) or not access.can_file(current_user, region),
         viewing=not access.can_file(current_user, region),
-        periods=campaign.periods, ratio=ratio, late_status=late_status,
-        **{"errors": [], "warnings": [], "needs_ack": False, "names": {}, **extra})
+        periods=campaign.periods, ratio=ratio, late_status=late_status, only_missing=only_missing,
+        **{"errors": [], "refusal": Refusal(), "warnings": [], "needs_ack": False, "names": {}, **extra})
 
 
 def respond(template: str, block: str, context: dict, status: int = 200):
@@ -141,7 +194,8 @@ def index():
 @login_required
 def grid(period_id: int, code: str):
     period, region = load_grid(period_id, code)
-    return respond("filing/grid.html", "grid", grid_context(period, region))
+    only_missing = request.args.get("only") == "missing"
+    return respond("filing/grid.html", "grid", grid_context(period, region, only_missing))
 
 
 @bp.post("/<int:period_id>/<code>/units/<unit_code>")
@@ -192,31 +246,30 @@ def submit(period_id: int, code: str):
     """提交: every unit of the grid at once, after one acknowledgement of the warnings."""
     period, region = load_grid(period_id, code, write=True)
     form = SubmitForm()
+    units = grid_units(period, region)
+    names = {code: name for code, name, _, _ in units}
     if not form.validate():
         # the footer's own checks (lengths, the CSRF token): listed like the rules' errors, at their field
         refused = [RowIssue(None, "", f"filer.{name[len('filer_'):]}" if name.startswith("filer_") else name,
                             message) for name, messages in form.errors.items() for message in messages]
-        return respond("filing/grid.html", "submit_panel", grid_context(period, region, form=form,
-                                                                        errors=refused), 422)
+        return respond("filing/grid.html", "submit_panel", grid_context(
+            period, region, form=form, refusal=refusal(refused, units), names=names), 422)
     filer = {k: (getattr(form, f"filer_{k}").data or "").strip() for k in FILER_FIELDS}
-    context_errors: list[RowIssue] = []
-    units = grid_units(period, region)
-    missing = [(code, name) for code, name, filed in units if not filed]
-    context_errors.extend(RowIssue(None, code, None, f"{name}尚未填写") for code, name in missing)
+    missing = sum(1 for _, _, filed, _ in units if not filed)
     # a returned unit goes back up with the edits held for it (its resubmission)
     held = review.pending_codes(period, region)
-    rows = [(None, code, held.get(code, {}), {}) for code, _, filed in units if filed]
-    names = {code: name for code, name, _ in units}
+    rows = [(None, code, held.get(code, {}), {}) for code, _, filed, _ in units if filed]
+    refused = Refusal(missing=missing)
     try:
         outcome = import_reports(period, rows, submit=True, user=current_user, reason=form.reason.data,
                                  default_filer=filer, scope=region, dry_run=bool(missing),
                                  hold_on_warnings=not form.acknowledge.data)
     except ImportRejected as rejected:
         db.session.rollback()
-        context_errors.extend(_footer_once(rejected.errors))
-    if context_errors:
+        refused = refusal(rejected.errors, units, missing)
+    if refused:
         return respond("filing/grid.html", "submit_panel", grid_context(
-            period, region, form=form, errors=context_errors, names=names), 422)
+            period, region, form=form, refusal=refused, names=names), 422)
     if not outcome.written:  # warnings wait for one acknowledgement
         return respond("filing/grid.html", "submit_panel", grid_context(
             period, region, form=form, warnings=outcome.warnings, needs_ack=True, names=names), 422)
@@ -252,10 +305,13 @@ def download(period_id: int, code: str):
     period, region = load_grid(period_id, code)
     context = grid_context(period, region)
     indicators = context["indicators"]
-    rows = []
+    rows, carried = [], context["carried"]
     for group in context["groups"]:
         for unit, report in group.units:
-            rows.append(FormRow(unit.code, unit.name, report.values(indicators) if report else {}))
+            last = carried.get(unit.id, {})
+            values = with_carried(report.values(indicators) if report else {}, last)
+            rows.append(FormRow(unit.code, unit.name, values,
+                                carried=frozenset(k for k, v in last.items() if values.get(k) == v)))
         if group.parent is not None:
             sub = context["subtotals"].get(group.parent.id)
             rows.append(FormRow("", f"{group.parent.name} 小计", sub.values if sub else {}, kind="subtotal"))
@@ -264,7 +320,7 @@ def download(period_id: int, code: str):
     data = write_progress_form(
         title=f"{period.campaign.name}参保进度表", unit_name=f"{region.name}医疗保障局",
         as_of=period.as_of, due=period.due, columns=_columns(indicators), rows=rows,
-        filer={k: getattr(form, f"filer_{k}").data or "" for k in FILER_FIELDS}, filled_on=clock.today())
+        filer={k: getattr(form, f"filer_{k}").data or "" for k in FILER_FIELDS}, filled_on=context["filled_on"])
     return workbook_response(data, f"{region.name}{period.label}参保进度表.xlsx")
 
 
@@ -283,31 +339,42 @@ def upload(period_id: int, code: str):
     period, region = load_grid(period_id, code, write=True)
     form = UploadForm()
     problems: list = []
+    done, warnings = None, []
     if form.validate_on_submit():
         indicators = period.campaign.indicators
         try:
             parsed = read_progress_form(form.workbook.data.read(), _columns(indicators),
                                         max_rows=upload_rows(period, region))
+            foreign = foreign_form(region, [unit_code for _, unit_code, _ in parsed.rows])
+            if foreign:
+                raise TableError(foreign)
+            units = descendants_at(region, period.campaign.report_level).with_only_columns(Region.id)
+            rows = carry_rows(parsed.rows, carried_values(period, units, indicators, by_code=True))
+            # the footer signs every row the file changes; a draft's footer may still be incomplete
+            signed = {key: value for key, value in parsed.filer.items() if value}
             outcome = import_reports(
-                period, [(line, unit_code, raw, {}) for line, unit_code, raw in parsed.rows],
+                period, [(line, unit_code, raw, signed) for line, unit_code, raw in rows],
                 submit=form.submit_now.data, user=current_user, reason=form.reason.data,
                 default_filer=parsed.filer if form.submit_now.data else None, scope=region)
         except TableError as error:
             problems = [RowIssue(None, "", None, str(error))]
         except ImportRejected as rejected:
             db.session.rollback()
-            problems = rejected.errors
+            problems = _footer_once(rejected.errors)
         else:
             db.session.commit()
-            flash(f"已导入{outcome.loaded}个单位的数据" + ("并提交" if form.submit_now.data else "（草稿）")
-                  + (f"，另有{len(outcome.warnings)}条提示请核实：" + "；".join(map(str, outcome.warnings[:10]))
-                     + ("等" if len(outcome.warnings) > 10 else "") if outcome.warnings else ""))
-            return redirect(url_for("filing.grid", period_id=period.id, code=region.code), code=303)
+            done, warnings = outcome_message(outcome), outcome.warnings
+            if not warnings:
+                flash(done)
+                return redirect(url_for("filing.grid", period_id=period.id, code=region.code), code=303)
     labels = {i.key: i.label for i in period.campaign.indicators}
     labels.update({"reason": "修改原因", **{f"filer.{k}": v for k, v in FILER_FIELDS.items()}})
+    names = {unit_code: f"{township} · {name}" if township else name
+             for unit_code, name, _, township in grid_units(period, region)} if warnings else {}
     status = 422 if problems or form.errors else 200
     return render_template("filing/upload.html", period=period, region=region, form=form,
-                           problems=problems, labels=labels), status
+                           problems=problems, labels=labels, done=done, warnings=warnings,
+                           names=names), status
 
 
 def upload_rows(period: Period, region: Region) -> int:
