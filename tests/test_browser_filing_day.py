@@ -225,3 +225,17 @@ def test_a_township_reads_the_dashboard_and_the_home_page_on_a_phone(phone, demo
     assert page_width(page) <= 390
     page.goto("/")
     assert page_width(page) <= 390
+    # a county filer's grid: it scrolls inside its frame, the unit's name stays at the left edge
+    page.locator(".menu-button").click()
+    page.get_by_role("button", name="退出").click()
+    page.wait_for_url("**/login**")
+    browser_login(page, "filer_440705", "jiangmen-filer-2026")
+    page.goto("/filing/")
+    page.wait_for_url("**/filing/*/440705")
+    assert page_width(page) <= 390
+    frame = page.locator("#grid")
+    name = page.locator("table.filing tbody th.name").first
+    frame.evaluate("wrap => { wrap.scrollLeft = 300; }")
+    assert name.bounding_box()["x"] < 40
+    expect(page.locator("table.filing td.code").first).to_be_hidden()
+    page.screenshot(path=tmp_path / "grid.png")
