@@ -36,6 +36,7 @@ def _grid_row(unit: Region, report_level: Optional[str], period_id: Optional[int
 def index():
     text = request.args.get("q", "")
     scope = current_user.region
+    access.require(current_user, scope)  # a department filer sees its own department, no unit of the tree
     units = find_units(scope, text)
     campaigns = campaigns_for(scope)
     campaign = campaigns[0] if campaigns else None
