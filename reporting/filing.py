@@ -2,16 +2,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Optional
 
-from sqlalchemy import JSON, DateTime, Integer, Row, String, Text, and_, case, func, insert, literal, select
+from sqlalchemy import Row, and_, case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import audit, clock
-from .bulk import among, collector_paused, insert_values, json_object, update_values
+from .bulk import collector_paused, insert_values, update_values
 from .extensions import db
 from .hierarchy import descendants_at
 from .indicators import RATE_NUMERATOR, fields
@@ -146,7 +148,7 @@ def save_report(period: Period, region: Region, raw_values: dict[str, Any], file
     report.updated_at, report.updated_by = now, user
     if submitting:
         if not was_submitted:
-            report.submitted_at = now
+            report.submitted_at, report.submitted_by = now, user
         report.status = "submitted"
     try:
         db.session.flush()
@@ -170,6 +172,51 @@ def save_report(period: Period, region: Region, raw_values: dict[str, Any], file
                                 new_values=merged, reason=(reason or "").strip(),
                                 user_id=user.id if user else None, created_at=now))
     return Outcome(report, warnings, errors=rule_errors)
+
+
+@dataclass
+class FirstSubmission:
+    """A first submission that has no revision row (a bulk import's), as the history shows it."""
+    report_id: int
+    number: int
+    created_at: dt.datetime
+    user: Optional[User]
+    new_values: dict
+    kind: str = "submit"
+    reason: str = ""
+    old_values: dict = field(default_factory=dict)
+
+
+def history(period: Period, region_ids, limit: int = 500) -> list:
+    """The revisions of the period's reports of `region_ids` (a list or a select of ids), newest
+    first: the revision rows, and each first submission that has none, made from its report: when
+    (submitted_at) and by whom (submitted_by) it was submitted, and its values then, which are the
+    report's own until a correction's revision keeps them as its old values."""
+    in_grid = and_(Report.period_id == period.id, Report.region_id.in_(region_ids))
+    rows = db.session.scalars(
+        select(Revision).join(Report, Report.id == Revision.report_id).where(in_grid)
+        .order_by(Revision.created_at.desc(), Revision.id.desc()).limit(limit)).all()
+    has_own = select(Revision.id).where(Revision.report_id == Report.id, Revision.kind == "submit").exists()
+    firsts = db.session.scalars(
+        select(Report).where(in_grid, Report.status == "submitted", ~has_own)
+        .order_by(Report.submitted_at.desc(), Report.id.desc()).limit(limit)).all()
+    if firsts:
+        indicators = period.campaign.indicators
+        corrections: dict[int, Revision] = {}
+        for revision in db.session.scalars(
+                select(Revision).where(Revision.report_id.in_([r.id for r in firsts]), Revision.kind == "correct")
+                .order_by(Revision.number.desc())):
+            corrections[revision.report_id] = revision  # the lowest number stays
+        for report in firsts:
+            later = corrections.get(report.id)
+            values = later.old_values if later else report.values(indicators)
+            rows.append(FirstSubmission(report.id, later.number - 1 if later else report.revision,
+                                        report.submitted_at, report.submitted_by, values))
+    # newest first; in a moment's ties the revision rows by id as before, then the first submissions
+    # in the order their rows would have had (the reports')
+    rows.sort(key=lambda r: (r.created_at, 0, r.report_id) if isinstance(r, FirstSubmission)
+              else (r.created_at, 1, r.id), reverse=True)
+    return rows[:limit]
 
 
 def late_status(report: Optional[Report], period: Period, now: dt.datetime) -> str:
@@ -323,7 +370,7 @@ def import_reports(period: Period, rows: list[tuple[int, str, dict, dict]], *, s
                    user: Optional[User] = None, reason: Optional[str] = None,
                    default_filer: Optional[dict] = None, dry_run: bool = False,
                    hold_on_warnings: bool = False,
-                   scope: Optional[Region] = None) -> ImportOutcome:
+                   scope: Optional[Region] = None, source: Optional[dict] = None) -> ImportOutcome:
     """Validate every row with the form's rules, then write them all in batched statements, or none.
 
     `rows` are (line, unit code, raw values by key, filer fields). The filer of a row is, in order:
@@ -331,6 +378,8 @@ def import_reports(period: Period, rows: list[tuple[int, str, dict, dict]], *, s
     and last the information system. `dry_run` validates without writing; `hold_on_warnings`
     writes only when there is no warning (the form's "确认无误" step). Only units inside
     `scope` (by default the user's region, or the campaign's root) are read and may be written.
+    `source` names the file the rows came from for the audit entry: {"file": name, "sha256": digest}
+    (without it, the digest is taken of the rows themselves).
     """
     campaign = period.campaign
     indicators = fields(campaign.indicators)
@@ -348,8 +397,23 @@ def import_reports(period: Period, rows: list[tuple[int, str, dict, dict]], *, s
     outcome = ImportOutcome(loaded=len(planned), warnings=warnings)
     if dry_run or (hold_on_warnings and warnings):
         return outcome
-    _write(period, indicators, planned, outcome, submit=submit, user=user, reason=reason, now=now)
+    _write(period, indicators, planned, outcome, submit=submit, user=user, reason=reason, now=now,
+           source=source or {"sha256": rows_digest(rows)})
     return outcome
+
+
+def rows_digest(rows: list[tuple[int, str, dict, dict]]) -> str:
+    """SHA-256 of rows that came from no file (the grid's 提交): their codes, values and filers."""
+    text = json.dumps([row[1:] for row in rows], ensure_ascii=False, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def file_digest(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _read_scope(period: Period, scope: Region, codes: set[str]) -> ImportScope:
@@ -388,7 +452,7 @@ def _value_columns(indicators) -> list:
 def _stored_reports(indicators):
     """What an import reads of a stored report; its values come last, in the indicators' order."""
     return select(Report.region_id, Report.id, Report.revision, Report.status, Report.submitted_at,
-                  *[getattr(Report, f"filer_{k}") for k in FILER_FIELDS], *_value_columns(indicators))
+                  Report.submitted_by_id, *[getattr(Report, f"filer_{k}") for k in FILER_FIELDS], *_value_columns(indicators))
 
 
 def _plan(indicators, rows, read: ImportScope, *, submit: bool, reason: Optional[str],
@@ -446,12 +510,17 @@ def _plan(indicators, rows, read: ImportScope, *, submit: bool, reason: Optional
 
 
 def _write(period: Period, indicators, planned: list[PlannedRow], outcome: ImportOutcome, *,
-           submit: bool, user: Optional[User], reason: Optional[str], now: dt.datetime) -> None:
-    """Write the validated rows: inserts, updates at the revision read, revisions, one audit entry."""
+           submit: bool, user: Optional[User], reason: Optional[str], now: dt.datetime, source: dict) -> None:
+    """Write the validated rows: inserts, updates at the revision read, the corrections' revisions,
+    and one audit entry that records the import (who, the period, the file's digest, the counts).
+
+    A first submission gets no revision row: the report itself holds it (submitted_at, submitted_by,
+    its values until a correction's revision keeps them as its old values), and the history shows it
+    from there. What a correction replaced is in its revision row, so the audit entry does not
+    repeat every unit's values."""
     user_id = user.id if user is not None else None  # once: in a request `user` is a proxy
     keys = [i.key for i in indicators]
-    inserts, updates, revisions = [], [], []
-    audit_before, audit_after = {}, {}
+    inserts, updates, corrections = [], [], []
     tallies = Changes(period, indicators)
     for row in planned:
         if not row.changed:
@@ -462,31 +531,35 @@ def _write(period: Period, indicators, planned: list[PlannedRow], outcome: Impor
         filer = [row.filer[k] for k in FILER_FIELDS]
         old = row.old
         if old is None:
-            inserts.append((period.id, row.region_id, status, *values, *filer,
-                            now if status == "submitted" else None, now, user_id, 1))
+            first = status == "submitted"
+            inserts.append((period.id, row.region_id, status, *values, *filer, now if first else None,
+                            user_id if first else None, now, user_id, 1))
         else:
-            submitted_at = old.submitted_at or (now if status == "submitted" else None)
-            updates.append((status, *values, *filer, submitted_at, now, user_id, old.id, old.revision))
-            audit_before[row.code] = {**row.stored, "status": old.status}
-        if status == "submitted":
-            revisions.append((row, "correct" if row.was_submitted else "submit"))
-            if row.was_submitted:
-                tallies.corrected(row.parent_id, row.stored, row.merged)
-            else:
-                tallies.submitted(row.parent_id, row.merged, late=now >= period.deadline)
-        audit_after[row.code] = {**row.merged, "status": status}
+            first = status == "submitted" and old.submitted_at is None
+            updates.append((status, *values, *filer, now if first else old.submitted_at,
+                            user_id if first else old.submitted_by_id, now, user_id, old.id, old.revision))
+        if row.was_submitted:
+            corrections.append(row)
+            tallies.corrected(row.parent_id, row.stored, row.merged)
+        elif status == "submitted":
+            tallies.submitted(row.parent_id, row.merged, late=now >= period.deadline)
     _write_reports(indicators, inserts, updates)
     tallies.apply()
     outcome.inserted, outcome.updated, outcome.written = len(inserts), len(updates), True
-    if revisions:
-        _write_revisions(period, indicators, revisions, reason=(reason or "").strip(), user_id=user_id, now=now)
-    if audit_after:
-        # one entry for the import, holding every unit's values before and after
+    reason = (reason or "").strip()
+    if corrections:
+        insert_values(Revision.__table__,
+                      ["report_id", "number", "kind", "old_values", "new_values", "reason", "user_id", "created_at"],
+                      [(row.old.id, row.old.revision + 1, "correct", row.stored, row.merged, reason, user_id, now)
+                       for row in corrections])
+    if inserts or updates:
         audit.record("reports.import", user, region=period.campaign.root,
-                     target=f"报表 {period.label} 批量导入 {len(audit_after):,}个单位" + ("并提交" if submit else ""),
-                     before=audit_before or None,
-                     after={"units": audit_after, **({"reason": reason.strip()} if reason else {})})
-        db.session.flush()  # now, while the collector is paused: the entry holds every unit
+                     target=f"报表 {period.label} 批量导入 {len(inserts) + len(updates):,}个单位"
+                            + ("并提交" if submit else ""),
+                     after={"period_id": period.id, "period": period.label, **source, "submit": submit,
+                            "rows": outcome.loaded, "inserted": len(inserts), "updated": len(updates),
+                            "corrected": len(corrections), "unchanged": outcome.unchanged,
+                            "warnings": len(outcome.warnings), **({"reason": reason} if reason else {})})
 
 
 def _write_reports(indicators, inserts: list[tuple], updates: list[tuple]) -> None:
@@ -498,34 +571,13 @@ def _write_reports(indicators, inserts: list[tuple], updates: list[tuple]) -> No
                                                       "请查看最新数据后重新导入")])
     table = Report.__table__
     written = ["status", *[c.key for c in _value_columns(indicators)], *[f"filer_{k}" for k in FILER_FIELDS],
-               "submitted_at", "updated_at", "updated_by_id"]
+               "submitted_at", "submitted_by_id", "updated_at", "updated_by_id"]
     try:
         insert_values(table, ["period_id", "region_id", *written, "revision"], inserts)
     except IntegrityError:
         raise stale from None
     if update_values(table, written, ["id", "revision"], updates, bump="revision") != len(updates):
         raise stale
-
-
-def _write_revisions(period: Period, indicators, revisions: list[tuple[PlannedRow, str]], *,
-                     reason: str, user_id: Optional[int], now: dt.datetime) -> None:
-    """One revision per submitted or corrected report, numbered as the report now is.
-
-    A first submission's revision holds the values just written to its report, so the database
-    makes it from the report rows rather than receive the same values again. A correction also
-    holds the values it replaced, which only the import knows."""
-    firsts = [row.region_id for row, kind in revisions if kind == "submit"]
-    corrections = [row for row, kind in revisions if kind == "correct"]
-    new_values = json_object([part for i in indicators for part in (i.key, getattr(Report, f"v{i.slot}"))])
-    columns = ["report_id", "number", "kind", "old_values", "new_values", "reason", "user_id", "created_at"]
-    for units in among(Report.region_id, firsts):
-        db.session.connection().execute(insert(Revision).from_select(columns, select(
-            Report.id, Report.revision, literal("submit", String), literal({}, JSON), new_values,
-            literal(reason, Text), literal(user_id, Integer), literal(now, DateTime))
-            .where(Report.period_id == period.id, units)))
-    insert_values(Revision.__table__, columns,
-                  [(row.old.id, row.old.revision + 1, "correct", row.stored, row.merged, reason, user_id, now)
-                   for row in corrections])
 
 
 def _jump_warnings(planned: list[PlannedRow], previous: dict) -> list[RowIssue]:

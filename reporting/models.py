@@ -9,9 +9,8 @@ from flask_login import UserMixin
 from sqlalchemy import (JSON, BigInteger, Boolean, Date, DateTime, ForeignKey, Integer, LargeBinary, Numeric,
                         String, Text, UniqueConstraint, Index)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
-from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import clock
+from . import clock, passwords
 from .extensions import db
 
 LEVELS = ("province", "city", "county", "township", "village")
@@ -212,6 +211,9 @@ class Report(db.Model):
     filer_head: Mapped[str] = mapped_column(String(50), default="")
     #: server time of the first submission; decides 迟报
     submitted_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
+    #: who submitted it first (none: the information system); with submitted_at and the values,
+    #: the history's first entry when no revision row holds it (a bulk import writes none)
+    submitted_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=clock.now)
     updated_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
     #: bumped on every write; a writer holding an older number gets a conflict
@@ -221,7 +223,8 @@ class Report(db.Model):
 
     period: Mapped[Period] = relationship()
     region: Mapped[Region] = relationship()
-    updated_by: Mapped[Optional["User"]] = relationship()
+    updated_by: Mapped[Optional["User"]] = relationship(foreign_keys=[updated_by_id])
+    submitted_by: Mapped[Optional["User"]] = relationship(foreign_keys=[submitted_by_id])
 
     def values(self, indicators: list[Indicator]) -> dict[str, Optional[int]]:
         return {i.key: getattr(self, f"v{i.slot}") for i in indicators}
@@ -315,10 +318,15 @@ class User(UserMixin, db.Model):
         return f"{self.id}:{self.session_nonce}"
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password, method="scrypt")
+        self.password_hash = passwords.hash_password(password)
 
     def check_password(self, password: str) -> bool:
-        return check_password_hash(self.password_hash, password)
+        """One hash of `password`; a right password stored under an older hash is rehashed once
+        (saved with the caller's commit)."""
+        ok, upgraded = passwords.verify(self.password_hash, password)
+        if upgraded is not None:
+            self.password_hash = upgraded
+        return ok
 
     @property
     def is_active(self) -> bool:

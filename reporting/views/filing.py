@@ -1,6 +1,7 @@
 """The 参保进度表 grid: a county (or township) files its units' counts for a period."""
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Optional
@@ -17,6 +18,7 @@ from ..campaigns import campaigns_for
 from ..extensions import db
 from ..filing import (FILER_FIELDS, SYSTEM_FILER, ImportRejected, ReportConflict, ReportRejected, RowIssue,
                       filing_status, import_reports, is_closed, late_status, save_report)
+from ..filing import history as report_history
 from ..hierarchy import descendants_at, region_by_code
 from ..indicators import fields
 from ..models import LEVELS, Period, Region, Report, Revision
@@ -223,10 +225,7 @@ def history(period_id: int, code: str):
     """Who changed what, when and why: every revision of the grid's reports, as a diff."""
     period, region = load_grid(period_id, code)
     units = descendants_at(region, period.campaign.report_level).with_only_columns(Region.id)
-    revisions = db.session.scalars(
-        select(Revision).join(Report, Report.id == Revision.report_id)
-        .where(Report.period_id == period.id, Report.region_id.in_(units))
-        .order_by(Revision.created_at.desc(), Revision.id.desc()).limit(500)).all()
+    revisions = report_history(period, units)
     reports = {r.id: r for r in db.session.scalars(select(Report).where(
         Report.id.in_({rev.report_id for rev in revisions})))}
     return render_template("filing/history.html", period=period, region=region, revisions=revisions,
@@ -271,11 +270,13 @@ def upload(period_id: int, code: str):
     if form.validate_on_submit():
         indicators = period.campaign.indicators
         try:
-            parsed = read_progress_form(form.workbook.data.read(), _columns(indicators))
+            data = form.workbook.data.read()
+            parsed = read_progress_form(data, _columns(indicators))
             outcome = import_reports(
                 period, [(line, unit_code, raw, {}) for line, unit_code, raw in parsed.rows],
                 submit=form.submit_now.data, user=current_user, reason=form.reason.data,
-                default_filer=parsed.filer if form.submit_now.data else None, scope=region)
+                default_filer=parsed.filer if form.submit_now.data else None, scope=region,
+                source={"file": form.workbook.data.filename or "", "sha256": hashlib.sha256(data).hexdigest()})
         except TableError as error:
             problems = [RowIssue(None, "", None, str(error))]
         except ImportRejected as rejected:
