@@ -67,37 +67,34 @@ def previous_period(period: Period) -> Optional[Period]:
                                                   Period.seq == period.seq - 1))
 
 
-def previous_values(period: Period, region_ids: list[int]) -> dict[int, dict[str, Optional[int]]]:
-    """Each unit's submitted values of the period before `period`."""
-    before = previous_period(period)
-    if before is None or not region_ids:
-        return {}
-    indicators = period.campaign.indicators
-    found = {}
-    for chunk in range(0, len(region_ids), 5000):
-        for report in db.session.scalars(select(Report).where(
-                Report.period_id == before.id, Report.status == "submitted",
-                Report.region_id.in_(region_ids[chunk:chunk + 5000]))):
-            found[report.region_id] = report.values(indicators)
-    return found
+#: the report of the period being filed and of the one before, in the one query that reads both
+_NOW, _THEN = aliased(Report, name="now_report"), aliased(Report, name="then_report")
 
 
-def sibling_increases(period: Period, region: Region) -> list[int]:
-    """What the siblings of `region` gained in enrolled since the last period (one query)."""
+def previous_and_siblings(period: Period, region: Region, indicators) -> tuple[Optional[dict], list[int]]:
+    """The unit's submitted values of the period before `period` (None when it has none), and what
+    its siblings gained in enrolled since then, both submitted: one query over the unit's parent."""
     before = previous_period(period)
-    if before is None or region.parent_id is None:
-        return []
-    slot = next(i.slot for i in period.campaign.indicators if i.key == RATE_NUMERATOR)
-    now, then = aliased(Report), aliased(Report)
-    column = lambda r: getattr(r, f"v{slot}")  # noqa: E731
+    if before is None:
+        return None, []
+    slot = next(i.slot for i in indicators if i.key == RATE_NUMERATOR)
+    then_values = [getattr(_THEN, f"v{i.slot}") for i in indicators]
+    siblings = Region.parent_id == region.parent_id if region.parent_id is not None else Region.id == region.id
     rows = db.session.execute(
-        select(column(now) - column(then))
+        select(Region.id, getattr(_NOW, f"v{slot}"), *then_values)
         .select_from(Region)
-        .join(now, and_(now.region_id == Region.id, now.period_id == period.id))
-        .join(then, and_(then.region_id == Region.id, then.period_id == before.id))
-        .where(Region.parent_id == region.parent_id, Region.id != region.id,
-               now.status == "submitted", then.status == "submitted"))
-    return [r[0] for r in rows if r[0] is not None]
+        .join(_THEN, and_(_THEN.region_id == Region.id, _THEN.period_id == before.id, _THEN.status == "submitted"))
+        .outerjoin(_NOW, and_(_NOW.region_id == Region.id, _NOW.period_id == period.id,
+                              _NOW.status == "submitted"))
+        .where(siblings)).all()
+    previous, increases = None, []
+    enrolled_at = [i.key for i in indicators].index(RATE_NUMERATOR)
+    for region_id, now, *then in rows:
+        if region_id == region.id:
+            previous = {i.key: value for i, value in zip(indicators, then)}
+        elif now is not None and then[enrolled_at] is not None:
+            increases.append(now - then[enrolled_at])
+    return previous, increases
 
 
 def save_report(period: Period, region: Region, raw_values: dict[str, Any], filer: dict[str, str], *,
@@ -127,9 +124,9 @@ def save_report(period: Period, region: Region, raw_values: dict[str, Any], file
                    (getattr(report, f"filer_{key}") if report else "")) or "" for key in FILER_FIELDS}
     was_submitted = report is not None and report.status == "submitted"
     submitting = submit or was_submitted
-    previous = previous_values(period, [region.id]).get(region.id)
+    previous, increases = previous_and_siblings(period, region, indicators)
     rule_errors, warnings = check(indicators, merged, filer, submit=submitting, previous=previous,
-                                  sibling_increases=sibling_increases(period, region))
+                                  sibling_increases=increases)
     changed = report is None or merged != stored or any(
         filer[k] != getattr(report, f"filer_{k}") for k in FILER_FIELDS) or (submit and not was_submitted)
     if was_submitted and changed and not (reason or "").strip():
