@@ -274,6 +274,17 @@ class Tally(db.Model):
     s12: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class ProgressVersion(db.Model):
+    """The version of a campaign's numbers: raised in the same transaction as every write that
+    moves what a progress answer shows (the tallies, the tasks), so that an answer cached at one
+    version is never served at another (reporting/cache.py)."""
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: random, set when the row is made: a database made afresh (same ids, same versions) never
+    #: matches what was cached for the one before it
+    token: Mapped[str] = mapped_column(String(32), default="")
+
+
 class Revision(db.Model):
     """A change to a submitted report (修订记录): never deleted."""
     id: Mapped[int] = mapped_column(primary_key=True)

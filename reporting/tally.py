@@ -14,6 +14,7 @@ from typing import Optional
 from sqlalchemy import case, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from . import cache
 from .extensions import db
 from .models import LEVELS, VALUE_SLOTS, Campaign, Indicator, Period, Region, Report, Tally
 
@@ -78,6 +79,7 @@ class Changes:
             index_elements=["period_id", "region_id"],
             set_={name: getattr(Tally, name) + getattr(statement.excluded, name) for name in added})
         db.session.execute(statement, rows)
+        cache.bump(self.period.campaign_id)  # the cached progress answers are stale from this commit on
         self.by_parent.clear()
 
 
@@ -111,5 +113,6 @@ def rebuild(period: Period) -> int:
     rows = [{**row, "period_id": period.id} for row in recount(period)]
     if rows:
         db.session.execute(Tally.__table__.insert(), rows)
+    cache.bump(period.campaign_id)
     return len(rows)
 

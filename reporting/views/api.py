@@ -6,12 +6,12 @@ from functools import wraps
 from flask import Blueprint, abort, g, jsonify, make_response, request
 from sqlalchemy import select
 
-from .. import access, clock
+from .. import access, cache, clock
 from ..extensions import db
 from ..filing import (ReportConflict, ReportRejected, find_report, is_report_unit, report_json,
                       save_report)
 from ..hierarchy import children, region_by_code
-from ..ranking import MEASURES, progress, progress_json
+from ..ranking import MEASURES, progress_json
 from . import period_for
 from ..models import ApiToken, Campaign, Circular, Period
 
@@ -174,7 +174,7 @@ def region_progress(region_code: str):
     measure = request.args.get("measure")
     if measure is not None and measure not in MEASURES:
         return error(400, f"measure 应为 {'、'.join(MEASURES)} 之一", "measure")
-    return jsonify(progress_json(progress(period, region, measure)))
+    return jsonify(progress_json(cache.progress(period, region, measure)))
 
 
 @bp.get("/circulars/<int:circular_id>.pdf")

@@ -8,12 +8,12 @@ from flask import (Blueprint, abort, make_response, redirect, render_template, r
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from .. import access, clock
+from .. import access, cache, clock
 from .. import charts as chart_svg
 from ..extensions import db
 from ..hierarchy import region_by_code
 from ..models import Period, Region, Report, User
-from ..ranking import LATE_NAMES, LIGHTS, MEASURES, progress
+from ..ranking import LATE_NAMES, LIGHTS, MEASURES
 from ..rollup import totals_by_period
 from ..schedule import time_progress
 from ..spreadsheets import file_name, ranking_workbook
@@ -54,7 +54,7 @@ def sorted_rows(result, sort: str, direction: str):
 
 def dashboard_context(region: Region, period: Period) -> dict:
     measure = request.args.get("measure") if request.args.get("measure") in MEASURES else None
-    result = progress(period, region, measure)
+    result = cache.progress(period, region, measure)
     sort = request.args.get("sort") if request.args.get("sort") in SORTS else "rank"
     direction = request.args.get("dir") if request.args.get("dir") in ("asc", "desc") else (
         "asc" if sort in ("rank", "name", "late") else "desc")
@@ -90,7 +90,7 @@ def charts(code: str):
     """The dashboard's charts: alone for htmx (the page asks for them once loaded), or the page with them."""
     region, period = load(code)
     context = dashboard_context(region, period)
-    context["charts"] = _charts(region, period, context["result"])
+    context["charts"] = cache.charts(period, region, lambda: _charts(region, period, context["result"]))
     return respond("charts", context)
 
 
@@ -99,7 +99,7 @@ def charts(code: str):
 def missing(code: str):
     """The units that have not submitted, with whom to call: the reminder list."""
     region, period = load(code)
-    result = progress(period, region)
+    result = cache.progress(period, region)
     behind = [r for r in result.children if r.late == "missing"]
     ids = [r.region.id for r in behind]
     filers = {}
