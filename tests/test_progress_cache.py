@@ -13,24 +13,15 @@ from reporting.models import ProgressVersion
 from reporting.ranking import progress_json
 
 from .conftest import make_user
-from .test_jobs import redis_up
+from .test_jobs import jobs_app  # noqa: F401  (the fixture)
 from .test_tally import FILER, campaign, form, villages_of  # noqa: F401  (campaign is a fixture)
 
-REDIS = "redis://127.0.0.1:6379/14"  # a database of its own, emptied by the test
 COMPUTE = ranking.progress
 
 
 @pytest.fixture
-def cached(app):
-    if not redis_up():
-        pytest.fail("Redis 未运行：redis-server --daemonize yes --port 6379（make test 会启动它）")
-    from redis import Redis
-    connection = Redis.from_url(REDIS)
-    connection.flushdb()
-    app.config["REDIS_URL"] = REDIS
-    yield connection
-    connection.flushdb()
-    connection.close()
+def cached(jobs_app):  # noqa: F811  (REDIS_URL set to an emptied database of its own)
+    yield jobs_app
     for client in cache._clients.values():
         client.close()
     cache._clients.clear()
