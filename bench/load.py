@@ -165,7 +165,7 @@ def configure(argv: list[str]) -> Config:
                         help="pass `-c FILE` to both gunicorn instances (e.g. hooks that time each request)")
     parser.add_argument("--profile", metavar="DIR",
                         help="sample both instances' workers with py-spy during the load and write the raw "
-                             "stacks to DIR (summarise them with bench/profile.py)")
+                             "stacks to DIR (summarise them with bench/pyspy_report.py)")
     parser.add_argument("--settle", type=float,
                         help="before the load, wait up to this many seconds for the 1-min load average to "
                              "fall below 1 (default 60; --quick 0)")

@@ -1,6 +1,6 @@
 """Where the workers' CPU went during a load run: the top functions per request kind.
 
-    .venv/bin/python bench/profile.py DIR [SAMPLES_CSV] [--top 15]
+    .venv/bin/python bench/pyspy_report.py DIR [SAMPLES_CSV] [--top 15]
 
 DIR holds the raw stacks `bench/load.py --profile DIR` recorded with py-spy (spy-A.txt, spy-B.txt:
 one line per distinct stack, "frame;frame;… count", 100 samples a second of each busy worker).
