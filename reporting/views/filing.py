@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import NamedTuple, Optional
 
 from flask import (Blueprint, abort, flash, make_response, redirect, render_template, request,
                    send_file, url_for)
@@ -21,7 +21,7 @@ from ..filing import (FILER_FIELDS, SYSTEM_FILER, ImportRejected, ReportConflict
 from ..filing import history as report_history
 from ..hierarchy import descendants_at, region_by_code
 from ..indicators import fields
-from ..models import LEVELS, Period, Region, Report, Revision
+from ..models import LEVELS, VALUE_SLOTS, Period, Region, Report
 from ..rollup import FILED, child_totals, ratio, region_totals
 from ..schedule import current_period
 from ..spreadsheets import TableError, file_name
@@ -57,15 +57,44 @@ def read_only(period: Period) -> bool:
 class Group:
     """The units of one township (or one parent) with its subtotal row."""
     parent: Optional[Region]
-    units: list[tuple[Region, Optional[Report]]] = field(default_factory=list)
+    units: list[tuple["GridUnit", Optional["GridReport"]]] = field(default_factory=list)
+
+
+class GridUnit(NamedTuple):
+    """A unit of the grid: what its row shows of the Region, read as a plain row."""
+    id: int
+    code: str
+    name: str
+    parent_id: Optional[int]
+
+
+class GridReport:
+    """What a grid row shows of a Report, read as a plain row (no ORM object per unit)."""
+    __slots__ = ("id", "region_id", "status", "revision", "submitted_at", "updated_at", "filer_name",
+                 "filer_phone", "filer_head", "late", "_values")
+    COLUMNS = ("id", "region_id", "status", "revision", "submitted_at", "updated_at", "filer_name",
+               "filer_phone", "filer_head")
+
+    def __init__(self, row, deadline):
+        for name, value in zip(self.COLUMNS, row):
+            setattr(self, name, value)
+        self._values = row[len(self.COLUMNS):]
+        self.late = self.submitted_at is not None and self.submitted_at >= deadline
+
+    def values(self, indicators) -> dict[str, Optional[int]]:
+        return {i.key: self._values[i.slot - 1] for i in indicators}
 
 
 def grid_groups(period: Period, region: Region) -> list[Group]:
     campaign = period.campaign
-    units = list(db.session.scalars(descendants_at(region, campaign.report_level).order_by(Region.code)))
-    reports = {r.region_id: r for r in db.session.scalars(
-        select(Report).where(Report.period_id == period.id, Report.region_id.in_(
-            descendants_at(region, campaign.report_level).with_only_columns(Region.id))))}
+    in_grid = descendants_at(region, campaign.report_level)
+    units = [GridUnit(*row) for row in db.session.execute(
+        in_grid.with_only_columns(Region.id, Region.code, Region.name, Region.parent_id).order_by(Region.code))]
+    deadline = period.deadline
+    slots = [getattr(Report, f"v{slot}") for slot in range(1, VALUE_SLOTS + 1)]
+    reports = {row.region_id: GridReport(row, deadline) for row in db.session.execute(
+        select(*[getattr(Report, c) for c in GridReport.COLUMNS], *slots)
+        .where(Report.period_id == period.id, Report.region_id.in_(in_grid.with_only_columns(Region.id))))}
     parent_ids = {u.parent_id for u in units} - {region.id}
     parents = {r.id: r for r in db.session.scalars(select(Region).where(Region.id.in_(parent_ids)))}
     groups: dict[Optional[int], Group] = {}
@@ -99,7 +128,7 @@ def grid_context(period: Period, region: Region, **extra) -> dict:
         for k, default in (("name", current_user.full_name), ("phone", current_user.phone), ("head", ""))})
     return dict(
         period=period, campaign=campaign, region=region, groups=groups, subtotals=subtotals,
-        total=region_totals(period, region, statuses=FILED), indicators=campaign.indicators,
+        total=region_totals(period, region, statuses=FILED), indicators=fields(campaign.indicators),
         status=filing_status(campaign, period, region), now=clock.now(),
         all_submitted=bool(groups) and len(submitted) == sum(len(g.units) for g in groups),
         last_submitted_at=max((r.submitted_at for r in submitted), default=None),
