@@ -115,9 +115,10 @@ def put_report(region_code: str, period_id: int):
         current = find_report(period, region)
         return jsonify(errors=[{"field": None, "message": str(conflict)}],
                        current=report_json(current, period, region, clock.now())), 409
-    db.session.commit()
+    # the answer from what was just flushed: after the commit every row would be read again
     answer = report_json(outcome.report, period, region, clock.now())
     answer["warnings"] = [w.as_json() for w in outcome.warnings]
+    db.session.commit()
     return jsonify(answer)
 
 

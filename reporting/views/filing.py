@@ -188,7 +188,7 @@ def update_unit(period_id: int, code: str, unit_code: str):
         outcome = save_report(period, unit, raw, {}, user=current_user, submit=False, strict=False,
                               reason=request.form.get("reason"), revision=revision)
         errors, warnings = outcome.errors, outcome.warnings
-        db.session.commit()
+        _commit_keeping_rows()
     except ReportRejected as rejected:
         db.session.rollback()
         errors, warnings = rejected.errors, rejected.warnings
@@ -209,6 +209,18 @@ def update_unit(period_id: int, code: str, unit_code: str):
         "unit": unit.code, "invalid": sorted({e.field for e in errors if e.field}),
         "warned": sorted({w.field for w in warnings if w.field})}})
     return response
+
+
+def _commit_keeping_rows() -> None:
+    """Commit without expiring the session's rows: the answer to a row save shows the rows this
+    request read or wrote (the period, the units, the report) and sums it reads afresh, so reading
+    each row again after the commit would only repeat what the session holds."""
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
 
 
 @bp.post("/<int:period_id>/<code>/submit")
