@@ -84,6 +84,8 @@ KINDS = [
 ]
 DASHBOARD_KINDS = ["GET /dashboard/<city>", "GET /dashboard/<city>/charts (htmx)", "GET /dashboard/<county>"]
 DASHBOARD_GOAL_MS = 300
+#: the heading under which bench/LOAD.md keeps its profiles; a new run rewrites only what is above it
+PROFILES = "## Where the workers' CPU went (py-spy)"
 
 
 class LoadError(RuntimeError):
@@ -1363,10 +1365,12 @@ def main(argv: list[str]) -> int:
     stamp = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     print(text)
     cfg.results.parent.mkdir(parents=True, exist_ok=True)
+    # the profiles kept below the results (bench/pyspy_report.py's tables) stay when the results change
+    kept = cfg.results.read_text(encoding="utf-8").partition(PROFILES)[2] if cfg.results.exists() else ""
     cfg.results.write_text(
         f"# Load test results\n\nWritten by bench/load.py (`make load`) on {stamp}"
-        f"{' with --quick' if cfg.quick else ''}; see bench/README.md for what each row measures.\n\n" + text,
-        encoding="utf-8")
+        f"{' with --quick' if cfg.quick else ''}; see bench/README.md for what each row measures.\n\n" + text
+        + (f"\n{PROFILES}{kept}" if kept else ""), encoding="utf-8")
     log(f"wrote {cfg.results}")
     return 0
 
