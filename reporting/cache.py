@@ -1,8 +1,11 @@
 """Progress answers shared by every instance through Redis, and exactly as live as the tallies.
 
-A campaign's numbers have a version (models.ProgressVersion), raised by `bump` in the same
-transaction as every write that moves them: a submission or correction (tally.Changes.apply), a
-rebuild of the tallies, an import of 任务数. An answer is stored in Redis with the version read
+A campaign's numbers have versions (models.ProgressVersion): one for its root, one for each child
+of the root (each city of a province's campaign). `bump` raises the root's and those of the
+children a write touched, in the same transaction as the write: a submission or correction
+(tally.Changes.apply); a rebuild of the tallies or an import of 任务数 raises them all. An answer
+about a region is checked against the version of the branch that holds it: a city's dashboard
+stays cached while other cities file, the province's moves with every write. An answer is stored in Redis with the version read
 before it was computed, and served only to a reader that reads that same version: once a write
 commits, the next reader sees the new version and computes afresh. The version carries a random
 token made with its row, so that a database made afresh never meets the entries of the one before. A reader that computed from a
@@ -18,34 +21,56 @@ from __future__ import annotations
 import pickle
 import secrets
 from dataclasses import replace
-from typing import Callable, Optional
+from typing import Callable, Iterable, Optional
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from . import clock
 from .extensions import db
-from .models import Period, ProgressVersion, Region
+from .hierarchy import child_level
+from .models import LEVELS, Campaign, Period, ProgressVersion, Region
 
 #: part of every key: raise it when what is stored changes shape, so that no older entry is read
 FORMAT = 1
 _clients: dict[str, object] = {}
 
 
-def bump(campaign_id: int) -> None:
-    """Raise the version of the campaign's numbers, in the caller's transaction."""
+def branch(campaign: Campaign, region: Region) -> int:
+    """The version row a progress answer of `region` is checked against: the child of the
+    campaign's root that holds it, or the root for the root itself (and above)."""
+    level = child_level(campaign.root.level)
+    if level is None or LEVELS.index(region.level) < LEVELS.index(level):
+        return campaign.root_id
+    return getattr(region, f"{level}_id")
+
+
+def bump(campaign: Campaign, branches: Iterable[int] = ()) -> None:
+    """Raise the versions of the campaign's root and of `branches` (children of the root that a
+    write changed), in the caller's transaction; the root first, so two writers never wait on
+    each other in opposite orders."""
     dialect = {"postgresql": postgresql, "sqlite": sqlite}[db.session.get_bind().dialect.name]
-    statement = dialect.insert(ProgressVersion).values(campaign_id=campaign_id, version=1,
-                                                       token=secrets.token_hex(16))
-    db.session.execute(statement.on_conflict_do_update(
-        index_elements=["campaign_id"], set_={"version": ProgressVersion.version + 1}))
+    for region_id in [campaign.root_id, *sorted(set(branches) - {campaign.root_id})]:
+        statement = dialect.insert(ProgressVersion).values(campaign_id=campaign.id, region_id=region_id,
+                                                           version=1, token=secrets.token_hex(16))
+        db.session.execute(statement.on_conflict_do_update(
+            index_elements=["campaign_id", "region_id"], set_={"version": ProgressVersion.version + 1}))
 
 
-def version(campaign_id: int) -> Optional[str]:
-    """The campaign's version as cache entries are labelled, or None before its first write."""
-    row = db.session.execute(select(ProgressVersion.token, ProgressVersion.version)
-                             .where(ProgressVersion.campaign_id == campaign_id)).first()
+def bump_all(campaign: Campaign) -> None:
+    """Raise every version of the campaign (its tasks changed, or its tallies were rebuilt)."""
+    bump(campaign)
+    db.session.execute(update(ProgressVersion).where(ProgressVersion.campaign_id == campaign.id,
+                                                     ProgressVersion.region_id != campaign.root_id)
+                       .values(version=ProgressVersion.version + 1))
+
+
+def version(campaign: Campaign, region: Region) -> Optional[str]:
+    """The version an answer for `region` is labelled with, or None before the first write there."""
+    row = db.session.execute(select(ProgressVersion.token, ProgressVersion.version).where(
+        ProgressVersion.campaign_id == campaign.id,
+        ProgressVersion.region_id == branch(campaign, region))).first()
     return f"{row.token}:{row.version}" if row else None
 
 
@@ -60,11 +85,12 @@ def _store():
     return client
 
 
-def _cached(key: str, campaign_id: int, compute: Callable[[], object], dump: Callable, load: Callable):
+def _cached(key: str, period: Period, region: Region, compute: Callable[[], object], dump: Callable,
+            load: Callable):
     store = _store()
     if store is None:
         return compute()
-    current = version(campaign_id)
+    current = version(period.campaign, region)
     if current is None:
         return compute()
     label = current.encode() + b"\n"
@@ -92,11 +118,11 @@ def progress(period: Period, region: Region, measure: Optional[str] = None):
         for row in result.children:
             row.region = db.session.merge(row.region, load=False)  # in this session, no query
         return result
-    return _cached(f"progress:{period.id}:{region.id}:{measure or ''}", period.campaign_id,
+    return _cached(f"progress:{period.id}:{region.id}:{measure or ''}", period, region,
                    lambda: compute_progress(period, region, measure), dump, load)
 
 
 def charts(period: Period, region: Region, draw: Callable[[], dict]) -> dict:
     """The dashboard's charts (SVG text), shared the same way."""
-    return _cached(f"charts:{period.id}:{region.id}", period.campaign_id, draw,
+    return _cached(f"charts:{period.id}:{region.id}", period, region, draw,
                    lambda value: pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), pickle.loads)

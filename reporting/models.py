@@ -275,10 +275,12 @@ class Tally(db.Model):
 
 
 class ProgressVersion(db.Model):
-    """The version of a campaign's numbers: raised in the same transaction as every write that
-    moves what a progress answer shows (the tallies, the tasks), so that an answer cached at one
-    version is never served at another (reporting/cache.py)."""
+    """The version of a campaign's numbers in one branch: the campaign's root (every write moves
+    it) or one child of the root (the writes inside it). Raised in the same transaction as every
+    write that moves what a progress answer shows (the tallies, the tasks), so that an answer cached
+    at one version is never served at another (reporting/cache.py)."""
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), primary_key=True)
+    region_id: Mapped[int] = mapped_column(ForeignKey("region.id"), primary_key=True)
     version: Mapped[int] = mapped_column(BigInteger, default=0)
     #: random, set when the row is made: a database made afresh (same ids, same versions) never
     #: matches what was cached for the one before it

@@ -114,7 +114,7 @@ def import_targets(campaign: Campaign, path_or_bytes, filename: str | None = Non
         for key, value in values.items():
             setattr(target, key, value)
     db.session.flush()
-    cache.bump(campaign.id)  # 任务数 move every 完成率
+    cache.bump_all(campaign)  # 任务数 move every 完成率
     audit.record("targets.import", None, region=root, target=f"征缴期 {campaign.id} 任务分解表",
                  after={units[rid].code: values["task"] for rid, values in parsed.items()})
     result = TargetImportResult(loaded=len(parsed))

@@ -142,3 +142,21 @@ def test_dashboard_and_charts_from_the_cache_are_the_pages_computed(cached, camp
              .get_data(as_text=True)]
     assert computed == ["4407"] and again == pages
     assert "<svg" in pages[1] and "新会区" in pages[0]
+
+
+def test_a_write_moves_its_own_branch_and_the_root_only(cached, campaign, computed):
+    period = campaign.periods[0]
+    xinhui, pengjiang = villages_of("440705001"), villages_of("440703")
+    import_reports(period, [(0, xinhui[0].code, form(2000), {}), (1, pengjiang[0].code, form(2000), {})],
+                   submit=True)
+    db.session.commit()
+    codes = ["4407", "440705", "440705001", "440703"]
+    for code in codes:
+        cache.progress(period, region_by_code(code))
+    computed.clear()
+    save_report(period, xinhui[1], form(2222), FILER, user=None, submit=True)
+    db.session.commit()
+    answers = {code: progress_json(cache.progress(period, region_by_code(code))) for code in codes}
+    assert computed == ["4407", "440705", "440705001"]  # 蓬江区 (another branch) from the cache
+    for code in codes:
+        assert answers[code] == fresh(period, code)

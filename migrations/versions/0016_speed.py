@@ -24,10 +24,12 @@ def upgrade():
     op.create_table(
         'progress_version',
         sa.Column('campaign_id', sa.Integer(), nullable=False),
+        sa.Column('region_id', sa.Integer(), nullable=False),
         sa.Column('version', sa.BigInteger(), nullable=False),
         sa.Column('token', sa.String(length=32), nullable=False),
         sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], name=op.f('fk_progress_version_campaign_id_campaign')),
-        sa.PrimaryKeyConstraint('campaign_id', name=op.f('pk_progress_version')),
+        sa.ForeignKeyConstraint(['region_id'], ['region.id'], name=op.f('fk_progress_version_region_id_region')),
+        sa.PrimaryKeyConstraint('campaign_id', 'region_id', name=op.f('pk_progress_version')),
     )
 
 
