@@ -111,7 +111,7 @@ def main(url: str) -> None:
     print(f"<!-- {kind}: load average {os.getloadavg()[0]:.2f} at the end; medians of {RUNS} runs -->")
     print(f"| {kind} | grid page, 594 villages | {RUNS} | {ms(page):,.1f} ms | — |")
     print(f"| {kind} | cell update (htmx, saves the row, returns totals) | {RUNS} | {ms(cells):,.1f} ms | — |")
-    print(f"| {kind} | 提交 of 594 villages (validate, update, revisions, audit) | {RUNS} | {ms(submits):,.1f} ms "
+    print(f"| {kind} | 提交 of 594 villages (validate, update, tallies, audit) | {RUNS} | {ms(submits):,.1f} ms "
           f"| bare executemany UPDATE of the 594 rows: {ms(bare):,.1f} ms ({ms(submits) / ms(bare):.1f}×) |")
     # the samples, as the last line, for bench/run.py
     print(json.dumps({name: [x * 1000 for x in xs] for name, xs in
