@@ -71,6 +71,10 @@ def regions_import(directory: str, under: str | None):
     try:
         with one_transaction():
             result = import_divisions(directory, under, progress=progress, total=total)
+            if result.added or result.renamed or result.moved:
+                from . import cache
+                for campaign in db.session.scalars(db.select(Campaign)):
+                    cache.bump_all(campaign)  # names and unit counts show in every progress answer
     except DivisionFileError as error:
         raise click.ClickException(str(error))
     finally:

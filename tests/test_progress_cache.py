@@ -160,3 +160,17 @@ def test_a_write_moves_its_own_branch_and_the_root_only(cached, campaign, comput
     assert computed == ["4407", "440705", "440705001"]  # 蓬江区 (another branch) from the cache
     for code in codes:
         assert answers[code] == fresh(period, code)
+
+
+def test_a_regions_import_that_changes_the_tree_moves_every_version(cached, campaign, computed, runner):
+    from .conftest import ANHUI, JIANGMEN
+    period = campaign.periods[0]
+    import_reports(period, [(0, villages_of("440705001")[0].code, form(2000), {})], submit=True)
+    db.session.commit()
+    cache.progress(period, region_by_code("440705"))
+    assert runner.invoke(args=["regions", "import", JIANGMEN]).exit_code == 0  # nothing new: no bump
+    cache.progress(period, region_by_code("440705"))
+    assert computed == ["440705"]
+    assert runner.invoke(args=["regions", "import", ANHUI]).exit_code == 0
+    cache.progress(period, region_by_code("440705"))
+    assert computed == ["440705", "440705"]
