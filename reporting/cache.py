@@ -11,13 +11,17 @@ commits, the next reader sees the new version and computes afresh. The version c
 token made with its row, so that a database made afresh never meets the entries of the one before. A reader that computed from a
 newer state than its version says only stores newer numbers under an older label, which nobody
 reading the newer version is served. There is no time-based expiry; each key holds the last answer
-of its (period, region, measure, day), so old versions do not pile up. Today's date is part of the
+of its (period, region, measure, day), so old versions do not pile up; a digest of the code that
+computes the answers is in the key too, so a deploy never reads the entries of the one before. Today's date is part of the
 key: a unit becomes 逾期 when its due day passes, with no write at all.
 
 Without REDIS_URL (one process, the SQLite demo) nothing is cached and every answer is computed.
 """
 from __future__ import annotations
 
+import functools
+import hashlib
+import inspect
 import pickle
 import secrets
 from dataclasses import replace
@@ -34,6 +38,15 @@ from .models import LEVELS, Campaign, Period, ProgressVersion, Region
 
 #: part of every key: raise it when what is stored changes shape, so that no older entry is read
 FORMAT = 1
+
+
+@functools.cache
+def _code() -> str:
+    """A digest of the code whose objects the entries hold: a deploy that changes how answers are
+    computed or shaped (ranking.py, rollup.py, charts.py) never reads the entries of the one before."""
+    from . import charts, ranking, rollup
+    text = "".join(inspect.getsource(module) for module in (charts, ranking, rollup))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 _clients: dict[str, object] = {}
 
 
@@ -94,7 +107,7 @@ def _cached(key: str, period: Period, region: Region, compute: Callable[[], obje
     if current is None:
         return compute()
     label = current.encode() + b"\n"
-    key = f"reporting:{FORMAT}:{key}:{clock.today().isoformat()}"
+    key = f"reporting:{FORMAT}:{_code()}:{key}:{clock.today().isoformat()}"
     held = store.get(key)
     if held is not None and held.startswith(label):
         return load(held[len(label):])
