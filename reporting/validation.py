@@ -38,13 +38,21 @@ class Issue:
 
 def parse_values(indicators: list[Indicator], raw: dict[str, Any]) -> tuple[dict[str, Optional[int]], list[Issue]]:
     """Turn submitted cells into counts. Blank is None; anything not a whole number is an error."""
-    labels = {i.key: i.label for i in indicators}
     values: dict[str, Optional[int]] = {}
-    errors = [Issue(key, f"“{key}”不是本表的指标") for key in raw if key not in labels]
-    for key, label in labels.items():
+    errors: list[Issue] = []
+    given = 0
+    for i in indicators:
+        key = i.key
         if key not in raw:
             continue
+        given += 1
         cell = raw[key]
+        if type(cell) is str and cell.isdigit() and cell.isascii() and len(cell) <= 12:
+            count = int(cell)  # the common case, a bulk import's cell
+            if count <= MAX_COUNT:
+                values[key] = count
+                continue
+        label = i.label
         if cell is None or (isinstance(cell, str) and not cell.strip()):
             values[key] = None
             continue
@@ -57,6 +65,9 @@ def parse_values(indicators: list[Indicator], raw: dict[str, Any]) -> tuple[dict
             errors.append(Issue(key, f"{label}数值过大（{count:,}），请核实"))
         else:
             values[key] = count
+    if given < len(raw):
+        keys = {i.key for i in indicators}
+        errors[:0] = [Issue(key, f"“{key}”不是本表的指标") for key in raw if key not in keys]
     return values, errors
 
 
@@ -94,11 +105,10 @@ def check(indicators: list[Indicator], values: dict[str, Optional[int]], filer: 
     """
     errors: list[Issue] = []
     warnings: list[Issue] = []
-    labels = {i.key: i.label for i in indicators}
     for i in indicators:
         part, total = values.get(i.key), values.get(i.part_of) if i.part_of else None
         if part is not None and total is not None and part > total:
-            errors.append(Issue(i.key, f"{i.label}（{part:,}）不能大于{labels[i.part_of]}（{total:,}）"))
+            errors.append(Issue(i.key, f"{i.label}（{part:,}）不能大于{_label(indicators, i.part_of)}（{total:,}）"))
     if submit:
         for i in indicators:
             if values.get(i.key) is None:
@@ -112,17 +122,22 @@ def check(indicators: list[Indicator], values: dict[str, Optional[int]], filer: 
     if previous:
         before = previous.get(RATE_NUMERATOR)
         if enrolled is not None and before is not None and enrolled < before:
-            warnings.append(Issue(RATE_NUMERATOR, f"{labels[RATE_NUMERATOR]}比上期减少{before - enrolled:,}人"
+            warnings.append(Issue(RATE_NUMERATOR, f"{_label(indicators, RATE_NUMERATOR)}比上期减少{before - enrolled:,}人"
                                                   f"（上期{before:,}人），累计数一般不应下降"))
         before_should = previous.get(RATE_DENOMINATOR)
         if should is not None and before_should is not None and should != before_should:
-            warnings.append(Issue(RATE_DENOMINATOR, f"{labels[RATE_DENOMINATOR]}与上期不同"
+            warnings.append(Issue(RATE_DENOMINATOR, f"{_label(indicators, RATE_DENOMINATOR)}与上期不同"
                                                     f"（上期{before_should:,}人，本期{should:,}人）"))
         if enrolled is not None and before is not None and sibling_increases:
             jump = jump_warning(enrolled - before, sibling_increases)
             if jump:
                 warnings.append(Issue(RATE_NUMERATOR, jump))
     return errors, warnings
+
+
+def _label(indicators, key: str) -> str:
+    """An indicator's label, for a message (most rows need none, so no table of them per row)."""
+    return next(i.label for i in indicators if i.key == key)
 
 
 @functools.lru_cache(maxsize=1024)
