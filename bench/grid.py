@@ -131,7 +131,7 @@ def main(url: str) -> None:
     print(f"| {kind} | grid page of the next period, 594 villages opening with carried values | {RUNS} "
           f"| {ms(carried):,.1f} ms (CPU {ms(carried_cpu):,.1f} ms) | — |")
     print(f"| {kind} | cell update (htmx, saves the row, returns totals) | {RUNS} | {ms(cells):,.1f} ms | — |")
-    print(f"| {kind} | 提交 of 594 villages (validate, update, revisions, audit) | {RUNS} | {ms(submits):,.1f} ms "
+    print(f"| {kind} | 提交 of 594 villages (validate, update, tallies, audit) | {RUNS} | {ms(submits):,.1f} ms "
           f"| bare executemany UPDATE of the 594 rows: {ms(bare):,.1f} ms ({ms(submits) / ms(bare):.1f}×) |")
     # the samples, as the last line, for bench/run.py
     print(json.dumps({name: [x * 1000 for x in xs] for name, xs in

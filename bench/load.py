@@ -73,7 +73,7 @@ KEYS = ["population", "should_enroll", "enrolled", "hardship_should", "hardship_
 PASSWORD = "Load-test-2026-pw"
 FILER_FOOTER = {"name": "王建华", "phone": "13812345678", "head": "李局长"}
 SYSTEM_FOOTER = {"name": "信息系统", "phone": "028-86612345", "head": "李局长"}
-REDIS_DB = 12
+REDIS_DB = int(os.environ.get("LOAD_REDIS_DB", "12"))  # flushed before every run
 #: request types in the order of the table; the dashboard goal is judged on DASHBOARD_KINDS together
 KINDS = [
     "GET /login", "POST /login", "GET / (home)",
@@ -84,6 +84,8 @@ KINDS = [
 ]
 DASHBOARD_KINDS = ["GET /dashboard/<city>", "GET /dashboard/<city>/charts (htmx)", "GET /dashboard/<county>"]
 DASHBOARD_GOAL_MS = 300
+#: the heading under which bench/LOAD.md keeps its profiles; a new run rewrites only what is above it
+PROFILES = "## Where the workers' CPU went (py-spy)"
 
 
 class LoadError(RuntimeError):
@@ -119,6 +121,7 @@ class Config:
     reuse: bool
     gunicorn_config: Optional[str]   # an extra gunicorn config file (e.g. profiling hooks)
     settle: float             # wait up to this long for the machine to calm down after the set-up
+    profile: Optional[Path]   # a directory: sample the workers with py-spy during the load
 
 
 def think_range(text: str) -> tuple[float, float]:
@@ -162,6 +165,9 @@ def configure(argv: list[str]) -> Config:
                                           "--quick bench/out/LOAD-quick.md)")
     parser.add_argument("--gunicorn-config", metavar="FILE",
                         help="pass `-c FILE` to both gunicorn instances (e.g. hooks that time each request)")
+    parser.add_argument("--profile", metavar="DIR",
+                        help="sample both instances' workers with py-spy during the load and write the raw "
+                             "stacks to DIR (summarise them with bench/pyspy_report.py)")
     parser.add_argument("--settle", type=float,
                         help="before the load, wait up to this many seconds for the 1-min load average to "
                              "fall below 1 (default 60; --quick 0)")
@@ -196,6 +202,7 @@ def configure(argv: list[str]) -> Config:
         reuse=o.reuse,
         gunicorn_config=o.gunicorn_config,
         settle=o.settle if o.settle is not None else (0.0 if quick else 60.0),
+        profile=Path(o.profile) if o.profile else None,
     )
     name = urllib.parse.urlsplit(cfg.pg_url).path.lstrip("/")
     if "load" not in name:
@@ -521,6 +528,26 @@ class Server:
             except ProcessLookupError:
                 pass
             self.process.wait()
+
+
+def start_profiler(server: Server, directory: Path) -> subprocess.Popen:
+    """py-spy on the instance's master and its workers: 100 samples a second of the busy threads,
+    without pausing them, as raw stacks ("frame;frame;… count") with each process's id."""
+    directory.mkdir(parents=True, exist_ok=True)
+    out = directory / f"spy-{server.name}.txt"
+    return subprocess.Popen([str(BIN / "py-spy"), "record", "--pid", str(server.process.pid), "--subprocesses",
+                             "--nonblocking", "--rate", "100", "--format", "raw", "--output", str(out)],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=open(directory / f"spy-{server.name}.log", "wb"))
+
+
+def stop_profiler(spy: subprocess.Popen) -> None:
+    spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+    try:
+        spy.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        spy.kill()
+        spy.wait()
 
 
 # --- the simulated people -----------------------------------------------------------------------
@@ -1240,7 +1267,9 @@ def report(cfg: Config, world: dict, run: Run, seen: dict, check: dict, servers:
         f"used {seen['client_cpu']:.1f} CPU-seconds, the gunicorn workers {worker_cpu:.0f}, PostgreSQL "
         f"{seen['postgres_cpu']:.0f}; the whole machine was busy {seen['busy']:.0f} of the "
         f"{os.cpu_count() * seconds:.0f} CPU-seconds the cores had, so other processes took about "
-        f"{max(0.0, seen['busy'] - seen['client_cpu'] - worker_cpu - seen['postgres_cpu']):.0f}.",
+        f"{max(0.0, seen['busy'] - seen['client_cpu'] - worker_cpu - seen['postgres_cpu']):.0f}. "
+        f"**Worker CPU per request: {1000 * worker_cpu / max(1, len(run.samples)):.1f} ms** (the workers' CPU "
+        f"seconds ÷ {len(run.samples):,} requests).",
         f"**Servers**: two gunicorn instances, `{' '.join(servers[0].command[1:])}` (sync workers), same "
         f"SECRET_KEY, DATABASE_URL={cfg.pg_url}, RATELIMIT_STORAGE_URI and REDIS_URL redis://{cfg.redis}/{REDIS_DB}. "
         f"Worker peak RSS (VmHWM) {max(peaks) / 1024 if peaks else 0:,.0f} MiB (largest of "
@@ -1303,6 +1332,7 @@ def main(argv: list[str]) -> int:
                  "revision": conn.execute("SELECT coalesce(max(id), 0) FROM revision").fetchone()[0]}
         pg_version = "PostgreSQL " + conn.execute("SHOW server_version").fetchone()[0]
     servers: list[Server] = []
+    spies: list[subprocess.Popen] = []
     code_before = fingerprint(ROOT)
 
     def interrupted(signum, _frame):
@@ -1318,9 +1348,13 @@ def main(argv: list[str]) -> int:
         settle(cfg.settle)
         load_start = load_average(2)
         log(f"load for {cfg.seconds:.0f} s; load average {load_start}")
+        if cfg.profile:
+            spies = [start_profiler(server, cfg.profile) for server in servers]
         run, seen = drive(cfg, world, servers)
         load_end = load_average(2)
     finally:
+        for spy in spies:
+            stop_profiler(spy)
         for server in servers:
             server.stop()
         log("gunicorn stopped")
@@ -1331,10 +1365,12 @@ def main(argv: list[str]) -> int:
     stamp = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     print(text)
     cfg.results.parent.mkdir(parents=True, exist_ok=True)
+    # the profiles kept below the results (bench/pyspy_report.py's tables) stay when the results change
+    kept = cfg.results.read_text(encoding="utf-8").partition(PROFILES)[2] if cfg.results.exists() else ""
     cfg.results.write_text(
         f"# Load test results\n\nWritten by bench/load.py (`make load`) on {stamp}"
-        f"{' with --quick' if cfg.quick else ''}; see bench/README.md for what each row measures.\n\n" + text,
-        encoding="utf-8")
+        f"{' with --quick' if cfg.quick else ''}; see bench/README.md for what each row measures.\n\n" + text
+        + (f"\n{PROFILES}{kept}" if kept else ""), encoding="utf-8")
     log(f"wrote {cfg.results}")
     return 0
 

@@ -7,10 +7,8 @@ import json
 from contextlib import contextmanager
 from typing import Optional, Sequence
 
-from sqlalchemy import JSON, Date, DateTime, Integer, Table, any_, bindparam, func
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import JSON, Date, DateTime, Table
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.sql.functions import Function
 
 from .extensions import db
 
@@ -84,22 +82,6 @@ def update_values(table: Table, columns: Sequence[str], keys: Sequence[str], row
     for start in range(0, len(rows), BATCH):
         matched += connection.exec_driver_sql(statement, convert(rows[start:start + BATCH])).rowcount
     return matched
-
-
-def among(column, values: list) -> list:
-    """Conditions that `column` is one of `values`, for statements that together cover them all:
-    one array parameter on PostgreSQL, IN lists of at most BATCH values elsewhere (SQLite limits
-    the parameters of a statement)."""
-    if db.session.connection().dialect.name == "postgresql":
-        return [column == any_(bindparam(None, values, type_=ARRAY(Integer)))] if values else []
-    return [column.in_(values[start:start + BATCH]) for start in range(0, len(values), BATCH)]
-
-
-def json_object(pairs: list) -> Function:
-    """A JSON object the database builds from alternating keys and column expressions."""
-    if db.session.connection().dialect.name == "postgresql":
-        return func.json_build_object(*pairs)
-    return func.json_object(*pairs)
 
 
 def _marks(connection, count: int) -> list[str]:

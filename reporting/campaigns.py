@@ -61,7 +61,12 @@ def create_campaign(*, name: str, root: Region, start: dt.date, end: dt.date,
 
 
 def campaigns_for(region: Region) -> list[Campaign]:
-    """Campaigns whose root is this region, one of its ancestors, or lies inside it, newest first."""
-    ancestor_ids = [r.id for r in region.ancestors()] + [region.id]
-    campaigns = db.session.scalars(db.select(Campaign).order_by(Campaign.start.desc(), Campaign.id.desc()))
-    return [c for c in campaigns if c.root_id in ancestor_ids or region.contains(c.root)]
+    """Campaigns whose root is this region, one of its ancestors, or lies inside it, newest first:
+    one query, by the ancestor ids the regions carry (no region loaded for each campaign)."""
+    ids = [getattr(region, f"{level}_id") for level in LEVELS[:region.depth]] + [region.id]
+    inside = Region.id == region.id if region.level == "village" else \
+        getattr(Region, f"{region.level}_id") == region.id
+    return list(db.session.scalars(
+        db.select(Campaign).join(Region, Region.id == Campaign.root_id)
+        .where(db.or_(Campaign.root_id.in_([i for i in ids if i is not None]), inside))
+        .order_by(Campaign.start.desc(), Campaign.id.desc())))

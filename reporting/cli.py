@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import secrets
 import sys
 import time
@@ -74,6 +75,10 @@ def regions_import(directory: str, under: str | None):
     try:
         with one_transaction():
             result = import_divisions(directory, under, progress=progress, total=total)
+            if result.added or result.renamed or result.moved:
+                from . import cache
+                for campaign in db.session.scalars(db.select(Campaign)):
+                    cache.bump_all(campaign)  # names and unit counts show in every progress answer
     except DivisionFileError as error:
         raise click.ClickException(str(error))
     finally:
@@ -164,7 +169,7 @@ def reports_import(period_id: int, file: str, submit: bool, reason: str | None):
     import time
 
     from .bulk import collector_paused
-    from .filing import ImportRejected, import_reports, rows_from_table
+    from .filing import ImportRejected, file_digest, import_reports, rows_from_table
     from .models import Period
     from .spreadsheets import TableError, read_table
     period = db.session.get(Period, period_id)
@@ -176,7 +181,8 @@ def reports_import(period_id: int, file: str, submit: bool, reason: str | None):
             header, body = read_table(file)
         with one_transaction():
             result = import_reports(period, rows_from_table(period.campaign.indicators, header, body),
-                                    submit=submit, reason=reason)
+                                    submit=submit, reason=reason,
+                                    source={"file": os.path.basename(file), "sha256": file_digest(file)})
     except (ImportRejected, TableError) as error:
         for line in getattr(error, "errors", [])[1:50]:
             click.echo(line, err=True)

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Optional
 
-from sqlalchemy import JSON, DateTime, Integer, Row, String, Text, and_, case, func, insert, literal, select
+from sqlalchemy import Row, and_, case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.exc import StaleDataError
@@ -66,37 +68,34 @@ def previous_period(period: Period) -> Optional[Period]:
                                                   Period.seq == period.seq - 1))
 
 
-def previous_values(period: Period, region_ids: list[int]) -> dict[int, dict[str, Optional[int]]]:
-    """Each unit's submitted values of the period before `period`."""
-    before = previous_period(period)
-    if before is None or not region_ids:
-        return {}
-    indicators = period.campaign.indicators
-    found = {}
-    for chunk in range(0, len(region_ids), 5000):
-        for report in db.session.scalars(select(Report).where(
-                Report.period_id == before.id, Report.status == "submitted",
-                Report.region_id.in_(region_ids[chunk:chunk + 5000]))):
-            found[report.region_id] = report.values(indicators)
-    return found
+#: the report of the period being filed and of the one before, in the one query that reads both
+_NOW, _THEN = aliased(Report, name="now_report"), aliased(Report, name="then_report")
 
 
-def sibling_increases(period: Period, region: Region) -> list[int]:
-    """What the siblings of `region` gained in enrolled since the last period (one query)."""
+def previous_and_siblings(period: Period, region: Region, indicators) -> tuple[Optional[dict], list[int]]:
+    """The unit's submitted values of the period before `period` (None when it has none), and what
+    its siblings gained in enrolled since then, both submitted: one query over the unit's parent."""
     before = previous_period(period)
-    if before is None or region.parent_id is None:
-        return []
-    slot = next(i.slot for i in period.campaign.indicators if i.key == RATE_NUMERATOR)
-    now, then = aliased(Report), aliased(Report)
-    column = lambda r: getattr(r, f"v{slot}")  # noqa: E731
+    if before is None:
+        return None, []
+    slot = next(i.slot for i in indicators if i.key == RATE_NUMERATOR)
+    then_values = [getattr(_THEN, f"v{i.slot}") for i in indicators]
+    siblings = Region.parent_id == region.parent_id if region.parent_id is not None else Region.id == region.id
     rows = db.session.execute(
-        select(column(now) - column(then))
+        select(Region.id, getattr(_NOW, f"v{slot}"), *then_values)
         .select_from(Region)
-        .join(now, and_(now.region_id == Region.id, now.period_id == period.id))
-        .join(then, and_(then.region_id == Region.id, then.period_id == before.id))
-        .where(Region.parent_id == region.parent_id, Region.id != region.id,
-               now.status == "submitted", then.status == "submitted"))
-    return [r[0] for r in rows if r[0] is not None]
+        .join(_THEN, and_(_THEN.region_id == Region.id, _THEN.period_id == before.id, _THEN.status == "submitted"))
+        .outerjoin(_NOW, and_(_NOW.region_id == Region.id, _NOW.period_id == period.id,
+                              _NOW.status == "submitted"))
+        .where(siblings)).all()
+    previous, increases = None, []
+    enrolled_at = [i.key for i in indicators].index(RATE_NUMERATOR)
+    for region_id, now, *then in rows:
+        if region_id == region.id:
+            previous = {i.key: value for i, value in zip(indicators, then)}
+        elif now is not None and then[enrolled_at] is not None:
+            increases.append(now - then[enrolled_at])
+    return previous, increases
 
 
 def sibling_values(period: Period, region: Region, indicators) -> list[dict[str, Optional[int]]]:
@@ -160,8 +159,7 @@ def save_report(period: Period, region: Region, raw_values: dict[str, Any], file
         previous = last.values(indicators) if last and last.status == "submitted" else None
         increases, siblings = [], []
     else:
-        previous = previous_values(period, [region.id]).get(region.id)
-        increases = sibling_increases(period, region)
+        previous, increases = previous_and_siblings(period, region, indicators)
         siblings = sibling_values(period, region, indicators)
     rule_errors, warnings = check(indicators, merged, filer, submit=submitting, previous=previous,
                                   sibling_increases=increases, sibling_values=siblings)
@@ -193,7 +191,7 @@ def save_report(period: Period, region: Region, raw_values: dict[str, Any], file
     report.updated_at, report.updated_by = now, user
     if submitting:
         if not was_submitted:
-            report.submitted_at = now
+            report.submitted_at, report.submitted_by = now, user
         report.status = "submitted"
     try:
         db.session.flush()
@@ -225,6 +223,51 @@ def save_report(period: Period, region: Region, raw_values: dict[str, Any], file
                                 new_values=merged, reason=(reason or "").strip(),
                                 user_id=user.id if user else None, created_at=now))
     return Outcome(report, warnings, errors=rule_errors)
+
+
+@dataclass
+class FirstSubmission:
+    """A first submission that has no revision row (a bulk import's), as the history shows it."""
+    report_id: int
+    number: int
+    created_at: dt.datetime
+    user: Optional[User]
+    new_values: dict
+    kind: str = "submit"
+    reason: str = ""
+    old_values: dict = field(default_factory=dict)
+
+
+def history(period: Period, region_ids, limit: int = 500) -> list:
+    """The revisions of the period's reports of `region_ids` (a list or a select of ids), newest
+    first: the revision rows, and each first submission that has none, made from its report: when
+    (submitted_at) and by whom (submitted_by) it was submitted, and its values then, which are the
+    report's own until a correction's revision keeps them as its old values."""
+    in_grid = and_(Report.period_id == period.id, Report.region_id.in_(region_ids))
+    rows = db.session.scalars(
+        select(Revision).join(Report, Report.id == Revision.report_id).where(in_grid)
+        .order_by(Revision.created_at.desc(), Revision.id.desc()).limit(limit)).all()
+    has_own = select(Revision.id).where(Revision.report_id == Report.id, Revision.kind == "submit").exists()
+    firsts = db.session.scalars(
+        select(Report).where(in_grid, Report.status == "submitted", ~has_own)
+        .order_by(Report.submitted_at.desc(), Report.id.desc()).limit(limit)).all()
+    if firsts:
+        indicators = period.campaign.indicators
+        corrections: dict[int, Revision] = {}
+        for revision in db.session.scalars(
+                select(Revision).where(Revision.report_id.in_([r.id for r in firsts]), Revision.kind == "correct")
+                .order_by(Revision.number.desc())):
+            corrections[revision.report_id] = revision  # the lowest number stays
+        for report in firsts:
+            later = corrections.get(report.id)
+            values = later.old_values if later else report.values(indicators)
+            rows.append(FirstSubmission(report.id, later.number - 1 if later else report.revision,
+                                        report.submitted_at, report.submitted_by, values))
+    # newest first; in a moment's ties the revision rows by id as before, then the first submissions
+    # in the order their rows would have had (the reports')
+    rows.sort(key=lambda r: (r.created_at, 0, r.report_id) if isinstance(r, FirstSubmission)
+              else (r.created_at, 1, r.id), reverse=True)
+    return rows[:limit]
 
 
 def late_status(report: Optional[Report], period: Period, now: dt.datetime) -> str:
@@ -264,16 +307,19 @@ class FilingStatus:
 
 
 def filing_status(campaign: Campaign, period: Period, region: Region) -> FilingStatus:
-    """How many report-level units under `region` have filed this period (one aggregate)."""
-    units = descendants_at(region, campaign.report_level).subquery()
+    """How many report-level units under `region` have filed this period (one aggregate, over the
+    units by their stored ancestor id: no subquery to build for every row save's answer)."""
     submitted = Report.status == "submitted"
+    inside = Region.id == region.id if region.level == "village" else \
+        getattr(Region, f"{region.level}_id") == region.id
     row = db.session.execute(
-        select(func.count(units.c.id),
+        select(func.count(Region.id),
                func.count(case((submitted, 1))),
                func.count(case((and_(submitted, Report.submitted_at >= period.deadline), 1))),
                func.count(case((Report.status == "draft", 1))))
-        .select_from(units)
-        .outerjoin(Report, and_(Report.region_id == units.c.id, Report.period_id == period.id))).one()
+        .select_from(Region)
+        .outerjoin(Report, and_(Report.region_id == Region.id, Report.period_id == period.id))
+        .where(Region.level == campaign.report_level, inside)).one()
     return FilingStatus(*row)
 
 
@@ -392,7 +438,7 @@ def import_reports(period: Period, rows: list[tuple[int, str, dict, dict]], *, s
                    user: Optional[User] = None, reason: Optional[str] = None,
                    default_filer: Optional[dict] = None, dry_run: bool = False,
                    hold_on_warnings: bool = False,
-                   scope: Optional[Region] = None) -> ImportOutcome:
+                   scope: Optional[Region] = None, source: Optional[dict] = None) -> ImportOutcome:
     """Validate every row with the form's rules, then write them all in batched statements, or none.
 
     `rows` are (line, unit code, raw values by key, filer fields). The filer of a row is, in order:
@@ -400,6 +446,8 @@ def import_reports(period: Period, rows: list[tuple[int, str, dict, dict]], *, s
     and last the information system. `dry_run` validates without writing; `hold_on_warnings`
     writes only when there is no warning (the form's "确认无误" step). Only units inside
     `scope` (by default the user's region, or the campaign's root) are read and may be written.
+    `source` names the file the rows came from for the audit entry: {"file": name, "sha256": digest}
+    (without it, the digest is taken of the rows themselves).
     """
     campaign = period.campaign
     indicators = fields(campaign.indicators)
@@ -420,10 +468,24 @@ def import_reports(period: Period, rows: list[tuple[int, str, dict, dict]], *, s
     if dry_run or (hold_on_warnings and warnings):
         return outcome
     _write(period, indicators, planned, outcome, submit=submit, user=user, reason=reason, now=now,
-           previous=previous)
+           previous=previous, source=source or {"sha256": rows_digest(rows)})
     review.resubmitted([row.old.id for row in planned if row.changed and row.old is not None
                         and reviewed.get(row.old.id, (None, False))[0] == "returned"])
     return outcome
+
+
+def rows_digest(rows: list[tuple[int, str, dict, dict]]) -> str:
+    """SHA-256 of rows that came from no file (the grid's 提交): their codes, values and filers."""
+    text = json.dumps([row[1:] for row in rows], ensure_ascii=False, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def file_digest(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _read_scope(period: Period, scope: Region, codes: set[str]) -> ImportScope:
@@ -462,7 +524,7 @@ def _value_columns(indicators) -> list:
 def _stored_reports(indicators):
     """What an import reads of a stored report; its values come last, in the indicators' order."""
     return select(Report.region_id, Report.id, Report.revision, Report.status, Report.submitted_at,
-                  *[getattr(Report, f"filer_{k}") for k in FILER_FIELDS], *_value_columns(indicators))
+                  Report.submitted_by_id, *[getattr(Report, f"filer_{k}") for k in FILER_FIELDS], *_value_columns(indicators))
 
 
 def _plan(indicators, rows, read: ImportScope, *, submit: bool, reason: Optional[str],
@@ -531,12 +593,17 @@ def _plan(indicators, rows, read: ImportScope, *, submit: bool, reason: Optional
 
 def _write(period: Period, indicators, planned: list[PlannedRow], outcome: ImportOutcome, *,
            submit: bool, user: Optional[User], reason: Optional[str], now: dt.datetime,
-           previous: dict[int, dict]) -> None:
-    """Write the validated rows: inserts, updates at the revision read, revisions, one audit entry."""
+           previous: dict[int, dict], source: dict) -> None:
+    """Write the validated rows: inserts, updates at the revision read, the corrections' revisions,
+    and one audit entry that records the import (who, the period, the file's digest, the counts).
+
+    A first submission gets no revision row: the report itself holds it (submitted_at, submitted_by,
+    its values until a correction's revision keeps them as its old values), and the history shows it
+    from there. What a correction replaced is in its revision row, so the audit entry does not
+    repeat every unit's values."""
     user_id = user.id if user is not None else None  # once: in a request `user` is a proxy
     keys = [i.key for i in indicators]
-    inserts, updates, revisions = [], [], []
-    audit_before, audit_after = {}, {}
+    inserts, updates, corrections = [], [], []
     tallies = Changes(period, indicators)
     # the basis needs, for each unit submitting, its report before and its next one after
     submitting = [row.region_id for row in planned if row.changed and (submit or row.was_submitted)]
@@ -556,32 +623,36 @@ def _write(period: Period, indicators, planned: list[PlannedRow], outcome: Impor
         filer = [row.filer[k] for k in FILER_FIELDS]
         old = row.old
         if old is None:
-            inserts.append((period.id, row.region_id, status, *values, *filer,
-                            now if status == "submitted" else None, now, user_id, 1))
+            first = status == "submitted"
+            inserts.append((period.id, row.region_id, status, *values, *filer, now if first else None,
+                            user_id if first else None, now, user_id, 1))
         else:
-            submitted_at = old.submitted_at or (now if status == "submitted" else None)
-            updates.append((status, *values, *filer, submitted_at, now, user_id, old.id, old.revision))
-            audit_before[row.code] = {**row.stored, "status": old.status}
-        if status == "submitted":
-            revisions.append((row, "correct" if row.was_submitted else "submit"))
-            if row.was_submitted:
-                tallies.corrected(row.parent_id, row.stored, row.merged, later.get(row.region_id))
-            else:
-                tallies.submitted(row.parent_id, row.merged, late=now >= period.deadline,
-                                  prior=prior.get(row.region_id), later=later.get(row.region_id))
-        audit_after[row.code] = {**row.merged, "status": status}
+            first = status == "submitted" and old.submitted_at is None
+            updates.append((status, *values, *filer, now if first else old.submitted_at,
+                            user_id if first else old.submitted_by_id, now, user_id, old.id, old.revision))
+        if row.was_submitted:
+            corrections.append(row)
+            tallies.corrected(row.parent_id, row.stored, row.merged, later.get(row.region_id))
+        elif status == "submitted":
+            tallies.submitted(row.parent_id, row.merged, late=now >= period.deadline,
+                              prior=prior.get(row.region_id), later=later.get(row.region_id))
     _write_reports(indicators, inserts, updates)
     tallies.apply()
     outcome.inserted, outcome.updated, outcome.written = len(inserts), len(updates), True
-    if revisions:
-        _write_revisions(period, indicators, revisions, reason=(reason or "").strip(), user_id=user_id, now=now)
-    if audit_after:
-        # one entry for the import, holding every unit's values before and after
+    reason = (reason or "").strip()
+    if corrections:
+        insert_values(Revision.__table__,
+                      ["report_id", "number", "kind", "old_values", "new_values", "reason", "user_id", "created_at"],
+                      [(row.old.id, row.old.revision + 1, "correct", row.stored, row.merged, reason, user_id, now)
+                       for row in corrections])
+    if inserts or updates:
         audit.record("reports.import", user, region=period.campaign.root,
-                     target=f"报表 {period.label} 批量导入 {len(audit_after):,}个单位" + ("并提交" if submit else ""),
-                     before=audit_before or None,
-                     after={"units": audit_after, **({"reason": reason.strip()} if reason else {})})
-        db.session.flush()  # now, while the collector is paused: the entry holds every unit
+                     target=f"报表 {period.label} 批量导入 {len(inserts) + len(updates):,}个单位"
+                            + ("并提交" if submit else ""),
+                     after={"period_id": period.id, "period": period.label, **source, "submit": submit,
+                            "rows": outcome.loaded, "inserted": len(inserts), "updated": len(updates),
+                            "corrected": len(corrections), "unchanged": outcome.unchanged,
+                            "warnings": len(outcome.warnings), **({"reason": reason} if reason else {})})
 
 
 def _write_reports(indicators, inserts: list[tuple], updates: list[tuple]) -> None:
@@ -593,34 +664,13 @@ def _write_reports(indicators, inserts: list[tuple], updates: list[tuple]) -> No
                                                       "请查看最新数据后重新导入")])
     table = Report.__table__
     written = ["status", *[c.key for c in _value_columns(indicators)], *[f"filer_{k}" for k in FILER_FIELDS],
-               "submitted_at", "updated_at", "updated_by_id"]
+               "submitted_at", "submitted_by_id", "updated_at", "updated_by_id"]
     try:
         insert_values(table, ["period_id", "region_id", *written, "revision"], inserts)
     except IntegrityError:
         raise stale from None
     if update_values(table, written, ["id", "revision"], updates, bump="revision") != len(updates):
         raise stale
-
-
-def _write_revisions(period: Period, indicators, revisions: list[tuple[PlannedRow, str]], *,
-                     reason: str, user_id: Optional[int], now: dt.datetime) -> None:
-    """One revision per submitted or corrected report, numbered as the report now is.
-
-    A first submission's revision holds the values just written to its report, so the database
-    makes it from the report rows rather than receive the same values again. A correction also
-    holds the values it replaced, which only the import knows."""
-    firsts = [row.region_id for row, kind in revisions if kind == "submit"]
-    corrections = [row for row, kind in revisions if kind == "correct"]
-    new_values = json_object([part for i in indicators for part in (i.key, getattr(Report, f"v{i.slot}"))])
-    columns = ["report_id", "number", "kind", "old_values", "new_values", "reason", "user_id", "created_at"]
-    for units in among(Report.region_id, firsts):
-        db.session.connection().execute(insert(Revision).from_select(columns, select(
-            Report.id, Report.revision, literal("submit", String), literal({}, JSON), new_values,
-            literal(reason, Text), literal(user_id, Integer), literal(now, DateTime))
-            .where(Report.period_id == period.id, units)))
-    insert_values(Revision.__table__, columns,
-                  [(row.old.id, row.old.revision + 1, "correct", row.stored, row.merged, reason, user_id, now)
-                   for row in corrections])
 
 
 def _jump_warnings(planned: list[PlannedRow], previous: dict) -> list[RowIssue]:

@@ -10,9 +10,8 @@ from sqlalchemy import false as sa_false
 from sqlalchemy import (JSON, BigInteger, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Integer,
                         LargeBinary, Numeric, String, Text, UniqueConstraint, Index)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
-from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import clock
+from . import clock, passwords
 from .extensions import db
 
 LEVELS = ("province", "city", "county", "township", "village")
@@ -271,6 +270,9 @@ class Report(db.Model):
     filer_head: Mapped[str] = mapped_column(String(50), default="")
     #: server time of the first submission; decides 迟报
     submitted_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
+    #: who submitted it first (none: the information system); with submitted_at and the values,
+    #: the history's first entry when no revision row holds it (a bulk import writes none)
+    submitted_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=clock.now)
     updated_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
     #: bumped on every write; a writer holding an older number gets a conflict
@@ -281,7 +283,8 @@ class Report(db.Model):
     period: Mapped[Period] = relationship()
     region: Mapped[Optional[Region]] = relationship()
     department: Mapped[Optional[Department]] = relationship()
-    updated_by: Mapped[Optional["User"]] = relationship()
+    updated_by: Mapped[Optional["User"]] = relationship(foreign_keys=[updated_by_id])
+    submitted_by: Mapped[Optional["User"]] = relationship(foreign_keys=[submitted_by_id])
 
     def values(self, indicators: list[Indicator]) -> dict[str, Optional[int]]:
         return {i.key: getattr(self, f"v{i.slot}") for i in indicators}
@@ -349,6 +352,19 @@ class Tally(db.Model):
     b12: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
+class ProgressVersion(db.Model):
+    """The version of a campaign's numbers in one branch: the campaign's root (every write moves
+    it) or one child of the root (the writes inside it). Raised in the same transaction as every
+    write that moves what a progress answer shows (the tallies, the tasks), so that an answer cached
+    at one version is never served at another (reporting/cache.py)."""
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), primary_key=True)
+    region_id: Mapped[int] = mapped_column(ForeignKey("region.id"), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: random, set when the row is made: a database made afresh (same ids, same versions) never
+    #: matches what was cached for the one before it
+    token: Mapped[str] = mapped_column(String(32), default="")
+
+
 class Revision(db.Model):
     """A change to a submitted report (修订记录): never deleted."""
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -399,10 +415,15 @@ class User(UserMixin, db.Model):
         return f"{self.id}:{self.login_key}"
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password, method="scrypt")
+        self.password_hash = passwords.hash_password(password)
 
     def check_password(self, password: str) -> bool:
-        return check_password_hash(self.password_hash, password)
+        """One hash of `password`; a right password stored under an older hash is rehashed once
+        (saved with the caller's commit)."""
+        ok, upgraded = passwords.verify(self.password_hash, password)
+        if upgraded is not None:
+            self.password_hash = upgraded
+        return ok
 
     @property
     def is_active(self) -> bool:

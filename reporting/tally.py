@@ -20,7 +20,9 @@ from typing import Optional
 from sqlalchemy import case, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from . import cache
 from .extensions import db
+from .hierarchy import child_level
 from .models import LEVELS, VALUE_SLOTS, Campaign, Indicator, Period, Region, Report, Tally
 
 SLOTS = range(1, VALUE_SLOTS + 1)
@@ -113,6 +115,10 @@ class Changes:
             index_elements=["period_id", "region_id"],
             set_={name: getattr(Tally, name) + getattr(statement.excluded, name) for name in ADDED})
         db.session.execute(statement, rows)
+        # the cached progress answers of these branches are stale from this commit on
+        campaign = self.period.campaign
+        level = child_level(campaign.root.level)
+        cache.bump(campaign, {getattr(ancestry[p], f"{level}_id", None) for p in parents} - {None} if level else ())
         self.by_parent.clear()
 
 
@@ -197,5 +203,6 @@ def rebuild(period: Period) -> int:
     rows = [{**row, "period_id": period.id} for row in recount(period)]
     if rows:
         db.session.execute(Tally.__table__.insert(), rows)
+    cache.bump_all(period.campaign)
     return len(rows)
 

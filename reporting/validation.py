@@ -5,6 +5,7 @@ they refuse the same things in the same words.
 """
 from __future__ import annotations
 
+import functools
 import re
 import statistics
 from dataclasses import dataclass
@@ -45,13 +46,21 @@ class Issue:
 
 def parse_values(indicators: list[Indicator], raw: dict[str, Any]) -> tuple[dict[str, Optional[int]], list[Issue]]:
     """Turn submitted cells into counts. Blank is None; anything not a whole number is an error."""
-    labels = {i.key: i.label for i in indicators}
     values: dict[str, Optional[int]] = {}
-    errors = [Issue(key, f"“{key}”不是本表的指标") for key in raw if key not in labels]
-    for key, label in labels.items():
+    errors: list[Issue] = []
+    given = 0
+    for i in indicators:
+        key = i.key
         if key not in raw:
             continue
+        given += 1
         cell = raw[key]
+        if type(cell) is str and cell.isdigit() and cell.isascii() and len(cell) <= 12:
+            count = int(cell)  # the common case, a bulk import's cell
+            if count <= MAX_COUNT:
+                values[key] = count
+                continue
+        label = i.label
         if cell is None or (isinstance(cell, str) and not cell.strip()):
             values[key] = None
             continue
@@ -64,10 +73,15 @@ def parse_values(indicators: list[Indicator], raw: dict[str, Any]) -> tuple[dict
             errors.append(Issue(key, f"{label}数值过大（{count:,}），请核实"))
         else:
             values[key] = count
+    if given < len(raw):
+        keys = {i.key for i in indicators}
+        errors[:0] = [Issue(key, f"“{key}”不是本表的指标") for key in raw if key not in keys]
     return values, errors
 
 
 def _as_int(cell: Any) -> Optional[int]:
+    if type(cell) is str and cell.isdigit() and cell.isascii() and len(cell) <= 12:
+        return int(cell)  # the common case, a bulk import's cell: first, before any other test
     if isinstance(cell, bool):
         return None
     if isinstance(cell, int):
@@ -115,27 +129,18 @@ def check(indicators: list[Indicator], values: dict[str, Optional[int]], filer: 
     """
     errors: list[Issue] = []
     warnings: list[Issue] = []
-    labels = {i.key: i.label for i in indicators}
     for i in indicators:
         part, total = values.get(i.key), values.get(i.part_of) if i.part_of else None
         if part is not None and total is not None and part > total:
-            errors.append(Issue(i.key, f"{i.label}（{part:,}）不能大于{labels[i.part_of]}（{total:,}）"))
+            errors.append(Issue(i.key, f"{i.label}（{part:,}）不能大于{_label(indicators, i.part_of)}（{total:,}）"))
     if submit:
         for i in indicators:
             if values.get(i.key) is None:
                 errors.append(Issue(i.key, f"请填写{i.label}"))
-        for key, label in FILER_FIELDS.items():
-            if require_signature and not (filer.get(key) or "").strip():
-                errors.append(Issue(f"filer.{key}", f"请填写{label}"))
-    phone = (filer.get("phone") or "").strip().replace(" ", "")
-    if phone and not PHONE.match(phone):
-        errors.append(Issue("filer.phone", f"联系电话“{_shorten(phone)}”不是有效的手机或固定电话号码"))
-    for key, label in FILER_FIELDS.items():
-        if len(filer.get(key) or "") > FILER_LIMITS[key]:
-            errors.append(Issue(f"filer.{key}", f"{label}过长（最多{FILER_LIMITS[key]}字）"))
-        if CONTROL.search(filer.get(key) or ""):
-            errors.append(Issue(f"filer.{key}", f"{label}含有不可见的控制字符"))
+    errors.extend(_filer_errors(*(filer.get(key) or "" for key in FILER_FIELDS),
+                                signed=submit and require_signature))
 
+    labels = {i.key: i.label for i in indicators}
     warnings.extend(consistency_warnings(labels, values))
     enrolled, should = values.get(RATE_NUMERATOR), values.get(RATE_DENOMINATOR)
     if enrolled is not None and should and enrolled > should:
@@ -143,11 +148,11 @@ def check(indicators: list[Indicator], values: dict[str, Optional[int]], filer: 
     if previous:
         before = previous.get(RATE_NUMERATOR)
         if enrolled is not None and before is not None and enrolled < before:
-            warnings.append(Issue(RATE_NUMERATOR, f"{labels[RATE_NUMERATOR]}比上期减少{before - enrolled:,}人"
+            warnings.append(Issue(RATE_NUMERATOR, f"{_label(indicators, RATE_NUMERATOR)}比上期减少{before - enrolled:,}人"
                                                   f"（上期{before:,}人），累计数一般不应下降"))
         before_should = previous.get(RATE_DENOMINATOR)
         if should is not None and before_should is not None and should != before_should:
-            warnings.append(Issue(RATE_DENOMINATOR, f"{labels[RATE_DENOMINATOR]}与上期不同"
+            warnings.append(Issue(RATE_DENOMINATOR, f"{_label(indicators, RATE_DENOMINATOR)}与上期不同"
                                                     f"（上期{before_should:,}人，本期{should:,}人）"))
         if enrolled is not None and before is not None and sibling_increases:
             jump = jump_warning(enrolled - before, sibling_increases)
@@ -215,6 +220,31 @@ def too_long(label: str, text: Optional[str], limit: int) -> Optional[str]:
     if text and len(text) > limit:
         return f"{label}过长（{len(text):,}字，最多{limit}字）"
     return None
+
+
+def _label(indicators, key: str) -> str:
+    """An indicator's label, for a message (most rows need none, so no table of them per row)."""
+    return next(i.label for i in indicators if i.key == key)
+
+
+@functools.lru_cache(maxsize=1024)
+def _filer_errors(*values: str, signed: bool) -> tuple[Issue, ...]:
+    """The errors of a footer (填表人, 联系电话, 单位负责人 in FILER_FIELDS' order); `signed`: each is
+    required. Remembered: the rows of a bulk import share one footer."""
+    filer = dict(zip(FILER_FIELDS, values))
+    errors = []
+    for key, label in FILER_FIELDS.items():
+        if signed and not filer[key].strip():
+            errors.append(Issue(f"filer.{key}", f"请填写{label}"))
+    phone = filer["phone"].strip().replace(" ", "")
+    if phone and not PHONE.match(phone):
+        errors.append(Issue("filer.phone", f"联系电话“{_shorten(phone)}”不是有效的手机或固定电话号码"))
+    for key, label in FILER_FIELDS.items():
+        if len(filer[key]) > FILER_LIMITS[key]:
+            errors.append(Issue(f"filer.{key}", f"{label}过长（最多{FILER_LIMITS[key]}字）"))
+        if CONTROL.search(filer[key]):
+            errors.append(Issue(f"filer.{key}", f"{label}含有不可见的控制字符"))
+    return tuple(errors)
 
 
 def reason_errors(reason: Optional[str]) -> list[Issue]:

@@ -32,9 +32,10 @@ def test_scope_is_the_users_subtree(jiangmen):
     assert access.can_view(viewer, village) and not access.can_file(viewer, village)
 
 
-def test_passwords_are_hashed_with_scrypt(jiangmen):
+def test_passwords_are_hashed_with_argon2id_at_owasp_parameters(jiangmen):
     user = make_user("a", "viewer", "4407", password="correct-horse-battery")
-    assert user.password_hash.startswith("scrypt:") and "correct-horse" not in user.password_hash
+    assert user.password_hash.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert "correct-horse" not in user.password_hash
     assert user.check_password("correct-horse-battery") and not user.check_password("wrong")
 
 

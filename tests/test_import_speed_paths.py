@@ -1,15 +1,15 @@
-"""The bulk import's fast paths (driver writes, revisions made by the database, the paused
+"""The bulk import's fast paths (driver writes, no revision row for a first submission, the paused
 collector) keep what the form's rules and the history promise, on SQLite and PostgreSQL."""
 import datetime as dt
 import gc
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from reporting import bulk
 from reporting.campaigns import create_campaign
 from reporting.extensions import db
-from reporting.filing import ImportRejected, filing_status, import_reports
+from reporting.filing import ImportRejected, filing_status, history, import_reports
 from reporting.hierarchy import descendants_at
 from reporting.models import Region, Report, Revision
 
@@ -40,25 +40,31 @@ def rows(villages, enrolled: int = 2000):
     return [(n + 2, v.code, counts(n, enrolled), {}) for n, v in enumerate(villages)]
 
 
-def revisions_by_unit() -> dict[int, list[Revision]]:
-    found: dict[int, list[Revision]] = {}
-    for revision, region_id in db.session.execute(
-            select(Revision, Report.region_id).join(Report, Report.id == Revision.report_id)
-            .order_by(Revision.number)):
-        found.setdefault(region_id, []).append(revision)
+def revisions_by_unit(period) -> dict[int, list]:
+    """The history of every village, oldest first: revision rows and the first submissions made
+    from the reports."""
+    region_of = dict(db.session.execute(select(Report.id, Report.region_id)).all())
+    found: dict[int, list] = {}
+    for entry in sorted(history(period, list(region_of.values()), limit=100_000), key=lambda e: e.number):
+        found.setdefault(region_of[entry.report_id], []).append(entry)
     return found
 
 
-def test_each_first_submission_is_a_revision_holding_its_values(period, villages):
+def revision_rows() -> int:
+    return db.session.scalar(select(func.count(Revision.id)))
+
+
+def test_each_first_submission_is_in_the_history_with_its_values_but_no_revision_row(period, villages):
     outcome = import_reports(period, rows(villages), submit=True)
     db.session.commit()
     assert (outcome.inserted, outcome.written) == (1348, True)
-    history = revisions_by_unit()
+    assert revision_rows() == 0
+    history = revisions_by_unit(period)
     assert len(history) == 1348
     for n, village in enumerate(villages):
         (revision,) = history[village.id]
         assert (revision.number, revision.kind, revision.old_values, revision.created_at) == (1, "submit", {}, ON_TIME)
-        assert revision.new_values == counts(n)
+        assert revision.new_values == counts(n) and revision.user is None
     report = db.session.scalar(select(Report).where(Report.region_id == villages[9].id))
     assert (report.status, report.revision, report.v3, report.submitted_at) == ("submitted", 1, 2009, ON_TIME)
 
@@ -70,7 +76,7 @@ def test_drafts_submitted_by_an_import_are_numbered_after_the_draft(period, vill
     outcome = import_reports(period, rows(villages[:40]), submit=True)
     db.session.commit()
     assert (outcome.updated, outcome.inserted) == (40, 0)
-    history = revisions_by_unit()
+    history = revisions_by_unit(period)
     for n, village in enumerate(villages[:40]):
         (revision,) = history[village.id]
         assert (revision.number, revision.kind, revision.old_values) == (2, "submit", {})
@@ -82,11 +88,11 @@ def test_a_correction_keeps_the_values_it_replaced(period, villages):
     db.session.commit()
     outcome = import_reports(period, rows(villages[:30], enrolled=1000), submit=True, reason="信息系统重算")
     db.session.commit()
-    assert outcome.updated == 30
-    first, second = revisions_by_unit()[villages[3].id]
+    assert outcome.updated == 30 and revision_rows() == 30  # the corrections' rows only
+    first, second = revisions_by_unit(period)[villages[3].id]
     assert (second.number, second.kind, second.reason) == (2, "correct", "信息系统重算")
     assert (second.old_values, second.new_values) == (counts(3), counts(3, 1000))
-    assert first.new_values == counts(3)
+    assert (first.number, first.kind, first.old_values, first.new_values) == (1, "submit", {}, counts(3))
 
 
 def test_a_late_import_is_marked_late_by_the_database_too(period, villages, frozen_now):
@@ -107,7 +113,7 @@ def test_small_batches_still_write_every_unit(period, villages, monkeypatch):
     db.session.commit()
     reports = db.session.scalars(select(Report)).all()
     assert len(reports) == 1348 and {r.status for r in reports} == {"submitted"}
-    history = revisions_by_unit()
+    history = revisions_by_unit(period)
     assert len(history) == 1348
     assert {history[v.id][0].number for v in villages[:250]} == {2}
     assert {history[v.id][0].number for v in villages[250:]} == {1}

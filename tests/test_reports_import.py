@@ -1,13 +1,22 @@
-"""`flask reports import`: the information system's export, validated like the form, all or nothing."""
+"""`flask reports import`: the information system's export, validated like the form, all or nothing;
+recorded by one audit entry with the file's digest and the counts, with no revision row for a first
+submission, and a history page that shows those submissions exactly as their rows did."""
 import datetime as dt
+import hashlib
+import json
+import re
+from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from reporting.campaigns import create_campaign
 from reporting.extensions import db
-from reporting.hierarchy import descendants_at
-from reporting.models import Region, Report, Revision
+from reporting.filing import import_reports
+from reporting.hierarchy import descendants_at, region_by_code
+from reporting.models import AuditEntry, Region, Report, Revision, User
+
+from .conftest import make_user
 
 HEADER = "单位代码,population,should_enroll,居民医保已参保人数,hardship_should,hardship_enrolled,students_enrolled,newborns_enrolled,college_enrolled"
 
@@ -42,7 +51,7 @@ def test_whole_city_imports_and_submits(runner, period, villages, tmp_path):
     result = runner.invoke(args=["reports", "import", str(period.id), table(tmp_path, villages), "--submit"])
     assert result.exit_code == 0, result.output
     assert "已导入1,348行" in result.output and "已提交" in result.output
-    assert count() == 1348 and count(Revision) == 1348
+    assert count() == 1348 and count(Revision) == 0  # a first submission is kept by the report itself
     stored = db.session.scalar(select(Report).where(Report.region_id == villages[5].id))
     assert (stored.status, stored.v3, stored.submitted_at) == ("submitted", 2005, dt.datetime(2022, 10, 6, 9, 0))
     assert stored.filer_name == "信息系统导入"
@@ -72,7 +81,7 @@ def test_reimport_corrects_with_reason_and_warns_on_falling_counts(runner, perio
     fixed = runner.invoke(args=["reports", "import", str(period.id), lower, "--submit", "--reason", "信息系统重算"])
     assert fixed.exit_code == 0, fixed.output
     assert "更新1,348" in fixed.output
-    assert count(Revision) == 2 * 1348
+    assert count(Revision) == 1348  # one per correction
     report = db.session.scalar(select(Report).where(Report.region_id == villages[0].id))
     assert report.revision == 2 and report.v3 == 1000
 
@@ -95,3 +104,91 @@ def test_not_a_table_is_refused(runner, period, tmp_path):
     assert result.exit_code != 0 and "xlsx" in result.output
     missing = runner.invoke(args=["reports", "import", "999", str(bogus)])
     assert missing.exit_code != 0 and "999" in missing.output
+
+# --- the import's record: one audit entry, and a history without first-submission rows ----------
+
+HX = {"HX-Request": "true"}
+FULL = {"population": 3000, "should_enroll": 2600, "enrolled": 2000, "hardship_should": 80,
+        "hardship_enrolled": 80, "students_enrolled": 400, "newborns_enrolled": 20, "college_enrolled": 0}
+FOOTER = {"filer_name": "黄丽华", "filer_phone": "13802216103", "filer_head": "张局长"}
+
+
+def villages_of(code: str) -> list[Region]:
+    return list(db.session.scalars(descendants_at(region_by_code(code), "village").order_by(Region.code)))
+
+
+def imports() -> list[AuditEntry]:
+    return db.session.scalars(select(AuditEntry).where(AuditEntry.kind == "reports.import")
+                              .order_by(AuditEntry.id)).all()
+
+
+def test_cli_import_is_audited_once_with_the_files_digest_and_counts(runner, period, villages, tmp_path,
+                                                                      frozen_now):
+    path = Path(table(tmp_path, villages))
+    result = runner.invoke(args=["reports", "import", str(period.id), str(path), "--submit"])
+    assert result.exit_code == 0, result.output
+    warned = int(re.search(r"警告([\d,]+)条", result.output).group(1).replace(",", ""))
+    (entry,) = imports()
+    assert entry.user_id is None and entry.before is None
+    assert entry.after == {"period_id": period.id, "period": period.label, "file": "export.csv",
+                           "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "submit": True,
+                           "rows": 1348, "inserted": 1348, "updated": 0, "corrected": 0, "unchanged": 0,
+                           "warnings": warned}
+    assert len(json.dumps(entry.after)) < 400  # not every unit's values
+
+    frozen_now(dt.datetime(2022, 10, 6, 10, 0))
+    path = Path(table(tmp_path, villages, enrolled=lambda n: 2000 + n + (5 if n < 10 else 0)))
+    fixed = runner.invoke(args=["reports", "import", str(period.id), str(path), "--submit", "--reason", "补录"])
+    assert fixed.exit_code == 0, fixed.output
+    entry = imports()[-1]
+    assert {k: entry.after[k] for k in ("rows", "inserted", "updated", "corrected", "unchanged", "reason")} == \
+        {"rows": 1348, "inserted": 0, "updated": 10, "corrected": 10, "unchanged": 1338, "reason": "补录"}
+    assert entry.after["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert db.session.scalar(select(func.count(Revision.id))) == 10  # the corrections' rows, nothing more
+
+
+def test_grid_submit_is_audited_with_the_users_name_and_a_digest_of_its_rows(client, auth, period):
+    make_user("xinhui", "county_filer", "440705")
+    auth.login("xinhui")
+    units = villages_of("440705")
+    import_reports(period, [(n, u.code, FULL, {}) for n, u in enumerate(units)], submit=False)
+    db.session.commit()
+    answer = client.post(f"/filing/{period.id}/440705/submit", data=FOOTER, headers=HX)
+    assert answer.status_code == 204
+    entry = imports()[-1]
+    assert entry.username == "xinhui" and "并提交" in entry.target
+    assert len(entry.after["sha256"]) == 64 and "file" not in entry.after
+    assert (entry.after["rows"], entry.after["updated"], entry.after["corrected"]) == (len(units), len(units), 0)
+
+
+def test_history_of_first_submissions_without_rows_is_the_page_their_rows_gave(client, auth, period, frozen_now):
+    make_user("xinhui", "county_filer", "440705")
+    auth.login("xinhui")
+    units = villages_of("440705")
+    import_reports(period, [(n, u.code, {**FULL, "enrolled": 2000 + n}, {}) for n, u in enumerate(units)],
+                   submit=False)
+    db.session.commit()
+    assert client.post(f"/filing/{period.id}/440705/submit", data=FOOTER, headers=HX).status_code == 204
+    frozen_now(dt.datetime(2022, 10, 6, 9, 20))
+    corrected = units[3]
+    answer = client.post(f"/filing/{period.id}/440705/units/{corrected.code}",
+                         data={"enrolled": "2100", "revision": "2", "reason": "补录"}, headers=HX)
+    assert answer.status_code == 200
+    assert db.session.scalar(select(func.count(Revision.id))) == 1  # the correction only
+
+    url = f"/filing/{period.id}/440705/history"
+    client.get(f"/filing/{period.id}/440705")  # shows the 提交's flash message, once
+    derived = client.get(url).get_data(as_text=True)
+    assert derived.count("首次提交") == len(units) and derived.count(">修改<") == 1
+    assert "<del>2,003</del> → <ins>2,100</ins>" in derived
+    assert "<del>空</del> → <ins>2,003</ins>" in derived  # the first submission's values, not the corrected ones
+
+    # the rows a first submission used to get, written as before: the page must not change
+    user_id = db.session.scalar(select(User.id).where(User.username == "xinhui"))
+    reports = db.session.scalars(select(Report).where(Report.period_id == period.id).order_by(Report.id)).all()
+    db.session.execute(insert(Revision), [
+        {"report_id": r.id, "number": 2, "kind": "submit", "old_values": {},
+         "new_values": {**FULL, "enrolled": 2000 + units.index(r.region)}, "reason": "", "user_id": user_id,
+         "created_at": r.submitted_at} for r in reports])
+    db.session.commit()
+    assert client.get(url).get_data(as_text=True) == derived

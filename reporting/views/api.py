@@ -6,7 +6,7 @@ from functools import wraps
 from flask import Blueprint, abort, g, jsonify, make_response, request
 from sqlalchemy import select
 
-from .. import access, clock, reminders, review
+from .. import access, cache, clock, reminders, review
 from ..circular_reading import addressed
 from ..extensions import db
 from ..filing import (ReportConflict, ReportRejected, find_report, is_report_unit, report_json,
@@ -208,7 +208,7 @@ def region_progress(region_code: str):
     measure = request.args.get("measure")
     if measure is not None and measure not in MEASURES:
         return error(400, f"measure 应为 {'、'.join(MEASURES)} 之一", "measure")
-    answer = progress_json(progress(period, region, measure))
+    answer = progress_json(cache.progress(period, region, measure))
     answer["departments"] = [d.as_json() for d in department_progress(period, region, clock.now())]
     return jsonify(answer)
 

@@ -8,13 +8,15 @@ from flask import (Blueprint, abort, make_response, redirect, render_template, r
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from .. import access, clock, reminders, review
+from .. import access, cache, clock, reminders, review
 from .. import charts as chart_svg
 from ..departments import department_progress
 from ..extensions import db
 from ..hierarchy import region_by_code
 from ..models import Period, Region, Report, User
 from ..ranking import LATE_NAMES, LIGHTS, MEASURES, progress
+from ..rollup import totals_by_period
+from ..schedule import time_progress
 from ..spreadsheets import file_name, ranking_workbook
 from . import id_arg, page_or_fragment, period_for
 
@@ -54,7 +56,7 @@ def sorted_rows(result, sort: str, direction: str):
 
 def dashboard_context(region: Region, period: Period) -> dict:
     measure = request.args.get("measure") if request.args.get("measure") in MEASURES else None
-    result = progress(period, region, measure)
+    result = cache.progress(period, region, measure)
     sort = request.args.get("sort") if request.args.get("sort") in SORTS else "rank"
     direction = request.args.get("dir") if request.args.get("dir") in ("asc", "desc") else (
         "asc" if sort in ("rank", "name", "late") else "desc")
@@ -109,7 +111,7 @@ def charts(code: str):
     """The dashboard's charts: alone for htmx (the page asks for them once loaded), or the page with them."""
     region, period = load(code)
     context = dashboard_context(region, period)
-    context["charts"] = _charts(region, period, context["result"])
+    context["charts"] = cache.charts(period, region, lambda: _charts(region, period, context["result"]))
     return respond("charts", context)
 
 
@@ -118,7 +120,7 @@ def charts(code: str):
 def missing(code: str):
     """The units that have not submitted, with whom to call: the reminder list."""
     region, period = load(code)
-    result = progress(period, region)
+    result = cache.progress(period, region)
     behind = [r for r in result.children if r.late in ("missing", "pending")]
     ids = [r.region.id for r in behind]
     filers = {}

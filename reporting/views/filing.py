@@ -1,9 +1,10 @@
 """The 参保进度表 grid: a county (or township) files its units' counts for a period."""
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import NamedTuple, Optional
 
 from flask import (Blueprint, abort, flash, make_response, redirect, render_template, request,
                    send_file, url_for)
@@ -19,9 +20,10 @@ from ..carry import carried_values, with_carried
 from ..extensions import db
 from ..filing import (FILER_FIELDS, SYSTEM_FILER, ImportRejected, ReportConflict, ReportRejected, RowIssue,
                       filing_status, import_reports, is_closed, late_status, save_report)
+from ..filing import history as report_history
 from ..hierarchy import descendants_at, region_by_code
 from ..indicators import fields
-from ..models import LEVELS, Period, Region, Report, Revision
+from ..models import LEVELS, VALUE_SLOTS, Period, Region, Report, Review
 from ..rollup import FILED, child_totals, ratio, region_totals
 from ..schedule import current_period
 from ..spreadsheets import TableError, file_name
@@ -59,17 +61,50 @@ def read_only(period: Period) -> bool:
 class Group:
     """The units of one township (or one parent) with its subtotal row."""
     parent: Optional[Region]
-    units: list[tuple[Region, Optional[Report]]] = field(default_factory=list)
+    units: list[tuple["GridUnit", Optional["GridReport"]]] = field(default_factory=list)
+
+
+class GridUnit(NamedTuple):
+    """A unit of the grid: what its row shows of the Region, read as a plain row."""
+    id: int
+    code: str
+    name: str
+    parent_id: Optional[int]
+
+
+class GridReport:
+    """What a grid row shows of a Report, read as a plain row (no ORM object per unit)."""
+    __slots__ = ("id", "region_id", "period_id", "status", "revision", "submitted_at", "updated_at",
+                 "filer_name", "filer_phone", "filer_head", "late", "review", "_values")
+    COLUMNS = ("id", "region_id", "period_id", "status", "revision", "submitted_at", "updated_at",
+               "filer_name", "filer_phone", "filer_head")
+
+    def __init__(self, row, deadline):
+        for name, value in zip(self.COLUMNS, row):
+            setattr(self, name, value)
+        self._values = row[len(self.COLUMNS):]
+        self.late = self.submitted_at is not None and self.submitted_at >= deadline
+        self.review = None  #: its Review (退回, 审核, publication lock), if it has one
+
+    def values(self, indicators) -> dict[str, Optional[int]]:
+        return {i.key: self._values[i.slot - 1] for i in indicators}
 
 
 def grid_groups(period: Period, region: Region, only_missing: bool = False) -> list[Group]:
     """The grid's units by township with their reports; `only_missing` keeps the units not yet filled."""
     campaign = period.campaign
-    units = list(db.session.scalars(descendants_at(region, campaign.report_level).order_by(Region.code)))
-    reports = {r.region_id: r for r in db.session.scalars(
-        select(Report).where(Report.period_id == period.id, Report.region_id.in_(
-            descendants_at(region, campaign.report_level).with_only_columns(Region.id)))
-        .options(selectinload(Report.review)))}
+    in_grid = descendants_at(region, campaign.report_level)
+    units = [GridUnit(*row) for row in db.session.execute(
+        in_grid.with_only_columns(Region.id, Region.code, Region.name, Region.parent_id).order_by(Region.code))]
+    deadline = period.deadline
+    slots = [getattr(Report, f"v{slot}") for slot in range(1, VALUE_SLOTS + 1)]
+    reports = {row.region_id: GridReport(row, deadline) for row in db.session.execute(
+        select(*[getattr(Report, c) for c in GridReport.COLUMNS], *slots)
+        .where(Report.period_id == period.id, Report.region_id.in_(in_grid.with_only_columns(Region.id))))}
+    if reports:  # the few reviewed ones: 已退回 with the edits held for them, or locked
+        by_id = {r.id: r for r in reports.values()}
+        for found in db.session.scalars(select(Review).where(Review.report_id.in_(by_id))):
+            by_id[found.report_id].review = found
     parent_ids = {u.parent_id for u in units} - {region.id}
     parents = {r.id: r for r in db.session.scalars(select(Region).where(Region.id.in_(parent_ids)))}
     groups: dict[Optional[int], Group] = {}
@@ -151,7 +186,7 @@ def grid_context(period: Period, region: Region, only_missing: bool = False, **e
     return dict(
         period=period, campaign=campaign, region=region, groups=groups, subtotals=subtotals,
         carried=carried_values(period, unit_ids, campaign.indicators),
-        total=region_totals(period, region, statuses=FILED), indicators=campaign.indicators,
+        total=region_totals(period, region, statuses=FILED), indicators=fields(campaign.indicators),
         status=status, now=clock.now(), all_submitted=bool(status.total) and status.submitted == status.total,
         last_submitted_at=last_submitted_at,
         # 填表时间: when the form was really submitted; a form not yet submitted is filled today
@@ -217,7 +252,7 @@ def update_unit(period_id: int, code: str, unit_code: str):
         outcome = save_report(period, unit, raw, {}, user=current_user, submit=False, strict=False,
                               reason=request.form.get("reason"), revision=revision)
         errors, warnings = outcome.errors, outcome.warnings
-        db.session.commit()
+        _commit_keeping_rows()
     except ReportRejected as rejected:
         db.session.rollback()
         errors, warnings = rejected.errors, rejected.warnings
@@ -238,6 +273,18 @@ def update_unit(period_id: int, code: str, unit_code: str):
         "unit": unit.code, "invalid": sorted({e.field for e in errors if e.field}),
         "warned": sorted({w.field for w in warnings if w.field})}})
     return response
+
+
+def _commit_keeping_rows() -> None:
+    """Commit without expiring the session's rows: the answer to a row save shows the rows this
+    request read or wrote (the period, the units, the report) and sums it reads afresh, so reading
+    each row again after the commit would only repeat what the session holds."""
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
 
 
 @bp.post("/<int:period_id>/<code>/submit")
@@ -284,10 +331,7 @@ def history(period_id: int, code: str):
     """Who changed what, when and why: every revision of the grid's reports, as a diff."""
     period, region = load_grid(period_id, code)
     units = descendants_at(region, period.campaign.report_level).with_only_columns(Region.id)
-    revisions = db.session.scalars(
-        select(Revision).join(Report, Report.id == Revision.report_id)
-        .where(Report.period_id == period.id, Report.region_id.in_(units))
-        .order_by(Revision.created_at.desc(), Revision.id.desc()).limit(500)).all()
+    revisions = report_history(period, units)
     reports = {r.id: r for r in db.session.scalars(select(Report).where(
         Report.id.in_({rev.report_id for rev in revisions})))}
     actions = review.actions_under(period, region)
@@ -343,7 +387,8 @@ def upload(period_id: int, code: str):
     if form.validate_on_submit():
         indicators = period.campaign.indicators
         try:
-            parsed = read_progress_form(form.workbook.data.read(), _columns(indicators),
+            data = form.workbook.data.read()
+            parsed = read_progress_form(data, _columns(indicators),
                                         max_rows=upload_rows(period, region))
             foreign = foreign_form(region, [unit_code for _, unit_code, _ in parsed.rows])
             if foreign:
@@ -355,7 +400,8 @@ def upload(period_id: int, code: str):
             outcome = import_reports(
                 period, [(line, unit_code, raw, signed) for line, unit_code, raw in rows],
                 submit=form.submit_now.data, user=current_user, reason=form.reason.data,
-                default_filer=parsed.filer if form.submit_now.data else None, scope=region)
+                default_filer=parsed.filer if form.submit_now.data else None, scope=region,
+                source={"file": form.workbook.data.filename or "", "sha256": hashlib.sha256(data).hexdigest()})
         except TableError as error:
             problems = [RowIssue(None, "", None, str(error))]
         except ImportRejected as rejected:

@@ -1,0 +1,141 @@
+"""Progress answers shared by every instance through Redis, and exactly as live as the tallies.
+
+A campaign's numbers have versions (models.ProgressVersion): one for its root, one for each child
+of the root (each city of a province's campaign). `bump` raises the root's and those of the
+children a write touched, in the same transaction as the write: a submission or correction
+(tally.Changes.apply); a rebuild of the tallies or an import of 任务数 raises them all. An answer
+about a region is checked against the version of the branch that holds it: a city's dashboard
+stays cached while other cities file, the province's moves with every write. An answer is stored in Redis with the version read
+before it was computed, and served only to a reader that reads that same version: once a write
+commits, the next reader sees the new version and computes afresh. The version carries a random
+token made with its row, so that a database made afresh never meets the entries of the one before. A reader that computed from a
+newer state than its version says only stores newer numbers under an older label, which nobody
+reading the newer version is served. There is no time-based expiry; each key holds the last answer
+of its (period, region, measure, day), so old versions do not pile up; a digest of the code that
+computes the answers is in the key too, so a deploy never reads the entries of the one before. Today's date is part of the
+key: a unit becomes 逾期 when its due day passes, with no write at all.
+
+Without REDIS_URL (one process, the SQLite demo) nothing is cached and every answer is computed.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import inspect
+import pickle
+import secrets
+from dataclasses import replace
+from typing import Callable, Iterable, Optional
+
+from flask import current_app
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from . import clock
+from .extensions import db
+from .hierarchy import child_level
+from .models import LEVELS, Campaign, Period, ProgressVersion, Region
+
+#: part of every key: raise it when what is stored changes shape, so that no older entry is read
+FORMAT = 1
+
+
+@functools.cache
+def _code() -> str:
+    """A digest of the code whose objects the entries hold: a deploy that changes how answers are
+    computed or shaped (ranking.py, rollup.py, charts.py) never reads the entries of the one before."""
+    from . import charts, ranking, rollup
+    text = "".join(inspect.getsource(module) for module in (charts, ranking, rollup))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+_clients: dict[str, object] = {}
+
+
+def branch(campaign: Campaign, region: Region) -> int:
+    """The version row a progress answer of `region` is checked against: the child of the
+    campaign's root that holds it, or the root for the root itself (and above)."""
+    level = child_level(campaign.root.level)
+    if level is None or LEVELS.index(region.level) < LEVELS.index(level):
+        return campaign.root_id
+    return getattr(region, f"{level}_id")
+
+
+def bump(campaign: Campaign, branches: Iterable[int] = ()) -> None:
+    """Raise the versions of the campaign's root and of `branches` (children of the root that a
+    write changed), in the caller's transaction; the root first, so two writers never wait on
+    each other in opposite orders."""
+    dialect = {"postgresql": postgresql, "sqlite": sqlite}[db.session.get_bind().dialect.name]
+    for region_id in [campaign.root_id, *sorted(set(branches) - {campaign.root_id})]:
+        statement = dialect.insert(ProgressVersion).values(campaign_id=campaign.id, region_id=region_id,
+                                                           version=1, token=secrets.token_hex(16))
+        db.session.execute(statement.on_conflict_do_update(
+            index_elements=["campaign_id", "region_id"], set_={"version": ProgressVersion.version + 1}))
+
+
+def bump_all(campaign: Campaign) -> None:
+    """Raise every version of the campaign (its tasks changed, or its tallies were rebuilt)."""
+    bump(campaign)
+    db.session.execute(update(ProgressVersion).where(ProgressVersion.campaign_id == campaign.id,
+                                                     ProgressVersion.region_id != campaign.root_id)
+                       .values(version=ProgressVersion.version + 1))
+
+
+def version(campaign: Campaign, region: Region) -> Optional[str]:
+    """The version an answer for `region` is labelled with, or None before the first write there."""
+    row = db.session.execute(select(ProgressVersion.token, ProgressVersion.version).where(
+        ProgressVersion.campaign_id == campaign.id,
+        ProgressVersion.region_id == branch(campaign, region))).first()
+    return f"{row.token}:{row.version}" if row else None
+
+
+def _store():
+    url = current_app.config.get("REDIS_URL")
+    if not url:
+        return None
+    client = _clients.get(url)
+    if client is None:
+        from redis import Redis
+        client = _clients[url] = Redis.from_url(url, socket_timeout=2)
+    return client
+
+
+def _cached(key: str, period: Period, region: Region, compute: Callable[[], object], dump: Callable,
+            load: Callable):
+    store = _store()
+    if store is None:
+        return compute()
+    current = version(period.campaign, region)
+    if current is None:
+        return compute()
+    label = current.encode() + b"\n"
+    key = f"reporting:{FORMAT}:{_code()}:{key}:{clock.today().isoformat()}"
+    held = store.get(key)
+    if held is not None and held.startswith(label):
+        return load(held[len(label):])
+    value = compute()
+    store.set(key, label + dump(value))
+    return value
+
+
+def progress(period: Period, region: Region, measure: Optional[str] = None):
+    """ranking.progress, shared by the instances while the campaign's numbers stay at one version."""
+    from .ranking import progress as compute_progress  # ranking needs the tallies, which bump here
+
+    def dump(result) -> bytes:
+        # the answer without the live objects the caller already holds (period, campaign, region)
+        return pickle.dumps(replace(result, campaign=None, period=None, region=replace(result.region, region=None)),
+                            protocol=pickle.HIGHEST_PROTOCOL)
+
+    def load(data: bytes):
+        result = pickle.loads(data)
+        result.campaign, result.period, result.region.region = period.campaign, period, region
+        for row in result.children:
+            row.region = db.session.merge(row.region, load=False)  # in this session, no query
+        return result
+    return _cached(f"progress:{period.id}:{region.id}:{measure or ''}", period, region,
+                   lambda: compute_progress(period, region, measure), dump, load)
+
+
+def charts(period: Period, region: Region, draw: Callable[[], dict]) -> dict:
+    """The dashboard's charts (SVG text), shared the same way."""
+    return _cached(f"charts:{period.id}:{region.id}", period, region, draw,
+                   lambda value: pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), pickle.loads)

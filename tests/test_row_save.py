@@ -1,0 +1,82 @@
+"""One unit's save reads the period before once: its own submitted values (a falling count warns)
+and its siblings' gains (a jump far above them warns), in one statement."""
+import datetime as dt
+
+from sqlalchemy import event
+
+from reporting.extensions import db
+from reporting.filing import import_reports, previous_and_siblings, save_report
+from reporting.indicators import fields
+
+from .test_tally import FILER, campaign, form, villages_of  # noqa: F401  (campaign is a fixture)
+
+
+def file_two_periods(campaign, frozen_now, villages, gains):
+    """Period 1 submitted at 2000 for every village; period 2 submitted with `gains` for the others."""
+    first, second = campaign.periods[0], campaign.periods[1]
+    import_reports(first, [(n, v.code, form(2000), {}) for n, v in enumerate(villages)], submit=True)
+    db.session.commit()
+    frozen_now(dt.datetime(2022, 10, 16, 9, 0))
+    others = villages[1:]
+    import_reports(second, [(n, v.code, form(2000 + gain), {}) for n, (v, gain) in enumerate(zip(others, gains))],
+                   submit=True)
+    db.session.commit()
+    return second
+
+
+def count_statements():
+    seen = []
+    listener = lambda *args: seen.append(args[2])  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listener)
+    return seen, lambda: event.remove(db.engine, "before_cursor_execute", listener)
+
+
+def test_a_jump_far_above_the_siblings_and_a_fall_warn(campaign, frozen_now):
+    villages = villages_of("440705001")  # one township's villages
+    assert len(villages) >= 5
+    second = file_two_periods(campaign, frozen_now, villages, gains=[10, 12, 9, 11, 10, 8, 13, 10, 12, 9][:len(villages) - 1])
+    unit = villages[0]
+
+    previous, increases = previous_and_siblings(second, unit, fields(campaign.indicators))
+    assert previous == form(2000)
+    assert sorted(increases) == sorted([10, 12, 9, 11, 10, 8, 13, 10, 12, 9][:len(villages) - 1])
+
+    jump = save_report(second, unit, form(2500), FILER, user=None, submit=False, strict=False)
+    assert any("超过同级单位新增中位数" in w.message for w in jump.warnings)
+    db.session.commit()
+    fall = save_report(second, unit, form(1990), FILER, user=None, submit=False, strict=False,
+                       revision=jump.report.revision)
+    assert any("比上期减少10人" in w.message for w in fall.warnings)
+
+
+def test_only_submissions_of_both_periods_count(campaign, frozen_now):
+    villages = villages_of("440705001")
+    first, second = campaign.periods[0], campaign.periods[1]
+    # period 1: villages[1] only a draft; period 2: villages[2] only a draft, the others submitted
+    import_reports(first, [(n, v.code, form(2000), {}) for n, v in enumerate(villages) if n != 1], submit=True)
+    import_reports(first, [(1, villages[1].code, form(2000), {})], submit=False)
+    db.session.commit()
+    frozen_now(dt.datetime(2022, 10, 16, 9, 0))
+    import_reports(second, [(n, v.code, form(2010), {}) for n, v in enumerate(villages) if n not in (0, 2)],
+                   submit=True)
+    import_reports(second, [(2, villages[2].code, form(2500), {})], submit=False)
+    db.session.commit()
+    indicators = fields(campaign.indicators)
+    previous, increases = previous_and_siblings(second, villages[0], indicators)
+    assert previous == form(2000) and increases == [10] * (len(villages) - 3)
+    assert previous_and_siblings(second, villages[1], indicators)[0] is None  # its period 1 was a draft
+    assert previous_and_siblings(first, villages[0], indicators) == (None, [])  # no period before
+
+
+def test_the_previous_period_is_read_in_one_statement(campaign, frozen_now):
+    villages = villages_of("440705001")
+    second = file_two_periods(campaign, frozen_now, villages, gains=[10] * (len(villages) - 1))
+    indicators = fields(campaign.indicators)
+    previous_and_siblings(second, villages[0], indicators)  # warm: the period of before is loaded once
+    seen, stop = count_statements()
+    try:
+        previous_and_siblings(second, villages[0], indicators)
+    finally:
+        stop()
+    reads = [s for s in seen if "report" in s.lower()]
+    assert len(reads) == 1, seen
