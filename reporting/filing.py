@@ -13,7 +13,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import audit, clock, review
-from .bulk import among, collector_paused, insert_values, json_object, update_values
+from .bulk import collector_paused, insert_values, update_values
 from .extensions import db
 from .hierarchy import descendants_at
 from .indicators import RATE_NUMERATOR, fields
