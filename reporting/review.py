@@ -16,7 +16,7 @@ from sqlalchemy.orm import selectinload
 from . import access, audit, clock
 from .extensions import db
 from .hierarchy import descendants_at
-from .models import Circular, Period, Region, Report, Review, ReviewAction, Revision, User
+from .models import Circular, Department, Period, Region, Report, Review, ReviewAction, Revision, User
 
 STATES = {None: "待审核", "returned": "已退回", "approved": "已审核"}
 #: a resubmission needs no reason of its own: the return said what to fix
@@ -78,12 +78,14 @@ def _row(report: Report) -> Review:
     return review
 
 
-def _find(period: Period, region: Region) -> Optional[Report]:
-    return db.session.scalar(select(Report).where(Report.period_id == period.id, Report.region_id == region.id))
+def _find(period: Period, region: Region, department: Optional[Department] = None) -> Optional[Report]:
+    filer = Report.department_id == department.id if department else Report.region_id == region.id
+    return db.session.scalar(select(Report).where(Report.period_id == period.id, filer))
 
 
-def _check_reviewer(user: Optional[User], region: Region) -> None:
-    if not access.can_review(user, region):
+def _check_reviewer(user: Optional[User], region: Region, department: Optional[Department] = None) -> None:
+    allowed = access.can_review_department(user, department) if department else access.can_review(user, region)
+    if not allowed:
         from werkzeug.exceptions import Forbidden
         raise Forbidden("只有上一级审核单位可以退回或审核该单位的报表")
 
@@ -116,25 +118,27 @@ def _reason(action: str, reason: Optional[str]) -> str:
 
 
 def act(period: Period, region: Region, action: str, user: Optional[User],
-        reason: Optional[str] = None) -> Report:
-    """退回 (return) or 审核通过 (approve) one unit's report. Raises Forbidden, ReviewInvalid or ReviewRefused."""
-    _check_reviewer(user, region)
+        reason: Optional[str] = None, department: Optional[Department] = None) -> Report:
+    """退回 (return) or 审核通过 (approve) one unit's report, or with `department` (sitting at `region`)
+    that department's. Raises Forbidden, ReviewInvalid or ReviewRefused."""
+    _check_reviewer(user, region, department)
     reason = _reason(action, reason)
-    report = _find(period, region)
+    report = _find(period, region, department)
+    name = department.name if department else region.name
     if not _applies(report, action):
         state = status(report)
         if action == "return":
-            raise ReviewRefused(f"{region.name}{period.label}尚未提交，无可退回" if state in ("missing", "draft")
-                                else f"{region.name}的报表已退回，等待重新提交")
-        raise ReviewRefused({"missing": f"{region.name}{period.label}尚未提交，无可审核",
-                             "draft": f"{region.name}{period.label}尚未提交，无可审核",
-                             "returned": f"{region.name}的报表已退回，等待重新提交后再审核",
-                             "approved": f"{region.name}的报表已审核通过"}[state])
+            raise ReviewRefused(f"{name}{period.label}尚未提交，无可退回" if state in ("missing", "draft")
+                                else f"{name}的报表已退回，等待重新提交")
+        raise ReviewRefused({"missing": f"{name}{period.label}尚未提交，无可审核",
+                             "draft": f"{name}{period.label}尚未提交，无可审核",
+                             "returned": f"{name}的报表已退回，等待重新提交后再审核",
+                             "approved": f"{name}的报表已审核通过"}[state])
     now = clock.now()
     _apply(report, action, user, reason, now)
     db.session.flush()
     audit.record(f"report.{action}", user, region=region,
-                 target=f"报表 {region.code} {period.label} 第{report.revision}版",
+                 target=f"报表 {department.name if department else region.code} {period.label} 第{report.revision}版",
                  after={"review": "returned" if action == "return" else "approved",
                         **({"reason": reason} if reason else {})})
     return report
@@ -248,12 +252,25 @@ def states_in(period: Period, region_ids) -> dict[int, tuple[Optional[str], bool
 
 # --- publication ---------------------------------------------------------------------------
 
+def departments_under(period: Period, region: Region):
+    """The ids (a select) of the campaign's departments sitting at `region` or a unit below it."""
+    scope = Region.id == region.id
+    if region.level != "village":
+        scope = scope | (getattr(Region, f"{region.level}_id") == region.id)
+    return (select(Department.id).join(Region, Region.id == Department.region_id)
+            .where(Department.campaign_id == period.campaign_id, scope))
+
+
 def publish(circular: Circular, user: Optional[User]) -> int:
     """Lock the reports of the circular's period under its region submitted at this moment."""
     region, period = circular.region, circular.period
     units = descendants_at(region, period.campaign.report_level).with_only_columns(Region.id)
     report_ids = list(db.session.scalars(select(Report.id).where(
         Report.period_id == period.id, Report.status == "submitted", Report.region_id.in_(units))))
+    # the departments sitting under the region: their figures are printed in its 部门报送情况
+    report_ids += db.session.scalars(select(Report.id).where(
+        Report.period_id == period.id, Report.status == "submitted",
+        Report.department_id.in_(departments_under(period, region))))
     existing = set()
     for chunk in range(0, len(report_ids), 5000):
         part = report_ids[chunk:chunk + 5000]
