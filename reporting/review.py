@@ -426,6 +426,31 @@ def units_to_review(period: Period, region: Region, limit: int = 500) -> list[Un
     return [UnitReview(r.region, r, status(r), resubmissions.get(r.id), returns.get(r.id)) for r in reports]
 
 
+@dataclass
+class DepartmentReview:
+    """One department sitting at the reviewed region, with its report of the period (if any)."""
+    department: Department
+    report: Optional[Report]
+    state: str
+    last_return: Optional[ReviewAction]
+
+
+def departments_to_review(period: Period, region: Region) -> list[DepartmentReview]:
+    """The departments sitting at `region`, each with its report and review state: two queries."""
+    from .departments import departments_at
+    departments = departments_at(period.campaign, region)
+    reports = {r.department_id: r for r in db.session.scalars(
+        select(Report).where(Report.period_id == period.id, Report.department_id.in_([d.id for d in departments]))
+        .options(selectinload(Report.review)))}
+    returns: dict[int, ReviewAction] = {}
+    for action in db.session.scalars(select(ReviewAction).where(
+            ReviewAction.report_id.in_([r.id for r in reports.values()]), ReviewAction.action == "return")
+            .order_by(ReviewAction.at)):
+        returns[action.report_id] = action
+    return [DepartmentReview(d, reports.get(d.id), status(reports.get(d.id)),
+                             returns.get(reports[d.id].id) if d.id in reports else None) for d in departments]
+
+
 def returned_for(user: User, limit: int = 50) -> list[tuple[Report, Review]]:
     """The returned reports under the user's region, newest return first: the filer's to-do."""
     top = user.region
@@ -434,6 +459,15 @@ def returned_for(user: User, limit: int = 50) -> list[tuple[Report, Review]]:
         select(Report, Review).join(Review, Review.report_id == Report.id)
         .join(Region, Region.id == Report.region_id)
         .where(Review.state == "returned", scope).order_by(Review.at.desc()).limit(limit)).all()
+    return [(row[0], row[1]) for row in rows]
+
+
+def returned_for_department(department: Department, limit: int = 20) -> list[tuple[Report, Review]]:
+    """The department's returned reports, newest return first: its filer's to-do."""
+    rows = db.session.execute(
+        select(Report, Review).join(Review, Review.report_id == Report.id)
+        .where(Report.department_id == department.id, Review.state == "returned")
+        .order_by(Review.at.desc()).limit(limit)).all()
     return [(row[0], row[1]) for row in rows]
 
 

@@ -96,3 +96,78 @@ def test_an_issued_circular_locks_the_departments_submitted_reports(county, runn
     fixed = county.call("PUT", county.dept_url("区民政局"), "minzheng",
                         {"values": {"hardship_enrolled": 880}, "submit": True})
     assert fixed.status_code == 200 and fixed.get_json()["locked"] is False
+
+
+def test_chasing_includes_the_departments_with_something_outstanding(county, app, runner, auth, client):
+    from .test_reminders import Robot
+    app.config.update(WEBHOOK_ATTEMPTS=2, WEBHOOK_TIMEOUT=0.5, WEBHOOK_RETRY_SECONDS=(0,))
+    submit(county)  # 区民政局 has filed: not chased
+    draft = county.call("PUT", county.dept_url("区教育局"), "jiaoyu", {"values": {"students_enrolled": 4000}})
+    assert draft.status_code == 200 and draft.get_json()["status"] == "draft"
+    robot = Robot()
+    try:
+        hooked = runner.invoke(args=["users", "webhook", "shuiwu", "--kind", "wecom",
+                                     "--url", f"{robot.url}/cgi-bin/webhook/send?key=sw"])
+        assert hooked.exit_code == 0, hooked.output
+        sent = county.call("POST", "/api/v1/reminders", "admin",
+                           {"region_code": "440705", "period_id": county.periods[0].id})
+        assert sent.status_code == 201, sent.get_json()
+        units = {u["name"]: u for u in sent.get_json()["units"]}
+    finally:
+        robot.close()
+    assert "区民政局" not in units
+    tax, school = units["区税务局"], units["区教育局"]
+    # 2022年10月5日, period 1 due on 10月8日 (a 调休 working Saturday)
+    assert tax["text"].startswith("【催报】区税务局：第1期参保进度表报送截止10月8日（还有3天），尚未报送，请于截止前报送。")
+    assert school["text"].startswith("【催报】区教育局：第1期参保进度表报送截止10月8日（还有3天），尚未提交，")
+    assert tax["department_id"] == county.ids["区税务局"] and tax["code"] == f"BM{county.ids['区税务局']}"
+    assert tax["outstanding"] == 1
+    # the 税务局's robot took it; the 教育局 has none
+    assert tax["channels"] == [{"kind": "wecom", "outcome": "sent", "attempts": 1, "error": ""}]
+    assert school["channels"] == []
+    assert [(path, body["text"]["content"]) for path, body in robot.calls] == [
+        ("/cgi-bin/webhook/send?key=sw", tax["text"])]
+    # recorded and listed under the region, beside the towns chased
+    listed = county.call("GET", f"/api/v1/reminders?region_code=440705&period_id={county.periods[0].id}",
+                         "admin").get_json()
+    assert {"区税务局", "区教育局"} <= {u["name"] for u in listed[0]["units"]}
+    assert any(u["name"] == "沙堆镇" for u in listed[0]["units"])
+    # the 税务局's filer finds it on its home page; the 民政局's does not
+    auth.login("shuiwu")
+    assert tax["text"] in client.get("/").get_data(as_text=True)
+    auth.logout()
+    auth.login("minzheng")
+    assert "【催报】" not in client.get("/").get_data(as_text=True)
+
+
+def test_a_returned_department_is_chased_as_such(county):
+    submit(county)
+    assert back(county, "请核实").status_code == 200
+    sent = county.call("POST", "/api/v1/reminders", "admin",
+                       {"region_code": "440705", "period_id": county.periods[0].id}).get_json()
+    text = next(u["text"] for u in sent["units"] if u["name"] == "区民政局")
+    assert "区民政局：第1期参保进度表报送截止10月8日" in text and "报表已退回，尚未重新提交" in text
+
+
+def test_review_page_returns_and_approves_and_the_filer_sees_it(county, auth, client):
+    submit(county)
+    period = county.periods[0].id
+    auth.login("admin")
+    page = client.get(f"/review/440705?period={period}").get_data(as_text=True)
+    assert "部门（条线）报表" in page and "区民政局" in page and "待审核" in page
+    url = f"/review/440705/{period}/departments/{county.ids['区民政局']}"
+    no_reason = client.post(url, data={"action": "return", "reason": ""})
+    assert no_reason.status_code == 422 and "退回须填写原因" in no_reason.get_data(as_text=True)
+    done = client.post(url, data={"action": "return", "reason": "低保人数与台账不符"})
+    assert done.status_code == 303
+    auth.logout()
+    auth.login("minzheng")
+    home = client.get("/").get_data(as_text=True)
+    assert "报表已退回，请修改后重新提交" in home and "退回原因：低保人数与台账不符" in home
+    grid = client.get(f"/departments/{county.ids['区民政局']}/{period}").get_data(as_text=True)
+    assert "已退回" in grid and "退回原因：低保人数与台账不符" in grid and "重新提交" in grid
+    # a department filer reviews nothing, not even its own report
+    assert client.post(url, data={"action": "approve"}).status_code == 403
+    auth.logout()
+    auth.login("xinhui")  # the county's filer files its towns; the city reviews the departments
+    assert client.post(url, data={"action": "approve"}).status_code == 403
