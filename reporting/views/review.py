@@ -84,6 +84,8 @@ def act_department(code: str, period_id: int, department_id: int):
     """退回 or 审核通过 the report of a department sitting at `code`, then back to the review page."""
     region, period = load(code, period_id)
     department = db.get_or_404(Department, department_id, description="部门不存在")
+    if not access.can_review_department(current_user, department):
+        raise Forbidden("只有上一级审核单位可以退回或审核该部门的报表")
     if department.region_id != region.id or department.campaign_id != period.campaign_id:
         abort(404, "该部门不在本页")
     return _act_one(region, period, region, department.name, department=department)
