@@ -361,6 +361,18 @@ def chased(period: Period, region: Region) -> dict[int, tuple[int, dt.datetime]]
     return {row[0]: (row[1], row[2]) for row in rows}
 
 
+def chased_departments(period: Period, region: Region) -> dict[int, tuple[int, dt.datetime]]:
+    """Per department sitting at `region`: how many times it was chased for the period, and the last time."""
+    from .departments import departments_at
+    rows = db.session.execute(
+        select(ReminderMessage.department_id, func.count(ReminderMessage.id), func.max(Reminder.at))
+        .join(Reminder, Reminder.id == ReminderMessage.reminder_id)
+        .where(Reminder.period_id == period.id,
+               ReminderMessage.department_id.in_([d.id for d in departments_at(period.campaign, region)]))
+        .group_by(ReminderMessage.department_id))
+    return {row[0]: (row[1], row[2]) for row in rows}
+
+
 def listed(period: Period, region: Region, limit: int = 100) -> list[tuple[Reminder, list[ReminderMessage]]]:
     """The reminders with messages to `region` or a unit under it, newest first, each with those messages."""
     from .review import departments_under

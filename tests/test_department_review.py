@@ -132,6 +132,12 @@ def test_chasing_includes_the_departments_with_something_outstanding(county, app
                          "admin").get_json()
     assert {"区税务局", "区教育局"} <= {u["name"] for u in listed[0]["units"]}
     assert any(u["name"] == "沙堆镇" for u in listed[0]["units"])
+    # the status board says who was chased, departments beside the towns
+    auth.login("admin")
+    board = client.get(f"/dashboard/440705?period={county.periods[0].id}").get_data(as_text=True)
+    tax_item = board[board.index("区税务局", board.index("status-board")):]
+    assert "已催报1次" in tax_item[:tax_item.index("</li>")]
+    auth.logout()
     # the 税务局's filer finds it on its home page; the 民政局's does not
     auth.login("shuiwu")
     assert tax["text"] in client.get("/").get_data(as_text=True)
@@ -171,3 +177,18 @@ def test_review_page_returns_and_approves_and_the_filer_sees_it(county, auth, cl
     auth.logout()
     auth.login("xinhui")  # the county's filer files its towns; the city reviews the departments
     assert client.post(url, data={"action": "approve"}).status_code == 403
+
+
+def test_automatic_reminders_reach_the_departments_once(county, frozen_now):
+    from reporting.models import ReminderMessage
+    from reporting.reminders import send_due
+    submit(county)
+    county.campaign.auto_remind_hours = 24
+    db.session.commit()
+    frozen_now(dt.datetime(2022, 10, 8, 9, 0))  # within 24 hours of period 1's deadline
+    send_due()
+    send_due()  # a second worker, or the next run: nobody is chased twice
+    db.session.commit()
+    chased = db.session.scalars(select(ReminderMessage.department_id)
+                                .where(ReminderMessage.department_id.is_not(None))).all()
+    assert sorted(chased) == sorted([county.ids["区教育局"], county.ids["区税务局"]])
