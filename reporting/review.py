@@ -412,7 +412,12 @@ def units_to_review(period: Period, region: Region, limit: int = 500) -> list[Un
         .where(Report.period_id == period.id, Report.status == "submitted", Report.region_id.in_(units))
         .order_by(Review.state.is_not(None), Report.region_id).limit(limit)
         .options(selectinload(Report.region), selectinload(Report.review))).all()
-    ids = [r.id for r in reports]
+    returns, resubmissions = _since_returns([r.id for r in reports])
+    return [UnitReview(r.region, r, status(r), resubmissions.get(r.id), returns.get(r.id)) for r in reports]
+
+
+def _since_returns(ids: list[int]) -> tuple[dict[int, ReviewAction], dict[int, Revision]]:
+    """report id -> its last 退回, and -> the last correction after it (its revision holds the diff)."""
     returns: dict[int, ReviewAction] = {}
     for action in db.session.scalars(select(ReviewAction).where(
             ReviewAction.report_id.in_(ids), ReviewAction.action == "return").order_by(ReviewAction.at)):
@@ -423,7 +428,7 @@ def units_to_review(period: Period, region: Region, limit: int = 500) -> list[Un
         back = returns.get(revision.report_id)
         if back is not None and revision.created_at >= back.at:
             resubmissions[revision.report_id] = revision
-    return [UnitReview(r.region, r, status(r), resubmissions.get(r.id), returns.get(r.id)) for r in reports]
+    return returns, resubmissions
 
 
 @dataclass
@@ -433,6 +438,7 @@ class DepartmentReview:
     report: Optional[Report]
     state: str
     last_return: Optional[ReviewAction]
+    resubmission: Optional[Revision] = None
 
 
 def departments_to_review(period: Period, region: Region) -> list[DepartmentReview]:
@@ -442,13 +448,13 @@ def departments_to_review(period: Period, region: Region) -> list[DepartmentRevi
     reports = {r.department_id: r for r in db.session.scalars(
         select(Report).where(Report.period_id == period.id, Report.department_id.in_([d.id for d in departments]))
         .options(selectinload(Report.review)))}
-    returns: dict[int, ReviewAction] = {}
-    for action in db.session.scalars(select(ReviewAction).where(
-            ReviewAction.report_id.in_([r.id for r in reports.values()]), ReviewAction.action == "return")
-            .order_by(ReviewAction.at)):
-        returns[action.report_id] = action
-    return [DepartmentReview(d, reports.get(d.id), status(reports.get(d.id)),
-                             returns.get(reports[d.id].id) if d.id in reports else None) for d in departments]
+    returns, resubmissions = _since_returns([r.id for r in reports.values()])
+    rows = []
+    for department in departments:
+        report = reports.get(department.id)
+        rows.append(DepartmentReview(department, report, status(report), returns.get(report.id) if report else None,
+                                     resubmissions.get(report.id) if report else None))
+    return rows
 
 
 def returned_for(user: User, limit: int = 50) -> list[tuple[Report, Review]]:
