@@ -477,6 +477,14 @@ def returned_for_department(department: Department, limit: int = 20) -> list[tup
     return [(row[0], row[1]) for row in rows]
 
 
+def actions_of(report: Optional[Report]) -> list[ReviewAction]:
+    """The review steps on one report (a department's, on its history page), newest first."""
+    if report is None:
+        return []
+    return list(db.session.scalars(select(ReviewAction).where(ReviewAction.report_id == report.id)
+                                   .order_by(ReviewAction.at.desc(), ReviewAction.id.desc())))
+
+
 def actions_under(period: Period, region: Region, limit: int = 500) -> list[ReviewAction]:
     """The review steps on the reports of the units under `region` for a period, newest first."""
     units = descendants_at(region, period.campaign.report_level).with_only_columns(Region.id)

@@ -172,6 +172,8 @@ def test_review_page_returns_and_approves_and_the_filer_sees_it(county, auth, cl
     assert "报表已退回，请修改后重新提交" in home and "退回原因：低保人数与台账不符" in home
     grid = client.get(f"/departments/{county.ids['区民政局']}/{period}").get_data(as_text=True)
     assert "已退回" in grid and "退回原因：低保人数与台账不符" in grid and "重新提交" in grid
+    history = client.get(f"/departments/{county.ids['区民政局']}/{period}/history").get_data(as_text=True)
+    assert "审核记录" in history and "低保人数与台账不符" in history
     # a department filer reviews nothing, not even its own report
     assert client.post(url, data={"action": "approve"}).status_code == 403
     auth.logout()

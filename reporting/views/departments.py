@@ -102,7 +102,8 @@ def history(department_id: int, period_id: int):
         .where(Report.period_id == period.id, Report.department_id == department.id)
         .order_by(Revision.created_at.desc(), Revision.id.desc())).all()
     return render_template("departments/history.html", department=department, period=period,
-                           revisions=revisions, indicators=department.indicators())
+                           revisions=revisions, indicators=department.indicators(),
+                           actions=review.actions_of(find_report(period, department.region, department)))
 
 
 @bp.get("/<int:department_id>/<int:period_id>/form.xlsx")
