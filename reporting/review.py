@@ -7,7 +7,7 @@ last submitted values (DESIGN.md) until the filer resubmits through filing.save_
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable, Optional
 
 from sqlalchemy import func, or_, select
@@ -296,6 +296,9 @@ class AfterPublication:
     corrected: list[Region]
     #: region ids of the report units that filed only after it (通报后补报)
     late_filed: list[Region]
+    #: the departments (条线) under its region corrected after it, and those that filed only after it
+    departments_corrected: list[Department] = field(default_factory=list)
+    departments_late_filed: list[Department] = field(default_factory=list)
 
 
 def last_issued(period: Period, region: Region) -> Optional[Circular]:
@@ -323,7 +326,23 @@ def after_publication(circular: Optional[Circular]) -> AfterPublication:
                Report.submitted_at >= circular.issued_at,
                or_(Review.published_id.is_(None), Review.published_id != circular.id))
         .order_by(Region.code)).all()
-    return AfterPublication(circular, list(corrected), list(late_filed))
+    departments = departments_under(period, region)
+    departments_corrected = db.session.scalars(
+        select(Department).join(Report, Report.department_id == Department.id)
+        .join(Review, Review.report_id == Report.id)
+        .where(Review.published_id == circular.id, Report.period_id == period.id,
+               select(Revision.id).where(Revision.report_id == Report.id,
+                                         Revision.created_at > circular.issued_at).exists())
+        .order_by(Department.position, Department.id)).all()
+    departments_late_filed = db.session.scalars(
+        select(Department).join(Report, Report.department_id == Department.id)
+        .outerjoin(Review, Review.report_id == Report.id)
+        .where(Report.period_id == period.id, Report.status == "submitted", Department.id.in_(departments),
+               Report.submitted_at >= circular.issued_at,
+               or_(Review.published_id.is_(None), Review.published_id != circular.id))
+        .order_by(Department.position, Department.id)).all()
+    return AfterPublication(circular, list(corrected), list(late_filed), list(departments_corrected),
+                            list(departments_late_filed))
 
 
 def publication_lines(period: Period, region: Region) -> list[str]:
@@ -333,17 +352,24 @@ def publication_lines(period: Period, region: Region) -> list[str]:
         Circular.campaign_id == campaign.id, Circular.region_id == region.id, Circular.status == "issued")
         .order_by(Circular.issued_at.desc()).limit(1))
     changes = after_publication(previous)
-    if previous is None or not (changes.corrected or changes.late_filed):
+    corrected = _named(changes.corrected, changes.departments_corrected, region)
+    late_filed = _named(changes.late_filed, changes.departments_late_filed, region)
+    if previous is None or not (corrected or late_filed):
         return []
     lines = []
     where = f"第{previous.issue_no}期通报后，"
-    if changes.corrected:
-        lines.append(f"{where}{_grouped(changes.corrected, region)}更正了已通报的数据，本期通报以更正后的数据为准。")
+    if corrected:
+        lines.append(f"{where}{corrected}更正了已通报的数据，本期通报以更正后的数据为准。")
         where = ""
-    if changes.late_filed:
-        lines.append(f"{where or f'第{previous.issue_no}期通报后，'}{_grouped(changes.late_filed, region)}补报了"
+    if late_filed:
+        lines.append(f"{where or f'第{previous.issue_no}期通报后，'}{late_filed}补报了"
                      f"{previous.period.label}的数据。")
     return lines
+
+
+def _named(units: list[Region], departments: list[Department], region: Region) -> str:
+    """The units grouped by the child of `region` they lie in, then the departments by name."""
+    return "、".join(([_grouped(units, region)] if units else []) + [d.name for d in departments])
 
 
 def _grouped(units: list[Region], region: Region) -> str:

@@ -92,10 +92,17 @@ def test_an_issued_circular_locks_the_departments_submitted_reports(county, runn
     late = submit(county, "区教育局", "jiaoyu", {"students_enrolled": 4000, "college_enrolled": 12})
     assert late["late"] is True and late["locked"] is False
     # the reviewer reopens the printed one; the filer then corrects it
+    frozen_now(dt.datetime(2022, 10, 10, 9, 0))
     assert back(county, "数据有误，请更正").status_code == 200
     fixed = county.call("PUT", county.dept_url("区民政局"), "minzheng",
                         {"values": {"hardship_enrolled": 880}, "submit": True})
     assert fixed.status_code == 200 and fixed.get_json()["locked"] is False
+    # the next 通报 says so: 通报后更正 and 通报后补报, departments by name
+    from reporting import review
+    from reporting.hierarchy import region_by_code
+    lines = review.publication_lines(county.periods[1], region_by_code("440705"))
+    assert lines[0] == "第1期通报后，区民政局更正了已通报的数据，本期通报以更正后的数据为准。"
+    assert lines[1] == "第1期通报后，区教育局补报了第1期（截至10月7日）的数据。"
 
 
 def test_chasing_includes_the_departments_with_something_outstanding(county, app, runner, auth, client):
