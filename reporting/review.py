@@ -312,37 +312,33 @@ def after_publication(circular: Optional[Circular]) -> AfterPublication:
         return AfterPublication(None, [], [])
     period, region = circular.period, circular.region
     units = descendants_at(region, period.campaign.report_level).with_only_columns(Region.id)
+    corrected, late_filed = _changed_after(circular, Region, Report.region_id, Report.region_id.in_(units),
+                                           (Region.code,))
+    departments = _changed_after(circular, Department, Report.department_id,
+                                 Department.id.in_(departments_under(period, region)),
+                                 (Department.position, Department.id))
+    return AfterPublication(circular, corrected, late_filed, *departments)
+
+
+def _changed_after(circular: Circular, filer, column, scope, order) -> tuple[list, list]:
+    """The filers (units of the tree, or departments) whose reports printed by `circular` were corrected
+    after it, and those that filed the period only after it."""
+    period = circular.period
     corrected = db.session.scalars(
-        select(Region).join(Report, Report.region_id == Region.id)
+        select(filer).join(Report, column == filer.id)
         .join(Review, Review.report_id == Report.id)
         .where(Review.published_id == circular.id, Report.period_id == period.id,
                select(Revision.id).where(Revision.report_id == Report.id,
                                          Revision.created_at > circular.issued_at).exists())
-        .order_by(Region.code)).all()
+        .order_by(*order)).all()
     late_filed = db.session.scalars(
-        select(Region).join(Report, Report.region_id == Region.id)
+        select(filer).join(Report, column == filer.id)
         .outerjoin(Review, Review.report_id == Report.id)
-        .where(Report.period_id == period.id, Report.status == "submitted", Report.region_id.in_(units),
+        .where(Report.period_id == period.id, Report.status == "submitted", scope,
                Report.submitted_at >= circular.issued_at,
                or_(Review.published_id.is_(None), Review.published_id != circular.id))
-        .order_by(Region.code)).all()
-    departments = departments_under(period, region)
-    departments_corrected = db.session.scalars(
-        select(Department).join(Report, Report.department_id == Department.id)
-        .join(Review, Review.report_id == Report.id)
-        .where(Review.published_id == circular.id, Report.period_id == period.id,
-               select(Revision.id).where(Revision.report_id == Report.id,
-                                         Revision.created_at > circular.issued_at).exists())
-        .order_by(Department.position, Department.id)).all()
-    departments_late_filed = db.session.scalars(
-        select(Department).join(Report, Report.department_id == Department.id)
-        .outerjoin(Review, Review.report_id == Report.id)
-        .where(Report.period_id == period.id, Report.status == "submitted", Department.id.in_(departments),
-               Report.submitted_at >= circular.issued_at,
-               or_(Review.published_id.is_(None), Review.published_id != circular.id))
-        .order_by(Department.position, Department.id)).all()
-    return AfterPublication(circular, list(corrected), list(late_filed), list(departments_corrected),
-                            list(departments_late_filed))
+        .order_by(*order)).all()
+    return list(corrected), list(late_filed)
 
 
 def publication_lines(period: Period, region: Region) -> list[str]:
