@@ -490,6 +490,18 @@ def returned_for(user: User, limit: int = 50) -> list[tuple[Report, Review]]:
     return [(row[0], row[1]) for row in rows]
 
 
+def departments_pending(period: Period, region: Region) -> list[tuple[Region, int]]:
+    """Per region where departments under `region` sit: how many of their submitted reports await review."""
+    rows = db.session.execute(
+        select(Department.region_id, func.count(Report.id)).join(Report, Report.department_id == Department.id)
+        .outerjoin(Review, Review.report_id == Report.id)
+        .where(Report.period_id == period.id, Report.status == "submitted", Review.state.is_(None),
+               Department.id.in_(departments_under(period, region)))
+        .group_by(Department.region_id)).all()
+    places = {r.id: r for r in db.session.scalars(select(Region).where(Region.id.in_([row[0] for row in rows])))}
+    return sorted(((places[row[0]], row[1]) for row in rows), key=lambda pair: pair[0].code)
+
+
 def returned_for_department(department: Department, limit: int = 20) -> list[tuple[Report, Review]]:
     """The department's returned reports, newest return first: its filer's to-do."""
     rows = db.session.execute(

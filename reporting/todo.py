@@ -64,6 +64,10 @@ def todo(user: User, campaign: Optional[Campaign], current: Optional[Period], no
         if waiting:
             items.append(Item("review", f"{current.label}有{waiting:,}份报表待审核", "review.show",
                               {"code": region.code, "period": current.id}))
+    if current is not None and access.is_admin(user):
+        for place, waiting in review.departments_pending(current, region):
+            items.append(Item("review", f"{current.label}{place.name}有{waiting:,}个部门的报表待审核", "review.show",
+                              {"code": place.code, "period": current.id}))
     return items
 
 

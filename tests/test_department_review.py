@@ -166,6 +166,8 @@ def test_review_page_returns_and_approves_and_the_filer_sees_it(county, auth, cl
     submit(county)
     period = county.periods[0].id
     auth.login("admin")
+    home = client.get("/").get_data(as_text=True)  # the city admin's to-do leads to the 区's review page
+    assert "新会区有1个部门的报表待审核" in home and f"/review/440705?period={period}" in home
     page = client.get(f"/review/440705?period={period}").get_data(as_text=True)
     assert "部门（条线）报表" in page and "区民政局" in page and "待审核" in page
     url = f"/review/440705/{period}/departments/{county.ids['区民政局']}"
