@@ -141,6 +141,9 @@ def test_chasing_includes_the_departments_with_something_outstanding(county, app
     assert any(u["name"] == "沙堆镇" for u in listed[0]["units"])
     # the status board says who was chased, departments beside the towns
     auth.login("admin")
+    page = client.get(f"/reminders/440705?period={county.periods[0].id}").get_data(as_text=True)
+    assert "区税务局：未报送" in page and "区教育局：草稿未提交" in page and "区民政局：" not in page
+    assert tax["text"] in page  # the text to copy
     board = client.get(f"/dashboard/440705?period={county.periods[0].id}").get_data(as_text=True)
     tax_item = board[board.index("区税务局", board.index("status-board")):]
     assert "已催报1次" in tax_item[:tax_item.index("</li>")]
