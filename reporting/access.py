@@ -88,6 +88,13 @@ def can_review_under(user: Optional[User], region: Region) -> bool:
     return user.region_id != region.id and _delegated(user, region)
 
 
+def can_review_department(user: Optional[User], department: Department) -> bool:
+    """A department's reviewer is the level above it: a city admin whose region holds the region it
+    sits at (the 区医保局 its figures go to). Its own filer never reviews it."""
+    return bool(user and user.is_authenticated and user.active and user.role == "city_admin"
+                and user.region.contains(department.region))
+
+
 def can_remind(user: Optional[User], region: Region) -> bool:
     """催报: a reviewer chases the units under their own region."""
     return can_view(user, region) and user.role in REVIEWER_ROLES

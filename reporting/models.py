@@ -636,11 +636,16 @@ class Reminder(db.Model):
 class ReminderMessage(db.Model):
     """The 催报 text to one unit, as drafted and recorded."""
     # one automatic 催报 per unit and period, however many workers run the schedule (manual ones: NULL)
-    __table_args__ = (UniqueConstraint("auto_period_id", "region_id"),)
+    __table_args__ = (UniqueConstraint("auto_period_id", "region_id"),
+                      UniqueConstraint("auto_period_id", "department_id"),
+                      # to a unit of the tree or to a department, never both
+                      CheckConstraint("(region_id IS NULL) <> (department_id IS NULL)", name="one_recipient"))
     id: Mapped[int] = mapped_column(primary_key=True)
     reminder_id: Mapped[int] = mapped_column(ForeignKey("reminder.id"), index=True)
-    #: the unit chased
-    region_id: Mapped[int] = mapped_column(ForeignKey("region.id"), index=True)
+    #: the unit chased; None for a message to a department
+    region_id: Mapped[Optional[int]] = mapped_column(ForeignKey("region.id"), index=True)
+    #: the department chased (条线), sitting at the reminder's region
+    department_id: Mapped[Optional[int]] = mapped_column(ForeignKey("department.id"), index=True)
     #: report-level units outstanding (未报, draft or 已退回) when it was sent
     outstanding: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
@@ -650,8 +655,13 @@ class ReminderMessage(db.Model):
     auto_period_id: Mapped[Optional[int]] = mapped_column(ForeignKey("period.id"))
 
     reminder: Mapped[Reminder] = relationship(back_populates="messages")
-    region: Mapped[Region] = relationship()
+    region: Mapped[Optional[Region]] = relationship()
+    department: Mapped[Optional[Department]] = relationship()
     deliveries: Mapped[list["Delivery"]] = relationship(order_by="Delivery.id")
+
+    @property
+    def recipient_name(self) -> str:
+        return self.department.name if self.department_id else self.region.name
 
 
 class Delivery(db.Model):

@@ -26,8 +26,8 @@ from . import audit, clock
 from .extensions import db
 from .filters import month_day
 from .hierarchy import child_level
-from .models import (LEVEL_NAMES, Campaign, Delivery, Period, Region, Reminder, ReminderMessage, Report,
-                     Review, User, Webhook)
+from .models import (LEVEL_NAMES, Campaign, Delivery, Department, Period, Region, Reminder, ReminderMessage,
+                     Report, Review, User, Webhook)
 
 KINDS = {"wecom": "企业微信群机器人", "dingtalk": "钉钉自定义机器人"}
 OUTCOMES = {"queued": "待发送", "sent": "已发送", "failed": "发送失败"}
@@ -37,16 +37,27 @@ ATTEMPTS, TIMEOUT, RETRY_SECONDS = 3, 5.0, (10, 60)
 
 @dataclass
 class Outstanding:
-    """The report-level units under one unit that still owe the period's form."""
+    """The report-level units under one unit that still owe the period's form, or a department (条线)
+    sitting at `region` that owes its own."""
     region: Region
     units: int
     missing: int
     draft: int
     returned: int
+    department: Optional[Department] = None
 
     @property
     def count(self) -> int:
         return self.missing + self.draft + self.returned
+
+    @property
+    def name(self) -> str:
+        return self.department.name if self.department else self.region.name
+
+    @property
+    def code(self) -> str:
+        """The unit's division code, or a department's 单位代码 in its workbook (BM and its id)."""
+        return f"BM{self.department.id}" if self.department else self.region.code
 
 
 def outstanding(period: Period, region: Region) -> list[Outstanding]:
@@ -65,7 +76,22 @@ def outstanding(period: Period, region: Region) -> list[Outstanding]:
              .where(Region.level == campaign.report_level, scope).group_by(group))
     rows = {row[0]: row[1:] for row in db.session.execute(query)}
     units = db.session.scalars(select(Region).where(Region.id.in_(rows)).order_by(Region.code))
-    return [Outstanding(unit, *rows[unit.id]) for unit in units]
+    return [Outstanding(unit, *rows[unit.id]) for unit in units] + departments_outstanding(period, region)
+
+
+def departments_outstanding(period: Period, region: Region) -> list[Outstanding]:
+    """The departments sitting at `region` that have not submitted the period (未报, draft) or stand returned."""
+    from .departments import departments_at
+    departments = departments_at(period.campaign, region)
+    reports = {row[0]: row[1:] for row in db.session.execute(
+        select(Report.department_id, Report.status, Review.state).outerjoin(Review, Review.report_id == Report.id)
+        .where(Report.period_id == period.id, Report.department_id.in_([d.id for d in departments])))}
+    owed = []
+    for department in departments:
+        status, state = reports.get(department.id, (None, None))
+        owed.append(Outstanding(region, 1, int(status is None), int(status == "draft"), int(state == "returned"),
+                                department=department))
+    return owed
 
 
 def sender_name(region: Region) -> str:
@@ -78,7 +104,7 @@ def draft_text(period: Period, owed: Outstanding, sender: str, now: dt.datetime)
     days = (period.due - now.date()).days
     left = f"还有{days}天" if days > 0 else "今天截止" if days == 0 else f"已逾期{-days}天"
     word = LEVEL_NAMES[period.campaign.report_level]
-    if owed.units == 1 and owed.region.level == period.campaign.report_level:
+    if owed.department is not None or (owed.units == 1 and owed.region.level == period.campaign.report_level):
         what = {True: "报表已退回，尚未重新提交"}.get(bool(owed.returned), "尚未提交" if owed.draft else "尚未报送")
     else:
         what = f"尚有{owed.count}个{word}未报送"
@@ -86,8 +112,22 @@ def draft_text(period: Period, owed: Outstanding, sender: str, now: dt.datetime)
         if parts:
             what += f"（其中{'、'.join(parts)}）"
     ask = "请于截止前报送" if days >= 0 else "请尽快报送"
-    return (f"【催报】{owed.region.name}：第{period.seq}期参保进度表报送截止{month_day(period.due)}（{left}），"
+    return (f"【催报】{owed.name}：第{period.seq}期参保进度表报送截止{month_day(period.due)}（{left}），"
             f"{what}，{ask}。{sender}")
+
+
+def department_contacts(department_ids: list[int]) -> dict[int, dict]:
+    """Whom to call at each department: its filer account, else who signed its last report."""
+    found: dict[int, dict] = {}
+    for user in db.session.scalars(select(User).where(
+            User.department_id.in_(department_ids), User.active.is_(True),
+            User.role == "department_filer").order_by(User.id)):
+        found.setdefault(user.department_id, {"name": user.full_name or user.username, "phone": user.phone})
+    for report in db.session.scalars(select(Report).where(Report.department_id.in_(
+            [i for i in department_ids if i not in found])).order_by(Report.updated_at)):
+        if report.filer_name:
+            found[report.department_id] = {"name": report.filer_name, "phone": report.filer_phone}
+    return found
 
 
 def contacts(region_ids: list[int]) -> dict[int, dict]:
@@ -106,11 +146,18 @@ def contacts(region_ids: list[int]) -> dict[int, dict]:
     return found
 
 
-def _webhooks(region_ids: list[int]) -> dict[int, list[Webhook]]:
-    found: dict[int, list[Webhook]] = {}
+def _webhooks(region_ids: list[int], department_ids: tuple = ()) -> dict[tuple[str, int], list[Webhook]]:
+    """("region", id) or ("department", id) -> the group robots of that unit's or department's accounts.
+    A department filer's account sits at its department's region, so it is found by its department."""
+    found: dict[tuple[str, int], list[Webhook]] = {}
     for hook in db.session.scalars(select(Webhook).join(User, User.id == Webhook.user_id).where(
-            User.region_id.in_(region_ids), User.active.is_(True)).order_by(Webhook.id)):
-        found.setdefault(hook.user.region_id, []).append(hook)
+            User.region_id.in_(region_ids), User.role != "department_filer", User.active.is_(True))
+            .order_by(Webhook.id)):
+        found.setdefault(("region", hook.user.region_id), []).append(hook)
+    for hook in db.session.scalars(select(Webhook).join(User, User.id == Webhook.user_id).where(
+            User.department_id.in_(department_ids), User.role == "department_filer", User.active.is_(True))
+            .order_by(Webhook.id)):
+        found.setdefault(("department", hook.user.department_id), []).append(hook)
     return found
 
 
@@ -130,13 +177,19 @@ def send(period: Period, region: Region, user: Optional[User], *, auto: bool = F
     reminder = Reminder(period=period, region=region, by_id=user.id if user else None, at=now, auto=auto)
     db.session.add(reminder)
     db.session.flush()
-    people = contacts([o.region.id for o in owed])
-    hooks = _webhooks([o.region.id for o in owed])
+    units = [o for o in owed if o.department is None]
+    departments = [o.department.id for o in owed if o.department is not None]
+    people = contacts([o.region.id for o in units])
+    desks = department_contacts(departments)
+    hooks = _webhooks([o.region.id for o in units], departments)
     sent = []
     for unit in owed:
-        message = ReminderMessage(reminder_id=reminder.id, region_id=unit.region.id, outstanding=unit.count,
+        key = ("department", unit.department.id) if unit.department else ("region", unit.region.id)
+        message = ReminderMessage(reminder_id=reminder.id, outstanding=unit.count,
+                                  region_id=None if unit.department else unit.region.id,
+                                  department_id=unit.department.id if unit.department else None,
                                   text=draft_text(period, unit, sender, now),
-                                  contact=people.get(unit.region.id, {"name": "", "phone": ""}),
+                                  contact=(desks if unit.department else people).get(key[1], {"name": "", "phone": ""}),
                                   auto_period_id=period.id if auto else None)
         if auto:
             # another worker may have chased this unit for this period a moment ago: the constraint decides
@@ -148,9 +201,9 @@ def send(period: Period, region: Region, user: Optional[User], *, auto: bool = F
         else:
             db.session.add(message)
             db.session.flush()
-        for hook in hooks.get(unit.region.id, []):
+        for hook in hooks.get(key, []):
             db.session.add(Delivery(message_id=message.id, webhook_id=hook.id, kind=hook.kind, outcome="queued"))
-        sent.append(unit.region.code)
+        sent.append(unit.code)
     if not sent:
         db.session.delete(reminder)
         db.session.flush()
@@ -315,10 +368,12 @@ def deliver_one(delivery_id: int, last_try: bool, timeout: float) -> bool:
 
 # --- reading them back ---------------------------------------------------------------------
 
-def received(region: Region, limit: int = 20) -> list[ReminderMessage]:
-    """The 催报 messages addressed to `region`, newest first: the recipient's home page."""
+def received(region: Optional[Region], limit: int = 20, department: Optional[Department] = None
+             ) -> list[ReminderMessage]:
+    """The 催报 messages addressed to `region` (or to `department`), newest first: the recipient's home page."""
+    to = ReminderMessage.department_id == department.id if department else ReminderMessage.region_id == region.id
     return list(db.session.scalars(select(ReminderMessage).join(Reminder, Reminder.id == ReminderMessage.reminder_id)
-                                   .where(ReminderMessage.region_id == region.id)
+                                   .where(to)
                                    .order_by(Reminder.at.desc(), ReminderMessage.id.desc()).limit(limit)))
 
 
@@ -333,14 +388,28 @@ def chased(period: Period, region: Region) -> dict[int, tuple[int, dt.datetime]]
     return {row[0]: (row[1], row[2]) for row in rows}
 
 
+def chased_departments(period: Period, region: Region) -> dict[int, tuple[int, dt.datetime]]:
+    """Per department sitting at `region`: how many times it was chased for the period, and the last time."""
+    from .departments import departments_at
+    rows = db.session.execute(
+        select(ReminderMessage.department_id, func.count(ReminderMessage.id), func.max(Reminder.at))
+        .join(Reminder, Reminder.id == ReminderMessage.reminder_id)
+        .where(Reminder.period_id == period.id,
+               ReminderMessage.department_id.in_([d.id for d in departments_at(period.campaign, region)]))
+        .group_by(ReminderMessage.department_id))
+    return {row[0]: (row[1], row[2]) for row in rows}
+
+
 def listed(period: Period, region: Region, limit: int = 100) -> list[tuple[Reminder, list[ReminderMessage]]]:
     """The reminders with messages to `region` or a unit under it, newest first, each with those messages."""
+    from .review import departments_under
     scope = Region.id == region.id
     if region.level != "village":
         scope = scope | (getattr(Region, f"{region.level}_id") == region.id)
+    scope = scope | ReminderMessage.department_id.in_(departments_under(period, region))
     messages = db.session.scalars(
         select(ReminderMessage).join(Reminder, Reminder.id == ReminderMessage.reminder_id)
-        .join(Region, Region.id == ReminderMessage.region_id)
+        .outerjoin(Region, Region.id == ReminderMessage.region_id)
         .where(Reminder.period_id == period.id, scope)
         .order_by(Reminder.at.desc(), Reminder.id.desc(), ReminderMessage.id).limit(limit * 20)).all()
     grouped: dict[int, list[ReminderMessage]] = {}
@@ -352,7 +421,10 @@ def listed(period: Period, region: Region, limit: int = 100) -> list[tuple[Remin
 
 
 def message_json(message: ReminderMessage) -> dict:
-    return {"code": message.region.code, "name": message.region.name, "outstanding": message.outstanding,
+    department = message.department
+    return {"code": f"BM{department.id}" if department else message.region.code,
+            "name": message.recipient_name, "outstanding": message.outstanding,
+            **({"department_id": department.id} if department else {}),
             "contact": message.contact or {"name": "", "phone": ""}, "text": message.text,
             "channels": [{"kind": d.kind, "outcome": d.outcome, "attempts": d.attempts, "error": d.error}
                          for d in message.deliveries]}

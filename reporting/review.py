@@ -7,7 +7,7 @@ last submitted values (DESIGN.md) until the filer resubmits through filing.save_
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable, Optional
 
 from sqlalchemy import func, or_, select
@@ -16,7 +16,7 @@ from sqlalchemy.orm import selectinload
 from . import access, audit, clock
 from .extensions import db
 from .hierarchy import descendants_at
-from .models import Circular, Period, Region, Report, Review, ReviewAction, Revision, User
+from .models import Circular, Department, Period, Region, Report, Review, ReviewAction, Revision, User
 
 STATES = {None: "待审核", "returned": "已退回", "approved": "已审核"}
 #: a resubmission needs no reason of its own: the return said what to fix
@@ -78,12 +78,14 @@ def _row(report: Report) -> Review:
     return review
 
 
-def _find(period: Period, region: Region) -> Optional[Report]:
-    return db.session.scalar(select(Report).where(Report.period_id == period.id, Report.region_id == region.id))
+def _find(period: Period, region: Region, department: Optional[Department] = None) -> Optional[Report]:
+    filer = Report.department_id == department.id if department else Report.region_id == region.id
+    return db.session.scalar(select(Report).where(Report.period_id == period.id, filer))
 
 
-def _check_reviewer(user: Optional[User], region: Region) -> None:
-    if not access.can_review(user, region):
+def _check_reviewer(user: Optional[User], region: Region, department: Optional[Department] = None) -> None:
+    allowed = access.can_review_department(user, department) if department else access.can_review(user, region)
+    if not allowed:
         from werkzeug.exceptions import Forbidden
         raise Forbidden("只有上一级审核单位可以退回或审核该单位的报表")
 
@@ -116,12 +118,14 @@ def _reason(action: str, reason: Optional[str]) -> str:
 
 
 def act(period: Period, region: Region, action: str, user: Optional[User],
-        reason: Optional[str] = None) -> Report:
-    """退回 (return) or 审核通过 (approve) one unit's report. Raises Forbidden, ReviewInvalid or ReviewRefused."""
-    _check_reviewer(user, region)
-    report = _find(period, region)
-    act_on(report, action, user, reason, name=f"{region.name}{period.label}", region=region,
-           target=f"报表 {region.code} {period.label}")
+        reason: Optional[str] = None, department: Optional[Department] = None) -> Report:
+    """退回 (return) or 审核通过 (approve) one unit's report, or with `department` (sitting at `region`)
+    that department's. Raises Forbidden, ReviewInvalid or ReviewRefused."""
+    _check_reviewer(user, region, department)
+    report = _find(period, region, department)
+    name = department.name if department else region.name
+    act_on(report, action, user, reason, name=f"{name}{period.label}", region=region,
+           target=f"报表 {department.name if department else region.code} {period.label}")
     return report
 
 
@@ -254,12 +258,25 @@ def states_in(period: Period, region_ids) -> dict[int, tuple[Optional[str], bool
 
 # --- publication ---------------------------------------------------------------------------
 
+def departments_under(period: Period, region: Region):
+    """The ids (a select) of the campaign's departments sitting at `region` or a unit below it."""
+    scope = Region.id == region.id
+    if region.level != "village":
+        scope = scope | (getattr(Region, f"{region.level}_id") == region.id)
+    return (select(Department.id).join(Region, Region.id == Department.region_id)
+            .where(Department.campaign_id == period.campaign_id, scope))
+
+
 def publish(circular: Circular, user: Optional[User]) -> int:
     """Lock the reports of the circular's period under its region submitted at this moment."""
     region, period = circular.region, circular.period
     units = descendants_at(region, period.campaign.report_level).with_only_columns(Region.id)
     report_ids = list(db.session.scalars(select(Report.id).where(
         Report.period_id == period.id, Report.status == "submitted", Report.region_id.in_(units))))
+    # the departments sitting under the region: their figures are printed in its 部门报送情况
+    report_ids += db.session.scalars(select(Report.id).where(
+        Report.period_id == period.id, Report.status == "submitted",
+        Report.department_id.in_(departments_under(period, region))))
     existing = set()
     for chunk in range(0, len(report_ids), 5000):
         part = report_ids[chunk:chunk + 5000]
@@ -285,6 +302,9 @@ class AfterPublication:
     corrected: list[Region]
     #: region ids of the report units that filed only after it (通报后补报)
     late_filed: list[Region]
+    #: the departments (条线) under its region corrected after it, and those that filed only after it
+    departments_corrected: list[Department] = field(default_factory=list)
+    departments_late_filed: list[Department] = field(default_factory=list)
 
 
 def last_issued(period: Period, region: Region) -> Optional[Circular]:
@@ -298,21 +318,33 @@ def after_publication(circular: Optional[Circular]) -> AfterPublication:
         return AfterPublication(None, [], [])
     period, region = circular.period, circular.region
     units = descendants_at(region, period.campaign.report_level).with_only_columns(Region.id)
+    corrected, late_filed = _changed_after(circular, Region, Report.region_id, Report.region_id.in_(units),
+                                           (Region.code,))
+    departments = _changed_after(circular, Department, Report.department_id,
+                                 Department.id.in_(departments_under(period, region)),
+                                 (Department.position, Department.id))
+    return AfterPublication(circular, corrected, late_filed, *departments)
+
+
+def _changed_after(circular: Circular, filer, column, scope, order) -> tuple[list, list]:
+    """The filers (units of the tree, or departments) whose reports printed by `circular` were corrected
+    after it, and those that filed the period only after it."""
+    period = circular.period
     corrected = db.session.scalars(
-        select(Region).join(Report, Report.region_id == Region.id)
+        select(filer).join(Report, column == filer.id)
         .join(Review, Review.report_id == Report.id)
         .where(Review.published_id == circular.id, Report.period_id == period.id,
                select(Revision.id).where(Revision.report_id == Report.id,
                                          Revision.created_at > circular.issued_at).exists())
-        .order_by(Region.code)).all()
+        .order_by(*order)).all()
     late_filed = db.session.scalars(
-        select(Region).join(Report, Report.region_id == Region.id)
+        select(filer).join(Report, column == filer.id)
         .outerjoin(Review, Review.report_id == Report.id)
-        .where(Report.period_id == period.id, Report.status == "submitted", Report.region_id.in_(units),
+        .where(Report.period_id == period.id, Report.status == "submitted", scope,
                Report.submitted_at >= circular.issued_at,
                or_(Review.published_id.is_(None), Review.published_id != circular.id))
-        .order_by(Region.code)).all()
-    return AfterPublication(circular, list(corrected), list(late_filed))
+        .order_by(*order)).all()
+    return list(corrected), list(late_filed)
 
 
 def publication_lines(period: Period, region: Region) -> list[str]:
@@ -322,17 +354,24 @@ def publication_lines(period: Period, region: Region) -> list[str]:
         Circular.campaign_id == campaign.id, Circular.region_id == region.id, Circular.status == "issued")
         .order_by(Circular.issued_at.desc()).limit(1))
     changes = after_publication(previous)
-    if previous is None or not (changes.corrected or changes.late_filed):
+    corrected = _named(changes.corrected, changes.departments_corrected, region)
+    late_filed = _named(changes.late_filed, changes.departments_late_filed, region)
+    if previous is None or not (corrected or late_filed):
         return []
     lines = []
     where = f"第{previous.issue_no}期通报后，"
-    if changes.corrected:
-        lines.append(f"{where}{_grouped(changes.corrected, region)}更正了已通报的数据，本期通报以更正后的数据为准。")
+    if corrected:
+        lines.append(f"{where}{corrected}更正了已通报的数据，本期通报以更正后的数据为准。")
         where = ""
-    if changes.late_filed:
-        lines.append(f"{where or f'第{previous.issue_no}期通报后，'}{_grouped(changes.late_filed, region)}补报了"
+    if late_filed:
+        lines.append(f"{where or f'第{previous.issue_no}期通报后，'}{late_filed}补报了"
                      f"{previous.period.label}的数据。")
     return lines
+
+
+def _named(units: list[Region], departments: list[Department], region: Region) -> str:
+    """The units grouped by the child of `region` they lie in, then the departments by name."""
+    return "、".join(([_grouped(units, region)] if units else []) + [d.name for d in departments])
 
 
 def _grouped(units: list[Region], region: Region) -> str:
@@ -403,7 +442,12 @@ def units_to_review(period: Period, region: Region, limit: int = 500) -> list[Un
         .where(Report.period_id == period.id, Report.status == "submitted", Report.region_id.in_(units))
         .order_by(Review.state.is_not(None), Report.region_id).limit(limit)
         .options(selectinload(Report.region), selectinload(Report.review))).all()
-    ids = [r.id for r in reports]
+    returns, resubmissions = _since_returns([r.id for r in reports])
+    return [UnitReview(r.region, r, status(r), resubmissions.get(r.id), returns.get(r.id)) for r in reports]
+
+
+def _since_returns(ids: list[int]) -> tuple[dict[int, ReviewAction], dict[int, Revision]]:
+    """report id -> its last 退回, and -> the last correction after it (its revision holds the diff)."""
     returns: dict[int, ReviewAction] = {}
     for action in db.session.scalars(select(ReviewAction).where(
             ReviewAction.report_id.in_(ids), ReviewAction.action == "return").order_by(ReviewAction.at)):
@@ -414,7 +458,33 @@ def units_to_review(period: Period, region: Region, limit: int = 500) -> list[Un
         back = returns.get(revision.report_id)
         if back is not None and revision.created_at >= back.at:
             resubmissions[revision.report_id] = revision
-    return [UnitReview(r.region, r, status(r), resubmissions.get(r.id), returns.get(r.id)) for r in reports]
+    return returns, resubmissions
+
+
+@dataclass
+class DepartmentReview:
+    """One department sitting at the reviewed region, with its report of the period (if any)."""
+    department: Department
+    report: Optional[Report]
+    state: str
+    last_return: Optional[ReviewAction]
+    resubmission: Optional[Revision] = None
+
+
+def departments_to_review(period: Period, region: Region) -> list[DepartmentReview]:
+    """The departments sitting at `region`, each with its report and review state: two queries."""
+    from .departments import departments_at
+    departments = departments_at(period.campaign, region)
+    reports = {r.department_id: r for r in db.session.scalars(
+        select(Report).where(Report.period_id == period.id, Report.department_id.in_([d.id for d in departments]))
+        .options(selectinload(Report.review)))}
+    returns, resubmissions = _since_returns([r.id for r in reports.values()])
+    rows = []
+    for department in departments:
+        report = reports.get(department.id)
+        rows.append(DepartmentReview(department, report, status(report), returns.get(report.id) if report else None,
+                                     resubmissions.get(report.id) if report else None))
+    return rows
 
 
 def returned_for(user: User, limit: int = 50) -> list[tuple[Report, Review]]:
@@ -426,6 +496,35 @@ def returned_for(user: User, limit: int = 50) -> list[tuple[Report, Review]]:
         .join(Region, Region.id == Report.region_id)
         .where(Review.state == "returned", scope).order_by(Review.at.desc()).limit(limit)).all()
     return [(row[0], row[1]) for row in rows]
+
+
+def departments_pending(period: Period, region: Region) -> list[tuple[Region, int]]:
+    """Per region where departments under `region` sit: how many of their submitted reports await review."""
+    rows = db.session.execute(
+        select(Department.region_id, func.count(Report.id)).join(Report, Report.department_id == Department.id)
+        .outerjoin(Review, Review.report_id == Report.id)
+        .where(Report.period_id == period.id, Report.status == "submitted", Review.state.is_(None),
+               Department.id.in_(departments_under(period, region)))
+        .group_by(Department.region_id)).all()
+    places = {r.id: r for r in db.session.scalars(select(Region).where(Region.id.in_([row[0] for row in rows])))}
+    return sorted(((places[row[0]], row[1]) for row in rows), key=lambda pair: pair[0].code)
+
+
+def returned_for_department(department: Department, limit: int = 20) -> list[tuple[Report, Review]]:
+    """The department's returned reports, newest return first: its filer's to-do."""
+    rows = db.session.execute(
+        select(Report, Review).join(Review, Review.report_id == Report.id)
+        .where(Report.department_id == department.id, Review.state == "returned")
+        .order_by(Review.at.desc()).limit(limit)).all()
+    return [(row[0], row[1]) for row in rows]
+
+
+def actions_of(report: Optional[Report]) -> list[ReviewAction]:
+    """The review steps on one report (a department's, on its history page), newest first."""
+    if report is None:
+        return []
+    return list(db.session.scalars(select(ReviewAction).where(ReviewAction.report_id == report.id)
+                                   .order_by(ReviewAction.at.desc(), ReviewAction.id.desc())))
 
 
 def actions_under(period: Period, region: Region, limit: int = 500) -> list[ReviewAction]:

@@ -7,7 +7,7 @@ from typing import Optional
 
 from . import access, circular_reading, reminders, review
 from .filing import filing_status
-from .models import LEVEL_NAMES, WRITER_ROLES, Campaign, Period, User
+from .models import LEVEL_NAMES, WRITER_ROLES, Campaign, Department, Period, User
 
 
 @dataclass
@@ -64,4 +64,23 @@ def todo(user: User, campaign: Optional[Campaign], current: Optional[Period], no
         if waiting:
             items.append(Item("review", f"{current.label}有{waiting:,}份报表待审核", "review.show",
                               {"code": region.code, "period": current.id}))
+    if current is not None and access.is_admin(user):
+        for place, waiting in review.departments_pending(current, region):
+            items.append(Item("review", f"{current.label}{place.name}有{waiting:,}个部门的报表待审核", "review.show",
+                              {"code": place.code, "period": current.id}))
+    return items
+
+
+def department_todo(department: Department) -> list[Item]:
+    """A department filer's to-do: its returned reports with their reasons, and the 催报 it received."""
+    items = []
+    for report, state in review.returned_for_department(department):
+        items.append(Item("returned", f"{report.period.label}的报表已退回，请修改后重新提交", "departments.grid",
+                          {"department_id": department.id, "period_id": report.period_id},
+                          detail=f"退回原因：{state.reason}", at=state.at))
+    for message in reminders.received(None, limit=5, department=department):
+        reminder = message.reminder
+        items.append(Item("reminder", f"收到催报（{reminder.period.label}）", "departments.grid",
+                          {"department_id": department.id, "period_id": reminder.period_id},
+                          detail=message.text, at=reminder.at))
     return items

@@ -268,6 +268,13 @@ ROUTES: dict[str, dict[str, Call]] = {
                                        api=True, roles=REVIEWERS, write=True, json=lambda p: {"reason": "矩阵"})},
     "api.approve_report": {"POST": Call(lambda p: _u("api.approve_report", region_code=p.unit, period_id=p.period),
                                         api=True, roles=REVIEWERS, write=True, json=lambda p: {})},
+    # a department's: the city admin above the region it sits at (the place's department has nothing submitted)
+    "api.return_department_report": {"POST": Call(
+        lambda p: _u("api.return_department_report", department_id=p.department, period_id=p.period), api=True,
+        roles=ADMIN, write=True, json=lambda p: {"reason": "矩阵"})},
+    "api.approve_department_report": {"POST": Call(
+        lambda p: _u("api.approve_department_report", department_id=p.department, period_id=p.period), api=True,
+        roles=ADMIN, write=True, json=lambda p: {})},
     # in bulk: the county's own grid is its own filing, which only the city reviews
     "api.review_all": {"POST": Call(lambda p: _u("api.review_all", region_code=p.grid, period_id=p.period),
                                     api=True, roles=ADMIN, write=True, json=lambda p: {"action": "approve"})},
@@ -278,6 +285,9 @@ ROUTES: dict[str, dict[str, Call]] = {
     "review.show": {"GET": Call(lambda p: _u("review.show", code=p.region, period=p.period), shows=lambda p: p.name)},
     "review.act": {"POST": Call(lambda p: _u("review.act", code=p.grid, period_id=p.period, unit_code=p.unit),
                                 roles=REVIEWERS, write=True, data=lambda p: {"action": "approve"})},
+    "review.act_department": {"POST": Call(lambda p: _u("review.act_department", code=p.grid, period_id=p.period,
+                                                        department_id=p.department),
+                                           roles=ADMIN, write=True, data=lambda p: {"action": "approve"})},
     "review.act_all": {"POST": Call(lambda p: _u("review.act_all", code=p.grid, period_id=p.period), roles=ADMIN,
                                     write=True, data=lambda p: {"action": "approve"})},
     # 重新提交 of a returned unit (the unit of the place has none: a flash and back to the grid)

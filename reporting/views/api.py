@@ -287,6 +287,26 @@ def approve_report(region_code: str, period_id: int):
                                                  period, region, clock.now())))
 
 
+@bp.post("/departments/<int:department_id>/reports/<int:period_id>/return")
+@token_required
+def return_department_report(department_id: int, period_id: int):
+    department, period = department_target(department_id, period_id)
+    body = _body()
+    return _reviewed(lambda: jsonify(report_answer(
+        review.act(period, department.region, "return", g.api_user, body.get("reason"), department=department),
+        period, department, clock.now())))
+
+
+@bp.post("/departments/<int:department_id>/reports/<int:period_id>/approve")
+@token_required
+def approve_department_report(department_id: int, period_id: int):
+    department, period = department_target(department_id, period_id)
+    _body()
+    return _reviewed(lambda: jsonify(report_answer(
+        review.act(period, department.region, "approve", g.api_user, department=department),
+        period, department, clock.now())))
+
+
 @bp.post("/reviews/<region_code>/<int:period_id>")
 @token_required
 def review_all(region_code: str, period_id: int):

@@ -101,6 +101,7 @@ def board(region: Region, period: Period) -> dict:
                 found[child_id] = found.get(child_id, 0) + 1
         return found
     return dict(review_counts=review.review_counts(period, region), chased=reminders.chased(period, region),
+                department_chased=reminders.chased_departments(period, region),
                 corrected=under(changes.corrected), late_filed=under(changes.late_filed), changes=changes,
                 may_review=access.can_review_under(current_user, region) or access.can_remind(current_user, region))
 

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from forms.filing import SubmitForm, UploadForm
 
-from .. import access, clock
+from .. import access, clock, review
 from ..extensions import db
 from ..filing import FILER_FIELDS, ReportConflict, ReportRejected, find_report, is_closed, late_status, save_report
 from ..models import Department, Period, Report, Revision
@@ -41,7 +41,9 @@ def form_context(department: Department, period: Period, **extra) -> dict:
         f"filer_{k}": (getattr(report, f"filer_{k}") if report else "") or default
         for k, default in (("name", current_user.full_name), ("phone", current_user.phone), ("head", ""))})
     return dict(department=department, period=period, campaign=period.campaign, report=report,
-                indicators=indicators, values=report.values(indicators) if report else {},
+                indicators=indicators, values=review.shown_values(report, indicators),
+                state=review.status(report), locked=review.is_locked(report),
+                lock_message=review.lock_message(report) if review.is_locked(report) else "",
                 form=form, periods=period.campaign.periods, now=clock.now(),
                 late=late_status(report, period, clock.now()),
                 read_only=is_closed(period.campaign, clock.today()) and current_user.role != "city_admin",
@@ -100,7 +102,8 @@ def history(department_id: int, period_id: int):
         .where(Report.period_id == period.id, Report.department_id == department.id)
         .order_by(Revision.created_at.desc(), Revision.id.desc())).all()
     return render_template("departments/history.html", department=department, period=period,
-                           revisions=revisions, indicators=department.indicators())
+                           revisions=revisions, indicators=department.indicators(),
+                           actions=review.actions_of(find_report(period, department.region, department)))
 
 
 @bp.get("/<int:department_id>/<int:period_id>/form.xlsx")

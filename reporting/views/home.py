@@ -9,7 +9,7 @@ from ..campaigns import campaigns_for
 from ..circular_reading import addressed, read_ids
 from ..filing import filing_status
 from ..schedule import current_period
-from ..todo import todo
+from ..todo import department_todo, todo
 
 bp = Blueprint("home", __name__)
 
@@ -40,4 +40,4 @@ def _department_home():
     standing = next((d for d in department_progress(period, department.region, clock.now())
                      if d.department.id == department.id), None) if period else None
     return render_template("home/department.html", department=department, campaign=department.campaign,
-                           period=period, today=today, standing=standing)
+                           period=period, today=today, standing=standing, items=department_todo(department))

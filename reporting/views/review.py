@@ -12,7 +12,7 @@ from .. import access, clock, reminders, review
 from ..extensions import db
 from ..filing import ReportConflict, ReportRejected, save_report
 from ..hierarchy import children, region_by_code
-from ..models import LEVELS, Period, Region, Report
+from ..models import LEVELS, Department, Period, Region, Report
 from . import go_to, id_arg, page_or_fragment, period_for
 
 bp = Blueprint("review", __name__)
@@ -39,6 +39,8 @@ def review_context(region: Region, period: Period, **extra) -> dict:
                 may_review_under=access.can_review_under(current_user, region),
                 may_review=_per_township(lambda unit: access.can_review(current_user, unit)),
                 indicators=campaign.indicators, states=review.STATES, form=ReviewForm(),
+                departments=review.departments_to_review(period, region),
+                may_review_department=lambda d: access.can_review_department(current_user, d),
                 trail=[r for r in region.ancestors() if current_user.region.contains(r)],
                 **{"problem": None, **extra})
 
@@ -73,11 +75,29 @@ def act(code: str, period_id: int, unit_code: str):
     unit = region_by_code(unit_code)
     if unit is None or not region.contains(unit):
         abort(404, "该单位不在本页")
+    return _act_one(region, period, unit, unit.name)
+
+
+@bp.post("/review/<code>/<int:period_id>/departments/<int:department_id>")
+@login_required
+def act_department(code: str, period_id: int, department_id: int):
+    """退回 or 审核通过 the report of a department sitting at `code`, then back to the review page."""
+    region, period = load(code, period_id)
+    department = db.get_or_404(Department, department_id, description="部门不存在")
+    if not access.can_review_department(current_user, department):
+        raise Forbidden("只有上一级审核单位可以退回或审核该部门的报表")
+    if department.region_id != region.id or department.campaign_id != period.campaign_id:
+        abort(404, "该部门不在本页")
+    return _act_one(region, period, region, department.name, department=department)
+
+
+def _act_one(region: Region, period: Period, unit: Region, name: str, department: Department | None = None):
+    """The form of one 退回 or 审核通过 on the review page of `region`: a unit's, or a department's."""
     form = ReviewForm()
     if not form.validate():
         return _refused(region, period, "；".join(e for errors in form.errors.values() for e in errors), 422)
     try:
-        review.act(period, unit, form.action.data, current_user, form.reason.data)
+        review.act(period, unit, form.action.data, current_user, form.reason.data, department=department)
     except review.ReviewInvalid as invalid:
         db.session.rollback()
         return _refused(region, period, str(invalid), 422)
@@ -85,7 +105,7 @@ def act(code: str, period_id: int, unit_code: str):
         db.session.rollback()
         return _refused(region, period, str(refused), 409)
     db.session.commit()
-    flash(f"已{'退回' if form.action.data == 'return' else '审核通过'}{unit.name}的报表")
+    flash(f"已{'退回' if form.action.data == 'return' else '审核通过'}{name}的报表")
     return go_to(url_for("review.show", code=region.code, period=period.id))
 
 
@@ -203,3 +223,4 @@ bp.add_app_template_global(review.is_locked, "report_locked")
 bp.add_app_template_global(reminders.webhooks_of, "webhooks_of")
 bp.add_app_template_global(WebhookForm, "WebhookForm")
 bp.add_app_template_global(reminders.KINDS, "robot_kinds")
+bp.add_app_template_global(review.status, "report_state")
