@@ -210,6 +210,7 @@ def test_a_township_reads_the_dashboard_and_the_home_page_on_a_phone(phone, demo
         assert shape["x"] >= 0 and shape["x"] + shape["width"] <= 390
     # the status board wraps; the ranking scrolls inside its card with the unit column fixed
     ranking = page.locator("#ranking table")
+    page.locator("#ranking h2").scroll_into_view_if_needed()  # below the 约谈名单 and 部门 sections
     assert ranking.evaluate("table => table.scrollWidth > table.clientWidth")
     name = ranking.locator("tbody tr").first.locator("td").nth(1)
     before = name.bounding_box()["x"]
