@@ -123,6 +123,35 @@ def demo(jiangmen, frozen_now):
     return db.session.scalar(db.select(Campaign))
 
 
+#: one village's figures and a filer's footer, as the review, 催报 and API tests file them
+VALUES = {"population": 3000, "should_enroll": 2600, "enrolled": 2000, "hardship_should": 80,
+          "hardship_enrolled": 78, "students_enrolled": 400, "newborns_enrolled": 20, "college_enrolled": 0}
+FILER = {"name": "黄丽华", "phone": "13802216103", "head": "张局长"}
+
+
+def villages(code: str) -> list[str]:
+    """The village codes under `code`, in code order."""
+    from reporting.hierarchy import descendants_at
+    from reporting.models import Region
+    return list(db.session.scalars(descendants_at(region_by_code(code), "village")
+                                   .with_only_columns(Region.code).order_by(Region.code)))
+
+
+def two_counties_filed(jiangmen, frozen_now):
+    """江门市's 2023年度 campaign, 10月5日: 新会区 and 蓬江区 submitted every village of period 1, the
+    other five counties nothing. Returns the campaign."""
+    from reporting.campaigns import create_campaign
+    from reporting.filing import import_reports
+    frozen_now(dt.datetime(2022, 10, 5, 10, 0))
+    campaign, _ = create_campaign(name="江门市2023年度", root=jiangmen, start=dt.date(2022, 9, 1),
+                                  end=dt.date(2022, 12, 31), extend_to=dt.date(2023, 2, 28),
+                                  first_due=dt.date(2022, 10, 1))
+    import_reports(campaign.periods[0], [(n, c, VALUES, FILER) for n, c in
+                                         enumerate(villages("440705") + villages("440703"))], submit=True)
+    db.session.commit()
+    return campaign
+
+
 def make_user(username: str, role: str, region_code: str, password: str = "correct-horse-battery") -> User:
     user = User(username=username, role=role, region=region_by_code(region_code),
                 full_name=username, phone="13800000000")

@@ -6,37 +6,21 @@ import pytest
 from sqlalchemy import select
 
 from reporting import review
-from reporting.campaigns import create_campaign
 from reporting.circulars import issue, new_draft
 from reporting.extensions import db
-from reporting.filing import import_reports
-from reporting.hierarchy import descendants_at, region_by_code
+from reporting.hierarchy import region_by_code
 from reporting.models import CircularRead, Region, User
 
-from .conftest import make_user
+from .conftest import make_user, two_counties_filed, villages
 
-VALUES = {"population": 3000, "should_enroll": 2600, "enrolled": 2000, "hardship_should": 80,
-          "hardship_enrolled": 78, "students_enrolled": 400, "newborns_enrolled": 20, "college_enrolled": 0}
-FILER = {"name": "黄丽华", "phone": "13802216103", "head": "张局长"}
 XINHUI = "440705"
-
-
-def villages(code):
-    return list(db.session.scalars(descendants_at(region_by_code(code), "village")
-                                   .with_only_columns(Region.code).order_by(Region.code)))
 
 
 @pytest.fixture
 def filed(jiangmen, frozen_now):
     """Period 1 of 江门市: 新会区 and 蓬江区 submitted every village, the rest nothing; 10月10日, past due."""
-    frozen_now(dt.datetime(2022, 10, 5, 10, 0))
-    campaign, _ = create_campaign(name="江门市2023年度", root=jiangmen, start=dt.date(2022, 9, 1),
-                                  end=dt.date(2022, 12, 31), extend_to=dt.date(2023, 2, 28),
-                                  first_due=dt.date(2022, 10, 1))
+    campaign = two_counties_filed(jiangmen, frozen_now)
     period = campaign.periods[0]
-    import_reports(period, [(n, c, VALUES, FILER) for n, c in enumerate(villages(XINHUI) + villages("440703"))],
-                   submit=True)
-    db.session.commit()
     make_user("admin", "city_admin", "4407")
     make_user("xinhui", "county_filer", XINHUI)
     frozen_now(dt.datetime(2022, 10, 10, 9, 0))
