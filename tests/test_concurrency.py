@@ -553,10 +553,13 @@ def test_import_killed_mid_write_leaves_nothing_and_rerun_loads_all(tmp_path):
             with psycopg.connect(pg_url(name), autocommit=True) as watcher:
                 deadline = time.monotonic() + 150
                 while importer.poll() is None and time.monotonic() < deadline:
+                    # past its reports: the transaction has written, and its last statement (running, or
+                    # done while Python builds the next) is no longer the reports' own COPY or INSERT; the
+                    # tally and audit statements alone last a few milliseconds, too short to catch reliably
                     row = watcher.execute(
                         "SELECT pid, backend_xid::text, state, left(query, 40) FROM pg_stat_activity "
-                        "WHERE application_name = 'crash_import' AND state <> 'idle' AND "
-                        "query ~* '^(INSERT INTO|COPY) \"?(tally|audit_entry)\\M'"
+                        "WHERE application_name = 'crash_import' AND state <> 'idle' AND backend_xid IS NOT NULL "
+                        "AND query !~* '^(INSERT INTO|COPY) \"?report\\M'"
                     ).fetchone()
                     if row is not None:
                         seen = row
@@ -564,7 +567,7 @@ def test_import_killed_mid_write_leaves_nothing_and_rerun_loads_all(tmp_path):
                         # the uncommitted rows were on disk: the report table had grown
                         written = watcher.execute("SELECT pg_relation_size('report')").fetchone()[0]
                         break
-                    time.sleep(0.05)
+                    time.sleep(0.01)
         finally:
             if importer.poll() is None and seen is None:
                 importer.kill()
@@ -573,6 +576,7 @@ def test_import_killed_mid_write_leaves_nothing_and_rerun_loads_all(tmp_path):
         assert seen is not None, f"never saw the import writing its tallies: {output[-500:]}"
         assert importer.returncode == -signal.SIGKILL, output[-500:]
         assert seen[1] is not None  # its transaction had written
+        assert written > 0, "killed before its reports were written"
         kill_seconds = time.monotonic() - killed
 
         with engine_for(url) as engine:
