@@ -246,7 +246,7 @@ def test_a_bureaus_own_fonts_in_fonts_dir_win(tmp_path, monkeypatch):
     # A stand-in for the bureau's licensed 仿宋_GB2312: a few glyphs of a free face, renamed.
     source = fonts.FALLBACK_FONTS_DIR / "FandolKai-Regular.otf"
     if not source.exists():
-        pytest.skip("make fonts has not fetched FandolKai")
+        pytest.fail("通报字体未就绪：请先执行 make fonts（make test 会自动执行）")
     options = subset.Options()
     options.name_IDs, options.name_languages = ["*"], ["*"]
     with TTFont(source) as face:
