@@ -64,11 +64,11 @@ def bump(campaign: Campaign, branches: Iterable[int] = ()) -> None:
     write changed), in the caller's transaction; the root first, so two writers never wait on
     each other in opposite orders."""
     dialect = {"postgresql": postgresql, "sqlite": sqlite}[db.session.get_bind().dialect.name]
-    for region_id in [campaign.root_id, *sorted(set(branches) - {campaign.root_id})]:
-        statement = dialect.insert(ProgressVersion).values(campaign_id=campaign.id, region_id=region_id,
-                                                           version=1, token=secrets.token_hex(16))
-        db.session.execute(statement.on_conflict_do_update(
-            index_elements=["campaign_id", "region_id"], set_={"version": ProgressVersion.version + 1}))
+    statement = dialect.insert(ProgressVersion).values([
+        dict(campaign_id=campaign.id, region_id=region_id, version=1, token=secrets.token_hex(16))
+        for region_id in [campaign.root_id, *sorted(set(branches) - {campaign.root_id})]])
+    db.session.execute(statement.on_conflict_do_update(
+        index_elements=["campaign_id", "region_id"], set_={"version": ProgressVersion.version + 1}))
 
 
 def bump_all(campaign: Campaign) -> None:

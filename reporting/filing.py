@@ -7,9 +7,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Optional
 
-from sqlalchemy import Row, and_, case, func, select
+from sqlalchemy import Row, and_, case, false, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import audit, clock, review
@@ -18,6 +18,7 @@ from .extensions import db
 from .hierarchy import descendants_at
 from .indicators import RATE_NUMERATOR, fields
 from .models import Campaign, Department, Indicator, Period, Region, Report, Revision, User
+from .rollup import FILED, Totals
 from .tally import Changes, neighbours
 from .validation import FILER_FIELDS, Issue, check, jump_warning, parse_values, reason_errors, sibling_outlier
 
@@ -58,61 +59,54 @@ def is_report_unit(campaign: Campaign, region: Region) -> bool:
 
 
 def find_report(period: Period, region: Region, department: Optional[Department] = None) -> Optional[Report]:
-    """The report of `region` for `period`, or of `department` when one is given."""
+    """The report of `region` for `period`, or of `department` when one is given, with its review."""
     filer = Report.department_id == department.id if department else Report.region_id == region.id
-    return db.session.scalar(select(Report).where(Report.period_id == period.id, filer))
+    return db.session.scalar(select(Report).options(joinedload(Report.review))
+                             .where(Report.period_id == period.id, filer))
 
 
 def previous_period(period: Period) -> Optional[Period]:
-    return db.session.scalar(select(Period).where(Period.campaign_id == period.campaign_id,
-                                                  Period.seq == period.seq - 1))
+    """The period before `period`, from its campaign's periods (read once per session)."""
+    return next((p for p in period.campaign.periods if p.seq == period.seq - 1), None)
 
 
-#: the report of the period being filed and of the one before, in the one query that reads both
-_NOW, _THEN = aliased(Report, name="now_report"), aliased(Report, name="then_report")
+class Neighbourhood(NamedTuple):
+    """What one unit's save compares its figures with, read in one statement over its parent's units."""
+    #: the unit's submitted values of the period before (None when it has none)
+    previous: Optional[dict]
+    #: what each sibling gained in enrolled since then, both periods submitted
+    increases: list[int]
+    #: the other units' figures: this period's where they have a report, else the last period's
+    siblings: list[dict[str, Optional[int]]]
 
 
-def previous_and_siblings(period: Period, region: Region, indicators) -> tuple[Optional[dict], list[int]]:
-    """The unit's submitted values of the period before `period` (None when it has none), and what
-    its siblings gained in enrolled since then, both submitted: one query over the unit's parent."""
-    before = previous_period(period)
-    if before is None:
-        return None, []
-    slot = next(i.slot for i in indicators if i.key == RATE_NUMERATOR)
-    then_values = [getattr(_THEN, f"v{i.slot}") for i in indicators]
-    siblings = Region.parent_id == region.parent_id if region.parent_id is not None else Region.id == region.id
-    rows = db.session.execute(
-        select(Region.id, getattr(_NOW, f"v{slot}"), *then_values)
-        .select_from(Region)
-        .join(_THEN, and_(_THEN.region_id == Region.id, _THEN.period_id == before.id, _THEN.status == "submitted"))
-        .outerjoin(_NOW, and_(_NOW.region_id == Region.id, _NOW.period_id == period.id,
-                              _NOW.status == "submitted"))
-        .where(siblings)).all()
-    previous, increases = None, []
-    enrolled_at = [i.key for i in indicators].index(RATE_NUMERATOR)
-    for region_id, now, *then in rows:
-        if region_id == region.id:
-            previous = {i.key: value for i, value in zip(indicators, then)}
-        elif now is not None and then[enrolled_at] is not None:
-            increases.append(now - then[enrolled_at])
-    return previous, increases
-
-
-def sibling_values(period: Period, region: Region, indicators) -> list[dict[str, Optional[int]]]:
-    """The figures of the other units under the same parent: this period's where they have a
-    report, else the last period's (one query)."""
-    if region.parent_id is None:
-        return []
+def neighbourhood(period: Period, region: Region, indicators) -> Neighbourhood:
+    """The reports of `region` and of the units under its parent, for `period` and the one before."""
     before = previous_period(period)
     ids = [period.id] + ([before.id] if before else [])
-    found: dict[int, dict] = {}
-    for row in db.session.execute(
-            select(Report.region_id, Report.period_id, *_value_columns(indicators))
+    under = Region.parent_id == region.parent_id if region.parent_id is not None else Region.id == region.id
+    now: dict[int, tuple] = {}
+    then: dict[int, tuple] = {}
+    for region_id, period_id, status, *values in db.session.execute(
+            select(Report.region_id, Report.period_id, Report.status, *_value_columns(indicators))
             .join(Region, Region.id == Report.region_id)
-            .where(Region.parent_id == region.parent_id, Region.id != region.id, Report.period_id.in_(ids))):
-        if row[1] == period.id or row[0] not in found:
-            found[row[0]] = {i.key: row[2 + n] for n, i in enumerate(indicators)}
-    return list(found.values())
+            .where(under, Report.period_id.in_(ids))):
+        (now if period_id == period.id else then)[region_id] = (status, values)
+    keys = [i.key for i in indicators]
+    enrolled = keys.index(RATE_NUMERATOR)
+    previous = None
+    if region.id in then and then[region.id][0] == "submitted":
+        previous = dict(zip(keys, then[region.id][1]))
+    increases, siblings = [], []
+    for unit in now.keys() | then.keys():
+        if unit == region.id:
+            continue
+        current, last = now.get(unit), then.get(unit)
+        siblings.append(dict(zip(keys, (current or last)[1])))
+        if (current and last and current[0] == last[0] == "submitted"
+                and current[1][enrolled] is not None and last[1][enrolled] is not None):
+            increases.append(current[1][enrolled] - last[1][enrolled])
+    return Neighbourhood(previous, increases, siblings)
 
 
 def save_report(period: Period, region: Region, raw_values: dict[str, Any], filer: dict[str, str], *,
@@ -159,8 +153,7 @@ def save_report(period: Period, region: Region, raw_values: dict[str, Any], file
         previous = last.values(indicators) if last and last.status == "submitted" else None
         increases, siblings = [], []
     else:
-        previous, increases = previous_and_siblings(period, region, indicators)
-        siblings = sibling_values(period, region, indicators)
+        previous, increases, siblings = neighbourhood(period, region, indicators)
     rule_errors, warnings = check(indicators, merged, filer, submit=submitting, previous=previous,
                                   sibling_increases=increases, sibling_values=siblings)
     changed = report is None or merged != stored or any(
@@ -321,6 +314,39 @@ def filing_status(campaign: Campaign, period: Period, region: Region) -> FilingS
         .outerjoin(Report, and_(Report.region_id == Region.id, Report.period_id == period.id))
         .where(Region.level == campaign.report_level, inside)).one()
     return FilingStatus(*row)
+
+
+def filing_totals(period: Period, region: Region, group: Optional[Region] = None
+                  ) -> tuple[Optional[Totals], Totals, FilingStatus]:
+    """What a row save's answer shows, in one aggregate over `region`'s report-level units: the
+    filed (draft or submitted) sums of `group` (its township, or None) and of `region`, and the
+    filing status of `region`."""
+    indicators = period.campaign.indicators
+    submitted = Report.status == "submitted"
+    filed = Report.status.in_(FILED)
+    inside = Region.id == region.id if region.level == "village" else \
+        getattr(Region, f"{region.level}_id") == region.id
+    in_group = (getattr(Region, f"{group.level}_id") == group.id) if group is not None else false()
+    values = [getattr(Report, f"v{i.slot}") for i in indicators]
+    row = db.session.execute(
+        select(func.count(Region.id),
+               func.count(case((submitted, 1))),
+               func.count(case((and_(submitted, Report.submitted_at >= period.deadline), 1))),
+               func.count(case((Report.status == "draft", 1))),
+               func.count(case((filed, 1))),
+               func.count(case((and_(filed, in_group), 1))),
+               *[func.sum(case((filed, value))) for value in values],
+               *[func.sum(case((and_(filed, in_group), value))) for value in values])
+        .select_from(Region)
+        .outerjoin(Report, and_(Report.region_id == Region.id, Report.period_id == period.id))
+        .where(Region.level == period.campaign.report_level, inside)).one()
+    n = len(indicators)
+
+    def totals(reports: int, sums) -> Totals:
+        return Totals({i.key: value for i, value in zip(indicators, sums) if value is not None}, reports)
+
+    subtotal = totals(row[5], row[6 + n:]) if group is not None else None
+    return subtotal, totals(row[4], row[6:6 + n]), FilingStatus(*row[:4])
 
 
 # --- bulk import: the information system's export, or an uploaded workbook -----------------

@@ -8,7 +8,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy.orm import aliased
 
 from .bulk import insert_rows
 from .extensions import db
@@ -230,11 +231,29 @@ def _refresh_descendants(level: str) -> None:
 
 # --- questions about the tree -------------------------------------------------------------
 
+def is_code(code) -> bool:
+    """A code is up to 12 digits; anything else (a NUL byte from a URL, say) names nothing and never reaches SQL."""
+    return isinstance(code, str) and code.isascii() and code.isdigit() and len(code) <= 12
+
+
 def region_by_code(code: str) -> Optional[Region]:
-    # a code is up to 12 digits; anything else (a NUL byte from a URL, say) names nothing and never reaches SQL
-    if not (isinstance(code, str) and code.isascii() and code.isdigit() and len(code) <= 12):
+    if not is_code(code):
         return None
     return db.session.scalar(select(Region).where(Region.code == code))
+
+
+_UNIT = aliased(Region, name="unit")
+
+
+def grid_regions(code: str, unit_code: str) -> dict[str, Region]:
+    """The regions a row save names, by code (the grid's and the unit's), and the unit's parent,
+    in one statement."""
+    if not (is_code(code) and is_code(unit_code)):
+        return {}
+    rows = db.session.scalars(select(Region).where(or_(
+        Region.code.in_((code, unit_code)),
+        Region.id.in_(select(_UNIT.parent_id).where(_UNIT.code == unit_code)))))
+    return {r.code: r for r in rows}
 
 
 def children(region: Region) -> list[Region]:

@@ -59,6 +59,10 @@ class Region(db.Model):
     def depth(self) -> int:
         return LEVELS.index(self.level)
 
+    def lies_in(self, region_id: int) -> bool:
+        """Whether this unit is the unit `region_id` or lies below it (no query: its stored ancestors)."""
+        return region_id in (self.id, self.province_id, self.city_id, self.county_id, self.township_id)
+
     def contains(self, other: "Region") -> bool:
         """Whether `other` is this unit or lies below it."""
         if self.level == "village":

@@ -19,6 +19,7 @@ from typing import Optional
 
 from sqlalchemy import case, func, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm.util import identity_key
 
 from . import cache
 from .extensions import db
@@ -102,8 +103,7 @@ class Changes:
         if not keys:
             return
         parents = {parent_id for _, parent_id in keys}
-        ancestry = {row.id: row for row in db.session.execute(
-            select(Region.id, *ANCESTOR_COLUMNS).where(Region.id.in_(parents)))}
+        ancestry = _ancestry(parents)
         rows = [{"period_id": period_id, "region_id": parent_id,
                  **{column.key: getattr(ancestry[parent_id], column.key) for column in ANCESTOR_COLUMNS},
                  "reports": d.reports, "late": d.late, **{f"s{slot}": d.sums[slot - 1] for slot in SLOTS},
@@ -120,6 +120,21 @@ class Changes:
         level = child_level(campaign.root.level)
         cache.bump(campaign, {getattr(ancestry[p], f"{level}_id", None) for p in parents} - {None} if level else ())
         self.by_parent.clear()
+
+
+def _ancestry(region_ids: set[int]) -> dict[int, object]:
+    """The ancestor ids of these units: from the session where it holds them (a row save has read
+    its unit's township), else in one query."""
+    found = {}
+    for region_id in region_ids:
+        held = db.session.identity_map.get(identity_key(Region, region_id))
+        if held is not None:
+            found[region_id] = held
+    missing = region_ids - found.keys()
+    if missing:
+        found.update((row.id, row) for row in db.session.execute(
+            select(Region.id, *ANCESTOR_COLUMNS).where(Region.id.in_(missing))))
+    return found
 
 
 #: the columns a write adds to

@@ -1,11 +1,12 @@
-"""One unit's save reads the period before once: its own submitted values (a falling count warns)
-and its siblings' gains (a jump far above them warns), in one statement."""
+"""One unit's save reads its neighbourhood once: its own submitted values of the period before (a
+falling count warns), its siblings' gains (a jump far above them warns) and their figures (an
+outlier among them warns), in one statement."""
 import datetime as dt
 
 from sqlalchemy import event
 
 from reporting.extensions import db
-from reporting.filing import import_reports, previous_and_siblings, save_report
+from reporting.filing import import_reports, neighbourhood, save_report
 from reporting.indicators import fields
 
 from .test_tally import FILER, campaign, form, villages_of  # noqa: F401  (campaign is a fixture)
@@ -37,9 +38,13 @@ def test_a_jump_far_above_the_siblings_and_a_fall_warn(campaign, frozen_now):
     second = file_two_periods(campaign, frozen_now, villages, gains=[10, 12, 9, 11, 10, 8, 13, 10, 12, 9][:len(villages) - 1])
     unit = villages[0]
 
-    previous, increases = previous_and_siblings(second, unit, fields(campaign.indicators))
+    previous, increases, siblings = neighbourhood(second, unit, fields(campaign.indicators))
     assert previous == form(2000)
     assert sorted(increases) == sorted([10, 12, 9, 11, 10, 8, 13, 10, 12, 9][:len(villages) - 1])
+    gains = [10, 12, 9, 11, 10, 8, 13, 10, 12, 9][:len(villages) - 1]
+    # this period's figures where a sibling filed it, else the last period's
+    assert sorted(s["enrolled"] for s in siblings) == sorted(
+        [2000 + gain for gain in gains] + [2000] * (len(villages) - 1 - len(gains)))
 
     jump = save_report(second, unit, form(2500), FILER, user=None, submit=False, strict=False)
     assert any("超过同级单位新增中位数" in w.message for w in jump.warnings)
@@ -62,20 +67,24 @@ def test_only_submissions_of_both_periods_count(campaign, frozen_now):
     import_reports(second, [(2, villages[2].code, form(2500), {})], submit=False)
     db.session.commit()
     indicators = fields(campaign.indicators)
-    previous, increases = previous_and_siblings(second, villages[0], indicators)
+    previous, increases, siblings = neighbourhood(second, villages[0], indicators)
     assert previous == form(2000) and increases == [10] * (len(villages) - 3)
-    assert previous_and_siblings(second, villages[1], indicators)[0] is None  # its period 1 was a draft
-    assert previous_and_siblings(first, villages[0], indicators) == (None, [])  # no period before
+    # a sibling's figures are this period's, draft or not, else the last period's
+    assert sorted(s["enrolled"] for s in siblings) == sorted(
+        [2500] + [2010] * (len(villages) - 2))
+    assert neighbourhood(second, villages[1], indicators).previous is None  # its period 1 was a draft
+    first_period = neighbourhood(first, villages[0], indicators)
+    assert first_period.previous is None and first_period.increases == []  # no period before
 
 
-def test_the_previous_period_is_read_in_one_statement(campaign, frozen_now):
+def test_the_neighbourhood_is_read_in_one_statement(campaign, frozen_now):
     villages = villages_of("440705001")
     second = file_two_periods(campaign, frozen_now, villages, gains=[10] * (len(villages) - 1))
     indicators = fields(campaign.indicators)
-    previous_and_siblings(second, villages[0], indicators)  # warm: the period of before is loaded once
+    neighbourhood(second, villages[0], indicators)  # warm: the campaign's periods are read once
     seen, stop = count_statements()
     try:
-        previous_and_siblings(second, villages[0], indicators)
+        neighbourhood(second, villages[0], indicators)
     finally:
         stop()
     reads = [s for s in seen if "report" in s.lower()]

@@ -10,7 +10,7 @@ from flask import (Blueprint, abort, flash, make_response, redirect, render_temp
                    send_file, url_for)
 from flask_login import current_user, login_required
 from sqlalchemy import and_, case, func, select
-from sqlalchemy.orm import aliased, selectinload
+from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from forms.filing import SubmitForm, UploadForm
 
@@ -19,11 +19,12 @@ from ..campaigns import campaigns_for
 from ..carry import carried_values, with_carried
 from ..extensions import db
 from ..filing import (FILER_FIELDS, SYSTEM_FILER, ImportRejected, ReportConflict, ReportRejected, RowIssue,
-                      filing_status, import_reports, is_closed, late_status, save_report)
+                      filing_status, filing_totals, find_report, import_reports, is_closed, late_status,
+                      save_report)
 from ..filing import history as report_history
-from ..hierarchy import descendants_at, region_by_code
+from ..hierarchy import descendants_at, grid_regions, region_by_code
 from ..indicators import fields
-from ..models import LEVELS, VALUE_SLOTS, Period, Region, Report, Review
+from ..models import LEVELS, VALUE_SLOTS, Campaign, Period, Region, Report, Review
 from ..rollup import FILED, child_totals, ratio, region_totals
 from ..schedule import current_period
 from ..spreadsheets import TableError, file_name
@@ -36,15 +37,18 @@ bp.add_app_template_global(with_carried)
 
 # --- loading and checking --------------------------------------------------------------------
 
-def load_grid(period_id: int, code: str, write: bool = False) -> tuple[Period, Region]:
-    """The period and the filing region of a grid URL, after the one access check."""
-    period = db.get_or_404(Period, period_id, description="报送期次不存在")
-    region = region_by_code(code)
+def load_grid(period_id: int, code: str, write: bool = False, region: Optional[Region] = None
+              ) -> tuple[Period, Region]:
+    """The period and the filing region of a grid URL (`region`, when the caller has read it),
+    after the one access check."""
+    period = db.get_or_404(Period, period_id, description="报送期次不存在",
+                           options=[joinedload(Period.campaign).joinedload(Campaign.root)])
+    region = region or region_by_code(code)
     if region is None:
         abort(404, f"区划代码 {code} 不存在")
     access.require(current_user, region, write=write)  # a viewer reads the grid, and changes nothing
     campaign = period.campaign
-    if not (campaign.root.contains(region) or region.contains(campaign.root)):
+    if not (region.lies_in(campaign.root_id) or region.contains(campaign.root)):
         abort(404, f"{region.name}不在该征缴期范围内")
     if LEVELS.index(region.level) > LEVELS.index(campaign.report_level):
         abort(404, f"{region.name}低于填报层级")
@@ -62,6 +66,8 @@ class Group:
     """The units of one township (or one parent) with its subtotal row."""
     parent: Optional[Region]
     units: list[tuple["GridUnit", Optional["GridReport"]]] = field(default_factory=list)
+    #: what the page prints of each unit (`grid_rows`), in the order of `units`
+    rows: list["GridRow"] = field(default_factory=list)
 
 
 class GridUnit(NamedTuple):
@@ -88,6 +94,32 @@ class GridReport:
 
     def values(self, indicators) -> dict[str, Optional[int]]:
         return {i.key: self._values[i.slot - 1] for i in indicators}
+
+
+class GridRow(NamedTuple):
+    """One unit's row of the grid page, worked out here so that the template only prints it: the
+    values shown (a returned report's held edits, else its own; an empty carried cell filled from the
+    last period) and, per indicator, the carried value when the cell still shows it (沿用上期)."""
+    unit: GridUnit
+    report: Optional[GridReport]
+    values: dict[str, Optional[int]]
+    #: (indicator, value shown, the carried value if the cell shows it else None), in the form's order
+    cells: list[tuple]
+    locked: bool
+
+
+def grid_rows(groups: list[Group], indicators, carried: dict[int, dict]) -> None:
+    """Fill each group's `rows`: one GridRow per unit."""
+    for group in groups:
+        for unit, report in group.units:
+            last = carried.get(unit.id, {})
+            values = with_carried(review.shown_values(report, indicators), last)
+            cells = []
+            for i in indicators:
+                value = values.get(i.key)
+                kept = last.get(i.key)
+                cells.append((i, value, kept if kept is not None and kept == value else None))
+            group.rows.append(GridRow(unit, report, values, cells, review.is_locked(report)))
 
 
 def grid_groups(period: Period, region: Region, only_missing: bool = False) -> list[Group]:
@@ -182,11 +214,12 @@ def grid_context(period: Period, region: Region, only_missing: bool = False, **e
         f"filer_{k}": (getattr(first, f"filer_{k}") if first else "") or default
         for k, default in (("name", current_user.full_name), ("phone", current_user.phone), ("head", ""))})
     unit_ids = descendants_at(region, campaign.report_level).with_only_columns(Region.id)
+    indicators, carried = fields(campaign.indicators), carried_values(period, unit_ids, campaign.indicators)
+    grid_rows(groups, indicators, carried)
     last_submitted_at = max((r.submitted_at for r in submitted), default=None)
     return dict(
         period=period, campaign=campaign, region=region, groups=groups, subtotals=subtotals,
-        carried=carried_values(period, unit_ids, campaign.indicators),
-        total=region_totals(period, region, statuses=FILED), indicators=fields(campaign.indicators),
+        carried=carried, total=region_totals(period, region, statuses=FILED), indicators=indicators,
         status=status, now=clock.now(), all_submitted=bool(status.total) and status.submitted == status.total,
         last_submitted_at=last_submitted_at,
         # 填表时间: when the form was really submitted; a form not yet submitted is filled today
@@ -237,8 +270,9 @@ def grid(period_id: int, code: str):
 @login_required
 def update_unit(period_id: int, code: str, unit_code: str):
     """Save one unit's row as a draft (or a correction) and answer with the recomputed totals."""
-    period, region = load_grid(period_id, code, write=True)
-    unit = region_by_code(unit_code)
+    named = grid_regions(code, unit_code)  # the grid's region, the unit and its township at once
+    period, region = load_grid(period_id, code, write=True, region=named.get(code))
+    unit = named.get(unit_code)
     if unit is None or not region.contains(unit) or unit.level != period.campaign.report_level:
         abort(404, "该单位不在本表中")
     if not request.htmx:
@@ -259,15 +293,14 @@ def update_unit(period_id: int, code: str, unit_code: str):
     except ReportConflict as error:
         db.session.rollback()
         conflict = error
-    report = db.session.scalar(select(Report).where(Report.period_id == period.id,
-                                                    Report.region_id == unit.id))
+    report = outcome.report if outcome else find_report(period, unit)
     # Only what the change moves: this row's rate and messages, its group's subtotal, the total.
     group = unit.parent if unit.parent_id != region.id and region.contains(unit.parent) else None
+    subtotal, total, status = filing_totals(period, region, group)
     body = render_template(
         "filing/_unit_update.html", unit=unit, report=report, errors=errors, warnings=warnings,
         conflict=conflict, values=review.shown_values(report, indicators), indicators=indicators,
-        ratio=ratio, group=group, subtotal=region_totals(period, group, FILED) if group else None,
-        total=region_totals(period, region, FILED), status=filing_status(period.campaign, period, region))
+        ratio=ratio, group=group, subtotal=subtotal, total=total, status=status)
     response = make_response(body)
     response.headers["HX-Trigger"] = json.dumps({"grid-cells": {
         "unit": unit.code, "invalid": sorted({e.field for e in errors if e.field}),
