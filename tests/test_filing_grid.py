@@ -291,3 +291,18 @@ def test_upload_of_a_bad_file_is_refused_in_chinese(client, grid, content):
     answer = client.post(f"{grid.url}/upload", data={"workbook": (io.BytesIO(content), "form.xlsx")},
                          content_type="multipart/form-data")
     assert answer.status_code == 422 and "未导入任何数据" in answer.get_data(as_text=True)
+
+
+def test_a_unit_name_and_an_indicator_label_are_escaped_in_every_cell(client, grid):
+    """The grid prints its cells without autoescape (GridRow escapes their strings once): a name or
+    a label with markup in it must still arrive as text, in the row and in each cell's aria-label."""
+    unit = grid.units[0]
+    unit.name = '<b onmouseover="x">甲&乙</b>'
+    grid.campaign.indicators[0].label = '常住<i>人口</i>"'
+    db.session.commit()
+    html = client.get(grid.url).get_data(as_text=True)
+    row = html[html.index(f'id="u-{unit.code}"'):]
+    row = row[:row.index("</tr>")]
+    assert "<b " not in row and "<i>" not in row and 'onmouseover="x"' not in row
+    assert "&lt;b onmouseover=&#34;x&#34;&gt;甲&amp;乙&lt;/b&gt;" in row
+    assert 'aria-label="&lt;b onmouseover=&#34;x&#34;&gt;甲&amp;乙&lt;/b&gt; 常住&lt;i&gt;人口&lt;/i&gt;&#34;"' in row

@@ -9,8 +9,9 @@ from typing import NamedTuple, Optional
 from flask import (Blueprint, abort, flash, make_response, redirect, render_template, request,
                    send_file, url_for)
 from flask_login import current_user, login_required
+from markupsafe import Markup, escape
 from sqlalchemy import and_, case, func, select
-from sqlalchemy.orm import aliased, joinedload, selectinload
+from sqlalchemy.orm import aliased, joinedload
 
 from forms.filing import SubmitForm, UploadForm
 
@@ -19,13 +20,13 @@ from ..campaigns import campaigns_for
 from ..carry import carried_values, with_carried
 from ..extensions import db
 from ..filing import (FILER_FIELDS, SYSTEM_FILER, ImportRejected, ReportConflict, ReportRejected, RowIssue,
-                      filing_status, filing_totals, find_report, import_reports, is_closed, late_status,
+                      filing_totals, find_report, import_reports, is_closed, late_status,
                       save_report)
 from ..filing import history as report_history
 from ..hierarchy import descendants_at, grid_regions, region_by_code
 from ..indicators import fields
 from ..models import LEVELS, VALUE_SLOTS, Campaign, Period, Region, Report, Review
-from ..rollup import FILED, child_totals, ratio, region_totals
+from ..rollup import FILED, child_totals, ratio
 from ..schedule import current_period
 from ..spreadsheets import TableError, file_name
 from ..workbook_upload import carry_rows, foreign_form, outcome_message
@@ -103,23 +104,30 @@ class GridRow(NamedTuple):
     unit: GridUnit
     report: Optional[GridReport]
     values: dict[str, Optional[int]]
-    #: (indicator, value shown, the carried value if the cell shows it else None), in the form's order
+    #: the unit's code and name, HTML-escaped once for the row's many attributes
+    code: Markup
+    name: Markup
+    #: (key, label, column, value shown or "", the carried value if the cell shows it else None), in
+    #: the form's order; key and label HTML-escaped: the template prints these cells unescaped
     cells: list[tuple]
     locked: bool
 
 
 def grid_rows(groups: list[Group], indicators, carried: dict[int, dict]) -> None:
     """Fill each group's `rows`: one GridRow per unit."""
+    columns = [(i.key, escape(i.key), escape(i.label), n) for n, i in enumerate(indicators)]
     for group in groups:
         for unit, report in group.units:
             last = carried.get(unit.id, {})
             values = with_carried(review.shown_values(report, indicators), last)
             cells = []
-            for i in indicators:
-                value = values.get(i.key)
-                kept = last.get(i.key)
-                cells.append((i, value, kept if kept is not None and kept == value else None))
-            group.rows.append(GridRow(unit, report, values, cells, review.is_locked(report)))
+            for key, key_html, label_html, column in columns:
+                value = values.get(key)
+                kept = last.get(key)
+                cells.append((key_html, label_html, column, "" if value is None else int(value),
+                              kept if kept is not None and kept == value else None))
+            group.rows.append(GridRow(unit, report, values, escape(unit.code), escape(unit.name), cells,
+                                      review.is_locked(report)))
 
 
 def grid_groups(period: Period, region: Region, only_missing: bool = False) -> list[Group]:
@@ -202,7 +210,7 @@ def refusal(errors: list[RowIssue], units: list[tuple[str, str, bool, str]], mis
 def grid_context(period: Period, region: Region, only_missing: bool = False, **extra) -> dict:
     campaign = period.campaign
     groups = grid_groups(period, region, only_missing)
-    status = filing_status(campaign, period, region)
+    _, total, status = filing_totals(period, region)
     level = groups[0].parent.level if groups and groups[0].parent else None
     subtotals = child_totals(period, region, statuses=FILED, level=level) if level else {}
     reports = [r for g in groups for _, r in g.units if r is not None]
@@ -219,7 +227,7 @@ def grid_context(period: Period, region: Region, only_missing: bool = False, **e
     last_submitted_at = max((r.submitted_at for r in submitted), default=None)
     return dict(
         period=period, campaign=campaign, region=region, groups=groups, subtotals=subtotals,
-        carried=carried, total=region_totals(period, region, statuses=FILED), indicators=indicators,
+        carried=carried, total=total, indicators=indicators,
         status=status, now=clock.now(), all_submitted=bool(status.total) and status.submitted == status.total,
         last_submitted_at=last_submitted_at,
         # 填表时间: when the form was really submitted; a form not yet submitted is filled today
