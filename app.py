@@ -59,8 +59,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         # Secure unless told otherwise: the demo on http://127.0.0.1 sets COOKIE_SECURE=0.
         SESSION_COOKIE_SECURE=os.environ.get("COOKIE_SECURE", "1") != "0",
         REMEMBER_COOKIE_HTTPONLY=True,
-        # the idle timeout: a session unused this long is over (it is renewed on every request)
+        # the idle timeout: a session unused this long is over; the server notes its use at most once
+        # a minute (session["seen"]), and only then signs and sends the cookie again
         PERMANENT_SESSION_LIFETIME=dt.timedelta(minutes=int(os.environ.get("IDLE_MINUTES", "30"))),
+        SESSION_REFRESH_EACH_REQUEST=False,
         # memory:// for one process (the demo); redis://127.0.0.1:6379 when several share the limits
         RATELIMIT_STORAGE_URI=os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         RATELIMIT_HEADERS_ENABLED=True,

@@ -79,6 +79,22 @@ def test_idle_timeout(client, auth, jiangmen, frozen_now):
     assert client.get("/").status_code == 302
 
 
+def test_the_session_cookie_is_sent_again_at_most_once_a_minute(client, auth, jiangmen, frozen_now):
+    """Use is noted once a minute, so the idle timeout still runs from the last minute of use, and the
+    cookie (its expiry with it) is renewed then; the requests between carry no Set-Cookie."""
+    make_user("xinhui", "county_filer", "440705")
+    frozen_now(dt.datetime(2022, 10, 5, 9, 0))
+    auth.login("xinhui")
+    client.get("/")
+    frozen_now(dt.datetime(2022, 10, 5, 9, 0, 40))
+    assert "Set-Cookie" not in client.get("/").headers
+    frozen_now(dt.datetime(2022, 10, 5, 9, 1, 5))
+    renewed = client.get("/")
+    assert "session=" in renewed.headers.get("Set-Cookie", "")
+    frozen_now(dt.datetime(2022, 10, 5, 9, 30, 30))  # 29½ minutes after the last noted use
+    assert client.get("/").status_code == 200
+
+
 def limited_app(**config):
     """An app on the test's database with rate limiting on (the test config turns it off)."""
     config = {"TESTING": True, "SECRET_KEY": "x", "WTF_CSRF_ENABLED": False, "SESSION_COOKIE_SECURE": False,

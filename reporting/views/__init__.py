@@ -34,6 +34,18 @@ def go_to(target: str):
     return redirect(target, code=303)
 
 
+def commit_keeping_rows() -> None:
+    """Commit without expiring the session's rows: an answer to a save shows the rows the request
+    read or wrote (the period, the units, the report) and sums it reads afresh, so reading each
+    row again after the commit would only repeat what the session holds."""
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
+
+
 #: the largest id an INTEGER column holds (the <int:…> URL parts stop there too)
 MAX_ID = 2 ** 31 - 1
 

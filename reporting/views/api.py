@@ -5,6 +5,7 @@ from functools import wraps
 
 from flask import Blueprint, abort, g, jsonify, make_response, request
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from .. import access, cache, clock, reminders, review
 from ..circular_reading import addressed
@@ -13,9 +14,9 @@ from ..filing import (ReportConflict, ReportRejected, find_report, is_report_uni
                       save_report)
 from ..hierarchy import children, region_by_code
 from ..ranking import MEASURES, progress, progress_json
-from . import id_arg, period_for
+from . import commit_keeping_rows, id_arg, period_for
 from ..departments import department_progress, report_answer
-from ..models import ApiToken, Campaign, Circular, Department, Period
+from ..models import ApiToken, Campaign, Circular, Department, Period, User
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -31,7 +32,8 @@ def token_required(view):
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return error(401, "缺少API令牌（Authorization: Bearer …）")
-        found = db.session.scalar(select(ApiToken).where(ApiToken.digest == ApiToken.hash(token.strip())))
+        found = db.session.scalar(select(ApiToken).options(joinedload(ApiToken.user).joinedload(User.region))
+                                  .where(ApiToken.digest == ApiToken.hash(token.strip())))
         if found is None or found.revoked_at is not None or not found.user.active:
             return error(401, "API令牌无效或已撤销")
         g.api_user = found.user
@@ -75,7 +77,8 @@ def periods(campaign_id: int):
 def load_period(period_id: int) -> Period:
     if not 0 < period_id < 2 ** 31:  # from a body or a query string: past the column's range it names nothing
         abort(404, f"报送期次 {period_id} 不存在")
-    return db.get_or_404(Period, period_id, description=f"报送期次 {period_id} 不存在")
+    return db.get_or_404(Period, period_id, description=f"报送期次 {period_id} 不存在",
+                         options=[joinedload(Period.campaign).joinedload(Campaign.root)])
 
 
 def report_target(region_code: str, period_id: int, write: bool = False):
@@ -123,7 +126,7 @@ def _save(period: Period, region, department, answer):
         db.session.rollback()
         current = find_report(period, region, department)
         return jsonify(errors=[{"field": None, "message": str(conflict)}], current=answer(current)), 409
-    db.session.commit()
+    commit_keeping_rows()
     result = answer(outcome.report)
     result["warnings"] = [w.as_json() for w in outcome.warnings]
     return jsonify(result)

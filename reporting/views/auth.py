@@ -78,7 +78,9 @@ def end_idle_sessions():
         if request.path.startswith("/api/"):
             return None
         return lapsed("长时间未操作，已自动退出，请重新登录", 303)
-    session["seen"] = now
+    if not isinstance(seen, int) or not 0 <= now - seen < sessions.SEEN_EVERY.total_seconds():
+        # noted at most once a minute: an unchanged session is not signed and sent back again
+        session["seen"] = now
     if row is not None and sessions.touch(row):
         _commit_if_writable()
     return None

@@ -30,7 +30,7 @@ from ..rollup import FILED, child_totals, ratio
 from ..schedule import current_period
 from ..spreadsheets import TableError, file_name
 from ..workbook_upload import carry_rows, foreign_form, outcome_message
-from . import go_to, id_arg, page_or_fragment
+from . import commit_keeping_rows, go_to, id_arg, page_or_fragment
 
 bp = Blueprint("filing", __name__, url_prefix="/filing")
 bp.add_app_template_global(with_carried)
@@ -294,7 +294,7 @@ def update_unit(period_id: int, code: str, unit_code: str):
         outcome = save_report(period, unit, raw, {}, user=current_user, submit=False, strict=False,
                               reason=request.form.get("reason"), revision=revision)
         errors, warnings = outcome.errors, outcome.warnings
-        _commit_keeping_rows()
+        commit_keeping_rows()
     except ReportRejected as rejected:
         db.session.rollback()
         errors, warnings = rejected.errors, rejected.warnings
@@ -314,18 +314,6 @@ def update_unit(period_id: int, code: str, unit_code: str):
         "unit": unit.code, "invalid": sorted({e.field for e in errors if e.field}),
         "warned": sorted({w.field for w in warnings if w.field})}})
     return response
-
-
-def _commit_keeping_rows() -> None:
-    """Commit without expiring the session's rows: the answer to a row save shows the rows this
-    request read or wrote (the period, the units, the report) and sums it reads afresh, so reading
-    each row again after the commit would only repeat what the session holds."""
-    session = db.session()
-    session.expire_on_commit = False
-    try:
-        session.commit()
-    finally:
-        session.expire_on_commit = True
 
 
 @bp.post("/<int:period_id>/<code>/submit")
