@@ -63,12 +63,17 @@ def bump(campaign: Campaign, branches: Iterable[int] = ()) -> None:
     """Raise the versions of the campaign's root and of `branches` (children of the root that a
     write changed), in the caller's transaction; the root first, so two writers never wait on
     each other in opposite orders."""
-    dialect = {"postgresql": postgresql, "sqlite": sqlite}[db.session.get_bind().dialect.name]
-    statement = dialect.insert(ProgressVersion).values([
+    db.session.execute(_raising(db.session.get_bind().dialect.name), [
         dict(campaign_id=campaign.id, region_id=region_id, version=1, token=secrets.token_hex(16))
         for region_id in [campaign.root_id, *sorted(set(branches) - {campaign.root_id})]])
-    db.session.execute(statement.on_conflict_do_update(
-        index_elements=["campaign_id", "region_id"], set_={"version": ProgressVersion.version + 1}))
+
+
+@functools.cache
+def _raising(dialect_name: str):
+    """INSERT a version, or raise the one there (built once, like the tallies' upsert)."""
+    statement = {"postgresql": postgresql, "sqlite": sqlite}[dialect_name].insert(ProgressVersion)
+    return statement.on_conflict_do_update(index_elements=["campaign_id", "region_id"],
+                                           set_={"version": ProgressVersion.version + 1})
 
 
 def bump_all(campaign: Campaign) -> None:

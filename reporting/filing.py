@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Optional
 
-from sqlalchemy import Row, and_, case, false, func, select
+from sqlalchemy import Row, and_, bindparam, case, false, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
@@ -60,9 +61,15 @@ def is_report_unit(campaign: Campaign, region: Region) -> bool:
 
 def find_report(period: Period, region: Region, department: Optional[Department] = None) -> Optional[Report]:
     """The report of `region` for `period`, or of `department` when one is given, with its review."""
-    filer = Report.department_id == department.id if department else Report.region_id == region.id
-    return db.session.scalar(select(Report).options(joinedload(Report.review))
-                             .where(Report.period_id == period.id, filer))
+    return db.session.scalar(_find_report(department is not None), {
+        "period_id": period.id, "filer_id": department.id if department else region.id})
+
+
+@functools.cache
+def _find_report(of_department: bool):
+    filer = Report.department_id if of_department else Report.region_id
+    return (select(Report).options(joinedload(Report.review))
+            .where(Report.period_id == bindparam("period_id"), filer == bindparam("filer_id")))
 
 
 def previous_period(period: Period) -> Optional[Period]:
@@ -83,14 +90,12 @@ class Neighbourhood(NamedTuple):
 def neighbourhood(period: Period, region: Region, indicators) -> Neighbourhood:
     """The reports of `region` and of the units under its parent, for `period` and the one before."""
     before = previous_period(period)
-    ids = [period.id] + ([before.id] if before else [])
-    under = Region.parent_id == region.parent_id if region.parent_id is not None else Region.id == region.id
     now: dict[int, tuple] = {}
     then: dict[int, tuple] = {}
-    for region_id, period_id, status, *values in db.session.execute(
-            select(Report.region_id, Report.period_id, Report.status, *_value_columns(indicators))
-            .join(Region, Region.id == Report.region_id)
-            .where(under, Report.period_id.in_(ids))):
+    statement = _neighbourhood(tuple(i.slot for i in indicators), region.parent_id is not None)
+    for region_id, period_id, status, *values in db.session.execute(statement, {
+            "period_id": period.id, "before_id": before.id if before else period.id,
+            "parent_id": region.parent_id, "region_id": region.id}):
         (now if period_id == period.id else then)[region_id] = (status, values)
     keys = [i.key for i in indicators]
     enrolled = keys.index(RATE_NUMERATOR)
@@ -316,30 +321,26 @@ def filing_status(campaign: Campaign, period: Period, region: Region) -> FilingS
     return FilingStatus(*row)
 
 
+@functools.cache
+def _neighbourhood(slots: tuple[int, ...], has_parent: bool):
+    """neighbourhood's statement, built once for each form (a row save runs it on every keystroke)."""
+    under = Region.parent_id == bindparam("parent_id") if has_parent else Region.id == bindparam("region_id")
+    return (select(Report.region_id, Report.period_id, Report.status,
+                   *[getattr(Report, f"v{slot}") for slot in slots])
+            .join(Region, Region.id == Report.region_id)
+            .where(under, Report.period_id.in_([bindparam("period_id"), bindparam("before_id")])))
+
+
 def filing_totals(period: Period, region: Region, group: Optional[Region] = None
                   ) -> tuple[Optional[Totals], Totals, FilingStatus]:
     """What a row save's answer shows, in one aggregate over `region`'s report-level units: the
     filed (draft or submitted) sums of `group` (its township, or None) and of `region`, and the
     filing status of `region`."""
     indicators = period.campaign.indicators
-    submitted = Report.status == "submitted"
-    filed = Report.status.in_(FILED)
-    inside = Region.id == region.id if region.level == "village" else \
-        getattr(Region, f"{region.level}_id") == region.id
-    in_group = (getattr(Region, f"{group.level}_id") == group.id) if group is not None else false()
-    values = [getattr(Report, f"v{i.slot}") for i in indicators]
-    row = db.session.execute(
-        select(func.count(Region.id),
-               func.count(case((submitted, 1))),
-               func.count(case((and_(submitted, Report.submitted_at >= period.deadline), 1))),
-               func.count(case((Report.status == "draft", 1))),
-               func.count(case((filed, 1))),
-               func.count(case((and_(filed, in_group), 1))),
-               *[func.sum(case((filed, value))) for value in values],
-               *[func.sum(case((and_(filed, in_group), value))) for value in values])
-        .select_from(Region)
-        .outerjoin(Report, and_(Report.region_id == Region.id, Report.period_id == period.id))
-        .where(Region.level == period.campaign.report_level, inside)).one()
+    statement = _filing_totals(period.campaign.report_level, region.level, group.level if group else None,
+                               tuple(i.slot for i in indicators))
+    row = db.session.execute(statement, {"period_id": period.id, "deadline": period.deadline,
+                                         "region_id": region.id, "group_id": group.id if group else 0}).one()
     n = len(indicators)
 
     def totals(reports: int, sums) -> Totals:
@@ -347,6 +348,29 @@ def filing_totals(period: Period, region: Region, group: Optional[Region] = None
 
     subtotal = totals(row[5], row[6 + n:]) if group is not None else None
     return subtotal, totals(row[4], row[6:6 + n]), FilingStatus(*row[:4])
+
+
+@functools.cache
+def _filing_totals(report_level: str, region_level: str, group_level: Optional[str], slots: tuple[int, ...]):
+    """filing_totals' statement, built once for each shape (a row save runs it on every keystroke)."""
+    def under(level: str, name: str):
+        column = Region.id if level == "village" else getattr(Region, f"{level}_id")
+        return column == bindparam(name)
+    submitted = Report.status == "submitted"
+    filed = Report.status.in_(FILED)
+    in_group = under(group_level, "group_id") if group_level else false()
+    values = [getattr(Report, f"v{slot}") for slot in slots]
+    return (select(func.count(Region.id),
+                   func.count(case((submitted, 1))),
+                   func.count(case((and_(submitted, Report.submitted_at >= bindparam("deadline")), 1))),
+                   func.count(case((Report.status == "draft", 1))),
+                   func.count(case((filed, 1))),
+                   func.count(case((and_(filed, in_group), 1))),
+                   *[func.sum(case((filed, value))) for value in values],
+                   *[func.sum(case((and_(filed, in_group), value))) for value in values])
+            .select_from(Region)
+            .outerjoin(Report, and_(Report.region_id == Region.id, Report.period_id == bindparam("period_id")))
+            .where(Region.level == report_level, under(region_level, "region_id")))
 
 
 # --- bulk import: the information system's export, or an uploaded workbook -----------------

@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from typing import Optional
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import joinedload
 
 from . import clock
@@ -33,13 +33,17 @@ def start(user: User, address: str = "", agent: str = "") -> LoginSession:
     return row
 
 
+#: a session by its key's digest, with its user: on every request, so built once
+_BY_DIGEST = (select(LoginSession).options(joinedload(LoginSession.user))
+              .where(LoginSession.digest == bindparam("digest")))
+
+
 def resume(session_id: str) -> tuple[Optional[User], Optional[LoginSession]]:
     """The user and session a cookie's id ("user id:key") names, if that session is still on."""
     user_id, _, key = session_id.partition(":")
     if not user_id.isdigit() or not key:
         return None, None
-    row = db.session.scalar(select(LoginSession).options(joinedload(LoginSession.user))
-                            .where(LoginSession.digest == _digest(key)))
+    row = db.session.scalar(_BY_DIGEST, {"digest": _digest(key)})
     if row is None or row.user_id != int(user_id) or not is_on(row):
         return None, None
     row.user.login_key = key

@@ -14,6 +14,7 @@ upsert: a write touches at most two periods' rows of one parent.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -109,17 +110,22 @@ class Changes:
                  "reports": d.reports, "late": d.late, **{f"s{slot}": d.sums[slot - 1] for slot in SLOTS},
                  "first_reports": d.first_reports, **{f"b{slot}": d.basis[slot - 1] for slot in SLOTS}}
                 for period_id, parent_id in keys for d in (self.by_parent[(period_id, parent_id)],)]
-        dialect = {"postgresql": postgresql, "sqlite": sqlite}[db.session.get_bind().dialect.name]
-        statement = dialect.insert(Tally)
-        statement = statement.on_conflict_do_update(
-            index_elements=["period_id", "region_id"],
-            set_={name: getattr(Tally, name) + getattr(statement.excluded, name) for name in ADDED})
-        db.session.execute(statement, rows)
+        db.session.execute(_adding(db.session.get_bind().dialect.name), rows)
         # the cached progress answers of these branches are stale from this commit on
         campaign = self.period.campaign
         level = child_level(campaign.root.level)
         cache.bump(campaign, {getattr(ancestry[p], f"{level}_id", None) for p in parents} - {None} if level else ())
         self.by_parent.clear()
+
+
+@functools.cache
+def _adding(dialect_name: str):
+    """INSERT a tally, or add to the one there: built once (SQLAlchemy then reuses its compiled form
+    without deriving its cache key again, which for 28 sums cost more than the write itself)."""
+    statement = {"postgresql": postgresql, "sqlite": sqlite}[dialect_name].insert(Tally)
+    return statement.on_conflict_do_update(
+        index_elements=["period_id", "region_id"],
+        set_={name: getattr(Tally, name) + getattr(statement.excluded, name) for name in ADDED})
 
 
 def _ancestry(region_ids: set[int]) -> dict[int, object]:
