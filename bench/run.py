@@ -348,10 +348,15 @@ def reports_import(cfg: Config, db: Database) -> list[Row]:
                   base_value=base_text,
                   rss_kb=max(peaks))
     work, wall = median(spent), median(walls)
+    # the goal: 25,000 rows a second on both databases; on PostgreSQL also within 2× of the bare
+    # INSERT (SQLite's bare executemany runs in-process with no server to talk to: no fair floor)
+    fast = rows_per / work >= 25_000
+    goal, met = ("≥ 25,000 rows/s and ≤ 2×", fast and work / bare <= 2) if db.key == "postgresql" else \
+        ("≥ 25,000 rows/s", fast)
     return [
         Row(step=f"2 `reports import --submit`, {rows_per:,} villages of {cfg.province}: command's 用时",
             ours=f"{rows_per / work:,.0f} rows/s ({secs(work)})", ratio=work / bare,
-            goal="≥ 20,000 rows/s and ≤ 2×", met=rows_per / work >= 20_000 and work / bare <= 2, **common),
+            goal=goal, met=met, **common),
         Row(step="2 same, whole process (start-up, read, validate, write, commit)",
             ours=f"{rows_per / wall:,.0f} rows/s ({secs(wall)})", ratio=wall / bare, **common),
     ]

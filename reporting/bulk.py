@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import functools
 import gc
+import itertools
 import json
 from contextlib import contextmanager
-from typing import Optional, Sequence
+from typing import Iterable, Optional, Sequence
 
 from sqlalchemy import JSON, Date, DateTime, Table
 from sqlalchemy.exc import IntegrityError
@@ -39,26 +40,33 @@ def insert_rows(table: Table, rows: list[dict]) -> None:
         insert_values(table, columns, [tuple(row[c] for c in columns) for row in rows])
 
 
-def insert_values(table: Table, columns: Sequence[str], rows: Sequence[tuple]) -> None:
-    """Insert `rows`, tuples of values in the order of `columns`, in the session's transaction.
+def insert_values(table: Table, columns: Sequence[str], rows: Iterable[tuple]) -> int:
+    """Insert `rows`, tuples of values in the order of `columns`, in the session's transaction;
+    how many were inserted.
 
     The rows go to the driver as they are: in a bulk load, SQLAlchemy's processing of every
     parameter of every row costs more than the database's own work. Only the values of the columns
     whose type converts them (JSON; dates on SQLite) are converted, the way SQLAlchemy would.
-    A duplicate key raises SQLAlchemy's IntegrityError on both databases.
+    `rows` may be a generator: PostgreSQL then stores the first rows while the caller makes the
+    next. A duplicate key raises SQLAlchemy's IntegrityError on both databases.
     """
-    if not rows:
-        return
+    rows = iter(rows)
+    first = next(rows, None)
+    if first is None:
+        return 0
+    rows = itertools.chain([first], rows)
     connection = db.session.connection()
     if connection.dialect.name == "postgresql":
-        _copy(connection, table, columns, rows)
-        return
+        return _copy(connection, table, columns, rows)
     quote = connection.dialect.identifier_preparer.quote
     statement = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
                  f"VALUES ({', '.join(_marks(connection, len(columns)))})")
     convert = _converter(connection, table, columns)
-    for start in range(0, len(rows), BATCH):
-        connection.exec_driver_sql(statement, convert(rows[start:start + BATCH]))
+    count = 0
+    while batch := list(itertools.islice(rows, BATCH)):
+        connection.exec_driver_sql(statement, convert(batch))
+        count += len(batch)
+    return count
 
 
 def update_values(table: Table, columns: Sequence[str], keys: Sequence[str], rows: Sequence[tuple], *,
@@ -113,13 +121,14 @@ def _converter(connection, table: Table, columns: Sequence[str]):
     return convert
 
 
-def _copy(connection, table: Table, columns: Sequence[str], rows: Sequence[tuple]) -> None:
+def _copy(connection, table: Table, columns: Sequence[str], rows: Iterable[tuple]) -> int:
     # COPY streams the rows in one statement; it is several times faster than INSERT batches.
     import psycopg
     quote = connection.dialect.identifier_preparer.quote
     json_at = [at for at, c in enumerate(columns) if isinstance(table.c[c].type, JSON)]
     statement = f"COPY {quote(table.name)} ({', '.join(quote(c) for c in columns)}) FROM STDIN"
     cursor = connection.connection.driver_connection.cursor()
+    count = 0
     try:
         with cursor.copy(statement) as copy:
             for row in rows:
@@ -129,8 +138,10 @@ def _copy(connection, table: Table, columns: Sequence[str], rows: Sequence[tuple
                         if row[at] is not None:
                             row[at] = json.dumps(row[at], ensure_ascii=False)
                 copy.write_row(row)
+                count += 1
     except psycopg.errors.IntegrityError as error:
         # the same exception an INSERT would raise, so that callers handle one kind
         raise IntegrityError(statement, None, error) from None
     finally:
         cursor.close()
+    return count

@@ -194,7 +194,7 @@ def reports_import(period_id: int, file: str, submit: bool, reason: str | None):
         click.echo(f"警告：另有{len(result.warnings) - 200}条未列出", err=True)
     click.echo(f"已导入{result.loaded:,}行（新增{result.inserted:,}，更新{result.updated:,}，"
                f"未变{result.unchanged:,}），{'已提交' if submit else '存为草稿'}；"
-               f"警告{len(result.warnings):,}条；用时{seconds:.1f}秒")
+               f"警告{len(result.warnings):,}条；用时{seconds:.2f}秒")
 
 
 @users_cli.command("create")

@@ -1,12 +1,14 @@
 """Filing a unit's form for a period: drafts, submission, late marks, corrections and conflicts."""
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import functools
 import hashlib
 import json
+import operator
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Optional
+from typing import Any, Callable, Iterable, NamedTuple, Optional
 
 from sqlalchemy import Row, and_, bindparam, case, false, func, select
 from sqlalchemy.exc import IntegrityError
@@ -21,7 +23,7 @@ from .indicators import RATE_NUMERATOR, fields
 from .models import Campaign, Department, Indicator, Period, Region, Report, Revision, User
 from .rollup import FILED, Totals
 from .tally import Changes, neighbours
-from .validation import FILER_FIELDS, Issue, check, jump_warning, parse_values, reason_errors, sibling_outlier
+from .validation import FILER_FIELDS, Issue, check, jump_message, parse_values, reason_errors, sibling_outlier
 
 
 class ReportRejected(ValueError):
@@ -321,6 +323,28 @@ def filing_status(campaign: Campaign, period: Period, region: Region) -> FilingS
     return FilingStatus(*row)
 
 
+def filing_statuses(campaign: Campaign, periods: list[Period], region: Region) -> dict[int, FilingStatus]:
+    """filing_status of several periods at once (the home page's to-do): period id -> status, from
+    one aggregate of the region's reports of those periods, with the count of its units beside."""
+    if not periods:
+        return {}
+    submitted = Report.status == "submitted"
+    inside = Region.id == region.id if region.level == "village" else \
+        getattr(Region, f"{region.level}_id") == region.id
+    units = select(func.count(Region.id)).where(Region.level == campaign.report_level, inside)
+    late = case(*[(and_(Report.period_id == p.id, submitted, Report.submitted_at >= p.deadline), 1)
+                  for p in periods])
+    rows = db.session.execute(
+        select(Report.period_id, units.scalar_subquery(), func.count(case((submitted, 1))), func.count(late),
+               func.count(case((Report.status == "draft", 1))))
+        .join(Region, Region.id == Report.region_id)
+        .where(Report.period_id.in_([p.id for p in periods]), Region.level == campaign.report_level, inside)
+        .group_by(Report.period_id)).all()
+    counts = {row[0]: FilingStatus(*row[1:]) for row in rows}
+    total = rows[0][1] if rows else db.session.scalar(units)
+    return {p.id: counts.get(p.id) or FilingStatus(total, 0, 0, 0) for p in periods}
+
+
 @functools.cache
 def _neighbourhood(slots: tuple[int, ...], has_parent: bool):
     """neighbourhood's statement, built once for each form (a row save runs it on every keystroke)."""
@@ -418,6 +442,12 @@ SYSTEM_FILER = {"name": "信息系统导入", "phone": "", "head": ""}
 FILER_HEADINGS = {"name": ("填表人",), "phone": ("联系电话",), "head": ("单位负责人",)}
 
 
+def picker(items: list) -> Callable[[Any], tuple]:
+    """A function taking these items (indexes or keys) out of a row, as a tuple even for one item."""
+    pick = operator.itemgetter(*items)
+    return pick if len(items) > 1 else (lambda row: (pick(row),))
+
+
 @collector_paused()
 def rows_from_table(indicators: list[Indicator], header: list[str], body: list[tuple[int, list]]):
     """Map a table's columns (单位代码, then indicators by key or Chinese name) to report rows."""
@@ -439,17 +469,18 @@ def rows_from_table(indicators: list[Indicator], header: list[str], body: list[t
     filer_columns = {key: heads.index(names[0]) for key, names in FILER_HEADINGS.items() if names[0] in heads}
     rows, errors = [], []
     width = max(at for at, h in enumerate(heads) if h) + 1
+    # every named column lies within `width`, which each row is checked to reach: plain indexing
+    keys, values_of = list(columns), picker(list(columns.values()))
     for line, cells in body:
         # a short row would blank the columns it lacks; a long one holds values that belong nowhere
         if len(cells) < width or any(c not in (None, "") for c in cells[width:]):
             errors.append(RowIssue(line, "", None, f"有{len(cells)}格，表头有{width}格："
                                                   "缺列或多列（或引号未配对），请核对后再导入"))
             continue
-        cell = lambda at: cells[at] if at < len(cells) else None  # noqa: E731
-        code = cell(code_at)
+        code = cells[code_at]
         code = str(int(code)) if isinstance(code, (int, float)) and not isinstance(code, bool) else str(code or "").strip()
-        filer = {key: str(cell(at) or "").strip() for key, at in filer_columns.items()}
-        rows.append((line, code, {key: cell(at) for key, at in columns.items()}, filer))
+        filer = {key: str(cells[at] or "").strip() for key, at in filer_columns.items()}
+        rows.append((line, code, dict(zip(keys, values_of(cells))), filer))
     if errors:
         raise ImportRejected(errors)
     return rows
@@ -653,60 +684,68 @@ def _write(period: Period, indicators, planned: list[PlannedRow], outcome: Impor
     repeat every unit's values."""
     user_id = user.id if user is not None else None  # once: in a request `user` is a proxy
     keys = [i.key for i in indicators]
-    inserts, updates, corrections = [], [], []
+    updates, corrections = [], []
     tallies = Changes(period, indicators)
     # the basis needs, for each unit submitting, its report before and its next one after
     submitting = [row.region_id for row in planned if row.changed and (submit or row.was_submitted)]
     prior, later = neighbours(period, submitting, indicators, previous) if submitting else ({}, {})
-    for row in planned:
-        if not row.changed:
-            outcome.unchanged += 1
-            continue
-        status = "submitted" if submit or row.was_submitted else "draft"
-        if row.was_submitted:
-            outcome.corrected += 1
-        elif status == "submitted":
-            outcome.submitted += 1
-        elif row.old is None:
-            outcome.new_drafts += 1
-        values = [row.merged[k] for k in keys]
-        filer = [row.filer[k] for k in FILER_FIELDS]
-        old = row.old
-        if old is None:
-            first = status == "submitted"
-            inserts.append((period.id, row.region_id, status, *values, *filer, now if first else None,
-                            user_id if first else None, now, user_id, 1))
-        else:
-            first = status == "submitted" and old.submitted_at is None
-            updates.append((status, *values, *filer, now if first else old.submitted_at,
-                            user_id if first else old.submitted_by_id, now, user_id, old.id, old.revision))
-        if row.was_submitted:
-            corrections.append(row)
-            tallies.corrected(row.parent_id, row.stored, row.merged, later.get(row.region_id))
-        elif status == "submitted":
-            tallies.submitted(row.parent_id, row.merged, late=now >= period.deadline,
-                              prior=prior.get(row.region_id), later=later.get(row.region_id))
-    _write_reports(indicators, inserts, updates)
+    late = now >= period.deadline
+
+    def new_reports():
+        """Go through the rows once: yield each new report as the COPY takes it, and gather the
+        updates, corrections and tallies' changes meanwhile (the database stores the first rows
+        on the other core while the rest are worked out here)."""
+        for row in planned:
+            if not row.changed:
+                outcome.unchanged += 1
+                continue
+            status = "submitted" if submit or row.was_submitted else "draft"
+            if row.was_submitted:
+                outcome.corrected += 1
+            elif status == "submitted":
+                outcome.submitted += 1
+            elif row.old is None:
+                outcome.new_drafts += 1
+            if row.was_submitted:
+                corrections.append(row)
+                tallies.corrected(row.parent_id, row.stored, row.merged, later.get(row.region_id))
+            elif status == "submitted":
+                tallies.submitted(row.parent_id, row.merged, late=late,
+                                  prior=prior.get(row.region_id), later=later.get(row.region_id))
+            values = [row.merged[k] for k in keys]
+            filer = [row.filer[k] for k in FILER_FIELDS]
+            old = row.old
+            if old is None:
+                first = status == "submitted"
+                yield (period.id, row.region_id, status, *values, *filer, now if first else None,
+                       user_id if first else None, now, user_id, 1)
+            else:
+                first = status == "submitted" and old.submitted_at is None
+                updates.append((status, *values, *filer, now if first else old.submitted_at,
+                                user_id if first else old.submitted_by_id, now, user_id, old.id, old.revision))
+
+    inserted = _write_reports(indicators, new_reports(), updates)
     tallies.apply()
-    outcome.inserted, outcome.updated, outcome.written = len(inserts), len(updates), True
+    outcome.inserted, outcome.updated, outcome.written = inserted, len(updates), True
     reason = (reason or "").strip()
     if corrections:
         insert_values(Revision.__table__,
                       ["report_id", "number", "kind", "old_values", "new_values", "reason", "user_id", "created_at"],
                       [(row.old.id, row.old.revision + 1, "correct", row.stored, row.merged, reason, user_id, now)
                        for row in corrections])
-    if inserts or updates:
+    if inserted or updates:
         audit.record("reports.import", user, region=period.campaign.root,
-                     target=f"报表 {period.label} 批量导入 {len(inserts) + len(updates):,}个单位"
+                     target=f"报表 {period.label} 批量导入 {inserted + len(updates):,}个单位"
                             + ("并提交" if submit else ""),
                      after={"period_id": period.id, "period": period.label, **source, "submit": submit,
-                            "rows": outcome.loaded, "inserted": len(inserts), "updated": len(updates),
+                            "rows": outcome.loaded, "inserted": inserted, "updated": len(updates),
                             "corrected": len(corrections), "unchanged": outcome.unchanged,
                             "warnings": len(outcome.warnings), **({"reason": reason} if reason else {})})
 
 
-def _write_reports(indicators, inserts: list[tuple], updates: list[tuple]) -> None:
-    """Insert the new reports and update the stored ones at the revision that was read.
+def _write_reports(indicators, inserts: Iterable[tuple], updates: list[tuple]) -> int:
+    """Insert the new reports and update the stored ones at the revision that was read; how many
+    were inserted. `updates` is read after `inserts` is exhausted (it may be filled meanwhile).
 
     Someone may have saved a unit since then: its row is then already there (insert) or at another
     revision (update). Refuse the whole import rather than skip or overwrite it."""
@@ -716,11 +755,12 @@ def _write_reports(indicators, inserts: list[tuple], updates: list[tuple]) -> No
     written = ["status", *[c.key for c in _value_columns(indicators)], *[f"filer_{k}" for k in FILER_FIELDS],
                "submitted_at", "submitted_by_id", "updated_at", "updated_by_id"]
     try:
-        insert_values(table, ["period_id", "region_id", *written, "revision"], inserts)
+        inserted = insert_values(table, ["period_id", "region_id", *written, "revision"], inserts)
     except IntegrityError:
         raise stale from None
     if update_values(table, written, ["id", "revision"], updates, bump="revision") != len(updates):
         raise stale
+    return inserted
 
 
 def _jump_warnings(planned: list[PlannedRow], previous: dict) -> list[RowIssue]:
@@ -733,10 +773,20 @@ def _jump_warnings(planned: list[PlannedRow], previous: dict) -> list[RowIssue]:
             increases.setdefault(row.parent_id, []).append((row, now - before))
     warnings = []
     for siblings in increases.values():
-        amounts = [increase for _, increase in siblings]
-        for at, (row, increase) in enumerate(siblings):
-            # the siblings' increases without this unit's own
-            message = jump_warning(increase, amounts[:at] + amounts[at + 1:])
+        # jump_warning against the others' positive increases: their median is the sorted list's
+        # with this unit's own increase taken out, found by position instead of sorting again
+        positive = sorted(increase for _, increase in siblings if increase > 0)
+        others = len(positive) - 1
+        if others < 3:
+            continue
+        for row, increase in siblings:
+            if increase <= 0:
+                continue
+            own = bisect.bisect_left(positive, increase)
+            at = lambda i: positive[i if i < own else i + 1]  # noqa: E731
+            middle = others // 2
+            median = at(middle) if others % 2 else (at(middle - 1) + at(middle)) / 2
+            message = jump_message(increase, median)
             if message:
                 warnings.append(RowIssue(row.line, row.code, RATE_NUMERATOR, message))
     return warnings
@@ -755,8 +805,9 @@ def _sibling_warnings(indicators, planned: list[PlannedRow], read: ImportScope) 
         parents = {rid: parent for rid, parent in read.units.values()}
         for rid, values in read.previous.items():
             pool.setdefault(parents.get(rid), {})[rid] = values  # in the indicators' order
+    in_order = picker(keys)  # merged holds every key (stored or given)
     for row in planned:
-        pool.setdefault(row.parent_id, {})[row.region_id] = tuple(row.merged.get(k) for k in keys)
+        pool.setdefault(row.parent_id, {})[row.region_id] = in_order(row.merged)
     batch = {row.region_id: row for row in planned}
     warnings = []
     for units in pool.values():

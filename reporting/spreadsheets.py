@@ -70,7 +70,7 @@ def read_table(path_or_bytes, filename: str | None = None) -> tuple[list[str], l
         rows = _csv_rows(data)
     else:
         raise TableError("只支持 .xlsx 或 .csv 文件")
-    numbered = [(n, cells) for n, cells in rows if any(c not in (None, "") for c in cells)]
+    numbered = rows  # the blank rows already left out
     if not numbered:
         raise TableError("文件中没有数据")
     (_, header), body = numbered[0], numbered[1:]
@@ -88,8 +88,9 @@ def _csv_rows(data: bytes):
         raise TableError("CSV 文件编码无法识别（应为 UTF-8 或 GBK）")
     # strict: a quote left open runs to the end of the file, swallowing the rows after it
     reader = csv.reader(io.StringIO(text), strict=True)
-    try:
-        return [(n, [c.strip() for c in row]) for n, row in enumerate(reader, 1)]
+    strip = str.strip
+    try:  # a row of blank cells is all empty strings once stripped
+        return [(n, cells) for n, row in enumerate(reader, 1) if any(cells := list(map(strip, row)))]
     except csv.Error:
         raise TableError(f"CSV 文件第{reader.line_num}行格式错误：引号未配对，或引号后紧跟了其他字符") from None
 
@@ -101,8 +102,11 @@ def _xlsx_rows(data: bytes):
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         sheet = book.worksheets[0]
-        rows = [(n, [_clean(c) for c in row])
-                for n, row in enumerate(sheet.iter_rows(values_only=True), start=1)]
+        rows = []
+        for n, row in enumerate(sheet.iter_rows(values_only=True), start=1):
+            cells = [_clean(c) for c in row]
+            if any(c not in (None, "") for c in cells):
+                rows.append((n, cells))
         book.close()
         return rows
     except Exception as error:  # openpyxl raises many kinds on a broken workbook

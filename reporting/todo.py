@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from . import access, circular_reading, reminders, review
-from .filing import filing_status
+from .filing import filing_statuses
 from .models import LEVEL_NAMES, WRITER_ROLES, Campaign, Department, Period, User
 
 
@@ -34,10 +34,11 @@ def todo(user: User, campaign: Optional[Campaign], current: Optional[Period], no
                               "filing.grid", {**grid, "period_id": report.period_id, "_anchor": f"u-{report.region.code}"},
                               detail=f"退回原因：{state.reason}", at=state.at))
         # the current period and the three before it: older ones are for the dashboard, not a to-do
-        for period in campaign.periods:
-            if current is not None and (period.seq > current.seq or period.seq <= current.seq - 4):
-                continue
-            status = filing_status(campaign, period, region)
+        periods = [p for p in campaign.periods
+                   if current is None or current.seq - 4 < p.seq <= current.seq]
+        statuses = filing_statuses(campaign, periods, region)
+        for period in periods:
+            status = statuses[period.id]
             args = {**grid, "period_id": period.id}
             if status.missing and now >= period.deadline:
                 items.append(Item("overdue", f"{period.label}已逾期，尚有{status.missing - status.draft:,}个{word}未填报"

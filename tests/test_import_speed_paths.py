@@ -132,3 +132,24 @@ def test_the_collector_runs_again_after_an_import_written_or_refused(period, vil
         assert not gc.isenabled()  # a caller that paused it keeps it paused
     finally:
         gc.enable()
+
+
+def test_the_statuses_of_several_periods_equal_each_period_on_its_own(period, villages, frozen_now):
+    """The home page's to-do reads four periods in one aggregate: the same counts as one by one,
+    with a late submission, drafts, and a period nobody has filed."""
+    from reporting.filing import filing_statuses
+    campaign = period.campaign
+    import_reports(period, rows(villages[:40]), submit=True)
+    import_reports(period, rows(villages[40:55]), submit=False)
+    db.session.commit()
+    second = campaign.periods[1]
+    frozen_now(second.deadline + dt.timedelta(hours=2))
+    import_reports(second, rows(villages[:7]), submit=True)  # after its due date
+    import_reports(second, rows(villages[7:10]), submit=False)
+    db.session.commit()
+    periods = campaign.periods[:4]
+    for region in (campaign.root, db.session.get(Region, villages[0].county_id)):
+        together = filing_statuses(campaign, periods, region)
+        assert together == {p.id: filing_status(campaign, p, region) for p in periods}
+    assert filing_statuses(campaign, periods, campaign.root)[second.id].late == 7
+    assert filing_statuses(campaign, periods, campaign.root)[periods[3].id].submitted == 0

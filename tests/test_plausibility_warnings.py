@@ -124,3 +124,36 @@ def test_history_outlier_on_the_api(client, county, frozen_now):
                               "filer": FILER, "submit": True})
     messages = [w["message"] for w in answer.get_json()["warnings"]]
     assert any("居民医保已参保人数（25,000）与本单位上期（2,000）相差过大" in m for m in messages), messages
+
+
+def test_an_imports_jump_warnings_equal_the_row_by_row_verdict():
+    """The bulk import finds each unit's siblings' median by position in one sorted list; it must
+    give the very warnings jump_warning gives each row against the others' increases."""
+    import random
+
+    from reporting.filing import PlannedRow, _jump_warnings
+    from reporting.validation import jump_warning
+    rng = random.Random(20261130)
+    warned = 0
+    for trial in range(300):
+        planned, previous, expected = [], {}, []
+        for parent in range(rng.randint(1, 4)):
+            size = rng.randint(1, 9)
+            for n in range(size):
+                region_id = parent * 100 + n
+                before = rng.randint(0, 3000)
+                gain = rng.choice([0, -5, rng.randint(1, 60), rng.randint(1, 60), rng.randint(200, 900)])
+                planned.append(PlannedRow(region_id, parent, f"{region_id:012d}", region_id, None, {},
+                                          {"enrolled": before + gain}, {}, False, True))
+                previous[region_id] = {"enrolled": before}
+        for row in planned:
+            own = row.merged["enrolled"] - previous[row.region_id]["enrolled"]
+            others = [r.merged["enrolled"] - previous[r.region_id]["enrolled"] for r in planned
+                      if r.parent_id == row.parent_id and r is not row]
+            message = jump_warning(own, others)
+            if message:
+                expected.append((row.code, message))
+        found = [(w.code, w.message) for w in _jump_warnings(planned, previous)]
+        assert sorted(found) == sorted(expected), trial
+        warned += len(found)
+    assert warned > 100  # the trials do reach the warning, often
