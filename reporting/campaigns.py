@@ -4,6 +4,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Optional
 
+from sqlalchemy.orm import contains_eager
+
 from . import audit
 from .extensions import db
 from .indicators import DEFAULT_FORM, build_indicators
@@ -68,5 +70,6 @@ def campaigns_for(region: Region) -> list[Campaign]:
         getattr(Region, f"{region.level}_id") == region.id
     return list(db.session.scalars(
         db.select(Campaign).join(Region, Region.id == Campaign.root_id)
+        .options(contains_eager(Campaign.root))  # the root, joined anyway: no query of its own later
         .where(db.or_(Campaign.root_id.in_([i for i in ids if i is not None]), inside))
         .order_by(Campaign.start.desc(), Campaign.id.desc())))
