@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterable, NamedTuple, Optional
 
 from sqlalchemy import Row, and_, bindparam, case, false, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import aliased, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import audit, clock, review
@@ -577,8 +577,18 @@ def _read_scope(period: Period, scope: Region, codes: set[str]) -> ImportScope:
     db.session.flush()  # what the session holds, as its own queries would see it
     connection = db.session.connection()
     in_scope = descendants_at(scope, campaign.report_level)
-    units = {code: (rid, parent_id) for code, rid, parent_id in connection.execute(
-        in_scope.with_only_columns(Region.code, Region.id, Region.parent_id)).all()}
+    before = previous_period(period)
+    # the units, each beside what it submitted for the period before: one pass over the scope
+    last = aliased(Report, name="last")
+    values = [getattr(last, f"v{i.slot}") for i in indicators]
+    units, previous = {}, {}
+    for code, rid, parent_id, submitted, *row in connection.execute(
+            in_scope.with_only_columns(Region.code, Region.id, Region.parent_id, last.id.is_not(None), *values)
+            .outerjoin(last, and_(last.region_id == Region.id, last.period_id == (before.id if before else None),
+                                  last.status == "submitted"))).all():
+        units[code] = (rid, parent_id)
+        if submitted:
+            previous[rid] = tuple(row)
     outside = [code for code in codes if code and code not in units]
     forbidden = set()
     if outside and scope.id != campaign.root_id:
@@ -588,13 +598,6 @@ def _read_scope(period: Period, scope: Region, codes: set[str]) -> ImportScope:
     region_ids = in_scope.with_only_columns(Region.id)
     reports = {row.region_id: row for row in connection.execute(
         _stored_reports(indicators).where(Report.period_id == period.id, Report.region_id.in_(region_ids))).all()}
-    before = previous_period(period)
-    previous = {}
-    if before is not None:
-        previous = {row[0]: row[1:] for row in connection.execute(
-            select(Report.region_id, *_value_columns(indicators))
-            .where(Report.period_id == before.id, Report.status == "submitted",
-                   Report.region_id.in_(region_ids))).all()}
     return ImportScope(units, forbidden, reports, previous)
 
 
