@@ -5,8 +5,9 @@ import functools
 import gc
 import itertools
 import json
+import threading
 from contextlib import contextmanager
-from typing import Iterable, Optional, Sequence
+from typing import Callable, Iterable, Optional, Sequence
 
 from sqlalchemy import JSON, Date, DateTime, Table
 from sqlalchemy.exc import IntegrityError
@@ -40,7 +41,8 @@ def insert_rows(table: Table, rows: list[dict]) -> None:
         insert_values(table, columns, [tuple(row[c] for c in columns) for row in rows])
 
 
-def insert_values(table: Table, columns: Sequence[str], rows: Iterable[tuple]) -> int:
+def insert_values(table: Table, columns: Sequence[str], rows: Iterable[tuple],
+                  meanwhile: Optional[Callable[[], None]] = None) -> int:
     """Insert `rows`, tuples of values in the order of `columns`, in the session's transaction;
     how many were inserted.
 
@@ -48,16 +50,20 @@ def insert_values(table: Table, columns: Sequence[str], rows: Iterable[tuple]) -
     parameter of every row costs more than the database's own work. Only the values of the columns
     whose type converts them (JSON; dates on SQLite) are converted, the way SQLAlchemy would.
     `rows` may be a generator: PostgreSQL then stores the first rows while the caller makes the
-    next. A duplicate key raises SQLAlchemy's IntegrityError on both databases.
+    next. `meanwhile`, the caller's own work that needs neither the session nor the database, runs
+    while PostgreSQL checks the rows at the COPY's end (their foreign keys), in a thread of its own;
+    elsewhere after the insert. A duplicate key raises SQLAlchemy's IntegrityError on both databases.
     """
     rows = iter(rows)
     first = next(rows, None)
     if first is None:
+        if meanwhile is not None:
+            meanwhile()
         return 0
     rows = itertools.chain([first], rows)
     connection = db.session.connection()
     if connection.dialect.name == "postgresql":
-        return _copy(connection, table, columns, rows)
+        return _copy(connection, table, columns, rows, meanwhile)
     quote = connection.dialect.identifier_preparer.quote
     statement = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
                  f"VALUES ({', '.join(_marks(connection, len(columns)))})")
@@ -66,6 +72,8 @@ def insert_values(table: Table, columns: Sequence[str], rows: Iterable[tuple]) -
     while batch := list(itertools.islice(rows, BATCH)):
         connection.exec_driver_sql(statement, convert(batch))
         count += len(batch)
+    if meanwhile is not None:
+        meanwhile()
     return count
 
 
@@ -121,14 +129,15 @@ def _converter(connection, table: Table, columns: Sequence[str]):
     return convert
 
 
-def _copy(connection, table: Table, columns: Sequence[str], rows: Iterable[tuple]) -> int:
+def _copy(connection, table: Table, columns: Sequence[str], rows: Iterable[tuple],
+          meanwhile: Optional[Callable[[], None]] = None) -> int:
     # COPY streams the rows in one statement; it is several times faster than INSERT batches.
     import psycopg
     quote = connection.dialect.identifier_preparer.quote
     json_at = [at for at, c in enumerate(columns) if isinstance(table.c[c].type, JSON)]
     statement = f"COPY {quote(table.name)} ({', '.join(quote(c) for c in columns)}) FROM STDIN"
     cursor = connection.connection.driver_connection.cursor()
-    count = 0
+    count, helper = 0, None
     try:
         with cursor.copy(statement) as copy:
             for row in rows:
@@ -139,9 +148,34 @@ def _copy(connection, table: Table, columns: Sequence[str], rows: Iterable[tuple
                             row[at] = json.dumps(row[at], ensure_ascii=False)
                 copy.write_row(row)
                 count += 1
+            if meanwhile is not None:  # started now, to run while this thread waits for the server
+                helper = _Helper(meanwhile)
+                helper.start()
     except psycopg.errors.IntegrityError as error:
         # the same exception an INSERT would raise, so that callers handle one kind
         raise IntegrityError(statement, None, error) from None
     finally:
         cursor.close()
+        if helper is not None:
+            helper.join()
+    if helper is not None:
+        helper.result()
     return count
+
+
+class _Helper(threading.Thread):
+    """A thread for work that needs no database, whose exception the caller gets back."""
+
+    def __init__(self, work: Callable[[], None]):
+        super().__init__(name="bulk-helper", daemon=True)
+        self.work, self.error = work, None
+
+    def run(self) -> None:
+        try:
+            self.work()
+        except BaseException as error:  # handed to the caller's thread by result()
+            self.error = error
+
+    def result(self) -> None:
+        if self.error is not None:
+            raise self.error

@@ -543,13 +543,20 @@ def import_reports(period: Period, rows: list[tuple[int, str, dict, dict]], *, s
                                                 default_filer=default_filer, reviewed=reviewed)
     if errors:
         raise ImportRejected(errors)
-    warnings.extend(_jump_warnings(planned, previous))
-    warnings.extend(_sibling_warnings(indicators, planned, read))
+
+    def judge() -> None:
+        """The warnings that compare the rows with each other (jumps, outliers among siblings)."""
+        warnings.extend(_jump_warnings(planned, previous))
+        warnings.extend(_sibling_warnings(indicators, planned, read))
     outcome = ImportOutcome(loaded=len(planned), warnings=warnings)
-    if dry_run or (hold_on_warnings and warnings):
-        return outcome
+    if dry_run or hold_on_warnings:  # every warning known before anything is written
+        judge()
+        if dry_run or warnings:
+            return outcome
     _write(period, indicators, planned, outcome, submit=submit, user=user, reason=reason, now=now,
-           previous=previous, source=source or {"sha256": rows_digest(rows)})
+           previous=previous, source=source or {"sha256": rows_digest(rows)},
+           # otherwise worked out beside the write, before the audit entry counts them
+           judge=None if dry_run or hold_on_warnings else judge)
     review.resubmitted([row.old.id for row in planned if row.changed and row.old is not None
                         and reviewed.get(row.old.id, (None, False))[0] == "returned"])
     return outcome
@@ -677,7 +684,7 @@ def _plan(indicators, rows, read: ImportScope, *, submit: bool, reason: Optional
 
 def _write(period: Period, indicators, planned: list[PlannedRow], outcome: ImportOutcome, *,
            submit: bool, user: Optional[User], reason: Optional[str], now: dt.datetime,
-           previous: dict[int, dict], source: dict) -> None:
+           previous: dict[int, dict], source: dict, judge: Optional[Callable[[], None]] = None) -> None:
     """Write the validated rows: inserts, updates at the revision read, the corrections' revisions,
     and one audit entry that records the import (who, the period, the file's digest, the counts).
 
@@ -696,8 +703,8 @@ def _write(period: Period, indicators, planned: list[PlannedRow], outcome: Impor
 
     def new_reports():
         """Go through the rows once: yield each new report as the COPY takes it, and gather the
-        updates, corrections and tallies' changes meanwhile (the database stores the first rows
-        on the other core while the rest are worked out here)."""
+        updates and corrections meanwhile (the database stores the first rows on the other core
+        while the rest are worked out here)."""
         for row in planned:
             if not row.changed:
                 outcome.unchanged += 1
@@ -711,10 +718,6 @@ def _write(period: Period, indicators, planned: list[PlannedRow], outcome: Impor
                 outcome.new_drafts += 1
             if row.was_submitted:
                 corrections.append(row)
-                tallies.corrected(row.parent_id, row.stored, row.merged, later.get(row.region_id))
-            elif status == "submitted":
-                tallies.submitted(row.parent_id, row.merged, late=late,
-                                  prior=prior.get(row.region_id), later=later.get(row.region_id))
             values = [row.merged[k] for k in keys]
             filer = [row.filer[k] for k in FILER_FIELDS]
             old = row.old
@@ -727,7 +730,21 @@ def _write(period: Period, indicators, planned: list[PlannedRow], outcome: Impor
                 updates.append((status, *values, *filer, now if first else old.submitted_at,
                                 user_id if first else old.submitted_by_id, now, user_id, old.id, old.revision))
 
-    inserted = _write_reports(indicators, new_reports(), updates)
+    def count() -> None:
+        """The tallies' changes (and `judge`'s warnings): work over the rows that needs neither the
+        session nor the database, done beside the COPY's last step, the database's check of the rows."""
+        if judge is not None:
+            judge()
+        for row in planned:
+            if not row.changed:
+                continue
+            if row.was_submitted:
+                tallies.corrected(row.parent_id, row.stored, row.merged, later.get(row.region_id))
+            elif submit:
+                tallies.submitted(row.parent_id, row.merged, late=late,
+                                  prior=prior.get(row.region_id), later=later.get(row.region_id))
+
+    inserted = _write_reports(indicators, new_reports(), updates, meanwhile=count)
     tallies.apply()
     outcome.inserted, outcome.updated, outcome.written = inserted, len(updates), True
     reason = (reason or "").strip()
@@ -746,7 +763,8 @@ def _write(period: Period, indicators, planned: list[PlannedRow], outcome: Impor
                             "warnings": len(outcome.warnings), **({"reason": reason} if reason else {})})
 
 
-def _write_reports(indicators, inserts: Iterable[tuple], updates: list[tuple]) -> int:
+def _write_reports(indicators, inserts: Iterable[tuple], updates: list[tuple],
+                   meanwhile: Optional[Callable[[], None]] = None) -> int:
     """Insert the new reports and update the stored ones at the revision that was read; how many
     were inserted. `updates` is read after `inserts` is exhausted (it may be filled meanwhile).
 
@@ -758,7 +776,7 @@ def _write_reports(indicators, inserts: Iterable[tuple], updates: list[tuple]) -
     written = ["status", *[c.key for c in _value_columns(indicators)], *[f"filer_{k}" for k in FILER_FIELDS],
                "submitted_at", "submitted_by_id", "updated_at", "updated_by_id"]
     try:
-        inserted = insert_values(table, ["period_id", "region_id", *written, "revision"], inserts)
+        inserted = insert_values(table, ["period_id", "region_id", *written, "revision"], inserts, meanwhile)
     except IntegrityError:
         raise stale from None
     if update_values(table, written, ["id", "revision"], updates, bump="revision") != len(updates):

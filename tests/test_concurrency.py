@@ -651,10 +651,11 @@ def test_import_refuses_rows_changed_while_it_validated(app, anhui, frozen_now, 
     audit_before = db.session.scalar(text("SELECT count(*) FROM audit_entry"))
     target = villages[0]
 
-    original = filing._jump_warnings
+    original = filing._plan
 
-    def filer_saves_meanwhile(*args):
-        # after the import's reads, before its writes: a county filer's save, committed on its own
+    def filer_saves_meanwhile(*args, **kwargs):
+        checked = original(*args, **kwargs)
+        # after the import's reads and checks, before its writes: a county filer's save, committed on its own
         with db.engine.connect() as other:
             if meanwhile == "save":
                 other.execute(text("UPDATE report SET v3 = 777, revision = revision + 1 "
@@ -665,9 +666,9 @@ def test_import_refuses_rows_changed_while_it_validated(app, anhui, frozen_now, 
                     "updated_at, revision) VALUES (:p, :r, 'draft', 777, '', '', '', :now, 1)"),
                     {"r": target.id, "p": period.id, "now": dt.datetime(2022, 9, 5, 10, 0)})
             other.commit()
-        return original(*args)
+        return checked
 
-    monkeypatch.setattr(filing, "_jump_warnings", filer_saves_meanwhile)
+    monkeypatch.setattr(filing, "_plan", filer_saves_meanwhile)
     with pytest.raises(filing.ImportRejected, match="被他人修改"):
         filing.import_reports(period, rows(600, villages), submit=True)
     db.session.rollback()

@@ -153,3 +153,37 @@ def test_the_statuses_of_several_periods_equal_each_period_on_its_own(period, vi
         assert together == {p.id: filing_status(campaign, p, region) for p in periods}
     assert filing_statuses(campaign, periods, campaign.root)[second.id].late == 7
     assert filing_statuses(campaign, periods, campaign.root)[periods[3].id].submitted == 0
+
+
+def test_the_warnings_worked_out_beside_the_write_are_a_dry_runs(period, villages, frozen_now):
+    """Without a hold on warnings, the warnings that compare rows (jumps, outliers among siblings)
+    are worked out in a thread while the database checks the written rows: the same warnings as a
+    dry run finds, and counted in the audit entry."""
+    from reporting.models import AuditEntry
+    import_reports(period, rows(villages), submit=True)
+    db.session.commit()
+    second = period.campaign.periods[1]
+    frozen_now(second.deadline - dt.timedelta(days=1))
+    batch = rows(villages, enrolled=2010)
+    batch[0] = (2, villages[0].code, counts(0, 40_000), {})  # a jump, and far above its siblings
+    checked = import_reports(second, batch, submit=True, dry_run=True)
+    written = import_reports(second, batch, submit=True)
+    db.session.commit()
+    assert written.written and len(written.warnings) >= 2
+    assert [(w.code, w.message) for w in written.warnings] == [(w.code, w.message) for w in checked.warnings]
+    entry = db.session.scalars(select(AuditEntry).where(AuditEntry.kind == "reports.import")
+                               .order_by(AuditEntry.id.desc())).first()
+    assert entry.after["warnings"] == len(written.warnings)
+
+
+def test_an_error_in_the_work_beside_the_write_reaches_the_caller(period, villages, monkeypatch):
+    """The thread's exception is raised in the import, not lost: nothing is left half-written."""
+    from reporting import filing
+
+    def broken(*args):
+        raise RuntimeError("坏了")
+    monkeypatch.setattr(filing, "_sibling_warnings", broken)
+    with pytest.raises(RuntimeError, match="坏了"):
+        import_reports(period, rows(villages[:40]), submit=True)
+    db.session.rollback()
+    assert db.session.scalar(select(func.count(Report.id))) == 0
