@@ -21,33 +21,21 @@ sys.path.insert(0, ROOT)
 
 from sqlalchemy import select, text  # noqa: E402
 
-from app import create_app  # noqa: E402
-from reporting import clock  # noqa: E402
+from fresh import DIVISIONS, fresh_app  # noqa: E402  (bench/)
 from reporting.campaigns import create_campaign  # noqa: E402
 from reporting.extensions import db  # noqa: E402
 from reporting.filing import import_reports  # noqa: E402
 from reporting.hierarchy import descendants_at, import_divisions, region_by_code  # noqa: E402
 from reporting.models import Region, Report, User  # noqa: E402
 
-DIVISIONS = os.environ.get("BENCH_DIVISIONS") or next(
-    (p for p in (os.path.join(ROOT, "..", "shared", "data", "divisions"), "/work/shared/data/divisions")
-     if os.path.isdir(p)), "../shared/data/divisions")
 COUNTY = "370114"
 RUNS = int(os.environ.get("BENCH_RUNS", "15"))
-NOW = dt.datetime(2022, 10, 5, 9, 0)
+NOW = dt.datetime(2022, 10, 5, 9, 0)  # inside the first period, before its due date
 
 
 def main(url: str) -> None:
-    clock.now = lambda: NOW  # inside the first period, before its due date
-    config = {"SECRET_KEY": "bench", "WTF_CSRF_ENABLED": False, "SESSION_COOKIE_SECURE": False,
-              "RATELIMIT_ENABLED": False}
-    config["DATABASE_URL" if url.startswith("postgres") else "SQLALCHEMY_DATABASE_URI"] = url
-    app = create_app(config)
+    app = fresh_app(url, NOW)
     with app.app_context():
-        db.drop_all()
-        db.session.execute(text("DROP TABLE IF EXISTS alembic_version"))
-        db.session.commit()
-        db.create_all()
         import_divisions(DIVISIONS, under=COUNTY)
         county = region_by_code(COUNTY)
         campaign, _ = create_campaign(name="基准", root=county, start=dt.date(2022, 9, 1),

@@ -23,20 +23,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
-from sqlalchemy import text  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
-from app import create_app  # noqa: E402
-from reporting import clock  # noqa: E402
+from fresh import DIVISIONS, fresh_app  # noqa: E402  (bench/)
 from reporting.campaigns import create_campaign  # noqa: E402
 from reporting.extensions import db  # noqa: E402
 from reporting.filing import import_reports  # noqa: E402
 from reporting.hierarchy import descendants_at, import_divisions, region_by_code  # noqa: E402
 from reporting.models import Region, User  # noqa: E402
 
-DIVISIONS = os.environ.get("BENCH_DIVISIONS") or next(
-    (p for p in (os.path.join(ROOT, "..", "shared", "data", "divisions"), "/work/shared/data/divisions")
-     if os.path.isdir(p)), "../shared/data/divisions")
 COUNTY = "370114"
 KEYSTROKES = int(os.environ.get("BENCH_KEYSTROKES", "40"))
 NOW = dt.datetime(2022, 10, 12, 9, 0)
@@ -51,16 +46,8 @@ PROBE = """() => {
 
 
 def build(url: str):
-    clock.now = lambda: NOW
-    config = {"SECRET_KEY": "bench", "WTF_CSRF_ENABLED": False, "SESSION_COOKIE_SECURE": False,
-              "RATELIMIT_ENABLED": False}
-    config["DATABASE_URL" if url.startswith("postgres") else "SQLALCHEMY_DATABASE_URI"] = url
-    app = create_app(config)
+    app = fresh_app(url, NOW)
     with app.app_context():
-        db.drop_all()
-        db.session.execute(text("DROP TABLE IF EXISTS alembic_version"))
-        db.session.commit()
-        db.create_all()
         import_divisions(DIVISIONS, under=COUNTY)
         county = region_by_code(COUNTY)
         campaign, _ = create_campaign(name="基准", root=county, start=dt.date(2022, 9, 1),

@@ -19,17 +19,16 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
-from sqlalchemy import select, text  # noqa: E402
+from sqlalchemy import select  # noqa: E402
 
-from app import create_app  # noqa: E402
-from reporting import clock, reminders, review  # noqa: E402
+from fresh import JIANGMEN, fresh_app  # noqa: E402  (bench/)
+from reporting import reminders, review  # noqa: E402
 from reporting.campaigns import create_campaign  # noqa: E402
 from reporting.extensions import db  # noqa: E402
 from reporting.filing import import_reports  # noqa: E402
 from reporting.hierarchy import descendants_at, import_divisions, region_by_code  # noqa: E402
 from reporting.models import Circular, Region, Reminder, ReminderMessage, Review, ReviewAction, User  # noqa: E402
 
-JIANGMEN = os.path.join(ROOT, "reporting", "data", "jiangmen")
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 NOW = dt.datetime(2022, 10, 5, 9, 0)
 VALUES = {"population": 3000, "should_enroll": 2600, "enrolled": 2000, "hardship_should": 80,
@@ -44,16 +43,8 @@ def timed(results: dict, name: str, run) -> None:
 
 
 def main(url: str) -> None:
-    clock.now = lambda: NOW
-    config = {"SECRET_KEY": "bench", "WTF_CSRF_ENABLED": False, "SESSION_COOKIE_SECURE": False,
-              "RATELIMIT_ENABLED": False}
-    config["DATABASE_URL" if url.startswith("postgres") else "SQLALCHEMY_DATABASE_URI"] = url
-    app = create_app(config)
+    app = fresh_app(url, NOW)
     with app.app_context():
-        db.drop_all()
-        db.session.execute(text("DROP TABLE IF EXISTS alembic_version"))
-        db.session.commit()
-        db.create_all()
         import_divisions(JIANGMEN)
         city = region_by_code("4407")
         campaign, _ = create_campaign(name="江门市2023年度", root=city, start=dt.date(2022, 9, 1),
@@ -92,7 +83,7 @@ def main(url: str) -> None:
         db.engine.dispose()
     dialect = "PostgreSQL" if url.startswith("postgres") else "SQLite"
     print(f"\n{dialect}: median of {RUNS} runs")
-    print(f"| step | median ms | min ms |\n|---|---:|---:|")
+    print("| step | median ms | min ms |\n|---|---:|---:|")
     for name, times in results.items():
         print(f"| {name} | {statistics.median(times) * 1000:,.0f} | {min(times) * 1000:,.0f} |")
 
