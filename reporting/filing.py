@@ -306,21 +306,9 @@ class FilingStatus:
         return self.total - self.submitted
 
 
-def filing_status(campaign: Campaign, period: Period, region: Region) -> FilingStatus:
-    """How many report-level units under `region` have filed this period (one aggregate, over the
-    units by their stored ancestor id: no subquery to build for every row save's answer)."""
-    submitted = Report.status == "submitted"
-    inside = Region.id == region.id if region.level == "village" else \
-        getattr(Region, f"{region.level}_id") == region.id
-    row = db.session.execute(
-        select(func.count(Region.id),
-               func.count(case((submitted, 1))),
-               func.count(case((and_(submitted, Report.submitted_at >= period.deadline), 1))),
-               func.count(case((Report.status == "draft", 1))))
-        .select_from(Region)
-        .outerjoin(Report, and_(Report.region_id == Region.id, Report.period_id == period.id))
-        .where(Region.level == campaign.report_level, inside)).one()
-    return FilingStatus(*row)
+def filing_status(period: Period, region: Region) -> FilingStatus:
+    """How many report-level units under `region` have filed this period."""
+    return filing_totals(period, region)[2]
 
 
 def filing_statuses(campaign: Campaign, periods: list[Period], region: Region) -> dict[int, FilingStatus]:

@@ -100,7 +100,7 @@ def test_a_late_import_is_marked_late_by_the_database_too(period, villages, froz
     assert late >= period.deadline
     import_reports(period, rows(villages[:12]), submit=True)
     db.session.commit()
-    status = filing_status(period.campaign, period, period.campaign.root)
+    status = filing_status(period, period.campaign.root)
     assert (status.submitted, status.late) == (12, 12)
     report = db.session.scalar(select(Report).where(Report.region_id == villages[0].id))
     assert report.late and report.submitted_at == late
@@ -150,7 +150,7 @@ def test_the_statuses_of_several_periods_equal_each_period_on_its_own(period, vi
     periods = campaign.periods[:4]
     for region in (campaign.root, db.session.get(Region, villages[0].county_id)):
         together = filing_statuses(campaign, periods, region)
-        assert together == {p.id: filing_status(campaign, p, region) for p in periods}
+        assert together == {p.id: filing_status(p, region) for p in periods}
     assert filing_statuses(campaign, periods, campaign.root)[second.id].late == 7
     assert filing_statuses(campaign, periods, campaign.root)[periods[3].id].submitted == 0
 

@@ -24,7 +24,7 @@ def index():
     campaign = campaigns[0] if campaigns else None
     today = clock.today()
     period = current_period(campaign, today) if campaign else None
-    status = filing_status(campaign, period, region) if period else None
+    status = filing_status(period, region) if period else None
     circulars = addressed(current_user, limit=5)
     return render_template("home/index.html", region=region, campaign=campaign, period=period,
                            today=today, status=status, items=todo(current_user, campaign, period, clock.now()),
