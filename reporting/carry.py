@@ -13,6 +13,8 @@ from sqlalchemy import and_, func, select
 from .extensions import db
 from .models import Indicator, Period, Region, Report
 from .rollup import SUBMITTED
+from .sql import among
+from .tally import FEW_UNITS
 
 #: the indicator keys a new period takes over from the unit's last submitted report
 CARRIED_KEYS = ("population", "should_enroll", "hardship_should")
@@ -27,28 +29,37 @@ def carried_indicators(indicators: Iterable[Indicator]) -> list:
 def carried_values(period: Period, units, indicators: Optional[list] = None, *,
                    by_code: bool = False) -> dict:
     """region id (or code) -> {key: value} of the carried indicators, from each unit's last submitted
-    report of an earlier period of the campaign. `units` is a select of region ids (or a list of them).
+    report of an earlier period of the campaign. `units` is a select of region ids, or a list of them.
 
-    Two plain queries whatever the number of units: the latest earlier period per unit, then its values.
+    One query whatever the number of units: each unit's latest earlier period, joined to its values.
+    A county's units are named by their ids (up to tally.FEW_UNITS of them), so that PostgreSQL reads
+    them by index; named by a subquery, it planned a scan of every report of the campaign instead
+    (50 ms of three processes' CPU for a county's grid, against 7 ms of one).
     """
     carried = carried_indicators(indicators if indicators is not None else period.campaign.indicators)
     if not carried or period.seq <= 1:
         return {}
-    earlier = and_(Period.campaign_id == period.campaign_id, Period.seq < period.seq)
+    listed = isinstance(units, (list, tuple, set))
+    ids = list(units) if listed else db.session.scalars(units).all()
+    if not ids:
+        return {}
+    # a city's or a province's units stay a subquery: for so many, reading the campaign's reports whole is right
+    mine = among(Report.region_id, ids) if listed or len(ids) <= FEW_UNITS else Report.region_id.in_(units)
+    earlier = and_(Period.campaign_id == period.campaign_id, Period.seq < period.seq,
+                   Report.status.in_(SUBMITTED), mine)
     latest = (select(Report.region_id, func.max(Period.seq).label("seq"))
               .join(Period, Period.id == Report.period_id)
-              .where(earlier, Report.status.in_(SUBMITTED), Report.region_id.in_(units))
-              .group_by(Report.region_id).subquery())
+              .where(earlier).group_by(Report.region_id).subquery())
     columns = [getattr(Report, f"v{i.slot}") for i in carried]
-    rows = db.session.execute(
-        select(Region.code if by_code else Report.region_id, *columns)
-        .join(Period, Period.id == Report.period_id)
-        .join(Region, Region.id == Report.region_id)
-        .join(latest, and_(latest.c.region_id == Report.region_id, latest.c.seq == Period.seq))
-        .where(earlier, Report.status.in_(SUBMITTED)))
+    query = (select(Region.code if by_code else Report.region_id, *columns)
+             .join(Period, Period.id == Report.period_id)
+             .join(latest, and_(latest.c.region_id == Report.region_id, latest.c.seq == Period.seq))
+             .where(earlier))
+    if by_code:
+        query = query.join(Region, Region.id == Report.region_id)
     keys = [i.key for i in carried]
     found = {}
-    for unit, *values in rows:
+    for unit, *values in db.session.execute(query):
         kept = {key: value for key, value in zip(keys, values) if value is not None}
         if kept:
             found[unit] = kept

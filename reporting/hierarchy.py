@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import bindparam, func, select, union_all, update
 from sqlalchemy.orm import aliased
 
 from .bulk import insert_rows
@@ -250,9 +250,11 @@ def grid_regions(code: str, unit_code: str) -> dict[str, Region]:
     in one statement."""
     if not (is_code(code) and is_code(unit_code)):
         return {}
-    rows = db.session.scalars(select(Region).where(or_(
-        Region.code.in_((code, unit_code)),
-        Region.id.in_(select(_UNIT.parent_id).where(_UNIT.code == unit_code)))))
+    # a union of the two lookups, each by index: spelt as `code IN (…) OR id IN (…)`, PostgreSQL
+    # scanned every region (10 ms of 41,000 regions; 150 ms of the country's 700,000)
+    named = union_all(select(Region.id).where(Region.code.in_((code, unit_code))),
+                      select(_UNIT.parent_id).where(_UNIT.code == unit_code))
+    rows = db.session.scalars(select(Region).where(Region.id.in_(named)))
     return {r.code: r for r in rows}
 
 

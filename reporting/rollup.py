@@ -71,19 +71,6 @@ def _scope(region: Region):
     return _group_column(region, region.level) == region.id
 
 
-#: below this many report units, walk the region's units; above it, read the period's reports
-SMALL_SCOPE = 5000
-
-
-def _reports_in(region: Region, report_level: str):
-    """Reports of units inside `region`. For a small region, an IN over the region index lets the
-    planner find each unit's report instead of checking every report of the period; a large one
-    (a province) is most of the period anyway, and the plain filter on the join is faster."""
-    if region.units(report_level) <= SMALL_SCOPE:
-        return Report.region_id.in_(select(Region.id).where(_scope(region)))
-    return _scope(region)
-
-
 def child_totals(period: Period, region: Region, statuses=SUBMITTED,
                  level: Optional[str] = None) -> dict[int, Totals]:
     """Totals of each unit one level below `region` (or at `level`), keyed by its id: one query."""
@@ -110,7 +97,7 @@ def totals_by_period(periods: list[Period], region: Region, statuses=SUBMITTED,
     query = (select(group, Report.period_id, func.count(Report.id), late, *_sums(indicators))
              .select_from(Report).join(Region, Region.id == Report.region_id)
              .where(Report.period_id.in_([p.id for p in periods]), Report.status.in_(statuses),
-                    _reports_in(region, campaign.report_level))
+                    _scope(region))
              .group_by(group, Report.period_id))
     result = {}
     for row in db.session.execute(query):
@@ -216,7 +203,7 @@ def region_totals(period: Period, region: Region, statuses=SUBMITTED) -> Totals:
         select(func.count(Report.id), *_sums(indicators))
         .select_from(Report).join(Region, Region.id == Report.region_id)
         .where(Report.period_id == period.id, Report.status.in_(statuses),
-               _reports_in(region, period.campaign.report_level))).one()
+               _scope(region))).one()
     return Totals({i.key: row[1 + n] for n, i in enumerate(indicators) if row[1 + n] is not None}, row[0])
 
 

@@ -26,6 +26,7 @@ from . import cache
 from .extensions import db
 from .hierarchy import child_level
 from .models import LEVELS, VALUE_SLOTS, Campaign, Indicator, Period, Region, Report, Tally
+from .sql import among
 
 SLOTS = range(1, VALUE_SLOTS + 1)
 #: the ancestor ids a tally copies from its unit's Region
@@ -222,7 +223,7 @@ def _submitted_of(region_ids: list[int], period_ids: list[int], columns: list):
     if len(region_ids) > FEW_UNITS:
         wanted = set(region_ids)
         return [row for row in db.session.execute(query) if row[0] in wanted]
-    return db.session.execute(query.where(Report.region_id.in_(region_ids))).all()
+    return db.session.execute(query.where(among(Report.region_id, region_ids))).all()
 
 
 def recount(period: Period) -> list[dict]:
