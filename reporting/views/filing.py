@@ -15,7 +15,7 @@ from sqlalchemy.orm import aliased, joinedload
 
 from forms.filing import SubmitForm, UploadForm
 
-from .. import access, clock, review
+from .. import access, clock, filters, review
 from ..campaigns import campaigns_for
 from ..carry import carried_values, with_carried
 from ..extensions import db
@@ -28,6 +28,7 @@ from ..indicators import fields
 from ..models import LEVELS, VALUE_SLOTS, Campaign, Period, Region, Report, Review
 from ..rollup import FILED, child_totals, ratio
 from ..schedule import current_period
+from ..sql import among
 from ..spreadsheets import TableError, file_name
 from ..workbook_upload import carry_rows, foreign_form, outcome_message
 from . import commit_keeping_rows, go_to, id_arg, page_or_fragment
@@ -107,10 +108,13 @@ class GridRow(NamedTuple):
     #: the unit's code and name, HTML-escaped once for the row's many attributes
     code: Markup
     name: Markup
-    #: (key, label, column, value shown or "", the carried value if the cell shows it else None), in
-    #: the form's order; key and label HTML-escaped: the template prints these cells unescaped
+    #: (key, label, column, value shown or "", the carried value formatted if the cell shows it else
+    #: None), in the form's order; key and label HTML-escaped: the template prints these cells unescaped
     cells: list[tuple]
     locked: bool
+    revision: int
+    #: 居民医保参保率, formatted
+    rate: str
 
 
 def grid_rows(groups: list[Group], indicators, carried: dict[int, dict]) -> None:
@@ -125,9 +129,10 @@ def grid_rows(groups: list[Group], indicators, carried: dict[int, dict]) -> None
                 value = values.get(key)
                 kept = last.get(key)
                 cells.append((key_html, label_html, column, "" if value is None else int(value),
-                              kept if kept is not None and kept == value else None))
+                              filters.count(kept) if kept is not None and kept == value else None))
             group.rows.append(GridRow(unit, report, values, escape(unit.code), escape(unit.name), cells,
-                                      review.is_locked(report)))
+                                      review.is_locked(report), report.revision if report else 0,
+                                      filters.percent(ratio(values.get("enrolled"), values.get("should_enroll")))))
 
 
 def grid_groups(period: Period, region: Region, only_missing: bool = False) -> list[Group]:
@@ -143,7 +148,7 @@ def grid_groups(period: Period, region: Region, only_missing: bool = False) -> l
         .where(Report.period_id == period.id, Report.region_id.in_(in_grid.with_only_columns(Region.id))))}
     if reports:  # the few reviewed ones: 已退回 with the edits held for them, or locked
         by_id = {r.id: r for r in reports.values()}
-        for found in db.session.scalars(select(Review).where(Review.report_id.in_(by_id))):
+        for found in db.session.scalars(select(Review).where(among(Review.report_id, by_id))):
             by_id[found.report_id].review = found
     parent_ids = {u.parent_id for u in units} - {region.id}
     parents = {r.id: r for r in db.session.scalars(select(Region).where(Region.id.in_(parent_ids)))}
@@ -221,7 +226,7 @@ def grid_context(period: Period, region: Region, only_missing: bool = False, **e
     form = extra.pop("form", None) or SubmitForm(data={
         f"filer_{k}": (getattr(first, f"filer_{k}") if first else "") or default
         for k, default in (("name", current_user.full_name), ("phone", current_user.phone), ("head", ""))})
-    unit_ids = descendants_at(region, campaign.report_level).with_only_columns(Region.id)
+    unit_ids = [unit.id for group in groups for unit, _ in group.units]
     indicators, carried = fields(campaign.indicators), carried_values(period, unit_ids, campaign.indicators)
     grid_rows(groups, indicators, carried)
     last_submitted_at = max((r.submitted_at for r in submitted), default=None)
