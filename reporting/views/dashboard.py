@@ -13,7 +13,7 @@ from .. import charts as chart_svg
 from ..departments import department_progress
 from ..extensions import db
 from ..hierarchy import region_by_code
-from ..models import Period, Region, Report, User
+from ..models import LEVELS, Period, Region, Report, User
 from ..ranking import LATE_NAMES, LIGHTS, MEASURES, progress
 from ..rollup import totals_by_period
 from ..schedule import time_progress
@@ -111,9 +111,15 @@ def board(region: Region, period: Period) -> dict:
 def charts(code: str):
     """The dashboard's charts: alone for htmx (the page asks for them once loaded), or the page with them."""
     region, period = load(code)
-    context = dashboard_context(region, period)
-    context["charts"] = cache.charts(period, region, lambda: _charts(region, period, context["result"]))
-    return respond("charts", context)
+    if not request.htmx:
+        context = dashboard_context(region, period)
+        context["charts"] = cache.charts(period, region, lambda: _charts(region, period, context["result"]))
+        return respond("charts", context)
+    # the fragment needs the charts and whether the region has units below it: no ranking, no board
+    measure = request.args.get("measure") if request.args.get("measure") in MEASURES else None
+    drawn = cache.charts(period, region, lambda: _charts(region, period, cache.progress(period, region, measure)))
+    below = LEVELS.index(region.level) < LEVELS.index(period.campaign.report_level)
+    return respond("charts", dict(region=region, period=period, charts=drawn, rows=below))
 
 
 @bp.get("/<code>/missing")
