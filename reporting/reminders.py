@@ -390,12 +390,12 @@ def chased(period: Period, region: Region) -> dict[int, tuple[int, dt.datetime]]
 
 def chased_departments(period: Period, region: Region) -> dict[int, tuple[int, dt.datetime]]:
     """Per department sitting at `region`: how many times it was chased for the period, and the last time."""
-    from .departments import departments_at
     rows = db.session.execute(
         select(ReminderMessage.department_id, func.count(ReminderMessage.id), func.max(Reminder.at))
         .join(Reminder, Reminder.id == ReminderMessage.reminder_id)
-        .where(Reminder.period_id == period.id,
-               ReminderMessage.department_id.in_([d.id for d in departments_at(period.campaign, region)]))
+        .join(Department, Department.id == ReminderMessage.department_id)
+        .where(Reminder.period_id == period.id, Department.campaign_id == period.campaign_id,
+               Department.region_id == region.id)
         .group_by(ReminderMessage.department_id))
     return {row[0]: (row[1], row[2]) for row in rows}
 
