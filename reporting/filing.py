@@ -10,7 +10,7 @@ import operator
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, NamedTuple, Optional
 
-from sqlalchemy import Row, and_, bindparam, case, false, func, select
+from sqlalchemy import Row, and_, bindparam, case, false, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, joinedload
 from sqlalchemy.orm.exc import StaleDataError
@@ -22,7 +22,7 @@ from .hierarchy import descendants_at
 from .indicators import RATE_NUMERATOR, fields
 from .models import Campaign, Department, Indicator, Period, Region, Report, Revision, User
 from .rollup import FILED, Totals
-from .tally import Changes, neighbours
+from .tally import Changes, neighbours, priors
 from .validation import FILER_FIELDS, Issue, check, jump_message, parse_values, reason_errors, sibling_outlier
 
 
@@ -87,17 +87,26 @@ class Neighbourhood(NamedTuple):
     increases: list[int]
     #: the other units' figures: this period's where they have a report, else the last period's
     siblings: list[dict[str, Optional[int]]]
+    #: the id of the unit's first later period it has submitted (a 补报 moves that one's change), or None
+    later: Optional[int] = None
 
 
 def neighbourhood(period: Period, region: Region, indicators) -> Neighbourhood:
-    """The reports of `region` and of the units under its parent, for `period` and the one before."""
+    """The reports of `region` and of the units under its parent, for `period` and the one before,
+    and the unit's own submitted reports of later periods."""
     before = previous_period(period)
+    later_seqs = {p.id: p.seq for p in period.campaign.periods if p.seq > period.seq}
     now: dict[int, tuple] = {}
     then: dict[int, tuple] = {}
+    later: Optional[int] = None
     statement = _neighbourhood(tuple(i.slot for i in indicators), region.parent_id is not None)
     for region_id, period_id, status, *values in db.session.execute(statement, {
             "period_id": period.id, "before_id": before.id if before else period.id,
-            "parent_id": region.parent_id, "region_id": region.id}):
+            "parent_id": region.parent_id, "region_id": region.id, "later_ids": list(later_seqs)}):
+        if period_id in later_seqs:  # the unit's own, submitted: the statement reads no other
+            if later is None or later_seqs[period_id] < later_seqs[later]:
+                later = period_id
+            continue
         (now if period_id == period.id else then)[region_id] = (status, values)
     keys = [i.key for i in indicators]
     enrolled = keys.index(RATE_NUMERATOR)
@@ -113,7 +122,7 @@ def neighbourhood(period: Period, region: Region, indicators) -> Neighbourhood:
         if (current and last and current[0] == last[0] == "submitted"
                 and current[1][enrolled] is not None and last[1][enrolled] is not None):
             increases.append(current[1][enrolled] - last[1][enrolled])
-    return Neighbourhood(previous, increases, siblings)
+    return Neighbourhood(previous, increases, siblings, later)
 
 
 def save_report(period: Period, region: Region, raw_values: dict[str, Any], filer: dict[str, str], *,
@@ -158,9 +167,9 @@ def save_report(period: Period, region: Region, raw_values: dict[str, Any], file
         before = previous_period(period)
         last = find_report(before, region, department) if before else None
         previous = last.values(indicators) if last and last.status == "submitted" else None
-        increases, siblings = [], []
+        increases, siblings, later = [], [], None
     else:
-        previous, increases, siblings = neighbourhood(period, region, indicators)
+        previous, increases, siblings, later = neighbourhood(period, region, indicators)
     rule_errors, warnings = check(indicators, merged, filer, submit=submitting, previous=previous,
                                   sibling_increases=increases, sibling_values=siblings)
     changed = report is None or merged != stored or any(
@@ -199,13 +208,12 @@ def save_report(period: Period, region: Region, raw_values: dict[str, Any], file
         raise ReportConflict("该报表刚被他人修改，请查看最新数据后再保存") from None
     if submitting and not department:
         tallies = Changes(period, indicators)
-        prior, later = neighbours(period, [region.id], indicators,
-                                  {region.id: previous} if previous is not None else None)
         if was_submitted:
-            tallies.corrected(region.parent_id, stored, merged, later.get(region.id))
+            tallies.corrected(region.parent_id, stored, merged, later)
         else:
+            prior = previous if previous is not None else priors(period, [region.id], indicators).get(region.id)
             tallies.submitted(region.parent_id, merged, late=report.submitted_at >= period.deadline,
-                              prior=prior.get(region.id), later=later.get(region.id))
+                              prior=prior, later=later)
         tallies.apply()
     kind = ("report.resubmit" if resubmitting else "report.correct" if was_submitted else
             "report.submit" if submitting else "report.save")
@@ -337,10 +345,12 @@ def filing_statuses(campaign: Campaign, periods: list[Period], region: Region) -
 def _neighbourhood(slots: tuple[int, ...], has_parent: bool):
     """neighbourhood's statement, built once for each form (a row save runs it on every keystroke)."""
     under = Region.parent_id == bindparam("parent_id") if has_parent else Region.id == bindparam("region_id")
+    own_later = and_(Report.region_id == bindparam("region_id"), Report.status == "submitted",
+                     Report.period_id.in_(bindparam("later_ids", expanding=True)))
     return (select(Report.region_id, Report.period_id, Report.status,
                    *[getattr(Report, f"v{slot}") for slot in slots])
             .join(Region, Region.id == Report.region_id)
-            .where(under, Report.period_id.in_([bindparam("period_id"), bindparam("before_id")])))
+            .where(under, or_(Report.period_id.in_([bindparam("period_id"), bindparam("before_id")]), own_later)))
 
 
 def filing_totals(period: Period, region: Region, group: Optional[Region] = None

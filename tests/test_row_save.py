@@ -38,7 +38,7 @@ def test_a_jump_far_above_the_siblings_and_a_fall_warn(campaign, frozen_now):
     second = file_two_periods(campaign, frozen_now, villages, gains=[10, 12, 9, 11, 10, 8, 13, 10, 12, 9][:len(villages) - 1])
     unit = villages[0]
 
-    previous, increases, siblings = neighbourhood(second, unit, fields(campaign.indicators))
+    previous, increases, siblings, _ = neighbourhood(second, unit, fields(campaign.indicators))
     assert previous == form(2000)
     assert sorted(increases) == sorted([10, 12, 9, 11, 10, 8, 13, 10, 12, 9][:len(villages) - 1])
     gains = [10, 12, 9, 11, 10, 8, 13, 10, 12, 9][:len(villages) - 1]
@@ -67,14 +67,19 @@ def test_only_submissions_of_both_periods_count(campaign, frozen_now):
     import_reports(second, [(2, villages[2].code, form(2500), {})], submit=False)
     db.session.commit()
     indicators = fields(campaign.indicators)
-    previous, increases, siblings = neighbourhood(second, villages[0], indicators)
-    assert previous == form(2000) and increases == [10] * (len(villages) - 3)
+    previous, increases, siblings, later = neighbourhood(second, villages[0], indicators)
+    assert previous == form(2000) and increases == [10] * (len(villages) - 3) and later is None
     # a sibling's figures are this period's, draft or not, else the last period's
     assert sorted(s["enrolled"] for s in siblings) == sorted(
         [2500] + [2010] * (len(villages) - 2))
     assert neighbourhood(second, villages[1], indicators).previous is None  # its period 1 was a draft
     first_period = neighbourhood(first, villages[0], indicators)
     assert first_period.previous is None and first_period.increases == []  # no period before
+    # a unit's own later submission (a 补报 of period 1 moves its change), read in the same statement:
+    # villages[3] submitted period 2, villages[0] did not, villages[2] only drafted it
+    assert neighbourhood(first, villages[3], indicators).later == second.id
+    assert neighbourhood(first, villages[0], indicators).later is None
+    assert neighbourhood(first, villages[2], indicators).later is None
 
 
 def test_the_neighbourhood_is_read_in_one_statement(campaign, frozen_now):
