@@ -40,7 +40,7 @@ class Totals:
 
     @property
     def rate(self) -> Optional[float]:
-        return ratio(self.values.get(RATE_NUMERATOR), self.values.get(RATE_DENOMINATOR))
+        return rate_of(self.values)
 
     @property
     def hardship_gap(self) -> Optional[int]:
@@ -55,6 +55,11 @@ def ratio(part: Optional[int], whole: Optional[int]) -> Optional[float]:
     if part is None or not whole:
         return None
     return part / whole
+
+
+def rate_of(values: dict[str, Optional[int]]) -> Optional[float]:
+    """居民医保参保率 of one unit's values or of sums: 已参保 over 应参保."""
+    return ratio(values.get(RATE_NUMERATOR), values.get(RATE_DENOMINATOR))
 
 
 def _group_column(region: Region, level: str):

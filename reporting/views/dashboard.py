@@ -54,9 +54,13 @@ def sorted_rows(result, sort: str, direction: str):
     return present + absent  # units without a value stay at the bottom either way
 
 
+def asked_measure():
+    """The ranking measure the URL asks for, or None for the campaign's own."""
+    return request.args.get("measure") if request.args.get("measure") in MEASURES else None
+
+
 def dashboard_context(region: Region, period: Period) -> dict:
-    measure = request.args.get("measure") if request.args.get("measure") in MEASURES else None
-    result = cache.progress(period, region, measure)
+    result = cache.progress(period, region, asked_measure())
     sort = request.args.get("sort") if request.args.get("sort") in SORTS else "rank"
     direction = request.args.get("dir") if request.args.get("dir") in ("asc", "desc") else (
         "asc" if sort in ("rank", "name", "late") else "desc")
@@ -116,8 +120,7 @@ def charts(code: str):
         context["charts"] = cache.charts(period, region, lambda: _charts(region, period, context["result"]))
         return respond("charts", context)
     # the fragment needs the charts and whether the region has units below it: no ranking, no board
-    measure = request.args.get("measure") if request.args.get("measure") in MEASURES else None
-    drawn = cache.charts(period, region, lambda: _charts(region, period, cache.progress(period, region, measure)))
+    drawn = cache.charts(period, region, lambda: _charts(region, period, cache.progress(period, region, asked_measure())))
     below = LEVELS.index(region.level) < LEVELS.index(period.campaign.report_level)
     return respond("charts", dict(region=region, period=period, charts=drawn, rows=below))
 

@@ -26,7 +26,7 @@ from ..filing import history as report_history
 from ..hierarchy import descendants_at, grid_regions, region_by_code
 from ..indicators import fields
 from ..models import LEVELS, VALUE_SLOTS, Campaign, Period, Region, Report, Review
-from ..rollup import FILED, child_totals, ratio
+from ..rollup import FILED, child_totals, rate_of
 from ..schedule import current_period
 from ..sql import among
 from ..spreadsheets import TableError, file_name
@@ -132,7 +132,7 @@ def grid_rows(groups: list[Group], indicators, carried: dict[int, dict]) -> None
                               filters.count(kept) if kept is not None and kept == value else None))
             group.rows.append(GridRow(unit, report, values, escape(unit.code), escape(unit.name), cells,
                                       review.is_locked(report), report.revision if report else 0,
-                                      filters.percent(ratio(values.get("enrolled"), values.get("should_enroll")))))
+                                      filters.percent(rate_of(values))))
 
 
 def grid_groups(period: Period, region: Region, only_missing: bool = False) -> list[Group]:
@@ -240,7 +240,7 @@ def grid_context(period: Period, region: Region, only_missing: bool = False, **e
         late=any(r.late for r in submitted), form=form,
         read_only=read_only(period) or not access.can_file(current_user, region),
         viewing=not access.can_file(current_user, region),
-        periods=campaign.periods, ratio=ratio, late_status=late_status, only_missing=only_missing,
+        periods=campaign.periods, late_status=late_status, only_missing=only_missing,
         **{"errors": [], "refusal": Refusal(), "warnings": [], "needs_ack": False, "names": {}, **extra})
 
 
@@ -313,7 +313,7 @@ def update_unit(period_id: int, code: str, unit_code: str):
     body = render_template(
         "filing/_unit_update.html", unit=unit, report=report, errors=errors, warnings=warnings,
         conflict=conflict, values=review.shown_values(report, indicators), indicators=indicators,
-        ratio=ratio, group=group, subtotal=subtotal, total=total, status=status)
+        rate_of=rate_of, group=group, subtotal=subtotal, total=total, status=status)
     response = make_response(body)
     response.headers["HX-Trigger"] = json.dumps({"grid-cells": {
         "unit": unit.code, "invalid": sorted({e.field for e in errors if e.field}),
