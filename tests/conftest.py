@@ -188,11 +188,24 @@ class InFlight:
         with self.idle:
             self.count += 1
         try:
-            return self.wsgi_app(environ, start_response)
+            return self.closing(self.wsgi_app(environ, start_response))
         finally:
             with self.idle:
                 self.count -= 1
                 self.idle.notify_all()
+
+    @staticmethod
+    def closing(body):
+        """The answer's chunks, and its close() however the sending ends.
+
+        Werkzeug's server skips close() when the browser has reset the connection (it reads the
+        socket first), which would leave a static file open; a generator is closed when dropped.
+        """
+        try:
+            yield from body
+        finally:
+            if hasattr(body, "close"):
+                body.close()
 
     def wait(self, timeout: float = 120) -> bool:
         with self.idle:
