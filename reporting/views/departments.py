@@ -11,7 +11,6 @@ from .. import access, clock, review
 from ..extensions import db
 from ..filing import FILER_FIELDS, ReportConflict, ReportRejected, find_report, is_closed, late_status, save_report
 from ..models import Department, Period, Report, Revision
-from ..rollup import ratio
 from ..spreadsheets import TableError
 from . import go_to, page_or_fragment
 
@@ -47,7 +46,7 @@ def form_context(department: Department, period: Period, **extra) -> dict:
                 form=form, periods=period.campaign.periods, now=clock.now(),
                 late=late_status(report, period, clock.now()),
                 read_only=is_closed(period.campaign, clock.today()) and current_user.role != "city_admin",
-                ratio=ratio, **{"errors": [], "warnings": [], "needs_ack": False, **extra})
+                **{"errors": [], "warnings": [], "needs_ack": False, **extra})
 
 
 @bp.get("/<int:department_id>/<int:period_id>")
