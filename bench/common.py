@@ -38,11 +38,13 @@ def machine() -> str:
 
 
 def checkout(root: Path) -> str:
-    """The commit under test, and whether the working tree differs from it."""
+    """The commit under test, and whether the working tree differs from it (the benchmarks' own
+    result files aside: a run rewrites them, and they are not the code measured)."""
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
                               text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                ":(exclude)bench/RESULTS.md", ":(exclude)bench/LOAD.md"], cwd=root,
                                capture_output=True, text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.TimeoutExpired):
         return "not a git checkout"
