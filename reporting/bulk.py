@@ -77,6 +77,12 @@ def insert_values(table: Table, columns: Sequence[str], rows: Iterable[tuple],
     return count
 
 
+def checks_beside() -> bool:
+    """Whether `insert_values` runs its `meanwhile` while the database checks the rows (PostgreSQL)
+    rather than after them: only then does a load gain by being written in parts."""
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
 def update_values(table: Table, columns: Sequence[str], keys: Sequence[str], rows: Sequence[tuple], *,
                   bump: Optional[str] = None) -> int:
     """UPDATE `table` once per row: the row holds the new values of `columns`, then the values of

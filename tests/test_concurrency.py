@@ -651,7 +651,7 @@ def test_import_refuses_rows_changed_while_it_validated(app, anhui, frozen_now, 
     audit_before = db.session.scalar(text("SELECT count(*) FROM audit_entry"))
     target = villages[0]
 
-    original = filing._plan
+    original = filing.Plan.add
 
     def filer_saves_meanwhile(*args, **kwargs):
         checked = original(*args, **kwargs)
@@ -668,7 +668,7 @@ def test_import_refuses_rows_changed_while_it_validated(app, anhui, frozen_now, 
             other.commit()
         return checked
 
-    monkeypatch.setattr(filing, "_plan", filer_saves_meanwhile)
+    monkeypatch.setattr(filing.Plan, "add", filer_saves_meanwhile)
     with pytest.raises(filing.ImportRejected, match="被他人修改"):
         filing.import_reports(period, rows(600, villages), submit=True)
     db.session.rollback()

@@ -12,9 +12,11 @@ from sqlalchemy import func, insert, select
 
 from reporting.campaigns import create_campaign
 from reporting.extensions import db
+from reporting import filing
 from reporting.filing import import_reports
 from reporting.hierarchy import descendants_at, region_by_code
 from reporting.models import AuditEntry, Region, Report, Revision, User
+from reporting.rollup import region_totals
 
 from .conftest import make_user
 
@@ -63,6 +65,35 @@ def test_one_bad_row_writes_nothing(runner, period, villages, tmp_path):
     assert result.exit_code != 0
     assert "第702行" in result.output and "不能为负数" in result.output
     assert count() == 0
+
+
+def test_a_province_sized_import_in_two_parts_writes_what_one_pass_writes(period, villages, jiangmen,
+                                                                         monkeypatch):
+    """On PostgreSQL a large import writes its first third while it validates the rest (SQLite: one pass)."""
+    monkeypatch.setattr(filing, "SPLIT_FROM", 100)  # the city's 1,348 villages: 449, then 899
+    rows = [(n + 2, v.code, {"population": "3000", "should_enroll": "2600", "enrolled": str(2000 + n),
+                             "hardship_should": "80", "hardship_enrolled": "78", "students_enrolled": "400",
+                             "newborns_enrolled": "20", "college_enrolled": "0"}, {}) for n, v in enumerate(villages)]
+    outcome = import_reports(period, rows, submit=True, source={"sha256": "0" * 64})
+    db.session.commit()
+    assert (outcome.loaded, outcome.inserted, outcome.submitted) == (1348, 1348, 1348)
+    assert count() == 1348 and count(Revision) == 0
+    # every unit counted once in the tallies, from either part
+    totals = region_totals(period, jiangmen)
+    assert (totals.reports, totals.get("enrolled")) == (1348, sum(2000 + n for n in range(1348)))
+    (entry,) = imports()
+    assert (entry.after["rows"], entry.after["inserted"]) == (1348, 1348)
+
+
+def test_an_error_in_the_later_part_undoes_the_part_written(period, villages, jiangmen, monkeypatch):
+    monkeypatch.setattr(filing, "SPLIT_FROM", 100)
+    rows = [(n + 2, v.code, {"enrolled": "-5" if n == 1300 else "2000"}, {}) for n, v in enumerate(villages)]
+    with pytest.raises(filing.ImportRejected) as rejected:
+        import_reports(period, rows, submit=False, source={"sha256": "0" * 64})
+    assert [(e.line, e.message) for e in rejected.value.errors] == [(1302, "居民医保已参保人数不能为负数")]
+    # in the same transaction, with no rollback of its own: nothing of the first part is left
+    assert count() == 0 and imports() == []
+    assert region_totals(period, jiangmen, statuses=("draft", "submitted")).reports == 0
 
 
 def test_unknown_and_duplicate_codes_are_named(runner, period, villages, tmp_path):
