@@ -4,10 +4,15 @@ from __future__ import annotations
 from typing import Optional
 
 from sqlalchemy import or_, select
+from sqlalchemy.orm import defer
 
 from . import access, clock
 from .extensions import db
 from .models import Circular, CircularRead, Region, User
+
+
+#: what a list of 通报 shows of each: not its body nor its frozen numbers (a province's: 15 KB of JSON)
+AS_LISTED = (defer(Circular.body), defer(Circular.snapshot))
 
 
 def addressed(user: User, region: Optional[Region] = None, limit: int = 200) -> list[Circular]:
@@ -19,7 +24,7 @@ def addressed(user: User, region: Optional[Region] = None, limit: int = 200) -> 
     if access.can_view(user, region) and region.level != "village":
         concern = or_(concern, getattr(Region, f"{region.level}_id") == region.id)
     circulars = db.session.scalars(
-        select(Circular).join(Region, Region.id == Circular.region_id)
+        select(Circular).options(*AS_LISTED).join(Region, Region.id == Circular.region_id)
         .where(Circular.status == "issued", concern)
         .order_by(Circular.issued_at.desc(), Circular.id.desc()).limit(limit)).all()
     return [c for c in circulars if access.can_read_circular(user, c)]

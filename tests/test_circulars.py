@@ -3,9 +3,10 @@ import datetime as dt
 import subprocess
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
 from reporting.campaigns import create_campaign
+from reporting.circular_reading import addressed
 from reporting.circulars import draft_body, issue, new_draft, parse_body
 from reporting.extensions import db
 from reporting.filing import import_reports
@@ -87,6 +88,24 @@ def test_issue_freezes_text_numbers_and_pdf(suzhou, tmp_path, frozen_now):
     second = new_draft(campaign.periods[1], city)
     issue(second, None)
     assert (second.issue_no, second.doc_seq) == (2, 2)
+
+
+def test_lists_of_circulars_leave_their_bodies_and_numbers_unread(client, auth, suzhou):
+    """A unit's home page and the archive list every 通报 addressed to it: their titles, not their
+    text and frozen numbers (a province's snapshot is some 15 KB of JSON), which the page reads alone."""
+    campaign, city = suzhou
+    issue(new_draft(campaign.periods[1], city), None)
+    db.session.commit()
+    filer = make_user("lingbi", "county_filer", "341323")
+    kind, filer_id = type(filer), filer.id
+    db.session.expunge_all()
+    (listed,) = addressed(db.session.get(kind, filer_id))
+    assert {"body", "snapshot"} <= inspect(listed).unloaded
+    auth.login("lingbi")
+    home, archive = client.get("/").get_data(as_text=True), client.get("/circulars/").get_data(as_text=True)
+    assert "宿医保〔2022〕1号" in home and "宿医保〔2022〕1号" in archive
+    shown = client.get(f"/circulars/{listed.id}").get_data(as_text=True)
+    assert "宿医保〔2022〕1号" in shown and "灵璧县" in shown
 
 
 def test_pdf_is_a4_with_embedded_fonts(suzhou, tmp_path):

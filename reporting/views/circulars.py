@@ -12,7 +12,7 @@ from .. import access, clock, jobs
 from ..campaigns import campaigns_for
 from ..circulars import draft_document, issue, issuing_body, new_draft, render_pdf
 from ..circular_document import PDF_STYLESHEET, render_circular_html
-from ..circular_reading import addressed, mark_read, read_ids, standing
+from ..circular_reading import AS_LISTED, addressed, mark_read, read_ids, standing
 from ..ranking import LATE_NAMES, LIGHTS
 from ..extensions import db
 from ..hierarchy import region_by_code
@@ -59,7 +59,7 @@ def index():
     """The archive: every circular of the user's subtree, filterable by period and region."""
     top = current_user.region
     access.require(current_user, top)  # a department filer reads no unit's circulars
-    query = select(Circular).join(Region, Region.id == Circular.region_id).order_by(
+    query = select(Circular).options(*AS_LISTED).join(Region, Region.id == Circular.region_id).order_by(
         Circular.status, Circular.issued_at.desc(), Circular.id.desc())
     query = query.where(Circular.region_id == top.id if top.level == "village" else
                         (getattr(Region, f"{top.level}_id") == top.id))
