@@ -360,7 +360,8 @@ def unit_bars(result, title: str) -> Markup:
 
 
 def progress_charts(result, name: str) -> dict:
-    """The dashboard's two charts of a region."""
+    """The dashboard's two charts of a region; a unit that files itself has no units to compare
+    (`rates` None)."""
     word = measure_word(result)
     return {"progress": progress_chart(progress_points(result), title=f"{name}累计参保进度", measure=word),
-            "rates": unit_bars(result, f"{name}各地{word}")}
+            "rates": unit_bars(result, f"{name}各地{word}") if result.children else None}

@@ -85,6 +85,19 @@ def test_typing_saves_a_draft_and_recomputes_totals(client, grid):
     assert json.loads(answer.headers["HX-Trigger"])["grid-cells"]["invalid"] == []
 
 
+def test_the_pages_row_prints_the_cells_a_cell_update_sends_again(client, grid):
+    """The grid's row prints its code and rate cells inline (its inner loop); the answer to a cell
+    update sends them with code_cell and rate_cell: the same markup, so the swap changes nothing else."""
+    unit = grid.units[0]
+    answer = client.post(grid.unit_url(unit), data={"should_enroll": "2000", "enrolled": "1500", "revision": "0"},
+                         headers=HX).get_data(as_text=True)
+    page = client.get(grid.url).get_data(as_text=True)
+    for cell in ("code", "rate"):
+        sent = re.search(rf'<td id="{cell}-{unit.code}"[^>]*>.*?</td>', answer, re.S).group(0)
+        printed = re.search(rf'<td id="{cell}-{unit.code}"[^>]*>.*?</td>', page, re.S).group(0)
+        assert sent.replace(' hx-swap-oob="true"', "") == printed
+
+
 def test_cell_errors_show_at_the_cell_and_bad_numbers_are_not_saved(client, grid):
     unit = grid.units[0]
     answer = client.post(grid.unit_url(unit), data={"enrolled": "-3", "revision": "0"}, headers=HX)

@@ -13,7 +13,7 @@ from .. import charts as chart_svg
 from ..departments import department_progress
 from ..extensions import db
 from ..hierarchy import region_by_code
-from ..models import LEVELS, Period, Region, Report, User
+from ..models import Period, Region, Report, User
 from ..ranking import LATE_NAMES, LIGHTS, MEASURES, progress
 from ..rollup import totals_by_period
 from ..schedule import time_progress
@@ -119,10 +119,9 @@ def charts(code: str):
         context = dashboard_context(region, period)
         context["charts"] = cache.charts(period, region, lambda: _charts(region, period, context["result"]))
         return respond("charts", context)
-    # the fragment needs the charts and whether the region has units below it: no ranking, no board
+    # the fragment needs the charts alone: no ranking, no board
     drawn = cache.charts(period, region, lambda: _charts(region, period, cache.progress(period, region, asked_measure())))
-    below = LEVELS.index(region.level) < LEVELS.index(period.campaign.report_level)
-    return respond("charts", dict(region=region, period=period, charts=drawn, rows=below))
+    return respond("charts", dict(region=region, period=period, charts=drawn))
 
 
 @bp.get("/<code>/missing")
