@@ -1,5 +1,6 @@
 """Issuing a circular through the job queue on Redis, with its progress shown, and without Redis."""
 import datetime as dt
+import os
 import socket
 
 import pytest
@@ -11,7 +12,8 @@ from reporting.models import Circular
 from .conftest import make_user
 from .test_circulars import suzhou  # noqa: F401  (the fixture)
 
-REDIS = "redis://127.0.0.1:6379/15"  # a database of its own, emptied by the test
+#: a database of its own, emptied by the test (TEST_REDIS_URL lets two runs on one machine keep apart)
+REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 def redis_up() -> bool:
