@@ -10,7 +10,7 @@ PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/$(PG_TEST_DB)
 RUNTIME_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk python3-venv
 TEST_DEBS := $(RUNTIME_DEBS) chromium poppler-utils postgresql redis-server
 
-.PHONY: run test test-sqlite test-postgres bench load system-deps system-deps-test postgres redis fonts clean
+.PHONY: run test test-sqlite test-postgres test-travel bench load system-deps system-deps-test postgres redis fonts clean
 
 # Install Debian packages that are missing: with apt-get as root, else print the exact command.
 define need_debs
@@ -87,6 +87,11 @@ test-sqlite: $(VENV)/.installed-dev redis
 
 test-postgres: $(VENV)/.installed-dev postgres redis
 	TEST_DATABASE_URL=$(PG_TEST_URL) RATELIMIT_STORAGE_URI=redis://127.0.0.1:6379/14 $(PY) -m pytest
+
+# the suite with every Python process's clock moved to TRAVEL_TO: nothing may read the machine's date
+TRAVEL_TO ?= 2027-03-15T08:30:00
+test-travel: system-deps-test fonts $(VENV)/.installed-dev redis
+	TRAVEL_TO=$(TRAVEL_TO) PYTHONPATH=tests/travel $(PY) -m pytest
 
 test: system-deps-test fonts
 	$(MAKE) test-sqlite

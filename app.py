@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from reporting import filters, fonts
+from reporting import clock, filters, fonts
 from reporting.extensions import csrf, db, htmx, limiter, login_manager, migrate
 
 
@@ -48,7 +48,11 @@ class DatabaseId(IntegerConverter):
 
 
 def create_app(test_config: dict | None = None) -> Flask:
+    # a mistyped REPORTING_TODAY stops the start, not every request; a set one is said in the log
+    stopped_at = clock.setting()
     app = Flask(__name__, instance_relative_config=True)
+    if stopped_at is not None:
+        app.logger.warning("时钟固定于 %s（%s），仅供测试与演示", stopped_at, clock.SETTING)
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.from_mapping(
         SQLALCHEMY_DATABASE_URI=database_url(os.environ.get("DATABASE_URL"), app.instance_path),

@@ -270,7 +270,7 @@ def signed_url(url: str, secret: str, now_ms: Optional[int] = None) -> str:
     """钉钉 加签: timestamp and HMAC-SHA256 of "timestamp\\nsecret", base64, URL-encoded."""
     if not secret:
         return url
-    timestamp = str(now_ms if now_ms is not None else int(time.time() * 1000))
+    timestamp = str(now_ms if now_ms is not None else clock.wall_ms())
     digest = hmac.new(secret.encode(), f"{timestamp}\n{secret}".encode(), hashlib.sha256).digest()
     sign = urllib.parse.quote_plus(base64.b64encode(digest))
     return f"{url}{'&' if '?' in url else '?'}timestamp={timestamp}&sign={sign}"

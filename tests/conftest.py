@@ -22,6 +22,12 @@ JIANGMEN = os.path.join(HERE, "..", "reporting", "data", "jiangmen")
 ANHUI = os.path.join(HERE, "data", "anhui")
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 
+#: the moment every test runs at unless it chooses another (frozen_now, or REPORTING_TODAY set for the
+#: run). It is an environment variable, so the processes a test starts (flask, gunicorn, RQ workers)
+#: share it; no test reads the machine's date except test_clock's check that production does.
+SUITE_MOMENT = "2026-12-07T10:00:00"
+os.environ.setdefault(clock.SETTING, SUITE_MOMENT)
+
 
 def pytest_report_header(config):
     return f"database: {PG_URL or 'SQLite (temporary file)'}"
@@ -105,9 +111,9 @@ def anhui(app):
 
 @pytest.fixture
 def frozen_now(monkeypatch):
-    """Move the server's clock: frozen_now(dt.datetime(...))."""
+    """Move the server's clock, for this process and those it starts: frozen_now(dt.datetime(...))."""
     def freeze(moment: dt.datetime):
-        monkeypatch.setattr(clock, "now", lambda: moment)
+        monkeypatch.setenv(clock.SETTING, moment.isoformat())
         return moment
     return freeze
 

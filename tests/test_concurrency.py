@@ -35,6 +35,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from app import database_url
+from reporting import clock
 
 from .conftest import PG_URL
 
@@ -516,7 +517,7 @@ def test_import_killed_mid_write_leaves_nothing_and_rerun_loads_all(tmp_path):
     try:
         env = app_env(url)
         flask(env, "db", "upgrade")
-        today = dt.date.today()
+        today = clock.today()
         with app_for(url) as app:
             cli(app, "regions", "import", str(DIVISIONS), "--under", CRASH_PROVINCE)
             # the command line writes as no user, so the campaign must still be open

@@ -5,6 +5,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import math
 import os
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from reporting.hierarchy import descendants_at, region_by_code
 from reporting.models import Delivery, Region, ReminderMessage, User, Webhook
 
 from .conftest import PG_URL, make_user
+from .moments import MOMENTS
 from .test_jobs import REDIS, redis_up
 
 VALUES = {"population": 3000, "should_enroll": 2600, "enrolled": 2000, "hardship_should": 80,
@@ -206,7 +208,7 @@ def test_dingtalk_robot_is_signed_and_failures_are_recorded(chase, robot, runner
     timestamp, sign = query["timestamp"][0], query["sign"][0]
     expected = base64.b64encode(hmac.new(secret.encode(), f"{timestamp}\n{secret}".encode(),
                                          hashlib.sha256).digest()).decode()
-    assert sign == expected and abs(int(timestamp) / 1000 - time.time()) < 60
+    assert sign == expected and abs(int(timestamp) - clock.wall_ms()) < 60_000
     xinhui = next(u for u in body["units"] if u["code"] == "440705")
     assert xinhui["channels"][0]["outcome"] == "sent"  # an unsigned robot needs no timestamp
     assert not any("sign=" in p for p, _ in robot.calls if "access_token=x" in p)
@@ -248,14 +250,18 @@ def test_with_redis_the_queue_sends_and_retries(chase, robot, runner, app):
         connection.close()
 
 
-def test_automatic_reminders_go_once_per_unit_even_with_two_workers(app, jiangmen, tmp_path):
-    """Two `flask reminders auto` processes at once, on the test database: one message per unit."""
-    today = clock.today()
-    campaign, _ = create_campaign(name="江门市自动催报", root=jiangmen, start=today - dt.timedelta(days=20),
-                                  end=today + dt.timedelta(days=90), first_due=today + dt.timedelta(days=1))
-    campaign.auto_remind_hours = 24 * 14
+@pytest.mark.parametrize("moment", [m for m in MOMENTS if m.id in ("1st", "31-dec", "due-day-23h59",
+                                                                    "spring-festival")])
+def test_automatic_reminders_go_once_per_unit_even_with_two_workers(app, jiangmen, frozen_now, moment):
+    """Two `flask reminders auto` processes at once, on the test database: one message per unit. The
+    processes run on the test's clock (REPORTING_TODAY reaches them through the environment)."""
+    now = frozen_now(moment)
+    campaign, _ = create_campaign(name="江门市自动催报", root=jiangmen, start=now.date() - dt.timedelta(days=20),
+                                  end=now.date() + dt.timedelta(days=90))
+    period = next(p for p in campaign.periods if p.deadline > now)
+    # chase from now on: the next deadline is within reach, the one after it is not
+    campaign.auto_remind_hours = math.ceil((period.deadline - now).total_seconds() / 3600)
     db.session.commit()
-    period = next(p for p in campaign.periods if p.deadline > clock.now())
     env = {**os.environ, "DATABASE_URL": PG_URL or app.config["SQLALCHEMY_DATABASE_URI"],
            "SECRET_KEY": "test", "PYTHONPATH": ROOT}
     env.pop("REDIS_URL", None)

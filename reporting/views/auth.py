@@ -127,7 +127,9 @@ def login():
             audit.record("login.success", user, region=user.region, target=f"用户 {user.username}")
             db.session.commit()
             login_user(user)
-            session.permanent = True  # PERMANENT_SESSION_LIFETIME is the idle timeout
+            # The cookie lasts while the browser is open and carries no expiry date: a date set by the
+            # server's clock is already past on a PC whose clock runs behind. The idle timeout
+            # (PERMANENT_SESSION_LIFETIME) is kept here, by `seen` and by the signature's age.
             return redirect(local_path(request.args.get("next")) or url_for("home.index"), code=303)
         shown = "".join(c if ord(c) >= 32 else "?" for c in name)
         audit.record("login.failure", user, username=shown[:50], target=f"用户 {shown[:40]}")
