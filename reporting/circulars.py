@@ -18,7 +18,7 @@ from .hierarchy import child_level
 from .models import LEVELS, Campaign, Circular, IssuingBody, Period, Region, User
 from .ranking import LATE_NAMES, LIGHTS, Progress, UnitProgress, light, progress, progress_json
 from .review import publication_lines, publish
-from .rollup import FilingCounts, Totals, basis, filing_counts, ratio, task_totals, totals_by_period
+from .rollup import FilingCounts, Totals, basis, ratio, task_totals
 from .schedule import time_progress
 
 SCOPE_WORDS = {"province": "全省", "city": "全市", "county": "全县", "township": "全镇", "village": "全村"}
@@ -290,7 +290,7 @@ def grandchildren_table(period: Period, region: Region, result: Optional[Progres
     parents = {r.id: r.name for r in db.session.scalars(select(Region).where(
         Region.id.in_({u.parent_id for u in units})))}
     progress_at = time_progress(campaign, period.as_of)
-    overdue = (result.today if result else clock.today()) > period.due
+    overdue = period.is_overdue(result.today if result else clock.today())
     rows = []
     for unit in units:
         totals = (series.get(unit.id) or [Totals({})])[-1]

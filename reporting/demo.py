@@ -116,7 +116,7 @@ def _simulate(campaign: Campaign, now: dt.datetime) -> None:
     filed = [p for p in campaign.periods if p.seq <= this_round.seq]
     report_rows, revision_rows = [], []
     for period in filed:
-        current = period is this_round and period.deadline > now
+        current = period is this_round and not period.is_overdue(now)
         t = time_progress(campaign, period.as_of)
         for village in villages:
             county = counties[village.county_id]

@@ -213,7 +213,7 @@ def save_report(period: Period, region: Region, raw_values: dict[str, Any], file
             tallies.corrected(region.parent_id, stored, merged, later)
         else:
             prior = previous if previous is not None else priors(period, [region.id], indicators).get(region.id)
-            tallies.submitted(region.parent_id, merged, late=report.submitted_at >= period.deadline,
+            tallies.submitted(region.parent_id, merged, late=period.is_late(report.submitted_at),
                               prior=prior, later=later)
         tallies.apply()
     kind = ("report.resubmit" if resubmitting else "report.correct" if was_submitted else
@@ -282,8 +282,8 @@ def history(period: Period, region_ids, limit: int = 500) -> list:
 def late_status(report: Optional[Report], period: Period, now: dt.datetime) -> str:
     """on_time, late (迟报: submitted after the due day), missing (逾期未报) or pending (not yet due)."""
     if report is not None and report.status == "submitted":
-        return "late" if report.submitted_at >= period.deadline else "on_time"
-    return "missing" if now >= period.deadline else "pending"
+        return "late" if period.is_late(report.submitted_at) else "on_time"
+    return "missing" if period.is_overdue(now) else "pending"
 
 
 def report_json(report: Optional[Report], period: Period, region: Region, now: dt.datetime) -> dict:
@@ -732,7 +732,7 @@ def _write(period: Period, indicators, plan: Plan, rest: list[list], outcome: Im
     submitting = [row.region_id for row in plan.rows if row.changed and (submit or row.was_submitted)]
     submitting += [plan.read.units[code][0] for part in rest for _, code, _, _ in part if code in plan.read.units]
     prior, later = neighbours(period, submitting, indicators, previous) if submitting else ({}, {})
-    late = now >= period.deadline
+    late = period.is_overdue(now)  # what is submitted now is 迟报
 
     def new_reports(planned: list[PlannedRow]):
         """Go through the rows once: yield each new report as the COPY takes it, and gather the

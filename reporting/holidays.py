@@ -340,7 +340,7 @@ def uncovered_periods(campaign: Campaign, today: dt.date) -> dict[int, list[Peri
     override_years = {d.year for d in db.session.scalars(select(HolidayOverride.day))}
     affected: dict[int, list[Period]] = {}
     for period in campaign.periods:
-        if period.due < today:
+        if period.is_overdue(today):
             continue
         for year in sorted({period.nominal_due.year, period.due.year}):
             if year not in override_years and not official_knows(year):

@@ -152,6 +152,17 @@ class Period(db.Model):
         """The first moment a submission counts as late: the end of the due day."""
         return dt.datetime.combine(self.due + dt.timedelta(days=1), dt.time())
 
+    def is_overdue(self, at: dt.date | dt.datetime) -> bool:
+        """Whether the due day has passed at `at` (a moment, or a day): from then on a unit that has not
+        submitted is 逾期未报 (missing); until then it is 待报 (pending). The one test of it."""
+        if not isinstance(at, dt.datetime):
+            at = dt.datetime.combine(at, dt.time())
+        return at >= self.deadline
+
+    def is_late(self, submitted_at: dt.datetime) -> bool:
+        """Whether a submission at `submitted_at` is 迟报: made after the due day."""
+        return submitted_at >= self.deadline
+
 
 class Indicator(db.Model):
     """One column of a campaign's form (进度表 / 指标)."""
@@ -304,7 +315,7 @@ class Report(db.Model):
 
     @property
     def late(self) -> bool:
-        return self.submitted_at is not None and self.submitted_at >= self.period.deadline
+        return self.submitted_at is not None and self.period.is_late(self.submitted_at)
 
 
 class Tally(db.Model):

@@ -131,10 +131,10 @@ def _simulate(campaign: Campaign, now: dt.datetime) -> None:
     db.session.execute(insert(Target), targets)
 
     this_round = current_period(campaign, now.date())
-    open_now = this_round.deadline > now
+    open_now = not this_round.is_overdue(now)
     filed = [p for p in campaign.periods if p.seq <= this_round.seq]
     # the last period already due: the late department has filed nothing since
-    overdue = [p for p in filed if p.deadline <= now]
+    overdue = [p for p in filed if p.is_overdue(now)]
     stop = overdue[-1].seq if overdue else this_round.seq + 1
     rows = []
     for period in filed:

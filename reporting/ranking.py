@@ -181,7 +181,7 @@ class Progress:
     @property
     def overdue(self) -> bool:
         """Whether the period's due date has passed (逾期 counts; before it units are 待报)."""
-        return self.today is not None and self.today > self.period.due
+        return self.today is not None and self.period.is_overdue(self.today)
 
     @property
     def interviews(self) -> list[UnitProgress]:
@@ -229,7 +229,7 @@ def progress(period: Period, region: Region, measure: Optional[str] = None,
     else:
         series = basis(period, region, region.level)
         tasks = {}
-    overdue = today > period.due
+    overdue = period.is_overdue(today)
 
     rows = []
     for unit in units:
@@ -300,7 +300,7 @@ def _bottom(rows: list[UnitProgress], at: int, period: Period, bottom: int,
     """The rows in the bottom `bottom` of the period at index `at` of their series, by the main
     measure: after the period's due date a row that had not filed it is the lowest; before it
     (待报) it ranks with the figures it carries. None when all stand level (nobody is behind)."""
-    overdue = today > period.due
+    overdue = period.is_overdue(today)
     values, missing, pending = [], [], []
     for row in rows:
         totals = row.series[at]

@@ -150,11 +150,11 @@ def _tally_totals(periods: list[Period], region: Region, level: str,
 @dataclass
 class FilingCounts:
     """How the report-level units under one unit stand for a period."""
-    units: int = 0
-    submitted: int = 0
-    late: int = 0
-    #: whether the period's due date has passed: until then a unit not submitted is pending (待报)
-    overdue: bool = True
+    units: int
+    submitted: int
+    late: int
+    #: Period.is_overdue at the moment judged: until then a unit not submitted is pending (待报)
+    overdue: bool
 
     @property
     def status(self) -> str:
@@ -163,21 +163,6 @@ class FilingCounts:
         if self.submitted < self.units:
             return "missing" if self.overdue else "pending"
         return "late" if self.late else "on_time"
-
-
-def filing_counts(period: Period, region: Region, level: Optional[str] = None) -> dict[int, FilingCounts]:
-    """Units, submissions and late submissions per child of `region`: one GROUP BY over the units."""
-    campaign = period.campaign
-    level = level or child_level(region.level) or region.level
-    group = _group_column(region, level).label("unit_id")
-    submitted = Report.status == "submitted"
-    query = (select(group, func.count(Region.id), func.count(case((submitted, 1))),
-                    func.count(case((and_(submitted, Report.submitted_at >= period.deadline), 1))))
-             .select_from(Region)
-             .outerjoin(Report, and_(Report.region_id == Region.id, Report.period_id == period.id))
-             .where(Region.level == campaign.report_level, _scope(region))
-             .group_by(group))
-    return {row[0]: FilingCounts(row[1], row[2], row[3]) for row in db.session.execute(query)}
 
 
 def task_totals(campaign, region: Region, level: Optional[str] = None) -> dict[int, int]:
@@ -274,7 +259,7 @@ def _unit_basis(periods: list[Period], region: Region, level: str) -> dict[int, 
             mine = by_period.get(p.id)
             if mine is not None:
                 values = {i.key: mine[1 + n] for n, i in enumerate(indicators) if mine[1 + n] is not None}
-                series.append(Totals(values, 1, int(mine[0] is not None and mine[0] >= p.deadline), 1))
+                series.append(Totals(values, 1, int(mine[0] is not None and p.is_late(mine[0])), 1))
                 last = p
             else:
                 series.append(Totals(dict(values), 0, 0, int(last is not None), last))

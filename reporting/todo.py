@@ -40,7 +40,7 @@ def todo(user: User, campaign: Optional[Campaign], current: Optional[Period], no
         for period in periods:
             status = statuses[period.id]
             args = {**grid, "period_id": period.id}
-            if status.missing and now >= period.deadline:
+            if status.missing and period.is_overdue(now):
                 items.append(Item("overdue", f"{period.label}已逾期，尚有{status.missing - status.draft:,}个{word}未填报"
                                   + (f"、{status.draft:,}个草稿未提交" if status.draft else ""), "filing.grid", args))
             elif status.draft:

@@ -28,9 +28,11 @@ def test_light_boundaries_at_time_progress_one_half(value, expected):
 
 
 def test_worst_of_late_status():
-    assert FilingCounts(units=3, submitted=3, late=0).status == "on_time"
-    assert FilingCounts(units=3, submitted=3, late=1).status == "late"
-    assert FilingCounts(units=3, submitted=2, late=1).status == "missing"
+    for overdue in (False, True):
+        assert FilingCounts(units=3, submitted=3, late=0, overdue=overdue).status == "on_time"
+        assert FilingCounts(units=3, submitted=3, late=1, overdue=overdue).status == "late"
+    assert FilingCounts(units=3, submitted=2, late=1, overdue=True).status == "missing"
+    assert FilingCounts(units=3, submitted=2, late=1, overdue=False).status == "pending"  # 待报 until the due day ends
 
 
 @pytest.fixture

@@ -87,11 +87,11 @@ class GridReport:
     COLUMNS = ("id", "region_id", "period_id", "status", "revision", "submitted_at", "updated_at",
                "filer_name", "filer_phone", "filer_head")
 
-    def __init__(self, row, deadline):
+    def __init__(self, row, period: Period):
         for name, value in zip(self.COLUMNS, row):
             setattr(self, name, value)
         self._values = row[len(self.COLUMNS):]
-        self.late = self.submitted_at is not None and self.submitted_at >= deadline
+        self.late = self.submitted_at is not None and period.is_late(self.submitted_at)
         self.review = None  #: its Review (退回, 审核, publication lock), if it has one
 
     def values(self, indicators) -> dict[str, Optional[int]]:
@@ -141,9 +141,8 @@ def grid_groups(period: Period, region: Region, only_missing: bool = False) -> l
     in_grid = descendants_at(region, campaign.report_level)
     units = [GridUnit(*row) for row in db.session.execute(
         in_grid.with_only_columns(Region.id, Region.code, Region.name, Region.parent_id).order_by(Region.code))]
-    deadline = period.deadline
     slots = [getattr(Report, f"v{slot}") for slot in range(1, VALUE_SLOTS + 1)]
-    reports = {row.region_id: GridReport(row, deadline) for row in db.session.execute(
+    reports = {row.region_id: GridReport(row, period) for row in db.session.execute(
         select(*[getattr(Report, c) for c in GridReport.COLUMNS], *slots)
         .where(Report.period_id == period.id, Report.region_id.in_(in_grid.with_only_columns(Region.id))))}
     if reports:  # the few reviewed ones: 已退回 with the edits held for them, or locked
