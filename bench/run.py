@@ -396,8 +396,8 @@ def rollup_progress(cfg: Config, db: Database) -> list[Row]:
     log(f"  {db.label} progress(): " + ", ".join(
         f"{c} {median(s['ours_ms']):.0f} ms vs {median(s['base_ms']):.0f} ms" for c, s in result["regions"].items())
         + f"; exact: {'yes' if exact['ok'] else 'no'}")
-    rows.append(Row(step=f"3 roll-up exact: province enrolled = SUM(v3) of stored rows = CSV sum; "
-                         f"every child's 8 sums = bare GROUP BY",
+    rows.append(Row(step="3 roll-up exact: province enrolled = SUM(v3) of stored rows = CSV sum; "
+                         "every child's 8 sums = bare GROUP BY",
                     runs="1", ours=f"exact: {'yes' if exact['ok'] else 'no'} "
                                    f"({exact['progress']:,} = {exact['stored']:,} = {exact['csv']:,})"
                     if exact['progress'] is not None and exact['stored'] is not None

@@ -6,8 +6,8 @@ from sqlalchemy import func, select
 
 from reporting import tally
 from reporting.extensions import db
-from reporting.hierarchy import descendants_at, region_by_code
-from reporting.models import Department, Indicator, Region, Report, Tally
+from reporting.hierarchy import region_by_code
+from reporting.models import Department, Report, Tally
 
 from .conftest import make_user
 

@@ -1,6 +1,5 @@
 """Loading the statistical division files into the region tree."""
 import gzip
-import os
 import shutil
 
 import pytest

@@ -1,5 +1,4 @@
 """Issuing a circular through the job queue on Redis, with its progress shown, and without Redis."""
-import datetime as dt
 import os
 import socket
 

@@ -7,7 +7,6 @@ from sqlalchemy import func, select
 
 from reporting.campaigns import create_campaign
 from reporting.extensions import db
-from reporting.hierarchy import region_by_code
 from reporting.models import Target
 from reporting.targets import TargetImportError, import_targets
 

@@ -13,7 +13,7 @@ from ..extensions import db
 from ..filing import (ReportConflict, ReportRejected, find_report, is_report_unit, report_json,
                       save_report)
 from ..hierarchy import children, region_by_code
-from ..ranking import MEASURES, progress, progress_json
+from ..ranking import MEASURES, progress_json
 from . import commit_keeping_rows, id_arg, period_for
 from ..departments import department_progress, report_answer
 from ..models import ApiToken, Campaign, Circular, Department, Period, User

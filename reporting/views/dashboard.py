@@ -14,9 +14,7 @@ from ..departments import department_progress
 from ..extensions import db
 from ..hierarchy import region_by_code
 from ..models import Period, Region, Report, User
-from ..ranking import LATE_NAMES, LIGHTS, MEASURES, progress
-from ..rollup import totals_by_period
-from ..schedule import time_progress
+from ..ranking import LATE_NAMES, LIGHTS, MEASURES
 from ..spreadsheets import file_name, ranking_workbook
 from . import id_arg, page_or_fragment, period_for
 

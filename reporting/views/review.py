@@ -1,7 +1,7 @@
 """The reviewer's pages: 退回 and 审核通过 one unit or all of a region, and 催报 from the status board."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, render_template, request, url_for
+from flask import Blueprint, abort, flash, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from werkzeug.exceptions import Forbidden
