@@ -282,7 +282,7 @@ def circulars_render(region_code: str, period_id: int, out: str):
         raise click.ClickException(f"报送期次 {period_id} 不存在")
     region = _region(region_code)
     campaign = period.campaign
-    if not (campaign.root.contains(region) or region.contains(campaign.root)):
+    if not campaign.covers(region):
         raise click.ClickException(f"{region.name}不在征缴期“{campaign.name}”范围内")
     today = clock.today()
     result = progress(period, region)
@@ -311,7 +311,7 @@ def circulars_issue(region_code: str, period_id: int, username: str | None):
         raise click.ClickException(f"报送期次 {period_id} 不存在")
     region = _region(region_code)
     campaign = period.campaign
-    if not (campaign.root.contains(region) or region.contains(campaign.root)):
+    if not campaign.covers(region):
         raise click.ClickException(f"{region.name}不在征缴期“{campaign.name}”范围内")
     user = None
     if username:

@@ -311,7 +311,7 @@ def apply_plan(user: Optional[User]) -> Plan:
         # One entry per campaign, at its root, so that city's own log shows its moved dates. The
         # calendar is national: another city's campaign is named by the author's name only, or the
         # author's log (which lists the entries of its users) would show that city's campaigns.
-        own = user is not None and (user.region.contains(campaign.root) or campaign.root.contains(user.region))
+        own = user is not None and campaign.covers(user.region)
         audit.record("period.reschedule", user if own else None, username=user.username if user else None,
                      region=campaign.root, target=f"征缴期 {campaign.id} {campaign.name}",
                      before={str(c.period.seq): c.old.isoformat() for c in changes},

@@ -117,6 +117,11 @@ class Campaign(db.Model):
     #: every indicator, with those only departments file (e.g. 税务局's 已缴费人数)
     all_indicators: Mapped[list["Indicator"]] = relationship(order_by="Indicator.position", viewonly=True)
 
+    def covers(self, region: Region) -> bool:
+        """Whether the campaign's figures concern `region`: a unit under its root, or one above it (a
+        province reads its city's campaign). The one test of it, without a query."""
+        return region.lies_in(self.root_id) or region.contains(self.root)
+
     @property
     def closes_on(self) -> dt.date:
         """The last day anything may be filed without a city admin."""

@@ -72,6 +72,6 @@ def period_for(region: Region, period_id: Optional[int]) -> Period:
             abort(404, f"{region.name}目前没有征缴期")
         period = current_period(campaigns[0], clock.today())
     campaign = period.campaign
-    if not (region.lies_in(campaign.root_id) or region.contains(campaign.root)):
+    if not campaign.covers(region):
         abort(404, f"{region.name}不在该征缴期范围内")
     return period

@@ -316,7 +316,7 @@ def review_all(region_code: str, period_id: int):
     region = load_region(region_code)
     access.require(g.api_user, region)
     period = load_period(period_id)
-    if not (period.campaign.root.contains(region) or region.contains(period.campaign.root)):
+    if not period.campaign.covers(region):
         abort(404, f"{region.name}不在该征缴期范围内")
     body = _body()
     action = body.get("action")
@@ -336,7 +336,7 @@ def send_reminders():
     if not access.can_remind(g.api_user, region):
         abort(403, "只有上级审核单位可以催报")
     period = load_period(period_id)
-    if not (period.campaign.root.contains(region) or region.contains(period.campaign.root)):
+    if not period.campaign.covers(region):
         abort(404, f"{region.name}不在该征缴期范围内")
     sent = reminders.send(period, region, g.api_user)
     if sent is None:

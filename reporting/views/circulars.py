@@ -107,7 +107,7 @@ def create():
         abort(404, "区划不存在")
     access.require(current_user, region, write=True)
     period = db.get_or_404(Period, form.period.data, description="报送期次不存在")
-    if not (period.campaign.root.contains(region) or region.contains(period.campaign.root)):
+    if not period.campaign.covers(region):
         abort(404, f"{region.name}不在该征缴期范围内")
     circular = new_draft(period, region, current_user)
     db.session.commit()

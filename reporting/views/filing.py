@@ -50,7 +50,7 @@ def load_grid(period_id: int, code: str, write: bool = False, region: Optional[R
         abort(404, f"区划代码 {code} 不存在")
     access.require(current_user, region, write=write)  # a viewer reads the grid, and changes nothing
     campaign = period.campaign
-    if not (region.lies_in(campaign.root_id) or region.contains(campaign.root)):
+    if not campaign.covers(region):
         abort(404, f"{region.name}不在该征缴期范围内")
     if LEVELS.index(region.level) > LEVELS.index(campaign.report_level):
         abort(404, f"{region.name}低于填报层级")
