@@ -58,6 +58,15 @@ def is_closed(campaign: Campaign, today: dt.date) -> bool:
     return today > campaign.closes_on
 
 
+CLOSED_MESSAGE = "该期次已关闭（征缴期及延长期已结束），只有市级管理员可以修改"
+
+
+def closed_to(user: Optional[User], campaign: Campaign, today: dt.date) -> bool:
+    """Whether `user` may no longer write the campaign's reports: once it has closed, only a city admin
+    corrects them. Every write path and every form's read-only state ask this."""
+    return is_closed(campaign, today) and not (user is not None and user.role == "city_admin")
+
+
 def is_report_unit(campaign: Campaign, region: Region) -> bool:
     return region.level == campaign.report_level and campaign.root.contains(region)
 
@@ -145,9 +154,8 @@ def save_report(period: Period, region: Region, raw_values: dict[str, Any], file
         # the same person in another tab (or window) is no stranger: say where the change came from
         same = report is not None and user is not None and report.updated_by_id == user.id
         raise ReportConflict(f"该报表{'已在其他窗口修改' if same else '已被他人修改'}，请查看最新数据后再保存", report)
-    closed = is_closed(campaign, now.date()) and not (user and user.role == "city_admin")
-    if closed:
-        raise ReportConflict("该期次已关闭（征缴期及延长期已结束），只有市级管理员可以修改", report)
+    if closed_to(user, campaign, now.date()):
+        raise ReportConflict(CLOSED_MESSAGE, report)
     if review.is_locked(report):
         raise ReportConflict(review.lock_message(report), report)
     returned = review.status(report) == "returned"
@@ -540,8 +548,8 @@ def import_reports(period: Period, rows: list[tuple[int, str, dict, dict]], *, s
     campaign = period.campaign
     indicators = fields(campaign.indicators)
     now = clock.now()
-    if is_closed(campaign, now.date()) and not (user and user.role == "city_admin"):
-        raise ImportRejected([RowIssue(None, "", None, "该期次已关闭（征缴期及延长期已结束），只有市级管理员可以修改")])
+    if closed_to(user, campaign, now.date()):
+        raise ImportRejected([RowIssue(None, "", None, CLOSED_MESSAGE)])
     root = campaign.root
     scope = scope or (user.region if user is not None and root.contains(user.region) else root)
     read = _read_scope(period, scope, {code for _, code, _, _ in rows})

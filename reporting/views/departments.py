@@ -9,7 +9,7 @@ from forms.filing import SubmitForm, UploadForm
 
 from .. import access, clock, review
 from ..extensions import db
-from ..filing import FILER_FIELDS, ReportConflict, ReportRejected, find_report, is_closed, late_status, save_report
+from ..filing import FILER_FIELDS, ReportConflict, ReportRejected, closed_to, find_report, late_status, save_report
 from ..models import Department, Period, Report, Revision
 from ..spreadsheets import TableError
 from . import go_to, page_or_fragment
@@ -45,7 +45,7 @@ def form_context(department: Department, period: Period, **extra) -> dict:
                 lock_message=review.lock_message(report) if review.is_locked(report) else "",
                 form=form, periods=period.campaign.periods, now=clock.now(),
                 late=late_status(report, period, clock.now()),
-                read_only=is_closed(period.campaign, clock.today()) and current_user.role != "city_admin",
+                read_only=closed_to(current_user, period.campaign, clock.today()),
                 **{"errors": [], "warnings": [], "needs_ack": False, **extra})
 
 

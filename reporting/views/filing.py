@@ -20,7 +20,7 @@ from ..campaigns import campaigns_for
 from ..carry import carried_values, with_carried
 from ..extensions import db
 from ..filing import (FILER_FIELDS, SYSTEM_FILER, ImportRejected, ReportConflict, ReportRejected, RowIssue,
-                      filing_totals, find_report, import_reports, is_closed, late_status,
+                      filing_totals, closed_to, find_report, import_reports, late_status,
                       save_report)
 from ..filing import history as report_history
 from ..hierarchy import descendants_at, grid_regions, region_by_code
@@ -58,7 +58,7 @@ def load_grid(period_id: int, code: str, write: bool = False, region: Optional[R
 
 
 def read_only(period: Period) -> bool:
-    return is_closed(period.campaign, clock.today()) and current_user.role != "city_admin"
+    return closed_to(current_user, period.campaign, clock.today())
 
 
 # --- the grid's rows -------------------------------------------------------------------------
