@@ -696,7 +696,7 @@ class Plan:
             state, locked = reviewed.get(old.id, (None, False)) if old is not None else (None, False)
             # a locked or returned unit that the rows leave as it is goes through, unchanged
             if locked and merged != stored:
-                errors.append(RowIssue(line, code, None, "该单位的报表已审核或已通报，已锁定，如需修改请联系审核单位退回"))
+                errors.append(RowIssue(line, code, None, review.locked_because(state)))
                 continue
             if state == "returned" and not submit and merged != stored:
                 errors.append(RowIssue(line, code, None, "该单位的报表已退回，修改后请直接提交"))

@@ -603,9 +603,15 @@ class Review(db.Model):
     report: Mapped[Report] = relationship(backref=db.backref("review", uselist=False, lazy="select"))
     by: Mapped[Optional[User]] = relationship()
 
+    @staticmethod
+    def locks(state: Optional[str], published_lock: Optional[bool]) -> bool:
+        """The lock rule: a report approved, or printed in an issued 通报, stays as it is until its
+        reviewer sends it back (退回). The one statement of it, for rows and for query results."""
+        return state == "approved" or bool(published_lock)
+
     @property
     def locked(self) -> bool:
-        return self.state == "approved" or self.published_lock
+        return Review.locks(self.state, self.published_lock)
 
 
 class ReviewAction(db.Model):

@@ -55,8 +55,12 @@ def is_locked(report: Optional[Report]) -> bool:
 
 
 def lock_message(report: Report) -> str:
-    review = report.review
-    if review.state == "approved":
+    return locked_because(report.review.state)
+
+
+def locked_because(state: Optional[str]) -> str:
+    """What a writer is told about a locked report, on every path (grid, upload, import, API)."""
+    if state == "approved":
         return "该报表已审核通过并锁定，如需修改请联系审核单位退回"
     return "该报表的数据已在通报中印发并锁定，如需修改请联系审核单位退回"
 
@@ -253,7 +257,7 @@ def states_in(period: Period, region_ids) -> dict[int, tuple[Optional[str], bool
         select(Review.report_id, Review.state, Review.published_lock).join(Report, Report.id == Review.report_id)
         .where(Report.period_id == period.id, Report.region_id.in_(region_ids),
                or_(Review.state.is_not(None), Review.published_lock.is_(True))))
-    return {row[0]: (row[1], row[1] == "approved" or bool(row[2])) for row in rows}
+    return {row[0]: (row[1], Review.locks(row[1], row[2])) for row in rows}
 
 
 # --- publication ---------------------------------------------------------------------------

@@ -130,11 +130,12 @@ def test_approval_locks_the_report_until_a_reviewer_reopens_it(world):
     assert approved.get_json()["status"] == "approved" and approved.get_json()["locked"] is True
     assert world.approve().status_code == 409  # nothing left to approve
     locked = world.put({"values": {"enrolled": 2100}, "reason": "补录"}, user="shadui")
-    assert locked.status_code == 409 and "退回" in locked.get_json()["errors"][0]["message"]
+    said = locked.get_json()["errors"][0]["message"]
+    assert locked.status_code == 409 and said == "该报表已审核通过并锁定，如需修改请联系审核单位退回"
     assert world.report().get_json()["values"]["enrolled"] == 2000
-    # a bulk import cannot change it either
+    # a bulk import cannot change it either, and says the same
     from reporting.filing import ImportRejected
-    with pytest.raises(ImportRejected, match="已锁定"):
+    with pytest.raises(ImportRejected, match=said):
         import_reports(world.period, [(1, world.unit, {"enrolled": 2100}, {})], submit=True, reason="补录")
     db.session.rollback()
     # an import that leaves it as it is (the information system's nightly export) passes
