@@ -9,6 +9,7 @@ from jinja2_fragments.flask import render_block
 from .. import clock
 from ..campaigns import campaigns_for
 from ..extensions import db
+from ..hierarchy import region_by_code
 from ..models import Period, Region
 from ..schedule import current_period
 
@@ -61,11 +62,27 @@ def id_arg(name: str) -> Optional[int]:
     return int(raw)
 
 
+def region_or_404(code: str) -> Region:
+    """The unit a division code in a URL or a form names, or a 404 that names the code. Every loader
+    reads regions through it (and then checks access, with `access.require`)."""
+    region = region_by_code(code)
+    if region is None:
+        abort(404, f"区划代码 {code} 不存在")
+    return region
+
+
+def period_or_404(period_id: int, **options) -> Period:
+    """The period of an id in a URL or a form, or a 404 that names it."""
+    if not 0 < period_id <= MAX_ID:  # from a body or a query string: past the column's range it names nothing
+        abort(404, f"报送期次 {period_id} 不存在")
+    return db.get_or_404(Period, period_id, description=f"报送期次 {period_id} 不存在", **options)
+
+
 def period_for(region: Region, period_id: Optional[int]) -> Period:
     """The period asked for (404 if unknown), or the current one of the region's latest campaign;
     either way one whose campaign covers the region."""
     if period_id:
-        period = db.get_or_404(Period, period_id, description=f"报送期次 {period_id} 不存在")
+        period = period_or_404(period_id)
     else:
         campaigns = campaigns_for(region)
         if not campaigns:

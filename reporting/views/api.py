@@ -12,9 +12,9 @@ from ..circular_reading import addressed
 from ..extensions import db
 from ..filing import (ReportConflict, ReportRejected, find_report, is_report_unit, report_json,
                       save_report)
-from ..hierarchy import children, region_by_code
+from ..hierarchy import children
 from ..ranking import MEASURES, progress_json
-from . import commit_keeping_rows, id_arg, period_for
+from . import commit_keeping_rows, id_arg, period_for, period_or_404, region_or_404
 from ..departments import department_progress, report_answer
 from ..models import ApiToken, Campaign, Circular, Department, Period, User
 
@@ -42,10 +42,7 @@ def token_required(view):
 
 
 def load_region(code: str):
-    region = region_by_code(code)
-    if region is None:
-        abort(404, f"区划代码 {code} 不存在")
-    return region
+    return region_or_404(code)
 
 
 def campaign_visible(user, campaign: Campaign) -> bool:
@@ -75,10 +72,7 @@ def periods(campaign_id: int):
 
 
 def load_period(period_id: int) -> Period:
-    if not 0 < period_id < 2 ** 31:  # from a body or a query string: past the column's range it names nothing
-        abort(404, f"报送期次 {period_id} 不存在")
-    return db.get_or_404(Period, period_id, description=f"报送期次 {period_id} 不存在",
-                         options=[joinedload(Period.campaign).joinedload(Campaign.root)])
+    return period_or_404(period_id, options=[joinedload(Period.campaign).joinedload(Campaign.root)])
 
 
 def report_target(region_code: str, period_id: int, write: bool = False):

@@ -15,10 +15,9 @@ from ..circular_document import PDF_STYLESHEET, render_circular_html
 from ..circular_reading import AS_LISTED, addressed, mark_read, read_ids, standing
 from ..ranking import LATE_NAMES, LIGHTS
 from ..extensions import db
-from ..hierarchy import region_by_code
-from ..models import Circular, Period, Region, User
+from ..models import Circular, Region, User
 from ..schedule import current_period
-from . import go_to, id_arg, page_or_fragment
+from . import go_to, id_arg, page_or_fragment, period_or_404, region_or_404
 
 bp = Blueprint("circulars", __name__, url_prefix="/circulars")
 
@@ -70,9 +69,7 @@ def index():
                             Circular.created_by_id.in_(select(User.id).where(User.region_id == top.id)))
     code = request.args.get("region", "").strip()
     if code:
-        region = region_by_code(code)
-        if region is None:
-            abort(404, f"区划代码 {code} 不存在")
+        region = region_or_404(code)
         access.require(current_user, region)
         query = query.where(Circular.region_id == region.id)
     period_id = id_arg("period")
@@ -102,11 +99,9 @@ def create():
     if not form.validate():
         flash("；".join(e for errors in form.errors.values() for e in errors))
         return redirect(url_for("circulars.index"), code=303)
-    region = region_by_code(form.region.data.strip())
-    if region is None:
-        abort(404, "区划不存在")
+    region = region_or_404(form.region.data.strip())
     access.require(current_user, region, write=True)
-    period = db.get_or_404(Period, form.period.data, description="报送期次不存在")
+    period = period_or_404(form.period.data)
     if not period.campaign.covers(region):
         abort(404, f"{region.name}不在该征缴期范围内")
     circular = new_draft(period, region, current_user)

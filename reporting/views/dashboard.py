@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import io
 
-from flask import (Blueprint, abort, make_response, redirect, render_template, request, send_file,
+from flask import (Blueprint, make_response, redirect, render_template, request, send_file,
                    url_for)
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -12,11 +12,10 @@ from .. import access, cache, clock, reminders, review
 from .. import charts as chart_svg
 from ..departments import department_progress
 from ..extensions import db
-from ..hierarchy import region_by_code
 from ..models import Period, Region, Report, User
 from ..ranking import LATE_NAMES, LIGHTS, MEASURES
 from ..spreadsheets import file_name, ranking_workbook
-from . import id_arg, page_or_fragment, period_for
+from . import id_arg, page_or_fragment, period_for, region_or_404
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
@@ -37,9 +36,7 @@ SORTS = {
 
 def load(code: str):
     """The region (after the access check) and the period asked for, or the current one."""
-    region = region_by_code(code)
-    if region is None:
-        abort(404, f"区划代码 {code} 不存在")
+    region = region_or_404(code)
     access.require(current_user, region)
     return region, period_for(region, id_arg("period"))
 

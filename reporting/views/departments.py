@@ -12,7 +12,7 @@ from ..extensions import db
 from ..filing import FILER_FIELDS, ReportConflict, ReportRejected, closed_to, find_report, late_status, save_report
 from ..models import Department, Period, Report, Revision
 from ..spreadsheets import TableError
-from . import go_to, page_or_fragment
+from . import go_to, page_or_fragment, period_or_404
 
 bp = Blueprint("departments", __name__, url_prefix="/departments")
 
@@ -22,7 +22,7 @@ def load(department_id: int, period_id: int) -> tuple[Department, Period]:
     file it (its filer, an admin above), like a unit's grid."""
     department = db.get_or_404(Department, department_id, description="部门不存在")
     access.require_department(current_user, department, write=True)
-    period = db.get_or_404(Period, period_id, description="报送期次不存在")
+    period = period_or_404(period_id)
     if period.campaign_id != department.campaign_id:
         abort(404, f"该期次不属于{department.name}所在的征缴期")
     return department, period

@@ -23,7 +23,7 @@ from ..filing import (FILER_FIELDS, SYSTEM_FILER, ImportRejected, ReportConflict
                       filing_totals, closed_to, find_report, import_reports, late_status,
                       save_report)
 from ..filing import history as report_history
-from ..hierarchy import descendants_at, grid_regions, region_by_code
+from ..hierarchy import descendants_at, grid_regions
 from ..indicators import fields
 from ..models import LEVELS, VALUE_SLOTS, Campaign, Period, Region, Report, Review
 from ..rollup import FILED, child_totals, rate_of
@@ -31,7 +31,7 @@ from ..schedule import current_period
 from ..sql import among
 from ..spreadsheets import TableError, file_name
 from ..workbook_upload import carry_rows, foreign_form, outcome_message
-from . import commit_keeping_rows, go_to, id_arg, page_or_fragment
+from . import commit_keeping_rows, go_to, id_arg, page_or_fragment, period_or_404, region_or_404
 
 bp = Blueprint("filing", __name__, url_prefix="/filing")
 bp.add_app_template_global(with_carried)
@@ -43,11 +43,8 @@ def load_grid(period_id: int, code: str, write: bool = False, region: Optional[R
               ) -> tuple[Period, Region]:
     """The period and the filing region of a grid URL (`region`, when the caller has read it),
     after the one access check."""
-    period = db.get_or_404(Period, period_id, description="报送期次不存在",
-                           options=[joinedload(Period.campaign).joinedload(Campaign.root)])
-    region = region or region_by_code(code)
-    if region is None:
-        abort(404, f"区划代码 {code} 不存在")
+    period = period_or_404(period_id, options=[joinedload(Period.campaign).joinedload(Campaign.root)])
+    region = region or region_or_404(code)
     access.require(current_user, region, write=write)  # a viewer reads the grid, and changes nothing
     campaign = period.campaign
     if not campaign.covers(region):

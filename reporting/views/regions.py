@@ -1,12 +1,12 @@
 """The region browser: drill down the tree inside the user's subtree."""
 from __future__ import annotations
 
-from flask import Blueprint, abort
+from flask import Blueprint
 from flask_login import current_user, login_required
 
 from .. import access
-from ..hierarchy import children, region_by_code
-from . import page_or_fragment
+from ..hierarchy import children
+from . import page_or_fragment, region_or_404
 
 bp = Blueprint("regions", __name__, url_prefix="/regions")
 
@@ -14,9 +14,7 @@ bp = Blueprint("regions", __name__, url_prefix="/regions")
 @bp.get("/<code>")
 @login_required
 def show(code: str):
-    region = region_by_code(code)
-    if region is None:
-        abort(404, f"区划代码 {code} 不存在")
+    region = region_or_404(code)
     access.require(current_user, region)
     top = current_user.region
     trail = [r for r in region.ancestors() if top.contains(r)]

@@ -13,7 +13,7 @@ from ..extensions import db
 from ..filing import ReportConflict, ReportRejected, save_report
 from ..hierarchy import children, region_by_code
 from ..models import LEVELS, Department, Period, Region, Report
-from . import go_to, id_arg, page_or_fragment, period_for
+from . import go_to, id_arg, page_or_fragment, period_for, period_or_404, region_or_404
 
 bp = Blueprint("review", __name__)
 
@@ -22,9 +22,7 @@ UNIT_LIST_FROM = "county"
 
 
 def load(code: str, period_id: int | None = None) -> tuple[Region, Period]:
-    region = region_by_code(code)
-    if region is None:
-        abort(404, f"区划代码 {code} 不存在")
+    region = region_or_404(code)
     access.require(current_user, region)
     return region, period_for(region, period_id or id_arg("period"))
 
@@ -134,7 +132,7 @@ def act_all(code: str, period_id: int):
 @login_required
 def resubmit(period_id: int, code: str, unit_code: str):
     """重新提交 one returned unit from the grid, with the edits held for it: a new revision."""
-    period = db.get_or_404(Period, period_id, description="报送期次不存在")
+    period = period_or_404(period_id)
     region, unit = region_by_code(code), region_by_code(unit_code)
     if region is None or unit is None or not region.contains(unit) or unit.level != period.campaign.report_level:
         abort(404, "该单位不在本表中")
