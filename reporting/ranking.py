@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Optional, Sequence
 
 from sqlalchemy import func, select
@@ -15,6 +15,7 @@ from .indicators import HARDSHIP_ENROLLED, HARDSHIP_SHOULD, RATE_DENOMINATOR, RA
 from .models import Campaign, Period, Region, Target
 from .rollup import FilingCounts, Totals, basis, ratio, task_totals
 from .schedule import time_progress
+from .system_figures import SystemFigures, figures_under, gap, merged, mismatch
 from .validation import jump_warning
 
 MEASURES = {"completion": "完成率", "rate": "参保率", "increase": "较上期提高", "hardship": "困难群众参保率"}
@@ -98,6 +99,28 @@ class UnitProgress:
     forecast: Forecast = field(default_factory=Forecast)
     #: its totals in every period up to this one, on the one basis
     series: list[Totals] = field(default_factory=list)
+    #: its typed figures (填报数) of this period, whatever the campaign's basis
+    reported: Optional[dict[str, int]] = None
+    #: the information system's figures of this period, where they were imported
+    system: Optional[SystemFigures] = None
+    #: where `totals` came from: "system", or "reported" (填报数, also on the basis "system" where
+    #: the system has no figures for the unit)
+    source: str = "reported"
+    #: typed 已参保 minus the system's, when beyond the campaign's threshold (与信息系统相差N人)
+    system_difference: Optional[int] = None
+
+    @property
+    def typed(self) -> dict[str, int]:
+        return self.reported if self.reported is not None else self.totals.values
+
+    @property
+    def system_gap(self) -> Optional[dict[str, int]]:
+        """填报 − 系统, key by key (None without system figures, or before the unit has typed any)."""
+        return gap(self.typed, self.system)
+
+    @property
+    def system_mismatch(self) -> bool:
+        return self.system_difference is not None
 
     @property
     def enrolled(self) -> Optional[int]:
@@ -230,6 +253,10 @@ def progress(period: Period, region: Region, measure: Optional[str] = None,
         series = basis(period, region, region.level)
         tasks = {}
     overdue = today > period.due
+    system = figures_under(periods, region)
+    typed = series
+    if campaign.basis == "system":
+        series = _on_system_basis(series, system, [u.id for u in units] or [region.id], periods, empty)
 
     rows = []
     for unit in units:
@@ -237,7 +264,8 @@ def progress(period: Period, region: Region, measure: Optional[str] = None,
         rows.append(UnitProgress(region=unit, totals=mine[-1], task=tasks.get(unit.id),
                                  counts=FilingCounts(unit.units(campaign.report_level), mine[-1].reports,
                                                      mine[-1].late, overdue),
-                                 previous=mine[-2] if len(mine) >= 2 else None, series=mine))
+                                 previous=mine[-2] if len(mine) >= 2 else None, series=mine,
+                                 reported=typed.get(unit.id, empty)[-1].values))
     # after the due date a unit that has not filed ranks at the bottom, whatever it carries
     ranked = [None if r.late == "missing" else r.measure(measure) for r in rows]
     for row, rank in zip(rows, competition_ranks(ranked)):
@@ -246,12 +274,38 @@ def progress(period: Period, region: Region, measure: Optional[str] = None,
     _interviews(rows, periods, today, rule)
     head = _head(campaign, period, region, rows, series.get(region.id, empty) if not units else None,
                  len(periods), overdue)
+    head.reported = (_summed([typed.get(u.id, empty)[-1].values for u in units]) if units
+                     else typed.get(region.id, empty)[-1].values)
+    for row in [head, *rows]:
+        row.system = system.get((row.region.id, period.id))
+        row.source = "system" if campaign.basis == "system" and row.system is not None else "reported"
+        row.system_difference = mismatch(campaign, row.typed, row.system)
     head.light = light(head.main_measure, progress_at)
     head.below_target = period.as_of >= campaign.end and (head.rate or 0) < float(campaign.target_rate)
     for row in rows:
         row.forecast = forecast(row, periods, campaign)
     head.forecast = region_forecast(head, rows, period, campaign) if rows else forecast(head, periods, campaign)
     return Progress(campaign, period, head, rows, progress_at, measure, periods, today, rule)
+
+
+def _on_system_basis(series: dict[int, list[Totals]], system: dict[tuple[int, int], SystemFigures],
+                     unit_ids: list[int], periods: list[Period], empty: list[Totals]) -> dict[int, list[Totals]]:
+    """The basis "system" (以信息系统数据为准): each unit's figures of each period take every key the
+    system has for it, and keep the typed figures (填报数) elsewhere."""
+    result = dict(series)
+    for unit_id in unit_ids:
+        mine = series.get(unit_id, empty)
+        result[unit_id] = [replace(totals, values=merged(totals.values, system.get((unit_id, p.id))))
+                           for totals, p in zip(mine, periods)]
+    return result
+
+
+def _summed(values: list[dict[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for one in values:
+        for key, value in one.items():
+            total[key] = total.get(key, 0) + value
+    return total
 
 
 def _head(campaign, period, region, rows, own: Optional[list[Totals]], length: int,
@@ -417,7 +471,9 @@ def progress_json(result: Progress) -> dict:
                    "time_progress": result.time_progress, "light": head.light, "late": head.late,
                    "carried": head.carried, "never_filed": head.never_filed,
                    "projected_completion": head.forecast.projected,
-                   "reaches_target_on": day(head.forecast.reaches_on)},
+                   "reaches_target_on": day(head.forecast.reaches_on),
+                   "basis": result.campaign.basis, "source": head.source,
+                   "system": head.system.as_json() if head.system else None, "system_gap": head.system_gap},
         "children": [{"code": r.region.code, "name": r.region.name, "rank": r.rank,
                       "totals": r.totals.values, "rate": r.rate, "completion": r.completion,
                       "increase": r.increase, "light": r.light, "late": r.late,
@@ -428,7 +484,9 @@ def progress_json(result: Progress) -> dict:
                       "carried": r.carried, "never_filed": r.never_filed,
                       "projected_completion": r.forecast.projected,
                       "reaches_target_on": day(r.forecast.reaches_on),
-                      "forecast_misses": r.forecast.misses, "forecast_note": r.forecast.reason}
+                      "forecast_misses": r.forecast.misses, "forecast_note": r.forecast.reason,
+                      "system": r.system.as_json() if r.system else None, "system_gap": r.system_gap,
+                      "system_mismatch": r.system_mismatch, "source": r.source}
                      for r in sorted(result.children, key=lambda r: (r.rank, r.region.code))],
         "period": {"id": result.period.id, "label": result.period.label,
                    "as_of": result.period.as_of.isoformat(), "due": result.period.due.isoformat()},

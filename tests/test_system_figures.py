@@ -1,0 +1,173 @@
+"""信息系统数据 beside the typed figures of 朱集镇: import, the gap and its flag, the basis `system`, watch."""
+import datetime as dt
+import os
+
+import pytest
+from sqlalchemy import func, select
+
+from reporting.extensions import db
+from reporting.hierarchy import region_by_code
+from reporting.models import AuditEntry, Report, Revision, SystemFigure
+from reporting.ranking import progress
+
+from .conftest import make_user
+from .test_accounts import bearer, token_for
+from .test_ranking import TASKS, file, township  # noqa: F401 (a fixture)
+
+TOWNSHIP = "341323117"
+#: 星光's typed 已参保 runs 600 ahead of the system; the others are within a few people
+FAR = "星光"
+
+
+@pytest.fixture
+def week(township, frozen_now):  # noqa: F811
+    """Week 1 of 朱集镇 filed by every village at 30% of its task (as of 9月7日), judged on 9月9日."""
+    campaign, villages = township
+    period = campaign.periods[0]
+    file(period, villages, {name: 0.30 for name in TASKS}, dt.datetime(2022, 9, 7, 10), frozen_now)
+    frozen_now(dt.datetime(2022, 9, 9, 10))
+    return campaign, villages, period
+
+
+def typed(name: str) -> int:
+    return round(TASKS[name] * 0.30)
+
+
+def system_enrolled(name: str) -> int:
+    """What the system shows: 星光 600 people behind its typed count, 朱集 20 behind (2% of 1,417 is 28)."""
+    return typed(name) - {FAR: 600, "朱集": 20}.get(name, 0)
+
+
+def write_export(path, villages, names=None, extra_columns=""):
+    names = names or list(TASKS)
+    lines = [f"单位代码,居民医保已参保人数,居民医保应参保人数,数据日期{extra_columns}"]
+    for name in names:
+        lines.append(f"{villages[name].code},{system_enrolled(name)},{TASKS[name] + 100},2022-09-06")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def test_import_keeps_the_figures_apart_and_the_township_gets_the_sum(week, runner, tmp_path):
+    campaign, villages, period = week
+    revisions = db.session.scalar(select(func.count(Revision.id)))
+    reports = db.session.scalar(select(func.count(Report.id)))
+    export = write_export(tmp_path / "export.csv", villages)
+    result = runner.invoke(args=["system-figures", "import", str(period.id), export])
+    assert result.exit_code == 0, result.output
+    assert "13行" in result.stdout and "14个单位" in result.stdout
+    # the reports are untouched: no revision, no new report; one audit entry for the import
+    assert db.session.scalar(select(func.count(Revision.id))) == revisions
+    assert db.session.scalar(select(func.count(Report.id))) == reports
+    entries = db.session.scalars(select(AuditEntry).where(AuditEntry.kind == "system_figures.import")).all()
+    assert len(entries) == 1 and entries[0].after["file"] == "export.csv" and entries[0].after["rows"] == 13
+    town = db.session.scalar(select(SystemFigure).where(SystemFigure.region_id == region_by_code(TOWNSHIP).id))
+    assert town.values["enrolled"] == sum(system_enrolled(n) for n in TASKS) and not town.own
+    assert town.at == dt.date(2022, 9, 6)
+
+    # a second import of the period replaces the first
+    again = write_export(tmp_path / "again.csv", villages, names=["朱集", "张家"])
+    result = runner.invoke(args=["system-figures", "import", str(period.id), again])
+    assert result.exit_code == 0, result.output
+    stored = db.session.scalars(select(SystemFigure).where(SystemFigure.period_id == period.id)).all()
+    assert len(stored) == 3  # two villages and their township
+
+
+def test_a_bad_row_refuses_the_whole_file_with_the_reports_import_messages(week, runner, tmp_path):
+    campaign, villages, period = week
+    good = write_export(tmp_path / "good.csv", villages)
+    assert runner.invoke(args=["system-figures", "import", str(period.id), good]).exit_code == 0
+    bad = tmp_path / "bad.csv"
+    bad.write_text("单位代码,居民医保已参保人数\n"
+                   f"{villages['朱集'].code},12a\n"
+                   f"{villages['张家'].code},-5\n"
+                   "440705000000,100\n"
+                   f"{villages['岳巷'].code},300\n", encoding="utf-8")
+    result = runner.invoke(args=["system-figures", "import", str(period.id), str(bad)])
+    assert result.exit_code != 0
+    assert "第2行" in result.output and "应为整数，“12a”不是整数" in result.output
+    assert "不能为负数" in result.output and "单位代码 440705000000 不是本征缴期的单位" in result.output
+    # all or nothing: the earlier import stands whole
+    assert db.session.scalar(select(func.count(SystemFigure.id)).where(SystemFigure.period_id == period.id)) == 14
+
+
+def test_a_township_row_of_its_own_is_kept_and_a_disagreeing_sum_is_a_warning(week, runner, tmp_path):
+    campaign, villages, period = week
+    export = tmp_path / "mixed.csv"
+    export.write_text(f"单位代码,enrolled\n{TOWNSHIP},9999\n{villages['朱集'].code},1000\n"
+                      f"{villages['张家'].code},500\n", encoding="utf-8")
+    result = runner.invoke(args=["system-figures", "import", str(period.id), str(export)])
+    assert result.exit_code == 0, result.output
+    assert "其下级单位合计1,500人，不一致" in result.stderr
+    town = db.session.scalar(select(SystemFigure).where(SystemFigure.region_id == region_by_code(TOWNSHIP).id))
+    assert town.values == {"enrolled": 9999} and town.own
+
+
+def test_the_api_shows_the_gap_and_flags_the_one_village_far_off(week, runner, client, tmp_path):
+    campaign, villages, period = week
+    export = write_export(tmp_path / "export.csv", villages)
+    assert runner.invoke(args=["system-figures", "import", str(period.id), export]).exit_code == 0
+    make_user("boss", "viewer", TOWNSHIP)
+    headers = bearer(token_for(runner, "boss"))
+    body = client.get(f"/api/v1/progress/{TOWNSHIP}?period={period.id}", headers=headers).get_json()
+    assert body["region"]["basis"] == "reported"
+    assert body["region"]["system"]["totals"]["enrolled"] == sum(system_enrolled(n) for n in TASKS)
+    assert body["region"]["system_gap"]["enrolled"] == 620
+    children = {c["name"][:-3]: c for c in body["children"]}
+    assert children[FAR]["system"] == {"totals": {"enrolled": system_enrolled(FAR),
+                                                  "should_enroll": TASKS[FAR] + 100}, "at": "2022-09-06"}
+    assert children[FAR]["system_gap"] == {"enrolled": 600, "should_enroll": 0}
+    # 朱集's 20 people are below both 50 people and 2%: only 星光 is flagged
+    assert [name for name, c in children.items() if c["system_mismatch"]] == [FAR]
+    # the ranking still reads the typed figures
+    assert children[FAR]["totals"]["enrolled"] == typed(FAR)
+
+    # a lower threshold flags 朱集 too
+    result = runner.invoke(args=["campaign", "system-threshold", str(campaign.id), "--share", "0.01",
+                                 "--people", "10"])
+    assert result.exit_code == 0, result.output
+    body = client.get(f"/api/v1/progress/{TOWNSHIP}?period={period.id}", headers=headers).get_json()
+    assert sorted(c["name"][:-3] for c in body["children"] if c["system_mismatch"]) == sorted([FAR, "朱集"])
+
+
+def test_without_system_figures_the_answer_says_so(week, runner, client):
+    campaign, villages, period = week
+    make_user("boss", "viewer", TOWNSHIP)
+    body = client.get(f"/api/v1/progress/{TOWNSHIP}?period={period.id}",
+                      headers=bearer(token_for(runner, "boss"))).get_json()
+    assert body["region"]["system"] is None and body["region"]["system_gap"] is None
+    assert not any(c["system_mismatch"] or c["system"] for c in body["children"])
+
+
+def test_basis_system_ranks_and_completes_by_the_systems_figures(week, runner, client, tmp_path):
+    campaign, villages, period = week
+    # every village at 30%; the system shows 星光 far lower, and has no row for 湖光
+    names = [n for n in TASKS if n != "湖光"]
+    export = write_export(tmp_path / "export.csv", villages, names=names)
+    assert runner.invoke(args=["system-figures", "import", str(period.id), export]).exit_code == 0
+    town = region_by_code(TOWNSHIP)
+    before = {r.region.name[:-3]: r for r in progress(period, town, "completion").children}
+    assert before[FAR].completion == pytest.approx(typed(FAR) / TASKS[FAR])
+
+    result = runner.invoke(args=["campaign", "basis", str(campaign.id), "system"])
+    assert result.exit_code == 0 and "以信息系统数据为准" in result.stdout
+    db.session.expire_all()
+    answer = progress(period, town, "completion")
+    rows = {r.region.name[:-3]: r for r in answer.children}
+    assert rows[FAR].completion == pytest.approx(system_enrolled(FAR) / TASKS[FAR])
+    assert rows[FAR].rank == 13 and before[FAR].rank < 13  # 17% of its task against 30% for the rest
+    assert rows[FAR].source == "system" and rows[FAR].system_mismatch
+    # 湖光 has no system figures: its typed ones count, marked 填报数
+    assert rows["湖光"].source == "reported" and rows["湖光"].enrolled == typed("湖光")
+    # other keys follow key by key: 应参保 from the system
+    assert rows["朱集"].totals.get("should_enroll") == TASKS["朱集"] + 100
+    assert rows["朱集"].totals.get("population") == TASKS["朱集"] * 2  # the system has none: typed
+    assert answer.region.enrolled == sum(system_enrolled(n) for n in names) + typed("湖光")
+
+    make_user("boss", "viewer", TOWNSHIP)
+    body = client.get(f"/api/v1/progress/{TOWNSHIP}?period={period.id}",
+                      headers=bearer(token_for(runner, "boss"))).get_json()
+    assert body["region"]["basis"] == "system"
+    last = body["children"][-1]
+    assert last["name"][:-3] == FAR and last["rank"] == 13
+    assert last["completion"] == pytest.approx(system_enrolled(FAR) / TASKS[FAR])
+    assert last["totals"]["enrolled"] == system_enrolled(FAR) and last["system_gap"]["enrolled"] == 600
