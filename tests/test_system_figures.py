@@ -171,3 +171,36 @@ def test_basis_system_ranks_and_completes_by_the_systems_figures(week, runner, c
     assert last["name"][:-3] == FAR and last["rank"] == 13
     assert last["completion"] == pytest.approx(system_enrolled(FAR) / TASKS[FAR])
     assert last["totals"]["enrolled"] == system_enrolled(FAR) and last["system_gap"]["enrolled"] == 600
+
+
+def test_watch_imports_dropped_files_and_refuses_with_a_log(week, runner, tmp_path):
+    campaign, villages, period = week
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    write_export(drop / f"{period.id}_朱集镇.csv", villages)
+    # the period named in a 期次 column instead of the file name
+    second = campaign.periods[1]
+    (drop / "export.csv").write_text(f"期次,单位代码,enrolled\n{second.id},{villages['朱集'].code},1500\n",
+                                     encoding="utf-8")
+    (drop / "nameless.csv").write_text(f"单位代码,enrolled\n{villages['朱集'].code},1500\n", encoding="utf-8")
+    (drop / f"{period.id}_bad.csv").write_text(f"单位代码,enrolled\n{villages['朱集'].code},很多\n", encoding="utf-8")
+    (drop / ".partial.csv").write_text("still being written", encoding="utf-8")
+
+    result = runner.invoke(args=["system-figures", "watch", str(drop)])
+    assert result.exit_code == 0, result.output
+    assert sorted(os.listdir(drop / "done")) == sorted([f"{period.id}_朱集镇.csv", "export.csv"])
+    assert sorted(os.listdir(drop / "failed")) == sorted(["nameless.csv", "nameless.csv.log",
+                                                         f"{period.id}_bad.csv", f"{period.id}_bad.csv.log"])
+    assert "无法确定期次" in (drop / "failed" / "nameless.csv.log").read_text(encoding="utf-8")
+    assert "“很多”不是整数" in (drop / "failed" / f"{period.id}_bad.csv.log").read_text(encoding="utf-8")
+    assert os.path.exists(drop / ".partial.csv")  # a file still being written is left alone
+    stored = {p: db.session.scalar(select(func.count(SystemFigure.id)).where(SystemFigure.period_id == p))
+              for p in (period.id, second.id)}
+    assert stored == {period.id: 14, second.id: 2}
+
+
+def test_two_watchers_never_take_the_same_file(tmp_path):
+    from reporting.system_figures import claim_files
+    (tmp_path / "1_a.csv").write_text("单位代码,enrolled\n", encoding="utf-8")
+    first, second = claim_files(str(tmp_path)), claim_files(str(tmp_path))
+    assert [os.path.basename(p) for p in first] == ["1_a.csv"] and second == []
