@@ -15,7 +15,7 @@ from .indicators import HARDSHIP_ENROLLED, HARDSHIP_SHOULD, RATE_DENOMINATOR, RA
 from .models import Campaign, Period, Region, Target
 from .rollup import FilingCounts, Totals, basis, ratio, task_totals
 from .schedule import time_progress
-from .system_figures import SystemFigures, figures_under, gap, merged, mismatch
+from .system_figures import SystemFigures, figures_under, gap, merged, mismatch, mismatch_text
 from .validation import jump_warning
 
 MEASURES = {"completion": "完成率", "rate": "参保率", "increase": "较上期提高", "hardship": "困难群众参保率"}
@@ -123,6 +123,15 @@ class UnitProgress:
         return self.system_difference is not None
 
     @property
+    def system_flag(self) -> str:
+        """与信息系统相差N人, or "" within the threshold."""
+        return mismatch_text(self.system_difference) if self.system_difference is not None else ""
+
+    @property
+    def system_enrolled(self) -> Optional[int]:
+        return self.system.totals.get(RATE_NUMERATOR) if self.system else None
+
+    @property
     def enrolled(self) -> Optional[int]:
         return self.totals.get(RATE_NUMERATOR)
 
@@ -200,6 +209,21 @@ class Progress:
     today: Optional[dt.date] = None
     #: the 约谈 rule of the children's level: (末位N名, 连续K期)
     rule: tuple[int, int] = (1, 2)
+
+    @property
+    def has_system(self) -> bool:
+        """Whether the information system's figures of the period reach this answer's units."""
+        return self.region.system is not None or any(r.system is not None for r in self.children)
+
+    @property
+    def system_at(self) -> Optional[dt.date]:
+        """数据日期 of the system's figures shown (the latest among the units)."""
+        days = [r.system.at for r in [self.region, *self.children] if r.system is not None and r.system.at]
+        return max(days, default=None)
+
+    @property
+    def mismatches(self) -> list[UnitProgress]:
+        return [r for r in self.children if r.system_mismatch]
 
     @property
     def overdue(self) -> bool:

@@ -7,13 +7,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Optional
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import and_, delete, func, or_, select
 
 from . import audit, cache, clock
 from .extensions import db
 from .filing import ImportRejected, RowIssue, file_digest, rows_from_table
 from .indicators import RATE_NUMERATOR
-from .models import LEVEL_NAMES, LEVELS, Campaign, Period, Region, SystemFigure, User
+from .hierarchy import descendants_at
+from .models import LEVEL_NAMES, LEVELS, Campaign, Period, Region, Report, SystemFigure, User
 from .spreadsheets import read_table
 from .validation import check, parse_values
 
@@ -113,13 +114,37 @@ def figures_of(period: Period, region_ids: Iterable[int]) -> dict[int, SystemFig
     return {rid: SystemFigures({k: int(v) for k, v in (values or {}).items()}, at) for rid, values, at in rows}
 
 
+def unit_gaps(period: Period, region: Region) -> dict[int, tuple[int, int]]:
+    """The report-level units under `region` whose typed 已参保 (their report as it stands) differs
+    from the system's beyond the campaign's threshold: region id -> (typed, system). One query."""
+    campaign = period.campaign
+    enrolled = next((i for i in campaign.indicators if i.key == RATE_NUMERATOR), None)
+    if enrolled is None:
+        return {}
+    units = descendants_at(region, campaign.report_level).with_only_columns(Region.id)
+    rows = db.session.execute(
+        select(SystemFigure.region_id, SystemFigure.values, getattr(Report, f"v{enrolled.slot}"))
+        .join(Report, and_(Report.region_id == SystemFigure.region_id, Report.period_id == period.id))
+        .where(SystemFigure.period_id == period.id, SystemFigure.region_id.in_(units)))
+    found = {}
+    for region_id, values, typed in rows:
+        system = (values or {}).get(RATE_NUMERATOR)
+        if typed is not None and system is not None and beyond_threshold(campaign, typed - system, system):
+            found[region_id] = (typed, system)
+    return found
+
+
 def data_date(period: Period) -> Optional[dt.date]:
     """The latest 数据日期 among the period's system figures (None: no figures or no date)."""
     return db.session.scalar(select(func.max(SystemFigure.at)).where(SystemFigure.period_id == period.id))
 
 
-def has_figures(period: Period) -> bool:
-    return db.session.scalar(select(SystemFigure.id).where(SystemFigure.period_id == period.id).limit(1)) is not None
+def with_figures(period_ids: list[int]) -> set[int]:
+    """Which of these periods have system figures: one query."""
+    if not period_ids:
+        return set()
+    return set(db.session.scalars(select(SystemFigure.period_id).distinct()
+                                  .where(SystemFigure.period_id.in_(period_ids))))
 
 
 # --- importing -----------------------------------------------------------------------------------

@@ -204,3 +204,45 @@ def test_two_watchers_never_take_the_same_file(tmp_path):
     (tmp_path / "1_a.csv").write_text("单位代码,enrolled\n", encoding="utf-8")
     first, second = claim_files(str(tmp_path)), claim_files(str(tmp_path))
     assert [os.path.basename(p) for p in first] == ["1_a.csv"] and second == []
+
+
+@pytest.fixture
+def far_off(week, runner, tmp_path):
+    """Week 1's system figures imported: 星光 600 people behind its typed count."""
+    campaign, villages, period = week
+    export = write_export(tmp_path / "export.csv", villages)
+    assert runner.invoke(args=["system-figures", "import", str(period.id), export]).exit_code == 0
+    return week
+
+
+def test_the_flag_shows_on_dashboard_grid_home_and_review(far_off, client, auth):
+    campaign, villages, period = far_off
+    make_user("lb", "township_filer", TOWNSHIP)
+    auth.login("lb")
+    page = client.get(f"/dashboard/{TOWNSHIP}?period={period.id}").get_data(as_text=True)
+    assert page.count("与信息系统相差600人") == 1 and "信息系统<br>已参保" in page
+    grid = client.get(f"/filing/{period.id}/{TOWNSHIP}").get_data(as_text=True)
+    row = grid.split(f'id="u-{villages[FAR].code}"')[1].split("</tr>")[0]
+    assert "与信息系统相差600人" in row and grid.count("与信息系统相差") == 1
+    home = client.get("/").get_data(as_text=True)
+    assert "核实与信息系统的差异" in home and "星光村委会与信息系统相差600人" in home
+    auth.logout()
+    make_user("boss", "city_admin", "341323")
+    auth.login("boss")
+    review_page = client.get(f"/review/{TOWNSHIP}?period={period.id}").get_data(as_text=True)
+    row = review_page.split(f'id="r-{villages[FAR].code}"')[1].split("</tr>")[0]
+    assert "与信息系统相差600人" in row and review_page.count("与信息系统相差") == 1
+
+
+def test_the_dashboard_names_the_basis_and_marks_typed_figures(far_off, runner, client, auth, tmp_path):
+    campaign, villages, period = far_off
+    export = write_export(tmp_path / "some.csv", villages, names=[n for n in TASKS if n != "湖光"])
+    assert runner.invoke(args=["system-figures", "import", str(period.id), export]).exit_code == 0
+    assert runner.invoke(args=["campaign", "basis", str(campaign.id), "system"]).exit_code == 0
+    make_user("boss", "city_admin", "341323")
+    auth.login("boss")
+    page = client.get(f"/dashboard/{TOWNSHIP}?period={period.id}").get_data(as_text=True)
+    assert "以信息系统数据为准（数据日期9月6日）" in page
+    ranking = page.split('id="ranking"')[1]
+    row = ranking.split("湖光村委会</a>")[1].split("</tr>")[0]
+    assert "填报数" in row and ranking.count(">填报数<") == 1
