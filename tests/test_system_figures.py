@@ -246,3 +246,20 @@ def test_the_dashboard_names_the_basis_and_marks_typed_figures(far_off, runner, 
     ranking = page.split('id="ranking"')[1]
     row = ranking.split("湖光村委会</a>")[1].split("</tr>")[0]
     assert "填报数" in row and ranking.count(">填报数<") == 1
+
+
+def test_the_ranking_workbook_carries_the_system_columns(far_off, client, auth):
+    import io
+
+    from openpyxl import load_workbook
+    campaign, villages, period = far_off
+    make_user("boss", "city_admin", "341323")
+    auth.login("boss")
+    data = client.get(f"/dashboard/{TOWNSHIP}/ranking.xlsx?period={period.id}").data
+    sheet = load_workbook(io.BytesIO(data)).active
+    headings = [c.value for c in sheet[3]]
+    at = headings.index("信息系统已参保人数")
+    rows = {r[1]: r for r in sheet.iter_rows(min_row=4, values_only=True)}
+    far = rows[villages[FAR].code]
+    assert far[at] == system_enrolled(FAR) and far[at + 1] == 600 and far[at + 2] == "与信息系统相差600人"
+    assert rows[villages["朱集"].code][at + 1] == 20 and not rows[villages["朱集"].code][at + 2]
