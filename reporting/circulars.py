@@ -108,7 +108,7 @@ def draft_body(result: Progress, requirements: str = "") -> str:
         unfiled = head.never_filed if rows else 0
         sentence += f"居民医保参保率为{percent(head.rate)}" + (
             f"（不含{unfiled}个尚未报送过数据的单位）" if unfiled else "") + "。"
-    lines.append(sentence + _filing_sentence(result, units_word))
+    lines.append(sentence + _filing_sentence(result, units_word) + basis_sentence(result))
 
     lines.append("二、各地进展")
     valued = [r for r in rows if r.main_measure is not None]
@@ -161,6 +161,10 @@ def draft_body(result: Progress, requirements: str = "") -> str:
     if head.hardship_gap:
         where = f"（涉及{_names(gaps)}）" if gaps else ""
         problems.append(f"困难群众参保尚有{head.hardship_gap:,}人未覆盖{where}，请相关单位逐一核实，确保应保尽保。")
+    ahead = [r for r in rows if (r.system_difference or 0) > 0]
+    if ahead:
+        problems.append("；".join(f"{r.region.name}填报已参保人数高于信息系统{r.system_difference:,}人"
+                                 for r in ahead) + "，请核实。")
     anomalous = [r for r in rows if r.anomalies]
     if anomalous:
         problems.append(f"{_names(anomalous)}报送数据存在异常（如参保人数较上期减少），请核实后更正。")
@@ -172,6 +176,20 @@ def draft_body(result: Progress, requirements: str = "") -> str:
     lines.append(f"{next(numbers)}、下一步工作要求")
     lines.extend(line for line in (requirements or DEFAULT_REQUIREMENTS).splitlines() if line.strip())
     return "\n".join(lines)
+
+
+def basis_sentence(result: Progress) -> str:
+    """Which figures the circular counts: 以信息系统数据为准（数据日期12月14日）, naming the units
+    the system has no figures for (counted with their typed ones); nothing while there are none."""
+    day = result.system_at
+    dated = f"（数据日期{month_day(day)}）" if day else ""
+    if result.campaign.basis != "system":
+        return f"本通报数据以各地填报数据为准，信息系统数据{dated}附后对照。" if result.has_system else ""
+    typed = [r for r in result.children if r.source == "reported"]
+    if not result.has_system:
+        return "本通报数据以信息系统数据为准，本期尚无信息系统数据，按各地填报数据计算。"
+    return (f"本通报数据以信息系统数据为准{dated}"
+            + (f"，{_names(typed)}信息系统暂无数据，按填报数计算" if typed else "") + "。")
 
 
 def _filing_sentence(result: Progress, units_word: str) -> str:
@@ -263,15 +281,20 @@ def parse_body(text: str) -> list[document.Section]:
 # --- attachments ---------------------------------------------------------------------------
 
 def ranking_table(result: Progress) -> document.Table:
-    header = ["排名", "单位", "任务数", "已参保人数", "完成率", "参保率", "较上期（百分点）", "进度", "报送"]
-    rows = [[str(r.rank), r.region.name, _count(r.task), _count(r.enrolled), percent(r.completion),
-             percent(r.rate), "—" if r.increase is None else f"{r.increase * 100:+.2f}",
-             LIGHTS[r.light], LATE_NAMES[r.late] + _carried_note(r) + ("，约谈" if r.interview else "")]
+    """附件排名表; a column 信息系统 (the system's 已参保) when the period has system figures."""
+    system = result.has_system
+    header = ["排名", "单位", "任务数", "已参保人数", *(["信息系统"] if system else []), "完成率", "参保率",
+              "较上期（百分点）", "进度", "报送"]
+
+    def line(rank: str, name: str, r: UnitProgress, status: str) -> list[str]:
+        return [rank, name, _count(r.task), _count(r.enrolled), *([_count(r.system_enrolled)] if system else []),
+                percent(r.completion), percent(r.rate), "—" if r.increase is None else f"{r.increase * 100:+.2f}",
+                LIGHTS[r.light], status]
+    rows = [line(str(r.rank), r.region.name + ("（填报数）" if result.campaign.basis == "system"
+                                               and system and r.source == "reported" else ""), r,
+                 LATE_NAMES[r.late] + _carried_note(r) + ("，约谈" if r.interview else ""))
             for r in sorted(result.children, key=lambda r: (r.rank, r.region.code))]
-    head = result.region
-    rows.append(["", "合计", _count(head.task), _count(head.enrolled), percent(head.completion),
-                 percent(head.rate), "—" if head.increase is None else f"{head.increase * 100:+.2f}",
-                 LIGHTS[head.light], ""])
+    rows.append(line("", "合计", result.region, ""))
     return document.Table(header, rows)
 
 

@@ -263,3 +263,32 @@ def test_the_ranking_workbook_carries_the_system_columns(far_off, client, auth):
     far = rows[villages[FAR].code]
     assert far[at] == system_enrolled(FAR) and far[at + 1] == 600 and far[at + 2] == "与信息系统相差600人"
     assert rows[villages["朱集"].code][at + 1] == 20 and not rows[villages["朱集"].code][at + 2]
+
+
+def test_the_circular_names_the_unit_ahead_of_the_system_and_its_basis(far_off, runner):
+    from reporting.circulars import draft_body, ranking_table
+    campaign, villages, period = far_off
+    town = region_by_code(TOWNSHIP)
+    text = draft_body(progress(period, town))
+    assert "星光村委会填报已参保人数高于信息系统600人，请核实。" in text
+    assert "朱集村委会填报" not in text  # 20 people: within the threshold
+    assert "本通报数据以各地填报数据为准" in text
+    table = ranking_table(progress(period, town))
+    at = table.header.index("信息系统")
+    far = next(row for row in table.rows if row[1] == villages[FAR].name)
+    assert far[at] == f"{system_enrolled(FAR):,}"
+
+    assert runner.invoke(args=["campaign", "basis", str(campaign.id), "system"]).exit_code == 0
+    db.session.expire_all()
+    text = draft_body(progress(period, town))
+    assert "本通报数据以信息系统数据为准（数据日期9月6日）。" in text
+    # the totals it gives are the system's
+    assert f"全镇已参保缴费{sum(system_enrolled(n) for n in TASKS):,}人" in text
+    assert "星光村委会填报已参保人数高于信息系统600人，请核实。" in text
+
+
+def test_a_circular_without_system_figures_reads_as_before(week):
+    from reporting.circulars import draft_body, ranking_table
+    campaign, villages, period = week
+    result = progress(period, region_by_code(TOWNSHIP))
+    assert "信息系统" not in draft_body(result) and "信息系统" not in ranking_table(result).header
