@@ -292,3 +292,33 @@ def test_a_circular_without_system_figures_reads_as_before(week):
     campaign, villages, period = week
     result = progress(period, region_by_code(TOWNSHIP))
     assert "信息系统" not in draft_body(result) and "信息系统" not in ranking_table(result).header
+
+
+def test_a_city_admin_uploads_the_export_on_its_page(week, client, auth, tmp_path):
+    import io
+    campaign, villages, period = week
+    make_user("boss", "city_admin", "341323")
+    make_user("zj", "township_filer", TOWNSHIP)
+    auth.login("zj")
+    assert client.get(f"/system-figures/{period.id}").status_code == 403
+    auth.logout()
+    auth.login("boss")
+    dashboard = client.get(f"/dashboard/{TOWNSHIP}?period={period.id}").get_data(as_text=True)
+    assert f"/system-figures/{period.id}" in dashboard
+    page = client.get(f"/system-figures/{period.id}").get_data(as_text=True)
+    assert "本期尚未导入信息系统数据" in page
+
+    bad = f"单位代码,enrolled\n{villages['朱集'].code},很多\n".encode()
+    answer = client.post(f"/system-figures/{period.id}", data={"export": (io.BytesIO(bad), "export.csv")},
+                         content_type="multipart/form-data")
+    assert answer.status_code == 422 and "“很多”不是整数" in answer.get_data(as_text=True)
+    assert db.session.scalar(select(func.count(SystemFigure.id))) == 0
+
+    good = write_export(tmp_path / "export.csv", villages)
+    with open(good, "rb") as f:
+        answer = client.post(f"/system-figures/{period.id}", data={"export": (f, "export.csv")},
+                             content_type="multipart/form-data", follow_redirects=True)
+    text = answer.get_data(as_text=True)
+    assert "已导入第1期" in text and "14个单位" in text and "数据日期2022年9月6日" in text
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.kind == "system_figures.import"))
+    assert entry.username == "boss"
