@@ -281,20 +281,34 @@ def parse_body(text: str) -> list[document.Section]:
 # --- attachments ---------------------------------------------------------------------------
 
 def ranking_table(result: Progress) -> document.Table:
-    """附件排名表; a column 信息系统 (the system's 已参保) when the period has system figures."""
-    system = result.has_system
-    header = ["排名", "单位", "任务数", "已参保人数", *(["信息系统"] if system else []), "完成率", "参保率",
-              "较上期（百分点）", "进度", "报送"]
-
-    def line(rank: str, name: str, r: UnitProgress, status: str) -> list[str]:
-        return [rank, name, _count(r.task), _count(r.enrolled), *([_count(r.system_enrolled)] if system else []),
-                percent(r.completion), percent(r.rate), "—" if r.increase is None else f"{r.increase * 100:+.2f}",
-                LIGHTS[r.light], status]
-    rows = [line(str(r.rank), r.region.name + ("（填报数）" if result.campaign.basis == "system"
-                                               and system and r.source == "reported" else ""), r,
-                 LATE_NAMES[r.late] + _carried_note(r) + ("，约谈" if r.interview else ""))
+    header = ["排名", "单位", "任务数", "已参保人数", "完成率", "参保率", "较上期（百分点）", "进度", "报送"]
+    # on the basis "system", a unit the system has no figures for counts with its typed ones
+    typed = result.campaign.basis == "system" and result.has_system
+    rows = [[str(r.rank), r.region.name + ("（填报数）" if typed and r.source == "reported" else ""),
+             _count(r.task), _count(r.enrolled), percent(r.completion),
+             percent(r.rate), "—" if r.increase is None else f"{r.increase * 100:+.2f}",
+             LIGHTS[r.light], LATE_NAMES[r.late] + _carried_note(r) + ("，约谈" if r.interview else "")]
             for r in sorted(result.children, key=lambda r: (r.rank, r.region.code))]
-    rows.append(line("", "合计", result.region, ""))
+    head = result.region
+    rows.append(["", "合计", _count(head.task), _count(head.enrolled), percent(head.completion),
+                 percent(head.rate), "—" if head.increase is None else f"{head.increase * 100:+.2f}",
+                 LIGHTS[head.light], ""])
+    return document.Table(header, rows)
+
+
+def system_table(result: Progress) -> Optional[document.Table]:
+    """信息系统数据对照表: each unit's typed 已参保 beside the system's (a column 信息系统), the gap
+    and the flag; None when the period has no system figures under the region."""
+    if not result.has_system:
+        return None
+    header = ["单位", "填报已参保人数", "信息系统", "差额（填报−系统）", "核对"]
+
+    def line(name: str, r: UnitProgress) -> list[str]:
+        gap = (r.system_gap or {}).get("enrolled")
+        return [name, _count(r.typed.get("enrolled")), _count(r.system_enrolled),
+                "—" if gap is None else f"{gap:+,}", "请核实" if r.system_mismatch else ""]
+    rows = [line(r.region.name, r) for r in sorted(result.children, key=lambda r: r.region.code)]
+    rows.append(line("合计", result.region))
     return document.Table(header, rows)
 
 
@@ -381,6 +395,12 @@ def build_document(period: Period, region: Region, *, title: str, body: str, iss
             attachments.append(document.Attachment(
                 f"{annual_name(period.campaign)}{UNIT_WORDS.get(child_level(child_level(region.level)), '')}"
                 f"参保进度表（截至{month_day(period.as_of)}）", table=deeper))
+    system = system_table(result)
+    if system is not None:
+        day = result.system_at
+        attachments.append(document.Attachment(
+            f"{annual_name(period.campaign)}信息系统数据对照表（数据日期{month_day(day) if day else '未注明'}）",
+            table=system))
     departments = department_progress(period, region, clock.now())
     if departments:
         attachments.append(document.Attachment(

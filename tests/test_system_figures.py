@@ -266,17 +266,20 @@ def test_the_ranking_workbook_carries_the_system_columns(far_off, client, auth):
 
 
 def test_the_circular_names_the_unit_ahead_of_the_system_and_its_basis(far_off, runner):
-    from reporting.circulars import draft_body, ranking_table
+    from reporting.circulars import build_document, draft_body, system_table
     campaign, villages, period = far_off
     town = region_by_code(TOWNSHIP)
     text = draft_body(progress(period, town))
     assert "星光村委会填报已参保人数高于信息系统600人，请核实。" in text
     assert "朱集村委会填报" not in text  # 20 people: within the threshold
     assert "本通报数据以各地填报数据为准" in text
-    table = ranking_table(progress(period, town))
+    table = system_table(progress(period, town))
     at = table.header.index("信息系统")
-    far = next(row for row in table.rows if row[1] == villages[FAR].name)
-    assert far[at] == f"{system_enrolled(FAR):,}"
+    far = next(row for row in table.rows if row[0] == villages[FAR].name)
+    assert far[at] == f"{system_enrolled(FAR):,}" and far[at + 1] == "+600" and far[at + 2] == "请核实"
+    doc = build_document(period, town, title="通报", body="正文", issue_no=1, doc_prefix="灵医保", doc_year=2022,
+                         doc_seq=1, date=dt.date(2022, 9, 9))
+    assert any(a.table is not None and "信息系统" in a.table.header for a in doc.attachments)
 
     assert runner.invoke(args=["campaign", "basis", str(campaign.id), "system"]).exit_code == 0
     db.session.expire_all()
@@ -288,10 +291,10 @@ def test_the_circular_names_the_unit_ahead_of_the_system_and_its_basis(far_off, 
 
 
 def test_a_circular_without_system_figures_reads_as_before(week):
-    from reporting.circulars import draft_body, ranking_table
+    from reporting.circulars import draft_body, system_table
     campaign, villages, period = week
     result = progress(period, region_by_code(TOWNSHIP))
-    assert "信息系统" not in draft_body(result) and "信息系统" not in ranking_table(result).header
+    assert "信息系统" not in draft_body(result) and system_table(result) is None
 
 
 def test_a_city_admin_uploads_the_export_on_its_page(week, client, auth, tmp_path):
