@@ -641,8 +641,9 @@ def system_figures_watch(directory: str, every: int):
                 with one_transaction():
                     period = watched_period(path, header, body)
                     result = _import_system(period, header, body, {"file": name, "sha256": file_digest(path)})
-            except (ImportRejected, TableError) as error:
-                problems = [str(line) for line in getattr(error, "errors", [])] or [str(error)]
+            except (ImportRejected, TableError, click.ClickException) as error:
+                problems = ([str(line) for line in getattr(error, "errors", [])]
+                            or [error.message if isinstance(error, click.ClickException) else str(error)])
                 file_away(path, None, problems)
                 click.echo(f"{name}：导入失败，{problems[0]}", err=True)
                 continue

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Optional
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import and_, delete, func, insert, or_, select
 
 from . import audit, cache, clock
 from .extensions import db
@@ -262,10 +262,10 @@ def import_figures(period: Period, header: list[str], body: list[tuple[int, list
     outcome.replaced = db.session.execute(delete(SystemFigure).where(SystemFigure.period_id == period.id)).rowcount
     now = clock.now()
     # without a 数据日期 the figures describe the period's own day
-    db.session.add_all([SystemFigure(period_id=period.id, region_id=region_id, parent_id=parents.get(region_id),
-                                     values=values, at=dates.get(region_id) or period.as_of, own=region_id in own,
-                                     imported_at=now)
-                        for region_id, values in figures.items()])
+    db.session.execute(insert(SystemFigure), [
+        dict(period_id=period.id, region_id=region_id, parent_id=parents.get(region_id), values=values,
+             at=dates.get(region_id) or period.as_of, own=region_id in own, imported_at=now)
+        for region_id, values in figures.items()])
     outcome.units, outcome.summed = len(figures), len(figures) - len(own)
     outcome.at = max((d for d in dates.values() if d), default=period.as_of)
     audit.record("system_figures.import", user, region=root, target=f"{period.label} 信息系统数据",

@@ -325,3 +325,20 @@ def test_a_city_admin_uploads_the_export_on_its_page(week, client, auth, tmp_pat
     assert "已导入第1期" in text and "14个单位" in text and "数据日期2022年9月6日" in text
     entry = db.session.scalar(select(AuditEntry).where(AuditEntry.kind == "system_figures.import"))
     assert entry.username == "boss"
+
+
+def test_a_long_file_shows_a_progress_bar_and_sums_up_to_the_city(jiangmen, runner, tmp_path):
+    from reporting.campaigns import create_campaign
+
+    from .conftest import villages as village_codes
+    campaign, _ = create_campaign(name="江门市2023年度", root=jiangmen, start=dt.date(2022, 9, 1),
+                                  end=dt.date(2022, 12, 31), first_due=dt.date(2022, 10, 1))
+    db.session.commit()
+    codes = village_codes("4407")
+    export = tmp_path / "city.csv"
+    export.write_text("单位代码,enrolled\n" + "".join(f"{code},{n}\n" for n, code in enumerate(codes)), encoding="utf-8")
+    result = runner.invoke(args=["system-figures", "import", str(campaign.periods[0].id), str(export)])
+    assert result.exit_code == 0, result.output
+    assert "导入信息系统数据" in result.stderr and f"{len(codes):,}行" in result.stdout
+    city = db.session.scalar(select(SystemFigure).where(SystemFigure.region_id == jiangmen.id))
+    assert city.values == {"enrolled": sum(range(len(codes)))}
