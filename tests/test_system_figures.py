@@ -342,3 +342,20 @@ def test_a_long_file_shows_a_progress_bar_and_sums_up_to_the_city(jiangmen, runn
     assert "导入信息系统数据" in result.stderr and f"{len(codes):,}行" in result.stdout
     city = db.session.scalar(select(SystemFigure).where(SystemFigure.region_id == jiangmen.id))
     assert city.values == {"enrolled": sum(range(len(codes)))}
+
+
+def test_the_commands_refuse_bad_input_in_chinese_and_change_nothing(week, runner, tmp_path):
+    campaign, villages, period = week
+    result = runner.invoke(args=["system-figures", "import", "9999", str(tmp_path / "x.csv")])
+    assert result.exit_code != 0 and "报送期次 9999 不存在" in result.output
+    result = runner.invoke(args=["campaign", "system-threshold", str(campaign.id), "--share", "2", "--people", "50"])
+    assert result.exit_code != 0 and "--share 应在0到1之间" in result.output
+    result = runner.invoke(args=["campaign", "basis", "9999", "system"])
+    assert result.exit_code != 0 and "征缴期 9999 不存在" in result.output
+    db.session.expire_all()
+    assert float(campaign.system_share) == 0.02 and campaign.system_people == 50 and campaign.basis == "reported"
+    # a row above the campaign's root (the city of 朱集镇) is refused
+    export = tmp_path / "outside.csv"
+    export.write_text("单位代码,enrolled\n341323117200,5\n3413,9\n", encoding="utf-8")
+    result = runner.invoke(args=["system-figures", "import", str(period.id), str(export)])
+    assert result.exit_code != 0 and "单位代码 3413 不是本征缴期的单位" in result.output
