@@ -16,9 +16,9 @@ from .departments import STANDING, DepartmentProgress, department_progress
 from .filters import month_day, percent
 from .hierarchy import child_level
 from .models import LEVELS, Campaign, Circular, IssuingBody, Period, Region, User
-from .ranking import LATE_NAMES, LIGHTS, Progress, UnitProgress, light, progress, progress_json
+from .ranking import LATE_NAMES, LIGHTS, Progress, UnitProgress, figures_basis, light, progress, progress_json
 from .review import publication_lines, publish
-from .rollup import FilingCounts, Totals, basis, filing_counts, ratio, task_totals, totals_by_period
+from .rollup import FilingCounts, Totals, filing_counts, ratio, task_totals, totals_by_period
 from .schedule import time_progress
 
 SCOPE_WORDS = {"province": "全省", "city": "全市", "county": "全县", "township": "全镇", "village": "全村"}
@@ -319,11 +319,11 @@ def grandchildren_table(period: Period, region: Region, result: Optional[Progres
     grandchild = child_level(child) if child else None
     if grandchild is None or LEVELS.index(grandchild) > LEVELS.index(campaign.report_level):
         return None
-    series = basis(period, region, grandchild)
     tasks = task_totals(campaign, region, grandchild)
     units = db.session.scalars(select(Region).where(
         getattr(Region, f"{region.level}_id") == region.id, Region.level == grandchild)
         .order_by(Region.code)).all()
+    series, _, _ = figures_basis(period, region, grandchild, [u.id for u in units])
     parents = {r.id: r.name for r in db.session.scalars(select(Region).where(
         Region.id.in_({u.parent_id for u in units})))}
     progress_at = time_progress(campaign, period.as_of)

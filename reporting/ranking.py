@@ -15,7 +15,7 @@ from .indicators import HARDSHIP_ENROLLED, HARDSHIP_SHOULD, RATE_DENOMINATOR, RA
 from .models import Campaign, Period, Region, Target
 from .rollup import FilingCounts, Totals, basis, ratio, task_totals
 from .schedule import time_progress
-from .system_figures import SystemFigures, figures_under, gap, merged, mismatch, mismatch_text
+from .system_figures import SystemFigures, figures_for, gap, merged, mismatch, mismatch_text
 from .validation import jump_warning
 
 MEASURES = {"completion": "完成率", "rate": "参保率", "increase": "较上期提高", "hardship": "困难群众参保率"}
@@ -270,17 +270,9 @@ def progress(period: Period, region: Region, measure: Optional[str] = None,
     level = units[0].level if units else region.level
     rule = campaign.interview_rule(level)
     empty = [Totals({}) for _ in periods]
-    if units:
-        series = basis(period, region, level)
-        tasks = task_totals(campaign, region, level)
-    else:
-        series = basis(period, region, region.level)
-        tasks = {}
+    tasks = task_totals(campaign, region, level) if units else {}
+    series, typed, system = figures_basis(period, region, level, [u.id for u in units] or [region.id])
     overdue = today > period.due
-    system = figures_under(periods, region)
-    typed = series
-    if campaign.basis == "system":
-        series = _on_system_basis(series, system, [u.id for u in units] or [region.id], periods, empty)
 
     rows = []
     for unit in units:
@@ -312,16 +304,27 @@ def progress(period: Period, region: Region, measure: Optional[str] = None,
     return Progress(campaign, period, head, rows, progress_at, measure, periods, today, rule)
 
 
-def _on_system_basis(series: dict[int, list[Totals]], system: dict[tuple[int, int], SystemFigures],
-                     unit_ids: list[int], periods: list[Period], empty: list[Totals]) -> dict[int, list[Totals]]:
-    """The basis "system" (以信息系统数据为准): each unit's figures of each period take every key the
-    system has for it, and keep the typed figures (填报数) elsewhere."""
-    result = dict(series)
+def figures_basis(period: Period, region: Region, level: str, unit_ids: list[int]) -> tuple[
+        dict[int, list[Totals]], dict[int, list[Totals]], dict[tuple[int, int], SystemFigures]]:
+    """The one basis of the units `unit_ids` at `level` under `region` (and of `region` itself),
+    for every period up to `period`, on the campaign's choice of figures: (series, typed series,
+    system figures by (region id, period id)).
+
+    The typed series is rollup.basis (carried figures, 未报 counted zero). On the basis "system"
+    (以信息系统数据为准) each unit's figures of each period take every key the system has for it
+    and keep the typed ones (填报数) elsewhere."""
+    campaign = period.campaign
+    periods = [p for p in campaign.periods if p.seq <= period.seq]
+    typed = basis(period, region, level)
+    system = figures_for(periods, [region.id, *unit_ids])
+    if campaign.basis != "system":
+        return typed, typed, system
+    empty = [Totals({}) for _ in periods]
+    series = dict(typed)
     for unit_id in unit_ids:
-        mine = series.get(unit_id, empty)
-        result[unit_id] = [replace(totals, values=merged(totals.values, system.get((unit_id, p.id))))
-                           for totals, p in zip(mine, periods)]
-    return result
+        series[unit_id] = [replace(totals, values=merged(totals.values, system.get((unit_id, p.id))))
+                           for totals, p in zip(typed.get(unit_id, empty), periods)]
+    return series, typed, system
 
 
 def _summed(values: list[dict[str, int]]) -> dict[str, int]:

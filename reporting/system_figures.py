@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Optional
 
-from sqlalchemy import and_, delete, func, insert, or_, select
+from sqlalchemy import and_, delete, func, insert, select
 
 from . import audit, cache, clock
 from .extensions import db
@@ -16,6 +16,7 @@ from .indicators import RATE_NUMERATOR
 from .hierarchy import descendants_at
 from .models import LEVEL_NAMES, LEVELS, Campaign, Period, Region, Report, SystemFigure, User
 from .spreadsheets import read_table
+from .sql import among
 from .validation import check, parse_values
 
 #: the column naming the export's data day, and the one naming the period (for `watch`)
@@ -90,15 +91,14 @@ def merged(typed: dict[str, int], system: Optional[SystemFigures]) -> dict[str, 
 
 # --- reading -------------------------------------------------------------------------------------
 
-def figures_under(periods: list[Period], region: Region) -> dict[tuple[int, int], SystemFigures]:
-    """The system figures of `region` and of its children for these periods, by (region id, period
-    id): one indexed lookup (each stored unit names its parent; sums were stored at import)."""
-    if not periods:
+def figures_for(periods: list[Period], region_ids: list[int]) -> dict[tuple[int, int], SystemFigures]:
+    """The system figures of these units for these periods, by (region id, period id): one indexed
+    lookup (the sums of units above the file's rows were stored at import)."""
+    if not periods or not region_ids:
         return {}
     rows = db.session.execute(
         select(SystemFigure.region_id, SystemFigure.period_id, SystemFigure.values, SystemFigure.at)
-        .where(SystemFigure.period_id.in_([p.id for p in periods]),
-               or_(SystemFigure.parent_id == region.id, SystemFigure.region_id == region.id)))
+        .where(among(SystemFigure.period_id, [p.id for p in periods]), among(SystemFigure.region_id, region_ids)))
     return {(rid, pid): SystemFigures({k: int(v) for k, v in (values or {}).items()}, at)
             for rid, pid, values, at in rows}
 

@@ -345,7 +345,7 @@ def test_a_long_file_shows_a_progress_bar_and_sums_up_to_the_city(jiangmen, runn
 
 
 def test_the_commands_refuse_bad_input_in_chinese_and_change_nothing(week, runner, tmp_path):
-    campaign, villages, period = week
+    campaign, _, period = week
     result = runner.invoke(args=["system-figures", "import", "9999", str(tmp_path / "x.csv")])
     assert result.exit_code != 0 and "报送期次 9999 不存在" in result.output
     result = runner.invoke(args=["campaign", "system-threshold", str(campaign.id), "--share", "2", "--people", "50"])
@@ -359,3 +359,12 @@ def test_the_commands_refuse_bad_input_in_chinese_and_change_nothing(week, runne
     export.write_text("单位代码,enrolled\n341323117200,5\n3413,9\n", encoding="utf-8")
     result = runner.invoke(args=["system-figures", "import", str(period.id), str(export)])
     assert result.exit_code != 0 and "单位代码 3413 不是本征缴期的单位" in result.output
+    # the 通报's annex of townships follows the campaign's basis too
+    from reporting.circulars import grandchildren_table
+    runner.invoke(args=["campaign", "basis", str(campaign.id), "system"])
+    db.session.expire_all()
+    shadui = region_by_code("440705106")
+    expected = sum(n for n, code in enumerate(codes) if code.startswith("440705106"))
+    table = grandchildren_table(campaign.periods[0], jiangmen)
+    row = next(r for r in table.rows if r[1] == shadui.name)
+    assert row[3] == f"{expected:,}"
