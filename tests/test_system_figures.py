@@ -309,7 +309,9 @@ def test_a_city_admin_uploads_the_export_on_its_page(week, client, auth, tmp_pat
     dashboard = client.get(f"/dashboard/{TOWNSHIP}?period={period.id}").get_data(as_text=True)
     assert f"/system-figures/{period.id}" in dashboard
     page = client.get(f"/system-figures/{period.id}").get_data(as_text=True)
-    assert "本期尚未导入信息系统数据" in page
+    assert "本期尚未导入信息系统数据" in page and "<html" in page
+    fragment = client.get(f"/system-figures/{period.id}", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "本期尚未导入信息系统数据" in fragment and "<html" not in fragment
 
     bad = f"单位代码,enrolled\n{villages['朱集'].code},很多\n".encode()
     answer = client.post(f"/system-figures/{period.id}", data={"export": (io.BytesIO(bad), "export.csv")},
