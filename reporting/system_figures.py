@@ -197,6 +197,10 @@ def import_figures(period: Period, header: list[str], body: list[tuple[int, list
     lower rows that disagrees is a warning. Checks and messages are `reports import`'s."""
     campaign = period.campaign
     indicators = campaign.indicators
+    named = period_in_table(header, body)
+    if named is not None and named != period.id:
+        raise ImportRejected([RowIssue(None, "", None, f"文件的“期次”列为{named}，不是要导入的期次{period.id}"
+                                                       f"（{period.label}）")])
     rows = rows_from_table(indicators, header, body)
     lines = dict(body)
     date_at = _column(header, DATE_HEADING)

@@ -361,6 +361,11 @@ def test_the_commands_refuse_bad_input_in_chinese_and_change_nothing(week, runne
     export.write_text("单位代码,enrolled\n341323117200,5\n3413,9\n", encoding="utf-8")
     result = runner.invoke(args=["system-figures", "import", str(period.id), str(export)])
     assert result.exit_code != 0 and "单位代码 3413 不是本征缴期的单位" in result.output
+    # a file naming another period in its 期次 column
+    export.write_text(f"期次,单位代码,enrolled\n{campaign.periods[1].id},341323117200,5\n", encoding="utf-8")
+    result = runner.invoke(args=["system-figures", "import", str(period.id), str(export)])
+    assert result.exit_code != 0 and "不是要导入的期次" in result.output
+    assert db.session.scalar(select(func.count(SystemFigure.id))) == 0
     # the 通报's annex of townships follows the campaign's basis too
     from reporting.circulars import grandchildren_table
     runner.invoke(args=["campaign", "basis", str(campaign.id), "system"])
