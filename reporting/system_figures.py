@@ -205,10 +205,10 @@ def import_figures(period: Period, header: list[str], body: list[tuple[int, list
     lines = dict(body)
     date_at = _column(header, DATE_HEADING)
     root, deepest = campaign.root, LEVELS.index(campaign.report_level)
-    codes = {code for _, code, _, _ in rows if code}
+    codes = sorted({code for _, code, _, _ in rows if code})
     regions = {}
     for chunk in range(0, len(codes), 5000):
-        part = sorted(codes)[chunk:chunk + 5000]
+        part = codes[chunk:chunk + 5000]
         regions.update({r.code: r for r in db.session.scalars(select(Region).where(Region.code.in_(part)))})
     errors: list[RowIssue] = []
     outcome = SystemImport(rows=len(rows))
@@ -252,17 +252,19 @@ def import_figures(period: Period, header: list[str], body: list[tuple[int, list
         raise ImportRejected([RowIssue(None, "", None, "文件中没有数据")])
     figures, parents, summed_from = _roll_up(campaign, [r for r in regions.values() if r.id in own], own, dates)
     names = {r.id: r for r in regions.values()}
+    labels = {i.key: i.label for i in indicators}
     for region_id, sums in summed_from.items():
         mine = own.get(region_id)
         if mine is None:
             continue
-        labels = {i.key: i.label for i in indicators}
         for key, total in sums.items():
             if key in mine and mine[key] != total:
                 region = names[region_id]
                 outcome.warnings.append(RowIssue(None, region.code, key,
                                                  f"{region.name}（{region.code}）的{labels[key]}为{mine[key]:,}人，"
                                                  f"其下级单位合计{total:,}人，不一致，以本单位的数为准"))
+    # two imports of one period (two watchers, two files) replace the figures one after the other
+    db.session.execute(select(Period.id).where(Period.id == period.id).with_for_update())
     outcome.replaced = db.session.execute(delete(SystemFigure).where(SystemFigure.period_id == period.id)).rowcount
     now = clock.now()
     # without a 数据日期 the figures describe the period's own day
@@ -294,8 +296,9 @@ def _roll_up(campaign: Campaign, found: list[Region], own: dict[int, dict[str, i
             ancestor = r.ancestor_id(level)
             if ancestor is not None and ancestor not in parents:
                 wanted.add(ancestor)
+    wanted = sorted(wanted)
     for chunk in range(0, len(wanted), 5000):
-        part = sorted(wanted)[chunk:chunk + 5000]
+        part = wanted[chunk:chunk + 5000]
         for r in db.session.scalars(select(Region).where(Region.id.in_(part))):
             parents[r.id], depth[r.id] = r.parent_id, r.depth
     figures: dict[int, dict[str, int]] = {}
