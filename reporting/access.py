@@ -53,6 +53,12 @@ def is_admin(user: Optional[User]) -> bool:
     return bool(user and user.is_authenticated and user.role == "city_admin")
 
 
+def can_load_system_figures(user: Optional[User], root: Region) -> bool:
+    """The information system's figures of a campaign are loaded by a 管理员 whose region holds the
+    campaign's root (they concern every unit of it)."""
+    return is_admin(user) and user.active and user.region.contains(root)
+
+
 #: roles that review reports filed below them (退回, 审核, 催报)
 REVIEWER_ROLES = {"city_admin", "county_filer"}
 

@@ -12,7 +12,7 @@ KINDS = {
     "report.resubmit": "退回后重新提交", "report.return": "退回报表", "report.approve": "审核通过",
     "reports.return": "批量退回", "reports.approve": "批量审核通过", "reports.publish": "通报锁定报表",
     "reminder.send": "催报", "webhook.update": "设置群机器人",
-    "reports.import": "批量导入报表", "targets.import": "导入任务数", "campaign.create": "建立征缴期",
+    "reports.import": "批量导入报表", "system_figures.import": "导入信息系统数据", "targets.import": "导入任务数", "campaign.create": "建立征缴期",
     "campaign.update": "修改征缴期设置", "department.create": "建立部门", "holiday.update": "调整节假日",
     "period.reschedule": "调整报送截止日期",
     "user.create": "建立用户", "user.update": "修改用户", "user.password": "修改密码",
@@ -62,6 +62,8 @@ WORDS = {
     "semimonthly": "半月报", "weekly": "周报", "submitted": "已提交", "draft": "草稿",
     "campaign": "征缴期", "indicators": "填报指标", "measure": "考核指标", "department": "部门",
     "auto_remind_hours": "截止前自动催报小时数", "url": "地址", "returned": "已退回", "approved": "已审核",
+    "basis": "口径", "reported": "以填报数据为准", "system": "以信息系统数据为准",
+    "system_share": "与信息系统差异比例", "system_people": "与信息系统差异人数", "replaced": "替换单位数",
 }
 
 

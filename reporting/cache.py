@@ -44,8 +44,8 @@ FORMAT = 1
 def _code() -> str:
     """A digest of the code whose objects the entries hold: a deploy that changes how answers are
     computed or shaped (ranking.py, rollup.py, charts.py) never reads the entries of the one before."""
-    from . import charts, ranking, rollup
-    text = "".join(inspect.getsource(module) for module in (charts, ranking, rollup))
+    from . import charts, ranking, rollup, system_figures
+    text = "".join(inspect.getsource(module) for module in (charts, ranking, rollup, system_figures))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 _clients: dict[str, object] = {}
 

@@ -16,9 +16,9 @@ from .departments import STANDING, DepartmentProgress, department_progress
 from .filters import month_day, percent
 from .hierarchy import child_level
 from .models import LEVELS, Campaign, Circular, IssuingBody, Period, Region, User
-from .ranking import LATE_NAMES, LIGHTS, Progress, UnitProgress, light, progress, progress_json
+from .ranking import LATE_NAMES, LIGHTS, Progress, UnitProgress, figures_basis, light, progress, progress_json
 from .review import publication_lines, publish
-from .rollup import FilingCounts, Totals, basis, ratio, task_totals
+from .rollup import FilingCounts, Totals, ratio, task_totals
 from .schedule import time_progress
 
 SCOPE_WORDS = {"province": "全省", "city": "全市", "county": "全县", "township": "全镇", "village": "全村"}
@@ -108,7 +108,7 @@ def draft_body(result: Progress, requirements: str = "") -> str:
         unfiled = head.never_filed if rows else 0
         sentence += f"居民医保参保率为{percent(head.rate)}" + (
             f"（不含{unfiled}个尚未报送过数据的单位）" if unfiled else "") + "。"
-    lines.append(sentence + _filing_sentence(result, units_word))
+    lines.append(sentence + _filing_sentence(result, units_word) + basis_sentence(result))
 
     lines.append("二、各地进展")
     valued = [r for r in rows if r.main_measure is not None]
@@ -161,6 +161,10 @@ def draft_body(result: Progress, requirements: str = "") -> str:
     if head.hardship_gap:
         where = f"（涉及{_names(gaps)}）" if gaps else ""
         problems.append(f"困难群众参保尚有{head.hardship_gap:,}人未覆盖{where}，请相关单位逐一核实，确保应保尽保。")
+    ahead = [r for r in rows if (r.system_difference or 0) > 0]
+    if ahead:
+        problems.append("；".join(f"{r.region.name}填报已参保人数高于信息系统{r.system_difference:,}人"
+                                 for r in ahead) + "，请核实。")
     anomalous = [r for r in rows if r.anomalies]
     if anomalous:
         problems.append(f"{_names(anomalous)}报送数据存在异常（如参保人数较上期减少），请核实后更正。")
@@ -172,6 +176,20 @@ def draft_body(result: Progress, requirements: str = "") -> str:
     lines.append(f"{next(numbers)}、下一步工作要求")
     lines.extend(line for line in (requirements or DEFAULT_REQUIREMENTS).splitlines() if line.strip())
     return "\n".join(lines)
+
+
+def basis_sentence(result: Progress) -> str:
+    """Which figures the circular counts: 以信息系统数据为准（数据日期12月14日）, naming the units
+    the system has no figures for (counted with their typed ones); nothing while there are none."""
+    day = result.system_at
+    dated = f"（数据日期{month_day(day)}）" if day else ""
+    if result.campaign.basis != "system":
+        return f"本通报数据以各地填报数据为准，信息系统数据{dated}附后对照。" if result.has_system else ""
+    typed = [r for r in result.children if r.source == "reported"]
+    if not result.has_system:
+        return "本通报数据以信息系统数据为准，本期尚无信息系统数据，按各地填报数据计算。"
+    return (f"本通报数据以信息系统数据为准{dated}"
+            + (f"，{_names(typed)}信息系统暂无数据，按填报数计算" if typed else "") + "。")
 
 
 def _filing_sentence(result: Progress, units_word: str) -> str:
@@ -264,7 +282,10 @@ def parse_body(text: str) -> list[document.Section]:
 
 def ranking_table(result: Progress) -> document.Table:
     header = ["排名", "单位", "任务数", "已参保人数", "完成率", "参保率", "较上期（百分点）", "进度", "报送"]
-    rows = [[str(r.rank), r.region.name, _count(r.task), _count(r.enrolled), percent(r.completion),
+    # on the basis "system", a unit the system has no figures for counts with its typed ones
+    typed = result.campaign.basis == "system" and result.has_system
+    rows = [[str(r.rank), r.region.name + ("（填报数）" if typed and r.source == "reported" else ""),
+             _count(r.task), _count(r.enrolled), percent(r.completion),
              percent(r.rate), "—" if r.increase is None else f"{r.increase * 100:+.2f}",
              LIGHTS[r.light], LATE_NAMES[r.late] + _carried_note(r) + ("，约谈" if r.interview else "")]
             for r in sorted(result.children, key=lambda r: (r.rank, r.region.code))]
@@ -275,6 +296,22 @@ def ranking_table(result: Progress) -> document.Table:
     return document.Table(header, rows)
 
 
+def system_table(result: Progress) -> Optional[document.Table]:
+    """信息系统数据对照表: each unit's typed 已参保 beside the system's (a column 信息系统), the gap
+    and the flag; None when the period has no system figures under the region."""
+    if not result.has_system:
+        return None
+    header = ["单位", "填报已参保人数", "信息系统", "差额（填报−系统）", "核对"]
+
+    def line(name: str, r: UnitProgress) -> list[str]:
+        gap = (r.system_gap or {}).get("enrolled")
+        return [name, _count(r.typed.get("enrolled")), _count(r.system_enrolled),
+                "—" if gap is None else f"{gap:+,}", "请核实" if r.system_mismatch else ""]
+    rows = [line(r.region.name, r) for r in sorted(result.children, key=lambda r: r.region.code)]
+    rows.append(line("合计", result.region))
+    return document.Table(header, rows)
+
+
 def grandchildren_table(period: Period, region: Region, result: Optional[Progress] = None) -> Optional[document.Table]:
     """The units two levels down (a city's townships), grouped by their parent, on the one basis."""
     campaign = period.campaign
@@ -282,11 +319,11 @@ def grandchildren_table(period: Period, region: Region, result: Optional[Progres
     grandchild = child_level(child) if child else None
     if grandchild is None or LEVELS.index(grandchild) > LEVELS.index(campaign.report_level):
         return None
-    series = basis(period, region, grandchild)
     tasks = task_totals(campaign, region, grandchild)
     units = db.session.scalars(select(Region).where(
         getattr(Region, f"{region.level}_id") == region.id, Region.level == grandchild)
         .order_by(Region.code)).all()
+    series, _, _ = figures_basis(period, region, grandchild, [u.id for u in units])
     parents = {r.id: r.name for r in db.session.scalars(select(Region).where(
         Region.id.in_({u.parent_id for u in units})))}
     progress_at = time_progress(campaign, period.as_of)
@@ -358,6 +395,12 @@ def build_document(period: Period, region: Region, *, title: str, body: str, iss
             attachments.append(document.Attachment(
                 f"{annual_name(period.campaign)}{UNIT_WORDS.get(child_level(child_level(region.level)), '')}"
                 f"参保进度表（截至{month_day(period.as_of)}）", table=deeper))
+    system = system_table(result)
+    if system is not None:
+        day = result.system_at
+        attachments.append(document.Attachment(
+            f"{annual_name(period.campaign)}信息系统数据对照表（数据日期{month_day(day) if day else '未注明'}）",
+            table=system))
     departments = department_progress(period, region, clock.now())
     if departments:
         attachments.append(document.Attachment(

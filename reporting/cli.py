@@ -566,6 +566,120 @@ def reminders_schedule(campaign_id: int, hours: int | None):
     click.echo(f"自动催报：截止前{hours}小时" if hours else "自动催报已关闭")
 
 
+system_cli = AppGroup("system-figures", help="信息系统数据")
+
+
+@contextmanager
+def _progress_bar(label: str, length: int):
+    """A progress bar on standard error, as `regions import` shows, for files of a thousand rows or more."""
+    if length < 1000:
+        yield None
+        return
+    with click.progressbar(length=length, label=label, file=sys.stderr) as bar:
+        yield bar.update
+
+
+def _import_system(period, header, body, source: dict):
+    from .system_figures import import_figures
+    with _progress_bar("导入信息系统数据", len(body)) as update:
+        return import_figures(period, header, body, progress=update, source=source)
+
+
+def _system_summary(result) -> str:
+    at = f"，数据日期{result.at.month}月{result.at.day}日" if result.at else ""
+    replaced = f"，替换了此前导入的{result.replaced:,}个单位" if result.replaced else ""
+    return (f"已导入信息系统数据{result.rows:,}行，{result.units:,}个单位（其中{result.summed:,}个由下级合计）"
+            f"{at}{replaced}；警告{len(result.warnings):,}条")
+
+
+@system_cli.command("import")
+@click.argument("period_id", type=int)
+@click.argument("file", type=click.Path(dir_okay=False))
+def system_figures_import(period_id: int, file: str):
+    """导入一期信息系统数据（.csv 或 .xlsx：单位代码 + 各指标列，可有数据日期），与报表分开保存；
+    再次导入同一期次则替换；全部成功或全部不导入。"""
+    from .filing import ImportRejected, file_digest
+    from .models import Period
+    from .spreadsheets import TableError, read_table
+    period = db.session.get(Period, period_id)
+    if period is None:
+        raise click.ClickException(f"报送期次 {period_id} 不存在")
+    try:
+        header, body = read_table(file)
+        with one_transaction():
+            result = _import_system(period, header, body,
+                                    {"file": os.path.basename(file), "sha256": file_digest(file)})
+    except (ImportRejected, TableError) as error:
+        for line in getattr(error, "errors", [])[1:50]:
+            click.echo(line, err=True)
+        raise click.ClickException(str(error))
+    for warning in result.warnings[:200]:
+        click.echo(f"警告：{warning}", err=True)
+    click.echo(_system_summary(result))
+
+
+@system_cli.command("watch")
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--every", type=int, default=0, help="每隔这么多秒再查看一次（默认只查看一次）")
+def system_figures_watch(directory: str, every: int):
+    """导入目录中新放入的信息系统数据文件（期次取自“期次”列或文件名“期次编号_*.csv”）：
+    成功的移到 done/，失败的移到 failed/ 并附 .log 说明原因；可在多台实例上同时运行。"""
+    from .filing import ImportRejected, file_digest
+    from .spreadsheets import TableError, read_table
+    from .system_figures import claim_files, file_away, watched_period
+    if every < 0:
+        raise click.ClickException("--every 不能为负数")
+    while True:
+        try:
+            taken = claim_files(directory)
+        except ValueError as error:
+            raise click.ClickException(str(error))
+        for path in taken:
+            name = os.path.basename(path)
+            try:
+                header, body = read_table(path)
+                with one_transaction():
+                    period = watched_period(path, header, body)
+                    result = _import_system(period, header, body, {"file": name, "sha256": file_digest(path)})
+            except (ImportRejected, TableError, click.ClickException) as error:
+                problems = ([str(line) for line in getattr(error, "errors", [])]
+                            or [error.message if isinstance(error, click.ClickException) else str(error)])
+                file_away(path, None, problems)
+                click.echo(f"{name}：导入失败，{problems[0]}", err=True)
+                continue
+            file_away(path, result, [])
+            click.echo(f"{name}：{period.label}，{_system_summary(result)}")
+        if not every:
+            return
+        time.sleep(every)
+
+
+@campaign_cli.command("basis")
+@click.argument("campaign_id", type=int)
+@click.argument("choice", type=click.Choice(["reported", "system"]))
+def campaign_basis(campaign_id: int, choice: str):
+    """排名、完成率、约谈和通报所用的口径：reported 以填报数据为准，system 以信息系统数据为准
+    （单位有信息系统数据的取信息系统数据，没有的取填报数）。"""
+    from .system_figures import BASES, set_basis
+    campaign = _campaign(campaign_id)
+    with one_transaction():
+        set_basis(campaign, choice)
+    click.echo(f"{campaign.name}：{BASES[choice]}")
+
+
+@campaign_cli.command("system-threshold")
+@click.argument("campaign_id", type=int)
+@click.option("--share", type=float, default=0.02, show_default=True, help="相差超过信息系统数的这一比例")
+@click.option("--people", type=int, default=50, show_default=True, help="且相差超过这么多人")
+def campaign_system_threshold(campaign_id: int, share: float, people: int):
+    """与信息系统相差多少提示核实：填报与信息系统的已参保人数相差既超过比例又超过人数的，予以标记。"""
+    from .system_figures import set_threshold
+    campaign = _campaign(campaign_id)
+    with one_transaction():
+        set_threshold(campaign, share, people)
+    click.echo(f"{campaign.name}：填报与信息系统相差超过{share:.2%}且超过{people:,}人的予以标记")
+
+
 @users_cli.command("webhook")
 @click.argument("username")
 @click.option("--kind", required=True, type=click.Choice(["wecom", "dingtalk"]), help="企业微信或钉钉群机器人")
@@ -585,7 +699,7 @@ def users_webhook(username: str, kind: str, url: str | None, secret: str, mobile
 
 def init_app(app: Flask) -> None:
     for command in (regions_cli, campaign_cli, targets_cli, reports_cli, users_cli, circulars_cli,
-                    jobs_cli, reminders_cli, demo_command, departments_cli, indicators_cli):
+                    jobs_cli, reminders_cli, demo_command, departments_cli, indicators_cli, system_cli):
         app.cli.add_command(command)
     app.cli.add_command(holidays_cli)
 

@@ -18,6 +18,7 @@ from .hierarchy import descendants_at, import_divisions, region_by_code
 from .models import Campaign, Region, Report, Revision, Target, User
 from .tally import rebuild as rebuild_tallies
 from .schedule import current_period, time_progress
+from .system_figures import import_figures
 
 DATA_DIR = os.path.join(os.path.dirname(__file__), "data", "jiangmen")
 CITY_CODE = "4407"
@@ -29,6 +30,9 @@ FILER_PASSWORD = "jiangmen-filer-2026"
 #: counties that file late in some past period, and the one that never filed one
 LATE = {2: "440785", 3: "440781"}
 NEVER_FILED = {3: "440784"}
+#: in the system's figures of the last due period: the county whose typed counts run 3% ahead
+#: (鹤山市), and the county of the one village far off (开平市)
+AHEAD, FAR_OFF_COUNTY = "440784", "440783"
 #: the current period: counties that have submitted, and one with a draft
 CURRENT_SUBMITTED = ("440703", "440704", "440705", "440783")
 CURRENT_DRAFT = ("440781",)
@@ -156,6 +160,29 @@ def _simulate(campaign: Campaign, now: dt.datetime) -> None:
     for period in filed:  # the reports went in without the filing path: sum them once
         rebuild_tallies(period)
     db.session.flush()
+    due = [p for p in filed if p.deadline <= now]
+    if due:
+        _system_figures(due[-1], [r for r in report_rows if r["period_id"] == due[-1].id], villages, counties, rng)
+
+
+def _system_figures(period, rows: list[dict], villages: list[Region], counties: dict[int, str],
+                    rng: random.Random) -> None:
+    """The information system's export of the last due period: most villages within a few people
+    of their typed count, one county's typed counts 3% ahead of the system, and one village far off."""
+    by_id = {v.id: v for v in villages}
+    far = next(by_id[r["region_id"]] for r in rows if counties[by_id[r["region_id"]].county_id] == FAR_OFF_COUNTY)
+    body = []
+    for n, row in enumerate(rows, start=2):
+        village, typed = by_id[row["region_id"]], row["v3"]
+        if counties[village.county_id] == AHEAD:
+            system = round(typed / 1.03)
+        elif village.id == far.id:
+            system = round(typed * 0.8)
+        else:
+            system = typed - rng.randint(0, min(15, typed))
+        body.append((n, [village.code, system, row["v2"], period.as_of.isoformat()]))
+    import_figures(period, ["单位代码", "enrolled", "should_enroll", "数据日期"], body,
+                   source={"file": "演示：信息系统导出"})
 
 
 def _submission_time(period, county: str, rng: random.Random, now: dt.datetime) -> dt.datetime:

@@ -105,6 +105,12 @@ class Campaign(db.Model):
     auto_remind_hours: Mapped[Optional[int]] = mapped_column(Integer)
     #: print the circular's own serial in a 期号 line (第3期) above its 发文字号
     circular_issue_line: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    #: which figures rank (口径): "reported" (the typed 进度表) or "system" (以信息系统数据为准)
+    basis: Mapped[str] = mapped_column(String(10), default="reported", server_default="reported")
+    #: a gap between typed and system 已参保 is flagged beyond both this share of the system's figure …
+    system_share: Mapped[float] = mapped_column(Numeric(5, 4), default=0.02, server_default="0.02")
+    #: … and this many people
+    system_people: Mapped[int] = mapped_column(Integer, default=50, server_default="50")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=clock.now)
 
     root: Mapped[Region] = relationship()
@@ -185,6 +191,23 @@ class Indicator(db.Model):
     part_of: Mapped[Optional[str]] = mapped_column(String(40))
     #: filed by departments (条线) only, never part of the regional form
     departments_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+
+
+class SystemFigure(db.Model):
+    """The 医保信息系统's figures of one unit for one period, kept beside the reports (never a report)."""
+    __table_args__ = (UniqueConstraint("period_id", "region_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("period.id"), index=True)
+    region_id: Mapped[int] = mapped_column(ForeignKey("region.id"), index=True)
+    #: the parent unit, so that the figures of a region's children are one indexed lookup
+    parent_id: Mapped[Optional[int]] = mapped_column(Integer, index=True)
+    #: counts by indicator key, e.g. {"enrolled": 2830}
+    values: Mapped[dict] = mapped_column(JSON, default=dict)
+    #: 数据日期: the day the system's export describes
+    at: Mapped[Optional[dt.date]] = mapped_column(Date)
+    #: a row of the file itself (False: the sum of the rows of the units below it)
+    own: Mapped[bool] = mapped_column(Boolean, default=True)
+    imported_at: Mapped[dt.datetime] = mapped_column(DateTime, default=clock.now)
 
 
 class Department(db.Model):

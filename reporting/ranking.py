@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Optional, Sequence
 
 from sqlalchemy import func, select
@@ -15,6 +15,7 @@ from .indicators import HARDSHIP_ENROLLED, HARDSHIP_SHOULD, RATE_DENOMINATOR, RA
 from .models import Campaign, Period, Region, Target
 from .rollup import FilingCounts, Totals, basis, ratio, task_totals
 from .schedule import time_progress
+from .system_figures import SystemFigures, figures_for, gap, merged, mismatch, mismatch_text
 from .validation import jump_warning
 
 MEASURES = {"completion": "完成率", "rate": "参保率", "increase": "较上期提高", "hardship": "困难群众参保率"}
@@ -98,6 +99,37 @@ class UnitProgress:
     forecast: Forecast = field(default_factory=Forecast)
     #: its totals in every period up to this one, on the one basis
     series: list[Totals] = field(default_factory=list)
+    #: its typed figures (填报数) of this period, whatever the campaign's basis
+    reported: Optional[dict[str, int]] = None
+    #: the information system's figures of this period, where they were imported
+    system: Optional[SystemFigures] = None
+    #: where `totals` came from: "system", or "reported" (填报数, also on the basis "system" where
+    #: the system has no figures for the unit)
+    source: str = "reported"
+    #: typed 已参保 minus the system's, when beyond the campaign's threshold (与信息系统相差N人)
+    system_difference: Optional[int] = None
+
+    @property
+    def typed(self) -> dict[str, int]:
+        return self.reported if self.reported is not None else self.totals.values
+
+    @property
+    def system_gap(self) -> Optional[dict[str, int]]:
+        """填报 − 系统, key by key (None without system figures, or before the unit has typed any)."""
+        return gap(self.typed, self.system)
+
+    @property
+    def system_mismatch(self) -> bool:
+        return self.system_difference is not None
+
+    @property
+    def system_flag(self) -> str:
+        """与信息系统相差N人, or "" within the threshold."""
+        return mismatch_text(self.system_difference) if self.system_difference is not None else ""
+
+    @property
+    def system_enrolled(self) -> Optional[int]:
+        return self.system.totals.get(RATE_NUMERATOR) if self.system else None
 
     @property
     def enrolled(self) -> Optional[int]:
@@ -179,6 +211,21 @@ class Progress:
     rule: tuple[int, int] = (1, 2)
 
     @property
+    def has_system(self) -> bool:
+        """Whether the information system's figures of the period reach this answer's units."""
+        return self.region.system is not None or any(r.system is not None for r in self.children)
+
+    @property
+    def system_at(self) -> Optional[dt.date]:
+        """数据日期 of the system's figures shown (the latest among the units)."""
+        days = [r.system.at for r in [self.region, *self.children] if r.system is not None and r.system.at]
+        return max(days, default=None)
+
+    @property
+    def mismatches(self) -> list[UnitProgress]:
+        return [r for r in self.children if r.system_mismatch]
+
+    @property
     def overdue(self) -> bool:
         """Whether the period's due date has passed (逾期 counts; before it units are 待报)."""
         return self.today is not None and self.period.is_overdue(self.today)
@@ -223,12 +270,8 @@ def progress(period: Period, region: Region, measure: Optional[str] = None,
     level = units[0].level if units else region.level
     rule = campaign.interview_rule(level)
     empty = [Totals({}) for _ in periods]
-    if units:
-        series = basis(period, region, level)
-        tasks = task_totals(campaign, region, level)
-    else:
-        series = basis(period, region, region.level)
-        tasks = {}
+    tasks = task_totals(campaign, region, level) if units else {}
+    series, typed, system = figures_basis(period, region, level, [u.id for u in units] or [region.id])
     overdue = period.is_overdue(today)
 
     rows = []
@@ -237,7 +280,8 @@ def progress(period: Period, region: Region, measure: Optional[str] = None,
         rows.append(UnitProgress(region=unit, totals=mine[-1], task=tasks.get(unit.id),
                                  counts=FilingCounts(unit.units(campaign.report_level), mine[-1].reports,
                                                      mine[-1].late, overdue),
-                                 previous=mine[-2] if len(mine) >= 2 else None, series=mine))
+                                 previous=mine[-2] if len(mine) >= 2 else None, series=mine,
+                                 reported=typed.get(unit.id, empty)[-1].values))
     # after the due date a unit that has not filed ranks at the bottom, whatever it carries
     ranked = [None if r.late == "missing" else r.measure(measure) for r in rows]
     for row, rank in zip(rows, competition_ranks(ranked)):
@@ -246,12 +290,49 @@ def progress(period: Period, region: Region, measure: Optional[str] = None,
     _interviews(rows, periods, today, rule)
     head = _head(campaign, period, region, rows, series.get(region.id, empty) if not units else None,
                  len(periods), overdue)
+    head.reported = (_summed([typed.get(u.id, empty)[-1].values for u in units]) if units
+                     else typed.get(region.id, empty)[-1].values)
+    for row in [head, *rows]:
+        row.system = system.get((row.region.id, period.id))
+        row.source = "system" if campaign.basis == "system" and row.system is not None else "reported"
+        row.system_difference = mismatch(campaign, row.typed, row.system)
     head.light = light(head.main_measure, progress_at)
     head.below_target = period.as_of >= campaign.end and (head.rate or 0) < float(campaign.target_rate)
     for row in rows:
         row.forecast = forecast(row, periods, campaign)
     head.forecast = region_forecast(head, rows, period, campaign) if rows else forecast(head, periods, campaign)
     return Progress(campaign, period, head, rows, progress_at, measure, periods, today, rule)
+
+
+def figures_basis(period: Period, region: Region, level: str, unit_ids: list[int]) -> tuple[
+        dict[int, list[Totals]], dict[int, list[Totals]], dict[tuple[int, int], SystemFigures]]:
+    """The one basis of the units `unit_ids` at `level` under `region` (and of `region` itself),
+    for every period up to `period`, on the campaign's choice of figures: (series, typed series,
+    system figures by (region id, period id)).
+
+    The typed series is rollup.basis (carried figures, 未报 counted zero). On the basis "system"
+    (以信息系统数据为准) each unit's figures of each period take every key the system has for it
+    and keep the typed ones (填报数) elsewhere."""
+    campaign = period.campaign
+    periods = [p for p in campaign.periods if p.seq <= period.seq]
+    typed = basis(period, region, level)
+    system = figures_for(periods, [region.id, *unit_ids])
+    if campaign.basis != "system":
+        return typed, typed, system
+    empty = [Totals({}) for _ in periods]
+    series = dict(typed)
+    for unit_id in unit_ids:
+        series[unit_id] = [replace(totals, values=merged(totals.values, system.get((unit_id, p.id))))
+                           for totals, p in zip(typed.get(unit_id, empty), periods)]
+    return series, typed, system
+
+
+def _summed(values: list[dict[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for one in values:
+        for key, value in one.items():
+            total[key] = total.get(key, 0) + value
+    return total
 
 
 def _head(campaign, period, region, rows, own: Optional[list[Totals]], length: int,
@@ -417,7 +498,9 @@ def progress_json(result: Progress) -> dict:
                    "time_progress": result.time_progress, "light": head.light, "late": head.late,
                    "carried": head.carried, "never_filed": head.never_filed,
                    "projected_completion": head.forecast.projected,
-                   "reaches_target_on": day(head.forecast.reaches_on)},
+                   "reaches_target_on": day(head.forecast.reaches_on),
+                   "basis": result.campaign.basis, "source": head.source,
+                   "system": head.system.as_json() if head.system else None, "system_gap": head.system_gap},
         "children": [{"code": r.region.code, "name": r.region.name, "rank": r.rank,
                       "totals": r.totals.values, "rate": r.rate, "completion": r.completion,
                       "increase": r.increase, "light": r.light, "late": r.late,
@@ -428,7 +511,9 @@ def progress_json(result: Progress) -> dict:
                       "carried": r.carried, "never_filed": r.never_filed,
                       "projected_completion": r.forecast.projected,
                       "reaches_target_on": day(r.forecast.reaches_on),
-                      "forecast_misses": r.forecast.misses, "forecast_note": r.forecast.reason}
+                      "forecast_misses": r.forecast.misses, "forecast_note": r.forecast.reason,
+                      "system": r.system.as_json() if r.system else None, "system_gap": r.system_gap,
+                      "system_mismatch": r.system_mismatch, "source": r.source}
                      for r in sorted(result.children, key=lambda r: (r.rank, r.region.code))],
         "period": {"id": result.period.id, "label": result.period.label,
                    "as_of": result.period.as_of.isoformat(), "due": result.period.due.isoformat()},

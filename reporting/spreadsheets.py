@@ -181,6 +181,11 @@ def _departments_sheet(sheet, departments, lights) -> None:
     sheet.column_dimensions["A"].width, sheet.column_dimensions["B"].width = 18, 60
 
 
+def _system_day(result) -> str:
+    day = result.system_at
+    return f"（数据日期{day.month}月{day.day}日）" if day else ""
+
+
 def ranking_workbook(result, rows, departments=()) -> bytes:
     """A 排名表: the ranking of `rows` (UnitProgress, in the order shown) for one period, and the
     departments (DepartmentProgress) sitting at the region on a sheet of their own."""
@@ -196,13 +201,20 @@ def ranking_workbook(result, rows, departments=()) -> bytes:
     headings = ["排名", "单位代码", "单位", "任务数", "应参保人数", "已参保人数", "参保率", "完成率",
                 "较上期提高（百分点）", "序时进度", "进度", "报送", "困难群众未参保", "约谈", "数据异常",
                 "数据期次", "预计期末完成率", "预计达标日期", "预计"]
+    # the information system's figures beside the typed ones, after the columns readers already know
+    by_system = result.campaign.basis == "system"
+    if result.has_system:
+        headings += ["信息系统已参保人数", "填报与信息系统差额（填报−系统）", "信息系统核对"]
+    if by_system:
+        headings.append("数据来源")
     title = f"{result.campaign.name}{region.name}参保进度排名表"
     sheet.append([safe_text(title)])
     sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(headings))
     sheet["A1"].font = Font(size=16, bold=True)
     sheet["A1"].alignment = Alignment(horizontal="center")
     sheet.append([f"{period.label}　截至{period.as_of.year}年{period.as_of.month}月{period.as_of.day}日"
-                  f"　序时进度 {result.time_progress:.2%}　单位：人、%"])
+                  f"　序时进度 {result.time_progress:.2%}　单位：人、%"
+                  + (f"　以信息系统数据为准{_system_day(result)}" if by_system else "")])
     sheet.merge_cells(start_row=2, start_column=1, end_row=2, end_column=len(headings))
     sheet.append(headings)
     thin = Side(style="thin", color="999999")
@@ -218,7 +230,15 @@ def ranking_workbook(result, rows, departments=()) -> bytes:
                 result.time_progress, LIGHTS[unit.light], LATE_NAMES[unit.late], unit.hardship_gap,
                 "约谈" if unit.interview else "约谈预警" if unit.warning else "", safe_text("；".join(unit.anomalies)),
                 _data_period(unit, period), unit.forecast.projected, unit.forecast.reaches_on,
-                "预计无法按期完成" if unit.forecast.misses else unit.forecast.reason]
+                "预计无法按期完成" if unit.forecast.misses else unit.forecast.reason] + extra(unit)
+
+    def extra(unit) -> list:
+        cells = []
+        if result.has_system:
+            cells += [unit.system_enrolled, (unit.system_gap or {}).get("enrolled"), unit.system_flag]
+        if by_system:
+            cells.append("信息系统" if unit.source == "system" else "填报数")
+        return cells
     for unit in rows:
         sheet.append(line(unit.rank, unit))
     sheet.append(line(None, result.region))
@@ -235,9 +255,11 @@ def ranking_workbook(result, rows, departments=()) -> bytes:
         row[1].number_format = "@"
         row[16].number_format = "0.00%"
         row[17].number_format = "yyyy-mm-dd"
+        if result.has_system:
+            row[19].number_format = row[20].number_format = "#,##0"
     for cell in sheet[sheet.max_row]:
         cell.font = Font(bold=True)
-    widths = [6, 14, 18, 11, 11, 11, 9, 9, 10, 9, 6, 8, 10, 8, 30, 10, 10, 12, 24]
+    widths = [6, 14, 18, 11, 11, 11, 9, 9, 10, 9, 6, 8, 10, 8, 30, 10, 10, 12, 24, 12, 14, 20, 10]
     for n, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(n)].width = width
     sheet.freeze_panes = "A4"

@@ -6,13 +6,15 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from . import access, circular_reading, reminders, review
+from .extensions import db
 from .filing import filing_statuses
-from .models import LEVEL_NAMES, WRITER_ROLES, Campaign, Department, Period, User
+from .models import LEVEL_NAMES, WRITER_ROLES, Campaign, Department, Period, Region, User
+from .system_figures import mismatch_text, unit_gaps, with_figures
 
 
 @dataclass
 class Item:
-    #: overdue, draft, due, returned, reminder, circular or review
+    #: overdue, draft, due, returned, reminder, circular, review or system (核实与信息系统的差异)
     kind: str
     text: str
     #: the endpoint and arguments of the page where the user acts on it
@@ -48,6 +50,15 @@ def todo(user: User, campaign: Optional[Campaign], current: Optional[Period], no
             elif period == current and status.missing:
                 items.append(Item("due", f"{period.label}尚有{status.missing:,}个{word}未填报，"
                                   f"{period.due.month}月{period.due.day}日截止", "filing.grid", args))
+        # the latest of these periods with the information system's figures
+        latest = max((p for p in periods if p.id in with_figures([p.id for p in periods])),
+                     key=lambda p: p.seq, default=None)
+        gaps = unit_gaps(latest, region) if latest else {}
+        if gaps:
+            items.append(Item("system", f"核实与信息系统的差异：{latest.label}有{len(gaps):,}个{word}的已参保人数"
+                              "与信息系统相差超过阈值", "filing.grid", {**grid, "period_id": latest.id},
+                              detail="；".join(f"{name}{mismatch_text(t - s)}" for name, (t, s)
+                                               in _named(gaps)[:10])))
     for message in reminders.received(region, limit=5):
         reminder = message.reminder
         if current is not None and reminder.period.campaign_id != current.campaign_id:
@@ -70,6 +81,12 @@ def todo(user: User, campaign: Optional[Campaign], current: Optional[Period], no
             items.append(Item("review", f"{current.label}{place.name}有{waiting:,}个部门的报表待审核", "review.show",
                               {"code": place.code, "period": current.id}))
     return items
+
+
+def _named(gaps: dict[int, tuple[int, int]]) -> list[tuple[str, tuple[int, int]]]:
+    """The units of `gaps` by name, in code order."""
+    units = db.session.execute(db.select(Region.id, Region.name).where(Region.id.in_(gaps)).order_by(Region.code))
+    return [(name, gaps[region_id]) for region_id, name in units]
 
 
 def department_todo(department: Department) -> list[Item]:

@@ -102,7 +102,8 @@ def board(region: Region, period: Period) -> dict:
     return dict(review_counts=review.review_counts(period, region), chased=reminders.chased(period, region),
                 department_chased=reminders.chased_departments(period, region),
                 corrected=under(changes.corrected), late_filed=under(changes.late_filed), changes=changes,
-                may_review=access.can_review_under(current_user, region) or access.can_remind(current_user, region))
+                may_review=access.can_review_under(current_user, region) or access.can_remind(current_user, region),
+                may_load_system=access.can_load_system_figures(current_user, period.campaign.root))
 
 
 @bp.get("/<code>/charts")

@@ -30,6 +30,7 @@ from ..rollup import FILED, child_totals, rate_of
 from ..schedule import current_period
 from ..sql import among
 from ..spreadsheets import TableError, file_name
+from ..system_figures import mismatch_text, unit_gaps
 from ..workbook_upload import carry_rows, foreign_form, outcome_message
 from . import commit_keeping_rows, go_to, id_arg, page_or_fragment, period_or_404, region_or_404
 
@@ -112,10 +113,16 @@ class GridRow(NamedTuple):
     revision: int
     #: 居民医保参保率, formatted
     rate: str
+    #: 与信息系统相差N人 when the typed 已参保 is that far from the system's, else ""
+    system_flag: str = ""
+    #: the title of that flag: both figures
+    system_note: str = ""
 
 
-def grid_rows(groups: list[Group], indicators, carried: dict[int, dict]) -> None:
-    """Fill each group's `rows`: one GridRow per unit."""
+def grid_rows(groups: list[Group], indicators, carried: dict[int, dict],
+              gaps: Optional[dict[int, tuple[int, int]]] = None) -> None:
+    """Fill each group's `rows`: one GridRow per unit; `gaps` are the units far from the system's figures."""
+    gaps = gaps or {}
     columns = [(i.key, escape(i.key), escape(i.label), n) for n, i in enumerate(indicators)]
     for group in groups:
         for unit, report in group.units:
@@ -127,9 +134,12 @@ def grid_rows(groups: list[Group], indicators, carried: dict[int, dict]) -> None
                 kept = last.get(key)
                 cells.append((key_html, label_html, column, "" if value is None else int(value),
                               filters.count(kept) if kept is not None and kept == value else None))
+            gap = gaps.get(unit.id)
             group.rows.append(GridRow(unit, report, values, escape(unit.code), escape(unit.name), cells,
                                       review.is_locked(report), report.revision if report else 0,
-                                      filters.percent(rate_of(values))))
+                                      filters.percent(rate_of(values)),
+                                      mismatch_text(gap[0] - gap[1]) if gap else "",
+                                      f"填报{gap[0]:,}人，信息系统{gap[1]:,}人，请核实" if gap else ""))
 
 
 def grid_groups(period: Period, region: Region, only_missing: bool = False) -> list[Group]:
@@ -224,7 +234,7 @@ def grid_context(period: Period, region: Region, only_missing: bool = False, **e
         for k, default in (("name", current_user.full_name), ("phone", current_user.phone), ("head", ""))})
     unit_ids = [unit.id for group in groups for unit, _ in group.units]
     indicators, carried = fields(campaign.indicators), carried_values(period, unit_ids, campaign.indicators)
-    grid_rows(groups, indicators, carried)
+    grid_rows(groups, indicators, carried, unit_gaps(period, region))
     last_submitted_at = max((r.submitted_at for r in submitted), default=None)
     return dict(
         period=period, campaign=campaign, region=region, groups=groups, subtotals=subtotals,

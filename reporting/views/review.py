@@ -13,6 +13,7 @@ from ..extensions import db
 from ..filing import ReportConflict, ReportRejected, save_report
 from ..hierarchy import children, region_by_code
 from ..models import LEVELS, Department, Period, Region, Report
+from ..system_figures import mismatch_text, unit_gaps
 from . import go_to, id_arg, page_or_fragment, period_for, period_or_404, region_or_404
 
 bp = Blueprint("review", __name__)
@@ -34,6 +35,7 @@ def review_context(region: Region, period: Period, **extra) -> dict:
     return dict(region=region, period=period, campaign=campaign, kids=kids,
                 counts=review.review_counts(period, region) if kids else {},
                 units=review.units_to_review(period, region) if lists_units else [],
+                gaps=unit_gaps(period, region) if lists_units else {}, mismatch_text=mismatch_text,
                 may_review_under=access.can_review_under(current_user, region),
                 may_review=_per_township(lambda unit: access.can_review(current_user, unit)),
                 indicators=campaign.indicators, states=review.STATES, form=ReviewForm(),
