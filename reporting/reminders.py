@@ -22,7 +22,7 @@ from flask import current_app
 from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 
-from . import audit, clock
+from . import audit, cache, clock
 from .extensions import db
 from .filters import month_day
 from .hierarchy import child_level
@@ -210,6 +210,7 @@ def send(period: Period, region: Region, user: Optional[User], *, auto: bool = F
         return None
     db.session.flush()
     db.session.refresh(reminder)
+    cache.bump_at(period.campaign, region)  # the status board shows 已催报N次
     audit.record("reminder.send", user, region=region,
                  target=f"催报 {region.code} {period.label} {len(sent)}个单位" + ("（自动）" if auto else ""),
                  after={"units": sent})

@@ -14,7 +14,7 @@ from ..filing import (ReportConflict, ReportRejected, find_report, is_report_uni
                       save_report)
 from ..hierarchy import children, region_by_code
 from ..ranking import MEASURES, progress, progress_json
-from . import commit_keeping_rows, id_arg, period_for
+from . import commit_keeping_rows, id_arg, period_for, tagged, tagged_region, unchanged
 from ..departments import department_progress, report_answer
 from ..models import ApiToken, Campaign, Circular, Department, Period, User
 
@@ -205,15 +205,16 @@ def _unreadable(body: dict) -> str | None:
 @bp.get("/progress/<region_code>")
 @token_required
 def region_progress(region_code: str):
-    region = load_region(region_code)
-    access.require(g.api_user, region)
+    region, tag = tagged_region(region_code, g.api_user, page=False)
+    if (same := unchanged(tag)) is not None:
+        return same
     period = period_for(region, id_arg("period"))
     measure = request.args.get("measure")
     if measure is not None and measure not in MEASURES:
         return error(400, f"measure 应为 {'、'.join(MEASURES)} 之一", "measure")
     answer = progress_json(cache.progress(period, region, measure))
     answer["departments"] = [d.as_json() for d in department_progress(period, region, clock.now())]
-    return jsonify(answer)
+    return tagged(jsonify(answer), tag)
 
 
 @bp.get("/circulars")
