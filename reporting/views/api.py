@@ -333,12 +333,20 @@ def send_reminders():
     code, period_id = body.get("region_code"), body.get("period_id")
     if not isinstance(code, str) or isinstance(period_id, bool) or not isinstance(period_id, int):
         return error(422, "需要 region_code（字符串）和 period_id（整数）")
+    dry_run = body.get("dry_run", False)
+    if not isinstance(dry_run, bool):
+        return error(422, "dry_run 应为 true 或 false", "dry_run")
     region = load_region(code)
     if not access.can_remind(g.api_user, region):
         abort(403, "只有上级审核单位可以催报")
     period = load_period(period_id)
     if not (period.campaign.root.contains(region) or region.contains(period.campaign.root)):
         abort(404, f"{region.name}不在该征缴期范围内")
+    if dry_run:  # the 催报 that would go out now: nothing recorded, nothing sent
+        drafted = reminders.drafts(period, region, g.api_user, clock.now())
+        if not drafted:
+            return error(409, f"{region.name}下各单位{period.label}均已提交，无需催报")
+        return jsonify({"dry_run": True, "units": [d.as_json() for d in drafted]})
     sent = reminders.send(period, region, g.api_user)
     if sent is None:
         return error(409, f"{region.name}下各单位{period.label}均已提交，无需催报")
