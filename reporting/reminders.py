@@ -235,8 +235,18 @@ def drafts(period: Period, region: Region, user: Optional[User], now: dt.datetim
     return found
 
 
+class ReminderRejected(ValueError):
+    """Texts a reviewer edited that cannot be sent; `errors` name the units (nothing was written)."""
+
+    def __init__(self, errors: list[str]):
+        super().__init__("；".join(errors))
+        self.errors = errors
+
+
 def text_errors(texts: dict[str, str], names: dict[str, str]) -> list[str]:
-    """What is wrong with texts a reviewer edited (code -> text), each naming its unit."""
+    """What is wrong with the texts a reviewer chose and edited (code -> text), each naming its unit."""
+    if not texts:
+        return ["请至少勾选一个单位"]
     errors = []
     for code, text in texts.items():
         if not text.strip():
@@ -251,15 +261,17 @@ def send(period: Period, region: Region, user: Optional[User], *, auto: bool = F
     """Record one message per child of `region` with something outstanding; queue its robots.
 
     `texts` (code -> text, as the reviewer edited them in the preview) chooses the units and their
-    words; a unit named there that has filed since is left out. Returns the reminder, or None when
+    words; a unit named there that has filed since is left out. Raises ReminderRejected, before any
+    write, for an empty or overlong text or no unit chosen. Returns the reminder, or None when
     nothing is outstanding (or, for an automatic one, when every unit was already chased for this
     period). The caller commits, then calls `deliver`.
     """
     now = clock.now()
     chosen = drafts(period, region, user, now)
     if texts is not None:
-        if text_errors(texts, {d.code: d.name for d in chosen}):
-            raise ValueError("催报内容有误")  # the caller checks first: this is a programming error
+        errors = text_errors(texts, {d.code: d.name for d in chosen})
+        if errors:
+            raise ReminderRejected(errors)
         chosen = [replace(d, text=texts[d.code].strip()) for d in chosen if d.code in texts]
     if not chosen:
         return None

@@ -229,18 +229,15 @@ def remind(code: str, period_id: int):
     if not form.validate():
         abort(400, "请求有误，请刷新页面后重试")
     edited = {key[len("text-"):]: value for key, value in request.form.items() if key.startswith("text-")}
-    texts = None
+    texts, chosen = None, []
     if edited:  # from the preview: the units chosen (or all shown) with their texts
         chosen = list(edited) if request.form.get("scope") == "all" else request.form.getlist("unit")
         texts = {code: edited[code] for code in chosen if code in edited}
-        context = preview_context(region, period, edited, chosen)
-        errors = reminders.text_errors(texts, {d.code: d.name for d in context["drafted"]})
-        if not texts:
-            errors.append("请至少勾选一个单位")
-        if errors:
-            context["errors"] = errors
-            return page_or_fragment("reminders/preview.html", "preview", context, status=422)
-    sent = reminders.send(period, region, current_user, texts=texts)
+    try:
+        sent = reminders.send(period, region, current_user, texts=texts)
+    except reminders.ReminderRejected as rejected:  # the preview again, as typed; nothing was written
+        context = preview_context(region, period, edited, chosen, rejected.errors)
+        return page_or_fragment("reminders/preview.html", "preview", context, status=422)
     if sent is None:
         flash(f"{region.name}下各单位{period.label}均已提交，无需催报")
     else:
