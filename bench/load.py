@@ -22,7 +22,8 @@ What it does, in order (see bench/README.md, "Load test"):
      read, and after a 409 read again and retry;
    - viewers (city users): sign in, then in a loop the city's dashboard page, its charts fragment
      (htmx, as the page asks for it once loaded), `GET /api/v1/progress/<city>` (bearer token) and
-     sometimes one county's dashboard, with a think time between rounds.
+     sometimes one county's dashboard, with a think time between rounds. Each keeps the answers
+     with their ETag and asks again with If-None-Match, as a browser does (a 304 counts as served).
    Each person connects from a loopback address of its own (127.0.x.y), as each office has its
    own address, so the per-address login limit (20 per minute) applies per person, unchanged.
 4. Afterwards compares what every writer was told it saved with the database (values, revision
@@ -639,10 +640,18 @@ class Browser:
         self.last: Optional[Sample] = None
         #: the server sent this person to the login page: the session is gone
         self.signed_out = False
+        #: answers kept with their ETag, asked again with If-None-Match as a browser does
+        self.held: dict[tuple, tuple[str, Response]] = {}
 
     def request(self, kind: str, method: str, path: str, *, form: Optional[dict] = None,
                 body: Optional[dict] = None, headers: Optional[dict] = None, expect=(200,),
-                token: Optional[str] = None) -> Response:
+                token: Optional[str] = None, conditional: bool = False) -> Response:
+        """With `conditional`, the answer kept from the last time is revalidated (If-None-Match) and
+        returned again on a 304."""
+        key = (path, tuple(sorted((headers or {}).items())), token)
+        held = self.held.get(key) if conditional else None
+        if held:
+            headers, expect = {**(headers or {}), "If-None-Match": held[0]}, (*expect, 304)
         port = self.run.ports[self.turn % len(self.run.ports)]
         self.turn += 1
         sent = {"Host": f"127.0.0.1:{port}", "User-Agent": "bench-load/1", "Accept-Encoding": "identity"}
@@ -692,7 +701,12 @@ class Browser:
             raise RequestFailed(f"HTTP {status}")
         self.last = Sample(kind, started - self.run.t0, ms, port, None)
         self.run.record(self.last)
-        return Response(status, heads, text)
+        if status == 304 and held:
+            return held[1]
+        answer = Response(status, heads, text)
+        if conditional and "etag" in heads:
+            self.held[key] = (heads["etag"], answer)
+        return answer
 
     def fail(self, sample: Sample, detail: str) -> None:
         self.last = sample
@@ -946,19 +960,20 @@ class Viewer:
         self.browser.sign_in()
         while self.run.time_left():
             try:
-                page = self.browser.request("GET /dashboard/<city>", "GET", f"/dashboard/{self.city}")
+                page = self.browser.request("GET /dashboard/<city>", "GET", f"/dashboard/{self.city}",
+                                            conditional=True)
                 charts = CHARTS_URL.search(page.text)
                 if charts is None:
                     self.browser.refused("GET /dashboard/<city>", "no charts link", page.text[:300])
                 else:
                     self.browser.request("GET /dashboard/<city>/charts (htmx)", "GET", charts.group(1),
-                                         headers={"HX-Request": "true", "HX-Target": "charts"})
+                                         headers={"HX-Request": "true", "HX-Target": "charts"}, conditional=True)
                 self.browser.request("GET /api/v1/progress/<city>", "GET", f"/api/v1/progress/{self.city}",
-                                     token=self.person["token"])
+                                     token=self.person["token"], conditional=True)
                 if self.counties and self.rng.random() < self.run.cfg.drill:
                     self.run.pause((1.0, 3.0), self.rng)
                     self.browser.request("GET /dashboard/<county>", "GET",
-                                         f"/dashboard/{self.rng.choice(self.counties)}")
+                                         f"/dashboard/{self.rng.choice(self.counties)}", conditional=True)
             except RequestFailed:
                 if self.browser.signed_out:
                     try:

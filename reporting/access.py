@@ -10,8 +10,9 @@ from .models import WRITER_ROLES, Department, Region, User
 
 def can_view(user: Optional[User], region: Region) -> bool:
     # a department filer sees its own department only, never a unit of the tree
+    # by the stored ancestor ids: the user's own region need not be loaded
     return bool(user and user.is_authenticated and user.active and user.role != "department_filer"
-                and user.region.contains(region))
+                and user.region_id is not None and region.lies_in(user.region_id))
 
 
 def can_file(user: Optional[User], region: Region) -> bool:

@@ -12,7 +12,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from . import audit, clock
+from . import audit, cache, clock
 from .extensions import db
 from .hierarchy import DivisionFileError, import_divisions, region_by_code
 from .models import ROLES, ApiToken, Campaign, User
@@ -76,7 +76,6 @@ def regions_import(directory: str, under: str | None):
         with one_transaction():
             result = import_divisions(directory, under, progress=progress, total=total)
             if result.added or result.renamed or result.moved:
-                from . import cache
                 for campaign in db.session.scalars(db.select(Campaign)):
                     cache.bump_all(campaign)  # names and unit counts show in every progress answer
     except DivisionFileError as error:
@@ -104,6 +103,7 @@ def campaign_interview_rule(campaign_id: int, level: str, bottom: int, periods: 
             raise click.ClickException(f"征缴期 {campaign_id} 不存在")
         before = dict(campaign.interview_rules or {})
         campaign.interview_rules = {**before, level: {"bottom": bottom, "periods": periods}}
+        cache.bump_all(campaign)  # the 约谈名单 follows the rule
         audit.record("campaign.interview_rule", None, region=campaign.root, target=campaign.name,
                      before=before, after=campaign.interview_rules)
     words = "末位" if bottom == 1 else f"后{bottom}名"

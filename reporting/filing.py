@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import audit, clock, review
+from . import audit, cache, clock, review
 from .bulk import checks_beside, collector_paused, insert_values, update_values
 from .extensions import db
 from .hierarchy import descendants_at
@@ -230,6 +230,9 @@ def save_report(period: Period, region: Region, raw_values: dict[str, Any], file
                  target=f"报表 {department.name if department else region.code} {period.label} 第{report.revision}版",
                  before={**stored, **({"status": "submitted"} if was_submitted else {})} if stored_any else None,
                  after={**merged, "status": report.status, **({"reason": reason.strip()} if reason else {})})
+    if department:
+        # its figures are in no tally, but the dashboard and the progress API show them
+        cache.bump_at(campaign, region)
     if resubmitting:
         review.resubmitted([report.id])
         db.session.refresh(report.review)

@@ -15,14 +15,14 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional
 
 from flask import current_app
 from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 
-from . import audit, clock
+from . import audit, cache, clock
 from .extensions import db
 from .filters import month_day
 from .hierarchy import child_level
@@ -45,6 +45,8 @@ class Outstanding:
     draft: int
     returned: int
     department: Optional[Department] = None
+    #: it owes its own form (a department, or a unit at the report level, such as a town that files)
+    own: bool = False
 
     @property
     def count(self) -> int:
@@ -76,7 +78,8 @@ def outstanding(period: Period, region: Region) -> list[Outstanding]:
              .where(Region.level == campaign.report_level, scope).group_by(group))
     rows = {row[0]: row[1:] for row in db.session.execute(query)}
     units = db.session.scalars(select(Region).where(Region.id.in_(rows)).order_by(Region.code))
-    return [Outstanding(unit, *rows[unit.id]) for unit in units] + departments_outstanding(period, region)
+    return [Outstanding(unit, *rows[unit.id], own=unit.level == campaign.report_level)
+            for unit in units] + departments_outstanding(period, region)
 
 
 def departments_outstanding(period: Period, region: Region) -> list[Outstanding]:
@@ -90,7 +93,7 @@ def departments_outstanding(period: Period, region: Region) -> list[Outstanding]
     for department in departments:
         status, state = reports.get(department.id, (None, None))
         owed.append(Outstanding(region, 1, int(status is None), int(status == "draft"), int(state == "returned"),
-                                department=department))
+                                department=department, own=True))
     return owed
 
 
@@ -99,12 +102,30 @@ def sender_name(region: Region) -> str:
     return issuing_body(region).name
 
 
+#: a township's government by the ending of its name: 镇、乡 → 人民政府, 街道 → 办事处
+TOWNSHIP_OFFICES = (("人民政府", ""), ("办事处", ""), ("街道", "办事处"), ("镇", "人民政府"), ("乡", "人民政府"))
+
+
+def addressee(owed: Outstanding) -> str:
+    """Whom a 催报 is addressed to: a city's or county's 医疗保障局 (台山市医疗保障局), a town's
+    人民政府 or a 街道's 办事处; a department, a village and any other unit by its own name."""
+    if owed.department is not None:
+        return owed.department.name
+    region = owed.region
+    if region.level in ("province", "city", "county"):
+        return sender_name(region)
+    if region.level == "township":
+        ending = next((added for end, added in TOWNSHIP_OFFICES if region.name.endswith(end)), "")
+        return region.name + ending
+    return region.name
+
+
 def draft_text(period: Period, owed: Outstanding, sender: str, now: dt.datetime) -> str:
-    """【催报】恩平市：第5期参保进度表报送截止12月1日（还有1天），尚有23个村（社区）未报送，请于截止前报送。江门市医疗保障局"""
+    """【催报】恩平市医疗保障局：第5期参保进度表报送截止12月1日（还有1天），尚有23个村（社区）未报送，请于截止前报送。江门市医疗保障局"""
     days = (period.due - now.date()).days
     left = f"还有{days}天" if days > 0 else "今天截止" if days == 0 else f"已逾期{-days}天"
     word = LEVEL_NAMES[period.campaign.report_level]
-    if owed.department is not None or (owed.units == 1 and owed.region.level == period.campaign.report_level):
+    if owed.own:
         what = {True: "报表已退回，尚未重新提交"}.get(bool(owed.returned), "尚未提交" if owed.draft else "尚未报送")
     else:
         what = f"尚有{owed.count}个{word}未报送"
@@ -112,7 +133,7 @@ def draft_text(period: Period, owed: Outstanding, sender: str, now: dt.datetime)
         if parts:
             what += f"（其中{'、'.join(parts)}）"
     ask = "请于截止前报送" if days >= 0 else "请尽快报送"
-    return (f"【催报】{owed.name}：第{period.seq}期参保进度表报送截止{month_day(period.due)}（{left}），"
+    return (f"【催报】{addressee(owed)}：第{period.seq}期参保进度表报送截止{month_day(period.due)}（{left}），"
             f"{what}，{ask}。{sender}")
 
 
@@ -161,35 +182,109 @@ def _webhooks(region_ids: list[int], department_ids: tuple = ()) -> dict[tuple[s
     return found
 
 
-def send(period: Period, region: Region, user: Optional[User], *, auto: bool = False) -> Optional[Reminder]:
-    """Draft and record one message per child of `region` with something outstanding; queue its robots.
+@dataclass
+class Draft:
+    """One 催报 as it would go out: the unit (or department) owing, the text, whom to call, the robots."""
+    owed: Outstanding
+    text: str
+    contact: dict
+    hooks: list[Webhook]
 
-    Returns the reminder, or None when nothing is outstanding (or, for an automatic one, when every
-    unit was already chased for this period). The caller commits, then calls `deliver`.
-    """
-    now = clock.now()
+    @property
+    def code(self) -> str:
+        return self.owed.code
+
+    @property
+    def name(self) -> str:
+        return self.owed.name
+
+    def as_json(self) -> dict:
+        """A unit of a 催报 not sent (dry run): the fields of `message_json`, each robot named as unsent."""
+        department = self.owed.department
+        return {"code": self.code, "name": self.name, "outstanding": self.owed.count,
+                **({"department_id": department.id} if department else {}),
+                "contact": self.contact, "text": self.text,
+                "channels": [{"kind": hook.kind, "outcome": "not_sent", "attempts": 0, "error": ""}
+                             for hook in self.hooks]}
+
+
+#: the longest text a reviewer may write into one 催报 (the one limit of free text)
+TEXT_LIMIT = 500
+
+
+def drafts(period: Period, region: Region, user: Optional[User], now: dt.datetime) -> list[Draft]:
+    """The messages a 催报 of `region` would send now, one per child with something outstanding;
+    nothing is written."""
     owed = [o for o in outstanding(period, region) if o.count]
     if not owed:
-        return None
+        return []
     # signed by the sender's bureau (the city chasing a county's townships is still the city)
     sender = sender_name(user.region if user is not None and user.region.contains(region) else
                          region if region.level != period.campaign.report_level else region.parent)
-    reminder = Reminder(period=period, region=region, by_id=user.id if user else None, at=now, auto=auto)
-    db.session.add(reminder)
-    db.session.flush()
     units = [o for o in owed if o.department is None]
     departments = [o.department.id for o in owed if o.department is not None]
     people = contacts([o.region.id for o in units])
     desks = department_contacts(departments)
     hooks = _webhooks([o.region.id for o in units], departments)
-    sent = []
+    found = []
     for unit in owed:
         key = ("department", unit.department.id) if unit.department else ("region", unit.region.id)
+        found.append(Draft(unit, draft_text(period, unit, sender, now),
+                           (desks if unit.department else people).get(key[1], {"name": "", "phone": ""}),
+                           hooks.get(key, [])))
+    return found
+
+
+class ReminderRejected(ValueError):
+    """Texts a reviewer edited that cannot be sent; `errors` name the units (nothing was written)."""
+
+    def __init__(self, errors: list[str]):
+        super().__init__("；".join(errors))
+        self.errors = errors
+
+
+def text_errors(texts: dict[str, str], names: dict[str, str]) -> list[str]:
+    """What is wrong with the texts a reviewer chose and edited (code -> text), each naming its unit."""
+    if not texts:
+        return ["请至少勾选一个单位"]
+    errors = []
+    for code, text in texts.items():
+        if not text.strip():
+            errors.append(f"{names.get(code, code)}的催报内容不能为空")
+        elif len(text.strip()) > TEXT_LIMIT:
+            errors.append(f"{names.get(code, code)}的催报内容最多{TEXT_LIMIT}字")
+    return errors
+
+
+def send(period: Period, region: Region, user: Optional[User], *, auto: bool = False,
+         texts: Optional[dict[str, str]] = None) -> Optional[Reminder]:
+    """Record one message per child of `region` with something outstanding; queue its robots.
+
+    `texts` (code -> text, as the reviewer edited them in the preview) chooses the units and their
+    words; a unit named there that has filed since is left out. Raises ReminderRejected, before any
+    write, for an empty or overlong text or no unit chosen. Returns the reminder, or None when
+    nothing is outstanding (or, for an automatic one, when every unit was already chased for this
+    period). The caller commits, then calls `deliver`.
+    """
+    now = clock.now()
+    chosen = drafts(period, region, user, now)
+    if texts is not None:
+        errors = text_errors(texts, {d.code: d.name for d in chosen})
+        if errors:
+            raise ReminderRejected(errors)
+        chosen = [replace(d, text=texts[d.code].strip()) for d in chosen if d.code in texts]
+    if not chosen:
+        return None
+    reminder = Reminder(period=period, region=region, by_id=user.id if user else None, at=now, auto=auto)
+    db.session.add(reminder)
+    db.session.flush()
+    sent = []
+    for draft in chosen:
+        unit = draft.owed
         message = ReminderMessage(reminder_id=reminder.id, outstanding=unit.count,
                                   region_id=None if unit.department else unit.region.id,
                                   department_id=unit.department.id if unit.department else None,
-                                  text=draft_text(period, unit, sender, now),
-                                  contact=(desks if unit.department else people).get(key[1], {"name": "", "phone": ""}),
+                                  text=draft.text, contact=draft.contact,
                                   auto_period_id=period.id if auto else None)
         if auto:
             # another worker may have chased this unit for this period a moment ago: the constraint decides
@@ -201,7 +296,7 @@ def send(period: Period, region: Region, user: Optional[User], *, auto: bool = F
         else:
             db.session.add(message)
             db.session.flush()
-        for hook in hooks.get(key, []):
+        for hook in draft.hooks:
             db.session.add(Delivery(message_id=message.id, webhook_id=hook.id, kind=hook.kind, outcome="queued"))
         sent.append(unit.code)
     if not sent:
@@ -210,6 +305,7 @@ def send(period: Period, region: Region, user: Optional[User], *, auto: bool = F
         return None
     db.session.flush()
     db.session.refresh(reminder)
+    cache.bump_at(period.campaign, region)  # the status board shows 已催报N次
     audit.record("reminder.send", user, region=region,
                  target=f"催报 {region.code} {period.label} {len(sent)}个单位" + ("（自动）" if auto else ""),
                  after={"units": sent})

@@ -13,7 +13,7 @@ from typing import Iterable, Optional
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
-from . import access, audit, clock
+from . import access, audit, cache, clock
 from .extensions import db
 from .hierarchy import descendants_at
 from .models import Circular, Department, Period, Region, Report, Review, ReviewAction, Revision, User
@@ -149,6 +149,9 @@ def act_on(report: Optional[Report], action: str, user: Optional[User], reason: 
                              "approved": f"{name}的报表已审核通过"}[state])
     _apply(report, action, user, reason, clock.now())
     db.session.flush()
+    # the status board counts reviews: its pages' tags must move
+    campaign = report.period.campaign
+    cache.bump_at(campaign, region) if region is not None else cache.bump(campaign)
     audit.record(f"report.{action}", user, region=region, target=f"{target} 第{report.revision}版",
                  after={"review": "returned" if action == "return" else "approved",
                         **({"reason": reason} if reason else {})})
@@ -204,6 +207,7 @@ def act_all(period: Period, region: Region, action: str, user: Optional[User],
     db.session.expire_all()
     done = [r.code for r in chosen]
     if done:
+        cache.bump_at(campaign, region)
         audit.record(f"reports.{action}", user, region=region,
                      target=f"报表 {region.code} {period.label} 批量{'退回' if action == 'return' else '审核'}"
                             f" {len(done)}个单位",
@@ -292,6 +296,7 @@ def publish(circular: Circular, user: Optional[User]) -> int:
     if fresh:
         db.session.execute(Review.__table__.insert(), fresh)
     db.session.expire_all()
+    cache.bump_all(period.campaign)  # every board under the region lists what changes after it
     if report_ids:
         audit.record("reports.publish", user, region=region,
                      target=f"通报 {circular.doc_number} 锁定{period.label}已报送的{len(report_ids):,}份报表")

@@ -301,6 +301,8 @@ ROUTES: dict[str, dict[str, Call]] = {
                                     data=lambda p: {"kind": "wecom", "url": "https://qyapi.weixin.qq.com/send?key=m"})},
     "review.reminder_list": {"GET": Call(lambda p: _u("review.reminder_list", code=p.region, period=p.period),
                                          shows=lambda p: p.name)},
+    "review.reminder_preview": {"GET": Call(lambda p: _u("review.reminder_preview", code=p.region, period_id=p.period),
+                                            roles=REVIEWERS, shows=lambda p: p.name)},
     "review.remind": {"POST": Call(lambda p: _u("review.remind", code=p.region, period_id=p.period),
                                    roles=REVIEWERS, write=True, data=lambda p: {})},
 }

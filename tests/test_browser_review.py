@@ -1,6 +1,7 @@
 """Journeys of the loop back down: the city returns a village and approves its fix; the city 催报 the
 late counties and a county sees it; a county opens the issued 通报."""
 import datetime as dt
+import re
 
 import pytest
 from playwright.sync_api import expect
@@ -77,11 +78,12 @@ def test_city_chases_the_late_counties_and_a_county_sees_it(page, filed):
     period = filed
     browser_login(page, "admin")
     page.goto(f"/dashboard/4407?period={period.id}")
-    page.locator(".status-board").get_by_role("link", name="催报").click()
+    page.locator(".status-board").get_by_role("link", name="催报", exact=True).click()
     page.get_by_role("button", name="一键催报").click()
+    page.locator("#reminder-preview").get_by_role("button", name="全部发送").click()
     expect(page.locator(".flash")).to_contain_text("已向5个单位催报")
     text = page.get_by_label("台山市催报内容")
-    expect(text).to_have_value("【催报】台山市：第1期参保进度表报送截止10月8日（还有1天），"
+    expect(text).to_have_value("【催报】台山市医疗保障局：第1期参保进度表报送截止10月8日（还有1天），"
                                f"尚有{region_by_code('440781').villages}个村（社区）未报送，请于截止前报送。江门市医疗保障局")
     page.get_by_role("link", name="返回督导页").click()
     expect(page.locator(".status-board")).to_contain_text("已催报1次")
@@ -90,9 +92,38 @@ def test_city_chases_the_late_counties_and_a_county_sees_it(page, filed):
     browser_login(page, "taishan")
     todo = page.locator("#todo")
     expect(todo).to_contain_text("收到催报")
-    expect(todo).to_contain_text("【催报】台山市：第1期参保进度表报送截止10月8日（还有1天）")
+    expect(todo).to_contain_text("【催报】台山市医疗保障局：第1期参保进度表报送截止10月8日（还有1天）")
     todo.get_by_role("link", name="收到催报（第1期（截至9月30日））").click()
     expect(page.locator("h1")).to_contain_text("参保进度表")
+
+
+def test_city_previews_the_texts_edits_one_and_sends_to_the_chosen_counties(page, filed):
+    period = filed
+    browser_login(page, "admin")
+    page.goto(f"/dashboard/4407?period={period.id}")
+    page.locator(".status-board").get_by_role("link", name="一键催报").click()
+    preview = page.locator("#reminder-preview")
+    taishan = preview.get_by_label("发给台山市的催报")
+    expect(taishan).to_have_value(re.compile(r"^【催报】台山市医疗保障局：第1期参保进度表报送截止10月8日（还有1天）"))
+    expect(preview.get_by_role("checkbox")).to_have_count(5)
+    taishan.fill("【催报】台山市医疗保障局：请今天下班前报送第1期参保进度表。江门市医疗保障局")
+    preview.get_by_label("恩平市", exact=True).uncheck()
+    preview.get_by_role("button", name="发送所选").click()
+    expect(page.locator(".flash")).to_contain_text("已向4个单位催报")
+    expect(page.get_by_label("台山市催报内容")).to_have_value(
+        "【催报】台山市医疗保障局：请今天下班前报送第1期参保进度表。江门市医疗保障局")
+    expect(page.locator("#sent")).not_to_contain_text("恩平市")
+
+    # on the reminders page the preview comes in place (htmx); an emptied text is refused, nothing sent
+    page.get_by_role("button", name="一键催报").click()
+    preview.get_by_label("发给恩平市的催报").fill("")
+    preview.get_by_role("button", name="全部发送").click()
+    expect(preview.get_by_role("alert")).to_have_text("恩平市的催报内容不能为空")
+    expect(page.locator("#sent article")).to_have_count(1)
+    sign_out(page)
+
+    browser_login(page, "taishan")
+    expect(page.locator("#todo")).to_contain_text("请今天下班前报送第1期参保进度表")
 
 
 def test_a_county_opens_the_issued_circular(page, filed):

@@ -22,7 +22,7 @@ from reporting.campaigns import create_campaign
 from reporting.extensions import db
 from reporting.filing import import_reports
 from reporting.hierarchy import descendants_at, region_by_code
-from reporting.models import Delivery, Region, ReminderMessage, User, Webhook
+from reporting.models import AuditEntry, Delivery, Region, Reminder, ReminderMessage, User, Webhook
 
 from .conftest import PG_URL, make_user
 from .moments import MOMENTS
@@ -127,7 +127,7 @@ def test_one_message_per_unit_with_something_outstanding(chase, client, runner):
     assert len(units) == 6
     xinhui = units["440705"]
     assert xinhui["outstanding"] == 23
-    assert xinhui["text"] == ("【催报】新会区：第1期参保进度表报送截止10月8日（还有1天），尚有23个村（社区）未报送"
+    assert xinhui["text"] == ("【催报】新会区医疗保障局：第1期参保进度表报送截止10月8日（还有1天），尚有23个村（社区）未报送"
                               "（其中草稿未提交2个），请于截止前报送。江门市医疗保障局")
     assert xinhui["contact"] == {"name": "xinhui", "phone": "13800000000"}
     assert xinhui["channels"] == []  # no robot configured: the text is there to copy
@@ -283,3 +283,64 @@ def test_automatic_reminders_go_once_per_unit_even_with_two_workers(app, jiangme
     assert db.session.scalar(select(func.count(ReminderMessage.id))) == 7
     assert db.session.scalar(select(func.count(User.id))) == 0 and db.session.scalar(
         select(func.count(Webhook.id))) == 0
+
+
+def test_a_dry_run_answers_the_same_texts_and_records_and_sends_nothing(chase, robot, runner):
+    campaign, period, send = chase
+    runner.invoke(args=["users", "webhook", "xinhui", "--kind", "wecom", "--url", f"{robot.url}/send?key=abc"])
+    dry = send({"region_code": "4407", "period_id": period.id, "dry_run": True})
+    body = dry.get_json()
+    assert dry.status_code == 200 and body["dry_run"] is True
+    xinhui = next(u for u in body["units"] if u["code"] == "440705")
+    assert xinhui["outstanding"] == 23 and xinhui["contact"] == {"name": "xinhui", "phone": "13800000000"}
+    assert [c["kind"] for c in xinhui["channels"]] == ["wecom"]  # the robot it would go to
+    assert xinhui["channels"][0]["outcome"] == "not_sent"
+    # nothing recorded, nothing queued, no robot called, nothing in the audit log
+    assert db.session.scalar(select(func.count(Reminder.id))) == 0
+    assert db.session.scalar(select(func.count(ReminderMessage.id))) == 0
+    assert db.session.scalar(select(func.count(Delivery.id))) == 0
+    assert robot.calls == []
+    assert db.session.scalar(select(func.count(AuditEntry.id)).where(AuditEntry.kind == "reminder.send")) == 0
+
+    real = send().get_json()
+    assert [(u["code"], u["name"], u["outstanding"], u["text"], u["contact"]) for u in real["units"]] == \
+        [(u["code"], u["name"], u["outstanding"], u["text"], u["contact"]) for u in body["units"]]
+    assert len(robot.calls) == 1
+    assert send({"region_code": "4407", "period_id": period.id, "dry_run": "yes"}).status_code == 422
+    assert send({"region_code": "440703", "period_id": period.id, "dry_run": True}).status_code == 409
+
+
+def test_townships_are_addressed_as_their_government(chase, client, auth):
+    campaign, period, send = chase
+    towns = {u["code"]: u["text"] for u in send({"region_code": "440705", "period_id": period.id,
+                                                 "dry_run": True}).get_json()["units"]}
+    names = {code: region_by_code(code).name for code in towns}
+    for code, text in towns.items():
+        name = names[code]
+        if name.endswith("镇"):
+            assert text.startswith(f"【催报】{name}人民政府：第1期参保进度表"), text
+        elif name.endswith("街道"):
+            assert text.startswith(f"【催报】{name}办事处：第1期参保进度表"), text
+        else:  # 圭峰区, 银湖湾, 工业园区…: no government of that kind, the unit's own name
+            assert text.startswith(f"【催报】{name}：第1期参保进度表"), text
+    assert any(name.endswith("镇") for name in names.values())
+
+
+def test_a_town_that_files_for_itself_is_chased_as_itself(app, client, auth, runner, jiangmen, frozen_now):
+    """Towns filing their own form (report level township, as in 宁河区): 大泽镇人民政府 尚未报送."""
+    frozen_now(dt.datetime(2022, 10, 7, 9, 0))
+    campaign, _ = create_campaign(name="新会区2023年度", root=region_by_code("440705"), start=dt.date(2022, 9, 1),
+                                  end=dt.date(2022, 12, 31), first_due=dt.date(2022, 10, 1), report_level="township")
+    period = campaign.periods[0]
+    db.session.commit()
+    make_user("xinhui", "county_filer", "440705")
+    token = _token(runner, "xinhui")
+    units = client.post("/api/v1/reminders", json={"region_code": "440705", "period_id": period.id, "dry_run": True},
+                        headers={"Authorization": f"Bearer {token}"}).get_json()["units"]
+    dazhe = next(u for u in units if u["code"] == "440705101")
+    assert dazhe["outstanding"] == 1
+    assert dazhe["text"] == ("【催报】大泽镇人民政府：第1期参保进度表报送截止10月8日（还有1天），尚未报送，"
+                             "请于截止前报送。新会区医疗保障局")
+    auth.login("xinhui")
+    page = client.get(f"/reminders/440705?period={period.id}").get_data(as_text=True)
+    assert "<li>大泽镇：未报送</li>" in page and "大泽镇：1个未报送" not in page

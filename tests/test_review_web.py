@@ -3,13 +3,13 @@ the 通报 a county reads, and the home page as a to-do list."""
 import datetime as dt
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from reporting import review
 from reporting.circulars import issue, new_draft
 from reporting.extensions import db
 from reporting.hierarchy import region_by_code
-from reporting.models import CircularRead, Region, User
+from reporting.models import CircularRead, Region, ReminderMessage, User
 
 from .conftest import make_user, two_counties_filed, villages
 
@@ -143,15 +143,48 @@ def test_reminder_page_sends_and_the_county_sees_it_on_its_home_page(filed, clie
     sent = client.post(f"/reminders/4407/{period.id}")
     assert sent.status_code == 303
     listed = client.get(f"/reminders/4407?period={period.id}", headers={"HX-Request": "true"}).get_data(as_text=True)
-    assert "<html" not in listed and "【催报】台山市：第1期参保进度表报送截止10月8日（已逾期2天）" in listed
+    assert "<html" not in listed and "【催报】台山市医疗保障局：第1期参保进度表报送截止10月8日（已逾期2天）" in listed
     board = client.get(f"/dashboard/4407?period={period.id}").get_data(as_text=True)
     assert "已催报1次（2022年10月10日 09:00）" in board
     auth.logout()
     make_user("taishan", "county_filer", "440781")
     auth.login("taishan")
     home = client.get("/").get_data(as_text=True)
-    assert "收到催报" in home and "【催报】台山市" in home and "请尽快报送" in home
+    assert "收到催报" in home and "【催报】台山市医疗保障局" in home and "请尽快报送" in home
     assert "第1期（截至9月30日）已逾期" in home
+
+
+def test_reminder_preview_sends_the_chosen_units_their_edited_texts(filed, client, auth):
+    campaign, period = filed
+    auth.login("admin")
+    url = f"/reminders/4407/{period.id}/preview"
+    page = client.get(url).get_data(as_text=True)
+    assert "<html" in page and "催报预览" in page and 'aria-label="发给台山市的催报"' in page
+    assert "【催报】台山市医疗保障局：第1期参保进度表报送截止10月8日（已逾期2天）" in page
+    fragment = client.get(url, headers={"HX-Request": "true"})
+    body = fragment.get_data(as_text=True)
+    assert "<html" not in body and body.lstrip().startswith('<section id="reminder-preview"')
+    assert "HX-Request" in fragment.headers["Vary"]
+
+    form = {"text-440781": "【催报】台山市医疗保障局：请今日报送。江门市医疗保障局",
+            "text-440785": "【催报】恩平市医疗保障局：请今日报送。江门市医疗保障局"}
+    # an emptied text, or no unit chosen: the preview again (422) with what was typed, nothing sent
+    empty = client.post(f"/reminders/4407/{period.id}", data={**form, "text-440785": " ", "scope": "all"},
+                        headers={"HX-Request": "true"})
+    assert empty.status_code == 422 and "恩平市的催报内容不能为空" in empty.get_data(as_text=True)
+    assert "请今日报送" in empty.get_data(as_text=True)
+    none = client.post(f"/reminders/4407/{period.id}", data={**form, "scope": "chosen"})
+    assert none.status_code == 422 and "请至少勾选一个单位" in none.get_data(as_text=True)
+    assert db.session.scalar(select(func.count(ReminderMessage.id))) == 0
+
+    sent = client.post(f"/reminders/4407/{period.id}", data={**form, "unit": ["440781"], "scope": "chosen"})
+    assert sent.status_code == 303
+    messages = db.session.scalars(select(ReminderMessage)).all()
+    assert [(m.region.code, m.text) for m in messages] == [("440781", "【催报】台山市医疗保障局：请今日报送。江门市医疗保障局")]
+    # 全部发送: every unit shown, with its text as it stands in the form
+    everyone = client.post(f"/reminders/4407/{period.id}", data={**form, "scope": "all"})
+    assert everyone.status_code == 303
+    assert db.session.scalar(select(func.count(ReminderMessage.id))) == 3
 
 
 def test_a_county_reads_the_issued_circular_and_its_standing(filed, client, auth):

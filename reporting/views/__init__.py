@@ -1,16 +1,18 @@
 """The web blueprints: thin handlers that load, check access, validate, call the domain and respond."""
 from __future__ import annotations
 
+import hashlib
 from typing import Optional
 
-from flask import abort, make_response, redirect, render_template, request
+from flask import abort, current_app, make_response, redirect, render_template, request, session
+from flask_wtf.csrf import generate_csrf
 from jinja2_fragments.flask import render_block
 
-from .. import clock
+from .. import access, cache, clock
 from ..campaigns import campaigns_for
 from ..extensions import db
 from ..hierarchy import region_by_code
-from ..models import Period, Region
+from ..models import Period, Region, User
 from ..schedule import current_period
 
 
@@ -92,3 +94,43 @@ def period_for(region: Region, period_id: Optional[int]) -> Period:
     if not campaign.covers(region):
         abort(404, f"{region.name}不在该征缴期范围内")
     return period
+
+
+def tagged_region(code: str, user: User, page: bool = True) -> tuple[Region, str]:
+    """The region of `code` after the access check (404, 403), and the ETag of the answer this
+    request asks about it: the region's versions (cache.stamp, the one statement read), the day
+    (a unit becomes 逾期 when its due day passes), the code's digest, the URL with its query, the
+    rendering (htmx fragment or page) and who asks (the page names them and carries their CSRF
+    token: a `page` made for a browser's session; the API's answers carry none)."""
+    region, versions = cache.stamp(code)
+    if region is None:
+        abort(404, f"区划代码 {code} 不存在")
+    access.require(user, region)
+    parts = [versions, clock.today().isoformat(), cache.deploy_digest(), request.path,
+             "&".join(sorted(f"{k}={v}" for k, v in request.args.items(multi=True))),
+             "fragment" if request.htmx else "page", user.id, user.role, user.region_id,
+             user.department_id, user.username, user.full_name, _csrf_key() if page else ""]
+    return region, hashlib.sha256("\n".join(map(str, parts)).encode()).hexdigest()[:32]
+
+
+def _csrf_key() -> str:
+    """The session's CSRF key, which the page's tokens are signed from (made now if the session has
+    none yet, as the page would make it)."""
+    generate_csrf()
+    return session.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), "")
+
+
+def unchanged(tag: str):
+    """A 304 when the caller's copy carries `tag`, else None. A page with a message waiting to be
+    shown (a flash) is rendered anew."""
+    if not request.if_none_match.contains_weak(tag) or "_flashes" in session:
+        return None
+    return tagged(make_response("", 304), tag)
+
+
+def tagged(response, tag: str):
+    """`response` with its ETag: browsers keep it and ask again each time (private, no-cache)."""
+    response.set_etag(tag)
+    response.headers["Cache-Control"] = "private, no-cache"
+    response.vary.add("HX-Request")
+    return response

@@ -14,7 +14,8 @@ from ..filing import (ReportConflict, ReportRejected, find_report, is_report_uni
                       save_report)
 from ..hierarchy import children
 from ..ranking import MEASURES, progress_json
-from . import commit_keeping_rows, id_arg, period_for, period_or_404, region_or_404
+from . import (commit_keeping_rows, id_arg, period_for, period_or_404, region_or_404, tagged, tagged_region,
+               unchanged)
 from ..departments import department_progress, report_answer
 from ..models import ApiToken, Campaign, Circular, Department, Period, User
 
@@ -199,15 +200,16 @@ def _unreadable(body: dict) -> str | None:
 @bp.get("/progress/<region_code>")
 @token_required
 def region_progress(region_code: str):
-    region = load_region(region_code)
-    access.require(g.api_user, region)
+    region, tag = tagged_region(region_code, g.api_user, page=False)
+    if (same := unchanged(tag)) is not None:
+        return same
     period = period_for(region, id_arg("period"))
     measure = request.args.get("measure")
     if measure is not None and measure not in MEASURES:
         return error(400, f"measure 应为 {'、'.join(MEASURES)} 之一", "measure")
     answer = progress_json(cache.progress(period, region, measure))
     answer["departments"] = [d.as_json() for d in department_progress(period, region, clock.now())]
-    return jsonify(answer)
+    return tagged(jsonify(answer), tag)
 
 
 @bp.get("/circulars")
@@ -326,12 +328,20 @@ def send_reminders():
     code, period_id = body.get("region_code"), body.get("period_id")
     if not isinstance(code, str) or isinstance(period_id, bool) or not isinstance(period_id, int):
         return error(422, "需要 region_code（字符串）和 period_id（整数）")
+    dry_run = body.get("dry_run", False)
+    if not isinstance(dry_run, bool):
+        return error(422, "dry_run 应为 true 或 false", "dry_run")
     region = load_region(code)
     if not access.can_remind(g.api_user, region):
         abort(403, "只有上级审核单位可以催报")
     period = load_period(period_id)
     if not period.campaign.covers(region):
         abort(404, f"{region.name}不在该征缴期范围内")
+    if dry_run:  # the 催报 that would go out now: nothing recorded, nothing sent
+        drafted = reminders.drafts(period, region, g.api_user, clock.now())
+        if not drafted:
+            return error(409, f"{region.name}下各单位{period.label}均已提交，无需催报")
+        return jsonify({"dry_run": True, "units": [d.as_json() for d in drafted]})
     sent = reminders.send(period, region, g.api_user)
     if sent is None:
         return error(409, f"{region.name}下各单位{period.label}均已提交，无需催报")

@@ -15,7 +15,7 @@ from ..extensions import db
 from ..models import Period, Region, Report, User
 from ..ranking import LATE_NAMES, LIGHTS, MEASURES
 from ..spreadsheets import file_name, ranking_workbook
-from . import id_arg, page_or_fragment, period_for, region_or_404
+from . import id_arg, page_or_fragment, period_for, region_or_404, tagged, tagged_region, unchanged
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
@@ -85,9 +85,12 @@ def index():
 @bp.get("/<code>")
 @login_required
 def show(code: str):
-    region, period = load(code)
+    region, tag = tagged_region(code, current_user)
+    if (same := unchanged(tag)) is not None:
+        return same
+    period = period_for(region, id_arg("period"))
     context = dashboard_context(region, period)
-    return respond("ranking", context)
+    return tagged(respond("ranking", context), tag)
 
 
 def board(region: Region, period: Period) -> dict:
@@ -110,14 +113,17 @@ def board(region: Region, period: Period) -> dict:
 @login_required
 def charts(code: str):
     """The dashboard's charts: alone for htmx (the page asks for them once loaded), or the page with them."""
-    region, period = load(code)
+    region, tag = tagged_region(code, current_user)
+    if (same := unchanged(tag)) is not None:
+        return same
+    period = period_for(region, id_arg("period"))
     if not request.htmx:
         context = dashboard_context(region, period)
         context["charts"] = cache.charts(period, region, lambda: _charts(region, period, context["result"]))
-        return respond("charts", context)
+        return tagged(respond("charts", context), tag)
     # the fragment needs the charts alone: no ranking, no board
     drawn = cache.charts(period, region, lambda: _charts(region, period, cache.progress(period, region, asked_measure())))
-    return respond("charts", dict(region=region, period=period, charts=drawn))
+    return tagged(respond("charts", dict(region=region, period=period, charts=drawn)), tag)
 
 
 @bp.get("/<code>/missing")
@@ -159,12 +165,15 @@ def missing(code: str):
 @login_required
 def export(code: str):
     """The table as shown (same sort), as a 排名表 workbook."""
-    region, period = load(code)
+    region, tag = tagged_region(code, current_user)
+    if (same := unchanged(tag)) is not None:
+        return same
+    period = period_for(region, id_arg("period"))
     context = dashboard_context(region, period)
     data = ranking_workbook(context["result"], context["rows"], context["departments"])
-    return send_file(io.BytesIO(data), as_attachment=True,
-                     download_name=file_name(f"{region.name}{period.label}参保进度排名表.xlsx"),
-                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    return tagged(send_file(io.BytesIO(data), as_attachment=True, etag=False, conditional=False,
+                            download_name=file_name(f"{region.name}{period.label}参保进度排名表.xlsx"),
+                            mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), tag)
 
 
 def _charts(region: Region, period: Period, result) -> dict:

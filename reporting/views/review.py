@@ -197,17 +197,47 @@ def reminder_list(code: str):
     return page_or_fragment("reminders/index.html", "sent", context)
 
 
+def preview_context(region: Region, period: Period, texts: dict | None = None, chosen=None,
+                    errors: list | None = None) -> dict:
+    """The 催报 that would go out now, with the texts and choices the reviewer made so far."""
+    drafted = reminders.drafts(period, region, current_user, clock.now())
+    texts = {d.code: d.text for d in drafted} | (texts or {})
+    return dict(region=region, period=period, drafted=drafted, texts=texts, errors=errors or [],
+                chosen=set(texts) if chosen is None else set(chosen), form=ReminderForm(),
+                kinds=reminders.KINDS, limit=reminders.TEXT_LIMIT)
+
+
+@bp.get("/reminders/<code>/<int:period_id>/preview")
+@login_required
+def reminder_preview(code: str, period_id: int):
+    """一键催报, first step: each unit's text, to edit, and which units to send it to."""
+    region, period = load(code, period_id)
+    if not access.can_remind(current_user, region):
+        raise Forbidden("只有上级审核单位可以催报")
+    return page_or_fragment("reminders/preview.html", "preview", preview_context(region, period))
+
+
 @bp.post("/reminders/<code>/<int:period_id>")
 @login_required
 def remind(code: str, period_id: int):
-    """催报 every child of `code` with something outstanding; robots are sent to after the commit."""
+    """催报 the children of `code` with something outstanding: all of them as drafted, or those the
+    preview chose with the texts as edited there; robots are sent to after the commit."""
     region, period = load(code, period_id)
     if not access.can_remind(current_user, region):
         raise Forbidden("只有上级审核单位可以催报")
     form = ReminderForm()
     if not form.validate():
         abort(400, "请求有误，请刷新页面后重试")
-    sent = reminders.send(period, region, current_user)
+    edited = {key[len("text-"):]: value for key, value in request.form.items() if key.startswith("text-")}
+    texts, chosen = None, []
+    if edited:  # from the preview: the units chosen (or all shown) with their texts
+        chosen = list(edited) if request.form.get("scope") == "all" else request.form.getlist("unit")
+        texts = {code: edited[code] for code in chosen if code in edited}
+    try:
+        sent = reminders.send(period, region, current_user, texts=texts)
+    except reminders.ReminderRejected as rejected:  # the preview again, as typed; nothing was written
+        context = preview_context(region, period, edited, chosen, rejected.errors)
+        return page_or_fragment("reminders/preview.html", "preview", context, status=422)
     if sent is None:
         flash(f"{region.name}下各单位{period.label}均已提交，无需催报")
     else:
