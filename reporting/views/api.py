@@ -5,6 +5,7 @@ from functools import wraps
 
 from flask import Blueprint, abort, g, jsonify, make_response, request
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from .. import access, cache, clock, reminders, review
@@ -268,7 +269,18 @@ def _reviewed(run):
     except review.ReviewRefused as refused:
         db.session.rollback()
         return error(409, str(refused))
-    db.session.commit()
+    except review.OwnFiling as own:
+        db.session.rollback()
+        return error(403, own.description)
+    except IntegrityError:
+        db.session.rollback()
+        return error(409, "该报表刚被其他审核人员处理，请刷新后查看当前状态")
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # another reviewer's step on the same report committed first: nothing of this one is kept
+        db.session.rollback()
+        return error(409, "该报表刚被其他审核人员处理，请刷新后查看当前状态")
     return answer
 
 

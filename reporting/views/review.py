@@ -104,6 +104,9 @@ def _act_one(region: Region, period: Period, unit: Region, name: str, department
     except review.ReviewRefused as refused:
         db.session.rollback()
         return _refused(region, period, str(refused), 409)
+    except review.OwnFiling as own:
+        db.session.rollback()
+        return _refused(region, period, own.description, 403)
     db.session.commit()
     flash(f"已{'退回' if form.action.data == 'return' else '审核通过'}{name}的报表")
     return go_to(url_for("review.show", code=region.code, period=period.id))
@@ -124,7 +127,9 @@ def act_all(code: str, period_id: int):
         db.session.rollback()
         return _refused(region, period, str(invalid), 422)
     db.session.commit()
-    flash(f"{region.name}：已{'退回' if form.action.data == 'return' else '审核通过'}{outcome.count}个单位的报表")
+    flash(f"{region.name}：已{'退回' if form.action.data == 'return' else '审核通过'}{outcome.count}个单位的报表"
+          + (f"；{len(outcome.skipped)}个单位的当前版本由您本人填报或修改，未处理："
+             + "、".join(s["code"] for s in outcome.skipped[:20]) if outcome.skipped else ""))
     target = region_by_code(back)
     target = target if target is not None and access.can_view(current_user, target) else region
     return go_to(url_for("review.show", code=target.code, period=period.id))
