@@ -148,6 +148,8 @@ def test_one_message_per_unit_with_something_outstanding(chase, client, runner):
     assert sum(u["outstanding"] for u in townships) == 23
     assert all(u["text"].endswith("个村（社区）未报送，请于截止前报送。江门市医疗保障局") or "草稿" in u["text"]
                for u in townships)
+    # (a county chases only when its townships file: it then reviews them)
+    make_user("shadui", "township_filer", "440705106")
     own = send({"region_code": "440705", "period_id": period.id}, token=_token(runner, "xinhui")).get_json()
     assert own["units"][0]["text"].endswith("新会区医疗保障局")
 
