@@ -197,7 +197,7 @@ def reminder_list(code: str):
     region, period = load(code)
     context = dict(region=region, period=period, sent=reminders.listed(period, region), form=ReminderForm(),
                    may_remind=access.can_remind(current_user, region), outcomes=reminders.OUTCOMES,
-                   kinds=reminders.KINDS, owed=[o for o in reminders.outstanding(period, region) if o.count]
+                   kinds=reminders.KINDS, shown_error=reminders.shown_error, owed=[o for o in reminders.outstanding(period, region) if o.count]
                    if region.level != period.campaign.report_level else [], now=clock.now())
     return page_or_fragment("reminders/index.html", "sent", context)
 
