@@ -349,15 +349,24 @@ def deliver(reminder: Reminder) -> None:
     ids = [d.id for m in reminder.messages for d in m.deliveries if d.outcome == "queued"]
     queue = jobs.queue(app, jobs.REMINDER_QUEUE)
     if queue is not None:
+        from redis.exceptions import RedisError
         from rq import Retry
-        for delivery_id in ids:
-            queue.enqueue(jobs.run_delivery, delivery_id, {
-                "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
-                "WEBHOOK_HOSTS": app.config.get("WEBHOOK_HOSTS", ""),
-                "WEBHOOK_ALLOW_PRIVATE": bool(app.config.get("WEBHOOK_ALLOW_PRIVATE"))},
-                          retry=Retry(max=attempts - 1, interval=list(waits)) if attempts > 1 else None,
-                          result_ttl=86400, failure_ttl=86400, job_timeout=max(60, int(timeout * 3)))
-        return
+        done = 0
+        try:
+            for delivery_id in ids:
+                queue.enqueue(jobs.run_delivery, delivery_id, {
+                    "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+                    "WEBHOOK_HOSTS": app.config.get("WEBHOOK_HOSTS", ""),
+                    "WEBHOOK_ALLOW_PRIVATE": bool(app.config.get("WEBHOOK_ALLOW_PRIVATE"))},
+                    retry=Retry(max=attempts - 1, interval=list(waits)) if attempts > 1 else None,
+                    result_ttl=86400, failure_ttl=86400, job_timeout=max(60, int(timeout * 3)))
+                done += 1
+            return
+        except RedisError as error:
+            # Redis gone: what was not queued is sent now, as without REDIS_URL; none stays queued
+            from . import outages
+            outages.report("Redis（任务队列）", error)
+            ids = ids[done:]
     for delivery_id in ids:
         delivery = db.session.get(Delivery, delivery_id)
         for n in range(attempts):
@@ -369,6 +378,23 @@ def deliver(reminder: Reminder) -> None:
         else:
             delivery.outcome = "failed"
         db.session.commit()
+
+
+def settle_stale(app=None, now: Optional[dt.datetime] = None) -> int:
+    """Deliveries still queued well after every try could have run (their job lost with its worker,
+    or Redis lost with its queue) are failed: 发送失败（超时）. How many; the caller commits."""
+    app = app or current_app._get_current_object()
+    attempts, timeout, waits = _settings(app)
+    budget = sum(waits[min(n, len(waits) - 1)] for n in range(attempts - 1)) if waits else 0
+    budget += attempts * max(60, timeout * 3) + 300  # each try's job timeout, and a worker's delay
+    cutoff = (now or clock.now()) - dt.timedelta(seconds=budget)
+    stale = select(Delivery.id).join(ReminderMessage, ReminderMessage.id == Delivery.message_id).join(
+        Reminder, Reminder.id == ReminderMessage.reminder_id).where(Delivery.outcome == "queued", Reminder.at < cutoff)
+    ids = list(db.session.scalars(stale))
+    if ids:
+        db.session.execute(Delivery.__table__.update().where(Delivery.id.in_(ids))
+                           .values(outcome="failed", error="超时"))
+    return len(ids)
 
 
 def deliver_one(delivery_id: int, last_try: bool, timeout: float) -> bool:

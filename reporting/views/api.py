@@ -365,4 +365,6 @@ def list_reminders():
     region = load_region(request.args.get("region_code") or g.api_user.region.code)
     access.require(g.api_user, region)
     period = load_period(id_arg("period_id") or 0)
+    if reminders.settle_stale():
+        db.session.commit()
     return jsonify([reminders.reminder_json(r, messages) for r, messages in reminders.listed(period, region)])

@@ -195,6 +195,8 @@ def webhook(user_id: int):
 def reminder_list(code: str):
     """The 催报 sent to or under a region for a period, with each text to copy."""
     region, period = load(code)
+    if reminders.settle_stale():
+        db.session.commit()
     context = dict(region=region, period=period, sent=reminders.listed(period, region), form=ReminderForm(),
                    may_remind=access.can_remind(current_user, region), outcomes=reminders.OUTCOMES,
                    kinds=reminders.KINDS, shown_error=reminders.shown_error, owed=[o for o in reminders.outstanding(period, region) if o.count]
