@@ -272,11 +272,14 @@ def test_with_redis_the_queue_sends_and_retries(chase, robot, runner, app):
 def test_automatic_reminders_go_once_per_unit_even_with_two_workers(app, jiangmen, tmp_path):
     """Two `flask reminders auto` processes at once, on the test database: one message per unit."""
     today = clock.today()
+    # the next 1st or 15th (a semi-monthly campaign's due days), whatever today is
+    first_due = next(day for day in (today + dt.timedelta(days=n) for n in range(1, 17)) if day.day in (1, 15))
     campaign, _ = create_campaign(name="江门市自动催报", root=jiangmen, start=today - dt.timedelta(days=20),
-                                  end=today + dt.timedelta(days=90), first_due=today + dt.timedelta(days=1))
-    campaign.auto_remind_hours = 24 * 14
-    db.session.commit()
+                                  end=today + dt.timedelta(days=90), first_due=first_due)
     period = next(p for p in campaign.periods if p.deadline > clock.now())
+    # a window that holds this deadline (after 节假日顺延) and not the next one
+    campaign.auto_remind_hours = int((period.deadline - clock.now()).total_seconds() // 3600) + 1
+    db.session.commit()
     env = {**os.environ, "DATABASE_URL": PG_URL or app.config["SQLALCHEMY_DATABASE_URI"],
            "SECRET_KEY": "test", "PYTHONPATH": ROOT}
     env.pop("REDIS_URL", None)
