@@ -76,6 +76,7 @@ def redis_app(app, own_redis):
 
 def test_with_redis_killed_the_site_reads_through_and_sends_inside_the_request(
         app, redis_app, own_redis, jiangmen, frozen_now, caplog):
+    runner = redis_app.test_cli_runner()
     campaign = two_counties_filed(jiangmen, frozen_now)
     period = campaign.periods[0]
     make_user("admin", "city_admin", "4407")
@@ -97,6 +98,9 @@ def test_with_redis_killed_the_site_reads_through_and_sends_inside_the_request(
             for _ in range(3):
                 page = client.get(f"/dashboard/4407?period={period.id}")
                 assert page.status_code == 200 and "新会区" in page.get_data(as_text=True)
+            token = runner.invoke(args=["users", "token", "admin"]).stdout.strip().splitlines()[-1]
+            api = client.get(f"/api/v1/progress/4407?period={period.id}", headers={"Authorization": f"Bearer {token}"})
+            assert api.status_code == 200 and len(api.get_json()["children"]) == 7
             charts = client.get(f"/dashboard/4407/charts?period={period.id}", headers={"HX-Request": "true"})
             assert charts.status_code == 200 and "<svg" in charts.get_data(as_text=True)
             # the outage is logged once, not per request

@@ -37,6 +37,7 @@ def review_context(region: Region, period: Period, **extra) -> dict:
                 counts=review.review_counts(period, region) if kids else {},
                 units=review.units_to_review(period, region) if lists_units else [],
                 may_review_under=access.can_review_under(current_user, region),
+                may_remind=access.can_remind(current_user, region),
                 may_review=_per_township(lambda unit: access.can_review(current_user, unit)),
                 indicators=campaign.indicators, states=review.STATES, form=ReviewForm(),
                 departments=review.departments_to_review(period, region),
