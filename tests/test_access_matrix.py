@@ -608,7 +608,7 @@ def test_state_changes_need_the_csrf_token(app, runner, jiangmen, frozen_now):
 def test_only_reviewers_chase_and_see_the_review_buttons(app, client, runner, jiangmen, frozen_now):
     """A county that files every unit itself reviews nobody: it may not 催报 (page or API) and its
     dashboard offers neither 报表审核 nor 催报; once a township of it files, it reviews and chases."""
-    from .conftest import FILER, VALUES, make_user, two_counties_filed
+    from .conftest import make_user, two_counties_filed
     campaign = two_counties_filed(jiangmen, frozen_now)
     period = campaign.periods[1]
     make_user("xinhui", "county_filer", XINHUI)

@@ -72,6 +72,9 @@ def redis_app(app, own_redis):
     with other.app_context():
         db.session.remove()
         db.engine.dispose()
+    # the limiter is one object for every app of the process: the next test's starts with a live storage
+    from reporting.extensions import limiter
+    limiter._storage_dead = False
 
 
 def test_with_redis_killed_the_site_reads_through_and_sends_inside_the_request(
