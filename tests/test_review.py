@@ -248,8 +248,10 @@ def test_nobody_approves_or_returns_a_revision_they_wrote(world, client):
     assert world.unit not in bulk["units"] and bulk["count"] == len(world.shadui) - 2
     assert world.report().get_json()["review"] is None
 
-    # the review page refuses it too
+    # the review page offers no step on it, and refuses one
     client.post("/login", data={"username": "xinhui", "password": "correct-horse-battery"})
+    listing = client.get(f"/review/{SHADUI}?period={world.period.id}").get_data(as_text=True)
+    assert "本人修改的版本，须由其他审核人员处理" in listing
     page = client.post(f"/review/{SHADUI}/{world.period.id}/units/{world.unit}", data={"action": "approve"})
     assert page.status_code == 403 and "本人" in page.get_data(as_text=True)
     assert world.report().get_json()["review"] is None
@@ -281,6 +283,9 @@ def test_approve_and_return_at_the_same_moment_answer_409_not_500(world, app):
             thread.join()
         codes = sorted(a.status_code for a in answers.values())
         assert codes in ([200, 200], [200, 409]), {k: (a.status_code, a.get_json()) for k, a in answers.items()}
+        for answer in answers.values():
+            if answer.status_code == 409:  # with the report as the other reviewer left it
+                assert answer.get_json()["current"]["review"]["state"] in ("approved", "returned")
     db.session.expire_all()
     assert db.session.scalar(select(func.count()).select_from(Review)) == rounds
     # each step that answered 200 is in the actions log, and no more
