@@ -72,8 +72,14 @@ def create_app(test_config: dict | None = None) -> Flask:
         # memory:// for one process (the demo); redis://127.0.0.1:6379 when several share the limits
         RATELIMIT_STORAGE_URI=os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         RATELIMIT_HEADERS_ENABLED=True,
+        # Redis down: count the limits inside the process until it answers again, never a 500
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
         # set per app: the limiter object would otherwise carry one app's choice to the next
         RATELIMIT_ENABLED=True,
+        # 催报 robots beyond 企业微信 and 钉钉: "host", "host:port" (https) or "http://host:port", comma-separated
+        WEBHOOK_HOSTS=os.environ.get("WEBHOOK_HOSTS", ""),
+        # a listed intranet robot host may resolve to a private address (never link-local or multicast)
+        WEBHOOK_ALLOW_PRIVATE=os.environ.get("WEBHOOK_ALLOW_PRIVATE", "0") == "1",
         # Redis for background jobs (circular rendering); without it jobs run inside the request
         REDIS_URL=os.environ.get("REDIS_URL"),
         # a folder of the bureau's licensed fonts (方正小标宋简体, 仿宋_GB2312…) for the 通报 PDF

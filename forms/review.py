@@ -1,7 +1,10 @@
 """Forms of the review page (退回, 审核通过, in bulk) and of 催报; the rules live in reporting/review.py."""
+from flask import current_app
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField
-from wtforms.validators import AnyOf, Length, Optional
+from wtforms.validators import AnyOf, Length, Optional, ValidationError
+
+from reporting.outbound import AddressRefused, check_url
 
 
 class ReviewForm(FlaskForm):
@@ -22,3 +25,11 @@ class WebhookForm(FlaskForm):
                          render_kw={"maxlength": 200})
     mobiles = StringField("@手机号（逗号分隔，默认为用户电话）", validators=[Optional(), Length(max=200)],
                           render_kw={"maxlength": 200})
+
+    def validate_url(self, field) -> None:
+        """Only the robots' hosts (reporting/outbound.py): the rule is the sender's own."""
+        if (field.data or "").strip():
+            try:
+                check_url(field.data, current_app.config)
+            except AddressRefused as refused:
+                raise ValidationError(str(refused)) from None

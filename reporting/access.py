@@ -102,9 +102,27 @@ def can_review_department(user: Optional[User], department: Department) -> bool:
                 and user.region.contains(department.region))
 
 
+def _delegates_under(user: User, region: Region) -> bool:
+    """Whether a township filer files some units under `region` for the county user (the county
+    then reviews them): a township of `region`, `region` itself, or the township holding it."""
+    from sqlalchemy import select
+
+    from .extensions import db
+    if region.level in ("township", "village"):
+        return _delegated(user, region)
+    return db.session.scalar(
+        select(User.id).join(Region, Region.id == User.region_id)
+        .where(getattr(Region, f"{region.level}_id") == region.id, Region.level == "township",
+               Region.id != user.region_id, User.active.is_(True), User.role == "township_filer")
+        .limit(1)) is not None
+
+
 def can_remind(user: Optional[User], region: Region) -> bool:
-    """催报: a reviewer chases the units under their own region."""
-    return can_view(user, region) and user.role in REVIEWER_ROLES
+    """催报: only a reviewer chases, the units under `region` it reviews: a city admin, or a county
+    whose townships file (a county that files every unit itself reviews nobody, and chases nobody)."""
+    if not can_view(user, region) or user.role not in REVIEWER_ROLES:
+        return False
+    return user.role == "city_admin" or _delegates_under(user, region)
 
 
 def can_read_circular(user: Optional[User], circular) -> bool:

@@ -39,7 +39,7 @@ from sqlalchemy import and_, bindparam, case, exists, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
-from . import clock
+from . import clock, outages
 from .extensions import db
 from .hierarchy import child_level
 from .models import LEVELS, Campaign, Period, ProgressVersion, Region, User
@@ -170,12 +170,13 @@ def _store():
     client = _clients.get(url)
     if client is None:
         from redis import Redis
-        client = _clients[url] = Redis.from_url(url, socket_timeout=2)
+        client = _clients[url] = Redis.from_url(url, socket_timeout=2, socket_connect_timeout=1)
     return client
 
 
 def _cached(key: str, period: Period, region: Region, compute: Callable[[], object], dump: Callable,
             load: Callable):
+    from redis.exceptions import RedisError
     store = _store()
     if store is None:
         return compute()
@@ -184,11 +185,19 @@ def _cached(key: str, period: Period, region: Region, compute: Callable[[], obje
         return compute()
     label = current.encode() + b"\n"
     key = f"reporting:{FORMAT}:{_code()}:{key}:{clock.today().isoformat()}"
-    held = store.get(key)
+    try:
+        held = store.get(key)
+    except RedisError as error:
+        # Redis gone: read through to the database, as without REDIS_URL
+        outages.report("Redis（缓存）", error)
+        return compute()
     if held is not None and held.startswith(label):
         return load(held[len(label):])
     value = compute()
-    store.set(key, label + dump(value))
+    try:
+        store.set(key, label + dump(value))
+    except RedisError as error:
+        outages.report("Redis（缓存）", error)
     return value
 
 

@@ -11,10 +11,9 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import socket
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass, replace
 from typing import Optional
 
@@ -333,8 +332,9 @@ def set_webhook(by: Optional[User], user: User, kind: str, url: Optional[str], s
     if kind not in KINDS:
         raise ValueError(f"机器人类型应为 {'、'.join(KINDS)} 之一")
     url = (url or "").strip() or None
-    if url is not None and not url.startswith(("https://", "http://")):
-        raise ValueError("机器人地址应以 https:// 开头")
+    if url is not None:
+        from . import outbound
+        outbound.check_url(url, current_app.config)  # AddressRefused is a ValueError, in Chinese
     hook = db.session.scalar(select(Webhook).where(Webhook.user_id == user.id, Webhook.kind == kind))
     if url is None:
         if hook is not None:
@@ -373,34 +373,46 @@ def signed_url(url: str, secret: str, now_ms: Optional[int] = None) -> str:
 
 
 class SendFailed(RuntimeError):
-    """The robot did not take the message; the text says why (HTTP status, errcode, timeout)."""
+    """The robot did not take the message; the text is its category only (超时, 连接失败, 地址不允许,
+    对方拒绝（errcode N）), never what the other end answered."""
+
+
+#: what a delivery's error may say: a category, never the remote text
+CATEGORIES = ("超时", "连接失败", "地址不允许", "对方拒绝")
 
 
 def post(hook: Webhook, text: str, timeout: float) -> None:
+    """One POST to the robot, through outbound's checks; raises SendFailed with the category."""
+    from . import outbound
     mobiles = [m.strip() for m in (hook.mobiles or hook.user.phone or "").split(",") if m.strip()]
     url = signed_url(hook.url, hook.secret) if hook.kind == "dingtalk" else hook.url
     body = json.dumps(payload(hook.kind, text, mobiles), ensure_ascii=False).encode()
-    request = urllib.request.Request(url, data=body, method="POST",
-                                     headers={"Content-Type": "application/json; charset=utf-8"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as answer:
-            raw = answer.read(65536)
-    except urllib.error.HTTPError as error:
-        error.close()
-        raise SendFailed(f"HTTP {error.code}") from None
-    except TimeoutError:
-        raise SendFailed(f"超时（{timeout:g}秒无应答）") from None
-    except urllib.error.URLError as error:
-        reason = error.reason
-        raise SendFailed("超时" if isinstance(reason, TimeoutError) else f"连接失败：{reason}") from None
+        status, raw = outbound.post_json(url, body, timeout, current_app.config)
+    except outbound.AddressRefused:
+        raise SendFailed("地址不允许") from None
+    except (TimeoutError, socket.timeout):
+        raise SendFailed("超时") from None
+    except Exception:  # noqa: BLE001 - every failure of a send is recorded, none leaves it queued
+        raise SendFailed("连接失败") from None
+    if status != 200:
+        raise SendFailed(f"对方拒绝（HTTP {int(status)}）")
     try:
         answer = json.loads(raw.decode("utf-8"))
     except ValueError:
-        raise SendFailed("应答不是JSON") from None
-    if not isinstance(answer, dict) or answer.get("errcode") != 0:
-        code = answer.get("errcode") if isinstance(answer, dict) else None
-        message = answer.get("errmsg", "") if isinstance(answer, dict) else ""
-        raise SendFailed(f"errcode {code}：{message}"[:300])
+        raise SendFailed("对方拒绝（应答无法识别）") from None
+    code = answer.get("errcode") if isinstance(answer, dict) else None
+    if isinstance(code, bool) or not isinstance(code, int):
+        raise SendFailed("对方拒绝（应答无法识别）")
+    if code != 0:
+        raise SendFailed(f"对方拒绝（errcode {code}）")
+
+
+def shown_error(error: str) -> str:
+    """A delivery's error as shown: its category (an error stored before categories says 发送失败)."""
+    if not error:
+        return ""
+    return error if error.startswith(CATEGORIES) else "发送失败"
 
 
 def attempt(delivery: Delivery, timeout: float) -> bool:
@@ -412,6 +424,9 @@ def attempt(delivery: Delivery, timeout: float) -> bool:
         post(delivery.webhook, message.text, timeout)
     except SendFailed as failure:
         delivery.error = str(failure)[:300]
+        return False
+    except Exception:  # noqa: BLE001 - the robot gone or the hook removed: recorded, never left queued
+        delivery.error = "连接失败"
         return False
     delivery.outcome, delivery.error = "sent", ""
     return True
@@ -430,13 +445,24 @@ def deliver(reminder: Reminder) -> None:
     ids = [d.id for m in reminder.messages for d in m.deliveries if d.outcome == "queued"]
     queue = jobs.queue(app, jobs.REMINDER_QUEUE)
     if queue is not None:
+        from redis.exceptions import RedisError
         from rq import Retry
-        for delivery_id in ids:
-            queue.enqueue(jobs.run_delivery, delivery_id, {"SQLALCHEMY_DATABASE_URI":
-                                                           app.config["SQLALCHEMY_DATABASE_URI"]},
-                          retry=Retry(max=attempts - 1, interval=list(waits)) if attempts > 1 else None,
-                          result_ttl=86400, failure_ttl=86400, job_timeout=max(60, int(timeout * 3)))
-        return
+        done = 0
+        try:
+            for delivery_id in ids:
+                queue.enqueue(jobs.run_delivery, delivery_id, {
+                    "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+                    "WEBHOOK_HOSTS": app.config.get("WEBHOOK_HOSTS", ""),
+                    "WEBHOOK_ALLOW_PRIVATE": bool(app.config.get("WEBHOOK_ALLOW_PRIVATE"))},
+                    retry=Retry(max=attempts - 1, interval=list(waits)) if attempts > 1 else None,
+                    result_ttl=86400, failure_ttl=86400, job_timeout=max(60, int(timeout * 3)))
+                done += 1
+            return
+        except RedisError as error:
+            # Redis gone: what was not queued is sent now, as without REDIS_URL; none stays queued
+            from . import outages
+            outages.report("Redis（任务队列）", error)
+            ids = ids[done:]
     for delivery_id in ids:
         delivery = db.session.get(Delivery, delivery_id)
         for n in range(attempts):
@@ -448,6 +474,23 @@ def deliver(reminder: Reminder) -> None:
         else:
             delivery.outcome = "failed"
         db.session.commit()
+
+
+def settle_stale(app=None, now: Optional[dt.datetime] = None) -> int:
+    """Deliveries still queued well after every try could have run (their job lost with its worker,
+    or Redis lost with its queue) are failed: 发送失败（超时）. How many; the caller commits."""
+    app = app or current_app._get_current_object()
+    attempts, timeout, waits = _settings(app)
+    budget = sum(waits[min(n, len(waits) - 1)] for n in range(attempts - 1)) if waits else 0
+    budget += attempts * max(60, timeout * 3) + 300  # each try's job timeout, and a worker's delay
+    cutoff = (now or clock.now()) - dt.timedelta(seconds=budget)
+    stale = select(Delivery.id).join(ReminderMessage, ReminderMessage.id == Delivery.message_id).join(
+        Reminder, Reminder.id == ReminderMessage.reminder_id).where(Delivery.outcome == "queued", Reminder.at < cutoff)
+    ids = list(db.session.scalars(stale))
+    if ids:
+        db.session.execute(Delivery.__table__.update().where(Delivery.id.in_(ids))
+                           .values(outcome="failed", error="超时"))
+    return len(ids)
 
 
 def deliver_one(delivery_id: int, last_try: bool, timeout: float) -> bool:
@@ -522,7 +565,7 @@ def message_json(message: ReminderMessage) -> dict:
             "name": message.recipient_name, "outstanding": message.outstanding,
             **({"department_id": department.id} if department else {}),
             "contact": message.contact or {"name": "", "phone": ""}, "text": message.text,
-            "channels": [{"kind": d.kind, "outcome": d.outcome, "attempts": d.attempts, "error": d.error}
+            "channels": [{"kind": d.kind, "outcome": d.outcome, "attempts": d.attempts, "error": shown_error(d.error)}
                          for d in message.deliveries]}
 
 

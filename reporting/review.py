@@ -7,11 +7,14 @@ last submitted values (DESIGN.md) until the filer resubmits through filing.save_
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 from typing import Iterable, Optional
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import selectinload
+from werkzeug.exceptions import Forbidden
 
 from . import access, audit, cache, clock
 from .extensions import db
@@ -33,6 +36,22 @@ class ReviewInvalid(ValueError):
     def __init__(self, message: str, field: Optional[str] = "reason"):
         self.field = field
         super().__init__(message)
+
+
+class OwnFiling(Forbidden):
+    """Nobody reviews their own filing (403): the reviewer wrote the report's current revision."""
+
+    def __init__(self, name: str):
+        super().__init__(f"{name}的当前版本由您本人填报或修改，不能由您本人审核或退回，请由其他审核人员处理")
+
+
+def wrote_current(user: Optional[User], report) -> bool:
+    """Whether `user` wrote the report's current revision (its last submitted values): the one rule
+    every review path asks, so that nobody approves or returns their own filing. `report` is a Report
+    or a row with its `updated_by_id` and `submitted_by_id`."""
+    if user is None or report is None:
+        return False
+    return (report.updated_by_id or report.submitted_by_id) == user.id
 
 
 def review_of(report: Optional[Report]) -> Optional[Review]:
@@ -90,7 +109,6 @@ def _find(period: Period, region: Region, department: Optional[Department] = Non
 def _check_reviewer(user: Optional[User], region: Region, department: Optional[Department] = None) -> None:
     allowed = access.can_review_department(user, department) if department else access.can_review(user, region)
     if not allowed:
-        from werkzeug.exceptions import Forbidden
         raise Forbidden("只有上一级审核单位可以退回或审核该单位的报表")
 
 
@@ -105,6 +123,30 @@ def _apply(report: Report, action: str, user: Optional[User], reason: str, now: 
     review.by_id, review.at = (user.id if user else None), now
     db.session.add(ReviewAction(report_id=report.id, action=action, reason=reason, revision=report.revision,
                                 user_id=user.id if user else None, at=now))
+
+
+@functools.cache
+def _ensuring(dialect_name: str):
+    """INSERT an empty review row (待审核) unless the report has one: two reviewers at once both
+    find the row there instead of both inserting it (pk_review)."""
+    statement = {"postgresql": postgresql, "sqlite": sqlite}[dialect_name].insert(Review)
+    return statement.on_conflict_do_nothing(index_elements=["report_id"])
+
+
+def _ensure_rows(report_ids: list[int]) -> None:
+    if report_ids:
+        db.session.execute(_ensuring(db.session.get_bind().dialect.name),
+                           [{"report_id": i, "state": None, "reason": "", "published_lock": False}
+                            for i in report_ids])
+
+
+def _lock(report: Report) -> None:
+    """Hold the report's review row until the commit and read its state as committed: a second
+    reviewer acting at the same moment waits, then finds the first one's step done (409)."""
+    _ensure_rows([report.id])
+    db.session.scalar(select(Review).where(Review.report_id == report.id).with_for_update()
+                      .execution_options(populate_existing=True))
+    db.session.expire(report, ["review"])
 
 
 def _applies(report: Optional[Report], action: str) -> bool:
@@ -138,6 +180,8 @@ def act_on(report: Optional[Report], action: str, user: Optional[User], reason: 
     """The step itself, on any report (a unit's or a department's) whose reviewer the caller has checked:
     validate, record the state and the action, audit."""
     reason = _reason(action, reason)
+    if report is not None and report.status == "submitted":
+        _lock(report)
     if not _applies(report, action):
         state = status(report)
         if action == "return":
@@ -147,6 +191,8 @@ def act_on(report: Optional[Report], action: str, user: Optional[User], reason: 
                              "draft": f"{name}尚未提交，无可审核",
                              "returned": f"{name}的报表已退回，等待重新提交后再审核",
                              "approved": f"{name}的报表已审核通过"}[state])
+    if wrote_current(user, report):
+        raise OwnFiling(name)
     _apply(report, action, user, reason, clock.now())
     db.session.flush()
     # the status board counts reviews: its pages' tags must move
@@ -161,42 +207,58 @@ def act_on(report: Optional[Report], action: str, user: Optional[User], reason: 
 class BulkOutcome:
     count: int
     units: list[str]
+    #: the units left as they were because the reviewer wrote their current revision: [{code, reason}]
+    skipped: list[dict] = field(default_factory=list)
 
 
 def act_all(period: Period, region: Region, action: str, user: Optional[User],
             reason: Optional[str] = None) -> BulkOutcome:
     """The same for every submitted report-level unit under `region` that the user reviews, in the
-    caller's one transaction (a few set-based statements): an error anywhere leaves every unit as it was."""
+    caller's one transaction (a few set-based statements): an error anywhere leaves every unit as it was.
+    A unit whose current revision the user wrote is skipped and named; a unit another reviewer acted
+    on a moment before is read as they left it (its review row is held until the commit)."""
     reason = _reason(action, reason)
     if not access.can_review_under(user, region):
-        from werkzeug.exceptions import Forbidden
         raise Forbidden("只有上一级审核单位可以批量退回或审核")
     campaign = period.campaign
     units = descendants_at(region, campaign.report_level).with_only_columns(Region.id)
-    rows = db.session.execute(
-        select(Report.id, Report.region_id, Report.revision, Region.code, Region.township_id, Review.report_id,
-               Review.state)
-        .join(Region, Region.id == Report.region_id).outerjoin(Review, Review.report_id == Report.id)
+    candidates = db.session.execute(
+        select(Report.id, Report.region_id, Region.township_id)
+        .join(Region, Region.id == Report.region_id)
         .where(Report.period_id == period.id, Report.status == "submitted", Report.region_id.in_(units))
-        .order_by(Report.region_id)).all()
-    applies = ("approved", None) if action == "return" else (None,)
+        .order_by(Report.id)).all()
     # who reviews a unit depends on its township only (a township filer there, or not): ask once per township
     reviews: dict[Optional[int], bool] = {}
-    chosen = []
-    for row in rows:
+    for row in candidates:
         if row.township_id not in reviews:
             reviews[row.township_id] = access.can_review(user, db.session.get(Region, row.region_id))
-        if row.state in applies and reviews[row.township_id]:
-            chosen.append(row)
+    mine = [row.id for row in candidates if reviews[row.township_id]]
+    # every row there, then held in one order (report id), so that two bulk steps never deadlock
+    for chunk in range(0, len(mine), 5000):
+        _ensure_rows(mine[chunk:chunk + 5000])
+        db.session.execute(select(Review.report_id).where(Review.report_id.in_(mine[chunk:chunk + 5000]))
+                           .order_by(Review.report_id).with_for_update())
+    rows = db.session.execute(
+        select(Report.id, Report.region_id, Report.revision, Report.updated_by_id, Report.submitted_by_id,
+               Region.code, Review.report_id, Review.state)
+        .join(Region, Region.id == Report.region_id).join(Review, Review.report_id == Report.id)
+        .where(Report.period_id == period.id, Report.status == "submitted", Report.region_id.in_(units))
+        .order_by(Report.region_id).execution_options(populate_existing=True)).all()
+    allowed = set(mine)
+    applies = ("approved", None) if action == "return" else (None,)
+    chosen, skipped = [], []
+    for row in rows:
+        if row.id not in allowed or row.state not in applies:
+            continue
+        if wrote_current(user, row):
+            skipped.append({"code": row.code, "reason": "当前版本由您本人填报或修改，不能由您本人审核或退回"})
+            continue
+        chosen.append(row)
     now, user_id = clock.now(), (user.id if user else None)
     state = {"state": "returned" if action == "return" else "approved", "reason": reason, "by_id": user_id, "at": now}
     if action == "return":
         state.update(pending=None, published_lock=False)
-    fresh = [r.id for r in chosen if r.report_id is None]
-    if fresh:
-        db.session.execute(Review.__table__.insert(), [{"report_id": i, "published_lock": False, **state}
-                                                       for i in fresh])
-    stored = [r.id for r in chosen if r.report_id is not None]
+    stored = [r.id for r in chosen]
     for chunk in range(0, len(stored), 5000):
         db.session.execute(Review.__table__.update().where(Review.report_id.in_(stored[chunk:chunk + 5000]))
                            .values(**state))
@@ -211,8 +273,9 @@ def act_all(period: Period, region: Region, action: str, user: Optional[User],
         audit.record(f"reports.{action}", user, region=region,
                      target=f"报表 {region.code} {period.label} 批量{'退回' if action == 'return' else '审核'}"
                             f" {len(done)}个单位",
-                     after={"units": done, **({"reason": reason} if reason else {})})
-    return BulkOutcome(len(done), done)
+                     after={"units": done, **({"reason": reason} if reason else {}),
+                            **({"skipped": [s["code"] for s in skipped]} if skipped else {})})
+    return BulkOutcome(len(done), done, skipped)
 
 
 # --- what filing.save_report and the imports ask -------------------------------------------

@@ -13,7 +13,8 @@ LIMIT = 20
 def find_units(scope: Region, text: str, limit: int = LIMIT) -> list[Region]:
     """Units under `scope` (itself included) whose code starts with `text` or whose name holds it,
     upper levels first, then by code. Digits search codes; anything else searches names."""
-    text = " ".join(text.split())[:50]
+    # a NUL names no unit, and PostgreSQL refuses it in a string parameter
+    text = " ".join(text.replace("\x00", " ").split())[:50]
     if not text:
         return []
     query = select(Region)

@@ -246,17 +246,17 @@ ROUTES: dict[str, dict[str, Call]] = {
         roles=DEPARTMENT_WRITERS, write=True, json=lambda p: {"values": {"hardship_should": 100}})},
     "departments.grid": {"GET": Call(lambda p: _u("departments.grid", department_id=p.department,
                                                   period_id=p.period),
-                                     roles=DEPARTMENT_WRITERS, shows=lambda p: p.department_name)},
+                                     roles=DEPARTMENT_READERS, shows=lambda p: p.department_name)},
     "departments.save": {"POST": Call(lambda p: _u("departments.save", department_id=p.department,
                                                    period_id=p.period),
                                       roles=DEPARTMENT_WRITERS, write=True,
                                       data=lambda p: {"hardship_should": "100", "action": "save"})},
     "departments.history": {"GET": Call(lambda p: _u("departments.history", department_id=p.department,
                                                      period_id=p.period),
-                                        roles=DEPARTMENT_WRITERS, shows=lambda p: "修改记录")},
+                                        roles=DEPARTMENT_READERS, shows=lambda p: "修改记录")},
     "departments.download": {"GET": Call(lambda p: _u("departments.download", department_id=p.department,
                                                       period_id=p.period),
-                                         roles=DEPARTMENT_WRITERS, shows=lambda p: p.department_name)},
+                                         roles=DEPARTMENT_READERS, shows=lambda p: p.department_name)},
     "departments.upload": {
         "GET": Call(lambda p: _u("departments.upload", department_id=p.department, period_id=p.period),
                     roles=DEPARTMENT_WRITERS, shows=lambda p: "上传"),
@@ -609,3 +609,51 @@ def test_state_changes_need_the_csrf_token(app, runner, jiangmen, frozen_now):
     finally:
         with guarded.app_context():
             db.engine.dispose()
+
+
+def test_only_reviewers_chase_and_see_the_review_buttons(app, client, runner, jiangmen, frozen_now):
+    """A county that files every unit itself reviews nobody: it may not 催报 (page or API) and its
+    dashboard offers neither 报表审核 nor 催报; once a township of it files, it reviews and chases."""
+    from .conftest import make_user, two_counties_filed
+    campaign = two_counties_filed(jiangmen, frozen_now)
+    period = campaign.periods[1]
+    make_user("xinhui", "county_filer", XINHUI)
+    token = runner.invoke(args=["users", "token", "xinhui"]).stdout.strip().splitlines()[-1]
+    client.post("/login", data={"username": "xinhui", "password": PASSWORD})
+    refused = client.post(f"/reminders/{XINHUI}/{period.id}")
+    assert refused.status_code == 403
+    api = client.post("/api/v1/reminders", json={"region_code": XINHUI, "period_id": period.id},
+                      headers={"Authorization": f"Bearer {token}"})
+    assert api.status_code == 403 and "催报" in api.get_json()["errors"][0]["message"]
+    from reporting.models import Reminder
+    assert db.session.scalar(select(func.count()).select_from(Reminder)) == 0
+    page = client.get(f"/dashboard/{XINHUI}?period={period.id}").get_data(as_text=True)
+    assert "报表审核" not in page and "一键催报" not in page and "/reminders/" not in page
+
+    make_user("shadui", "township_filer", SHADUI)  # 沙堆镇 now files its villages: 新会区 reviews them
+    page = client.get(f"/dashboard/{XINHUI}?period={period.id}").get_data(as_text=True)
+    assert "报表审核" in page and "一键催报" in page
+    assert client.post(f"/reminders/{XINHUI}/{period.id}").status_code == 303
+
+
+def test_a_viewer_reads_a_department_report_on_the_page_as_in_the_api(app, client, runner, jiangmen, frozen_now):
+    """Viewers read what lies in their subtree, on both paths: a department's page is read-only for them."""
+    from .conftest import make_user, two_counties_filed
+    campaign = two_counties_filed(jiangmen, frozen_now)
+    department = add_department(campaign, "新会区民政局", ["hardship_should", "hardship_enrolled"],
+                                region_by_code(XINHUI))
+    db.session.commit()
+    make_user("boss", "viewer", CITY)
+    token = runner.invoke(args=["users", "token", "boss"]).stdout.strip().splitlines()[-1]
+    period = campaign.periods[0]
+    api = client.get(f"/api/v1/departments/{department.id}/reports/{period.id}",
+                     headers={"Authorization": f"Bearer {token}"})
+    assert api.status_code == 200
+    client.post("/login", data={"username": "boss", "password": PASSWORD})
+    page = client.get(f"/departments/{department.id}/{period.id}")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "新会区民政局" in text and "只读" in text
+    assert "上传Excel" not in text and 'value="submit"' not in text
+    assert client.get(f"/departments/{department.id}/{period.id}/history").status_code == 200
+    assert client.post(f"/departments/{department.id}/{period.id}",
+                       data={"hardship_should": "100", "action": "save"}).status_code == 403

@@ -9,6 +9,7 @@ import csv
 import datetime as dt
 import io
 import json
+import os
 import re
 import string
 from urllib.parse import quote
@@ -436,3 +437,81 @@ def test_exports_never_hand_excel_a_formula(client, admin_client, world, village
         answer = who.get(url)
         assert answer.status_code == 200, (url, answer.status_code)
         assert formula_cells(answer.data) == [], url
+
+
+# --- every field of every form --------------------------------------------------------------------
+
+def form_fields() -> set[str]:
+    """The names of every field of every Flask-WTF form of the site (forms/*.py), with the
+    prefixes the pages give them, and the grid's own fields (indicator keys, footer, action)."""
+    import importlib
+    import pkgutil
+
+    import forms
+    from flask_wtf import FlaskForm
+    from wtforms.fields.core import UnboundField
+    names = set(KEYS) | {"filer_name", "filer_phone", "filer_head", "action", "reason", "revision", "ack",
+                         "unit", "file", "next", "back"}
+    for info in pkgutil.iter_modules(forms.__path__):
+        module = importlib.import_module(f"forms.{info.name}")
+        for value in vars(module).values():
+            if isinstance(value, type) and issubclass(value, FlaskForm) and value is not FlaskForm:
+                for attribute in dir(value):
+                    if isinstance(getattr(value, attribute, None), UnboundField):
+                        names.update({attribute, f"remove-{attribute}"})
+    return names
+
+
+hostile_value = st.one_of(st.sampled_from(NASTY_STRINGS + ["-5", "99999999999999999999", "0", "2027", "", "y",
+                                                           "approve", "return", "submit", "save", "wecom",
+                                                           "dingtalk", "city_admin", "4407", "440705",
+                                                           "2027-02-30", "0000-00-00", "http://127.0.0.1:6379/"]),
+                          st.text(max_size=60), st.integers(min_value=-2 ** 70, max_value=2 ** 70).map(str))
+
+
+def post_routes(app) -> list[str]:
+    return sorted(rule.endpoint for rule in app.url_map.iter_rules()
+                  if "POST" in rule.methods and not rule.rule.startswith("/api/") and rule.endpoint != "static")
+
+
+def test_every_post_form_answers_below_500_whatever_its_fields_hold(app, runner, jiangmen, anhui, frozen_now):
+    """Hypothesis fills every field of every form with hostile values and posts it to every form
+    route (as the city admin and as a county filer, each inside their own region): never a 5xx."""
+    from .test_access_matrix import ROUTES, build_world, login
+    frozen_now(dt.datetime(2022, 10, 20, 10, 0))
+    identities, _ = build_world(app, runner)
+    people = [who for who in identities if who.role in ("city_admin", "county_filer")]
+    endpoints = post_routes(app)
+    assert "admin.holiday_preview" in endpoints and "review.webhook" in endpoints
+    fields = sorted(form_fields())
+    seen: dict[str, set[int]] = {}
+
+    @settings(max_examples=int(os.environ.get("FORM_FUZZ_EXAMPLES", "250")), deadline=None,
+              database=None, suppress_health_check=list(HealthCheck))
+    @given(endpoint=st.sampled_from([e for e in endpoints if e != "auth.logout"]), who=st.sampled_from(people),
+           values=st.dictionaries(st.sampled_from(fields), hostile_value, max_size=12), htmx=st.booleans())
+    @example(endpoint="admin.holiday_preview", who=people[0], values={"year": "-5", "text": "春节：2月6日放假。"},
+             htmx=False)
+    @example(endpoint="admin.holiday_preview", who=people[0],
+             values={"year": "99999999999999999999", "text": "春节：2月6日放假。"}, htmx=True)
+    @example(endpoint="admin.holidays_save", who=people[0], values={"year": "-5", "text": "x"}, htmx=False)
+    def post(endpoint, who, values, htmx):
+        call = ROUTES[endpoint]["POST"]
+        base = call.data(who.own) if call.data else {}
+        form = {**base, **values}
+        g.pop("_login_user", None)
+        answer = who.client.post(call.url(who.own), data=form, headers=HX if htmx else {})
+        seen.setdefault(endpoint, set()).add(answer.status_code)
+        assert answer.status_code < 500, (endpoint, who.role, form, answer.get_data(as_text=True)[:300])
+        if answer.status_code in (302, 401) and "/login" in (answer.location or "/login"):
+            login(who)  # the form signed the user out (a password change ends every session)
+        db.session.rollback()
+    post()
+    assert len(seen) >= len(endpoints) // 2, sorted(seen)
+
+
+def test_search_with_a_nul_byte_finds_nothing_instead_of_failing(client, world):
+    for q in ("%00", "沙堆%00", "%00%00440705", "\u0000"):
+        answer = client.get(f"/search/?q={q}", headers=HX)
+        assert answer.status_code == 200, answer.status_code
+    assert "沙堆镇" in client.get("/search/?q=沙堆%00").get_data(as_text=True)

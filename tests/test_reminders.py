@@ -36,19 +36,35 @@ ROOT = os.path.join(os.path.dirname(__file__), "..")
 
 class Robot:
     """A stand-in for the 企业微信/钉钉 robot endpoint on 127.0.0.1: it records each POST and answers
-    from a script of answers ("ok", ("errcode", n), ("status", n), ("sleep", seconds)), then "ok"."""
+    from a script of answers ("ok", ("errcode", n), ("status", n), ("sleep", seconds), ("redirect", url),
+    ("raw", bytes), ("drop",): the connection closed with no answer), then "ok"."""
 
     def __init__(self):
         #: answers for every path, or (scripts) for paths holding a key
-        self.calls, self.script, self.scripts = [], [], {}
+        self.calls, self.script, self.scripts, self.hosts = [], [], {}, []
         robot = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 robot.calls.append((self.path, json.loads(body)))
+                robot.hosts.append(self.headers["Host"])
                 script = next((v for k, v in robot.scripts.items() if k in self.path), robot.script)
                 answer = script.pop(0) if script else "ok"
+                if answer == ("drop",):
+                    self.close_connection = True
+                    self.wfile.flush()
+                    self.connection.shutdown(2)
+                    return
+                if isinstance(answer, tuple) and answer[0] in ("redirect", "raw"):
+                    data = answer[1] if answer[0] == "raw" else b""
+                    self.send_response(302 if answer[0] == "redirect" else 200)
+                    if answer[0] == "redirect":
+                        self.send_header("Location", answer[1])
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
                 if isinstance(answer, tuple) and answer[0] == "sleep":
                     time.sleep(answer[1])
                     answer = "ok"
@@ -81,8 +97,11 @@ class Robot:
 
 
 @pytest.fixture
-def robot():
+def robot(app):
+    """The local robot, allowed explicitly: its host and port listed, and private addresses opted in
+    (a listed intranet host may resolve to one; 127.0.0.1 is one)."""
     endpoint = Robot()
+    app.config.update(WEBHOOK_HOSTS=f"http://127.0.0.1:{endpoint.server.server_port}", WEBHOOK_ALLOW_PRIVATE=True)
     yield endpoint
     endpoint.close()
 
@@ -150,6 +169,8 @@ def test_one_message_per_unit_with_something_outstanding(chase, client, runner):
     assert sum(u["outstanding"] for u in townships) == 23
     assert all(u["text"].endswith("个村（社区）未报送，请于截止前报送。江门市医疗保障局") or "草稿" in u["text"]
                for u in townships)
+    # (a county chases only when its townships file: it then reviews them)
+    make_user("shadui", "township_filer", "440705106")
     own = send({"region_code": "440705", "period_id": period.id}, token=_token(runner, "xinhui")).get_json()
     assert own["units"][0]["text"].endswith("新会区医疗保障局")
 
@@ -198,7 +219,7 @@ def test_dingtalk_robot_is_signed_and_failures_are_recorded(chase, robot, runner
     taishan = next(u for u in body["units"] if u["code"] == "440781")
     channel = taishan["channels"][0]
     assert channel["kind"] == "dingtalk" and channel["outcome"] == "failed" and channel["attempts"] == 3
-    assert channel["error"].startswith("errcode 310000")
+    assert channel["error"] == "对方拒绝（errcode 310000）"
     stored = db.session.scalar(select(Delivery).where(Delivery.outcome == "failed"))
     assert stored.attempts == 3
     path, payload = next(call for call in robot.calls if "access_token=t" in call[0])
@@ -220,7 +241,7 @@ def test_timeouts_are_named(chase, robot, runner, app):
     runner.invoke(args=["users", "webhook", "xinhui", "--kind", "wecom", "--url", f"{robot.url}/send?key=k"])
     robot.script = [("sleep", 1.5)]
     channel = next(u for u in send().get_json()["units"] if u["code"] == "440705")["channels"][0]
-    assert channel["outcome"] == "failed" and "超时" in channel["error"]
+    assert channel["outcome"] == "failed" and channel["error"] == "超时"
 
 
 def test_with_redis_the_queue_sends_and_retries(chase, robot, runner, app):
@@ -333,14 +354,129 @@ def test_a_town_that_files_for_itself_is_chased_as_itself(app, client, auth, run
                                   end=dt.date(2022, 12, 31), first_due=dt.date(2022, 10, 1), report_level="township")
     period = campaign.periods[0]
     db.session.commit()
-    make_user("xinhui", "county_filer", "440705")
-    token = _token(runner, "xinhui")
+    make_user("jm_admin", "city_admin", "4407")  # its reviewer: the county files every town itself
+    token = _token(runner, "jm_admin")
     units = client.post("/api/v1/reminders", json={"region_code": "440705", "period_id": period.id, "dry_run": True},
                         headers={"Authorization": f"Bearer {token}"}).get_json()["units"]
     dazhe = next(u for u in units if u["code"] == "440705101")
     assert dazhe["outstanding"] == 1
     assert dazhe["text"] == ("【催报】大泽镇人民政府：第1期参保进度表报送截止10月8日（还有1天），尚未报送，"
-                             "请于截止前报送。新会区医疗保障局")
-    auth.login("xinhui")
+                             "请于截止前报送。江门市医疗保障局")
+    auth.login("jm_admin")
     page = client.get(f"/reminders/440705?period={period.id}").get_data(as_text=True)
     assert "<li>大泽镇：未报送</li>" in page and "大泽镇：1个未报送" not in page
+
+
+# --- robots only (SSRF) ------------------------------------------------------------------------------
+
+PROBES = ["http://127.0.0.1:5399/hook", "http://127.0.0.1:6391/", "http://127.0.0.1:5432/", "http://169.254.169.254/latest",
+          "http://[::1]:8080/", "https://169.254.169.254/", "https://10.0.0.8/send", "https://evil.example/send",
+          "https://user:pw@qyapi.weixin.qq.com/cgi-bin/webhook/send", "http://qyapi.weixin.qq.com/cgi-bin/webhook/send",
+          "https://qyapi.weixin.qq.com:8443/cgi-bin/webhook/send", "file:///etc/passwd", "gopher://127.0.0.1:6379/_"]
+
+
+def test_a_robot_url_outside_the_rules_is_refused_at_entry(chase, client, runner, app):
+    """The CLI exits non-zero in Chinese and the user page shows the form's error; nothing is stored."""
+    admin = db.session.scalar(select(User).where(User.username == "admin"))
+    xinhui = db.session.scalar(select(User).where(User.username == "xinhui"))
+    client.post("/login", data={"username": "admin", "password": "correct-horse-battery"})
+    for url in PROBES:
+        result = runner.invoke(args=["users", "webhook", "xinhui", "--kind", "wecom", "--url", url])
+        assert result.exit_code != 0 and "机器人地址" in result.output, (url, result.output)
+        page = client.post(f"/admin/users/{xinhui.id}/webhooks", data={"kind": "wecom", "url": url},
+                           follow_redirects=True)
+        assert page.status_code == 200 and "机器人地址" in page.get_data(as_text=True), url
+    assert db.session.scalar(select(func.count(Webhook.id))) == 0
+    # the robots' own hosts go in, on either path
+    ok = runner.invoke(args=["users", "webhook", "xinhui", "--kind", "wecom",
+                             "--url", "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=abc"])
+    assert ok.exit_code == 0, ok.output
+    page = client.post(f"/admin/users/{xinhui.id}/webhooks", follow_redirects=True,
+                       data={"kind": "dingtalk", "url": "https://oapi.dingtalk.com/robot/send?access_token=t"})
+    assert "已设置" in page.get_data(as_text=True)
+    assert db.session.scalar(select(func.count(Webhook.id))) == 2 and admin is not None
+
+
+def test_the_local_robot_needs_both_the_listing_and_the_private_opt_in(chase, runner, app):
+    """127.0.0.1 is refused at entry unless WEBHOOK_HOSTS lists it, and even listed it is refused
+    without WEBHOOK_ALLOW_PRIVATE: at entry (an address written as such) and at send time."""
+    robot = Robot()
+    try:
+        url = f"{robot.url}/send?key=k"
+        refused = runner.invoke(args=["users", "webhook", "xinhui", "--kind", "wecom", "--url", url])
+        assert refused.exit_code != 0 and "机器人地址" in refused.output
+        app.config.update(WEBHOOK_HOSTS=f"http://127.0.0.1:{robot.server.server_port}", WEBHOOK_ALLOW_PRIVATE=False)
+        refused = runner.invoke(args=["users", "webhook", "xinhui", "--kind", "wecom", "--url", url])
+        assert refused.exit_code != 0 and "内部网络" in refused.output
+        # a hook stored before these rules (or a host that now resolves inside): refused at send time
+        db.session.add(Webhook(user=db.session.scalar(select(User).where(User.username == "xinhui")),
+                               kind="wecom", url=url))
+        db.session.commit()
+        campaign, period, send = chase
+        channel = next(u for u in send().get_json()["units"] if u["code"] == "440705")["channels"][0]
+        assert channel["outcome"] == "failed" and channel["error"] == "地址不允许"
+        assert robot.calls == []
+    finally:
+        robot.close()
+
+
+def test_a_name_is_resolved_once_checked_and_connected_to_as_checked(chase, robot, runner, app, monkeypatch):
+    """DNS rebinding: a listed name that resolves to a link-local or (without the opt-in) a private
+    address is refused; one that passes is connected to at the address checked, with its name kept."""
+    import socket
+    port = robot.server.server_port
+    answers = {"robot.bureau.test": "127.0.0.1", "meta.bureau.test": "169.254.169.254"}
+    real = socket.getaddrinfo
+
+    def fake(host, *args, **kwargs):
+        if host in answers:
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (answers[host], port))]
+        return real(host, *args, **kwargs)
+    monkeypatch.setattr(socket, "getaddrinfo", fake)
+    app.config.update(WEBHOOK_HOSTS=f"http://robot.bureau.test:{port}, http://meta.bureau.test:{port}")
+    for name in ("robot", "meta"):
+        assert runner.invoke(args=["users", "webhook", "xinhui" if name == "robot" else "taishan", "--kind", "wecom",
+                                   "--url", f"http://{name}.bureau.test:{port}/send?key={name}"]).exit_code == 0
+    campaign, period, send = chase
+    units = {u["code"]: u for u in send().get_json()["units"]}
+    assert units["440705"]["channels"][0]["outcome"] == "sent"
+    assert units["440781"]["channels"][0]["error"] == "地址不允许"  # link-local, opt-in or not
+    assert robot.hosts == [f"robot.bureau.test:{port}"] and len(robot.calls) == 1
+    app.config.update(WEBHOOK_ALLOW_PRIVATE=False)
+    units = {u["code"]: u for u in send().get_json()["units"]}
+    assert units["440705"]["channels"][0]["error"] == "地址不允许" and len(robot.calls) == 1
+
+
+def test_no_redirect_is_followed_and_no_remote_text_is_kept_or_shown(chase, robot, runner, client, app):
+    """The robot's answers (a 302, an errmsg, a body that is not JSON, a closed connection) are stored and
+    shown as a category only: what the other end said never reaches the delivery, the API or the page."""
+    app.config.update(WEBHOOK_ATTEMPTS=1)
+    secret = "INTERNAL-SECRET-DATA"
+    runner.invoke(args=["users", "webhook", "xinhui", "--kind", "wecom", "--url", f"{robot.url}/a?key=1"])
+    runner.invoke(args=["users", "webhook", "taishan", "--kind", "wecom", "--url", f"{robot.url}/b?key=2"])
+    runner.invoke(args=["users", "webhook", "xinhui", "--kind", "dingtalk", "--url", f"{robot.url}/c?access_token=3"])
+    robot.scripts = {"/a": [("redirect", f"{robot.url}/followed?{secret}")],
+                     "/b": [("raw", json.dumps({"errcode": 93000, "errmsg": secret}).encode())],
+                     "/c": [("raw", secret.encode() * 2000)]}
+    campaign, period, send = chase
+    units = {u["code"]: u for u in send().get_json()["units"]}
+    errors = {c["kind"]: c["error"] for c in units["440705"]["channels"]}
+    assert errors == {"wecom": "对方拒绝（HTTP 302）", "dingtalk": "对方拒绝（应答无法识别）"}
+    assert units["440781"]["channels"][0]["error"] == "对方拒绝（errcode 93000）"
+    assert not any("followed" in path for path, _ in robot.calls)  # the redirect was not followed
+    assert all(secret not in d.error for d in db.session.scalars(select(Delivery)))
+    listed = client.get(f"/api/v1/reminders?region_code=4407&period_id={period.id}",
+                        headers={"Authorization": f"Bearer {_token(runner, 'admin')}"})
+    assert listed.status_code == 200 and secret not in listed.get_data(as_text=True)
+    client.post("/login", data={"username": "admin", "password": "correct-horse-battery"})
+    page = client.get(f"/reminders/4407?period={period.id}").get_data(as_text=True)
+    assert "对方拒绝（errcode 93000）" in page and secret not in page
+
+
+def test_a_dropped_connection_is_a_failed_delivery_not_a_stuck_one(chase, robot, runner, app):
+    """http.client.RemoteDisconnected and its kin are recorded as 发送失败（连接失败） after the tries."""
+    runner.invoke(args=["users", "webhook", "xinhui", "--kind", "wecom", "--url", f"{robot.url}/send?key=k"])
+    robot.script = [("drop",), ("drop",), ("drop",)]
+    campaign, period, send = chase
+    channel = next(u for u in send().get_json()["units"] if u["code"] == "440705")["channels"][0]
+    assert channel == {"kind": "wecom", "outcome": "failed", "attempts": 3, "error": "连接失败"}

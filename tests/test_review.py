@@ -231,3 +231,85 @@ def test_issue_command_refuses_bad_input(world, runner):
     outsider = runner.invoke(args=["circulars", "issue", "--region", XINHUI, "--period", str(world.period.id),
                                    "--by", "pengjiang"])
     assert outsider.exit_code != 0 and "无权" in outsider.output
+
+
+def test_nobody_approves_or_returns_a_revision_they_wrote(world, client):
+    """新会区 corrects a village of 沙堆镇 (which it reviews): it may not then approve or return it, on any
+    path; the city may, and so may 新会区 for a village whose current revision someone else wrote."""
+    fixed = world.put({"values": {"enrolled": 2050}, "reason": "与信息系统核对后更正"}, user="xinhui")
+    assert fixed.status_code == 200 and fixed.get_json()["revision"] == 2
+    own = world.approve(user="xinhui")
+    assert own.status_code == 403 and "本人" in own.get_json()["errors"][0]["message"]
+    assert world.back("请核实", user="xinhui").status_code == 403
+    assert world.report().get_json()["review"] is None  # nothing written
+
+    # the bulk call skips it and names it, and approves the rest
+    bulk = world.bulk(SHADUI, {"action": "approve"}, user="xinhui").get_json()
+    assert bulk["skipped"] == [{"code": world.unit, "reason": "当前版本由您本人填报或修改，不能由您本人审核或退回"}]
+    assert world.unit not in bulk["units"] and bulk["count"] == len(world.shadui) - 2
+    assert world.report().get_json()["review"] is None
+
+    # the review page offers no step on it, and refuses one
+    client.post("/login", data={"username": "xinhui", "password": "correct-horse-battery"})
+    listing = client.get(f"/review/{SHADUI}?period={world.period.id}").get_data(as_text=True)
+    assert "本人修改的版本，须由其他审核人员处理" in listing
+    page = client.post(f"/review/{SHADUI}/{world.period.id}/units/{world.unit}", data={"action": "approve"})
+    assert page.status_code == 403 and "本人" in page.get_data(as_text=True)
+    assert world.report().get_json()["review"] is None
+
+    # the city reviews what 新会区 wrote
+    assert world.approve(user="admin").get_json()["review"]["by"] == "admin"
+
+
+def test_approve_and_return_at_the_same_moment_answer_409_not_500(world, app):
+    """Two reviewers act on one report at once (the city approves, the county returns): one wins, the
+    other gets a 409 with the report as the first left it; never a 500, never two review rows."""
+    import threading
+    rounds, pid = 6, world.period.id  # the threads read no object of this session
+    for n in range(rounds):
+        code = world.shadui[n]
+        barrier, answers = threading.Barrier(2), {}
+
+        def run(who, step):
+            with app.app_context():
+                barrier.wait()
+                answers[who] = step()
+        threads = [threading.Thread(target=run, args=("approve", lambda: world.call(
+                       "POST", f"/reports/{code}/{pid}/approve", "admin"))),
+                   threading.Thread(target=run, args=("return", lambda: world.call(
+                       "POST", f"/reports/{code}/{pid}/return", "xinhui", {"reason": "请核实"})))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        codes = sorted(a.status_code for a in answers.values())
+        assert codes in ([200, 200], [200, 409]), {k: (a.status_code, a.get_json()) for k, a in answers.items()}
+        for answer in answers.values():
+            if answer.status_code == 409:  # with the report as the other reviewer left it
+                assert answer.get_json()["current"]["review"]["state"] in ("approved", "returned")
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(Review)) == rounds
+    # each step that answered 200 is in the actions log, and no more
+    from reporting.models import ReviewAction
+    assert db.session.scalar(select(func.count()).select_from(ReviewAction)) >= rounds
+
+
+def test_two_bulk_approvals_at_once_approve_each_unit_once(world, app):
+    import threading
+    barrier, answers, pid = threading.Barrier(2), [], world.period.id
+
+    def run():
+        with app.app_context():
+            barrier.wait()
+            answers.append(world.call("POST", f"/reviews/{SHADUI}/{pid}", "admin", {"action": "approve"}))
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(a.status_code for a in answers) in ([200, 200], [200, 409]), [a.get_json() for a in answers]
+    counts = sorted(a.get_json().get("count", 0) for a in answers)
+    assert counts[1] == len(world.shadui) - 1 and counts[0] == 0
+    from reporting.models import ReviewAction
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(ReviewAction)) == len(world.shadui) - 1

@@ -268,7 +268,7 @@ def holiday_preview():
     require_calendar_admin()
     form = HolidayNoticeForm()
     if not form.validate():
-        return holiday_page(form, form.year.data or clock.today().year, status=422)
+        return holiday_page(form, _asked_year(form), status=422)
     notice = holidays.parse_notice(form.text.data, form.year.data)
     plan = holidays.plan_dues(holidays.with_days(notice.days()), clock.today()) if notice.days() else None
     status = 422 if notice.problems or not notice.days() else 200
@@ -281,7 +281,7 @@ def holidays_save():
     require_calendar_admin()
     form = HolidayNoticeForm()
     if not form.validate():
-        return holiday_page(form, form.year.data or clock.today().year, status=422)
+        return holiday_page(form, _asked_year(form), status=422)
     notice = holidays.parse_notice(form.text.data, form.year.data)
     if notice.problems or not notice.days():
         return holiday_page(form, form.year.data, notice=notice, status=422)
@@ -295,6 +295,12 @@ def holidays_save():
     flash(f"已保存{names}：{len(notice.days())}天（新增{outcome.added}，修改{outcome.updated}）；"
           + moved_in_scope(outcome.plan))
     return go_to(url_for("admin.holidays_page", year=form.year.data))
+
+
+def _asked_year(form: HolidayNoticeForm) -> int:
+    """The year a refused form's page shows: the one typed when it is one the page can show (a
+    year of -5 or of twenty digits is the form's error, not a page to draw), else this year."""
+    return form.year.data if form.year.data and not form.year.errors else clock.today().year
 
 
 @bp.post("/admin/holidays/remove")

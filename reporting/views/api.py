@@ -5,6 +5,7 @@ from functools import wraps
 
 from flask import Blueprint, abort, g, jsonify, make_response, request
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from .. import access, cache, clock, reminders, review
@@ -254,17 +255,32 @@ def _body() -> dict:
     return body
 
 
-def _reviewed(run):
-    """Run a review step in the request's transaction: the answer, or its error with nothing saved."""
+def _reviewed(run, current=None):
+    """Run a review step in the request's transaction: the answer, or its error with nothing saved.
+    A 409 carries `current`, the report as it now stands (as a PUT's conflict does), when the caller
+    says how to read it: another reviewer may just have acted on it."""
+    def conflict(message: str):
+        db.session.rollback()
+        if current is None:
+            return error(409, message)
+        return jsonify(errors=[{"field": None, "message": message}], current=current()), 409
     try:
         answer = run()
     except review.ReviewInvalid as invalid:
         db.session.rollback()
         return error(422, str(invalid), invalid.field)
     except review.ReviewRefused as refused:
+        return conflict(str(refused))
+    except review.OwnFiling as own:
         db.session.rollback()
-        return error(409, str(refused))
-    db.session.commit()
+        return error(403, own.description)
+    except IntegrityError:
+        return conflict("该报表刚被其他审核人员处理，请刷新后查看当前状态")
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # another reviewer's step on the same report committed first: nothing of this one is kept
+        return conflict("该报表刚被其他审核人员处理，请刷新后查看当前状态")
     return answer
 
 
@@ -274,7 +290,8 @@ def return_report(region_code: str, period_id: int):
     region, period = report_target(region_code, period_id)
     body = _body()
     return _reviewed(lambda: jsonify(report_json(review.act(period, region, "return", g.api_user, body.get("reason")),
-                                                 period, region, clock.now())))
+                                                 period, region, clock.now())),
+                     lambda: report_json(find_report(period, region), period, region, clock.now()))
 
 
 @bp.post("/reports/<region_code>/<int:period_id>/approve")
@@ -283,7 +300,8 @@ def approve_report(region_code: str, period_id: int):
     region, period = report_target(region_code, period_id)
     _body()
     return _reviewed(lambda: jsonify(report_json(review.act(period, region, "approve", g.api_user),
-                                                 period, region, clock.now())))
+                                                 period, region, clock.now())),
+                     lambda: report_json(find_report(period, region), period, region, clock.now()))
 
 
 @bp.post("/departments/<int:department_id>/reports/<int:period_id>/return")
@@ -357,4 +375,6 @@ def list_reminders():
     region = load_region(request.args.get("region_code") or g.api_user.region.code)
     access.require(g.api_user, region)
     period = load_period(id_arg("period_id") or 0)
+    if reminders.settle_stale():
+        db.session.commit()
     return jsonify([reminders.reminder_json(r, messages) for r, messages in reminders.listed(period, region)])

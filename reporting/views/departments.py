@@ -17,11 +17,12 @@ from . import go_to, page_or_fragment, period_or_404
 bp = Blueprint("departments", __name__, url_prefix="/departments")
 
 
-def load(department_id: int, period_id: int) -> tuple[Department, Period]:
-    """The department and period of a URL, after the one access check: its pages are for those who
-    file it (its filer, an admin above), like a unit's grid."""
+def load(department_id: int, period_id: int, write: bool = False) -> tuple[Department, Period]:
+    """The department and period of a URL, after the one access check: like a unit's grid (and the
+    API's GET of the same report), whoever sees the region it sits at reads it; its filer and an
+    admin above it write it."""
     department = db.get_or_404(Department, department_id, description="部门不存在")
-    access.require_department(current_user, department, write=True)
+    access.require_department(current_user, department, write=write)
     period = period_or_404(period_id)
     if period.campaign_id != department.campaign_id:
         abort(404, f"该期次不属于{department.name}所在的征缴期")
@@ -46,6 +47,7 @@ def form_context(department: Department, period: Period, **extra) -> dict:
                 form=form, periods=period.campaign.periods, now=clock.now(),
                 late=late_status(report, period, clock.now()),
                 read_only=closed_to(current_user, period.campaign, clock.today()),
+                may_file=access.can_file_department(current_user, department),
                 **{"errors": [], "warnings": [], "needs_ack": False, **extra})
 
 
@@ -60,7 +62,7 @@ def grid(department_id: int, period_id: int):
 @login_required
 def save(department_id: int, period_id: int):
     """保存 (a draft, kept even with errors) or 提交 (after one acknowledgement of the warnings)."""
-    department, period = load(department_id, period_id)
+    department, period = load(department_id, period_id, write=True)
     form = SubmitForm()
     indicators = department.indicators()
     raw = {i.key: request.form[i.key] for i in indicators if i.key in request.form}
@@ -132,7 +134,7 @@ def upload(department_id: int, period_id: int):
     """Upload the filled .xlsx: its one row goes through the same save_report, all or nothing."""
     from ..progress_workbook import read_progress_form
     from .filing import _columns
-    department, period = load(department_id, period_id)
+    department, period = load(department_id, period_id, write=True)
     form = UploadForm()
     problems: list[str] = []
     if form.validate_on_submit():

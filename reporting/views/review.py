@@ -37,6 +37,7 @@ def review_context(region: Region, period: Period, **extra) -> dict:
                 units=review.units_to_review(period, region) if lists_units else [],
                 gaps=unit_gaps(period, region) if lists_units else {}, mismatch_text=mismatch_text,
                 may_review_under=access.can_review_under(current_user, region),
+                may_remind=access.can_remind(current_user, region),
                 may_review=_per_township(lambda unit: access.can_review(current_user, unit)),
                 indicators=campaign.indicators, states=review.STATES, form=ReviewForm(),
                 departments=review.departments_to_review(period, region),
@@ -104,6 +105,9 @@ def _act_one(region: Region, period: Period, unit: Region, name: str, department
     except review.ReviewRefused as refused:
         db.session.rollback()
         return _refused(region, period, str(refused), 409)
+    except review.OwnFiling as own:
+        db.session.rollback()
+        return _refused(region, period, own.description, 403)
     db.session.commit()
     flash(f"已{'退回' if form.action.data == 'return' else '审核通过'}{name}的报表")
     return go_to(url_for("review.show", code=region.code, period=period.id))
@@ -124,7 +128,9 @@ def act_all(code: str, period_id: int):
         db.session.rollback()
         return _refused(region, period, str(invalid), 422)
     db.session.commit()
-    flash(f"{region.name}：已{'退回' if form.action.data == 'return' else '审核通过'}{outcome.count}个单位的报表")
+    flash(f"{region.name}：已{'退回' if form.action.data == 'return' else '审核通过'}{outcome.count}个单位的报表"
+          + (f"；{len(outcome.skipped)}个单位的当前版本由您本人填报或修改，未处理："
+             + "、".join(s["code"] for s in outcome.skipped[:20]) if outcome.skipped else ""))
     target = region_by_code(back)
     target = target if target is not None and access.can_view(current_user, target) else region
     return go_to(url_for("review.show", code=target.code, period=period.id))
@@ -190,9 +196,11 @@ def webhook(user_id: int):
 def reminder_list(code: str):
     """The 催报 sent to or under a region for a period, with each text to copy."""
     region, period = load(code)
+    if reminders.settle_stale():
+        db.session.commit()
     context = dict(region=region, period=period, sent=reminders.listed(period, region), form=ReminderForm(),
                    may_remind=access.can_remind(current_user, region), outcomes=reminders.OUTCOMES,
-                   kinds=reminders.KINDS, owed=[o for o in reminders.outstanding(period, region) if o.count]
+                   kinds=reminders.KINDS, shown_error=reminders.shown_error, owed=[o for o in reminders.outstanding(period, region) if o.count]
                    if region.level != period.campaign.report_level else [], now=clock.now())
     return page_or_fragment("reminders/index.html", "sent", context)
 
@@ -254,3 +262,4 @@ bp.add_app_template_global(reminders.webhooks_of, "webhooks_of")
 bp.add_app_template_global(WebhookForm, "WebhookForm")
 bp.add_app_template_global(reminders.KINDS, "robot_kinds")
 bp.add_app_template_global(review.status, "report_state")
+bp.add_app_template_global(review.wrote_current, "wrote_current")

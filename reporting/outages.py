@@ -1,0 +1,32 @@
+"""A dependency that is down (Redis) is logged once a minute, not once per request."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+
+from . import clock
+
+#: how often one dependency's outage is logged while it lasts
+EVERY = dt.timedelta(minutes=1)
+logger = logging.getLogger("reporting.outages")
+_last: dict[str, dt.datetime] = {}
+_lock = threading.Lock()
+
+
+def report(what: str, error: BaseException) -> bool:
+    """Log that `what` is unreachable, unless it was logged less than a minute ago; True when logged."""
+    now = clock.now()
+    with _lock:
+        last = _last.get(what)
+        if last is not None and abs(now - last) < EVERY:
+            return False
+        _last[what] = now
+    logger.warning("%s 不可用，暂以数据库或进程内处理代替：%s", what, type(error).__name__)
+    return True
+
+
+def recovered(what: str) -> None:
+    """`what` answers again: its next outage is logged at once."""
+    with _lock:
+        _last.pop(what, None)
