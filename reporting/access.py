@@ -62,7 +62,7 @@ def in_business(user: Optional[User]) -> bool:
 
 def require_business(user: Optional[User]) -> None:
     """Raise 403 for the three duty roles, which read none of the campaigns' figures."""
-    if not inin_business(user):
+    if not in_business(user):
         raise Forbidden("系统管理员、安全管理员和审计管理员不查看参保数据")
 
 
