@@ -41,7 +41,7 @@ def county(client, runner, jiangmen, frozen_now):
     tokens = {}
     for username, department in (("minzheng", "区民政局"), ("jiaoyu", "区教育局"), ("shuiwu", "区税务局")):
         last_line(runner.invoke(args=["users", "create", username, "--role", "department_filer",
-                                      "--department", str(ids[department]), "--password", "correct-horse-battery"]))
+                                      "--department", str(ids[department]), "--password", "Correct-horse-battery"]))
         tokens[username] = last_line(runner.invoke(args=["users", "token", username]))
     for username, role, code in (("xinhui", "county_filer", COUNTY), ("shadui", "township_filer", TOWN),
                                  ("admin", "city_admin", "4407"), ("boss", "viewer", "4407")):
