@@ -44,7 +44,9 @@ def password_problem(password: str, username: str = "") -> Optional[str]:
         return "密码不能由少数几个字符重复组成"
     if lowered.isdigit() and all((int(b) - int(a)) % 10 in (1, 9) for a, b in zip(lowered, lowered[1:])):
         return "密码不能是连续的数字"
-    if username and username.lower() in lowered:
+    # not the username, nor containing it (a name of one to three letters would rule out too much)
+    name = (username or "").lower()
+    if name and (lowered == name or (len(name) >= 4 and name in lowered)):
         return "密码不能包含用户名"
     return None
 
@@ -103,7 +105,7 @@ def note_failure(user: User, now: dt.datetime) -> Optional[dt.datetime]:
     within 15 minutes, lock the account and return until when."""
     # the row is locked while counting, so that two instances' failures at once are both counted
     db.session.execute(select(User).where(User.id == user.id).with_for_update()
-                       .execution_options(populate_existing=True))
+                       .execution_options(populate_existing=True)).scalar_one()
     if user.failed_since is None or now - user.failed_since >= LOCK_WINDOW:
         user.failed_logins, user.failed_since = 0, now
     user.failed_logins += 1

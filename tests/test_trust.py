@@ -152,10 +152,10 @@ def test_admin_manages_users_only_in_the_subtree(client, auth, jiangmen, anhui):
     auth.login("admin")
     made = client.post("/admin/users", data={"username": "kaiping", "full_name": "关伟文", "phone": "13800000001",
                                              "role": "county_filer", "region": "440783",
-                                             "password": "Kaiping-填报员-2026"})
+                                             "password": "Guanwei-填报员-2026"})
     assert made.status_code == 303
     user = db.session.scalar(select(User).where(User.username == "kaiping"))
-    assert user.region.code == "440783" and user.check_password("Kaiping-填报员-2026")
+    assert user.region.code == "440783" and user.check_password("Guanwei-填报员-2026")
     outside = client.post("/admin/users", data={"username": "suzhou", "role": "viewer", "region": "3413",
                                                 "password": "suzhou-viewer-2026"})
     assert outside.status_code == 422 and "范围内" in outside.get_data(as_text=True)
@@ -198,7 +198,7 @@ def test_own_password_change_ends_other_sessions(client, auth, app, jiangmen):
                                                      "password": "password", "confirm": "password"})
     assert refused.status_code == 422
     changed = client.post("/account/password", data={"current": "correct-horse-battery",
-                                                      "password": "Xinhui-医保-填报-2026", "confirm": "Xinhui-医保-填报-2026"})
+                                                      "password": "Huang-医保-填报-2026", "confirm": "Huang-医保-填报-2026"})
     assert changed.status_code == 303
     assert other.get("/").status_code == 302
     assert entries("user.password")
