@@ -168,6 +168,8 @@ WORDS = {
     "semimonthly": "半月报", "weekly": "周报", "submitted": "已提交", "draft": "草稿",
     "campaign": "征缴期", "indicators": "填报指标", "measure": "考核指标", "department": "部门",
     "auto_remind_hours": "截止前自动催报小时数", "url": "地址", "returned": "已退回", "approved": "已审核",
+    "locked": "账号已锁定", "locked_until": "锁定至", "filter": "筛选条件", "count": "条数", "since": "起始日期",
+    "until": "截止日期", "user": "用户", "kind": "类型", "action": "类型",
 }
 
 

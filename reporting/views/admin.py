@@ -1,7 +1,6 @@
 """Account administration (users in the admin's subtree), own password and tokens, the audit log."""
 from __future__ import annotations
 
-import datetime as dt
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
