@@ -94,8 +94,12 @@ def _forget_head(session, transaction) -> None:
 def verify(rows: Optional[Iterator[AuditEntry]] = None) -> tuple[int, Optional[int]]:
     """Walk the chain in id order: the number of entries checked, and the id of the first whose
     content or link does not match (None when all do)."""
-    rows = rows if rows is not None else db.session.scalars(
-        select(AuditEntry).order_by(AuditEntry.id).execution_options(yield_per=1000))
+    if rows is None:
+        result = db.session.scalars(select(AuditEntry).order_by(AuditEntry.id).execution_options(yield_per=1000))
+        try:  # a server-side cursor on PostgreSQL: closed even when the walk stops early
+            return verify(result)
+        finally:
+            result.close()
     previous, count = GENESIS, 0
     for entry in rows:
         count += 1
