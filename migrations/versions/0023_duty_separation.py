@@ -5,6 +5,8 @@ Revises: 0020_report_department_index
 Create Date: 2026-12-07 16:00:00
 
 """
+import datetime as dt
+import json
 from types import SimpleNamespace
 
 from alembic import op
@@ -49,17 +51,15 @@ def _chain_existing_entries():
         op.execute("ALTER TABLE audit_entry DISABLE TRIGGER audit_entry_append_only")
     else:
         op.execute("DROP TRIGGER IF EXISTS audit_entry_no_update")
-    json_type = sa.JSON()
-    load = json_type.result_processor(bind.dialect, None)
     previous = GENESIS
     for row in rows:
         entry = SimpleNamespace(**row)
+        # SQLite hands back the text it stores; PostgreSQL the values
         if isinstance(entry.at, str):
-            entry.at = sa.DateTime().result_processor(bind.dialect, None)(entry.at) if not postgres else entry.at
+            entry.at = dt.datetime.fromisoformat(entry.at)
         for name in ("before", "after"):
-            value = getattr(entry, name)
-            if isinstance(value, str) and load is not None:
-                setattr(entry, name, load(value))
+            if isinstance(getattr(entry, name), str):
+                setattr(entry, name, json.loads(getattr(entry, name)))
         previous = entry_digest(previous, entry)
         bind.execute(sa.text("UPDATE audit_entry SET digest = :digest WHERE id = :id"),
                      {"digest": previous, "id": entry.id})
