@@ -87,6 +87,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         # how many reverse proxies (nginx) stand in front and set X-Forwarded-For/-Proto; 0: none
         TRUSTED_PROXIES=int(os.environ.get("TRUSTED_PROXIES", "0")),
         WTF_CSRF_TIME_LIMIT=None,
+        # 三员分立 (等保2.0 三级): accounts to a security admin, the audit log to an audit admin
+        SEPARATION_OF_DUTIES=os.environ.get("SEPARATION_OF_DUTIES", "0") == "1",
+        # a password older than this many days must be changed at the next page; 0: never
+        PASSWORD_MAX_AGE_DAYS=int(os.environ.get("PASSWORD_MAX_AGE_DAYS", "0") or 0),
         JSON_AS_ASCII=False,
     )
     if test_config:

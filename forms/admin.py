@@ -35,7 +35,7 @@ class ResetPasswordForm(FlaskForm):
 
 class ChangePasswordForm(FlaskForm):
     current = PasswordField("当前密码", validators=[DataRequired("请填写当前密码"), Length(max=200)])
-    password = PasswordField("新密码（至少12个字符）", validators=[DataRequired("请填写新密码"), Length(max=200)])
+    password = PasswordField("新密码（至少8个字符，含大写字母、小写字母、数字、符号中的至少三类）", validators=[DataRequired("请填写新密码"), Length(max=200)])
     confirm = PasswordField("再次输入新密码", validators=[EqualTo("password", message="两次输入的新密码不一致")])
 
 

@@ -5,14 +5,73 @@ from typing import Optional
 
 from werkzeug.exceptions import Forbidden
 
-from .models import WRITER_ROLES, Department, Region, User
+from .models import DUTY_ROLES, WRITER_ROLES, Department, Region, User
+
+# --- 三员分立: who administers what (等保2.0 三级) ------------------------------------------------
+#: regions, campaigns' settings, holidays and the 催报 robots
+SETTINGS = "settings"
+#: accounts and their roles, unlocking, password resets, ending sessions
+ACCOUNTS = "accounts"
+#: reading and exporting the audit log
+AUDIT = "audit"
+
+#: the one table of administrative capabilities, with SEPARATION_OF_DUTIES off and on. The three
+#: duty roles hold one each either way; with the setting on, the city admin keeps the business
+#: (campaigns' figures, review, 通报, 催报) and the settings, but no longer accounts or the audit log.
+CAPABILITIES = {
+    False: {"city_admin": {SETTINGS, ACCOUNTS, AUDIT}, "system_admin": {SETTINGS},
+            "security_admin": {ACCOUNTS}, "audit_admin": {AUDIT}},
+    True: {"city_admin": {SETTINGS}, "system_admin": {SETTINGS},
+           "security_admin": {ACCOUNTS}, "audit_admin": {AUDIT}},
+}
+
+
+def separation_of_duties() -> bool:
+    """Whether SEPARATION_OF_DUTIES is on for this app (off by default and in the demo)."""
+    from flask import current_app, has_app_context
+    return bool(has_app_context() and current_app.config.get("SEPARATION_OF_DUTIES"))
+
+
+def capabilities(user: Optional[User]) -> set[str]:
+    if not (user and user.is_authenticated and user.active):
+        return set()
+    return CAPABILITIES[separation_of_duties()].get(user.role, set())
+
+
+def can(user: Optional[User], capability: str) -> bool:
+    """Whether the user administers `capability` (SETTINGS, ACCOUNTS or AUDIT)."""
+    return capability in capabilities(user)
+
+
+#: what a refusal says, per capability
+REFUSALS = {SETTINGS: "修改系统设置", ACCOUNTS: "管理用户", AUDIT: "查阅审计日志"}
+
+
+def require_capability(user: Optional[User], capability: str) -> None:
+    """Raise 403 unless the user administers `capability`; the message names who may."""
+    if not can(user, capability):
+        from .models import ROLES
+        holders = [ROLES[role] for role, held in CAPABILITIES[separation_of_duties()].items() if capability in held]
+        raise Forbidden(f"只有{'或'.join(holders)}可以{REFUSALS[capability]}")
+
+
+def in_business(user: Optional[User]) -> bool:
+    """A signed-in, active user of the business: not one of the three duty roles."""
+    return bool(user and user.is_authenticated and user.active and user.role not in DUTY_ROLES)
+
+
+def require_business(user: Optional[User]) -> None:
+    """Raise 403 for the three duty roles, which read none of the campaigns' figures."""
+    if not in_business(user):
+        raise Forbidden("系统管理员、安全管理员和审计管理员不查看参保数据")
 
 
 def can_view(user: Optional[User], region: Region) -> bool:
-    # a department filer sees its own department only, never a unit of the tree
-    # by the stored ancestor ids: the user's own region need not be loaded
-    return bool(user and user.is_authenticated and user.active and user.role != "department_filer"
-                and user.region_id is not None and region.lies_in(user.region_id))
+    # a department filer sees its own department only, never a unit of the tree; the three duty
+    # roles administer the site and read none of its figures. By the stored ancestor ids: the user's
+    # own region need not be loaded.
+    return (in_business(user) and user.role != "department_filer" and user.region_id is not None
+            and region.lies_in(user.region_id))
 
 
 def can_file(user: Optional[User], region: Region) -> bool:
@@ -29,7 +88,7 @@ def require(user: Optional[User], region: Region, write: bool = False) -> None:
 
 def can_view_department(user: Optional[User], department: Department) -> bool:
     """Its own filer, and whoever sees the region it sits at (the 区 that supervises it)."""
-    if not (user and user.is_authenticated and user.active):
+    if not in_business(user):
         return False
     if user.role == "department_filer":
         return user.department_id == department.id
@@ -127,7 +186,7 @@ def can_remind(user: Optional[User], region: Region) -> bool:
 
 def can_read_circular(user: Optional[User], circular) -> bool:
     """An issued 通报 is addressed to every unit under its region; its region and those above read it too."""
-    if not (user and user.is_authenticated and user.active):
+    if not in_business(user):
         return False
     if can_view(user, circular.region):
         return True

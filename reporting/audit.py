@@ -1,7 +1,18 @@
-"""The audit log: every write is added to it in the same transaction as the write itself."""
+"""The audit log: every write is added to it in the same transaction as the write itself.
+
+Each entry carries a SHA-256 of its content and of the entry before it (a hash chain), so that a
+row changed or removed behind the application's back is found by `flask audit verify`. The
+application only ever appends: no code path updates or deletes an entry.
+"""
 from __future__ import annotations
 
-from typing import Any, Optional
+import datetime as dt
+import hashlib
+import json
+from typing import Any, Iterator, Optional
+
+from sqlalchemy import event, or_, select, text
+from sqlalchemy.orm import Session
 
 from . import clock
 from .extensions import db
@@ -18,8 +29,16 @@ KINDS = {
     "user.create": "建立用户", "user.update": "修改用户", "user.password": "修改密码",
     "token.create": "生成API令牌", "token.revoke": "撤销API令牌", "circular.issue": "印发通报",
     "login.success": "登录成功", "login.failure": "登录失败", "logout": "退出登录",
-    "logout.others": "退出其他设备",
+    "logout.others": "退出其他设备", "login.locked": "连续登录失败，账号锁定", "user.unlock": "解锁账号",
+    "user.sessions_end": "强制退出登录", "audit.read": "查阅审计日志", "audit.export": "导出审计日志",
 }
+
+#: the digest the first entry is chained to
+GENESIS = "0" * 64
+#: PostgreSQL advisory lock taken (until commit) by a transaction that appends to the chain
+CHAIN_LOCK = 0x61756474  # "audt"
+#: entries are kept at least this long (网络安全法 第二十一条: 不少于六个月); nothing here deletes one
+RETENTION_DAYS = 180
 
 
 def _ip() -> str:
@@ -31,10 +50,101 @@ def _ip() -> str:
 def record(kind: str, user: Optional[User], *, region: Optional[Region] = None, target: str = "",
            before: Optional[dict[str, Any]] = None, after: Optional[dict[str, Any]] = None,
            username: Optional[str] = None) -> None:
-    db.session.add(AuditEntry(at=clock.now(), user_id=user.id if user else None,
-                              username=username if username is not None else (user.username if user else ""),
-                              kind=kind, region_id=region.id if region else None, target=target[:200],
-                              before=_small(before), after=_small(after), ip=_ip()))
+    entry = AuditEntry(at=clock.now(), user_id=user.id if user else None,
+                       username=username if username is not None else (user.username if user else ""),
+                       kind=kind, region_id=region.id if region else None, target=target[:200],
+                       before=_small(before), after=_small(after), ip=_ip())
+    entry.digest = entry_digest(_head(), entry)
+    db.session.add(entry)
+    db.session.info["audit_head"] = entry.digest
+
+
+def entry_digest(previous: str, entry: AuditEntry) -> str:
+    """SHA-256 of the entry's content and the previous entry's digest (the link)."""
+    at = entry.at.replace(microsecond=0).isoformat(sep=" ") if isinstance(entry.at, dt.datetime) else str(entry.at)
+    content = [previous, at, entry.user_id, entry.username or "", entry.kind, entry.region_id,
+               entry.target or "", entry.before, entry.after, entry.ip or ""]
+    canonical = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _head() -> str:
+    """The digest of the last entry, read once per transaction after taking the chain's lock, so
+    that two writers at once never chain to the same entry (a fork)."""
+    session = db.session
+    if "audit_head" in session.info:
+        return session.info["audit_head"]
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK})
+    else:
+        # SQLite begins a write transaction at the first write: make this it, so that the last
+        # entry read below cannot change before ours is inserted (another writer waits)
+        session.execute(text("UPDATE audit_entry SET id = id WHERE 0"))
+    last = session.scalar(select(AuditEntry.digest).order_by(AuditEntry.id.desc()).limit(1))
+    session.info["audit_head"] = last or GENESIS
+    return session.info["audit_head"]
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_head(session, transaction) -> None:
+    # the head read belongs to the transaction (and its lock); a savepoint rolled back may drop entries
+    session.info.pop("audit_head", None)
+
+
+def verify(rows: Optional[Iterator[AuditEntry]] = None) -> tuple[int, Optional[int]]:
+    """Walk the chain in id order: the number of entries checked, and the id of the first whose
+    content or link does not match (None when all do)."""
+    if rows is None:
+        result = db.session.scalars(select(AuditEntry).order_by(AuditEntry.id).execution_options(yield_per=1000))
+        try:  # a server-side cursor on PostgreSQL: closed even when the walk stops early
+            return verify(result)
+        finally:
+            result.close()
+    previous, count = GENESIS, 0
+    for entry in rows:
+        count += 1
+        if entry.digest is None or entry.digest != entry_digest(previous, entry):
+            return count, entry.id
+        previous = entry.digest
+    return count, None
+
+
+def scope(reader: User):
+    """The entries a reader of the log sees: those about a region of their subtree, and of those
+    about no region, the ones by its users and the site's own (a failed login under an unknown
+    name, a command without a region)."""
+    top = reader.region
+    column = Region.id if top.level == "village" else getattr(Region, f"{top.level}_id")
+    regions = select(Region.id).where(column == top.id)
+    return select(AuditEntry).where(or_(
+        AuditEntry.region_id.in_(regions),
+        AuditEntry.region_id.is_(None) & or_(
+            AuditEntry.user_id.is_(None),
+            AuditEntry.user_id.in_(select(User.id).where(User.region_id.in_(regions))))))
+
+
+def filtered(query, *, since: Optional[dt.date] = None, until: Optional[dt.date] = None,
+             username: str = "", kind: str = ""):
+    """The log narrowed by days (both included), user name and kind of entry."""
+    if since:
+        query = query.where(AuditEntry.at >= dt.datetime.combine(since, dt.time()))
+    if until and until < dt.date.max:  # 9999-12-31 bounds nothing
+        query = query.where(AuditEntry.at < dt.datetime.combine(until + dt.timedelta(days=1), dt.time()))
+    if username:
+        query = query.where(AuditEntry.username == username)
+    if kind:
+        query = query.where(AuditEntry.kind == kind)
+    return query
+
+
+def detail(entry: AuditEntry) -> str:
+    """What an entry says beyond its kind, in words: its target, and before → after."""
+    parts = [entry.target or ""]
+    if entry.before is not None:
+        parts.append(f"原：{describe(entry.before)}")
+    if entry.after is not None:
+        parts.append(f"{'新' if entry.before is not None else ''}：{describe(entry.after)}".lstrip("："))
+    return "；".join(p for p in parts if p)
 
 
 #: the longest text an audit entry keeps of one value; the full text lives where it belongs (a revision)
@@ -64,6 +174,8 @@ WORDS = {
     "auto_remind_hours": "截止前自动催报小时数", "url": "地址", "returned": "已退回", "approved": "已审核",
     "basis": "口径", "reported": "以填报数据为准", "system": "以信息系统数据为准",
     "system_share": "与信息系统差异比例", "system_people": "与信息系统差异人数", "replaced": "替换单位数",
+    "locked": "账号已锁定", "locked_until": "锁定至", "filter": "筛选条件", "count": "条数", "since": "起始日期",
+    "until": "截止日期", "user": "用户", "kind": "类型", "action": "类型",
 }
 
 

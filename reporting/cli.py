@@ -202,11 +202,14 @@ def reports_import(period_id: int, file: str, submit: bool, reason: str | None):
 @click.option("--role", required=True, type=click.Choice(list(ROLES)))
 @click.option("--region", "region_code", help="区划代码（部门填报员不用）")
 @click.option("--department", "department_id", type=int, help="部门编号（仅部门填报员）")
-@click.option("--password")
+@click.option("--password", help="至少8个字符，含大写字母、小写字母、数字、符号中的至少三类")
+@click.option("--must-change/--no-must-change", default=None,
+              help="首次登录须修改密码（不给 --password 而生成初始密码时默认如此）")
 @click.option("--name", "full_name", default="", help="姓名")
 @click.option("--phone", default="", help="联系电话")
-def users_create(username, role, region_code, department_id, password, full_name, phone):
-    """建立绑定到一个区划（或一个部门）的用户；不给密码时生成一个并打印。"""
+def users_create(username, role, region_code, department_id, password, must_change, full_name, phone):
+    """建立绑定到一个区划（或一个部门）的用户；不给密码时生成一个初始密码并打印。"""
+    from .accounts import generated_password, password_problem
     from .models import Department
     _check_lengths(("用户名", username, 50), ("姓名", full_name, FILER_LIMITS["name"]),
                    ("联系电话", phone, FILER_LIMITS["phone"]))
@@ -225,11 +228,15 @@ def users_create(username, role, region_code, department_id, password, full_name
     elif region_code is None or department_id is not None:
         raise click.ClickException("请用 --region 区划代码 指定用户所属区划（--department 仅用于部门填报员）")
     generated = password is None
-    password = password or secrets.token_urlsafe(12)
+    password = generated_password() if generated else password
+    problem = password_problem(password, username)
+    if problem:
+        raise click.ClickException(problem)
     with one_transaction():
         region = department.region if department else _region(region_code)
         user = User(username=username, role=role, region=region, department=department,
-                    full_name=full_name, phone=phone)
+                    full_name=full_name, phone=phone,
+                    must_change_password=generated if must_change is None else must_change)
         user.set_password(password)
         db.session.add(user)
         db.session.flush()
@@ -239,6 +246,34 @@ def users_create(username, role, region_code, department_id, password, full_name
     click.echo(f"已建立用户 {username}（{ROLES[role]}，{department.name if department else user.region.name}）")
     if generated:
         click.echo(f"初始密码：{password}")
+
+
+@users_cli.command("unlock")
+@click.argument("username")
+def users_unlock(username: str):
+    """解锁因连续密码错误而锁定的账号。"""
+    user = db.session.scalar(db.select(User).where(User.username == username))
+    if user is None:
+        raise click.ClickException(f"用户 {username} 不存在")
+    from .accounts import unlock
+    with one_transaction():
+        unlock(None, user)
+    click.echo(f"已解锁用户 {username}")
+
+
+audit_cli = AppGroup("audit", help="审计日志")
+
+
+@audit_cli.command("verify")
+def audit_verify():
+    """校验审计日志的哈希链：全部相符时退出码为0并打印条数；否则退出码为1并指出第一条不符的记录编号。"""
+    count, broken = audit.verify()
+    if broken is not None:
+        click.echo(f"审计日志第 {broken} 号记录的内容或链接与校验值不符（已检查{count:,}条）", err=True)
+        click.echo(str(broken))
+        sys.exit(1)
+    click.echo(f"审计日志完整：已检查{count:,}条")
+    click.echo(str(count))
 
 
 @users_cli.command("token")
@@ -699,7 +734,8 @@ def users_webhook(username: str, kind: str, url: str | None, secret: str, mobile
 
 def init_app(app: Flask) -> None:
     for command in (regions_cli, campaign_cli, targets_cli, reports_cli, users_cli, circulars_cli,
-                    jobs_cli, reminders_cli, demo_command, departments_cli, indicators_cli, system_cli):
+                    jobs_cli, reminders_cli, demo_command, departments_cli, indicators_cli, system_cli,
+                    audit_cli):
         app.cli.add_command(command)
     app.cli.add_command(holidays_cli)
 

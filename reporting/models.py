@@ -430,7 +430,10 @@ class Revision(db.Model):
 
 
 ROLES = {"city_admin": "市级管理员", "county_filer": "县级填报员",
-         "township_filer": "乡镇填报员", "viewer": "查看", "department_filer": "部门填报员"}
+         "township_filer": "乡镇填报员", "viewer": "查看", "department_filer": "部门填报员",
+         "system_admin": "系统管理员", "security_admin": "安全管理员", "audit_admin": "审计管理员"}
+#: the three roles of 三员分立 (等保2.0 三级); each account has one role, so nobody holds two of them
+DUTY_ROLES = ("system_admin", "security_admin", "audit_admin")
 #: roles that may write reports in their subtree
 WRITER_ROLES = {"city_admin", "county_filer", "township_filer"}
 
@@ -452,6 +455,15 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     #: changes at every login, logout and password change, so that older session cookies stop working
     session_nonce: Mapped[str] = mapped_column(String(32), default="")
+    #: set by an admin's creation or reset: every page leads to 修改密码 until the user picks their own
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    #: when the password was last set, for PASSWORD_MAX_AGE_DAYS (None: before that was kept)
+    password_changed_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
+    #: wrong passwords since `failed_since` (the first of them in the current 15 minutes)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    failed_since: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
+    #: no login until then (5 wrong passwords in 15 minutes), unless a security admin unlocks it
+    locked_until: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
 
     region: Mapped[Region] = relationship()
     department: Mapped[Optional[Department]] = relationship()
@@ -463,6 +475,7 @@ class User(UserMixin, db.Model):
 
     def set_password(self, password: str) -> None:
         self.password_hash = passwords.hash_password(password)
+        self.password_changed_at = clock.now()
 
     def check_password(self, password: str) -> bool:
         """One hash of `password`; a right password stored under an older hash is rehashed once
@@ -597,6 +610,8 @@ class AuditEntry(db.Model):
     after: Mapped[Optional[dict]] = mapped_column(JSON)
     #: the client's address, when the write came over HTTP
     ip: Mapped[str] = mapped_column(String(45), default="")
+    #: SHA-256 of this entry's content and the previous entry's digest (audit.entry_digest): a chain
+    digest: Mapped[Optional[str]] = mapped_column(String(64))
 
     region: Mapped[Optional[Region]] = relationship()
     user: Mapped[Optional[User]] = relationship()

@@ -13,6 +13,7 @@ import zipfile
 from dataclasses import dataclass, replace
 from typing import Callable, Optional
 
+import pytest
 from flask import current_app, g, url_for
 from openpyxl import load_workbook
 from sqlalchemy import func, select
@@ -28,13 +29,26 @@ from reporting.models import ApiToken, Region, Report, User
 
 CITY, XINHUI, PENGJIANG, SUZHOU = "4407", "440705", "440703", "3413"
 SHADUI, YAMEN, LINGBI = "440705106", "440705105", "341323"  # 沙堆镇, 崖门镇 (both 新会区), 灵璧县
-ROLES = ("city_admin", "county_filer", "township_filer", "viewer", "department_filer")
+#: the three duty roles of 三员分立: they administer the site and read none of its figures
+DUTY = ("system_admin", "security_admin", "audit_admin")
+ROLES = ("city_admin", "county_filer", "township_filer", "viewer", "department_filer") + DUTY
 WRITERS = frozenset({"city_admin", "county_filer", "township_filer"})
 #: every role bound to a region subtree; a department filer sees its department only
-EVERYONE = frozenset(ROLES) - {"department_filer"}
-#: every signed-in user: their own start page, account and tokens
-ANYONE = frozenset(ROLES)
+EVERYONE = frozenset(ROLES) - {"department_filer"} - frozenset(DUTY)
+#: every user of the business: issued circulars addressed to them
+ANYONE = frozenset(ROLES) - frozenset(DUTY)
+#: every signed-in user: their own start page, password, sessions and tokens
+EVERYBODY = frozenset(ROLES)
 ADMIN = frozenset({"city_admin"})
+#: access.CAPABILITIES: settings (holidays, robots), accounts and the audit log, with
+#: SEPARATION_OF_DUTIES off; the `separated` variants hold when it is on
+SETTINGS_ADMINS = frozenset({"city_admin", "system_admin"})
+ACCOUNT_ADMINS = frozenset({"city_admin", "security_admin"})
+ACCOUNT_ADMINS_SEPARATED = frozenset({"security_admin"})
+AUDITORS = frozenset({"city_admin", "audit_admin"})
+AUDITORS_SEPARATED = frozenset({"audit_admin"})
+#: who opens the user list and a user's page (a settings admin for the 催报 robots only)
+USER_PAGE_READERS = SETTINGS_ADMINS | ACCOUNT_ADMINS
 REVIEWERS = frozenset({"city_admin", "county_filer"})
 #: who files a department's reports, and who may read them (those who see the region it sits at)
 DEPARTMENT_WRITERS = frozenset({"city_admin", "department_filer"})
@@ -108,6 +122,8 @@ class Call:
     #: statuses that count as a refusal for another region (a form error is one, for some forms)
     refused: frozenset = frozenset(REFUSED)
     public: bool = False
+    #: the roles allowed when SEPARATION_OF_DUTIES is on (None: the same as `roles`)
+    separated: Optional[frozenset] = None
     api: bool = False  #: a JSON API call, authenticated by a bearer token
     addressed: bool = False  #: shows an issued 通报 to the units it is addressed to
     relogin: bool = False  #: the call signs the user out
@@ -119,18 +135,18 @@ def user_form(place: Place) -> dict:
 
 #: endpoint -> method -> Call. Every route of app.url_map (but static) with every method it accepts.
 ROUTES: dict[str, dict[str, Call]] = {
-    "home.index": {"GET": Call(lambda p: _u("home.index"), scoped=False, roles=ANYONE, shows=lambda p: p.name)},
+    "home.index": {"GET": Call(lambda p: _u("home.index"), scoped=False, roles=EVERYBODY, shows=lambda p: p.name)},
     "auth.login": {
-        "GET": Call(lambda p: _u("auth.login"), scoped=False, public=True, roles=ANYONE),
-        "POST": Call(lambda p: _u("auth.login"), scoped=False, public=True, write=True, roles=ANYONE,
+        "GET": Call(lambda p: _u("auth.login"), scoped=False, public=True, roles=EVERYBODY),
+        "POST": Call(lambda p: _u("auth.login"), scoped=False, public=True, write=True, roles=EVERYBODY,
                      data=lambda p: {"username": "nobody", "password": "wrong-password-42"}),
     },
     "auth.logout": {"POST": Call(lambda p: _u("auth.logout"), scoped=False, write=True, relogin=True,
-                                 roles=ANYONE)},
-    "auth.account_sessions": {"GET": Call(lambda p: _u("auth.account_sessions"), scoped=False, roles=ANYONE,
+                                 roles=EVERYBODY)},
+    "auth.account_sessions": {"GET": Call(lambda p: _u("auth.account_sessions"), scoped=False, roles=EVERYBODY,
                                           shows=lambda p: "退出其他设备")},
     "auth.end_other_sessions": {"POST": Call(lambda p: _u("auth.end_other_sessions"), scoped=False, write=True,
-                                             roles=ANYONE)},
+                                             roles=EVERYBODY)},
     "regions.show": {"GET": Call(lambda p: _u("regions.show", code=p.region), shows=lambda p: p.name)},
     # a search only ever looks inside the user's own subtree (tests/test_search.py tries other codes)
     "search.index": {"GET": Call(lambda p: _u("search.index", q=p.region), scoped=False, shows=lambda p: p.name)},
@@ -192,43 +208,56 @@ ROUTES: dict[str, dict[str, Call]] = {
     "circulars.issue_circular": {"POST": Call(lambda p: _u("circulars.issue_circular", circular_id=p.draft),
                                               roles=ADMIN, write=True)},
     "admin.users": {
-        "GET": Call(lambda p: _u("admin.users"), roles=ADMIN, scoped=False, shows=lambda p: "victim_own"),
+        "GET": Call(lambda p: _u("admin.users"), roles=USER_PAGE_READERS, scoped=False, shows=lambda p: "victim_own"),
         # another region is a form error: the admin may only bind users inside the subtree
-        "POST": Call(lambda p: _u("admin.users"), roles=ADMIN, write=True, refused=frozenset({403, 422}),
+        "POST": Call(lambda p: _u("admin.users"), roles=ACCOUNT_ADMINS, separated=ACCOUNT_ADMINS_SEPARATED,
+                     write=True, refused=frozenset({403, 422}),
                      data=lambda p: {"username": f"m{secrets.token_hex(4)}", "role": "viewer",
                                      "region": p.region, "password": "a-long-unusual-passphrase-42"}),
     },
     "admin.edit_user": {
-        "GET": Call(lambda p: _u("admin.edit_user", user_id=p.user), roles=ADMIN, shows=lambda p: "victim_own"),
-        "POST": Call(lambda p: _u("admin.edit_user", user_id=p.user), roles=ADMIN, write=True, data=user_form),
+        "GET": Call(lambda p: _u("admin.edit_user", user_id=p.user), roles=USER_PAGE_READERS,
+                    shows=lambda p: "victim_own"),
+        "POST": Call(lambda p: _u("admin.edit_user", user_id=p.user), roles=ACCOUNT_ADMINS,
+                     separated=ACCOUNT_ADMINS_SEPARATED, write=True, data=user_form),
     },
-    "admin.reset_password": {"POST": Call(lambda p: _u("admin.reset_password", user_id=p.user), roles=ADMIN,
-                                          write=True,
+    "admin.reset_password": {"POST": Call(lambda p: _u("admin.reset_password", user_id=p.user), roles=ACCOUNT_ADMINS,
+                                          separated=ACCOUNT_ADMINS_SEPARATED, write=True,
                                           data=lambda p: {"reset-password": "a-long-unusual-passphrase-42"})},
-    "admin.audit_log": {"GET": Call(lambda p: _u("admin.audit_log", region=p.region), roles=ADMIN,
-                                    shows=lambda p: "审计日志")},
+    "admin.unlock_user": {"POST": Call(lambda p: _u("admin.unlock_user", user_id=p.user), roles=ACCOUNT_ADMINS,
+                                       separated=ACCOUNT_ADMINS_SEPARATED, write=True)},
+    "admin.end_user_sessions": {"POST": Call(lambda p: _u("admin.end_user_sessions", user_id=p.user),
+                                             roles=ACCOUNT_ADMINS, separated=ACCOUNT_ADMINS_SEPARATED, write=True)},
+    "admin.audit_log": {"GET": Call(lambda p: _u("admin.audit_log", region=p.region), roles=AUDITORS,
+                                    separated=AUDITORS_SEPARATED, shows=lambda p: "审计日志")},
+    "admin.audit_export": {"GET": Call(lambda p: _u("admin.audit_export", fmt="xlsx", region=p.region),
+                                       roles=AUDITORS, separated=AUDITORS_SEPARATED, shows=lambda p: "校验值")},
+    "api.audit_log": {"GET": Call(lambda p: _u("api.audit_log"), api=True, scoped=False, roles=AUDITORS,
+                                  separated=AUDITORS_SEPARATED, shows=lambda p: '"entries"')},
     # the holiday calendar is national: no region in the URL, the admin's own campaigns on the page
-    "admin.holidays_page": {"GET": Call(lambda p: _u("admin.holidays_page", year=2027), roles=ADMIN,
+    "admin.holidays_page": {"GET": Call(lambda p: _u("admin.holidays_page", year=2027), roles=SETTINGS_ADMINS,
                                         scoped=False, shows=lambda p: "2027年已录入的调整")},
-    "admin.holiday_preview": {"POST": Call(lambda p: _u("admin.holiday_preview"), roles=ADMIN, scoped=False,
-                                           write=True, data=lambda p: {"year": "2027", "text": SPRING_2027})},
-    "admin.holidays_save": {"POST": Call(lambda p: _u("admin.holidays_save"), roles=ADMIN, scoped=False,
+    "admin.holiday_preview": {"POST": Call(lambda p: _u("admin.holiday_preview"), roles=SETTINGS_ADMINS,
+                                           scoped=False, write=True,
+                                           data=lambda p: {"year": "2027", "text": SPRING_2027})},
+    "admin.holidays_save": {"POST": Call(lambda p: _u("admin.holidays_save"), roles=SETTINGS_ADMINS, scoped=False,
                                          write=True, data=lambda p: {"year": "2027", "text": SPRING_2027})},
-    "admin.holiday_remove": {"POST": Call(lambda p: _u("admin.holiday_remove"), roles=ADMIN, scoped=False,
-                                          write=True, data=lambda p: {"remove-day": "2027-02-14"})},
+    "admin.holiday_remove": {"POST": Call(lambda p: _u("admin.holiday_remove"), roles=SETTINGS_ADMINS,
+                                          scoped=False, write=True, data=lambda p: {"remove-day": "2027-02-14"})},
     "admin.change_password": {
-        "GET": Call(lambda p: _u("admin.change_password"), scoped=False, roles=ANYONE, shows=lambda p: "修改密码"),
-        "POST": Call(lambda p: _u("admin.change_password"), scoped=False, write=True, roles=ANYONE,
+        "GET": Call(lambda p: _u("admin.change_password"), scoped=False, roles=EVERYBODY,
+                    shows=lambda p: "修改密码"),
+        "POST": Call(lambda p: _u("admin.change_password"), scoped=False, write=True, roles=EVERYBODY,
                      data=lambda p: {"current": "not-my-password", "password": "a-long-unusual-passphrase-42",
                                      "confirm": "a-long-unusual-passphrase-42"}),
     },
     # one's own tokens; ?user= is how an admin makes one for a user of the subtree
     "admin.tokens": {
-        "GET": Call(lambda p: _u("admin.tokens"), scoped=False, roles=ANYONE, shows=lambda p: "API 令牌"),
+        "GET": Call(lambda p: _u("admin.tokens"), scoped=False, roles=EVERYBODY, shows=lambda p: "API 令牌"),
         "POST": Call(lambda p: _u("admin.tokens", user=p.user), write=True, data=lambda p: {"token-label": "矩阵"},
-                     roles=ADMIN),
+                     roles=ACCOUNT_ADMINS, separated=ACCOUNT_ADMINS_SEPARATED),
     },
-    "admin.revoke": {"POST": Call(lambda p: _u("admin.revoke", token_id=p.token), write=True, roles=ANYONE)},
+    "admin.revoke": {"POST": Call(lambda p: _u("admin.revoke", token_id=p.token), write=True, roles=EVERYBODY)},
     "api.region": {"GET": Call(lambda p: _u("api.region", code=p.region), api=True, shows=lambda p: p.region)},
     "api.periods": {"GET": Call(lambda p: _u("api.periods", campaign_id=p.campaign), api=True, roles=ANYONE,
                                 shows=lambda p: '"as_of"')},
@@ -297,7 +326,7 @@ ROUTES: dict[str, dict[str, Call]] = {
     # 重新提交 of a returned unit (the unit of the place has none: a flash and back to the grid)
     "review.resubmit": {"POST": Call(lambda p: _u("review.resubmit", period_id=p.period, code=p.grid, unit_code=p.unit),
                                      roles=WRITERS, write=True, data=lambda p: {})},
-    "review.webhook": {"POST": Call(lambda p: _u("review.webhook", user_id=p.user), roles=ADMIN, write=True,
+    "review.webhook": {"POST": Call(lambda p: _u("review.webhook", user_id=p.user), roles=SETTINGS_ADMINS, write=True,
                                     data=lambda p: {"kind": "wecom", "url": "https://qyapi.weixin.qq.com/send?key=m"})},
     "review.reminder_list": {"GET": Call(lambda p: _u("review.reminder_list", code=p.region, period=p.period),
                                          shows=lambda p: p.name)},
@@ -373,7 +402,10 @@ def build_world(app, runner):
               "viewer": add_user("jm_viewer", "viewer", CITY, "江门领导", "0750-3501235"),
               "county_filer": add_user("xinhui", "county_filer", XINHUI, "新会填表员", "13800000001"),
               "township_filer": add_user("shadui", "township_filer", SHADUI, "沙堆填表员", "13800000002"),
-              "department_filer": add_user("minzheng", "department_filer", XINHUI, "民政填表员", "13800000004")}
+              "department_filer": add_user("minzheng", "department_filer", XINHUI, "民政填表员", "13800000004"),
+              "system_admin": add_user("jm_system", "system_admin", CITY, "系统管理员", "0750-3501236"),
+              "security_admin": add_user("jm_security", "security_admin", CITY, "安全管理员", "0750-3501237"),
+              "audit_admin": add_user("jm_audit", "audit_admin", CITY, "审计管理员", "0750-3501238")}
     people["department_filer"].department = departments["own"]
     victim_own = add_user("victim_own", "viewer", XINHUI, "新会查看员", "13800000003")
     victim_pj = add_user("victim_pj", "county_filer", PENGJIANG, "陈晓敏", "13802216101")
@@ -411,10 +443,12 @@ def build_world(app, runner):
     identities = []
     for role, user in people.items():
         scope = {"city_admin": (CITY, XINHUI, XINHUI), "viewer": (CITY, XINHUI, XINHUI),
+                 **{duty: (CITY, XINHUI, XINHUI) for duty in DUTY},
                  "county_filer": (XINHUI, XINHUI, XINHUI), "township_filer": (SHADUI, SHADUI, SHADUI),
                  "department_filer": (XINHUI, XINHUI, XINHUI)}[role]
         own = place(scope[0], scope[1], own_unit, p_jm, jiangmen, scope[2], victim_own, spare_token(user))
         other, foreign = {"city_admin": (suzhou_place, suzhou_marks), "viewer": (suzhou_place, suzhou_marks),
+                          **{duty: (suzhou_place, suzhou_marks) for duty in DUTY},
                           "county_filer": (pengjiang_place, pengjiang_marks + suzhou_marks),
                           "township_filer": (yamen_place, yamen_marks + pengjiang_marks + suzhou_marks),
                           "department_filer": (sibling_place, sibling_marks + yamen_marks + pengjiang_marks
@@ -472,8 +506,12 @@ def request(who_client, method: str, call: Call, place: Place, htmx: bool, token
     return who_client.open(call.url(place), method=method, **kwargs)
 
 
-def test_every_route_refuses_other_regions_and_anonymous(app, runner, jiangmen, anhui, frozen_now):
+@pytest.mark.parametrize("separated", [False, True], ids=["together", "separation_of_duties"])
+def test_every_route_refuses_other_regions_and_anonymous(app, runner, jiangmen, anhui, frozen_now, separated):
+    """With SEPARATION_OF_DUTIES off the city admin holds accounts and the audit log too; with it on,
+    only the security admin and the audit admin do, and the three duty roles read no figures."""
     frozen_now(dt.datetime(2022, 10, 20, 10, 0))
+    app.config["SEPARATION_OF_DUTIES"] = separated
     routes: dict[str, set[str]] = {}
     for rule in app.url_map.iter_rules():
         if rule.endpoint != "static":
@@ -532,7 +570,8 @@ def test_every_route_refuses_other_regions_and_anonymous(app, runner, jiangmen, 
                         if status >= 400:
                             message = answer.get_json()["errors"][0]["message"] if call.api else text
                             check(bool(HAN.search(message)), f"{where}: {status} without a Chinese message")
-                        if who.role not in call.roles:
+                        roles = call.separated if separated and call.separated is not None else call.roles
+                        if who.role not in roles:
                             check(status == 403, f"{where}: {status}, not 403 for this role")
                         elif scope == "other":
                             check(status in call.refused, f"{where}: {status}, not refused")

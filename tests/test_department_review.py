@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from reporting.extensions import db
 from reporting.models import AuditEntry, Review, ReviewAction
 
-from .test_departments import FILER, county  # noqa: F401  (the fixture: 新会区 with three departments)
+from .test_departments import DEPARTMENT_PASSWORD, FILER, county  # noqa: F401  (the fixture: 新会区 with three departments)
 
 HARDSHIP = {"hardship_should": 900, "hardship_enrolled": 870}
 
@@ -151,10 +151,10 @@ def test_chasing_includes_the_departments_with_something_outstanding(county, app
     assert "已催报1次" in tax_item[:tax_item.index("</li>")]
     auth.logout()
     # the 税务局's filer finds it on its home page; the 民政局's does not
-    auth.login("shuiwu")
+    auth.login("shuiwu", DEPARTMENT_PASSWORD)
     assert tax["text"] in client.get("/").get_data(as_text=True)
     auth.logout()
-    auth.login("minzheng")
+    auth.login("minzheng", DEPARTMENT_PASSWORD)
     assert "【催报】" not in client.get("/").get_data(as_text=True)
 
 
@@ -181,7 +181,7 @@ def test_review_page_returns_and_approves_and_the_filer_sees_it(county, auth, cl
     done = client.post(url, data={"action": "return", "reason": "低保人数与台账不符"})
     assert done.status_code == 303
     auth.logout()
-    auth.login("minzheng")
+    auth.login("minzheng", DEPARTMENT_PASSWORD)
     home = client.get("/").get_data(as_text=True)
     assert "报表已退回，请修改后重新提交" in home and "退回原因：低保人数与台账不符" in home
     grid = client.get(f"/departments/{county.ids['区民政局']}/{period}").get_data(as_text=True)

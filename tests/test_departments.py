@@ -17,6 +17,9 @@ TOWN_VALUES = {"population": 30000, "should_enroll": 26000, "enrolled": 20000, "
                "hardship_enrolled": 780, "students_enrolled": 4000, "newborns_enrolled": 200,
                "college_enrolled": 10}
 
+#: the department filers' password, made on the command line (which holds it to the rule)
+DEPARTMENT_PASSWORD = "Bumen-filer-2026"
+
 
 def last_line(result) -> str:
     assert result.exit_code == 0, result.output
@@ -41,7 +44,7 @@ def county(client, runner, jiangmen, frozen_now):
     tokens = {}
     for username, department in (("minzheng", "区民政局"), ("jiaoyu", "区教育局"), ("shuiwu", "区税务局")):
         last_line(runner.invoke(args=["users", "create", username, "--role", "department_filer",
-                                      "--department", str(ids[department]), "--password", "correct-horse-battery"]))
+                                      "--department", str(ids[department]), "--password", DEPARTMENT_PASSWORD]))
         tokens[username] = last_line(runner.invoke(args=["users", "token", username]))
     for username, role, code in (("xinhui", "county_filer", COUNTY), ("shadui", "township_filer", TOWN),
                                  ("admin", "city_admin", "4407"), ("boss", "viewer", "4407")):

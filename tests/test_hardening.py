@@ -341,13 +341,13 @@ def test_a_password_change_or_reset_revokes_the_api_tokens(client, auth, runner,
     assert client.get("/api/v1/regions/440705", headers=own).status_code == 200
     auth.login("xinhui")
     changed = client.post("/account/password", data={"current": "correct-horse-battery",
-                                                     "password": "新会区-医保-填报-2026", "confirm": "新会区-医保-填报-2026"})
+                                                     "password": "Huang-医保-填报-2026", "confirm": "Huang-医保-填报-2026"})
     assert changed.status_code == 303
     assert client.get("/api/v1/regions/440705", headers=own).status_code == 401
     again = token()
     assert client.get("/api/v1/regions/440705", headers=again).status_code == 200
     auth.login("admin")
-    client.post(f"/admin/users/{user.id}/password", data={"reset-password": "新会区-医保-重置-2026"})
+    client.post(f"/admin/users/{user.id}/password", data={"reset-password": "Huang-医保-重置-2026"})
     assert client.get("/api/v1/regions/440705", headers=again).status_code == 401
 
 

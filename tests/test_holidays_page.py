@@ -137,7 +137,7 @@ def test_only_the_city_admin_enters_days(client, auth, jiangmen, frozen_now):
     setup_world(jiangmen, frozen_now)
     auth.login("xinhui")
     answer = client.post("/admin/holidays", data={"year": "2027", "text": SPRING_2027})
-    assert answer.status_code == 403 and "只有市级管理员可以调整节假日" in answer.get_data(as_text=True)
+    assert answer.status_code == 403 and "只有市级管理员或系统管理员可以修改系统设置" in answer.get_data(as_text=True)
     assert overrides() == 0
 
 

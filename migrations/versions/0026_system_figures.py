@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0026_system_figures'
-down_revision = "0020_report_department_index"
+down_revision = "0023_duty_separation"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,6 @@
 """Account administration (users in the admin's subtree), own password and tokens, the audit log."""
 from __future__ import annotations
 
-import datetime as dt
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
@@ -13,9 +12,9 @@ from forms.admin import (AuditFilterForm, ChangePasswordForm, EditUserForm, Rese
                          TokenForm, UserForm)
 from forms.holidays import HolidayNoticeForm, HolidayRemoveForm
 
-from .. import access, clock, holidays
-from ..accounts import (AccountError, create_token, create_user, manageable, revoke_token,
-                        set_password, update_user, users_of)
+from .. import access, audit, clock, holidays
+from ..accounts import (AccountError, create_token, create_user, end_sessions, locked_until, manageable,
+                        revoke_token, set_password, unlock, update_user, users_of)
 from ..audit import KINDS, describe
 from ..campaigns import campaigns_for
 from ..extensions import db
@@ -27,14 +26,16 @@ bp = Blueprint("admin", __name__)
 
 
 def require_admin() -> None:
-    if not access.is_admin(current_user):
-        abort(403, "只有市级管理员可以管理用户")
+    """Account administration: the security admin (the city admin without 三员分立)."""
+    access.require_capability(current_user, access.ACCOUNTS)
 
 
-def load_user(user_id: int) -> User:
-    require_admin()
+def load_user(user_id: int, capability: str = access.ACCOUNTS) -> User:
+    """A user of the admin's subtree, for an admin holding `capability` (accounts, or the settings
+    for a user's 催报 robots)."""
+    access.require_capability(current_user, capability)
     user = db.get_or_404(User, user_id, description="用户不存在")
-    if not manageable(current_user, user.region):
+    if not current_user.region.contains(user.region):
         abort(403, "该用户不在您的管理范围内")
     return user
 
@@ -52,7 +53,9 @@ def region_in_scope(code: str, form_field) -> Region | None:
 @bp.route("/admin/users", methods=["GET", "POST"])
 @login_required
 def users():
-    require_admin()
+    # a settings admin without account rights (三员分立) lists the users to reach their robots
+    if request.method == "POST" or not access.can(current_user, access.SETTINGS):
+        require_admin()
     form = UserForm()
     status = 200
     if request.method == "POST":
@@ -71,12 +74,16 @@ def users():
                     form.password.errors.append(str(error))
         status = 422
     listed = db.session.scalars(users_of(current_user)).all()
-    return render_template("admin/users.html", users=listed, form=form), status
+    return render_template("admin/users.html", users=listed, form=form, now=clock.now(),
+                           accounts=access.can(current_user, access.ACCOUNTS),
+                           audit=access.can(current_user, access.AUDIT)), status
 
 
 @bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
 @login_required
 def edit_user(user_id: int):
+    if request.method == "GET" and not access.can(current_user, access.ACCOUNTS):
+        return robots_page(user_id)
     user = load_user(user_id)
     form = EditUserForm(obj=None, data=None if request.method == "POST" else {
         "full_name": user.full_name, "phone": user.phone, "role": user.role, "region": user.region.code,
@@ -103,7 +110,36 @@ def edit_user(user_id: int):
     tokens = db.session.scalars(select(ApiToken).where(ApiToken.user_id == user.id)
                                 .order_by(ApiToken.created_at.desc())).all()
     return render_template("admin/user.html", user=user, form=form, reset=reset, tokens=tokens,
-                           token_form=TokenForm(prefix="token")), status
+                           token_form=TokenForm(prefix="token"), locked=locked_until(user, clock.now()),
+                           accounts=True, settings=access.can(current_user, access.SETTINGS)), status
+
+
+def robots_page(user_id: int):
+    """A settings admin without account rights (三员分立) sees a user's 催报 robots only."""
+    user = load_user(user_id, access.SETTINGS)
+    return render_template("admin/user.html", user=user, accounts=False, settings=True)
+
+
+@bp.post("/admin/users/<int:user_id>/unlock")
+@login_required
+def unlock_user(user_id: int):
+    """解锁: the lock of 5 wrong passwords ends now rather than after 15 minutes."""
+    user = load_user(user_id)
+    unlock(current_user, user)
+    db.session.commit()
+    flash(f"已解锁用户 {user.username}")
+    return go_to(url_for("admin.edit_user", user_id=user.id))
+
+
+@bp.post("/admin/users/<int:user_id>/sessions/end")
+@login_required
+def end_user_sessions(user_id: int):
+    """强制退出: every browser signed in to the account is signed out."""
+    user = load_user(user_id)
+    end_sessions(current_user, user)
+    db.session.commit()
+    flash(f"已让用户 {user.username} 在所有设备上退出登录")
+    return go_to(url_for("admin.edit_user", user_id=user.id))
 
 
 @bp.post("/admin/users/<int:user_id>/password")
@@ -179,18 +215,10 @@ def revoke(token_id: int):
     return redirect(url_for("admin.edit_user", user_id=token.user_id), code=303)
 
 
-@bp.get("/admin/audit")
-@login_required
-def audit_log():
-    """The audit log of the admin's subtree, newest first, filtered by region, user, kind, dates."""
-    require_admin()
-    form = AuditFilterForm(request.args)
+def audit_query(form: AuditFilterForm):
+    """The entries the reader sees, narrowed by the filter form (region, user, kind, dates)."""
     top = current_user.region
-    column = Region.id if top.level == "village" else getattr(Region, f"{top.level}_id")
-    scope = select(Region.id).where(column == top.id)
-    query = select(AuditEntry).where(
-        (AuditEntry.region_id.in_(scope)) |
-        (AuditEntry.user_id.in_(select(User.id).where(User.region_id.in_(scope)))))
+    query = audit.scope(current_user)
     if form.validate():
         if form.region.data:
             region = region_by_code(form.region.data.strip())
@@ -198,23 +226,77 @@ def audit_log():
                 abort(403, "该区划不在您的管理范围内")
             inner = Region.id if region.level == "village" else getattr(Region, f"{region.level}_id")
             query = query.where(AuditEntry.region_id.in_(select(Region.id).where(inner == region.id)))
-        if form.user.data:
-            query = query.where(AuditEntry.username == form.user.data.strip())
-        if form.kind.data:
-            query = query.where(AuditEntry.kind == form.kind.data)
-        if form.since.data:
-            query = query.where(AuditEntry.at >= dt.datetime.combine(form.since.data, dt.time()))
-        if form.until.data and form.until.data < dt.date.max:  # 9999-12-31 bounds nothing
-            query = query.where(AuditEntry.at < dt.datetime.combine(form.until.data + dt.timedelta(days=1), dt.time()))
-    entries = db.session.scalars(query.order_by(AuditEntry.id.desc()).limit(300)).all()
+        query = audit.filtered(query, since=form.since.data, until=form.until.data,
+                               username=(form.user.data or "").strip(), kind=form.kind.data or "")
+    return query
+
+
+def note_read(kind: str, form: AuditFilterForm, count: int) -> None:
+    """The audit admin's own reads of the log are audited (三员分立: the auditor is watched too)."""
+    if current_user.role == "audit_admin":
+        audit.record(kind, current_user, region=current_user.region, target="审计日志",
+                     after={"filter": {k: str(v) for k, v in form.data.items() if v}, "count": count})
+        db.session.commit()
+
+
+@bp.get("/admin/audit")
+@login_required
+def audit_log():
+    """The audit log of the reader's subtree, newest first, filtered by region, user, kind, dates."""
+    access.require_capability(current_user, access.AUDIT)
+    form = AuditFilterForm(request.args)
+    entries = db.session.scalars(audit_query(form).order_by(AuditEntry.id.desc()).limit(300)).all()
+    note_read("audit.read", form, len(entries))
     return render_template("admin/audit.html", entries=entries, form=form, kinds=KINDS, describe=describe)
+
+
+@bp.get("/admin/audit.<any(csv, xlsx):fmt>")
+@login_required
+def audit_export(fmt: str):
+    """The filtered log as CSV or XLSX, every matching entry (not only the 300 the page shows)."""
+    access.require_capability(current_user, access.AUDIT)
+    form = AuditFilterForm(request.args)
+    rows = db.session.scalars(audit_query(form).order_by(AuditEntry.id.desc())
+                              .execution_options(yield_per=1000))
+    header = ["编号", "时间", "用户", "类型", "区划", "对象", "修改前", "修改后", "地址", "校验值"]
+    table = [[e.id, e.at.isoformat(sep=" "), e.username, KINDS.get(e.kind, e.kind),
+              e.region.name if e.region else "", e.target, describe(e.before), describe(e.after), e.ip,
+              e.digest or ""] for e in rows]
+    note_read("audit.export", form, len(table))
+    stamp = clock.now().strftime("%Y%m%d%H%M")
+    return spreadsheet_download(header, table, f"审计日志{stamp}.{fmt}", fmt)
+
+
+def spreadsheet_download(header: list, rows: list, filename: str, fmt: str):
+    """A table as a .csv (UTF-8 with BOM, which Excel reads) or .xlsx download; a cell starting
+    with = + - @ is kept as text, never run as a formula."""
+    import csv
+    import io
+
+    from flask import send_file
+
+    from ..spreadsheets import file_name
+    safe = [header] + [[("'" + c) if isinstance(c, str) and c[:1] in "=+-@" else c for c in row] for row in rows]
+    if fmt == "csv":
+        buffer = io.StringIO()
+        csv.writer(buffer).writerows(safe)
+        data, mimetype = ("\ufeff" + buffer.getvalue()).encode("utf-8"), "text/csv"
+    else:
+        from openpyxl import Workbook
+        book = Workbook(write_only=True)
+        sheet = book.create_sheet("审计日志")
+        for row in safe:
+            sheet.append(row)
+        out = io.BytesIO()
+        book.save(out)
+        data, mimetype = out.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return send_file(io.BytesIO(data), as_attachment=True, download_name=file_name(filename), mimetype=mimetype)
 
 
 # --- 节假日调整: the State Council's days for a year the official calendar does not know yet ---------
 
 def require_calendar_admin() -> None:
-    if not access.is_admin(current_user):
-        abort(403, "只有市级管理员可以调整节假日")
+    access.require_capability(current_user, access.SETTINGS)
 
 
 def holiday_page(form: HolidayNoticeForm, year: int, notice=None, plan=None, status: int = 200):
@@ -332,3 +414,9 @@ def due_changes_global(campaign) -> list:
 def uncovered_periods_global(campaign) -> dict:
     """For the home page: the periods whose year the official calendar does not know yet."""
     return holidays.uncovered_periods(campaign, clock.today()) if campaign else {}
+
+
+@bp.app_template_global("can")
+def can_global(capability: str) -> bool:
+    """For the masthead: whether the signed-in user administers `capability` (access.CAPABILITIES)."""
+    return access.can(current_user, capability)

@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 
 from forms.auth import LoginForm
 
-from .. import audit, clock, sessions
+from .. import accounts, audit, clock, sessions
 from ..extensions import db, limiter, login_manager
 from ..models import User
 
@@ -83,7 +83,29 @@ def end_idle_sessions():
         session["seen"] = now
     if row is not None and sessions.touch(row):
         _commit_if_writable()
-    return None
+    return _password_first()
+
+
+#: what a user who must change their password may still open
+PASSWORD_FIRST_OPEN = {"admin.change_password", "auth.logout", "auth.login", "static"}
+
+
+def _password_first():
+    """An account whose password an admin set (or that is older than PASSWORD_MAX_AGE_DAYS) opens
+    only 修改密码 until it has one of its own. The JSON API, on bearer tokens, is not concerned:
+    a token is given to a program on purpose, and an admin's reset revokes them all."""
+    if request.endpoint in PASSWORD_FIRST_OPEN or request.path.startswith("/api/"):
+        return None
+    reason = accounts.must_change_password(current_user, clock.now(),
+                                           current_app.config.get("PASSWORD_MAX_AGE_DAYS", 0))
+    if reason is None:
+        return None
+    if request.htmx:
+        response = make_response(reason, 403)
+        response.headers["HX-Redirect"] = url_for("admin.change_password")
+        return response
+    flash(reason)
+    return redirect(url_for("admin.change_password"), code=303)
 
 
 def _commit_if_writable() -> None:
@@ -116,9 +138,18 @@ def login():
         # a control character (a NUL byte) names no one, and PostgreSQL refuses it in a query
         user = None if any(ord(c) < 32 for c in name) else \
             db.session.scalar(select(User).where(User.username == name))
+        now = clock.now()
+        until = accounts.locked_until(user, now) if user is not None else None
+        if until is not None:
+            # locked: the password is not even tried, so that guessing goes no further
+            audit.record("login.failure", user, target=f"用户 {user.username}", after={"locked": True})
+            db.session.commit()
+            form.password.errors.append(accounts.lock_message(until))
+            return render_template("auth/login.html", form=form), 200
         # an unknown name is checked against a stand-in hash: both answers take one hash's time
         matches = (user or _stand_in()).check_password(form.password.data)
         if user is not None and user.active and matches:
+            accounts.note_success(user)
             if current_user.is_authenticated and g.get("login_session") is not None:
                 sessions.end(g.login_session)  # this browser's previous login is replaced
             session.clear()  # a fresh session at login: nothing from before carries over
@@ -133,8 +164,9 @@ def login():
             return redirect(local_path(request.args.get("next")) or url_for("home.index"), code=303)
         shown = "".join(c if ord(c) >= 32 else "?" for c in name)
         audit.record("login.failure", user, username=shown[:50], target=f"用户 {shown[:40]}")
+        locked = accounts.note_failure(user, now) if user is not None and user.active and not matches else None
         db.session.commit()
-        form.password.errors.append("用户名或密码错误")
+        form.password.errors.append(accounts.lock_message(locked) if locked else "用户名或密码错误")
     return render_template("auth/login.html", form=form)
 
 

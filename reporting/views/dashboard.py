@@ -77,6 +77,7 @@ def respond(block: str, context: dict):
 @bp.get("/")
 @login_required
 def index():
+    access.require_business(current_user)
     if current_user.role == "department_filer":  # it supervises nobody: its start page
         return redirect(url_for("home.index"))
     return redirect(url_for("dashboard.show", code=current_user.region.code))

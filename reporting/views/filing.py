@@ -260,6 +260,7 @@ def respond(template: str, block: str, context: dict, status: int = 200):
 @login_required
 def index():
     """The grid of the current period for the user's own region (or department), or the one chosen."""
+    access.require_business(current_user)
     if current_user.role == "department_filer" or request.args.get("department"):
         return _department_index()
     region = current_user.region

@@ -8,6 +8,7 @@ from .. import clock
 from ..campaigns import campaigns_for
 from ..circular_reading import addressed, read_ids
 from ..filing import filing_status
+from ..models import DUTY_ROLES
 from ..schedule import current_period
 from ..todo import department_todo, todo
 
@@ -19,6 +20,9 @@ bp = Blueprint("home", __name__)
 def index():
     if current_user.role == "department_filer":
         return _department_home()
+    if current_user.role in DUTY_ROLES:
+        # 三员: administration only, none of the business's figures
+        return render_template("home/duty.html")
     region = current_user.region
     campaigns = campaigns_for(region)
     campaign = campaigns[0] if campaigns else None

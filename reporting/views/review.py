@@ -170,9 +170,10 @@ def resubmit(period_id: int, code: str, unit_code: str):
 @bp.post("/admin/users/<int:user_id>/webhooks")
 @login_required
 def webhook(user_id: int):
-    """A city admin sets the group robot that 催报 to a user's unit are posted to."""
+    """A settings admin (the city admin, or the system admin) sets the group robot that 催报 to a
+    user's unit are posted to."""
     from .admin import load_user
-    user = load_user(user_id)
+    user = load_user(user_id, access.SETTINGS)
     form = WebhookForm()
     if not form.validate():
         flash("；".join(e for errors in form.errors.values() for e in errors))
