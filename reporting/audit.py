@@ -19,6 +19,8 @@ KINDS = {
     "token.create": "生成API令牌", "token.revoke": "撤销API令牌", "circular.issue": "印发通报",
     "login.success": "登录成功", "login.failure": "登录失败", "logout": "退出登录",
     "logout.others": "退出其他设备",
+    "supervision.create": "建立督办事项", "supervision.respond": "报送整改报告", "supervision.close": "督办销号",
+    "supervision.reopen": "退回重新整改",
 }
 
 
@@ -62,6 +64,7 @@ WORDS = {
     "semimonthly": "半月报", "weekly": "周报", "submitted": "已提交", "draft": "草稿",
     "campaign": "征缴期", "indicators": "填报指标", "measure": "考核指标", "department": "部门",
     "auto_remind_hours": "截止前自动催报小时数", "url": "地址", "returned": "已退回", "approved": "已审核",
+    "kind": "类型", "matter": "督办事项", "due": "整改时限", "text": "整改情况",
 }
 
 

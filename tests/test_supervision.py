@@ -1,0 +1,203 @@
+"""督办闭环 on seed 001's 朱集镇: the 约谈 of the village last two weeks running, its 整改报告, its 销号,
+an overdue order, a department as the subject, and who may do each step."""
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+
+from reporting.departments import add_department
+from reporting.extensions import db
+from reporting.models import AuditEntry, SupervisionItem, User
+
+from .conftest import make_user
+from .test_ranking import TASKS, file, township  # noqa: F401  (the fixture)
+
+SHARES = {name: 0.30 for name in TASKS}
+
+
+@pytest.fixture
+def loop(township, runner, client, frozen_now):  # noqa: F811
+    """Two weeks filed: 固城 last both times (约谈名单); today 9月16日, in week 3.
+
+    宿州市's city admin and 灵璧县's county filer review 朱集镇's villages (its township files them),
+    朱集镇's township filer answers, 埇桥区 sees none of it."""
+    campaign, villages = township
+    week = campaign.periods
+    file(week[0], villages, {**SHARES, "固城": 0.05}, dt.datetime(2022, 9, 7, 10), frozen_now)
+    file(week[1], villages, {**SHARES, "固城": 0.06}, dt.datetime(2022, 9, 14, 10), frozen_now)
+    frozen_now(dt.datetime(2022, 9, 16, 10))
+    tokens = {}
+    for name, role, region in (("suzhou", "city_admin", "3413"), ("lingbi", "county_filer", "341323"),
+                               ("zhuji", "township_filer", "341323117"), ("leader", "viewer", "341323"),
+                               ("yongqiao", "county_filer", "341302")):
+        make_user(name, role, region)
+        tokens[name] = runner.invoke(args=["users", "token", name]).stdout.strip().splitlines()[-1]
+
+    class Loop:
+        pass
+    w = Loop()
+    w.campaign, w.week, w.villages, w.gucheng = campaign, week, villages, villages["固城"].code
+
+    def call(method, url, user, body=None):
+        return client.open(f"/api/v1{url}", method=method, json=body,
+                           headers={"Authorization": f"Bearer {tokens[user]}"})
+    w.call = call
+
+    def create(user="suzhou", **fields):
+        body = {"region_code": w.gucheng, "period_id": week[1].id, "kind": "interview",
+                "matter": "连续2期排名末位", "due": "2022-09-30",
+                "interview": {"date": "2022-09-16", "place": "县医保局会议室", "interviewee": "村党支部书记",
+                              "interviewer": "县医保局局长"}, **fields}
+        return call("POST", "/supervision", user, {k: v for k, v in body.items() if v is not None})
+    w.create = create
+    return w
+
+
+def test_the_reviewing_level_records_the_interview_of_the_last_village(loop):
+    answer = loop.create()
+    assert answer.status_code == 201
+    item = answer.get_json()
+    assert item["number"] == "督办〔2022〕1号" and item["region_code"] == loop.gucheng
+    assert item["status"] == "open" and item["overdue"] is False and item["responses"] == []
+    assert item["kind"] == "interview" and item["created_by"] == "suzhou"
+    assert item["interview"]["interviewee"] == "村党支部书记"
+    # 固城 stood 13th of 13 at 6% of its task when it was interviewed
+    assert item["figures"]["then"] == {"completion": pytest.approx(round(1905 * 0.06) / 1905), "rank": 13}
+    # the county reviews the villages its township files: its own items are numbered apart
+    second = loop.create(user="lingbi", kind="order").get_json()
+    assert second["number"] == "督办〔2022〕1号"
+    assert loop.create(kind="order").get_json()["number"] == "督办〔2022〕2号"
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.kind == "supervision.create"))
+    assert entry.target.startswith("督办〔2022〕1号") and entry.after["matter"] == "连续2期排名末位"
+
+
+@pytest.mark.parametrize("user", ["zhuji", "leader", "yongqiao"])
+def test_only_the_reviewing_level_creates(loop, user):
+    answer = loop.create(user=user)
+    assert answer.status_code == 403
+    assert "上级" in answer.get_json()["errors"][0]["message"]
+    assert db.session.scalar(select(SupervisionItem.id)) is None
+
+
+@pytest.mark.parametrize("missing", ["matter", "due"])
+def test_an_item_needs_its_matter_and_its_time_limit(loop, missing):
+    answer = loop.create(**{missing: None})
+    assert answer.status_code == 422
+    assert answer.get_json()["errors"][0]["field"] == missing
+    assert db.session.scalar(select(SupervisionItem.id)) is None
+
+
+def test_blank_matter_and_an_unreadable_date_are_refused_in_chinese(loop):
+    assert loop.create(matter="   ").get_json()["errors"][0]["message"] == "请填写督办事项"
+    answer = loop.create(due="9月30日")
+    assert answer.status_code == 422 and "整改时限应为日期" in answer.get_json()["errors"][0]["message"]
+    assert loop.create(kind="memo").status_code == 422
+
+
+def test_list_and_read_for_those_who_see_the_unit(loop):
+    made = loop.create().get_json()
+    for user in ("suzhou", "lingbi", "zhuji", "leader"):
+        listed = loop.call("GET", "/supervision?region_code=341323117", user).get_json()
+        assert [i["number"] for i in listed] == [made["number"]], user
+        assert loop.call("GET", f"/supervision/{made['id']}", user).status_code == 200
+    assert loop.call("GET", f"/supervision/{made['id']}", "yongqiao").status_code == 403
+    assert loop.call("GET", "/supervision?region_code=341323117", "yongqiao").status_code == 403
+    # 埇桥区's own list has nothing of 灵璧县
+    assert loop.call("GET", "/supervision?region_code=341302", "yongqiao").get_json() == []
+    assert loop.call("GET", "/supervision?region_code=341323117&status=closed", "suzhou").get_json() == []
+
+
+def test_the_township_answers_and_the_figures_show_what_moved(loop, frozen_now):
+    made = loop.create().get_json()
+    # week 3: 固城 reaches 50% and climbs off the bottom
+    file(loop.week[2], loop.villages, {**SHARES, "固城": 0.50, "星光": 0.04}, dt.datetime(2022, 9, 20, 10), frozen_now)
+    frozen_now(dt.datetime(2022, 9, 21, 10))
+    answer = loop.call("POST", f"/supervision/{made['id']}/response", "zhuji",
+                       {"text": "已逐户上门动员，补缴427人", "promise": "9月30日前完成率达到60%"})
+    assert answer.status_code == 200
+    item = answer.get_json()
+    assert item["status"] == "responded"
+    assert item["responses"][0]["text"] == "已逐户上门动员，补缴427人" and item["responses"][0]["by"] == "zhuji"
+    figures = loop.call("GET", f"/supervision/{made['id']}", "leader").get_json()["figures"]
+    assert figures["then"]["rank"] == 13
+    assert figures["now"] == {"completion": pytest.approx(round(1905 * 0.5) / 1905), "rank": 1}
+
+
+@pytest.mark.parametrize("user", ["suzhou", "lingbi", "leader", "yongqiao"])
+def test_only_the_units_own_filers_answer(loop, user):
+    made = loop.create().get_json()
+    answer = loop.call("POST", f"/supervision/{made['id']}/response", user, {"text": "已整改"})
+    assert answer.status_code == 403
+    assert loop.call("GET", f"/supervision/{made['id']}", "suzhou").get_json()["status"] == "open"
+
+
+def test_a_report_needs_its_text(loop):
+    made = loop.create().get_json()
+    answer = loop.call("POST", f"/supervision/{made['id']}/response", "zhuji", {"text": ""})
+    assert answer.status_code == 422 and answer.get_json()["errors"][0]["message"] == "请填写整改情况"
+    assert loop.call("GET", f"/supervision/{made['id']}", "zhuji").get_json()["responses"] == []
+
+
+def test_the_issuer_closes_and_sends_back(loop):
+    made = loop.create().get_json()
+    url = f"/supervision/{made['id']}"
+    loop.call("POST", f"{url}/response", "zhuji", {"text": "已整改"})
+    assert loop.call("POST", f"{url}/close", "zhuji").status_code == 403
+    assert loop.call("POST", f"{url}/reopen", "zhuji", {"reason": "不行"}).status_code == 403
+    refused = loop.call("POST", f"{url}/reopen", "suzhou", {})
+    assert refused.status_code == 422 and refused.get_json()["errors"][0]["field"] == "reason"
+    assert loop.call("GET", url, "suzhou").get_json()["status"] == "responded"
+    back = loop.call("POST", f"{url}/reopen", "suzhou", {"reason": "未说明完成率提升措施", "due": "2022-10-08"})
+    assert back.status_code == 200
+    assert back.get_json()["status"] == "open" and back.get_json()["reopen_reason"] == "未说明完成率提升措施"
+    assert back.get_json()["due"] == "2022-10-08"
+    loop.call("POST", f"{url}/response", "zhuji", {"text": "补充：每日通报各组进度"})
+    closed = loop.call("POST", f"{url}/close", "suzhou")
+    assert closed.status_code == 200 and closed.get_json()["status"] == "closed"
+    assert len(closed.get_json()["responses"]) == 2
+    # a closed item takes no more reports and cannot be closed twice
+    assert loop.call("POST", f"{url}/response", "zhuji", {"text": "再报"}).status_code == 409
+    assert loop.call("POST", f"{url}/close", "suzhou").status_code == 409
+    kinds = db.session.scalars(select(AuditEntry.kind).where(AuditEntry.kind.like("supervision.%"))
+                               .order_by(AuditEntry.id)).all()
+    assert kinds == ["supervision.create", "supervision.respond", "supervision.reopen", "supervision.respond",
+                     "supervision.close"]
+
+
+def test_an_order_past_its_time_limit_without_a_report_is_overdue(loop, frozen_now):
+    # an order given by telephone on 9月10日 with 9月15日 as its limit, recorded afterwards
+    made = loop.create(kind="order", due="2022-09-15", interview=None)
+    assert made.status_code == 201 and made.get_json()["overdue"] is True
+    on_time = loop.create(kind="order", due="2022-09-16").get_json()
+    assert on_time["overdue"] is False  # the limit is today: not yet overdue
+    frozen_now(dt.datetime(2022, 9, 17, 9))
+    overdue = loop.call("GET", "/supervision?region_code=341323&status=overdue", "lingbi").get_json()
+    assert sorted(i["id"] for i in overdue) == [made.get_json()["id"], on_time["id"]]
+    # a report ends the overdue state, even late
+    answered = loop.call("POST", f"/supervision/{on_time['id']}/response", "zhuji", {"text": "已整改"}).get_json()
+    assert answered["overdue"] is False
+
+
+def test_a_department_late_two_weeks_running_can_be_the_subject(loop, runner, client):
+    department = add_department(loop.campaign, "镇民政办", ["hardship_should", "hardship_enrolled"])
+    db.session.commit()
+    make_user("minzheng", "department_filer", "341323117")
+    filer = db.session.scalar(select(User).where(User.username == "minzheng"))
+    filer.department_id = department.id
+    db.session.commit()
+    token = runner.invoke(args=["users", "token", "minzheng"]).stdout.strip().splitlines()[-1]
+    body = {"department_id": department.id, "period_id": loop.week[1].id, "kind": "order",
+            "matter": "连续2期逾期未报", "due": "2022-09-20"}
+    # a county filer does not review a department: the city does
+    assert loop.call("POST", "/supervision", "lingbi", body).status_code == 403
+    made = loop.call("POST", "/supervision", "suzhou", body)
+    assert made.status_code == 201
+    item = made.get_json()
+    assert item["department_id"] == department.id and item["region_code"] is None and item["subject"] == "镇民政办"
+    # the township's filer is not the department's
+    assert loop.call("POST", f"/supervision/{item['id']}/response", "zhuji", {"text": "x"}).status_code == 403
+    answer = client.post(f"/api/v1/supervision/{item['id']}/response", json={"text": "已补报"},
+                                            headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 200 and answer.get_json()["status"] == "responded"
+    assert [i["subject"] for i in loop.call("GET", "/supervision?region_code=341323117", "leader").get_json()] \
+        == ["镇民政办"]
