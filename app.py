@@ -116,9 +116,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from reporting import cli
     from reporting.views import (admin, api, auth, circulars, dashboard, departments, filing, home, regions,
-                                 review, search)
+                                 review, search, supervision)
     for blueprint in (auth.bp, home.bp, regions.bp, filing.bp, dashboard.bp, circulars.bp, admin.bp, api.bp,
-                      review.bp, departments.bp, search.bp):
+                      review.bp, departments.bp, search.bp, supervision.bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens, not cookies
     cli.init_app(app)

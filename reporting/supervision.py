@@ -18,7 +18,8 @@ from sqlalchemy.orm import aliased, joinedload
 from . import access, audit, cache, clock
 from .departments import department_progress
 from .extensions import db
-from .models import Department, Period, Region, SupervisionItem, SupervisionResponse, User
+from .filters import percent
+from .models import LEVELS, Department, Period, Region, SupervisionItem, SupervisionResponse, User
 from .ranking import competition_ranks
 from .schedule import current_period
 
@@ -70,6 +71,41 @@ def standing(period: Period, region: Optional[Region] = None,
         if row.region.id == region.id:
             return Standing(row.main_measure, row.rank)
     return Standing(None, None)
+
+
+def suggested_matter(period: Period, region: Optional[Region] = None,
+                     department: Optional[Department] = None) -> str:
+    """The matter a new item starts with: why the unit stands out at `period` (the 约谈名单's rule and
+    its ranks, 进度滞后, 逾期未报), in words the issuer may keep or change."""
+    if department is not None:
+        row = next((d for d in department_progress(period, department.region, clock.now())
+                    if d.department.id == department.id), None)
+        if row is None:
+            return ""
+        late = {"missing": "逾期未报送", "late": "迟报"}.get(row.late, "")
+        return "；".join(w for w in (f"{period.label}{late}" if late else "",
+                                     f"完成率{percent(row.main_measure)}" if row.main_measure is not None else "") if w)
+    parent = region.parent
+    if parent is None or not period.campaign.root.contains(parent):
+        return ""
+    result = cache.progress(period, parent)
+    row = next((r for r in result.children if r.region.id == region.id), None)
+    if row is None:
+        return ""
+    words = []
+    if row.interview:
+        bottom, streak = result.rule
+        ranks = "；".join(f"第{s.period.seq}期第{s.rank}名/共{s.of}个" + ("（逾期未报）" if s.missing else "")
+                         for s in row.standings)
+        words.append(f"连续{streak}期排名{'末位' if bottom == 1 else f'后{bottom}名'}（{ranks}）")
+    if row.late == "missing":
+        words.append(f"{period.label}逾期未报送")
+    measure = row.main_measure
+    if measure is not None and measure < result.time_progress:
+        words.append(f"进度滞后：完成率{percent(measure)}，低于序时进度{percent(result.time_progress)}")
+    elif measure is not None:
+        words.append(f"完成率{percent(measure)}，第{row.rank}名/共{len(result.children)}个")
+    return "；".join(words)
 
 
 def _text(value, field: str, label: str, limit: int, required: bool = False) -> str:
@@ -266,12 +302,13 @@ class Counts:
     overdue: int = 0
 
 
-def counts_by_child(region: Region, kids: list[Region], today: dt.date) -> dict[int, Counts]:
-    """The 督办 column of the board: open items (not yet 销号) and overdue ones under each child."""
-    if not kids:
+def counts_by_child(region: Region, today: dt.date) -> dict[int, Counts]:
+    """The 督办 column of the board: open items (not yet 销号) and overdue ones under each child
+    of `region`, by the child's id."""
+    if region.level == "village":
         return {}
     query, unit = _under(region)
-    level = kids[0].level
+    level = LEVELS[LEVELS.index(region.level) + 1]
     key = unit.id if level == "village" else getattr(unit, f"{level}_id")
     found: dict[int, Counts] = {}
     for child_id, status, due in db.session.execute(
@@ -294,6 +331,15 @@ def waiting_for(user: User) -> list[SupervisionItem]:
     return [item for item in items if access.can_answer_supervision(user, item)]
 
 
+def awaiting_close(user: User) -> list[SupervisionItem]:
+    """The items whose 整改报告 waits for the user's 销号 or 退回 (the issuing level's 待办)."""
+    if user.role == "department_filer":
+        return []
+    query, _ = _under(user.region)
+    items = db.session.scalars(query.where(SupervisionItem.status == "responded").order_by(SupervisionItem.id))
+    return [item for item in items if access.can_supervise(user, item.region, item.department)]
+
+
 def countdown(item: SupervisionItem, today: dt.date) -> str:
     """还有3天 / 今天到期 / 已逾期2天."""
     days = (item.due - today).days
@@ -314,7 +360,8 @@ def circular_sentences(period: Period, region: Region, today: dt.date) -> list[s
             now = standing(period, item.region, item.department)
             moved = ""
             if item.then_completion is not None and now.completion is not None:
-                moved = f"，完成率由{item.then_completion * 100:.2f}%{'提高' if now.completion >= item.then_completion else '降低'}到{now.completion * 100:.2f}%"
+                word = "提高" if now.completion >= item.then_completion else "降低"
+                moved = f"，完成率由{percent(item.then_completion)}{word}到{percent(now.completion)}"
             lines.append(f"{'约谈' if item.kind == 'interview' else '督办'}的{name}已提交整改报告{moved}。")
         elif item.is_overdue(today):
             lines.append(f"{name}{item.number}督办事项逾期未报送整改情况。")

@@ -201,3 +201,100 @@ def test_a_department_late_two_weeks_running_can_be_the_subject(loop, runner, cl
     assert answer.status_code == 200 and answer.get_json()["status"] == "responded"
     assert [i["subject"] for i in loop.call("GET", "/supervision?region_code=341323117", "leader").get_json()] \
         == ["镇民政办"]
+
+
+# --- the pages ---------------------------------------------------------------------------------
+
+def test_the_interview_list_offers_one_click_to_the_reviewer_only(loop, client, auth):
+    auth.login("suzhou")
+    page = client.get(f"/dashboard/341323117?period={loop.week[1].id}").get_data(as_text=True)
+    new = f"/supervision/new?unit={loop.gucheng}&amp;period={loop.week[1].id}&amp;kind=interview"
+    assert "记录约谈" in page and new in page
+    auth.logout()
+    auth.login("leader")
+    assert "记录约谈" not in client.get(f"/dashboard/341323117?period={loop.week[1].id}").get_data(as_text=True)
+    assert client.get(new.replace("&amp;", "&")).status_code == 403
+
+
+def test_the_new_item_is_prefilled_with_the_rule_and_the_figures(loop, client, auth):
+    auth.login("suzhou")
+    page = client.get(f"/supervision/new?unit={loop.gucheng}&period={loop.week[1].id}&kind=interview")
+    text = page.get_data(as_text=True)
+    assert "连续2期排名末位（第1期第13名/共13个；第2期第13名/共13个）" in text
+    assert "主要负责人" in text
+
+
+def test_recording_an_interview_in_the_browser_form(loop, client, auth):
+    auth.login("suzhou")
+    url = f"/supervision/new?unit={loop.gucheng}&period={loop.week[1].id}"
+    refused = client.post(url, data={"kind": "interview", "matter": "连续2期排名末位", "due": ""})
+    assert refused.status_code == 422 and "请填写整改时限" in refused.get_data(as_text=True)
+    assert db.session.scalar(select(SupervisionItem.id)) is None
+    made = client.post(url, data={"kind": "interview", "matter": "连续2期排名末位", "due": "2022-09-30",
+                                  "interview_date": "2022-09-16", "interview_place": "县医保局",
+                                  "interviewee": "主要负责人", "interviewer": "王局长", "requirement": "一周内提高到30%"})
+    assert made.status_code == 303
+    page = client.get(made.headers["Location"]).get_data(as_text=True)
+    assert "督办〔2022〕1号" in page and "固城村委会" in page and "王局长" in page
+    assert "还有14天" in page and "5.98%" in page  # its completion when interviewed
+
+
+def test_the_unit_answers_on_its_page_and_sees_it_on_its_todo(loop, client, auth):
+    item = loop.create().get_json()
+    auth.login("zhuji")
+    home = client.get("/").get_data(as_text=True)
+    assert "督办〔2022〕1号（约谈）：固城村委会须于9月30日前报送整改报告（还有14天）" in home
+    empty = client.post(f"/supervision/items/{item['id']}/response", data={"text": ""})
+    assert empty.status_code == 422 and "请填写整改情况" in empty.get_data(as_text=True)
+    sent = client.post(f"/supervision/items/{item['id']}/response", data={"text": "已入户动员", "promise": "9月底达到60%"})
+    assert sent.status_code == 303
+    assert "须于9月30日前报送整改报告" not in client.get("/").get_data(as_text=True)
+    auth.logout()
+    auth.login("suzhou")
+    assert "固城村委会已报送整改报告，待销号或退回" in client.get("/").get_data(as_text=True)
+    page = client.get(f"/supervision/items/{item['id']}").get_data(as_text=True)
+    assert "已入户动员" in page and "9月底达到60%" in page and "销号" in page
+    assert client.post(f"/supervision/items/{item['id']}/reopen", data={"reason": ""}).status_code == 422
+    assert client.post(f"/supervision/items/{item['id']}/close").status_code == 303
+    assert "已销号" in client.get(f"/supervision/items/{item['id']}").get_data(as_text=True)
+
+
+def test_others_can_neither_answer_nor_close_on_the_pages(loop, client, auth):
+    item = loop.create().get_json()
+    auth.login("lingbi")
+    assert "报送整改报告</button>" not in client.get(f"/supervision/items/{item['id']}").get_data(as_text=True)
+    assert client.post(f"/supervision/items/{item['id']}/response", data={"text": "x"}).status_code == 403
+    auth.logout()
+    auth.login("zhuji")
+    assert client.post(f"/supervision/items/{item['id']}/close").status_code == 403
+    auth.logout()
+    auth.login("yongqiao")
+    assert client.get(f"/supervision/items/{item['id']}").status_code == 403
+
+
+def test_the_board_counts_open_and_overdue_items_per_unit(loop, client, auth):
+    loop.create(kind="order", due="2022-09-15")
+    loop.create()
+    auth.login("lingbi")
+    page = client.get(f"/dashboard/341323?period={loop.week[1].id}").get_data(as_text=True)
+    assert 'href="/supervision/341323117">督办2 <span class="badge red">逾期1</span>' in page
+    listed = client.get("/supervision/341323?status=overdue")
+    assert "<html" in listed.get_data(as_text=True) and "督办〔2022〕1号" in listed.get_data(as_text=True)
+    fragment = client.get("/supervision/341323?status=closed", headers={"HX-Request": "true"})
+    assert "<html" not in fragment.get_data(as_text=True) and "没有已销号督办事项" in fragment.get_data(as_text=True)
+    assert "HX-Request" in fragment.headers["Vary"]
+
+
+def test_the_ledger_lists_every_item_with_its_state(loop, client, auth):
+    from openpyxl import load_workbook
+    import io
+    loop.create(kind="order", due="2022-09-15", interview=None)
+    closed = loop.create().get_json()
+    loop.call("POST", f"/supervision/{closed['id']}/close", "suzhou")
+    auth.login("leader")
+    answer = client.get("/supervision/341323/ledger.xlsx")
+    sheet = load_workbook(io.BytesIO(answer.data)).active
+    rows = {row[0]: row for row in sheet.iter_rows(min_row=3, values_only=True)}
+    assert rows["督办〔2022〕1号"][1:3] == ("督办单", "固城村委会") and rows["督办〔2022〕1号"][7:9] == ("待整改", "是")
+    assert rows["督办〔2022〕2号"][7:9] == ("已销号", "否")
+    assert rows["督办〔2022〕2号"][12] == 13  # its rank when it was made
