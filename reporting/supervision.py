@@ -349,23 +349,30 @@ def countdown(item: SupervisionItem, today: dt.date) -> str:
 
 
 def circular_sentences(period: Period, region: Region, today: dt.date) -> list[str]:
-    """What the next 通报's 存在问题 says of supervision under `region`: the 整改报告 submitted since
-    the item with the unit's figures then and now, and the items overdue."""
-    items = [i for i in items_about(region, today=today, campaign_id=period.campaign_id)
-             if i.period.seq <= period.seq and (i.region_id is None or i.region_id != region.id)]
+    """What the 通报 of `period` says of supervision under `region` (its 存在问题): the 整改报告
+    submitted since the period before, with the unit's figures then and now, and the items overdue."""
+    earlier = [p for p in period.campaign.periods if p.seq < period.seq]
+    since = earlier[-1].as_of if earlier else None
     lines = []
-    for item in sorted(items, key=lambda i: i.id):
-        name = item.subject_name
-        if item.status == "responded":
+    for item in sorted(items_about(region, today=today, campaign_id=period.campaign_id), key=lambda i: i.id):
+        if item.period.seq > period.seq or item.region_id == region.id:
+            continue  # a later item, or one about the issuer itself (the level above names it)
+        word = f"第{item.period.seq}期{supervision_word(item)}的{item.subject_name}"
+        last = item.responses[-1] if item.responses else None
+        if item.status != "open" and last is not None and (since is None or last.at.date() > since):
             now = standing(period, item.region, item.department)
             moved = ""
             if item.then_completion is not None and now.completion is not None:
-                word = "提高" if now.completion >= item.then_completion else "降低"
-                moved = f"，完成率由{percent(item.then_completion)}{word}到{percent(now.completion)}"
-            lines.append(f"{'约谈' if item.kind == 'interview' else '督办'}的{name}已提交整改报告{moved}。")
+                change = "提高" if now.completion >= item.then_completion else "下降"
+                moved = f"，完成率由{percent(item.then_completion)}{change}到{percent(now.completion)}"
+            lines.append(f"{word}已提交整改报告{moved}。")
         elif item.is_overdue(today):
-            lines.append(f"{name}{item.number}督办事项逾期未报送整改情况。")
+            lines.append(f"{word}（{item.number}）逾期未报送整改情况。")
     return lines
+
+
+def supervision_word(item: SupervisionItem) -> str:
+    return "约谈" if item.kind == "interview" else "督办"
 
 
 LEDGER_COLUMNS = ("编号", "类型", "对象", "期次", "督办事项", "整改要求", "整改时限", "状态", "是否逾期",

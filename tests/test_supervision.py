@@ -298,3 +298,22 @@ def test_the_ledger_lists_every_item_with_its_state(loop, client, auth):
     assert rows["督办〔2022〕1号"][1:3] == ("督办单", "固城村委会") and rows["督办〔2022〕1号"][7:9] == ("待整改", "是")
     assert rows["督办〔2022〕2号"][7:9] == ("已销号", "否")
     assert rows["督办〔2022〕2号"][12] == 13  # its rank when it was made
+
+
+def test_the_next_circular_names_the_report_and_the_overdue_order(loop, frozen_now):
+    from reporting.circulars import draft_body
+    from reporting.ranking import progress
+    township = loop.villages["固城"].parent
+    interview = loop.create().get_json()
+    loop.create(kind="order", region_code=loop.villages["星光"].code, matter="困难群众未全覆盖", due="2022-09-18",
+                interview=None)
+    # 第2期's circular, the day the items were made: nothing answered, nothing overdue yet
+    before = draft_body(progress(loop.week[1], township))
+    assert "整改报告" not in before and "逾期未报送整改情况" not in before
+    file(loop.week[2], loop.villages, {**SHARES, "固城": 0.50}, dt.datetime(2022, 9, 20, 10), frozen_now)
+    frozen_now(dt.datetime(2022, 9, 21, 10))
+    loop.call("POST", f"/supervision/{interview['id']}/response", "zhuji", {"text": "已入户动员"})
+    body = draft_body(progress(loop.week[2], township))
+    problems = body.split("存在问题")[1].split("下一步工作要求")[0]
+    assert "第2期约谈的固城村委会已提交整改报告，完成率由5.98%提高到49.97%。" in problems
+    assert "第2期督办的星光村委会（督办〔2022〕2号）逾期未报送整改情况。" in problems
