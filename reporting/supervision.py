@@ -368,7 +368,7 @@ def circular_sentences(period: Period, region: Region, today: dt.date) -> list[s
             lines.append(f"{word}已提交整改报告{moved}。")
         elif item.is_overdue(today):
             lines.append(f"{word}（{item.number}）逾期未报送整改情况。")
-    return lines
+    return list(dict.fromkeys(lines))  # two items about one unit answered alike: said once
 
 
 def supervision_word(item: SupervisionItem) -> str:

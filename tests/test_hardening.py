@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select, text
 
 from forms.admin import AuditFilterForm
+from reporting import supervision
 from reporting.campaigns import create_campaign
 from reporting.departments import add_department
 from reporting.extensions import db
@@ -83,8 +84,10 @@ def site(client, auth, runner, jiangmen, frozen_now):
     village = db.session.scalars(descendants_at(region_by_code("440705"), "village")
                                  .with_only_columns(Region.code).order_by(Region.code)).first()
     department = add_department(campaign, "市民政局", ["hardship_should", "hardship_enrolled"])
+    item = supervision.create(admin, campaign.periods[0], kind="order", matter="逾期未报送", due=dt.date(2022, 10, 15),
+                              region=region_by_code(village))
     db.session.commit()
-    path_values = {"code": "440705", "region_code": "440705", "period_id": campaign.periods[0].id,
+    path_values = {"item_id": item.id, "code": "440705", "region_code": "440705", "period_id": campaign.periods[0].id,
                    "campaign_id": campaign.id, "user_id": admin.id, "circular_id": 1, "filename": "app.css",
                    "unit_code": village, "department_id": department.id}
     routes = sorted(rule.rule for rule in client.application.url_map.iter_rules() if "GET" in rule.methods)

@@ -317,3 +317,32 @@ def test_the_next_circular_names_the_report_and_the_overdue_order(loop, frozen_n
     problems = body.split("存在问题")[1].split("下一步工作要求")[0]
     assert "第2期约谈的固城村委会已提交整改报告，完成率由5.98%提高到49.97%。" in problems
     assert "第2期督办的星光村委会（督办〔2022〕2号）逾期未报送整改情况。" in problems
+
+
+# --- the demos ---------------------------------------------------------------------------------
+
+def test_the_jiangmen_demo_shows_a_closed_interview_and_an_overdue_order(demo, client, auth):
+    auth.login("jm_admin", "jiangmen-admin-2026")
+    items = {i.region.name: i for i in db.session.scalars(select(SupervisionItem))}
+    assert set(items) == {"恩平市", "鹤山市"}
+    closed, overdue = items["恩平市"], items["鹤山市"]
+    assert closed.kind == "interview" and closed.status == "closed" and len(closed.responses) == 1
+    assert overdue.kind == "order" and overdue.is_overdue(dt.date(2026, 11, 27)) and not overdue.responses
+    board = client.get("/dashboard/4407").get_data(as_text=True)
+    assert 'href="/supervision/440784">督办1 <span class="badge red">逾期1</span>' in board
+    assert 'href="/supervision/440785">' not in board  # closed: no longer counted
+    # the county's filer has it on its 待办, overdue
+    auth.logout()
+    client.post("/login", data={"username": "filer_440784", "password": "jiangmen-filer-2026"})
+    assert f"{overdue.number}（督办单）：鹤山市须于" in client.get("/").get_data(as_text=True)
+
+
+def test_the_ninghe_demo_has_an_order_for_its_late_department(app, frozen_now):
+    from reporting.ninghe_demo import load_ninghe
+    frozen_now(dt.datetime(2026, 11, 27, 10, 0))
+    load_ninghe(echo=lambda line: None)
+    load_ninghe(echo=lambda line: None)  # idempotent: still one
+    db.session.commit()
+    items = db.session.scalars(select(SupervisionItem)).all()
+    assert [(i.subject_name, i.kind, i.status) for i in items] == [("区委老干部局", "order", "open")]
+    assert items[0].number == "督办〔2026〕1号" and "逾期未报送" in items[0].matter
