@@ -76,6 +76,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         FONTS_DIR=os.environ.get("FONTS_DIR"),
         # how many reverse proxies (nginx) stand in front and set X-Forwarded-For/-Proto; 0: none
         TRUSTED_PROXIES=int(os.environ.get("TRUSTED_PROXIES", "0")),
+        # the 整改报告's attachments: on disk, outside the web root (instance/supervision by default)
+        SUPERVISION_FILES=os.environ.get("SUPERVISION_FILES") or os.path.join(app.instance_path, "supervision"),
         WTF_CSRF_TIME_LIMIT=None,
         JSON_AS_ASCII=False,
     )

@@ -1,6 +1,7 @@
 """Forms of 督办: a new 约谈 or 督办单, the unit's 整改报告, 销号 and 退回重新整改; the rules live in
 reporting/supervision.py."""
 from flask_wtf import FlaskForm
+from flask_wtf.file import MultipleFileField
 from wtforms import DateField, RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
@@ -31,6 +32,8 @@ class ResponseForm(FlaskForm):
                              render_kw={"rows": 3, "maxlength": 5000})
     promise = StringField("承诺完成时间或目标", validators=[Optional(), Length(max=200)],
                           render_kw={"maxlength": 200, "placeholder": "如：12月15日前完成率达到90%"})
+    attachments = MultipleFileField("附件（PDF或图片，每个不超过10MB，可不传）",
+                                    render_kw={"accept": ".pdf,.png,.jpg,.jpeg,application/pdf,image/png,image/jpeg"})
 
 
 class CloseForm(FlaskForm):

@@ -64,7 +64,7 @@ WORDS = {
     "semimonthly": "半月报", "weekly": "周报", "submitted": "已提交", "draft": "草稿",
     "campaign": "征缴期", "indicators": "填报指标", "measure": "考核指标", "department": "部门",
     "auto_remind_hours": "截止前自动催报小时数", "url": "地址", "returned": "已退回", "approved": "已审核",
-    "kind": "类型", "matter": "督办事项", "due": "整改时限", "text": "整改情况",
+    "kind": "类型", "matter": "督办事项", "due": "整改时限", "text": "整改情况", "attachments": "附件数",
 }
 
 

@@ -773,3 +773,20 @@ class SupervisionResponse(db.Model):
 
     item: Mapped[SupervisionItem] = relationship(back_populates="responses")
     by: Mapped[Optional[User]] = relationship()
+    attachments: Mapped[list["SupervisionAttachment"]] = relationship(back_populates="response",
+                                                                      order_by="SupervisionAttachment.id")
+
+
+class SupervisionAttachment(db.Model):
+    """A file (PDF or image) sent with a 整改报告, kept on disk outside the web root under a random name."""
+    id: Mapped[int] = mapped_column(primary_key=True)
+    response_id: Mapped[int] = mapped_column(ForeignKey("supervision_response.id"), index=True)
+    #: the name it was uploaded with, shown and offered on download
+    filename: Mapped[str] = mapped_column(String(200))
+    #: application/pdf, image/png or image/jpeg, from the file's own first bytes
+    content_type: Mapped[str] = mapped_column(String(40))
+    size: Mapped[int] = mapped_column(Integer)
+    #: its name in the attachments folder (random: nothing of the upload reaches the file system)
+    stored_as: Mapped[str] = mapped_column(String(64), unique=True)
+
+    response: Mapped[SupervisionResponse] = relationship(back_populates="attachments")

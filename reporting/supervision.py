@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
+import secrets
 from dataclasses import dataclass
-from typing import Optional
+from typing import Iterable, Optional
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import aliased, joinedload
@@ -19,7 +21,8 @@ from . import access, audit, cache, clock
 from .departments import department_progress
 from .extensions import db
 from .filters import percent
-from .models import LEVELS, Department, Period, Region, SupervisionItem, SupervisionResponse, User
+from .models import (LEVELS, Department, Period, Region, SupervisionAttachment, SupervisionItem,
+                     SupervisionResponse, User)
 from .ranking import competition_ranks
 from .schedule import current_period
 
@@ -185,11 +188,53 @@ def _target(item: SupervisionItem) -> str:
     return f"{item.number} {item.subject_name}"
 
 
-def respond(item: SupervisionItem, user: User, text, measures="", promise="") -> SupervisionResponse:
-    """整改报告: the item waits for its issuer's 销号 or 退回."""
+#: what a 整改报告 may carry: PDF and images, known by their first bytes (never by the name or the browser's word)
+SIGNATURES = ((b"%PDF-", "application/pdf"), (b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"))
+ATTACHMENT_MAX = 10 * 1024 * 1024
+ATTACHMENTS_PER_REPORT = 5
+
+
+def attachment_type(name: str, data: bytes) -> str:
+    """The file's type, or SupervisionInvalid: PDF, PNG or JPEG of at most 10 MB."""
+    if len(data) > ATTACHMENT_MAX:
+        raise SupervisionInvalid(f"附件“{name}”超过10MB", "attachments")
+    if not data:
+        raise SupervisionInvalid(f"附件“{name}”是空文件", "attachments")
+    for magic, content_type in SIGNATURES:
+        if data.startswith(magic):
+            return content_type
+    raise SupervisionInvalid(f"附件“{name}”不是PDF或图片（JPG、PNG）", "attachments")
+
+
+def _keep(response: SupervisionResponse, files: list[tuple[str, bytes, str]], folder: str) -> list[str]:
+    """Write the checked files under random names in `folder` (outside the web root); their paths."""
+    os.makedirs(folder, exist_ok=True)
+    written = []
+    for name, data, content_type in files:
+        stored = secrets.token_hex(16)
+        path = os.path.join(folder, stored)
+        with open(path, "xb") as out:
+            out.write(data)
+        written.append(path)
+        db.session.add(SupervisionAttachment(response=response, filename=(os.path.basename(name) or "附件")[:200],
+                                             content_type=content_type, size=len(data), stored_as=stored))
+    return written
+
+
+def attachment_path(attachment: SupervisionAttachment, folder: str) -> str:
+    return os.path.join(folder, attachment.stored_as)
+
+
+def respond(item: SupervisionItem, user: User, text, measures="", promise="",
+            attachments: Iterable[tuple[str, bytes]] = (), folder: Optional[str] = None) -> SupervisionResponse:
+    """整改报告: the item waits for its issuer's 销号 or 退回. Attachments are checked before anything is
+    written; the caller removes `response.written` if its commit fails."""
     if item.status == "closed":
         raise SupervisionRefused(f"{item.number}已销号，无需再报送整改报告")
     text = _text(text, "text", "整改情况", TEXT_MAX, required=True)
+    files = [(name, data, attachment_type(name, data)) for name, data in attachments]
+    if len(files) > ATTACHMENTS_PER_REPORT:
+        raise SupervisionInvalid(f"一份整改报告最多{ATTACHMENTS_PER_REPORT}个附件", "attachments")
     response = SupervisionResponse(item=item, text=text, by=user, at=clock.now(),
                                    measures=_text(measures, "measures", "整改措施", TEXT_MAX),
                                    promise=_text(promise, "promise", "承诺完成时间或目标", 200))
@@ -197,8 +242,9 @@ def respond(item: SupervisionItem, user: User, text, measures="", promise="") ->
     before = item.status
     item.status = "responded"
     db.session.flush()
+    response.written = _keep(response, files, folder) if files else []
     audit.record("supervision.respond", user, region=_place(item), target=_target(item),
-                 before={"status": STATUSES[before]}, after={"status": STATUSES["responded"], "text": text})
+                 before={"status": STATUSES[before]}, after={"status": STATUSES["responded"], "text": text, "attachments": len(files)})
     return response
 
 

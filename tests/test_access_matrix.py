@@ -24,8 +24,9 @@ from reporting.extensions import db
 from reporting.departments import add_department
 from reporting.filing import import_reports, save_report
 from reporting.hierarchy import descendants_at, region_by_code
-from reporting.models import ApiToken, Region, Report, User
+from reporting.models import ApiToken, Region, Report, SupervisionItem, User
 from reporting.supervision import create as create_supervision
+from reporting.supervision import respond as respond_supervision
 
 CITY, XINHUI, PENGJIANG, SUZHOU = "4407", "440705", "440703", "3413"
 SHADUI, YAMEN, LINGBI = "440705106", "440705105", "341323"  # 沙堆镇, 崖门镇 (both 新会区), 灵璧县
@@ -71,6 +72,7 @@ class Place:
     department: int = 0  #: a department (条线) of the place's campaign
     department_name: str = ""
     item: int = 0  #: a supervision item (督办) about the place's unit
+    attachment: int = 0  #: a file of the item's 整改报告
 
 
 @dataclass
@@ -313,6 +315,8 @@ ROUTES: dict[str, dict[str, Call]] = {
                      data=lambda p: {"kind": "order", "matter": "矩阵", "due": "2022-10-30"}),
     },
     "supervision.show": {"GET": Call(lambda p: _u("supervision.show", item_id=p.item), shows=lambda p: "整改报告")},
+    "supervision.attachment": {"GET": Call(lambda p: _u("supervision.attachment", attachment_id=p.attachment),
+                                           shows=lambda p: "%PDF")},
     "supervision.respond": {"POST": Call(lambda p: _u("supervision.respond", item_id=p.item), roles=ANSWERERS,
                                          write=True, data=lambda p: {"text": "矩阵"})},
     "supervision.close": {"POST": Call(lambda p: _u("supervision.close", item_id=p.item), roles=REVIEWERS,
@@ -411,6 +415,10 @@ def build_world(app, runner):
                                       region=region_by_code(unit)).id
              for unit, period, creator in ((own_unit, p_jm, admin), (pj_unit, p_jm, admin), (ym_unit, p_jm, admin),
                                            (sz_unit, p_sz, victim_sz))}
+    files = {unit: respond_supervision(db.session.get(SupervisionItem, item), admin, "矩阵整改",
+                                       attachments=[("整改.pdf", b"%PDF-1.4 matrix")],
+                                       folder=app.config["SUPERVISION_FILES"]).attachments[0].id
+             for unit, item in items.items()}
     circulars = {}
     for code, period in ((XINHUI, p_jm), (SHADUI, p_jm), (PENGJIANG, p_jm), (SUZHOU, p_sz)):
         issued = issue(new_draft(period, region_by_code(code), admin), admin)
@@ -424,7 +432,8 @@ def build_world(app, runner):
         return Place(region=region, grid=grid, unit=unit, period=period.id, campaign=campaign.id,
                      circular=issued, draft=draft, user=user.id, token=token, name=region_by_code(region).name,
                      doc_number=number, department=departments[department].id,
-                     department_name=departments[department].name, item=items[unit])
+                     department_name=departments[department].name, item=items[unit],
+                     attachment=files[unit])
 
     # Another region's things; its campaign is 宿州's for everyone, since 江门's is visible to every 江门 user.
     suzhou_place = place(SUZHOU, LINGBI, sz_unit, p_sz, suzhou, SUZHOU, victim_sz, spare_token(victim_sz), SUZHOU)
@@ -504,8 +513,9 @@ def request(who_client, method: str, call: Call, place: Place, htmx: bool, token
     return who_client.open(call.url(place), method=method, **kwargs)
 
 
-def test_every_route_refuses_other_regions_and_anonymous(app, runner, jiangmen, anhui, frozen_now):
+def test_every_route_refuses_other_regions_and_anonymous(app, runner, jiangmen, anhui, frozen_now, tmp_path):
     frozen_now(dt.datetime(2022, 10, 20, 10, 0))
+    app.config["SUPERVISION_FILES"] = str(tmp_path / "supervision")
     routes: dict[str, set[str]] = {}
     for rule in app.url_map.iter_rules():
         if rule.endpoint != "static":

@@ -72,7 +72,7 @@ query_values = st.one_of(st.sampled_from(ODD_VALUES), st.integers().map(str), st
 
 
 @pytest.fixture
-def site(client, auth, runner, jiangmen, frozen_now):
+def site(client, auth, runner, jiangmen, frozen_now, tmp_path):
     """A campaign of 江门市 with one draft row, and its city admin signed in (who may open every page)."""
     frozen_now(dt.datetime(2022, 10, 20, 10, 0))
     campaign, _ = create_campaign(name="江门市2023年度", root=jiangmen, start=dt.date(2022, 9, 1),
@@ -86,8 +86,11 @@ def site(client, auth, runner, jiangmen, frozen_now):
     department = add_department(campaign, "市民政局", ["hardship_should", "hardship_enrolled"])
     item = supervision.create(admin, campaign.periods[0], kind="order", matter="逾期未报送", due=dt.date(2022, 10, 15),
                               region=region_by_code(village))
+    client.application.config["SUPERVISION_FILES"] = str(tmp_path / "supervision")
+    attachment = supervision.respond(item, admin, "整改", attachments=[("整改.pdf", b"%PDF-1.4")],
+                                     folder=str(tmp_path / "supervision")).attachments[0]
     db.session.commit()
-    path_values = {"item_id": item.id, "code": "440705", "region_code": "440705", "period_id": campaign.periods[0].id,
+    path_values = {"item_id": item.id, "attachment_id": attachment.id, "code": "440705", "region_code": "440705", "period_id": campaign.periods[0].id,
                    "campaign_id": campaign.id, "user_id": admin.id, "circular_id": 1, "filename": "app.css",
                    "unit_code": village, "department_id": department.id}
     routes = sorted(rule.rule for rule in client.application.url_map.iter_rules() if "GET" in rule.methods)

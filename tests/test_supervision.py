@@ -346,3 +346,64 @@ def test_the_ninghe_demo_has_an_order_for_its_late_department(app, frozen_now):
     items = db.session.scalars(select(SupervisionItem)).all()
     assert [(i.subject_name, i.kind, i.status) for i in items] == [("区委老干部局", "order", "open")]
     assert items[0].number == "督办〔2026〕1号" and "逾期未报送" in items[0].matter
+
+
+# --- attachments -------------------------------------------------------------------------------
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def test_a_report_carries_pdf_and_images_that_only_readers_download(loop, client, auth, app, tmp_path):
+    import io
+    import os
+    app.config["SUPERVISION_FILES"] = str(tmp_path / "files")
+    item = loop.create().get_json()
+    auth.login("zhuji")
+    sent = client.post(f"/supervision/items/{item['id']}/response", content_type="multipart/form-data",
+                       data={"text": "已入户动员", "attachments": [(io.BytesIO(PDF), "整改报告.pdf"),
+                                                                  (io.BytesIO(PNG), "现场照片.png")]})
+    assert sent.status_code == 303
+    page = client.get(f"/supervision/items/{item['id']}").get_data(as_text=True)
+    assert "整改报告.pdf" in page and "现场照片.png" in page
+    from reporting.models import SupervisionAttachment
+    files = db.session.scalars(select(SupervisionAttachment).order_by(SupervisionAttachment.id)).all()
+    assert [(f.filename, f.content_type) for f in files] == [("整改报告.pdf", "application/pdf"),
+                                                             ("现场照片.png", "image/png")]
+    # kept under a random name outside the web root
+    assert sorted(os.listdir(tmp_path / "files")) == sorted(f.stored_as for f in files)
+    with client.get(f"/supervision/attachments/{files[0].id}") as download:
+        assert download.data == PDF and download.mimetype == "application/pdf"
+        assert "attachment" in download.headers["Content-Disposition"]
+    auth.logout()
+    auth.login("leader")
+    with client.get(f"/supervision/attachments/{files[1].id}") as download:
+        assert download.data == PNG
+    auth.logout()
+    auth.login("yongqiao")
+    assert client.get(f"/supervision/attachments/{files[0].id}").status_code == 403
+
+
+@pytest.mark.parametrize("name, data, message", [
+    ("说明.docx", b"PK\x03\x04 a word file", "不是PDF或图片"),
+    ("伪装.pdf", b"<html><script>alert(1)</script>", "不是PDF或图片"),
+    ("空.pdf", b"", "是空文件"),
+])
+def test_other_files_are_refused_and_nothing_is_saved(loop, client, auth, app, tmp_path, name, data, message):
+    import io
+    app.config["SUPERVISION_FILES"] = str(tmp_path / "files")
+    item = loop.create().get_json()
+    auth.login("zhuji")
+    refused = client.post(f"/supervision/items/{item['id']}/response", content_type="multipart/form-data",
+                          data={"text": "已整改", "attachments": [(io.BytesIO(data), name)]})
+    assert refused.status_code == 422 and message in refused.get_data(as_text=True)
+    assert loop.call("GET", f"/supervision/{item['id']}", "zhuji").get_json()["status"] == "open"
+    assert not (tmp_path / "files").exists() or not list((tmp_path / "files").iterdir())
+
+
+def test_an_attachment_may_weigh_ten_megabytes_and_no_more():
+    from reporting.supervision import SupervisionInvalid, attachment_type
+    assert attachment_type("满.pdf", b"%PDF-" + b"0" * (10 * 1024 * 1024 - 5)) == "application/pdf"
+    with pytest.raises(SupervisionInvalid, match="附件“大.pdf”超过10MB"):
+        attachment_type("大.pdf", b"%PDF-" + b"0" * (10 * 1024 * 1024 - 4))
+    assert attachment_type("照片.jpg", b"\xff\xd8\xff\xe0" + b"0" * 10) == "image/jpeg"

@@ -1,4 +1,4 @@
-"""supervision: 督办事项 (约谈 and 督办单) and their 整改报告
+"""supervision: 督办事项 (约谈 and 督办单), their 整改报告 and its attachments
 
 Revision ID: 0024_supervision
 Revises: 0020_report_department_index
@@ -78,8 +78,27 @@ def upgrade():
     with op.batch_alter_table('supervision_response', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_supervision_response_item_id'), ['item_id'], unique=False)
 
+    op.create_table(
+        'supervision_attachment',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('response_id', sa.Integer(), nullable=False),
+        sa.Column('filename', sa.String(length=200), nullable=False),
+        sa.Column('content_type', sa.String(length=40), nullable=False),
+        sa.Column('size', sa.Integer(), nullable=False),
+        sa.Column('stored_as', sa.String(length=64), nullable=False),
+        sa.ForeignKeyConstraint(['response_id'], ['supervision_response.id'],
+                                name=op.f('fk_supervision_attachment_response_id_supervision_response')),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_supervision_attachment')),
+        sa.UniqueConstraint('stored_as', name=op.f('uq_supervision_attachment_stored_as')),
+    )
+    with op.batch_alter_table('supervision_attachment', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_supervision_attachment_response_id'), ['response_id'], unique=False)
+
 
 def downgrade():
+    with op.batch_alter_table('supervision_attachment', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_supervision_attachment_response_id'))
+    op.drop_table('supervision_attachment')
     with op.batch_alter_table('supervision_response', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_supervision_response_item_id'))
     op.drop_table('supervision_response')

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import io
+import os
 
-from flask import Blueprint, abort, flash, request, send_file, url_for
+from flask import Blueprint, abort, current_app, flash, request, send_file, url_for
 from flask_login import current_user, login_required
 from werkzeug.exceptions import Forbidden
 
@@ -12,7 +13,7 @@ from forms.supervision import CloseForm, ReopenForm, ResponseForm, SupervisionFo
 from .. import access, clock, supervision
 from ..extensions import db
 from ..hierarchy import region_by_code
-from ..models import Department, Region, SupervisionItem
+from ..models import Department, Region, SupervisionAttachment, SupervisionItem
 from ..spreadsheets import file_name
 from . import go_to, id_arg, page_or_fragment, period_for
 
@@ -164,9 +165,35 @@ def respond(item_id: int):
     if not form.validate():
         return page_or_fragment("supervision/show.html", "steps",
                                 show_context(item, problem=_form_errors(form), response_form=form), 422)
-    return _step(item, lambda: supervision.respond(item, current_user, form.text.data, form.measures.data or "",
-                                                   form.promise.data or ""),
-                 f"已报送{item.number}的整改报告", response_form=form)
+    files = [(f.filename or "附件", f.read()) for f in request.files.getlist(form.attachments.name) if f.filename]
+    folder = current_app.config["SUPERVISION_FILES"]
+    written: list[str] = []
+
+    def run():
+        response = supervision.respond(item, current_user, form.text.data, form.measures.data or "",
+                                       form.promise.data or "", attachments=files, folder=folder)
+        written.extend(response.written)
+    try:
+        return _step(item, run, f"已报送{item.number}的整改报告", response_form=form)
+    except Exception:
+        for path in written:  # the report was not saved: nor are its files
+            os.remove(path)
+        raise
+
+
+@bp.get("/attachments/<int:attachment_id>")
+@login_required
+def attachment(attachment_id: int):
+    """A 整改报告's file, to those who may read the item only; always as a download."""
+    found = db.get_or_404(SupervisionAttachment, attachment_id, description="该附件不存在")
+    load_item(found.response.item_id)
+    path = supervision.attachment_path(found, current_app.config["SUPERVISION_FILES"])
+    if not os.path.exists(path):
+        abort(404, "该附件的文件已不存在")
+    with open(path, "rb") as stored:  # read whole (10 MB at most): no file stays open with the answer
+        data = stored.read()
+    return send_file(io.BytesIO(data), mimetype=found.content_type, as_attachment=True,
+                     download_name=found.filename)
 
 
 @bp.post("/items/<int:item_id>/close")
