@@ -153,10 +153,10 @@ def create(user: User, period: Period, *, kind: str, matter, due, region: Option
            ) -> SupervisionItem:
     """A new open item, numbered for the creator's level and year, with the unit's figures now.
     The caller has checked that `user` reviews the unit (access.can_supervise)."""
-    if kind not in KINDS:
-        raise SupervisionInvalid("kind 应为 interview（约谈）或 order（督办单）", "kind")
     matter = _text(matter, "matter", "督办事项", MATTER_MAX, required=True)
     due = _date(due, "due", "整改时限", required=True)
+    if kind not in KINDS:
+        raise SupervisionInvalid("kind 应为 interview（约谈）或 order（督办单）", "kind")
     requirement = _text(requirement, "requirement", "整改要求", TEXT_MAX)
     interview = interview or {}
     if not isinstance(interview, dict):
@@ -302,7 +302,9 @@ def item_json(item: SupervisionItem, today: dt.date, figures: bool = False) -> d
                        "place": item.interview_place, "interviewee": item.interviewee,
                        "interviewer": item.interviewer} if item.kind == "interview" else None),
         "responses": [{"text": r.text, "measures": r.measures, "promise": r.promise,
-                       "by": r.by.username if r.by else None, "at": r.at.isoformat()} for r in item.responses],
+                       "by": r.by.username if r.by else None, "at": r.at.isoformat(),
+                       "attachments": [{"id": a.id, "filename": a.filename, "content_type": a.content_type,
+                                        "size": a.size} for a in r.attachments]} for r in item.responses],
     }
     if figures:
         answer["figures"] = {"then": Standing(item.then_completion, item.then_rank).as_json(),
