@@ -86,6 +86,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         FONTS_DIR=os.environ.get("FONTS_DIR"),
         # how many reverse proxies (nginx) stand in front and set X-Forwarded-For/-Proto; 0: none
         TRUSTED_PROXIES=int(os.environ.get("TRUSTED_PROXIES", "0")),
+        # the 整改报告's attachments: on disk, outside the web root (instance/supervision by default)
+        SUPERVISION_FILES=os.environ.get("SUPERVISION_FILES") or os.path.join(app.instance_path, "supervision"),
         WTF_CSRF_TIME_LIMIT=None,
         # 三员分立 (等保2.0 三级): accounts to a security admin, the audit log to an audit admin
         SEPARATION_OF_DUTIES=os.environ.get("SEPARATION_OF_DUTIES", "0") == "1",
@@ -130,9 +132,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from reporting import cli
     from reporting.views import (admin, api, auth, circulars, dashboard, departments, filing, home, regions,
-                                 review, search, system_figures)
+                                 review, search, supervision, system_figures)
     for blueprint in (auth.bp, home.bp, regions.bp, filing.bp, dashboard.bp, circulars.bp, admin.bp, api.bp,
-                      review.bp, departments.bp, search.bp, system_figures.bp):
+                      review.bp, departments.bp, search.bp, supervision.bp, system_figures.bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens, not cookies
     cli.init_app(app)

@@ -191,3 +191,31 @@ def can_read_circular(user: Optional[User], circular) -> bool:
     if can_view(user, circular.region):
         return True
     return circular.status == "issued" and circular.region.contains(user.region)
+
+
+# --- 督办 (supervision items): the reviewing level issues, the unit's own filers answer ----------
+
+def can_supervise(user: Optional[User], region: Optional[Region] = None,
+                  department: Optional[Department] = None) -> bool:
+    """Who may create, close (销号) and send back (退回重新整改) a supervision item about a unit or
+    a department: the level that reviews its reports, the one that may 退回 them."""
+    if department is not None:
+        return can_review_department(user, department)
+    return region is not None and can_review(user, region)
+
+
+def can_answer_supervision(user: Optional[User], item) -> bool:
+    """The 整改报告 comes from the unit itself: a filer of its unit (or its department's filer), never
+    the level that reviews it."""
+    if not (user and user.is_authenticated and user.active):
+        return False
+    if item.department_id is not None:
+        return user.role == "department_filer" and user.department_id == item.department_id
+    return can_file(user, item.region) and not can_review(user, item.region)
+
+
+def can_read_supervision(user: Optional[User], item) -> bool:
+    """Whoever sees the unit (or the department) reads the items about it."""
+    if item.department_id is not None:
+        return can_view_department(user, item.department)
+    return can_view(user, item.region)

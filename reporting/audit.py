@@ -31,6 +31,8 @@ KINDS = {
     "login.success": "登录成功", "login.failure": "登录失败", "logout": "退出登录",
     "logout.others": "退出其他设备", "login.locked": "连续登录失败，账号锁定", "user.unlock": "解锁账号",
     "user.sessions_end": "强制退出登录", "audit.read": "查阅审计日志", "audit.export": "导出审计日志",
+    "supervision.create": "建立督办事项", "supervision.respond": "报送整改报告", "supervision.close": "督办销号",
+    "supervision.reopen": "退回重新整改",
 }
 
 #: the digest the first entry is chained to
@@ -176,6 +178,7 @@ WORDS = {
     "system_share": "与信息系统差异比例", "system_people": "与信息系统差异人数", "replaced": "替换单位数",
     "locked": "账号已锁定", "locked_until": "锁定至", "filter": "筛选条件", "count": "条数", "since": "起始日期",
     "until": "截止日期", "user": "用户", "kind": "类型", "action": "类型",
+    "matter": "督办事项", "due": "整改时限", "text": "整改情况", "attachments": "附件数",
 }
 
 

@@ -9,7 +9,7 @@ from typing import Callable, Optional
 from markupsafe import Markup
 from sqlalchemy import func, select
 
-from . import audit, charts, clock
+from . import audit, charts, clock, supervision
 from . import circular_document as document
 from .extensions import db
 from .departments import STANDING, DepartmentProgress, department_progress
@@ -169,6 +169,7 @@ def draft_body(result: Progress, requirements: str = "") -> str:
     if anomalous:
         problems.append(f"{_names(anomalous)}报送数据存在异常（如参保人数较上期减少），请核实后更正。")
     problems.extend(publication_lines(period, head.region))
+    problems.extend(supervision.circular_sentences(period, head.region, result.today or clock.today()))
     if not problems:
         problems.append("本期各地均按时报送，未发现突出问题。" if not result.pending else "本期未发现突出问题。")
     lines.extend(problems)

@@ -11,11 +11,11 @@ from typing import Callable
 
 from sqlalchemy import insert, select
 
-from . import clock
+from . import cache, clock, supervision
 from .campaigns import create_campaign
 from .extensions import db
 from .hierarchy import descendants_at, import_divisions, region_by_code
-from .models import Campaign, Region, Report, Revision, Target, User
+from .models import Campaign, Period, Region, Report, Revision, SupervisionItem, Target, User
 from .tally import rebuild as rebuild_tallies
 from .schedule import current_period, time_progress
 from .system_figures import import_figures
@@ -66,6 +66,7 @@ def load_demo(echo: Callable[[str], None] = print) -> str:
             echo(warning)
         _simulate(campaign, now)
     _accounts(city, echo)
+    _supervision(campaign, now)
     return f"演示数据已就绪：{city.name}，{name}（编号 {campaign.id}），{len(campaign.periods)}期"
 
 
@@ -83,6 +84,43 @@ def _accounts(city: Region, echo: Callable[[str], None]) -> None:
     for county in db.session.scalars(descendants_at(city, "county").order_by(Region.code)):
         staff = COUNTY_STAFF.get(county.code, ("", ""))
         ensure(f"filer_{county.code}", FILER_PASSWORD, "county_filer", county, *staff)
+
+
+#: the demo's 督办: a 约谈 of the slowest county, answered and 销号, and an order to the county that
+#: never filed a period, still unanswered past its time limit
+INTERVIEWED, ORDERED = "440785", "440784"
+
+
+def _supervision(campaign: Campaign, now: dt.datetime) -> None:
+    """One closed 约谈 and one overdue 督办单, made through the same steps as the site's (audited)."""
+    if db.session.scalar(select(SupervisionItem.id).join(Period).where(Period.campaign_id == campaign.id)):
+        return
+    due = [p for p in campaign.periods if p.due < now.date()]
+    if not due:
+        return
+    admin = db.session.scalar(select(User).where(User.username == ADMIN[0]))
+    interviewed, ordered = region_by_code(INTERVIEWED), region_by_code(ORDERED)
+    # the latest period that put the county on the 约谈名单 (the 约谈 follows the list)
+    period = next((p for p in reversed(due) if any(r.region.id == interviewed.id
+                                                   for r in cache.progress(p, campaign.root).interviews)), due[0])
+    item = supervision.create(
+        admin, period, kind="interview", region=interviewed,
+        matter=supervision.suggested_matter(period, interviewed) or "参保进度滞后",
+        requirement="分析进度滞后原因，落实包村责任，一周内报送整改报告", due=period.due + dt.timedelta(days=7),
+        interview={"date": period.due + dt.timedelta(days=1), "place": "市医保局三楼会议室",
+                   "interviewee": "恩平市医保局主要负责人", "interviewer": "市医保局分管副局长"})
+    filer = db.session.scalar(select(User).where(User.username == f"filer_{INTERVIEWED}"))
+    supervision.respond(item, filer, "已召开全市参保动员会，逐村通报进度，组织村干部入户动员",
+                        measures="每日通报各镇进度；对排名末位的村由镇领导包片督导",
+                        promise="下期完成率高于序时进度")
+    supervision.close(item, admin)
+    # the period the county never filed, if it is due already
+    missed = next((p for p in due if NEVER_FILED.get(p.seq) == ORDERED), None)
+    if missed is not None:
+        supervision.create(admin, missed, kind="order", region=ordered, matter=f"{missed.label}参保进度表逾期未报送",
+                           requirement="说明未报送原因，补报数据并报送整改报告",
+                           due=max(now.date() - dt.timedelta(days=2), missed.due))
+    db.session.flush()
 
 
 def _simulate(campaign: Campaign, now: dt.datetime) -> None:

@@ -7,7 +7,7 @@ from typing import Optional
 
 from flask_login import UserMixin
 from sqlalchemy import false as sa_false
-from sqlalchemy import (JSON, BigInteger, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Integer,
+from sqlalchemy import (JSON, BigInteger, Boolean, CheckConstraint, Date, DateTime, Float, ForeignKey, Integer,
                         LargeBinary, Numeric, String, Text, UniqueConstraint, Index, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -754,3 +754,99 @@ class CircularRead(db.Model):
     circular_id: Mapped[int] = mapped_column(ForeignKey("circular.id"), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(DateTime, default=clock.now)
+
+
+class SupervisionItem(db.Model):
+    """督办事项: a 约谈 or a 督办单 about one unit or one department for a period, followed to its 销号."""
+    __table_args__ = (UniqueConstraint("issuer_region_id", "year", "seq"),
+                      # about a unit of the tree or about a department, never both
+                      CheckConstraint("(region_id IS NULL) <> (department_id IS NULL)", name="one_subject"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("period.id"), index=True)
+    #: the unit concerned; None for an item about a department
+    region_id: Mapped[Optional[int]] = mapped_column(ForeignKey("region.id"), index=True)
+    department_id: Mapped[Optional[int]] = mapped_column(ForeignKey("department.id"), index=True)
+    #: interview (约谈) or order (督办单)
+    kind: Mapped[str] = mapped_column(String(10))
+    #: the issuing level: the region of the user who created it; its numbers run per year
+    issuer_region_id: Mapped[int] = mapped_column(ForeignKey("region.id"))
+    #: 督办〔year〕seq号
+    year: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(Integer)
+    #: 督办事项 (the problem), e.g. 连续2期排名末位
+    matter: Mapped[str] = mapped_column(Text)
+    #: 整改要求
+    requirement: Mapped[str] = mapped_column(Text, default="")
+    #: 整改时限
+    due: Mapped[dt.date] = mapped_column(Date)
+    # a 约谈's record: when, where, whom, by whom (what was said goes in `requirement`)
+    interview_date: Mapped[Optional[dt.date]] = mapped_column(Date)
+    interview_place: Mapped[str] = mapped_column(String(100), default="")
+    interviewee: Mapped[str] = mapped_column(String(100), default="")
+    interviewer: Mapped[str] = mapped_column(String(100), default="")
+    #: open, responded or closed
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    #: the unit's 完成率 and rank among its siblings when the item was made (None: not ranked)
+    then_completion: Mapped[Optional[float]] = mapped_column(Float)
+    then_rank: Mapped[Optional[int]] = mapped_column(Integer)
+    #: why it was last sent back (退回重新整改)
+    reopen_reason: Mapped[str] = mapped_column(Text, default="")
+    created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=clock.now)
+    closed_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
+    closed_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
+
+    period: Mapped[Period] = relationship()
+    region: Mapped[Optional[Region]] = relationship(foreign_keys=[region_id])
+    department: Mapped[Optional[Department]] = relationship()
+    issuer_region: Mapped[Region] = relationship(foreign_keys=[issuer_region_id])
+    created_by: Mapped[Optional[User]] = relationship(foreign_keys=[created_by_id])
+    closed_by: Mapped[Optional[User]] = relationship(foreign_keys=[closed_by_id])
+    responses: Mapped[list["SupervisionResponse"]] = relationship(back_populates="item",
+                                                                  order_by="SupervisionResponse.id")
+
+    @property
+    def number(self) -> str:
+        return f"督办〔{self.year}〕{self.seq}号"
+
+    @property
+    def subject_name(self) -> str:
+        return self.department.name if self.department_id else self.region.name
+
+    def is_overdue(self, today: dt.date) -> bool:
+        """逾期: still open (no 整改报告, or sent back) after its 整改时限."""
+        return self.status == "open" and today > self.due
+
+
+class SupervisionResponse(db.Model):
+    """整改报告: the unit's answer to a supervision item. Never changed; a new one follows a 退回."""
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("supervision_item.id"), index=True)
+    #: what was done
+    text: Mapped[str] = mapped_column(Text)
+    #: 整改措施
+    measures: Mapped[str] = mapped_column(Text, default="")
+    #: what it promises: a date or a figure (e.g. 12月15日前完成率达到90%)
+    promise: Mapped[str] = mapped_column(String(200), default="")
+    by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=clock.now)
+
+    item: Mapped[SupervisionItem] = relationship(back_populates="responses")
+    by: Mapped[Optional[User]] = relationship()
+    attachments: Mapped[list["SupervisionAttachment"]] = relationship(back_populates="response",
+                                                                      order_by="SupervisionAttachment.id")
+
+
+class SupervisionAttachment(db.Model):
+    """A file (PDF or image) sent with a 整改报告, kept on disk outside the web root under a random name."""
+    id: Mapped[int] = mapped_column(primary_key=True)
+    response_id: Mapped[int] = mapped_column(ForeignKey("supervision_response.id"), index=True)
+    #: the name it was uploaded with, shown and offered on download
+    filename: Mapped[str] = mapped_column(String(200))
+    #: application/pdf, image/png or image/jpeg, from the file's own first bytes
+    content_type: Mapped[str] = mapped_column(String(40))
+    size: Mapped[int] = mapped_column(Integer)
+    #: its name in the attachments folder (random: nothing of the upload reaches the file system)
+    stored_as: Mapped[str] = mapped_column(String(64), unique=True)
+
+    response: Mapped[SupervisionResponse] = relationship(back_populates="attachments")

@@ -13,13 +13,14 @@ from typing import Callable
 
 from sqlalchemy import insert, select
 
-from . import clock
+from . import clock, supervision
 from .campaigns import create_campaign
 from .demo import _submission_time, demo_window
 from .departments import add_department, add_indicator
 from .extensions import db
 from .hierarchy import descendants_at, import_divisions, region_by_code
-from .models import Campaign, Department, IssuingBody, Period, Region, Report, Revision, Target, User
+from .models import (Campaign, Department, IssuingBody, Period, Region, Report, Revision, SupervisionItem, Target,
+                     User)
 from .schedule import current_period, time_progress
 from .tally import rebuild as rebuild_tallies
 
@@ -79,6 +80,7 @@ def load_ninghe(echo: Callable[[str], None] = print) -> str:
         _issuing_body(county)
         _simulate(campaign, now)
     _accounts(campaign, county, echo)
+    _supervision(campaign, now)
     return (f"演示数据已就绪：{county.name}，{name}（编号 {campaign.id}），{len(campaign.periods)}期，"
             f"{len(DEPARTMENTS)}个部门")
 
@@ -111,6 +113,23 @@ def _accounts(campaign: Campaign, county: Region, echo: Callable[[str], None]) -
     for n, (username, name, _, _) in enumerate(DEPARTMENTS):
         ensure(username, FILER_PASSWORD, "department_filer", county, f"{name}填报员", f"1390226{n:04d}",
                department=departments[name])
+
+
+def _supervision(campaign: Campaign, now: dt.datetime) -> None:
+    """A 督办单 to the late department, open and waiting for its 整改报告 (made through the site's steps)."""
+    if db.session.scalar(select(SupervisionItem.id).join(Period).where(Period.campaign_id == campaign.id)):
+        return
+    due = [p for p in campaign.periods if p.deadline <= now]
+    if not due:
+        return
+    department = db.session.scalar(select(Department).where(Department.campaign_id == campaign.id,
+                                                             Department.name == LATE_DEPARTMENT))
+    admin = db.session.scalar(select(User).where(User.username == ADMIN[0]))
+    supervision.create(admin, due[-1], kind="order", department=department,
+                       matter=f"{due[-1].label}部门报表逾期未报送",
+                       requirement="即日补报离退休干部参保数据，说明逾期原因并报送整改报告",
+                       due=now.date() + dt.timedelta(days=3))
+    db.session.flush()
 
 
 def _simulate(campaign: Campaign, now: dt.datetime) -> None:

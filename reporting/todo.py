@@ -5,7 +5,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Optional
 
-from . import access, circular_reading, reminders, review
+from . import access, circular_reading, reminders, review, supervision
 from .extensions import db
 from .filing import filing_statuses
 from .models import LEVEL_NAMES, WRITER_ROLES, Campaign, Department, Period, Region, User
@@ -59,6 +59,7 @@ def todo(user: User, campaign: Optional[Campaign], current: Optional[Period], no
                               "与信息系统相差超过阈值", "filing.grid", {**grid, "period_id": latest.id},
                               detail="；".join(f"{name}{mismatch_text(t - s)}" for name, (t, s)
                                                in _named(gaps)[:10])))
+    items.extend(supervision_todo(user, now.date()))
     for message in reminders.received(region, limit=5):
         reminder = message.reminder
         if current is not None and reminder.period.campaign_id != current.campaign_id:
@@ -89,9 +90,26 @@ def _named(gaps: dict[int, tuple[int, int]]) -> list[tuple[str, tuple[int, int]]
     return [(name, gaps[region_id]) for region_id, name in units]
 
 
-def department_todo(department: Department) -> list[Item]:
-    """A department filer's to-do: its returned reports with their reasons, and the 催报 it received."""
+
+def supervision_todo(user: User, today: dt.date) -> list[Item]:
+    """督办: the items the user's unit must answer, with a countdown to the 整改时限, and the 整改报告
+    waiting for the user's 销号."""
     items = []
+    for item in supervision.waiting_for(user):
+        kind = "overdue" if item.is_overdue(today) else "supervision"
+        items.append(Item(kind, f"{item.number}（{supervision.KINDS[item.kind]}）：{item.subject_name}须于"
+                          f"{item.due.month}月{item.due.day}日前报送整改报告（{supervision.countdown(item, today)}）",
+                          "supervision.show", {"item_id": item.id}, detail=item.matter))
+    for item in supervision.awaiting_close(user):
+        items.append(Item("review", f"{item.number}：{item.subject_name}已报送整改报告，待销号或退回",
+                          "supervision.show", {"item_id": item.id}))
+    return items
+
+
+def department_todo(department: Department, user: Optional[User] = None,
+                    now: Optional[dt.datetime] = None) -> list[Item]:
+    """A department filer's to-do: its returned reports with their reasons, and the 催报 it received."""
+    items = supervision_todo(user, now.date()) if user is not None and now is not None else []
     for report, state in review.returned_for_department(department):
         items.append(Item("returned", f"{report.period.label}的报表已退回，请修改后重新提交", "departments.grid",
                           {"department_id": department.id, "period_id": report.period_id},

@@ -25,7 +25,9 @@ from reporting.extensions import db
 from reporting.departments import add_department
 from reporting.filing import import_reports, save_report
 from reporting.hierarchy import descendants_at, region_by_code
-from reporting.models import ApiToken, Region, Report, User
+from reporting.models import ApiToken, Region, Report, SupervisionItem, User
+from reporting.supervision import create as create_supervision
+from reporting.supervision import respond as respond_supervision
 
 CITY, XINHUI, PENGJIANG, SUZHOU = "4407", "440705", "440703", "3413"
 SHADUI, YAMEN, LINGBI = "440705106", "440705105", "341323"  # 沙堆镇, 崖门镇 (both 新会区), 灵璧县
@@ -53,6 +55,8 @@ REVIEWERS = frozenset({"city_admin", "county_filer"})
 #: who files a department's reports, and who may read them (those who see the region it sits at)
 DEPARTMENT_WRITERS = frozenset({"city_admin", "department_filer"})
 DEPARTMENT_READERS = frozenset({"city_admin", "viewer", "county_filer", "department_filer"})
+#: who answers a 督办 about a village of 沙堆镇: its township files it (the county and the city review it)
+ANSWERERS = frozenset({"township_filer"})
 PASSWORD = "correct-horse-battery"
 COUNTS = {"population": 3000, "should_enroll": 2600, "enrolled": 2000, "hardship_should": 80,
           "hardship_enrolled": 78, "students_enrolled": 400, "newborns_enrolled": 20, "college_enrolled": 0}
@@ -81,6 +85,8 @@ class Place:
     doc_number: str = ""  #: the issued circular's 发文字号
     department: int = 0  #: a department (条线) of the place's campaign
     department_name: str = ""
+    item: int = 0  #: a supervision item (督办) about the place's unit
+    attachment: int = 0  #: a file of the item's 整改报告
 
 
 @dataclass
@@ -334,6 +340,38 @@ ROUTES: dict[str, dict[str, Call]] = {
                                             roles=REVIEWERS, shows=lambda p: p.name)},
     "review.remind": {"POST": Call(lambda p: _u("review.remind", code=p.region, period_id=p.period),
                                    roles=REVIEWERS, write=True, data=lambda p: {})},
+    # 督办: the level that reviews the unit issues, closes and sends back; the unit's own filer answers
+    "supervision.index": {"GET": Call(lambda p: _u("supervision.index", code=p.region), shows=lambda p: p.name)},
+    "supervision.ledger": {"GET": Call(lambda p: _u("supervision.ledger", code=p.region), shows=lambda p: p.name)},
+    "supervision.new": {
+        "GET": Call(lambda p: _u("supervision.new", unit=p.unit, period=p.period), roles=REVIEWERS,
+                    shows=lambda p: "整改时限"),
+        "POST": Call(lambda p: _u("supervision.new", unit=p.unit, period=p.period), roles=REVIEWERS, write=True,
+                     data=lambda p: {"kind": "order", "matter": "矩阵", "due": "2022-10-30"}),
+    },
+    "supervision.show": {"GET": Call(lambda p: _u("supervision.show", item_id=p.item), shows=lambda p: "整改报告")},
+    "supervision.attachment": {"GET": Call(lambda p: _u("supervision.attachment", attachment_id=p.attachment),
+                                           shows=lambda p: "%PDF")},
+    "supervision.respond": {"POST": Call(lambda p: _u("supervision.respond", item_id=p.item), roles=ANSWERERS,
+                                         write=True, data=lambda p: {"text": "矩阵"})},
+    "supervision.close": {"POST": Call(lambda p: _u("supervision.close", item_id=p.item), roles=REVIEWERS,
+                                       write=True, data=lambda p: {})},
+    "supervision.reopen": {"POST": Call(lambda p: _u("supervision.reopen", item_id=p.item), roles=REVIEWERS,
+                                        write=True, data=lambda p: {"reason": "矩阵"})},
+    "api.create_supervision": {"POST": Call(lambda p: _u("api.create_supervision"), api=True, roles=REVIEWERS,
+                                            write=True, json=lambda p: {"region_code": p.unit, "period_id": p.period,
+                                                                        "kind": "order", "matter": "矩阵",
+                                                                        "due": "2022-10-30"})},
+    "api.list_supervision": {"GET": Call(lambda p: _u("api.list_supervision", region_code=p.region), api=True,
+                                         shows=lambda p: "督办〔2022〕")},
+    "api.get_supervision": {"GET": Call(lambda p: _u("api.get_supervision", item_id=p.item), api=True,
+                                        shows=lambda p: '"figures"')},
+    "api.respond_supervision": {"POST": Call(lambda p: _u("api.respond_supervision", item_id=p.item), api=True,
+                                             roles=ANSWERERS, write=True, json=lambda p: {"text": "矩阵"})},
+    "api.close_supervision": {"POST": Call(lambda p: _u("api.close_supervision", item_id=p.item), api=True,
+                                           roles=REVIEWERS, write=True, json=lambda p: {})},
+    "api.reopen_supervision": {"POST": Call(lambda p: _u("api.reopen_supervision", item_id=p.item), api=True,
+                                            roles=REVIEWERS, write=True, json=lambda p: {"reason": "矩阵"})},
 }
 
 
@@ -411,6 +449,14 @@ def build_world(app, runner):
     victim_pj = add_user("victim_pj", "county_filer", PENGJIANG, "陈晓敏", "13802216101")
     victim_sz = add_user("victim_sz", "county_filer", LINGBI, "宿州用户", "13955700002")
 
+    items = {unit: create_supervision(creator, period, kind="order", matter="矩阵督办", due=dt.date(2022, 10, 30),
+                                      region=region_by_code(unit)).id
+             for unit, period, creator in ((own_unit, p_jm, admin), (pj_unit, p_jm, admin), (ym_unit, p_jm, admin),
+                                           (sz_unit, p_sz, victim_sz))}
+    files = {unit: respond_supervision(db.session.get(SupervisionItem, item), admin, "矩阵整改",
+                                       attachments=[("整改.pdf", b"%PDF-1.4 matrix")],
+                                       folder=app.config["SUPERVISION_FILES"]).attachments[0].id
+             for unit, item in items.items()}
     circulars = {}
     for code, period in ((XINHUI, p_jm), (SHADUI, p_jm), (PENGJIANG, p_jm), (SUZHOU, p_sz)):
         issued = issue(new_draft(period, region_by_code(code), admin), admin)
@@ -424,7 +470,8 @@ def build_world(app, runner):
         return Place(region=region, grid=grid, unit=unit, period=period.id, campaign=campaign.id,
                      circular=issued, draft=draft, user=user.id, token=token, name=region_by_code(region).name,
                      doc_number=number, department=departments[department].id,
-                     department_name=departments[department].name)
+                     department_name=departments[department].name, item=items[unit],
+                     attachment=files[unit])
 
     # Another region's things; its campaign is 宿州's for everyone, since 江门's is visible to every 江门 user.
     suzhou_place = place(SUZHOU, LINGBI, sz_unit, p_sz, suzhou, SUZHOU, victim_sz, spare_token(victim_sz), SUZHOU)
@@ -507,11 +554,12 @@ def request(who_client, method: str, call: Call, place: Place, htmx: bool, token
 
 
 @pytest.mark.parametrize("separated", [False, True], ids=["together", "separation_of_duties"])
-def test_every_route_refuses_other_regions_and_anonymous(app, runner, jiangmen, anhui, frozen_now, separated):
+def test_every_route_refuses_other_regions_and_anonymous(app, runner, jiangmen, anhui, frozen_now, tmp_path, separated):
     """With SEPARATION_OF_DUTIES off the city admin holds accounts and the audit log too; with it on,
     only the security admin and the audit admin do, and the three duty roles read no figures."""
     frozen_now(dt.datetime(2022, 10, 20, 10, 0))
     app.config["SEPARATION_OF_DUTIES"] = separated
+    app.config["SUPERVISION_FILES"] = str(tmp_path / "supervision")
     routes: dict[str, set[str]] = {}
     for rule in app.url_map.iter_rules():
         if rule.endpoint != "static":

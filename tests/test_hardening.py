@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select, text
 
 from forms.admin import AuditFilterForm
+from reporting import supervision
 from reporting.campaigns import create_campaign
 from reporting.departments import add_department
 from reporting.extensions import db
@@ -71,7 +72,7 @@ query_values = st.one_of(st.sampled_from(ODD_VALUES), st.integers().map(str), st
 
 
 @pytest.fixture
-def site(client, auth, runner, jiangmen, frozen_now):
+def site(client, auth, runner, jiangmen, frozen_now, tmp_path):
     """A campaign of 江门市 with one draft row, and its city admin signed in (who may open every page)."""
     frozen_now(dt.datetime(2022, 10, 20, 10, 0))
     campaign, _ = create_campaign(name="江门市2023年度", root=jiangmen, start=dt.date(2022, 9, 1),
@@ -83,8 +84,13 @@ def site(client, auth, runner, jiangmen, frozen_now):
     village = db.session.scalars(descendants_at(region_by_code("440705"), "village")
                                  .with_only_columns(Region.code).order_by(Region.code)).first()
     department = add_department(campaign, "市民政局", ["hardship_should", "hardship_enrolled"])
+    item = supervision.create(admin, campaign.periods[0], kind="order", matter="逾期未报送", due=dt.date(2022, 10, 15),
+                              region=region_by_code(village))
+    client.application.config["SUPERVISION_FILES"] = str(tmp_path / "supervision")
+    attachment = supervision.respond(item, admin, "整改", attachments=[("整改.PDF", b"%PDF-1.4")],
+                                     folder=str(tmp_path / "supervision")).attachments[0]
     db.session.commit()
-    path_values = {"code": "440705", "region_code": "440705", "period_id": campaign.periods[0].id,
+    path_values = {"item_id": item.id, "attachment_id": attachment.id, "code": "440705", "region_code": "440705", "period_id": campaign.periods[0].id,
                    "campaign_id": campaign.id, "user_id": admin.id, "circular_id": 1, "filename": "app.css",
                    "unit_code": village, "department_id": department.id}
     routes = sorted(rule.rule for rule in client.application.url_map.iter_rules() if "GET" in rule.methods)
@@ -357,7 +363,8 @@ def test_a_password_change_or_reset_revokes_the_api_tokens(client, auth, runner,
 LATIN_ALLOWED = {"API", "PDF", "Excel", "WPS", "xlsx", "XLSX", "csv", "CSV", "admin", "xinhui", "Bearer",
                  "Authorization", "Chrome", "Firefox", "Edge", "Safari", "HTTP", "JSON", "UTF", "GBK",
                  "Enter", "Tab", "Shift", "Ctrl",  # keys of the keyboard, as printed on them
-                 "Werkzeug"}  # the test client's User-Agent, listed on the account page
+                 "Werkzeug",  # the test client's User-Agent, listed on the account page
+                 "KB", "MB"}  # sizes of files, as Chinese pages print them
 
 
 def english_on(html: str) -> set[str]:

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
-from .. import access, cache, clock, reminders, review
+from .. import access, cache, clock, reminders, review, supervision
 from ..circular_reading import addressed
 from ..extensions import db
 from ..filing import (ReportConflict, ReportRejected, find_report, is_report_unit, report_json,
@@ -19,7 +19,7 @@ from ..ranking import MEASURES, progress_json
 from . import (commit_keeping_rows, id_arg, period_for, period_or_404, region_or_404, tagged, tagged_region,
                unchanged)
 from ..departments import department_progress, report_answer
-from ..models import ApiToken, Campaign, Circular, Department, Period, User
+from ..models import ApiToken, Campaign, Circular, Department, Period, SupervisionItem, User
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -420,3 +420,102 @@ def audit_log():
                                         if request.args.get(k)}, "count": len(entries)})
         db.session.commit()
     return jsonify(entries=entries, next_page=page + 1 if len(rows) > AUDIT_PAGE else None)
+
+
+# --- 督办 (supervision items) ------------------------------------------------------------------
+
+def _supervised(run, status: int = 200):
+    """Run a supervision step in the request's transaction: the answer, or its error with nothing saved."""
+    try:
+        item = run()
+    except supervision.SupervisionInvalid as invalid:
+        db.session.rollback()
+        return error(422, str(invalid), invalid.field)
+    except supervision.SupervisionRefused as refused:
+        db.session.rollback()
+        return error(409, str(refused))
+    db.session.commit()
+    return jsonify(supervision.item_json(item, clock.today(), figures=True)), status
+
+
+def load_item(item_id: int) -> SupervisionItem:
+    item = db.get_or_404(SupervisionItem, item_id, description=f"督办事项 {item_id} 不存在")
+    if not access.can_read_supervision(g.api_user, item):
+        abort(403, "无权查看该督办事项")
+    return item
+
+
+@bp.post("/supervision")
+@token_required
+def create_supervision():
+    body = _body()
+    code, department_id, period_id = body.get("region_code"), body.get("department_id"), body.get("period_id")
+    if (code is None) == (department_id is None):
+        return error(422, "需要 region_code 或 department_id 之一", "region_code")
+    if isinstance(period_id, bool) or not isinstance(period_id, int):
+        return error(422, "需要 period_id（整数）", "period_id")
+    if department_id is not None and (isinstance(department_id, bool) or not isinstance(department_id, int)
+                                      or not 0 < department_id < 2 ** 31):
+        return error(422, "department_id 应为部门编号（整数）", "department_id")
+    if code is not None and not isinstance(code, str):
+        return error(422, "region_code 应为字符串", "region_code")
+    region = load_region(code) if code is not None else None
+    department = (db.get_or_404(Department, department_id, description=f"部门 {department_id} 不存在")
+                  if department_id is not None else None)
+    if not access.can_supervise(g.api_user, region, department):
+        abort(403, "只有审核该单位报表的上级单位可以建立督办事项")
+    period = load_period(period_id)
+    return _supervised(lambda: supervision.create(
+        g.api_user, period, kind=body.get("kind"), matter=body.get("matter"), due=body.get("due"),
+        region=region, department=department, requirement=body.get("requirement") or "",
+        interview=body.get("interview")), 201)
+
+
+@bp.get("/supervision")
+@token_required
+def list_supervision():
+    region = load_region(request.args.get("region_code") or g.api_user.region.code)
+    access.require(g.api_user, region)
+    status = request.args.get("status") or None
+    if status is not None and status not in (*supervision.STATUSES, "overdue"):
+        return error(400, "status 应为 open、responded、closed 或 overdue", "status")
+    today = clock.today()
+    return jsonify([supervision.item_json(item, today) for item in supervision.items_about(region, status, today)])
+
+
+@bp.get("/supervision/<int:item_id>")
+@token_required
+def get_supervision(item_id: int):
+    item = load_item(item_id)
+    return jsonify(supervision.item_json(item, clock.today(), figures=True))
+
+
+@bp.post("/supervision/<int:item_id>/response")
+@token_required
+def respond_supervision(item_id: int):
+    item = load_item(item_id)
+    if not access.can_answer_supervision(g.api_user, item):
+        abort(403, f"只有{item.subject_name}的填报人员可以报送整改报告")
+    body = _body()
+    return _supervised(lambda: supervision.respond(item, g.api_user, body.get("text"), body.get("measures") or "",
+                                                   body.get("promise") or "").item)
+
+
+@bp.post("/supervision/<int:item_id>/close")
+@token_required
+def close_supervision(item_id: int):
+    item = load_item(item_id)
+    if not access.can_supervise(g.api_user, item.region, item.department):
+        abort(403, "只有督办单位可以销号")
+    _body()
+    return _supervised(lambda: supervision.close(item, g.api_user))
+
+
+@bp.post("/supervision/<int:item_id>/reopen")
+@token_required
+def reopen_supervision(item_id: int):
+    item = load_item(item_id)
+    if not access.can_supervise(g.api_user, item.region, item.department):
+        abort(403, "只有督办单位可以退回重新整改")
+    body = _body()
+    return _supervised(lambda: supervision.reopen(item, g.api_user, body.get("reason"), body.get("due")))

@@ -8,7 +8,7 @@ from flask import (Blueprint, make_response, redirect, render_template, request,
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from .. import access, cache, clock, reminders, review
+from .. import access, cache, clock, reminders, review, supervision
 from .. import charts as chart_svg
 from ..departments import department_progress
 from ..extensions import db
@@ -107,7 +107,11 @@ def board(region: Region, period: Period) -> dict:
                 department_chased=reminders.chased_departments(period, region),
                 corrected=under(changes.corrected), late_filed=under(changes.late_filed), changes=changes,
                 may_review=access.can_review_under(current_user, region) or access.can_remind(current_user, region),
-                may_load_system=access.can_load_system_figures(current_user, period.campaign.root))
+                may_load_system=access.can_load_system_figures(current_user, period.campaign.root),
+                supervised=supervision.counts_by_child(region, clock.today()),
+                supervision_items=[i for i in supervision.items_about(region, None, clock.today())
+                                   if i.status != "closed"][:10],
+                may_supervise=lambda unit: access.can_supervise(current_user, unit))
 
 
 @bp.get("/<code>/charts")
