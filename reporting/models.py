@@ -592,6 +592,25 @@ class Review(db.Model):
         return self.state == "approved" or self.published_lock
 
 
+class HeldEdit(db.Model):
+    """What a filer typed into a grid row that could not be saved yet (a cell in error, a correction
+    waiting for its 修改原因, a refused correction): kept with its errors, for every browser of the
+    account, until the row is saved or the filer discards it (放弃修改)."""
+    __table_args__ = (UniqueConstraint("period_id", "region_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("period.id"))
+    #: the report-level unit of the row
+    region_id: Mapped[int] = mapped_column(ForeignKey("region.id"), index=True)
+    #: the row's cells as typed (text, errors and all), by indicator key
+    typed: Mapped[dict] = mapped_column(JSON)
+    #: why it was not saved: [[field or None, message], ...]
+    errors: Mapped[list] = mapped_column(JSON)
+    user_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=clock.now)
+
+    user: Mapped[Optional[User]] = relationship()
+
+
 class ReviewAction(db.Model):
     """One review step, as it happened: 退回, 审核通过, or 通报锁定. Never changed."""
     id: Mapped[int] = mapped_column(primary_key=True)
