@@ -112,6 +112,21 @@ document.addEventListener("grid-cells", function (event) {
     input.classList.toggle("warned", detail.warned.indexOf(input.name) >= 0);
     input.setAttribute("aria-invalid", detail.invalid.indexOf(input.name) >= 0 ? "true" : "false");
   });
+  row.classList.toggle("held", !!detail.held);
+});
+
+// A correction held for want of its 修改原因 goes again once the reason is typed: each held row
+// re-sends itself (with the reason, which every row's save includes).
+var reasonTimer = null;
+document.addEventListener("input", function (event) {
+  if (event.target.id !== "reason") { return; }
+  clearTimeout(reasonTimer);
+  reasonTimer = setTimeout(function () {
+    if (!event.target.value.trim()) { return; }
+    document.querySelectorAll("#filing-grid tr.unit.held").forEach(function (row) {
+      row.dispatchEvent(new Event("input", {bubbles: true}));
+    });
+  }, 600);
 });
 
 // A link of the submission summary lands in its cell, centred clear of the sticky header and
