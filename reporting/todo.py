@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from . import access, circular_reading, reminders, review
-from .filing import filing_statuses
+from .filing import department_statuses, filing_statuses
 from .models import LEVEL_NAMES, WRITER_ROLES, Campaign, Department, Period, User
 
 
@@ -72,13 +72,32 @@ def todo(user: User, campaign: Optional[Campaign], current: Optional[Period], no
     return items
 
 
-def department_todo(department: Department) -> list[Item]:
-    """A department filer's to-do: its returned reports with their reasons, and the 催报 it received."""
+def department_todo(department: Department, current: Optional[Period] = None,
+                    now: Optional[dt.datetime] = None) -> list[Item]:
+    """A department filer's to-do, as a county's: its returned reports with their reasons, its overdue,
+    draft and due periods (the current one and the three before it), and the 催报 it received."""
     items = []
     for report, state in review.returned_for_department(department):
         items.append(Item("returned", f"{report.period.label}的报表已退回，请修改后重新提交", "departments.grid",
                           {"department_id": department.id, "period_id": report.period_id},
                           detail=f"退回原因：{state.reason}", at=state.at))
+    if current is not None and now is not None:
+        periods = [p for p in department.campaign.periods if current.seq - 4 < p.seq <= current.seq]
+        filed = department_statuses(department, periods)
+        for period in periods:
+            args = {"department_id": department.id, "period_id": period.id}
+            status = filed.get(period.id)
+            if status == "submitted":
+                continue
+            if now >= period.deadline:
+                items.append(Item("overdue", f"{period.label}已逾期，" + ("草稿尚未提交" if status == "draft" else "尚未报送"),
+                                  "departments.grid", args))
+            elif status == "draft":
+                items.append(Item("draft", f"{period.label}的草稿尚未提交，{period.due.month}月{period.due.day}日截止",
+                                  "departments.grid", args))
+            elif period == current:
+                items.append(Item("due", f"{period.label}尚未报送，{period.due.month}月{period.due.day}日截止",
+                                  "departments.grid", args))
     for message in reminders.received(None, limit=5, department=department):
         reminder = message.reminder
         items.append(Item("reminder", f"收到催报（{reminder.period.label}）", "departments.grid",
