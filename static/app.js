@@ -129,17 +129,56 @@ document.addEventListener("input", function (event) {
   }, 600);
 });
 
-// A link of the submission summary lands in its cell, centred clear of the sticky header and
-// selected, so that the right number is typed straight over the wrong one.
+// Going to a unit's row (a search result, a 待办 link #u-…, an error link, a held row) lands it just
+// below the grid's sticky header, highlighted, with its first open cell focused.
+function landOnRow(row, cell) {
+  var wrap = row.closest(".grid-wrap");
+  var head = row.closest("table").querySelector("thead");
+  var headHeight = head ? head.getBoundingClientRect().height : 0;
+  if (wrap && wrap.scrollHeight > wrap.clientHeight) {
+    wrap.scrollIntoView({block: "nearest"});
+    wrap.scrollTop += row.getBoundingClientRect().top - wrap.getBoundingClientRect().top - headHeight - 4;
+  } else {
+    // the page itself scrolls (phones): the header sticks at the top of the window
+    window.scrollBy(0, row.getBoundingClientRect().top - headHeight - 4);
+  }
+  document.querySelectorAll("#filing-grid tr.landed").forEach(function (other) { other.classList.remove("landed"); });
+  row.classList.add("landed");
+  var input = cell || row.querySelector("input[data-col]:not([disabled])");
+  if (input) {
+    input.focus({preventScroll: true});
+    if (input.select) { input.select(); }
+  }
+}
+
+function landOnHash() {
+  var hash = window.location.hash;
+  if (hash.indexOf("#u-") !== 0) { return; }
+  var row = document.getElementById(hash.slice(1));
+  if (row && row.closest("#filing-grid")) { landOnRow(row); }
+}
+window.addEventListener("load", landOnHash);
+window.addEventListener("hashchange", landOnHash);
+
+document.addEventListener("click", function (event) {
+  var link = event.target.closest("a[href*='#u-']");
+  if (!link || link.closest("#submit-panel .summary")) { return; }
+  var row = document.getElementById(link.hash.slice(1));
+  if (!row || !row.closest("#filing-grid") || link.pathname !== window.location.pathname) { return; }
+  event.preventDefault();
+  history.replaceState(null, "", link.hash);
+  landOnRow(row);
+});
+
+// A link of the submission summary lands in its cell, clear of the sticky header and selected, so
+// that the right number is typed straight over the wrong one.
 document.addEventListener("click", function (event) {
   var link = event.target.closest("#submit-panel .summary a[href^='#']");
   var target = link && document.getElementById(link.hash.slice(1));
   var input = target && (target.matches("input[data-col]") ? target : target.querySelector("input[data-col]"));
   if (!input || !input.closest("#filing-grid") || input.disabled) { return; }
   event.preventDefault();
-  input.scrollIntoView({block: "center"});
-  input.focus({preventScroll: true});
-  input.select();
+  landOnRow(input.closest("tr"), input);
 });
 
 // A refused submission marks the cells its summary names (the page may have been reloaded since
