@@ -31,6 +31,14 @@ document.addEventListener("DOMContentLoaded", function () {
   ];
 });
 
+// A form with data-confirm (全部审核通过, naming how many) asks before it is sent.
+document.addEventListener("submit", function (event) {
+  var form = event.target.closest("form[data-confirm]");
+  var button = event.submitter;
+  if (!form || (button && button.value !== "approve")) { return; }
+  if (!window.confirm(form.dataset.confirm)) { event.preventDefault(); }
+});
+
 // A <select data-autosubmit> submits its form when changed.
 document.addEventListener("change", function (event) {
   if (event.target.matches("select[data-autosubmit]")) { event.target.form.requestSubmit(); }
