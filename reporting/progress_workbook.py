@@ -112,7 +112,7 @@ def write_progress_form(*, title: str, unit_name: str, as_of: dt.date, due: dt.d
     sheet.row_dimensions[1].height = 36
 
     thirds = _split(width, 3)
-    texts = [f"填报单位（盖章）：{unit_name}", f"截止时间：{as_of.month}月{as_of.day}日", "单位：人、%"]
+    texts = [f"填报单位（盖章）：{unit_name}", f"数据截至：{as_of.month}月{as_of.day}日", "单位：人、%"]
     for (start, end), text, align in zip(thirds, texts, ("left", "center", "right")):
         cell = sheet.cell(row=2, column=start, value=_safe_text(text))
         cell.alignment = Alignment(horizontal=align, vertical="center")

@@ -93,7 +93,7 @@ def test_county_filer_types_pastes_fixes_and_submits(page, period, tmp_path):
     open_grid(page)
     assert page.url.endswith(f"/filing/{period.id}/440705")  # the current period opens
     head = page.locator(".form-head")
-    expect(head).to_contain_text("截止时间：2022年9月30日")
+    expect(head).to_contain_text("数据截至：2022年9月30日")
     expect(head).to_contain_text("报送截止：2022年10月8日")
     subtotal = page.locator(f"#sub-{HUICHENG} td.num")
     total = page.locator("#total-row td.num")

@@ -57,7 +57,7 @@ def test_grid_full_page_and_fragment(client, grid):
     page = client.get(grid.url)
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "<html" in html
-    assert "填报单位：新会区医疗保障局" in html and "截止时间：2022年9月30日" in html
+    assert "填报单位：新会区医疗保障局" in html and "数据截至：2022年9月30日" in html
     assert "报送截止：2022年10月8日" in html
     assert html.count('class="unit"') == len(grid.units)
     assert 'id="sub-440705001"' in html and "会城街道 小计" in html and 'id="total-row"' in html
@@ -319,3 +319,18 @@ def test_a_unit_name_and_an_indicator_label_are_escaped_in_every_cell(client, gr
     assert "<b " not in row and "<i>" not in row and 'onmouseover="x"' not in row
     assert "&lt;b onmouseover=&#34;x&#34;&gt;甲&amp;乙&lt;/b&gt;" in row
     assert 'aria-label="&lt;b onmouseover=&#34;x&#34;&gt;甲&amp;乙&lt;/b&gt; 常住&lt;i&gt;人口&lt;/i&gt;&#34;"' in row
+
+
+def test_a_viewer_is_offered_to_view_not_to_fill(client, auth, jiangmen, frozen_now):
+    create_campaign(name="江门市2023年度", root=jiangmen, start=dt.date(2022, 9, 1), end=dt.date(2022, 12, 31),
+                    first_due=dt.date(2022, 10, 1))
+    db.session.commit()
+    frozen_now(dt.datetime(2022, 10, 5, 10, 0))
+    make_user("viewer", "viewer", "4407")
+    make_user("admin", "city_admin", "4407")
+    auth.login("viewer")
+    page = client.get("/filing/").get_data(as_text=True)
+    assert "选择要查看的县（市、区）" in page and "代填" not in page
+    auth.logout()
+    auth.login("admin")
+    assert "选择要查看或代填的县（市、区）" in client.get("/filing/").get_data(as_text=True)

@@ -285,6 +285,7 @@ def index():
     code = request.args.get("region") or region.code
     if LEVELS.index(region.level) < LEVELS.index("county") and "region" not in request.args:
         return render_template("filing/choose.html", region=region, period=period,
+                               may_file=access.can_file(current_user, region),
                                counties=db.session.scalars(descendants_at(region, "county")
                                                            .order_by(Region.code)).all())
     return redirect(url_for("filing.grid", period_id=period.id, code=code))
