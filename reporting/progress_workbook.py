@@ -149,12 +149,21 @@ def _layout(columns: list[Column], rate_of: tuple[str, str] | None) -> list[Colu
     numerator, denominator = rate_of
     if numerator not in keys or denominator not in keys:
         raise ValueError(f"参保率所需的指标 {numerator}、{denominator} 不在进度表中")
-    # The rate follows the numerator and the 其中 parts that hang under it, as in seed 002.
+    layout.insert(rate_column(columns, numerator), None)
+    return layout
+
+
+def rate_column(columns, numerator: str = "enrolled") -> int:
+    """How many of the form's indicators (`columns`, in form order, each with key and part_of) come
+    before the computed 参保率: it follows the numerator and the 其中 parts under it, as in seed 002.
+    The grid and the workbook both place it here. Without the numerator, it comes last."""
+    keys = [c.key for c in columns]
+    if numerator not in keys:
+        return len(keys)
     at = keys.index(numerator) + 1
     while at < len(columns) and columns[at].part_of is not None:
         at += 1
-    layout.insert(at, None)
-    return layout
+    return at
 
 
 def _part_groups(layout: list[Column | None]) -> list[tuple[int, int]]:

@@ -334,3 +334,19 @@ def test_a_viewer_is_offered_to_view_not_to_fill(client, auth, jiangmen, frozen_
     auth.logout()
     auth.login("admin")
     assert "选择要查看或代填的县（市、区）" in client.get("/filing/").get_data(as_text=True)
+
+
+def test_the_grid_and_its_workbook_have_the_same_column_order(client, grid):
+    from openpyxl import load_workbook
+    page = client.get(grid.url).get_data(as_text=True)
+    head = page[page.index("<thead>"):page.index("</thead>")]
+    order = lambda labels, text: sorted(labels, key=lambda label: text.index(label))  # noqa: E731
+    labels = [i.label for i in grid.campaign.indicators if not i.part_of] + ["居民医保参保率"]
+    sheet = load_workbook(io.BytesIO(client.get(f"{grid.url}/form.xlsx").data)).active
+    in_sheet = sorted(labels, key=lambda label: column_of(sheet, label))
+    assert order(labels, head) == in_sheet
+    # 参保率 right after 已参保 and its 其中 parts, before 大学生, as in seed 002's form
+    assert in_sheet.index("居民医保参保率") < in_sheet.index("大学生参保人数")
+    row = page[page.index(f'id="u-{grid.units[0].code}"'):]
+    row = row[:row.index("</tr>")]
+    assert row.index(f'id="rate-{grid.units[0].code}"') < row.index("college_enrolled")

@@ -31,11 +31,13 @@ from ..rollup import FILED, child_totals, rate_of
 from ..schedule import current_period
 from ..sql import among
 from ..spreadsheets import TableError, file_name
+from ..progress_workbook import rate_column
 from ..workbook_upload import carry_rows, foreign_form, outcome_message
 from . import commit_keeping_rows, go_to, id_arg, page_or_fragment
 
 bp = Blueprint("filing", __name__, url_prefix="/filing")
 bp.add_app_template_global(with_carried)
+bp.add_app_template_global(rate_column)
 
 
 # --- loading and checking --------------------------------------------------------------------
