@@ -541,6 +541,13 @@ class Circular(db.Model):
             return None
         return f"{self.doc_prefix}〔{self.doc_year}〕{self.doc_seq}号"
 
+    @property
+    def data_label(self) -> str:
+        """What its numbers describe, for lists and headings: 第5期，数据截至11月30日 (the circular's own
+        serial, its 期号, is another count and is not named beside a period's data)."""
+        as_of = self.period.as_of
+        return f"{self.period.label}，数据截至{as_of.month}月{as_of.day}日"
+
 
 class AuditEntry(db.Model):
     """One write, as it happened: who, when, what, where, before and after. Never changed."""

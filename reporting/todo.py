@@ -58,7 +58,7 @@ def todo(user: User, campaign: Optional[Campaign], current: Optional[Period], no
         items.append(Item("reminder", f"收到催报（{reminder.period.label}）", endpoint, args,
                           detail=message.text, at=reminder.at))
     for circular in circular_reading.unread(user, limit=10):
-        items.append(Item("circular", f"未读通报：{circular.doc_number} {circular.title}（第{circular.issue_no}期）",
+        items.append(Item("circular", f"未读通报：{circular.doc_number} {circular.title}（{circular.data_label}）",
                           "circulars.show", {"circular_id": circular.id}, at=circular.issued_at))
     if current is not None and access.can_review_under(user, region):
         waiting = sum(c.pending for c in review.review_counts(current, region).values())

@@ -34,3 +34,19 @@ def test_the_forecast_is_not_called_a_warning_and_never_followed_by_none(filed, 
     assert "预计无法按期完成" in shown and "预警" not in shown and not shown.endswith("无")
     assert standing_with(projected_completion=1.2, **calm).endswith("<dd>无")
     assert "约谈预警" in standing_with(projected_completion=1.2, **{**calm, "interview_warning": True})
+
+
+def test_a_circular_is_named_by_its_number_and_its_data_not_its_serial(filed, client, auth, frozen_now):
+    import datetime as dt
+    campaign, period = filed
+    second = campaign.periods[1]
+    frozen_now(dt.datetime(2022, 10, 20, 9, 0))
+    circular = issue(new_draft(second, region_by_code("4407"), user("admin")), user("admin"))
+    db.session.commit()
+    as_of = second.as_of
+    named = f"{second.label}，数据截至{as_of.month}月{as_of.day}日"
+    auth.login("xinhui")
+    for url in ("/", "/circulars/", f"/circulars/{circular.id}"):
+        page = client.get(url).get_data(as_text=True)
+        assert named in page and circular.doc_number in page, url
+        assert "（第1期）" not in page, url  # the circular's serial beside period 2's data
