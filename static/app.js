@@ -224,6 +224,23 @@ document.addEventListener("click", function (event) {
   if (event.target.closest("[data-print]")) { window.print(); }
 });
 
+// The printed grid shows each count with thousands separators, as its subtotals are printed.
+window.addEventListener("beforeprint", function () {
+  document.querySelectorAll("#filing-grid input[data-col]").forEach(function (input) {
+    var shown = input.parentNode.querySelector(".print-value");
+    if (!shown) {
+      shown = document.createElement("span");
+      shown.className = "print-value";
+      input.parentNode.appendChild(shown);
+    }
+    var text = input.value.trim();
+    shown.textContent = /^\d+$/.test(text) ? Number(text).toLocaleString("en-US") : text;
+  });
+});
+window.addEventListener("afterprint", function () {
+  document.querySelectorAll("#filing-grid .print-value").forEach(function (span) { span.remove(); });
+});
+
 // The printed footer shows what the footer fields hold now, typed or not yet submitted.
 window.addEventListener("beforeprint", function () {
   document.querySelectorAll("[data-print-of]").forEach(function (span) {

@@ -24,7 +24,10 @@ def assert_landed(page, code):
     row = page.locator(f"#u-{code}")
     expect(row).to_have_class("unit landed")
     geometry = page.evaluate("""(id) => {
-        const row = document.getElementById(id), head = row.closest("table").querySelector("thead");
+        const row = document.getElementById(id);
+        // the header cells stick, not the thead element: the lowest of them is the header's bottom
+        const head = {getBoundingClientRect: () => ({bottom: Math.max(...Array.from(
+            row.closest("table").querySelectorAll("thead th"), th => th.getBoundingClientRect().bottom))})};
         const wrap = row.closest(".grid-wrap").getBoundingClientRect();
         return {row: row.getBoundingClientRect().top, bottom: row.getBoundingClientRect().bottom,
                 head: head.getBoundingClientRect().bottom, wrapBottom: wrap.bottom,
