@@ -25,13 +25,13 @@ from ..filing import (FILER_FIELDS, SYSTEM_FILER, ImportRejected, ReportConflict
 from ..filing import history as report_history
 from ..hierarchy import descendants_at, grid_regions, region_by_code
 from ..indicators import fields
-from ..validation import Issue
 from ..models import LEVELS, VALUE_SLOTS, Campaign, Period, Region, Report, Review
+from ..progress_workbook import rate_column
 from ..rollup import FILED, child_totals, rate_of
 from ..schedule import current_period
 from ..sql import among
 from ..spreadsheets import TableError, file_name
-from ..progress_workbook import rate_column
+from ..validation import Issue
 from ..workbook_upload import carry_rows, foreign_form, outcome_message
 from . import commit_keeping_rows, go_to, id_arg, page_or_fragment
 
