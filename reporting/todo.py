@@ -5,14 +5,14 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Optional
 
-from . import access, circular_reading, reminders, review
+from . import access, circular_reading, held, reminders, review
 from .filing import department_statuses, filing_statuses
 from .models import LEVEL_NAMES, WRITER_ROLES, Campaign, Department, Period, User
 
 
 @dataclass
 class Item:
-    #: overdue, draft, due, returned, reminder, circular or review
+    #: overdue, draft, due, held, returned, reminder, circular or review
     kind: str
     text: str
     #: the endpoint and arguments of the page where the user acts on it
@@ -33,6 +33,12 @@ def todo(user: User, campaign: Optional[Campaign], current: Optional[Period], no
             items.append(Item("returned", f"{report.region.name}{report.period.label}的报表已退回，请修改后重新提交",
                               "filing.grid", {**grid, "period_id": report.period_id, "_anchor": f"u-{report.region.code}"},
                               detail=f"退回原因：{state.reason}", at=state.at))
+        if current is not None:
+            unsaved = held.held_under(current, region)
+            if unsaved:  # typing kept unsaved (an error, a missing 修改原因) waits for its filer
+                items.append(Item("held", f"{current.label}有{len(unsaved):,}个{word}的输入尚未保存，请改正或放弃修改",
+                                  "filing.grid", {**grid, "period_id": current.id,
+                                                  "_anchor": f"u-{unsaved[0][0]}"}))
         # the current period and the three before it: older ones are for the dashboard, not a to-do
         periods = [p for p in campaign.periods
                    if current is None or current.seq - 4 < p.seq <= current.seq]

@@ -57,6 +57,10 @@ def test_a_row_with_a_negative_cell_keeps_every_cell_typed_after_a_reload(filed,
         assert 'class="invalid"' in row and "未保存" in row
         assert "以下1个单位的输入尚未保存" in page and f'href="#u-{unit}"' in page
 
+    # the filer's home page lists it too, with a link to the row
+    home = client.get("/").get_data(as_text=True)
+    assert f"{period.label}有1个村（社区）的输入尚未保存" in home and f"#u-{unit}" in home
+
     # fixed: the row is saved with every cell, and nothing is held any more
     fixed = client.post(f"/filing/{period.id}/{HESHAN}/units/{unit}", headers=HX,
                         data={"population": "3100", "should_enroll": "2700", "enrolled": "2050",
