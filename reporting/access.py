@@ -154,6 +154,11 @@ def can_review_under(user: Optional[User], region: Region) -> bool:
     return user.region_id != region.id and _delegated(user, region)
 
 
+def reviewing_unit(region: Region) -> Optional[Region]:
+    """The unit whose reviewer reopens what `region`'s filer filed (退回): the level above it."""
+    return region.parent
+
+
 def can_review_department(user: Optional[User], department: Department) -> bool:
     """A department's reviewer is the level above it: a city admin whose region holds the region it
     sits at (the 区医保局 its figures go to). Its own filer never reviews it."""

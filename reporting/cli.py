@@ -518,6 +518,8 @@ def holidays_notice(year: int, file):
     for line in notice.lines:
         click.echo(f"{line.name}：放假 {', '.join(map(str, line.off)) or '无'}；"
                    f"上班 {', '.join(map(str, line.workdays)) or '无'}")
+    for text in notice.unrecognized:
+        click.echo(f"未识别（没有日期，不录入）：{text}", err=True)
     if notice.problems:
         for problem in notice.problems:
             click.echo(problem, err=True)
@@ -525,7 +527,7 @@ def holidays_notice(year: int, file):
     if not notice.days():
         raise click.ClickException("没有读到任何节日安排")
     with one_transaction():
-        outcome = enter_days(notice.days(), None, f"{year}年节假日安排")
+        outcome = enter_days(notice.days(), None, f"{year}年节假日安排", notice.notes())
     click.echo(f"已录入{len(notice.days())}天（新增{outcome.added}，修改{outcome.updated}）")
     _official_note({year})
     _echo_plan(outcome.plan)

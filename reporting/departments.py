@@ -17,6 +17,7 @@ from . import audit, cache
 from .extensions import db
 from .filing import late_status, report_json
 from .indicators import HARDSHIP_ENROLLED, HARDSHIP_SHOULD, RATE_DENOMINATOR, RATE_NUMERATOR
+from .validation import ENROLLED_SUFFIX, SHOULD_SUFFIX
 from .models import VALUE_SLOTS, Campaign, Department, Indicator, Period, Region, Report
 from .ranking import light
 from .rollup import ratio
@@ -27,7 +28,6 @@ COUNTED = ("submitted", "approved")
 #: pairs (enrolled, should) whose ratio is a department's 参保率, the first it files; any other
 #: X_enrolled with an X_should (e.g. a department-only group_enrolled, group_should) is one too
 COVERAGE_PAIRS = ((RATE_NUMERATOR, RATE_DENOMINATOR), (HARDSHIP_ENROLLED, HARDSHIP_SHOULD))
-ENROLLED_SUFFIX, SHOULD_SUFFIX = "_enrolled", "_should"
 #: a department's 报送 status in words (it files once a period, so 未报 says whether it is overdue)
 STANDING = {"on_time": "按时报送", "late": "迟报", "missing": "逾期未报", "pending": "待报"}
 
@@ -166,8 +166,22 @@ class DepartmentProgress:
         return self.completion if self.task else self.rate
 
     @property
+    def anomalies(self) -> list[str]:
+        """What is doubtful in its figures, as a unit's are flagged: above 100% is a typing error or a
+        wrong 任务数 or 应参保, never a success."""
+        found = []
+        if self.task and self.completion is not None and self.completion > 1:
+            found.append("完成率超过100%，请核实")
+        if self.rate is not None and self.rate > 1:
+            found.append("参保率超过100%，请核实")
+        return found
+
+    @property
     def light(self) -> str:
-        return light(self.main_measure, self.time_progress)
+        measure = self.main_measure
+        if measure is not None and measure > 1:
+            return "yellow"  # flagged for a second look (anomalies says why), never green
+        return light(measure, self.time_progress)
 
     @property
     def never_filed(self) -> bool:
@@ -182,7 +196,7 @@ class DepartmentProgress:
                 "submitted_at": report.submitted_at.isoformat() if report and report.submitted_at else None,
                 "carried_from": self.carried_from.id if self.carried_from else None,
                 "task": self.task, "measure": self.department.measure, "completion": self.completion,
-                "rate": self.rate, "light": self.light}
+                "rate": self.rate, "light": self.light, "anomalies": self.anomalies}
 
 
 def department_progress(period: Period, region: Region, now: dt.datetime) -> list[DepartmentProgress]:

@@ -135,6 +135,15 @@ def neighbourhood(period: Period, region: Region, indicators) -> Neighbourhood:
     return Neighbourhood(previous, increases, siblings, later)
 
 
+def department_statuses(department: Department, periods: list[Period]) -> dict[int, str]:
+    """period id -> the status of the department's report of it (draft, submitted), for `periods`;
+    a period without a report is absent."""
+    if not periods:
+        return {}
+    return dict(db.session.execute(select(Report.period_id, Report.status).where(
+        Report.department_id == department.id, Report.period_id.in_([p.id for p in periods]))).all())
+
+
 def save_report(period: Period, region: Region, raw_values: dict[str, Any], filer: dict[str, str], *,
                 user: Optional[User], submit: bool, reason: Optional[str] = None,
                 revision: Optional[int] = None, strict: bool = True,

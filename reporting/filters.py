@@ -11,7 +11,10 @@ def count(value: Optional[int]) -> str:
 
 
 def percent(value: Optional[float]) -> str:
-    """A fraction as a percentage with two decimals: 0.95123 -> 95.12%."""
+    """A fraction as a percentage with two decimals: 0.95123 -> 95.12%. A rate short of 100% never
+    prints as 100.00% (25,904 of 25,905 is 99.99%: someone is still missing)."""
+    if value is not None and 0.99995 <= value < 1:
+        return "99.99%"
     return "—" if value is None else f"{value * 100:.2f}%"
 
 

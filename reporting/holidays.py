@@ -25,6 +25,10 @@ _DATE = re.compile(r"(?:(?P<year>\d{4})\s*年\s*)?(?:(?P<month>\d{1,2})\s*月\s*
                    r"(?:\s*[（(](?P<note>[^）)]*)[）)])?")
 _WEEKDAY = re.compile(r"(?:周|星期|礼拜)([一二三四五六日天])")
 _COUNT = re.compile(r"(?:共|放假)\s*(\d{1,2})\s*天")
+#: a line about a holiday's arrangement (one without a date is listed as 未识别, not dropped)
+_ARRANGEMENT = re.compile(r"放假|调休|上班|补班|节|元旦")
+#: the notice's title, its address line and its opening sentence: nothing to enter, nothing to list
+_PREAMBLE = re.compile(r"国务院办公厅|通知如下|经国务院批准|各省|[：:]$")
 
 
 @dataclass
@@ -42,10 +46,17 @@ class NoticeLine:
 class Notice:
     year: int
     lines: list[NoticeLine]
+    #: lines that look like an arrangement but carry no date (「端午节放假安排另行通知。」): entered
+    #: nowhere, and listed as 未识别 so that nothing is dropped without a word
+    unrecognized: list[str] = field(default_factory=list)
 
     @property
     def problems(self) -> list[str]:
         return [f"“{line.name or line.text[:20]}”：{p}" for line in self.lines for p in line.problems]
+
+    def notes(self) -> dict[dt.date, str]:
+        """Each day's 说明: the holiday of its own line (春节), not every holiday of the notice."""
+        return {day: f"{self.year}年{line.name}" for line in self.lines for day in line.off + line.workdays}
 
     def days(self) -> dict[dt.date, bool]:
         """Each day the notice names: False for 放假, True for 上班."""
@@ -58,8 +69,11 @@ class Notice:
 
 def parse_notice(text: str, year: int) -> Notice:
     """Read the lines of a 国务院办公厅关于某年部分节假日安排的通知; dates without a year are in `year`."""
-    lines = [_parse_line(raw.strip(), year) for raw in re.split(r"[\r\n]+", text) if raw.strip()]
-    notice = Notice(year, [line for line in lines if line is not None])
+    raws = [raw.strip() for raw in re.split(r"[\r\n]+", text) if raw.strip()]
+    lines = [_parse_line(raw, year) for raw in raws]
+    notice = Notice(year, [line for line in lines if line is not None],
+                    [raw for raw, line in zip(raws, lines) if line is None and _ARRANGEMENT.search(raw)
+                     and not _PREAMBLE.search(raw)])
     seen: dict[dt.date, tuple[bool, str]] = {}
     for line in notice.lines:
         for day, workday in [(d, False) for d in line.off] + [(d, True) for d in line.workdays]:
@@ -253,21 +267,25 @@ class Outcome:
     plan: Plan
 
 
-def enter_days(days: dict[dt.date, bool], user: Optional[User], note: str = "") -> Outcome:
-    """Save 放假 (False) and 上班 (True) days, recompute the due dates not yet past, audit both."""
+def enter_days(days: dict[dt.date, bool], user: Optional[User], note: str = "",
+               notes: Optional[dict[dt.date, str]] = None) -> Outcome:
+    """Save 放假 (False) and 上班 (True) days, recompute the due dates not yet past, audit both.
+    Each day's 说明 is its own in `notes` (its holiday), else `note`."""
     if not days:
         raise ValueError("没有要录入的日期")
     existing = {o.day: o for o in db.session.scalars(
         select(HolidayOverride).where(HolidayOverride.day.in_(list(days))))}
     before, added, updated = {}, 0, 0
+    notes = notes or {}
     for day, workday in sorted(days.items()):
         row = existing.get(day)
+        said = notes.get(day, note)
         if row is None:
-            db.session.add(HolidayOverride(day=day, workday=workday, note=note[:100]))
+            db.session.add(HolidayOverride(day=day, workday=workday, note=said[:100]))
             added += 1
-        elif row.workday != workday or (note and row.note != note[:100]):
+        elif row.workday != workday or (said and row.note != said[:100]):
             before[day.isoformat()] = _kind(row.workday)
-            row.workday, row.note = workday, (note[:100] or row.note)
+            row.workday, row.note = workday, (said[:100] or row.note)
             updated += 1
     db.session.flush()
     plan = apply_plan(user)

@@ -593,6 +593,13 @@ class Circular(db.Model):
             return None
         return f"{self.doc_prefix}〔{self.doc_year}〕{self.doc_seq}号"
 
+    @property
+    def data_label(self) -> str:
+        """What its numbers describe, for lists and headings: 第5期，数据截至11月30日 (the circular's own
+        serial, its 期号, is another count and is not named beside a period's data)."""
+        as_of = self.period.as_of
+        return f"{self.period.label}，数据截至{as_of.month}月{as_of.day}日"
+
 
 class AuditEntry(db.Model):
     """One write, as it happened: who, when, what, where, before and after. Never changed."""
@@ -650,6 +657,25 @@ class Review(db.Model):
     @property
     def locked(self) -> bool:
         return Review.locks(self.state, self.published_lock)
+
+
+class HeldEdit(db.Model):
+    """What a filer typed into a grid row that could not be saved yet (a cell in error, a correction
+    waiting for its 修改原因, a refused correction): kept with its errors, for every browser of the
+    account, until the row is saved or the filer discards it (放弃修改)."""
+    __table_args__ = (UniqueConstraint("period_id", "region_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("period.id"))
+    #: the report-level unit of the row
+    region_id: Mapped[int] = mapped_column(ForeignKey("region.id"), index=True)
+    #: the row's cells as typed (text, errors and all), by indicator key
+    typed: Mapped[dict] = mapped_column(JSON)
+    #: why it was not saved: [[field or None, message], ...]
+    errors: Mapped[list] = mapped_column(JSON)
+    user_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=clock.now)
+
+    user: Mapped[Optional[User]] = relationship()
 
 
 class ReviewAction(db.Model):

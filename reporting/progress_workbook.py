@@ -112,7 +112,7 @@ def write_progress_form(*, title: str, unit_name: str, as_of: dt.date, due: dt.d
     sheet.row_dimensions[1].height = 36
 
     thirds = _split(width, 3)
-    texts = [f"填报单位（盖章）：{unit_name}", f"截止时间：{as_of.month}月{as_of.day}日", "单位：人、%"]
+    texts = [f"填报单位（盖章）：{unit_name}", f"数据截至：{as_of.month}月{as_of.day}日", "单位：人、%"]
     for (start, end), text, align in zip(thirds, texts, ("left", "center", "right")):
         cell = sheet.cell(row=2, column=start, value=_safe_text(text))
         cell.alignment = Alignment(horizontal=align, vertical="center")
@@ -149,12 +149,21 @@ def _layout(columns: list[Column], rate_of: tuple[str, str] | None) -> list[Colu
     numerator, denominator = rate_of
     if numerator not in keys or denominator not in keys:
         raise ValueError(f"参保率所需的指标 {numerator}、{denominator} 不在进度表中")
-    # The rate follows the numerator and the 其中 parts that hang under it, as in seed 002.
+    layout.insert(rate_column(columns, numerator), None)
+    return layout
+
+
+def rate_column(columns, numerator: str = "enrolled") -> int:
+    """How many of the form's indicators (`columns`, in form order, each with key and part_of) come
+    before the computed 参保率: it follows the numerator and the 其中 parts under it, as in seed 002.
+    The grid and the workbook both place it here. Without the numerator, it comes last."""
+    keys = [c.key for c in columns]
+    if numerator not in keys:
+        return len(keys)
     at = keys.index(numerator) + 1
     while at < len(columns) and columns[at].part_of is not None:
         at += 1
-    layout.insert(at, None)
-    return layout
+    return at
 
 
 def _part_groups(layout: list[Column | None]) -> list[tuple[int, int]]:

@@ -5,16 +5,17 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Optional
 
-from . import access, circular_reading, reminders, review, supervision
+from . import access, circular_reading, held, reminders, review, supervision
 from .extensions import db
-from .filing import filing_statuses
+from .filing import department_statuses, filing_statuses
 from .models import LEVEL_NAMES, WRITER_ROLES, Campaign, Department, Period, Region, User
 from .system_figures import mismatch_text, unit_gaps, with_figures
 
 
 @dataclass
 class Item:
-    #: overdue, draft, due, returned, reminder, circular, review or system (核实与信息系统的差异)
+    #: overdue, draft, due, held, returned, reminder, circular, review, supervision or system
+    #: (核实与信息系统的差异)
     kind: str
     text: str
     #: the endpoint and arguments of the page where the user acts on it
@@ -35,6 +36,12 @@ def todo(user: User, campaign: Optional[Campaign], current: Optional[Period], no
             items.append(Item("returned", f"{report.region.name}{report.period.label}的报表已退回，请修改后重新提交",
                               "filing.grid", {**grid, "period_id": report.period_id, "_anchor": f"u-{report.region.code}"},
                               detail=f"退回原因：{state.reason}", at=state.at))
+        if current is not None:
+            unsaved = held.held_under(current, region)
+            if unsaved:  # typing kept unsaved (an error, a missing 修改原因) waits for its filer
+                items.append(Item("held", f"{current.label}有{len(unsaved):,}个{word}的输入尚未保存，请改正或放弃修改",
+                                  "filing.grid", {**grid, "period_id": current.id,
+                                                  "_anchor": f"u-{unsaved[0][0]}"}))
         # the current period and the three before it: older ones are for the dashboard, not a to-do
         periods = [p for p in campaign.periods
                    if current is None or current.seq - 4 < p.seq <= current.seq]
@@ -70,7 +77,7 @@ def todo(user: User, campaign: Optional[Campaign], current: Optional[Period], no
         items.append(Item("reminder", f"收到催报（{reminder.period.label}）", endpoint, args,
                           detail=message.text, at=reminder.at))
     for circular in circular_reading.unread(user, limit=10):
-        items.append(Item("circular", f"未读通报：{circular.doc_number} {circular.title}（第{circular.issue_no}期）",
+        items.append(Item("circular", f"未读通报：{circular.doc_number} {circular.title}（{circular.data_label}）",
                           "circulars.show", {"circular_id": circular.id}, at=circular.issued_at))
     if current is not None and access.can_review_under(user, region):
         waiting = sum(c.pending for c in review.review_counts(current, region).values())
@@ -106,14 +113,33 @@ def supervision_todo(user: User, today: dt.date) -> list[Item]:
     return items
 
 
-def department_todo(department: Department, user: Optional[User] = None,
-                    now: Optional[dt.datetime] = None) -> list[Item]:
-    """A department filer's to-do: its returned reports with their reasons, and the 催报 it received."""
+def department_todo(department: Department, current: Optional[Period] = None,
+                    now: Optional[dt.datetime] = None, user: Optional[User] = None) -> list[Item]:
+    """A department filer's to-do, as a county's: its 督办 items, its returned reports with their
+    reasons, its overdue, draft and due periods (the current one and the three before it), and the 催报
+    it received."""
     items = supervision_todo(user, now.date()) if user is not None and now is not None else []
     for report, state in review.returned_for_department(department):
         items.append(Item("returned", f"{report.period.label}的报表已退回，请修改后重新提交", "departments.grid",
                           {"department_id": department.id, "period_id": report.period_id},
                           detail=f"退回原因：{state.reason}", at=state.at))
+    if current is not None and now is not None:
+        periods = [p for p in department.campaign.periods if current.seq - 4 < p.seq <= current.seq]
+        filed = department_statuses(department, periods)
+        for period in periods:
+            args = {"department_id": department.id, "period_id": period.id}
+            status = filed.get(period.id)
+            if status == "submitted":
+                continue
+            if period.is_overdue(now):
+                items.append(Item("overdue", f"{period.label}已逾期，" + ("草稿尚未提交" if status == "draft" else "尚未报送"),
+                                  "departments.grid", args))
+            elif status == "draft":
+                items.append(Item("draft", f"{period.label}的草稿尚未提交，{period.due.month}月{period.due.day}日截止",
+                                  "departments.grid", args))
+            elif period == current:
+                items.append(Item("due", f"{period.label}尚未报送，{period.due.month}月{period.due.day}日截止",
+                                  "departments.grid", args))
     for message in reminders.received(None, limit=5, department=department):
         reminder = message.reminder
         items.append(Item("reminder", f"收到催报（{reminder.period.label}）", "departments.grid",

@@ -14,6 +14,8 @@ from typing import Any, Optional
 from .indicators import HARDSHIP_ENROLLED, HARDSHIP_SHOULD, RATE_DENOMINATOR, RATE_NUMERATOR
 
 POPULATION = "population"
+#: a group's enrolled count and its should-enroll count: X_enrolled beside X_should
+ENROLLED_SUFFIX, SHOULD_SUFFIX = "_enrolled", "_should"
 from .models import Indicator
 
 #: an increase more than this many times the median increase of the siblings is flagged
@@ -180,6 +182,15 @@ def consistency_warnings(labels: dict[str, str], values: dict[str, Optional[int]
         found.append(Issue(HARDSHIP_ENROLLED, f"{labels.get(HARDSHIP_ENROLLED, '困难群众已参保人数')}"
                                               f"（{hardship_enrolled:,}）大于{labels.get(HARDSHIP_SHOULD, '困难群众应参保人数')}"
                                               f"（{hardship_should:,}），困难群众名单可能已变动，请核实名单"))
+    # a department's own group (X_enrolled beside X_should) is held to the same rule as 应参保/已参保
+    for key in labels:
+        if not key.endswith(ENROLLED_SUFFIX) or key == HARDSHIP_ENROLLED:
+            continue
+        should_key = key.removesuffix(ENROLLED_SUFFIX) + SHOULD_SUFFIX
+        enrolled, should = values.get(key), values.get(should_key)
+        if should_key in labels and enrolled is not None and should and enrolled > should:
+            found.append(Issue(key, f"{labels[key]}（{enrolled:,}）大于{labels[should_key]}（{should:,}），"
+                                    "超过100%，请核实"))
     return found
 
 

@@ -31,6 +31,14 @@ document.addEventListener("DOMContentLoaded", function () {
   ];
 });
 
+// A form with data-confirm (全部审核通过, naming how many) asks before it is sent.
+document.addEventListener("submit", function (event) {
+  var form = event.target.closest("form[data-confirm]");
+  var button = event.submitter;
+  if (!form || (button && button.value !== "approve")) { return; }
+  if (!window.confirm(form.dataset.confirm)) { event.preventDefault(); }
+});
+
 // A <select data-autosubmit> submits its form when changed.
 document.addEventListener("change", function (event) {
   if (event.target.matches("select[data-autosubmit]")) { event.target.form.requestSubmit(); }
@@ -112,19 +120,73 @@ document.addEventListener("grid-cells", function (event) {
     input.classList.toggle("warned", detail.warned.indexOf(input.name) >= 0);
     input.setAttribute("aria-invalid", detail.invalid.indexOf(input.name) >= 0 ? "true" : "false");
   });
+  row.classList.toggle("held", !!detail.held);
 });
 
-// A link of the submission summary lands in its cell, centred clear of the sticky header and
-// selected, so that the right number is typed straight over the wrong one.
+// A correction held for want of its 修改原因 goes again once the reason is typed: each held row
+// re-sends itself (with the reason, which every row's save includes).
+var reasonTimer = null;
+document.addEventListener("input", function (event) {
+  if (event.target.id !== "reason") { return; }
+  clearTimeout(reasonTimer);
+  reasonTimer = setTimeout(function () {
+    if (!event.target.value.trim()) { return; }
+    document.querySelectorAll("#filing-grid tr.unit.held").forEach(function (row) {
+      row.dispatchEvent(new Event("input", {bubbles: true}));
+    });
+  }, 600);
+});
+
+// Going to a unit's row (a search result, a 待办 link #u-…, an error link, a held row) lands it just
+// below the grid's sticky header, highlighted, with its first open cell focused.
+function landOnRow(row, cell) {
+  var wrap = row.closest(".grid-wrap");
+  var head = row.closest("table").querySelector("thead");
+  var headHeight = head ? head.getBoundingClientRect().height : 0;
+  if (wrap && wrap.scrollHeight > wrap.clientHeight) {
+    wrap.scrollIntoView({block: "nearest"});
+    wrap.scrollTop += row.getBoundingClientRect().top - wrap.getBoundingClientRect().top - headHeight - 4;
+  } else {
+    // the page itself scrolls (phones): the header sticks at the top of the window
+    window.scrollBy(0, row.getBoundingClientRect().top - headHeight - 4);
+  }
+  document.querySelectorAll("#filing-grid tr.landed").forEach(function (other) { other.classList.remove("landed"); });
+  row.classList.add("landed");
+  var input = cell || row.querySelector("input[data-col]:not([disabled])");
+  if (input) {
+    input.focus({preventScroll: true});
+    if (input.select) { input.select(); }
+  }
+}
+
+function landOnHash() {
+  var hash = window.location.hash;
+  if (hash.indexOf("#u-") !== 0) { return; }
+  var row = document.getElementById(hash.slice(1));
+  if (row && row.closest("#filing-grid")) { landOnRow(row); }
+}
+window.addEventListener("load", landOnHash);
+window.addEventListener("hashchange", landOnHash);
+
+document.addEventListener("click", function (event) {
+  var link = event.target.closest("a[href*='#u-']");
+  if (!link || link.closest("#submit-panel .summary")) { return; }
+  var row = document.getElementById(link.hash.slice(1));
+  if (!row || !row.closest("#filing-grid") || link.pathname !== window.location.pathname) { return; }
+  event.preventDefault();
+  history.replaceState(null, "", link.hash);
+  landOnRow(row);
+});
+
+// A link of the submission summary lands in its cell, clear of the sticky header and selected, so
+// that the right number is typed straight over the wrong one.
 document.addEventListener("click", function (event) {
   var link = event.target.closest("#submit-panel .summary a[href^='#']");
   var target = link && document.getElementById(link.hash.slice(1));
   var input = target && (target.matches("input[data-col]") ? target : target.querySelector("input[data-col]"));
   if (!input || !input.closest("#filing-grid") || input.disabled) { return; }
   event.preventDefault();
-  input.scrollIntoView({block: "center"});
-  input.focus({preventScroll: true});
-  input.select();
+  landOnRow(input.closest("tr"), input);
 });
 
 // A refused submission marks the cells its summary names (the page may have been reloaded since
@@ -160,6 +222,23 @@ document.addEventListener("input", function (event) {
 // 打印: the print stylesheet lays the whole table out on A4 landscape.
 document.addEventListener("click", function (event) {
   if (event.target.closest("[data-print]")) { window.print(); }
+});
+
+// The printed grid shows each count with thousands separators, as its subtotals are printed.
+window.addEventListener("beforeprint", function () {
+  document.querySelectorAll("#filing-grid input[data-col]").forEach(function (input) {
+    var shown = input.parentNode.querySelector(".print-value");
+    if (!shown) {
+      shown = document.createElement("span");
+      shown.className = "print-value";
+      input.parentNode.appendChild(shown);
+    }
+    var text = input.value.trim();
+    shown.textContent = /^\d+$/.test(text) ? Number(text).toLocaleString("en-US") : text;
+  });
+});
+window.addEventListener("afterprint", function () {
+  document.querySelectorAll("#filing-grid .print-value").forEach(function (span) { span.remove(); });
 });
 
 // The printed footer shows what the footer fields hold now, typed or not yet submitted.

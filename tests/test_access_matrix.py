@@ -177,6 +177,10 @@ ROUTES: dict[str, dict[str, Call]] = {
     "filing.update_unit": {"POST": Call(
         lambda p: _u("filing.update_unit", period_id=p.period, code=p.grid, unit_code=p.unit),
         roles=WRITERS, write=True, data=lambda p: {"population": "3000"})},
+    # 放弃修改 of a row's held typing (nothing held here: back to the grid)
+    "filing.discard": {"POST": Call(
+        lambda p: _u("filing.discard", period_id=p.period, code=p.grid, unit_code=p.unit),
+        roles=WRITERS, write=True, data=lambda p: {})},
     "filing.submit": {"POST": Call(lambda p: _u("filing.submit", period_id=p.period, code=p.grid),
                                    roles=WRITERS, write=True,
                                    data=lambda p: {"filer_name": "矩阵", "filer_phone": "13800000000",

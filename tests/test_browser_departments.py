@@ -31,7 +31,7 @@ def test_department_files_and_the_district_sees_it(page, ninghe):
     page.wait_for_load_state("networkidle")
     page.get_by_role("link", name=f"填报{open_week.label}进度表").click()
     page.wait_for_url(re.compile(r"/departments/\d+/\d+$"))
-    expect(page.locator("#report-status")).to_contain_text("未报")
+    expect(page.locator("#report-status")).to_contain_text("待报")  # before its due date
     page.get_by_label("困难群众应参保人数").fill("4860")
     page.get_by_label("困难群众已参保人数").fill("4391")
     page.get_by_label("单位负责人").fill("刘局长")

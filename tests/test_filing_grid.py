@@ -57,7 +57,7 @@ def test_grid_full_page_and_fragment(client, grid):
     page = client.get(grid.url)
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "<html" in html
-    assert "填报单位：新会区医疗保障局" in html and "截止时间：2022年9月30日" in html
+    assert "填报单位：新会区医疗保障局" in html and "数据截至：2022年9月30日" in html
     assert "报送截止：2022年10月8日" in html
     assert html.count('class="unit"') == len(grid.units)
     assert 'id="sub-440705001"' in html and "会城街道 小计" in html and 'id="total-row"' in html
@@ -319,3 +319,34 @@ def test_a_unit_name_and_an_indicator_label_are_escaped_in_every_cell(client, gr
     assert "<b " not in row and "<i>" not in row and 'onmouseover="x"' not in row
     assert "&lt;b onmouseover=&#34;x&#34;&gt;甲&amp;乙&lt;/b&gt;" in row
     assert 'aria-label="&lt;b onmouseover=&#34;x&#34;&gt;甲&amp;乙&lt;/b&gt; 常住&lt;i&gt;人口&lt;/i&gt;&#34;"' in row
+
+
+def test_a_viewer_is_offered_to_view_not_to_fill(client, auth, jiangmen, frozen_now):
+    create_campaign(name="江门市2023年度", root=jiangmen, start=dt.date(2022, 9, 1), end=dt.date(2022, 12, 31),
+                    first_due=dt.date(2022, 10, 1))
+    db.session.commit()
+    frozen_now(dt.datetime(2022, 10, 5, 10, 0))
+    make_user("viewer", "viewer", "4407")
+    make_user("admin", "city_admin", "4407")
+    auth.login("viewer")
+    page = client.get("/filing/").get_data(as_text=True)
+    assert "选择要查看的县（市、区）" in page and "代填" not in page
+    auth.logout()
+    auth.login("admin")
+    assert "选择要查看或代填的县（市、区）" in client.get("/filing/").get_data(as_text=True)
+
+
+def test_the_grid_and_its_workbook_have_the_same_column_order(client, grid):
+    from openpyxl import load_workbook
+    page = client.get(grid.url).get_data(as_text=True)
+    head = page[page.index("<thead>"):page.index("</thead>")]
+    order = lambda labels, text: sorted(labels, key=lambda label: text.index(label))  # noqa: E731
+    labels = [i.label for i in grid.campaign.indicators if not i.part_of] + ["居民医保参保率"]
+    sheet = load_workbook(io.BytesIO(client.get(f"{grid.url}/form.xlsx").data)).active
+    in_sheet = sorted(labels, key=lambda label: column_of(sheet, label))
+    assert order(labels, head) == in_sheet
+    # 参保率 right after 已参保 and its 其中 parts, before 大学生, as in seed 002's form
+    assert in_sheet.index("居民医保参保率") < in_sheet.index("大学生参保人数")
+    row = page[page.index(f'id="u-{grid.units[0].code}"'):]
+    row = row[:row.index("</tr>")]
+    assert row.index(f'id="rate-{grid.units[0].code}"') < row.index("college_enrolled")

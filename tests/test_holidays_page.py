@@ -164,3 +164,27 @@ def test_another_citys_moved_periods_are_counted_not_named(client, auth, jiangme
     log = client.get("/admin/audit").get_data(as_text=True)
     assert "<td>jm_admin</td><td>调整报送截止日期</td>" in log
     assert "<td>灵璧县</td><td>征缴期 2 灵璧县2027年度周报</td>" in log
+
+
+TWO_HOLIDAYS = ("元旦：1月1日（星期五）至3日放假，共3天。\n" + SPRING_2027 + "\n端午节放假安排另行通知。")
+
+
+def test_each_day_says_its_own_holiday_a_dateless_line_is_unrecognized_and_the_adjuster_is_named(
+        client, auth, jiangmen, frozen_now):
+    setup_world(jiangmen, frozen_now)
+    from reporting.models import User
+    admin = db.session.scalar(select(User).where(User.username == "jm_admin"))
+    admin.full_name = "陈晓东"
+    db.session.commit()
+    auth.login("jm_admin")
+    preview = client.post("/admin/holidays/preview", data={"year": "2027", "text": TWO_HOLIDAYS})
+    text = preview.get_data(as_text=True)
+    row = text[text.index("<td>端午节放假安排另行通知。"):]
+    assert "未识别" in row[:row.index("</tr>")]
+    saved = client.post("/admin/holidays", data={"year": "2027", "text": TWO_HOLIDAYS})
+    assert saved.status_code == 303
+    notes = dict(db.session.execute(select(HolidayOverride.day, HolidayOverride.note)).all())
+    assert notes[D(2027, 2, 8)] == "2027年春节" and notes[D(2027, 1, 1)] == "2027年元旦"
+    page = client.get("/admin/holidays?year=2027").get_data(as_text=True)
+    moved = page[page.index("调整人"):]
+    assert "陈晓东" in moved and "jm_admin" not in moved

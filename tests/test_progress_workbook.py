@@ -85,7 +85,7 @@ def test_layout_follows_the_seed_form():
     assert sheet["A1"].value == "2027年度江门市居民医保参保进度表" and sheet["A1"].font.b
     assert "A1:K1" in merged
     assert sheet["A2"].value == "填报单位（盖章）：新会区医疗保障局"
-    assert "截止时间：11月30日" in [c.value for c in sheet[2]]
+    assert "数据截至：11月30日" in [c.value for c in sheet[2]]
     assert sheet["H2"].value == "单位：人、%" and sheet["H2"].alignment.horizontal == "right"
     # 单位代码, 单位名称 and every column outside 其中 span both header rows
     assert {"A3:A4", "B3:B4", "C3:C4", "D3:D4", "E3:E4", "J3:J4", "K3:K4"} <= merged

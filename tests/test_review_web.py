@@ -129,10 +129,14 @@ def test_bulk_approval_locks_the_grid_rows(filed, client, auth):
     row = grid[grid.index(f'id="u-{unit}"'):]
     row = row[:row.index("</tr>")]
     assert "已审核" in row and "disabled" in row and "hx-post" not in row
-    # the grid's 提交 still goes through: it leaves the approved units as they are
+    # every unit approved: the panel offers no 提交, says 已锁定 and who reopens it; a 提交 sent anyway
+    # is refused with the same words instead of saying 已提交
+    panel = grid[grid.index('id="submit-panel"'):]
+    assert "已锁定" in panel and "江门市医疗保障局" in panel and "提交修改</button>" not in panel
     again = client.post(f"/filing/{period.id}/{XINHUI}/submit",
                         data={"filer_name": "黄丽华", "filer_phone": "13802216103", "filer_head": "张局长"})
-    assert again.status_code == 303, again.get_data(as_text=True)
+    assert again.status_code == 409 and "已锁定" in again.get_data(as_text=True)
+    assert "已提交新会区" not in again.get_data(as_text=True)
 
 
 def test_reminder_page_sends_and_the_county_sees_it_on_its_home_page(filed, client, auth):

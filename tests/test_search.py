@@ -50,9 +50,11 @@ def test_units_outside_the_scope_are_never_listed(client, auth, anhui_users):
 
 def test_the_search_page_works_without_javascript(client, auth, anhui_users):
     auth.login("lingbi")
-    page = client.get("/search/?q=湖光")
+    page = client.get("/search/?q=村")
     html = page.get_data(as_text=True)
-    assert "<html" in html and 'value="湖光"' in html and "/dashboard/341323117210" in html
+    assert "<html" in html and 'value="村"' in html and len(links(html)) > 1
+    # the one match goes straight to its page
+    assert client.get("/search/?q=湖光").headers["Location"].endswith("/dashboard/341323117210")
     assert links(client.get("/search/?q=%25", headers=HX).get_data(as_text=True)) == []  # no wildcard
     assert client.get("/search/?q=", headers=HX).get_data(as_text=True).count("<li") == 0
 
@@ -77,3 +79,17 @@ def test_a_filer_is_led_to_the_village_row_of_the_grid(client, auth, jiangmen, f
     auth.login("admin")  # the city files a county's grid on its behalf
     found = links(client.get("/search/?q=440785101001", headers=HX).get_data(as_text=True))
     assert found == [(f"/filing/{period.id}/440785#u-440785101001", "圩镇社区居民委员会")]
+
+
+def test_a_search_with_one_match_goes_straight_there(client, auth, jiangmen, frozen_now):
+    campaign, _ = create_campaign(name="江门市2023年度", root=jiangmen, start=dt.date(2022, 9, 1),
+                                  end=dt.date(2022, 12, 31), first_due=dt.date(2022, 10, 1))
+    db.session.commit()
+    frozen_now(dt.datetime(2022, 10, 5, 10, 0))
+    make_user("enping", "county_filer", "440785")
+    auth.login("enping")
+    answer = client.get("/search/?q=440785101001")
+    assert answer.status_code == 303
+    assert answer.headers["Location"].endswith(f"/filing/{campaign.periods[0].id}/440785#u-440785101001")
+    # several matches stay a list to choose from
+    assert client.get("/search/?q=圩镇社区").status_code == 200

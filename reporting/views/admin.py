@@ -369,7 +369,7 @@ def holidays_save():
         return holiday_page(form, form.year.data, notice=notice, status=422)
     names = "、".join(line.name for line in notice.lines)
     try:
-        outcome = holidays.enter_days(notice.days(), current_user, f"{form.year.data}年{names}")
+        outcome = holidays.enter_days(notice.days(), current_user, f"{form.year.data}年{names}", notice.notes())
         db.session.commit()
     except IntegrityError:  # another admin entered the same day at the same moment
         db.session.rollback()

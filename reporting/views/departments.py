@@ -89,6 +89,11 @@ def save(department_id: int, period_id: int):
         db.session.rollback()  # the warnings wait for one acknowledgement: nothing is kept yet
         return again(warnings=[(w.field, w.message) for w in outcome.warnings], needs_ack=True, typed=raw)
     db.session.commit()
+    if not submit and outcome.warnings:
+        # saved, and said at once what is doubtful, as a unit's row says it (not only at 提交)
+        flash(f"已保存{department.name}{period.label}的进度表，请核实以下提示")
+        return page_or_fragment("departments/grid.html", "report_form", form_context(
+            department, period, warnings=[(w.field, w.message) for w in outcome.warnings]))
     flash(f"已{'提交' if submit else '保存'}{department.name}{period.label}的进度表")
     return go_to(url_for("departments.grid", department_id=department.id, period_id=period.id))
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import aliased, joinedload
 
 from forms.filing import SubmitForm, UploadForm
 
-from .. import access, clock, filters, review
+from .. import access, clock, filters, held, review
 from ..campaigns import campaigns_for
 from ..carry import carried_values, with_carried
 from ..extensions import db
@@ -23,19 +23,22 @@ from ..filing import (FILER_FIELDS, SYSTEM_FILER, ImportRejected, ReportConflict
                       filing_totals, closed_to, find_report, import_reports, late_status,
                       save_report)
 from ..filing import history as report_history
-from ..hierarchy import descendants_at, grid_regions
+from ..hierarchy import descendants_at, grid_regions, region_by_code
 from ..indicators import fields
 from ..models import LEVELS, VALUE_SLOTS, Campaign, Period, Region, Report, Review
+from ..progress_workbook import rate_column
 from ..rollup import FILED, child_totals, rate_of
 from ..schedule import current_period
 from ..sql import among
 from ..spreadsheets import TableError, file_name
 from ..system_figures import mismatch_text, unit_gaps
+from ..validation import Issue
 from ..workbook_upload import carry_rows, foreign_form, outcome_message
 from . import commit_keeping_rows, go_to, id_arg, page_or_fragment, period_or_404, region_or_404
 
 bp = Blueprint("filing", __name__, url_prefix="/filing")
 bp.add_app_template_global(with_carried)
+bp.add_app_template_global(rate_column)
 
 
 # --- loading and checking --------------------------------------------------------------------
@@ -117,21 +120,31 @@ class GridRow(NamedTuple):
     system_flag: str = ""
     #: the title of that flag: both figures
     system_note: str = ""
+    #: the errors of what was typed into the row and held unsaved (held.py), or None
+    held: Optional[list[Issue]] = None
 
 
 def grid_rows(groups: list[Group], indicators, carried: dict[int, dict],
-              gaps: Optional[dict[int, tuple[int, int]]] = None) -> None:
-    """Fill each group's `rows`: one GridRow per unit; `gaps` are the units far from the system's figures."""
+              gaps: Optional[dict[int, tuple[int, int]]] = None, holding: Optional[dict] = None) -> None:
+    """Fill each group's `rows`: one GridRow per unit; `gaps` are the units far from the system's
+    figures. A row with typing held unsaved (`holding`: unit id -> HeldEdit) shows what was typed, as
+    typed, and why it was not saved."""
     gaps = gaps or {}
     columns = [(i.key, escape(i.key), escape(i.label), n) for n, i in enumerate(indicators)]
+    holding = holding or {}
     for group in groups:
         for unit, report in group.units:
             last = carried.get(unit.id, {})
             values = with_carried(review.shown_values(report, indicators), last)
+            kept_typing = holding.get(unit.id)
+            typed = kept_typing.typed if kept_typing else {}
             cells = []
             for key, key_html, label_html, column in columns:
                 value = values.get(key)
                 kept = last.get(key)
+                if key in typed:
+                    cells.append((key_html, label_html, column, escape(typed[key]), None))
+                    continue
                 cells.append((key_html, label_html, column, "" if value is None else int(value),
                               filters.count(kept) if kept is not None and kept == value else None))
             gap = gaps.get(unit.id)
@@ -139,7 +152,8 @@ def grid_rows(groups: list[Group], indicators, carried: dict[int, dict],
                                       review.is_locked(report), report.revision if report else 0,
                                       filters.percent(rate_of(values)),
                                       mismatch_text(gap[0] - gap[1]) if gap else "",
-                                      f"填报{gap[0]:,}人，信息系统{gap[1]:,}人，请核实" if gap else ""))
+                                      f"填报{gap[0]:,}人，信息系统{gap[1]:,}人，请核实" if gap else "",
+                                      [Issue(f, m) for f, m in kept_typing.errors] if kept_typing else None))
 
 
 def grid_groups(period: Period, region: Region, only_missing: bool = False) -> list[Group]:
@@ -234,18 +248,25 @@ def grid_context(period: Period, region: Region, only_missing: bool = False, **e
         for k, default in (("name", current_user.full_name), ("phone", current_user.phone), ("head", ""))})
     unit_ids = [unit.id for group in groups for unit, _ in group.units]
     indicators, carried = fields(campaign.indicators), carried_values(period, unit_ids, campaign.indicators)
-    grid_rows(groups, indicators, carried, unit_gaps(period, region))
+    holding = held.held_for(period, unit_ids)
+    grid_rows(groups, indicators, carried, unit_gaps(period, region), holding)
     last_submitted_at = max((r.submitted_at for r in submitted), default=None)
+    rows = [row for group in groups for row in group.rows]
+    # every unit locked (审核通过, or its numbers printed in a 通报): nothing is left to 提交
+    locked = bool(rows) and not only_missing and status.total == len(rows) and all(row.locked for row in rows)
     return dict(
         period=period, campaign=campaign, region=region, groups=groups, subtotals=subtotals,
         carried=carried, total=total, indicators=indicators,
-        status=status, now=clock.now(), all_submitted=bool(status.total) and status.submitted == status.total,
+        status=status, now=clock.now(), held_rows=held.held_under(period, region) if holding else [],
+        all_submitted=bool(status.total) and status.submitted == status.total,
         last_submitted_at=last_submitted_at,
         # 填表时间: when the form was really submitted; a form not yet submitted is filled today
         filled_on=last_submitted_at.date() if last_submitted_at else clock.today(),
         late=any(r.late for r in submitted), form=form,
         read_only=read_only(period) or not access.can_file(current_user, region),
         viewing=not access.can_file(current_user, region),
+        locked=locked, lock_message=review.lock_message(rows[0].report) if locked else "",
+        reopened_by=access.reviewing_unit(region),
         periods=campaign.periods, late_status=late_status, only_missing=only_missing,
         **{"errors": [], "refusal": Refusal(), "warnings": [], "needs_ack": False, "names": {}, **extra})
 
@@ -273,6 +294,7 @@ def index():
     code = request.args.get("region") or region.code
     if LEVELS.index(region.level) < LEVELS.index("county") and "region" not in request.args:
         return render_template("filing/choose.html", region=region, period=period,
+                               may_file=access.can_file(current_user, region),
                                counties=db.session.scalars(descendants_at(region, "county")
                                                            .order_by(Region.code)).all())
     return redirect(url_for("filing.grid", period_id=period.id, code=code))
@@ -301,15 +323,20 @@ def update_unit(period_id: int, code: str, unit_code: str):
     indicators = fields(period.campaign.indicators)
     raw = {i.key: request.form[i.key] for i in indicators if i.key in request.form}
     revision = request.form.get("revision", type=int)
-    outcome, conflict, errors, warnings = None, None, [], []
+    outcome, conflict, errors, warnings, holding = None, None, [], [], False
     try:
         outcome = save_report(period, unit, raw, {}, user=current_user, submit=False, strict=False,
                               reason=request.form.get("reason"), revision=revision)
         errors, warnings = outcome.errors, outcome.warnings
+        held.release(period, unit)
         commit_keeping_rows()
     except ReportRejected as rejected:
         db.session.rollback()
         errors, warnings = rejected.errors, rejected.warnings
+        # nothing typed is lost: the row is kept as typed, with its errors, until fixed or discarded
+        held.hold(period, unit, raw, errors, current_user)
+        commit_keeping_rows()
+        holding = True
     except ReportConflict as error:
         db.session.rollback()
         conflict = error
@@ -320,12 +347,27 @@ def update_unit(period_id: int, code: str, unit_code: str):
     body = render_template(
         "filing/_unit_update.html", unit=unit, report=report, errors=errors, warnings=warnings,
         conflict=conflict, values=review.shown_values(report, indicators), indicators=indicators,
-        rate_of=rate_of, group=group, subtotal=subtotal, total=total, status=status)
+        rate_of=rate_of, group=group, holding=holding, subtotal=subtotal, total=total, status=status)
     response = make_response(body)
     response.headers["HX-Trigger"] = json.dumps({"grid-cells": {
         "unit": unit.code, "invalid": sorted({e.field for e in errors if e.field}),
-        "warned": sorted({w.field for w in warnings if w.field})}})
+        "warned": sorted({w.field for w in warnings if w.field}), "held": holding}})
     return response
+
+
+@bp.post("/<int:period_id>/<code>/units/<unit_code>/discard")
+@login_required
+def discard(period_id: int, code: str, unit_code: str):
+    """放弃修改: what was typed into a row and held unsaved is dropped; the row shows its saved values."""
+    named = grid_regions(code, unit_code)
+    period, region = load_grid(period_id, code, write=True, region=named.get(code))
+    unit = named.get(unit_code)
+    if unit is None or not region.contains(unit) or unit.level != period.campaign.report_level:
+        abort(404, "该单位不在本表中")
+    if held.release(period, unit):
+        flash(f"已放弃{unit.name}未保存的输入")
+    db.session.commit()
+    return go_to(url_for("filing.grid", period_id=period.id, code=region.code, _anchor=f"u-{unit.code}"))
 
 
 @bp.post("/<int:period_id>/<code>/submit")
@@ -336,6 +378,8 @@ def submit(period_id: int, code: str):
     form = SubmitForm()
     units = grid_units(period, region)
     names = {code: name for code, name, _, _ in units}
+    if locked_grid(period, region):
+        return respond("filing/grid.html", "submit_panel", grid_context(period, region, form=form, names=names), 409)
     if not form.validate():
         # the footer's own checks (lengths, the CSRF token): listed like the rules' errors, at their field
         refused = [RowIssue(None, "", f"filer.{name[len('filer_'):]}" if name.startswith("filer_") else name,
@@ -345,25 +389,58 @@ def submit(period_id: int, code: str):
     filer = {k: (getattr(form, f"filer_{k}").data or "").strip() for k in FILER_FIELDS}
     missing = sum(1 for _, _, filed, _ in units if not filed)
     # a returned unit goes back up with the edits held for it (its resubmission)
-    held = review.pending_codes(period, region)
-    rows = [(None, code, held.get(code, {}), {}) for code, _, filed, _ in units if filed]
-    refused = Refusal(missing=missing)
+    unsaved = save_held(period, region, form.reason.data)
+    returned = review.pending_codes(period, region)
+    rows = [(None, code, returned.get(code, {}), {}) for code, _, filed, _ in units if filed]
+    refused, outcome = refusal(unsaved, units, missing), None
     try:
         outcome = import_reports(period, rows, submit=True, user=current_user, reason=form.reason.data,
-                                 default_filer=filer, scope=region, dry_run=bool(missing),
+                                 default_filer=filer, scope=region, dry_run=bool(missing or unsaved),
                                  hold_on_warnings=not form.acknowledge.data)
     except ImportRejected as rejected:
         db.session.rollback()
-        refused = refusal(rejected.errors, units, missing)
-    if refused:
+        # what the grid shows in red and never reached a report comes first, with the rules' errors
+        refused = refusal(unsaved + rejected.errors, units, missing)
+    if refused:  # the errors first, then the warnings the dry run found
         return respond("filing/grid.html", "submit_panel", grid_context(
-            period, region, form=form, refusal=refused, names=names), 422)
+            period, region, form=form, refusal=refused, warnings=outcome.warnings if outcome else [],
+            names=names), 422)
     if not outcome.written:  # warnings wait for one acknowledgement
         return respond("filing/grid.html", "submit_panel", grid_context(
             period, region, form=form, warnings=outcome.warnings, needs_ack=True, names=names), 422)
     db.session.commit()
     flash(f"已提交{region.name}{period.label}的进度表")
     return go_to(url_for("filing.grid", period_id=period.id, code=region.code))
+
+
+def locked_grid(period: Period, region: Region) -> bool:
+    """Whether every unit of the grid is locked (审核通过, or printed in a 通报): 提交 has nothing to do."""
+    units = descendants_at(region, period.campaign.report_level).with_only_columns(Region.id)
+    total = db.session.scalar(units.with_only_columns(func.count(Region.id)))
+    locked = db.session.scalar(
+        select(func.count(Report.id)).join(Review, Review.report_id == Report.id)
+        .where(Report.period_id == period.id, Report.region_id.in_(units),
+               (Review.state == "approved") | Review.published_lock.is_(True)))
+    return bool(total) and locked == total
+
+
+def save_held(period: Period, region: Region, reason: Optional[str]) -> list[RowIssue]:
+    """The rows held unsaved under `region`: each is saved once more (a correction that waited for
+    its 修改原因 goes through with the one given now); what still fails is answered as the grid
+    shows it, by unit, so that 提交 is refused while any of it remains."""
+    left = []
+    for code, _, kept in held.held_under(period, region):
+        unit = region_by_code(code)
+        try:
+            with db.session.begin_nested():
+                save_report(period, unit, kept.typed, {}, user=current_user, submit=False, strict=False,
+                            reason=reason)
+                held.release(period, unit)
+        except (ReportRejected, ReportConflict) as failed:
+            issues = failed.errors if isinstance(failed, ReportRejected) else [Issue(None, str(failed))]
+            # the reason's absence is this unit's, not the whole form's: it stays on the unit's line
+            left += [RowIssue(None, code, None if e.field == "reason" else e.field, e.message) for e in issues]
+    return left
 
 
 @bp.get("/<int:period_id>/<code>/history")

@@ -44,4 +44,5 @@ def _department_home():
     standing = next((d for d in department_progress(period, department.region, clock.now())
                      if d.department.id == department.id), None) if period else None
     return render_template("home/department.html", department=department, campaign=department.campaign,
-                           period=period, today=today, standing=standing, items=department_todo(department, current_user, clock.now()))
+                           period=period, today=today, standing=standing,
+                           items=department_todo(department, period, clock.now(), current_user))

@@ -13,6 +13,7 @@ from ..extensions import db
 from ..filing import ReportConflict, ReportRejected, save_report
 from ..hierarchy import children, region_by_code
 from ..models import LEVELS, Department, Period, Region, Report
+from ..review_figures import unit_figures
 from ..system_figures import mismatch_text, unit_gaps
 from . import go_to, id_arg, page_or_fragment, period_for, period_or_404, region_or_404
 
@@ -28,13 +29,25 @@ def load(code: str, period_id: int | None = None) -> tuple[Region, Period]:
     return region, period_for(region, period_id or id_arg("period"))
 
 
+#: the review page's filters (?only=…)
+FILTERS = {"warnings": "只看有提示的", "resubmitted": "只看重新提交的"}
+
+
 def review_context(region: Region, period: Period, **extra) -> dict:
     campaign = period.campaign
     lists_units = LEVELS.index(region.level) >= LEVELS.index(UNIT_LIST_FROM)
     kids = children(region) if region.level != campaign.report_level else []
-    return dict(region=region, period=period, campaign=campaign, kids=kids,
-                counts=review.review_counts(period, region) if kids else {},
-                units=review.units_to_review(period, region) if lists_units else [],
+    counts = review.review_counts(period, region) if kids else {}
+    units = review.units_to_review(period, region) if lists_units else []
+    figures = unit_figures(period, region) if units else {}
+    waiting = sum(1 for u in units if u.state == "submitted")  # what 全部审核通过 would approve
+    only = request.args.get("only")
+    if only == "warnings":
+        units = [u for u in units if figures.get(u.region.id) and figures[u.region.id].warnings]
+    elif only == "resubmitted":
+        units = [u for u in units if u.resubmission is not None]
+    return dict(region=region, period=period, campaign=campaign, kids=kids, counts=counts, units=units,
+                figures=figures, waiting=waiting, only=only if only in FILTERS else None, filters=FILTERS,
                 gaps=unit_gaps(period, region) if lists_units else {}, mismatch_text=mismatch_text,
                 may_review_under=access.can_review_under(current_user, region),
                 may_remind=access.can_remind(current_user, region),

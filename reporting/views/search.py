@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from flask import Blueprint, request, url_for
+from flask import Blueprint, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from .. import access, clock
@@ -45,4 +45,7 @@ def index():
     results = [dict(unit=unit, parent=parents.get(unit.parent_id), href=(
         _grid_row(unit, campaign.report_level if campaign else None, period.id if period else None)
         or url_for("dashboard.show", code=unit.code))) for unit in units]
+    if len(results) == 1 and not request.htmx:
+        # one match: straight there (the unit's row of the grid, or its dashboard), as Enter in the top bar means
+        return redirect(results[0]["href"], code=303)
     return page_or_fragment("search/index.html", "results", dict(q=text, results=results))
