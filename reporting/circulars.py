@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import re
 from dataclasses import replace
 from typing import Callable, Optional
@@ -15,7 +17,7 @@ from .extensions import db
 from .departments import STANDING, DepartmentProgress, department_progress
 from .filters import month_day, percent
 from .hierarchy import child_level
-from .models import LEVELS, Campaign, Circular, IssuingBody, Period, Region, User
+from .models import LEVELS, Campaign, Circular, Department, IssuingBody, Period, Region, User
 from .ranking import LATE_NAMES, LIGHTS, Progress, UnitProgress, light, progress, progress_json
 from .review import publication_lines, publish
 from .rollup import FilingCounts, Totals, basis, filing_counts, ratio, task_totals, totals_by_period
@@ -36,14 +38,80 @@ HEADING_1 = re.compile(r"^[一二三四五六七八九十]+、")
 HEADING_2 = re.compile(r"^（[一二三四五六七八九十]+）")
 
 
+#: the scope word of an issuing region, by the end of its own name: 新会区 → 全区, 恩平市 → 全市
+SCOPE_BY_SUFFIX = (("街道办事处", "全街道"), ("街道", "全街道"), ("自治区", "全区"), ("自治州", "全州"),
+                   ("自治县", "全县"), ("自治旗", "全旗"), ("旗", "全旗"), ("盟", "全盟"), ("区", "全区"),
+                   ("县", "全县"), ("市", "全市"), ("省", "全省"), ("州", "全州"), ("镇", "全镇"),
+                   ("乡", "全乡"), ("社区", "全社区"), ("村", "全村"))
+
+
+def scope_word(region: Region) -> str:
+    """全区, 全县, 全市, 全旗, 全镇, 全街道…: from the region's own name, else from its level."""
+    name = re.sub(r"(居民委员会|村民委员会|委员会)$", "", region.name)
+    for suffix, word in SCOPE_BY_SUFFIX:
+        if name.endswith(suffix):
+            return word
+    return SCOPE_WORDS.get(region.level, "全区")
+
+
+def default_addressee(region: Region) -> str:
+    """主送 from the kinds of children the region has (江海区, only 街道: 各街道办事处), and its
+    departments (区有关部门) where they report to it."""
+    names = db.session.scalars(select(Region.name).where(Region.parent_id == region.id)).all()
+    if region.level == "county":
+        streets = [n for n in names if n.endswith(("街道", "街道办事处"))]
+        towns = [n for n in names if n not in streets]
+        town_word = ("乡镇" if any(n.endswith("乡") for n in towns) and any(n.endswith("镇") for n in towns)
+                     else "乡" if towns and all(n.endswith("乡") for n in towns) else "镇")
+        text = (f"各{town_word}人民政府、街道办事处" if towns and streets else
+                "各街道办事处" if streets else f"各{town_word}人民政府")
+    elif region.level == "township":
+        villages = [n for n in names if "社区" not in n]
+        text = ("各村（居）民委员会" if villages and len(villages) < len(names) else
+                "各社区居民委员会" if names and not villages else "各村民委员会")
+    else:
+        text = ADDRESSEES.get(region.level, "")
+    if db.session.scalar(select(func.count(Department.id)).where(Department.region_id == region.id)):
+        text += f"，{scope_word(region)[1:]}有关部门"
+    return text
+
+
+def default_prefix(region: Region) -> str:
+    """机关代字 no other issuing body of the installation uses: a city's first character (江医保),
+    else the name without its level word (江海医保), else the whole name."""
+    stem = re.sub(r"(街道办事处|街道|自治县|自治旗|新区|区|县|市|旗|镇|乡)$", "", region.name) or region.name
+    candidates = ([f"{region.name[0]}医保"] if region.level in ("province", "city") else []) + \
+        [f"{stem}医保", f"{region.name}医保"]
+    taken = prefixes_taken(region)
+    return next((c for c in candidates if c not in taken), candidates[-1])
+
+
+def prefixes_taken(region: Region) -> set[str]:
+    """The 机关代字 of every other issuing body: set by an admin, printed on a circular, or the
+    default of a region that issues as a city does (a county never takes a city's 江医保)."""
+    taken = set(db.session.scalars(select(IssuingBody.prefix).where(IssuingBody.region_id != region.id)))
+    taken |= set(db.session.scalars(select(Circular.doc_prefix).where(
+        Circular.region_id != region.id, Circular.doc_prefix.is_not(None)).distinct()))
+    if region.level not in ("province", "city"):
+        taken |= {f"{name[0]}医保" for name in db.session.scalars(
+            select(Region.name).where(Region.level.in_(("province", "city"))))}
+    return taken
+
+
 def issuing_body(region: Region) -> IssuingBody:
     """The region's bureau, with sensible defaults until an admin sets its own (not saved here)."""
     body = db.session.scalar(select(IssuingBody).where(IssuingBody.region_id == region.id))
     if body is None:
         body = IssuingBody(region=region, region_id=region.id, name=f"{region.name}医疗保障局",
-                           prefix=f"{region.name[0]}医保", addressee=ADDRESSEES.get(region.level, ""),
+                           prefix=default_prefix(region), addressee=default_addressee(region),
                            copy_to="", printed_by=f"{region.name}医疗保障局办公室")
     return body
+
+
+def check_prefix(region: Region, prefix: str) -> None:
+    """An admin's 机关代字 must be its own: two bodies printing 江医保〔2026〕1号 would collide."""
+    if prefix in prefixes_taken(region):
+        raise ValueError(f"机关代字“{prefix}”已由其他发文机关使用，请另定")
 
 
 def annual_name(campaign: Campaign) -> str:
@@ -87,7 +155,7 @@ def draft_body(result: Progress, requirements: str = "") -> str:
     basis: a unit that has not filed counts with the figures it last filed, and before the due
     date it is 待报, named, but neither criticised nor 约谈."""
     head, rows, period = result.region, result.children, result.period
-    scope = SCOPE_WORDS.get(head.region.level, "全区")
+    scope = scope_word(head.region)
     units_word = UNIT_WORDS.get(rows[0].region.level, "各地") if rows else "各地"
     as_of = month_day(period.as_of)
     word = _measure_word(head)
@@ -333,20 +401,18 @@ def chart_attachments(period: Period, region: Region, result: Progress) -> list[
 
 # --- the document --------------------------------------------------------------------------
 
-def next_numbers(campaign: Campaign, region: Region, year: int) -> tuple[int, int]:
-    """(第N期 of this campaign for this region, the next 发文字号 sequence of the bureau's year)."""
+def next_numbers(campaign: Campaign, region: Region, year: int, prefix: Optional[str] = None) -> tuple[int, int]:
+    """(第N期 of this campaign for this region, the next 发文字号 serial of the 机关代字's year)."""
+    prefix = prefix or issuing_body(region).prefix
     issue = db.session.scalar(select(func.max(Circular.issue_no)).where(
         Circular.campaign_id == campaign.id, Circular.region_id == region.id)) or 0
     seq = db.session.scalar(select(func.max(Circular.doc_seq)).where(
-        Circular.region_id == region.id, Circular.doc_year == year)) or 0
+        Circular.doc_prefix == prefix, Circular.doc_year == year)) or 0
     return issue + 1, seq + 1
 
 
-def build_document(period: Period, region: Region, *, title: str, body: str, issue_no: int,
-                   doc_prefix: str, doc_year: int, doc_seq: int, date: dt.date,
-                   result: Optional[Progress] = None) -> document.Circular:
-    bureau = issuing_body(region)
-    result = result or progress(period, region)
+def annexes(period: Period, region: Region, result: Progress) -> list[document.Attachment]:
+    """附件: the ranking of the units, the units two levels down, the departments and the charts."""
     attachments = []
     if result.children:
         units_word = UNIT_WORDS.get(result.children[0].region.level, "各地")
@@ -364,6 +430,31 @@ def build_document(period: Period, region: Region, *, title: str, body: str, iss
             f"{annual_name(period.campaign)}部门报送情况表（截至{month_day(period.as_of)}）",
             table=department_table(departments)))
     attachments.extend(chart_attachments(period, region, result))
+    return attachments
+
+
+def annex_json(attachment: document.Attachment) -> dict:
+    if attachment.table is not None:
+        table = attachment.table
+        return {"title": attachment.title, "header": table.header, "rows": table.rows,
+                "aligns": list(table.aligns) if table.aligns else None}
+    return {"title": attachment.title, "svg": str(attachment.svg)}
+
+
+def annex_from_json(data: dict) -> document.Attachment:
+    if "svg" in data:
+        # our own chart module's markup, stored when the draft was written
+        return document.Attachment(data["title"], svg=Markup(data["svg"]))
+    return document.Attachment(data["title"], table=document.Table(data["header"], data["rows"], data["aligns"]))
+
+
+def build_document(period: Period, region: Region, *, title: str, body: str, issue_no: int,
+                   doc_prefix: str, doc_year: int, doc_seq: int, date: dt.date,
+                   result: Optional[Progress] = None,
+                   attachments: Optional[list[document.Attachment]] = None) -> document.Circular:
+    bureau = issuing_body(region)
+    if attachments is None:
+        attachments = annexes(period, region, result or progress(period, region))
     return document.Circular(
         issuer_mark=bureau.name, number=document.DocumentNumber(doc_prefix, doc_year, doc_seq),
         title=title, addressee=bureau.addressee, sections=parse_body(body),
@@ -372,25 +463,126 @@ def build_document(period: Period, region: Region, *, title: str, body: str, iss
         attachments=attachments, as_of=period.as_of, show_issue=period.campaign.circular_issue_line)
 
 
+# --- one moment for the body and the annexes ------------------------------------------------
+
+class StaleDraft(ValueError):
+    """The figures under the region moved after the draft was written."""
+
+    def __init__(self, changes: list[str]):
+        self.changes = changes
+        super().__init__("起草后数据已变化：" + "；".join(changes) + "。请按最新数据重新生成，或按起草时的数据印发")
+
+
+def take_snapshot(period: Period, region: Region, result: Optional[Progress] = None) -> tuple[Progress, dict]:
+    """The live figures of a region, as a circular freezes them (the progress API's answer and
+    the departments')."""
+    result = result or progress(period, region)
+    return result, {**progress_json(result), "departments": [
+        d.as_json() for d in department_progress(period, region, clock.now())]}
+
+
+def _figures(snapshot: dict) -> dict:
+    """What a circular's text depends on: the totals and the filing state of the region, of each
+    unit and of each department."""
+    return {"region": [snapshot["region"]["totals"], snapshot["region"]["late"]],
+            "children": {c["code"]: [c["totals"], c["late"]] for c in snapshot["children"]},
+            "departments": {str(d["id"]): [d["totals"], d["late"]] for d in snapshot.get("departments", [])}}
+
+
+def data_version(snapshot: dict) -> str:
+    """A digest of the figures: two snapshots with the same version print the same numbers."""
+    text = json.dumps(_figures(snapshot), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def figure_changes(before: dict, after: dict, scope: str) -> list[str]:
+    """What moved between two snapshots, in words: who filed or corrected, and the totals then and now."""
+    changes = []
+    for kind, key in (("children", "code"), ("departments", "id")):
+        old = {row[key]: row for row in before.get(kind, [])}
+        for row in after.get(kind, []):
+            was = old.get(row[key])
+            if was is None or (was["totals"], was["late"]) == (row["totals"], row["late"]):
+                continue
+            if was["late"] != row["late"]:
+                text = f"{row['name']}{LATE_NAMES[was['late']]}→{LATE_NAMES[row['late']]}"
+                if row["late"] in ("on_time", "late") and was["late"] in ("pending", "missing"):
+                    text = f"{row['name']}已报送（{LATE_NAMES[was['late']]}→{LATE_NAMES[row['late']]}）"
+            else:
+                text = f"{row['name']}数据有更正"
+            enrolled = (was["totals"].get("enrolled"), row["totals"].get("enrolled"))
+            if enrolled[0] != enrolled[1] and None not in enrolled:
+                text += f"，已参保{enrolled[0]:,}人→{enrolled[1]:,}人"
+            changes.append(text)
+    head_before, head_after = before["region"], after["region"]
+    enrolled = (head_before["totals"].get("enrolled") or 0, head_after["totals"].get("enrolled") or 0)
+    total = f"{scope}已参保缴费{enrolled[0]:,}人→{enrolled[1]:,}人"
+    for word, key in (("完成率", "completion"), ("参保率", "rate")):
+        if head_before.get(key) is not None and head_after.get(key) is not None:
+            total += f"，{word}{percent(head_before[key])}→{percent(head_after[key])}"
+            break
+    return changes + [total]
+
+
+def stale_changes(circular: Circular, snapshot: Optional[dict] = None) -> list[str]:
+    """What changed under the region since the draft was written; empty when nothing did (or
+    for a draft written before drafts kept their figures)."""
+    if circular.status == "issued" or not circular.data_version or not circular.snapshot:
+        return []
+    snapshot = snapshot or take_snapshot(circular.period, circular.region)[1]
+    if data_version(snapshot) == circular.data_version:
+        return []
+    return figure_changes(circular.snapshot, snapshot, scope_word(circular.region))
+
+
+def write_from_figures(circular: Circular, result: Optional[Progress] = None,
+                       snapshot: Optional[dict] = None) -> Circular:
+    """Write (or write again) the body from the live figures, and keep those figures, their
+    version and the annexes they give, so that an issue can use this one moment."""
+    if snapshot is None:
+        result, snapshot = take_snapshot(circular.period, circular.region, result)
+    circular.body = draft_body(result, circular.campaign.requirements)
+    circular.snapshot, circular.data_version = snapshot, data_version(snapshot)
+    circular.annexes = [annex_json(a) for a in annexes(circular.period, circular.region, result)]
+    circular.written_at = clock.now()
+    return circular
+
+
 def new_draft(period: Period, region: Region, user: Optional[User] = None) -> Circular:
     """A draft circular with its body written from the numbers (added to the session)."""
     campaign = period.campaign
     draft = Circular(campaign=campaign, period=period, region=region, status="draft",
-                     title=default_title(campaign),
-                     body=draft_body(progress(period, region), campaign.requirements),
-                     created_at=clock.now(), created_by_id=user.id if user else None)
+                     title=default_title(campaign), created_at=clock.now(),
+                     created_by_id=user.id if user else None)
+    write_from_figures(draft)
     db.session.add(draft)
     db.session.flush()
     return draft
 
 
+def regenerate(circular: Circular, user: Optional[User] = None) -> Circular:
+    """按最新数据重新生成: the body is written again from the latest figures (hand edits are redone)."""
+    if circular.status == "issued":
+        raise ValueError("该通报已印发，不能重新生成")
+    write_from_figures(circular)
+    audit.record("circular.regenerate", user, region=circular.region, target=f"通报草稿{circular.id}",
+                 after={"period": circular.period.label, "data_version": circular.data_version})
+    return circular
+
+
+def drafted_annexes(circular: Circular) -> Optional[list[document.Attachment]]:
+    """The annexes as of the draft's moment (None for a draft written before drafts kept them)."""
+    return None if circular.annexes is None else [annex_from_json(a) for a in circular.annexes]
+
+
 def draft_document(circular: Circular) -> document.Circular:
-    """A draft as it would print if issued now: the next numbers, today's date, live data."""
+    """A draft as it would print if issued now, with the figures its text was written from."""
     today = clock.today()
-    issue_no, seq = next_numbers(circular.campaign, circular.region, today.year)
+    bureau = issuing_body(circular.region)
+    issue_no, seq = next_numbers(circular.campaign, circular.region, today.year, bureau.prefix)
     return build_document(circular.period, circular.region, title=circular.title, body=circular.body,
-                          issue_no=issue_no, doc_prefix=issuing_body(circular.region).prefix,
-                          doc_year=today.year, doc_seq=seq, date=today)
+                          issue_no=issue_no, doc_prefix=bureau.prefix, doc_year=today.year, doc_seq=seq,
+                          date=today, attachments=drafted_annexes(circular))
 
 
 def render_pdf(doc: document.Circular) -> bytes:
@@ -402,31 +594,48 @@ def render_pdf_html(html: str) -> bytes:
     return create_pdf(html, closing=document.closing_html(html))
 
 
+ISSUE_MODES = ("regenerate", "as_drafted")
+
+
 def issue(circular: Circular, user: Optional[User],
-          step: Callable[[str], None] = lambda name: None) -> Circular:
+          step: Callable[[str], None] = lambda name: None, mode: Optional[str] = None) -> Circular:
     """Freeze the numbers and the text, render and keep the PDF, take the next numbers.
 
-    `step` hears each stage (rollup, render), so that a background job can show its progress.
+    The body and the annexes come from one moment. When the figures moved after the draft was
+    written, `mode` says which: "regenerate" writes the text again from the latest figures,
+    "as_drafted" issues the draft's figures (its annexes and snapshot); without either the draft
+    is refused (StaleDraft, naming the change). `step` hears each stage (rollup, render), so that
+    a background job can show its progress.
     """
     if circular.status == "issued":
         raise ValueError("该通报已印发，不能再次印发")
+    if mode is not None and mode not in ISSUE_MODES:
+        raise ValueError(f"印发方式应为 regenerate 或 as_drafted，而不是 {mode}")
     now = clock.now()
     step("rollup")
-    result = progress(circular.period, circular.region)
-    issue_no, seq = next_numbers(circular.campaign, circular.region, now.year)
+    result, snapshot = take_snapshot(circular.period, circular.region)
+    attachments = None
+    changes = stale_changes(circular, snapshot)
+    if changes and mode == "regenerate":
+        write_from_figures(circular, result, snapshot)
+    elif changes and mode == "as_drafted":
+        snapshot, attachments = circular.snapshot, drafted_annexes(circular)
+    elif changes:
+        raise StaleDraft(changes)
     bureau = issuing_body(circular.region)
+    issue_no, seq = next_numbers(circular.campaign, circular.region, now.year, bureau.prefix)
     doc = build_document(circular.period, circular.region, title=circular.title, body=circular.body,
                          issue_no=issue_no, doc_prefix=bureau.prefix, doc_year=now.year, doc_seq=seq,
-                         date=now.date(), result=result)
+                         date=now.date(), result=result, attachments=attachments)
     step("render")
     circular.html = document.render_circular_html(doc)
     circular.pdf = render_pdf_html(circular.html)
-    circular.snapshot = {**progress_json(result), "departments": [
-        d.as_json() for d in department_progress(circular.period, circular.region, now)]}
+    circular.snapshot = snapshot
     circular.issue_no, circular.doc_prefix, circular.doc_year, circular.doc_seq = issue_no, bureau.prefix, now.year, seq
     circular.status, circular.issued_at, circular.issued_by_id = "issued", now, user.id if user else None
     db.session.flush()  # the unique numbers reject a concurrent issue of the same sequence
     publish(circular, user)
     audit.record("circular.issue", user, region=circular.region, target=circular.doc_number,
-                 after={"issue_no": issue_no, "title": doc.full_title, "period": circular.period.label})
+                 after={"issue_no": issue_no, "title": doc.full_title, "period": circular.period.label,
+                        **({"mode": mode} if changes else {})})
     return circular

@@ -26,18 +26,18 @@ def queue(app: Optional[Flask] = None, name: str = QUEUE):
     return Queue(name, connection=Redis.from_url(url), default_timeout=1800)
 
 
-def enqueue_issue(circular_id: int, user_id: Optional[int]) -> Optional[str]:
+def enqueue_issue(circular_id: int, user_id: Optional[int], mode: Optional[str] = None) -> Optional[str]:
     """Queue the issue of a circular; the job id, or None when there is no queue."""
     jobs = queue()
     if jobs is None:
         return None
     job = jobs.enqueue(run_issue, circular_id, user_id,
-                       {"SQLALCHEMY_DATABASE_URI": current_app.config["SQLALCHEMY_DATABASE_URI"]},
+                       {"SQLALCHEMY_DATABASE_URI": current_app.config["SQLALCHEMY_DATABASE_URI"]}, mode,
                        meta={"step": "queued"}, result_ttl=3600, failure_ttl=86400)
     return job.id
 
 
-def run_issue(circular_id: int, user_id: Optional[int], config: dict) -> str:
+def run_issue(circular_id: int, user_id: Optional[int], config: dict, mode: Optional[str] = None) -> str:
     """The job: issue the circular in a fresh app, reporting each step in the job's meta."""
     from rq import get_current_job
 
@@ -58,7 +58,7 @@ def run_issue(circular_id: int, user_id: Optional[int], config: dict) -> str:
             circular = db.session.get(Circular, circular_id)
             user = db.session.get(User, user_id) if user_id else None
             if circular.status != "issued":
-                issue(circular, user, step)
+                issue(circular, user, step, mode)
                 db.session.commit()
             step("done")
             return circular.doc_number
