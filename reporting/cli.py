@@ -321,6 +321,41 @@ def _signer(username: str | None, region):
     return user
 
 
+@circulars_cli.command("issuer")
+@click.argument("region_code")
+@click.option("--prefix", help="机关代字，如 江海医保（发文字号的前缀，不能与其他发文机关相同）")
+@click.option("--name", "name", help="发文机关，如 江门市江海区医疗保障局")
+@click.option("--addressee", help="主送机关")
+@click.option("--copy-to", "copy_to", help="抄送机关")
+@click.option("--printed-by", "printed_by", help="印发机关")
+def circulars_issuer(region_code: str, prefix: str | None, name: str | None, addressee: str | None,
+                     copy_to: str | None, printed_by: str | None):
+    """查看或设置一个区划的发文机关：机关代字、名称、主送、抄送、印发机关。"""
+    from .circulars import check_prefix, issuing_body
+    region = _region(region_code)
+    with one_transaction():
+        body = issuing_body(region)
+        if prefix is not None:
+            prefix = prefix.strip()
+            if not prefix or len(prefix) > 20:
+                raise click.BadParameter("机关代字应为1至20个字", param_hint="--prefix")
+            check_prefix(region, prefix)
+            body.prefix = prefix
+        for field, value, limit in (("name", name, 100), ("addressee", addressee, 200),
+                                    ("copy_to", copy_to, 300), ("printed_by", printed_by, 100)):
+            if value is not None:
+                if len(value.strip()) > limit or (field != "copy_to" and not value.strip()):
+                    raise click.BadParameter(f"应为1至{limit}个字", param_hint=f"--{field.replace('_', '-')}")
+                setattr(body, field, value.strip())
+        if any(v is not None for v in (prefix, name, addressee, copy_to, printed_by)):
+            if body.id is None:
+                db.session.add(body)
+            audit.record("issuer.update", None, region=region, target=f"{region.name}发文机关",
+                         after={"prefix": body.prefix, "name": body.name})
+    click.echo(f"{body.name}：机关代字 {body.prefix}；主送 {body.addressee}；"
+               f"抄送 {body.copy_to or '无'}；印发机关 {body.printed_by}")
+
+
 @circulars_cli.command("draft")
 @click.option("--region", "region_code", required=True, help="通报的区划代码（发文机关所在地）")
 @click.option("--period", "period_id", required=True, type=int, help="报送期次编号")
