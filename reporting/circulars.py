@@ -15,7 +15,7 @@ from . import audit, charts, clock
 from . import circular_document as document
 from .extensions import db
 from .departments import STANDING, DepartmentProgress, department_progress
-from .filters import month_day, percent
+from .filters import month_day, percent, points
 from .hierarchy import child_level
 from .models import LEVELS, Campaign, Circular, Department, IssuingBody, Period, Region, User
 from .ranking import LATE_NAMES, LIGHTS, Progress, UnitProgress, light, progress, progress_json
@@ -166,7 +166,8 @@ def draft_body(result: Progress, requirements: str = "") -> str:
         sentence += f"，完成目标任务的{percent(head.completion)}"
     if head.increase is not None:
         change = head.increase * 100
-        sentence += f"，较上期{'提高' if change >= 0 else '下降'}{abs(change):.2f}个百分点"
+        sentence += ("，与上期持平" if f"{abs(change):.2f}" == "0.00" else
+                     f"，较上期{'提高' if change >= 0 else '下降'}{abs(change):.2f}个百分点")
     measure = head.main_measure
     if measure is not None:
         gap = (measure - result.time_progress) * 100
@@ -226,9 +227,9 @@ def draft_body(result: Progress, requirements: str = "") -> str:
         problems.append(f"按近两期进度测算，{_names(missing_forecast)}预计无法在"
                         f"{month_day(result.campaign.end)}前完成目标任务，请加快进度。")
     gaps = [r for r in rows if r.hardship_gap]
-    if head.hardship_gap:
+    if result.hardship_gap:
         where = f"（涉及{_names(gaps)}）" if gaps else ""
-        problems.append(f"困难群众参保尚有{head.hardship_gap:,}人未覆盖{where}，请相关单位逐一核实，确保应保尽保。")
+        problems.append(f"困难群众参保尚有{result.hardship_gap:,}人未覆盖{where}，请相关单位逐一核实，确保应保尽保。")
     anomalous = [r for r in rows if r.anomalies]
     if anomalous:
         problems.append(f"{_names(anomalous)}报送数据存在异常（如参保人数较上期减少），请核实后更正。")
@@ -333,7 +334,7 @@ def parse_body(text: str) -> list[document.Section]:
 def ranking_table(result: Progress) -> document.Table:
     header = ["排名", "单位", "任务数", "已参保人数", "完成率", "参保率", "较上期（百分点）", "进度", "报送"]
     rows = [[str(r.rank), r.region.name, _count(r.task), _count(r.enrolled), percent(r.completion),
-             percent(r.rate), "—" if r.increase is None else f"{r.increase * 100:+.2f}",
+             percent(r.rate), _change(r),
              LIGHTS[r.light], LATE_NAMES[r.late] + _carried_note(r) + ("，约谈" if r.interview else "")]
             for r in sorted(result.children, key=lambda r: (r.rank, r.region.code))]
     head = result.region
@@ -374,6 +375,11 @@ def grandchildren_table(period: Period, region: Region, result: Optional[Progres
               {"township": "镇（街）", "village": "村（社区）", "county": "县（市、区）"}.get(grandchild, "单位"),
               "任务数", "已参保人数", "完成率", "参保率", "进度", "报送"]
     return document.Table(header, rows)
+
+
+def _change(row: UnitProgress) -> str:
+    """较上期 in points; — for a unit with no report of the period yet (its figures are carried)."""
+    return "—" if not row.totals.reports else points(row.increase)
 
 
 def _carried_note(row: UnitProgress) -> str:

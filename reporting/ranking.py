@@ -184,6 +184,14 @@ class Progress:
         return self.today is not None and self.today > self.period.due
 
     @property
+    def hardship_gap(self) -> int:
+        """困难群众 not yet enrolled under the region: the sum of its units' gaps, so that a unit
+        enrolled above its roster never hides another's uncovered people."""
+        if not self.children:
+            return self.region.hardship_gap
+        return sum(r.hardship_gap for r in self.children)
+
+    @property
     def interviews(self) -> list[UnitProgress]:
         return [r for r in self.children if r.interview]
 

@@ -197,3 +197,50 @@ def test_issue_as_drafted_from_the_page(client, auth, sixth, frozen_now):
     db.session.expire_all()
     issued = db.session.get(Circular, circular.id)
     assert issued.status == "issued" and annex_total(issued) == drafted
+
+
+# --- numbers a bureau can sign ----------------------------------------------------------------
+
+def test_a_rate_short_of_one_hundred_percent_never_prints_as_one_hundred():
+    from reporting.filters import percent
+    assert percent(0.99996) == "99.99%" and percent(0.999949) == "99.99%"
+    assert percent(1.0) == "100.00%" and percent(1.00004) == "100.00%" and percent(0.95123) == "95.12%"
+
+
+def test_the_hardship_gap_is_the_sum_of_the_units_gaps(jiangmen, frozen_now):
+    """台山市 11 and 开平市 1 uncovered, 鹤山市 5 above its roster: 12 people, not 7."""
+    from reporting.circulars import draft_body
+    from reporting.ranking import progress
+    frozen_now(dt.datetime(2022, 10, 5, 10, 0))
+    campaign, _ = create_campaign(name="江门市2023年度", root=jiangmen, start=dt.date(2022, 9, 1),
+                                  end=dt.date(2022, 12, 31), first_due=dt.date(2022, 10, 1),
+                                  report_level="county")
+    enrolled_hardship = {"440781": 89, "440783": 99, "440784": 105}
+    import_reports(campaign.periods[0], [
+        (n, code, {**figures(enrolled), "hardship_enrolled": enrolled_hardship.get(code, 100)}, FILER)
+        for n, (code, enrolled) in enumerate(COUNTIES.items())], submit=True)
+    db.session.commit()
+    result = progress(campaign.periods[0], jiangmen)
+    assert result.hardship_gap == 12
+    assert "困难群众参保尚有12人未覆盖（涉及台山市、开平市）" in draft_body(result)
+
+
+def test_a_unit_still_to_report_shows_a_dash_for_its_change(sixth):
+    from reporting.circulars import ranking_table
+    from reporting.ranking import progress
+    campaign, period = sixth
+    table = ranking_table(progress(period, campaign.root))
+    change = table.header.index("较上期（百分点）")
+    rows = {row[1]: row for row in table.rows}
+    assert rows["台山市"][change] == "—"
+    assert rows["新会区"][change].startswith("+")
+
+
+def test_a_level_headline_says_yu_shang_qi_chi_ping(sixth):
+    from reporting.circulars import draft_body
+    from reporting.ranking import progress
+    campaign, period = sixth
+    # period 2 filed with period 1's figures again: no change at all
+    file(period, {code: enrolled // 2 for code, enrolled in COUNTIES.items()})
+    body = draft_body(progress(period, campaign.root))
+    assert "与上期持平" in body and "提高0.00个百分点" not in body
