@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from . import audit, charts, clock
 from . import circular_document as document
+from . import circular_wording as wording
 from .extensions import db
 from .departments import STANDING, DepartmentProgress, department_progress
 from .filters import month_day, percent, points
@@ -27,13 +28,6 @@ SCOPE_WORDS = {"province": "全省", "city": "全市", "county": "全县", "town
 UNIT_WORDS = {"city": "各市", "county": "各县（市、区）", "township": "各镇（街）", "village": "各村（社区）"}
 ADDRESSEES = {"province": "各市医疗保障局", "city": "各县（市、区）医疗保障局",
               "county": "各镇人民政府、街道办事处", "township": "各村（居）委会"}
-DEFAULT_REQUIREMENTS = (
-    "（一）压实工作责任。各地要对照目标任务，坚持“一把手”亲自抓，逐级分解任务，确保按期完成参保缴费工作。\n"
-    "（二）聚焦薄弱环节。进度滞后的地区要认真分析原因，制定针对性措施，加快工作进度；"
-    "对困难群众逐一核实，确保应保尽保。\n"
-    "（三）按时报送数据。各地要严格按照时间节点报送参保进度表，确保数据真实准确；"
-    "对逾期不报、数据不实的，将予以通报批评。"
-)
 HEADING_1 = re.compile(r"^[一二三四五六七八九十]+、")
 HEADING_2 = re.compile(r"^（[一二三四五六七八九十]+）")
 
@@ -150,101 +144,170 @@ def _tied_at(units: list[UnitProgress], value) -> list[UnitProgress]:
     return [u for u in units if u.main_measure is not None and abs(u.main_measure - value) < 1e-12]
 
 
+def _noun(rows: list[UnitProgress]) -> str:
+    """县（市、区）, 镇（街）, 村（社区）: the units' kind without 各."""
+    return (UNIT_WORDS.get(rows[0].region.level, "各地") if rows else "各地").removeprefix("各")
+
+
+def _group(units: list[UnitProgress], rows: list[UnitProgress], scope: str,
+           behind: Callable[[UnitProgress], float] = lambda r: r.main_measure or 0) -> wording.Group:
+    return wording.group(units, rows, scope=scope, noun=_noun(rows), name=lambda r: r.region.name, behind=behind)
+
+
+def _pending_note(pending: list[UnitProgress]) -> str:
+    """（A、B，沿用第5期数据）: who is 待报 (up to five named) and the figures they count with."""
+    seqs = {r.carried_from.seq if r.carried_from else None for r in pending}
+    parts = [_names(pending)] if len(pending) <= wording.MAX_NAMED else []
+    if len(seqs) == 1 and None not in seqs:
+        parts.append(f"沿用第{seqs.pop()}期数据")
+    elif seqs != {None}:
+        parts.append("暂按其最近一期已报数据计算")
+    return f"（{'，'.join(parts)}）" if parts else ""
+
+
 def draft_body(result: Progress, requirements: str = "") -> str:
-    """The four parts of a progress circular, in the sentences real circulars use, all on the one
+    """The parts of a progress circular, in the sentences real circulars use, all on the one
     basis: a unit that has not filed counts with the figures it last filed, and before the due
-    date it is 待报, named, but neither criticised nor 约谈."""
+    date it is 待报, named with the period it carries, but neither called 进度滞后, criticised
+    nor 约谈. More than five units sharing a statement are counted, the three furthest behind named."""
     head, rows, period = result.region, result.children, result.period
     scope = scope_word(head.region)
     units_word = UNIT_WORDS.get(rows[0].region.level, "各地") if rows else "各地"
     as_of = month_day(period.as_of)
     word = _measure_word(head)
-    lines = [f"现将截至{as_of}{scope}城乡居民基本医疗保险参保缴费工作进展情况通报如下：", "一、总体进展"]
+    lines = [wording.phrase("opening", as_of=as_of, scope=scope), "一、总体进展"]
 
-    sentence = f"截至{as_of}，{scope}已参保缴费{head.enrolled or 0:,}人"
+    sentence = wording.phrase("headline", as_of=as_of, scope=scope, enrolled=f"{head.enrolled or 0:,}")
     if head.task:
-        sentence += f"，完成目标任务的{percent(head.completion)}"
+        sentence += wording.phrase("headline_completion", completion=percent(head.completion))
     if head.increase is not None:
         change = head.increase * 100
-        sentence += ("，与上期持平" if f"{abs(change):.2f}" == "0.00" else
-                     f"，较上期{'提高' if change >= 0 else '下降'}{abs(change):.2f}个百分点")
+        sentence += (wording.phrase("headline_level") if f"{abs(change):.2f}" == "0.00" else
+                     wording.phrase("headline_change", direction="提高" if change >= 0 else "下降",
+                                    points=f"{abs(change):.2f}"))
     measure = head.main_measure
     if measure is not None:
         gap = (measure - result.time_progress) * 100
-        sentence += f"，{'高于' if gap >= 0 else '低于'}序时进度{abs(gap):.2f}个百分点"
+        sentence += wording.phrase("headline_time_progress", direction="高于" if gap >= 0 else "低于",
+                                   points=f"{abs(gap):.2f}")
     sentence += "。"
     if head.rate is not None:
         unfiled = head.never_filed if rows else 0
-        sentence += f"居民医保参保率为{percent(head.rate)}" + (
-            f"（不含{unfiled}个尚未报送过数据的单位）" if unfiled else "") + "。"
-    lines.append(sentence + _filing_sentence(result, units_word))
+        sentence += wording.phrase("headline_rate", rate=percent(head.rate)) + (
+            wording.phrase("headline_rate_unfiled", count=unfiled) if unfiled else "") + "。"
+    lines.append(sentence + _filing_sentence(result, units_word, scope))
 
     lines.append("二、各地进展")
     valued = [r for r in rows if r.main_measure is not None]
     ahead = sorted([r for r in valued if r.main_measure >= result.time_progress], key=lambda r: -r.main_measure)
-    laggards = sorted([r for r in valued if r.main_measure < result.time_progress], key=lambda r: r.main_measure)
+    # a unit still 待报 is not judged on the figures it carries
+    laggards = sorted([r for r in valued if r.main_measure < result.time_progress and r.late != "pending"],
+                      key=lambda r: r.main_measure)
     leaders = ahead[:3]
     if leaders:
         lowest = leaders[-1].main_measure
         leaders = [r for r in ahead if r.main_measure >= lowest - 1e-12]  # a tie at the cut stays in
-        lines.append(f"{_names(leaders)}{word}达到{percent(lowest)}以上，进度较快。")
+        lines.append(wording.phrase("leaders", names=_names(leaders), word=word, value=percent(lowest)))
     if laggards:
-        worst = _tied_at(laggards, laggards[0].main_measure)
-        text = f"{_names(laggards)}{word}低于序时进度（{percent(result.time_progress)}），"
-        if len(laggards) > len(worst):
-            text += f"其中{_names(worst)}仅为{percent(worst[0].main_measure)}，进度滞后。"
-        else:
-            text += f"{'均' if len(worst) > 1 else ''}仅为{percent(worst[0].main_measure)}，进度滞后。"
-        lines.append(text)
-    if not leaders and not laggards:
-        lines.append(f"本期{units_word}尚无已提交的数据。")
-    carried = [r for r in rows if r.carried_from is not None and not r.totals.reports]
+        lines.append(_laggards_sentence(laggards, rows, scope, word, result.time_progress))
+    if not leaders and not laggards and not result.pending:
+        lines.append(wording.phrase("no_figures", units=units_word))
+    carried = [r for r in rows if r.carried_from is not None and not r.totals.reports and r.late != "pending"]
     if carried:
         by_period: dict[int, list[UnitProgress]] = {}
         for r in carried:
             by_period.setdefault(r.carried_from.seq, []).append(r)
-        lines.append("；".join(f"{_names(units)}本期数据沿用第{seq}期" for seq, units in sorted(by_period.items()))
-                     + "。")
+        lines.append("；".join(wording.phrase("carried", subject=_group(units, rows, scope).subject, seq=seq)
+                              for seq, units in sorted(by_period.items())) + "。")
 
     departments = department_progress(period, head.region, clock.now())
     numbers = iter("三四五")
     if departments:
         lines.append(f"{next(numbers)}、部门报送情况")
-        lines.append(department_sentence(departments, scope))
+        lines.append(department_sentence(departments, scope, period))
 
     lines.append(f"{next(numbers)}、存在问题")
     problems = []
     late_units = [r for r in rows if r.late in ("late", "missing")]
     if late_units:
-        problems.append(f"{_names(late_units)}未按时报送进度表，予以通报批评。")
+        problems.append(wording.phrase("late", subject=_group(late_units, rows, scope).subject))
+    bottom, streak = result.rule
+    rule_words = dict(streak=cn_number(streak), bottom=_bottom_words(bottom))
     interviewed = result.interviews
     if interviewed:
-        bottom, streak = result.rule
-        problems.append(f"{_names(interviewed)}连续{cn_number(streak)}期{_bottom_words(bottom)}，"
-                        "将按规定约谈其主要负责人。")
+        below = result.campaign.interview_below_time_progress(rows[0].region.level)
+        problems.append(wording.phrase("interview_below" if below else "interview",
+                                       subject=_group(interviewed, rows, scope).subject, **rule_words))
+    # before the due date the units the rule would list are 预警: the 约谈 belongs to a closed period
+    would_be = [r for r in result.warnings if len(r.standings) >= streak and r.late != "pending"] \
+        if not result.overdue else []
+    if would_be:
+        problems.append(wording.phrase("interview_warning", subject=_group(would_be, rows, scope).subject,
+                                       due=month_day(period.due), **rule_words))
     missing_forecast = [r for r in rows if r.forecast.misses]
     if missing_forecast:
-        problems.append(f"按近两期进度测算，{_names(missing_forecast)}预计无法在"
-                        f"{month_day(result.campaign.end)}前完成目标任务，请加快进度。")
+        found = _group(missing_forecast, rows, scope, behind=lambda r: r.forecast.projected or 0)
+        detail = wording.phrase("furthest", names=_names(found.furthest)) if found.furthest else ""
+        problems.append(wording.phrase("forecast_count" if found.counted else "forecast", subject=found.subject,
+                                       end=month_day(result.campaign.end), detail=detail))
     gaps = [r for r in rows if r.hardship_gap]
     if result.hardship_gap:
-        where = f"（涉及{_names(gaps)}）" if gaps else ""
-        problems.append(f"困难群众参保尚有{result.hardship_gap:,}人未覆盖{where}，请相关单位逐一核实，确保应保尽保。")
+        problems.append(wording.phrase("hardship", count=f"{result.hardship_gap:,}",
+                                       subject=_group(gaps, rows, scope, behind=lambda r: -r.hardship_gap)
+                                       .subject.removesuffix("均")) if gaps else
+                        wording.phrase("hardship_alone", count=f"{result.hardship_gap:,}"))
     anomalous = [r for r in rows if r.anomalies]
     if anomalous:
-        problems.append(f"{_names(anomalous)}报送数据存在异常（如参保人数较上期减少），请核实后更正。")
+        problems.append(wording.phrase("anomalies", subject=_group(anomalous, rows, scope).subject))
     problems.extend(publication_lines(period, head.region))
-    if not problems:
-        problems.append("本期各地均按时报送，未发现突出问题。" if not result.pending else "本期未发现突出问题。")
+    late_departments = [d for d in departments if d.late in ("late", "missing")]
+    if not problems and laggards:
+        problems.append(wording.phrase("lagging_problem", subject=_group(laggards, rows, scope).subject))
+    if not problems and not late_departments and not result.warnings:
+        problems.append(wording.phrase("nothing_flagged"))
     lines.extend(problems)
 
     lines.append(f"{next(numbers)}、下一步工作要求")
-    lines.extend(line for line in (requirements or DEFAULT_REQUIREMENTS).splitlines() if line.strip())
+    if requirements:
+        lines.extend(line for line in requirements.splitlines() if line.strip())
+    else:
+        keys = ["require_duty"]
+        if laggards or missing_forecast:
+            keys.append("require_pace")
+        if result.hardship_gap:
+            keys.append("require_hardship")
+        if late_units or late_departments:
+            keys.append("require_discipline")
+        if departments:
+            keys.append("require_departments")
+        if len(keys) == 1:
+            keys.append("require_steady")
+        behind = sorted({r.region.id: r for r in [*laggards, *missing_forecast]}.values(),
+                        key=lambda r: r.main_measure or 0)
+        pace_names = _group(behind, rows, scope).subject.removesuffix("均") if behind else ""
+        lines.extend(wording.requirement_lines(keys, names=pace_names or "进度滞后的地区"))
     return "\n".join(lines)
 
 
-def _filing_sentence(result: Progress, units_word: str) -> str:
-    """Who reported, named: 均按时报送; X迟报; Y逾期未报送; or, before the due date, who is still to report."""
+def _laggards_sentence(laggards: list[UnitProgress], rows: list[UnitProgress], scope: str, word: str,
+                       time_progress: float) -> str:
+    found = _group(laggards, rows, scope)
+    worst = _tied_at(laggards, laggards[0].main_measure)
+    if found.counted:
+        detail = wording.phrase("laggards_furthest", names=_names(found.furthest),
+                                values="、".join(percent(r.main_measure) for r in found.furthest))
+    elif len(laggards) > len(worst):
+        detail = wording.phrase("laggards_worst", names=_names(worst), value=percent(worst[0].main_measure))
+    else:
+        detail = wording.phrase("laggards_tied", both="均" if len(worst) > 1 and not found.everyone else "",
+                                value=percent(worst[0].main_measure))
+    return wording.phrase("laggards", subject=found.subject, word=word,
+                          time_progress=percent(time_progress), detail=detail)
+
+
+def _filing_sentence(result: Progress, units_word: str, scope: str) -> str:
+    """Who reported: 均按时报送; X迟报; Y逾期未报送; and before the due date who is still to report
+    and by when."""
     rows, period = result.children, result.period
     if not rows:
         counts = result.region.counts
@@ -253,37 +316,38 @@ def _filing_sentence(result: Progress, units_word: str) -> str:
     missing = [r for r in rows if r.late == "missing"]
     pending = [r for r in rows if r.late == "pending"]
     if not (late or missing or pending):
-        return f"本期{units_word}均按时报送。"
+        return wording.phrase("all_on_time", units=units_word)
     text = ""
     if late or missing:
-        parts = [f"{_names(late)}迟报"] if late else []
+        parts = [wording.phrase("late_part", subject=_group(late, rows, scope).subject)] if late else []
         if missing:
-            parts.append(f"{_names(missing)}逾期未报送")
+            parts.append(wording.phrase("missing_part", subject=_group(missing, rows, scope).subject))
         if len(rows) > len(late) + len(missing) + len(pending):
-            parts.append("其余均按时报送")
-        text += "本期" + "，".join(parts) + "。"
+            parts.append(wording.phrase("rest_on_time"))
+        text += wording.phrase("late_and_missing", parts="，".join(parts))
     if pending:
-        text += (f"本期报送截止时间为{month_day(period.due)}，尚未到报送截止时间，"
-                 f"{_names(pending)}尚未报送，暂按已报送的最近一期数据计算。")
+        text += wording.phrase("pending", count=len(pending), noun=_noun(rows), who=_pending_note(pending),
+                               due=month_day(period.due))
     return text
 
 
-def department_sentence(departments: list[DepartmentProgress], scope: str) -> str:
+def department_sentence(departments: list[DepartmentProgress], scope: str, period: Optional[Period] = None) -> str:
     """部门报送情况: who filed on time, and the late departments named for 通报批评."""
     on_time = [d for d in departments if d.late == "on_time"]
     late = [d for d in departments if d.late in ("late", "missing")]
     pending = [d for d in departments if d.late == "pending"]
-    sentence = f"本期应报送进度的{len(departments)}个部门中，{len(on_time)}个按时报送"
+    sentence = wording.phrase("department_intro", count=len(departments), on_time=len(on_time))
     if late:
-        sentence += f"，{len(late)}个未按时报送"
+        sentence += wording.phrase("department_late_count", count=len(late))
     if pending:
-        sentence += f"，{len(pending)}个尚未到报送截止时间"
-    sentence += f"（各部门数据与各地数据有重叠，不计入{scope}合计，详见附件）。"
+        sentence += wording.phrase("department_pending_count", count=len(pending),
+                                   due=month_day(period.due) if period else "")
+    sentence += wording.phrase("department_overlap", scope=scope)
     figures = [f"{d.department.name}{_department_figure(d)}" for d in departments if not d.never_filed]
     if figures:
         sentence += "；".join(figures) + "。"
     if late:
-        sentence += f"{'、'.join(d.department.name for d in late)}未按时报送参保缴费进度，予以通报批评。"
+        sentence += wording.phrase("department_late", names="、".join(d.department.name for d in late))
     return sentence
 
 

@@ -96,18 +96,22 @@ def regions_import(directory: str, under: str | None):
               help="被排名单位的层级")
 @click.option("--bottom", required=True, type=click.IntRange(1, 20), help="末位N名")
 @click.option("--periods", required=True, type=click.IntRange(1, 20), help="连续K期")
-def campaign_interview_rule(campaign_id: int, level: str, bottom: int, periods: int):
+@click.option("--below-time-progress", "below", is_flag=True,
+              help="只约谈低于序时进度的（排名末位但达到序时进度的不约谈）")
+def campaign_interview_rule(campaign_id: int, level: str, bottom: int, periods: int, below: bool):
     """设置某一层级的约谈规则：同级单位中连续K期排名末位N名的，列入约谈名单。"""
     with one_transaction():
         campaign = db.session.get(Campaign, campaign_id)
         if campaign is None:
             raise click.ClickException(f"征缴期 {campaign_id} 不存在")
         before = dict(campaign.interview_rules or {})
-        campaign.interview_rules = {**before, level: {"bottom": bottom, "periods": periods}}
+        campaign.interview_rules = {**before, level: {"bottom": bottom, "periods": periods,
+                                                      **({"below_time_progress": True} if below else {})}}
         audit.record("campaign.interview_rule", None, region=campaign.root, target=campaign.name,
                      before=before, after=campaign.interview_rules)
     words = "末位" if bottom == 1 else f"后{bottom}名"
-    click.echo(f"{campaign.name}：{level} 级连续{periods}期排名{words}的列入约谈名单")
+    click.echo(f"{campaign.name}：{level} 级连续{periods}期排名{words}"
+               f"{'且低于序时进度' if below else ''}的列入约谈名单")
 
 @campaign_cli.command("create")
 @click.option("--name", required=True)

@@ -126,6 +126,10 @@ class Campaign(db.Model):
         rule = (self.interview_rules or {}).get(level, {})
         return int(rule.get("bottom", 1)), int(rule.get("periods", 2))
 
+    def interview_below_time_progress(self, level: str) -> bool:
+        """Whether 约谈 at this level needs the unit below 序时进度 as well as in the bottom."""
+        return bool((self.interview_rules or {}).get(level, {}).get("below_time_progress", False))
+
 
 class Period(db.Model):
     """One reporting round (报送期次) of a campaign."""
