@@ -15,7 +15,7 @@ from . import audit, charts, clock
 from . import circular_document as document
 from . import circular_wording as wording
 from .extensions import db
-from .departments import STANDING, DepartmentProgress, department_progress
+from .departments import DepartmentProgress, department_progress
 from .filters import month_day, percent, points
 from .hierarchy import child_level
 from .models import LEVELS, Campaign, Circular, Department, IssuingBody, Period, Region, User
@@ -199,7 +199,8 @@ def draft_body(result: Progress, requirements: str = "") -> str:
 
     lines.append("二、各地进展")
     valued = [r for r in rows if r.main_measure is not None]
-    ahead = sorted([r for r in valued if r.main_measure >= result.time_progress], key=lambda r: -r.main_measure)
+    ahead = sorted([r for r in valued if r.main_measure >= result.time_progress and r.late != "pending"],
+                   key=lambda r: -r.main_measure)
     # a unit still 待报 is not judged on the figures it carries
     laggards = sorted([r for r in valued if r.main_measure < result.time_progress and r.late != "pending"],
                       key=lambda r: r.main_measure)
@@ -210,7 +211,10 @@ def draft_body(result: Progress, requirements: str = "") -> str:
         lines.append(wording.phrase("leaders", names=_names(leaders), word=word, value=percent(lowest)))
     if laggards:
         lines.append(_laggards_sentence(laggards, rows, scope, word, result.time_progress))
-    if not leaders and not laggards and not result.pending:
+    waiting = [r for r in rows if r.late == "pending"]
+    if waiting and len(waiting) == len(rows):
+        lines.append(wording.phrase("awaiting", units=units_word, due=month_day(period.due)))
+    elif not leaders and not laggards and not waiting:
         lines.append(wording.phrase("no_figures", units=units_word))
     carried = [r for r in rows if r.carried_from is not None and not r.totals.reports and r.late != "pending"]
     if carried:
@@ -247,9 +251,13 @@ def draft_body(result: Progress, requirements: str = "") -> str:
     missing_forecast = [r for r in rows if r.forecast.misses]
     if missing_forecast:
         found = _group(missing_forecast, rows, scope, behind=lambda r: r.forecast.projected or 0)
-        detail = wording.phrase("furthest", names=_names(found.furthest)) if found.furthest else ""
-        problems.append(wording.phrase("forecast_count" if found.counted else "forecast", subject=found.subject,
-                                       end=month_day(result.campaign.end), detail=detail))
+        if found.counted:
+            problems.append(wording.phrase("forecast_count", subject=found.subject.removesuffix("均"),
+                                           both="均" if found.everyone else "",
+                                           detail=wording.phrase("furthest", names=_names(found.furthest))))
+        else:
+            problems.append(wording.phrase("forecast", subject=found.subject, end=month_day(result.campaign.end),
+                                           detail=""))
     gaps = [r for r in rows if r.hardship_gap]
     if result.hardship_gap:
         problems.append(wording.phrase("hardship", count=f"{result.hardship_gap:,}",
@@ -272,7 +280,7 @@ def draft_body(result: Progress, requirements: str = "") -> str:
         lines.extend(line for line in requirements.splitlines() if line.strip())
     else:
         keys = ["require_duty"]
-        if laggards or missing_forecast:
+        if laggards:
             keys.append("require_pace")
         if result.hardship_gap:
             keys.append("require_hardship")
@@ -282,8 +290,7 @@ def draft_body(result: Progress, requirements: str = "") -> str:
             keys.append("require_departments")
         if len(keys) == 1:
             keys.append("require_steady")
-        behind = sorted({r.region.id: r for r in [*laggards, *missing_forecast]}.values(),
-                        key=lambda r: r.main_measure or 0)
+        behind = laggards
         pace_names = _group(behind, rows, scope).subject.removesuffix("均") if behind else ""
         lines.extend(wording.requirement_lines(keys, names=pace_names or "进度滞后的地区"))
     return "\n".join(lines)
@@ -364,11 +371,18 @@ def _department_figure(d: DepartmentProgress) -> str:
 
 
 def department_table(departments: list[DepartmentProgress]) -> document.Table:
-    # narrow enough for one line a row: which count is measured, and what is carried, the paragraph says
-    header = ["部门", "已参保（缴费）人数", "任务数", "完成率", "参保率", "进度", "报送"]
-    rows = [[d.department.name, _count(d.measured), _count(d.task), percent(d.completion), percent(d.rate),
-             LIGHTS[d.light], STANDING[d.late]] for d in departments]
-    return document.Table(header, rows)
+    """The departments in 附件1's column order (任务数 before 已参保); the light only for a
+    department that has filed this period (a late one is never green); 参保率 only where it
+    says something 完成率 does not."""
+    marks = wording.carried_marks([d.carried_from.seq for d in departments if d.carried_from is not None])
+    with_rate = any(d.rate is not None and (d.completion is None or abs(d.rate - d.completion) > 1e-9)
+                    for d in departments)
+    header = ["部门", "任务数", "已参保（缴费）人数", "完成率", *(["参保率"] if with_rate else []), "进度", "报送"]
+    rows = [[d.department.name, _count(d.task),
+             _count(d.measured) + (marks[d.carried_from.seq] if d.carried_from is not None else ""),
+             percent(d.completion), *([percent(d.rate)] if with_rate else []),
+             LIGHTS[d.light] if d.late == "on_time" else "—", _state(d.late)] for d in departments]
+    return document.Table(header, rows, notes=wording.carried_notes(marks))
 
 
 def parse_body(text: str) -> list[document.Section]:
@@ -395,17 +409,28 @@ def parse_body(text: str) -> list[document.Section]:
 
 # --- attachments ---------------------------------------------------------------------------
 
+def _state(late: str) -> str:
+    return wording.TABLE_STATES[late]
+
+
+def _carried_seq(totals: Totals) -> Optional[int]:
+    """The period a unit's figures are carried from, when it has no report of this one."""
+    return totals.carried_from.seq if totals.carried_from is not None and not totals.reports else None
+
+
 def ranking_table(result: Progress) -> document.Table:
-    header = ["排名", "单位", "任务数", "已参保人数", "完成率", "参保率", "较上期（百分点）", "进度", "报送"]
-    rows = [[str(r.rank), r.region.name, _count(r.task), _count(r.enrolled), percent(r.completion),
-             percent(r.rate), _change(r),
-             LIGHTS[r.light], LATE_NAMES[r.late] + _carried_note(r) + ("，约谈" if r.interview else "")]
-            for r in sorted(result.children, key=lambda r: (r.rank, r.region.code))]
+    """附件1: the units ranked; 报送 one short state, a carried figure marked and explained below."""
+    header = ["排名", "单位", "任务数", "已参保人数", "完成率", "参保率", "较上期百分点", "进度", "报送"]
+    rows = sorted(result.children, key=lambda r: (r.rank, r.region.code))
+    marks = wording.carried_marks([seq for r in rows if (seq := _carried_seq(r.totals))])
+    table_rows = [[str(r.rank), wording.short_name(r.region.name), _count(r.task),
+                   _count(r.enrolled) + marks.get(_carried_seq(r.totals), ""), percent(r.completion),
+                   percent(r.rate), _change(r), LIGHTS[r.light], _state(r.late)] for r in rows]
     head = result.region
-    rows.append(["", "合计", _count(head.task), _count(head.enrolled), percent(head.completion),
-                 percent(head.rate), "—" if head.increase is None else f"{head.increase * 100:+.2f}",
-                 LIGHTS[head.light], ""])
-    return document.Table(header, rows)
+    table_rows.append(["", "合计", _count(head.task), _count(head.enrolled), percent(head.completion),
+                       percent(head.rate), "—" if head.increase is None else points(head.increase),
+                       LIGHTS[head.light], ""])
+    return document.Table(header, table_rows, notes=wording.carried_notes(marks))
 
 
 def grandchildren_table(period: Period, region: Region, result: Optional[Progress] = None) -> Optional[document.Table]:
@@ -420,25 +445,28 @@ def grandchildren_table(period: Period, region: Region, result: Optional[Progres
     units = db.session.scalars(select(Region).where(
         getattr(Region, f"{region.level}_id") == region.id, Region.level == grandchild)
         .order_by(Region.code)).all()
-    parents = {r.id: r.name for r in db.session.scalars(select(Region).where(
+    parents = {r.id: wording.short_name(r.name) for r in db.session.scalars(select(Region).where(
         Region.id.in_({u.parent_id for u in units})))}
     progress_at = time_progress(campaign, period.as_of)
     overdue = (result.today if result else clock.today()) > period.due
-    rows = []
+    figures = []
     for unit in units:
         totals = (series.get(unit.id) or [Totals({})])[-1]
+        figures.append((unit, totals))
+    marks = wording.carried_marks([seq for _, totals in figures if (seq := _carried_seq(totals))])
+    rows = []
+    for unit, totals in figures:
         enrolled, task = totals.get("enrolled"), tasks.get(unit.id)
         completion = ratio(enrolled or 0, task)
         measure = completion if task else totals.rate
         counts = FilingCounts(unit.units(campaign.report_level), totals.reports, totals.late, overdue)
-        status = LATE_NAMES[counts.status] + (f"（沿用第{totals.carried_from.seq}期）"
-                                              if totals.carried_from and not totals.reports else "")
-        rows.append([parents.get(unit.parent_id, ""), unit.name, _count(task), _count(enrolled),
-                     percent(completion), percent(totals.rate), LIGHTS[light(measure, progress_at)], status])
+        rows.append([parents.get(unit.parent_id, ""), wording.short_name(unit.name), _count(task),
+                     _count(enrolled) + marks.get(_carried_seq(totals), ""), percent(completion),
+                     percent(totals.rate), LIGHTS[light(measure, progress_at)], _state(counts.status)])
     header = [{"county": "县（市、区）", "city": "市", "township": "镇（街）"}.get(child, "上级"),
               {"township": "镇（街）", "village": "村（社区）", "county": "县（市、区）"}.get(grandchild, "单位"),
               "任务数", "已参保人数", "完成率", "参保率", "进度", "报送"]
-    return document.Table(header, rows)
+    return document.Table(header, rows, notes=wording.carried_notes(marks))
 
 
 def _change(row: UnitProgress) -> str:
@@ -446,27 +474,22 @@ def _change(row: UnitProgress) -> str:
     return "—" if not row.totals.reports else points(row.increase)
 
 
-def _carried_note(row: UnitProgress) -> str:
-    """沿用第N期 when a unit counts with an earlier period's figures."""
-    if row.carried_from is not None and not row.totals.reports:
-        return f"（沿用第{row.carried_from.seq}期）"
-    return ""
-
-
 def _count(value) -> str:
     return "—" if value is None else f"{value:,}"
 
 
 def chart_attachments(period: Period, region: Region, result: Progress) -> list[document.Attachment]:
+    """The charts on one page: the cumulative progress, and the units' bars beneath it (where 40 or
+    fewer units keep it legible), rather than two mostly blank pages."""
     word = charts.measure_word(result)
-    points = [replace(p, label=month_day(day.as_of)) for p, day in zip(charts.progress_points(result), result.periods)]
-    attachments = [document.Attachment(f"{region.name}累计参保进度图", svg=Markup(
-        charts.progress_chart(points, title=f"{region.name}累计参保人数与{word}", measure=word)))]
-    if 0 < len(result.children) <= 40:  # a taller chart would not fit one page
+    dots = [replace(p, label=month_day(day.as_of)) for p, day in zip(charts.progress_points(result), result.periods)]
+    svg = Markup(charts.progress_chart(dots, title=f"{region.name}累计参保人数与{word}", measure=word))
+    title = f"{region.name}累计参保进度图"
+    if 0 < len(result.children) <= 40:  # a taller chart would not fit
         units_word = UNIT_WORDS.get(result.children[0].region.level, '各地')
-        attachments.append(document.Attachment(f"{region.name}{units_word}{word}", svg=Markup(
-            charts.unit_bars(result, f"{units_word}{word}"))))
-    return attachments
+        svg += Markup(charts.unit_bars(result, f"{units_word}{word}"))
+        title = f"{region.name}累计参保进度及{units_word}{word}"
+    return [document.Attachment(title, svg=svg)]
 
 
 # --- the document --------------------------------------------------------------------------
@@ -487,17 +510,17 @@ def annexes(period: Period, region: Region, result: Progress) -> list[document.A
     if result.children:
         units_word = UNIT_WORDS.get(result.children[0].region.level, "各地")
         attachments.append(document.Attachment(
-            f"{annual_name(period.campaign)}{units_word}参保进度排名表（截至{month_day(period.as_of)}）",
+            f"{annual_name(period.campaign)}{units_word}参保进度排名表",
             table=ranking_table(result)))
         deeper = grandchildren_table(period, region, result)
         if deeper is not None and deeper.rows:
             attachments.append(document.Attachment(
                 f"{annual_name(period.campaign)}{UNIT_WORDS.get(child_level(child_level(region.level)), '')}"
-                f"参保进度表（截至{month_day(period.as_of)}）", table=deeper))
+                "参保进度表", table=deeper))
     departments = department_progress(period, region, clock.now())
     if departments:
         attachments.append(document.Attachment(
-            f"{annual_name(period.campaign)}部门报送情况表（截至{month_day(period.as_of)}）",
+            f"{annual_name(period.campaign)}部门报送情况表",
             table=department_table(departments)))
     attachments.extend(chart_attachments(period, region, result))
     return attachments
@@ -507,7 +530,7 @@ def annex_json(attachment: document.Attachment) -> dict:
     if attachment.table is not None:
         table = attachment.table
         return {"title": attachment.title, "header": table.header, "rows": table.rows,
-                "aligns": list(table.aligns) if table.aligns else None}
+                "aligns": list(table.aligns) if table.aligns else None, "notes": table.notes}
     return {"title": attachment.title, "svg": str(attachment.svg)}
 
 
@@ -515,7 +538,8 @@ def annex_from_json(data: dict) -> document.Attachment:
     if "svg" in data:
         # our own chart module's markup, stored when the draft was written
         return document.Attachment(data["title"], svg=Markup(data["svg"]))
-    return document.Attachment(data["title"], table=document.Table(data["header"], data["rows"], data["aligns"]))
+    return document.Attachment(data["title"], table=document.Table(data["header"], data["rows"], data["aligns"],
+                                                                   data.get("notes", [])))
 
 
 def build_document(period: Period, region: Region, *, title: str, body: str, issue_no: int,

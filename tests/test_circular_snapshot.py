@@ -230,7 +230,7 @@ def test_a_unit_still_to_report_shows_a_dash_for_its_change(sixth):
     from reporting.ranking import progress
     campaign, period = sixth
     table = ranking_table(progress(period, campaign.root))
-    change = table.header.index("较上期（百分点）")
+    change = table.header.index("较上期百分点")
     rows = {row[1]: row for row in table.rows}
     assert rows["台山市"][change] == "—"
     assert rows["新会区"][change].startswith("+")
@@ -244,3 +244,26 @@ def test_a_level_headline_says_yu_shang_qi_chi_ping(sixth):
     file(period, {code: enrolled // 2 for code, enrolled in COUNTIES.items()})
     body = draft_body(progress(period, campaign.root))
     assert "与上期持平" in body and "提高0.00个百分点" not in body
+
+
+# --- tables that never collapse ------------------------------------------------------------------
+
+def test_tables_print_short_names_and_the_api_keeps_the_official_ones():
+    from reporting.circular_wording import short_name
+    assert short_name("南联村民委员会") == "南联村" and short_name("东门社区居民委员会") == "东门社区"
+    assert short_name("泗合村委会") == "泗合村" and short_name("会城街道办事处") == "会城街道"
+    assert short_name("新会区") == "新会区"
+
+
+def test_the_report_column_holds_one_short_state_and_a_carried_figure_is_marked(sixth):
+    from reporting.circulars import ranking_table
+    from reporting.ranking import progress
+    campaign, period = sixth
+    table = ranking_table(progress(period, campaign.root))
+    rows = {row[1]: row for row in table.rows}
+    state, enrolled = table.header.index("报送"), table.header.index("已参保人数")
+    assert rows["台山市"][state] == "待报" and rows["新会区"][state] == "按时"
+    assert {row[state] for row in table.rows} <= {"按时", "逾期", "未报", "待报", ""}
+    assert rows["台山市"][enrolled] == f"{COUNTIES[TAISHAN] // 2:,}*" and table.notes == ["*沿用第1期数据"]
+    # the marked figure is still a number: right-aligned with the others
+    assert table.column_aligns[enrolled] == "right"
