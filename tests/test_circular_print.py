@@ -283,3 +283,16 @@ def test_a_bureaus_own_fonts_in_fonts_dir_win(tmp_path, monkeypatch):
     assert any(s.font.endswith("_GB2312") for s in sentence), {s.font for s in sentence}
     # characters the stand-in lacks still come from the fallback, glyph by glyph
     assert any(BODY_FACE in s.font for s in sentence)
+
+
+def test_a_line_is_never_letter_spaced_beyond_about_a_sixth_of_a_character():
+    """A line whose number moved to the next line is left ragged when filling it would widen each
+    character by more than about 0.15 em (the room of five characters over 23); the room of three
+    over 25 is still shared out, flush right."""
+    def second_line(characters: int) -> Span:
+        body = "丁" * 26 + "丁" * characters + "，全市123,456人。"
+        count, found = _render(sample_circular(sections=[Section("一、网格", [body])], attachments=[]))
+        return [s for s in found if "丁" in s.text][1]
+    ragged, justified = second_line(20), second_line(22)
+    assert len(ragged.text) == 23 and ragged.x1 < 184 - 20  # 5.57 mm a character, not 6.8
+    assert len(justified.text) == 25 and abs(justified.x1 - 184) < 1
