@@ -716,6 +716,8 @@ def issue(circular: Circular, user: Optional[User],
         snapshot, attachments = circular.snapshot, drafted_annexes(circular)
     elif changes:
         raise StaleDraft(changes)
+    else:
+        attachments = drafted_annexes(circular)  # the same figures: the annexes need no second reckoning
     bureau = issuing_body(circular.region)
     issue_no, seq = next_numbers(circular.campaign, circular.region, now.year, bureau.prefix)
     doc = build_document(circular.period, circular.region, title=circular.title, body=circular.body,
