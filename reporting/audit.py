@@ -28,6 +28,7 @@ KINDS = {
     "period.reschedule": "调整报送截止日期",
     "user.create": "建立用户", "user.update": "修改用户", "user.password": "修改密码",
     "token.create": "生成API令牌", "token.revoke": "撤销API令牌", "circular.issue": "印发通报",
+    "circular.regenerate": "按最新数据重新生成通报", "issuer.update": "设置发文机关",
     "login.success": "登录成功", "login.failure": "登录失败", "logout": "退出登录",
     "logout.others": "退出其他设备", "login.locked": "连续登录失败，账号锁定", "user.unlock": "解锁账号",
     "user.sessions_end": "强制退出登录", "audit.read": "查阅审计日志", "audit.export": "导出审计日志",

@@ -30,7 +30,7 @@ TITLE_TERMS = (
 )
 _OPENING = "（〔《“‘([{"
 _CLOSING = "）〕》”’、，。：；！？)]},.:;!?%"
-_NUMERIC = re.compile(r"^[+\-−]?\d[\d,]*(\.\d+)?%?$")
+_NUMERIC = re.compile(r"^[+\-−]?\d[\d,]*(\.\d+)?%?\**$")  # * marks a carried figure
 _PLACEHOLDERS = {"", "—", "-", "／", "/"}
 _ORDINAL_HEADINGS = {"序号", "排名", "名次"}
 _CLINGING = "的省市县区镇乡村局"
@@ -38,14 +38,19 @@ _CLINGING = "的省市县区镇乡村局"
 # Dates, numbers with their units and percentages, which a line must never split (11月14日 whole).
 WHOLE_TOKEN = re.compile(
     r"\d{4}年(?:\d{1,2}月(?:\d{1,2}日)?)?|\d{1,2}月\d{1,2}日"
-    r"|[+\-−]?\d[\d,]*(?:\.\d+)?(?:%|万人|人次|人|户|个|期|号|元|天|日|名|位)?")
+    r"|[+\-−]?\d[\d,]*(?:\.\d+)?(?:%|万人|人次|人|户|个|期|号|元|天|日|名|位)?\**")
 
 # Annex tables are set in 小四 (12 pt): the 156 mm type area holds 36.8 cells a line, and each table
 # cell's padding (1 mm a side) and rule take 0.6 of one (0.5, and room for rounding).
 TABLE_LINE_CELLS = 36.8
 TABLE_CELL_PADDING = 0.6
-# A text cell (a village's name) may wrap, but not shorter than this: numbers and short words never.
-TABLE_TEXT_MIN_CELLS = 5.0
+# A text cell may wrap, but not shorter than this: numbers, short words and names of up to eight
+# characters (南联村, 会城街道) never.
+TABLE_TEXT_MIN_CELLS = 8.0
+# A long table (a county's villages) is set in 五号 (10.5 pt), which holds 42 cells a line and 44 rows
+# a page, so that 240 villages take six pages rather than eight.
+COMPACT_FROM_ROWS = 40
+COMPACT_LINE_CELLS = TABLE_LINE_CELLS * 12 / 10.5
 _NARROW_CELLS = {**dict.fromkeys("0123456789+-", 0.56), ",": 0.33, ".": 0.33, "%": 0.93, " ": 0.33}
 
 Align = Literal["left", "center", "right"]
@@ -107,6 +112,17 @@ class Table:
     header: list[str]
     rows: list[list[str]]
     aligns: Sequence[Align] | None = None
+    #: lines printed under the table, e.g. what its marks mean (*沿用第5期数据)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def compact(self) -> bool:
+        """Set in 五号 rather than 小四: a long list of units."""
+        return len(self.rows) > COMPACT_FROM_ROWS
+
+    @property
+    def line_cells(self) -> float:
+        return COMPACT_LINE_CELLS if self.compact else TABLE_LINE_CELLS
 
     def __post_init__(self):
         for row in self.rows:
@@ -154,7 +170,7 @@ class Table:
                  for c in columns]
         rows = [max(least[c], max((_table_cells(row[c]) for row in self.rows), default=1.0)) for c in columns]
         most = [max(rows[c], _table_cells(self.header[c])) for c in columns]
-        room = TABLE_LINE_CELLS - TABLE_CELL_PADDING * len(self.header)
+        room = self.line_cells - TABLE_CELL_PADDING * len(self.header)
         needs = least
         for lower, upper in ((rows, most), (least, rows)):
             if sum(lower) <= room:
@@ -176,7 +192,7 @@ class Table:
         before a bracket (较上期 / （百分点）) or in the middle, never a character a line."""
         lines = []
         for heading, width in zip(self.header, self.column_widths):
-            room = width / 100 * TABLE_LINE_CELLS - TABLE_CELL_PADDING
+            room = width / 100 * self.line_cells - TABLE_CELL_PADDING
             lines.append([heading] if _table_cells(heading) <= room + 0.01 else _two_lines(heading))
         return lines
 

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import re
 from dataclasses import replace
 from typing import Callable, Optional
@@ -11,11 +13,12 @@ from sqlalchemy import func, select
 
 from . import audit, charts, clock, supervision
 from . import circular_document as document
+from . import circular_wording as wording
 from .extensions import db
-from .departments import STANDING, DepartmentProgress, department_progress
-from .filters import month_day, percent
+from .departments import DepartmentProgress, department_progress
+from .filters import month_day, percent, points
 from .hierarchy import child_level
-from .models import LEVELS, Campaign, Circular, IssuingBody, Period, Region, User
+from .models import LEVELS, Campaign, Circular, Department, IssuingBody, Period, Region, User
 from .ranking import LATE_NAMES, LIGHTS, Progress, UnitProgress, figures_basis, light, progress, progress_json
 from .review import publication_lines, publish
 from .rollup import FilingCounts, Totals, ratio, task_totals
@@ -25,15 +28,68 @@ SCOPE_WORDS = {"province": "全省", "city": "全市", "county": "全县", "town
 UNIT_WORDS = {"city": "各市", "county": "各县（市、区）", "township": "各镇（街）", "village": "各村（社区）"}
 ADDRESSEES = {"province": "各市医疗保障局", "city": "各县（市、区）医疗保障局",
               "county": "各镇人民政府、街道办事处", "township": "各村（居）委会"}
-DEFAULT_REQUIREMENTS = (
-    "（一）压实工作责任。各地要对照目标任务，坚持“一把手”亲自抓，逐级分解任务，确保按期完成参保缴费工作。\n"
-    "（二）聚焦薄弱环节。进度滞后的地区要认真分析原因，制定针对性措施，加快工作进度；"
-    "对困难群众逐一核实，确保应保尽保。\n"
-    "（三）按时报送数据。各地要严格按照时间节点报送参保进度表，确保数据真实准确；"
-    "对逾期不报、数据不实的，将予以通报批评。"
-)
 HEADING_1 = re.compile(r"^[一二三四五六七八九十]+、")
 HEADING_2 = re.compile(r"^（[一二三四五六七八九十]+）")
+
+
+#: the scope word of an issuing region, by the end of its own name: 新会区 → 全区, 恩平市 → 全市
+SCOPE_BY_SUFFIX = (("街道办事处", "全街道"), ("街道", "全街道"), ("自治区", "全区"), ("自治州", "全州"),
+                   ("自治县", "全县"), ("自治旗", "全旗"), ("旗", "全旗"), ("盟", "全盟"), ("区", "全区"),
+                   ("县", "全县"), ("市", "全市"), ("省", "全省"), ("州", "全州"), ("镇", "全镇"),
+                   ("乡", "全乡"), ("社区", "全社区"), ("村", "全村"))
+
+
+def scope_word(region: Region) -> str:
+    """全区, 全县, 全市, 全旗, 全镇, 全街道…: from the region's own name, else from its level."""
+    name = re.sub(r"(居民委员会|村民委员会|委员会)$", "", region.name)
+    for suffix, word in SCOPE_BY_SUFFIX:
+        if name.endswith(suffix):
+            return word
+    return SCOPE_WORDS.get(region.level, "全区")
+
+
+def default_addressee(region: Region) -> str:
+    """主送 from the kinds of children the region has (江海区, only 街道: 各街道办事处), and its
+    departments (区有关部门) where they report to it."""
+    names = db.session.scalars(select(Region.name).where(Region.parent_id == region.id)).all()
+    if region.level == "county":
+        streets = [n for n in names if n.endswith(("街道", "街道办事处"))]
+        towns = [n for n in names if n not in streets]
+        town_word = ("乡镇" if any(n.endswith("乡") for n in towns) and any(n.endswith("镇") for n in towns)
+                     else "乡" if towns and all(n.endswith("乡") for n in towns) else "镇")
+        text = (f"各{town_word}人民政府、街道办事处" if towns and streets else
+                "各街道办事处" if streets else f"各{town_word}人民政府")
+    elif region.level == "township":
+        villages = [n for n in names if "社区" not in n]
+        text = ("各村（居）民委员会" if villages and len(villages) < len(names) else
+                "各社区居民委员会" if names and not villages else "各村民委员会")
+    else:
+        text = ADDRESSEES.get(region.level, "")
+    if db.session.scalar(select(func.count(Department.id)).where(Department.region_id == region.id)):
+        text += f"，{scope_word(region)[1:]}有关部门"
+    return text
+
+
+def default_prefix(region: Region) -> str:
+    """机关代字 no other issuing body of the installation uses: a city's first character (江医保),
+    else the name without its level word (江海医保), else the whole name."""
+    stem = re.sub(r"(街道办事处|街道|自治县|自治旗|新区|区|县|市|旗|镇|乡)$", "", region.name) or region.name
+    candidates = ([f"{region.name[0]}医保"] if region.level in ("province", "city") else []) + \
+        [f"{stem}医保", f"{region.name}医保"]
+    taken = prefixes_taken(region)
+    return next((c for c in candidates if c not in taken), candidates[-1])
+
+
+def prefixes_taken(region: Region) -> set[str]:
+    """The 机关代字 of every other issuing body: set by an admin, printed on a circular, or the
+    default of a region that issues as a city does (a county never takes a city's 江医保)."""
+    taken = set(db.session.scalars(select(IssuingBody.prefix).where(IssuingBody.region_id != region.id)))
+    taken |= set(db.session.scalars(select(Circular.doc_prefix).where(
+        Circular.region_id != region.id, Circular.doc_prefix.is_not(None)).distinct()))
+    if region.level not in ("province", "city"):
+        taken |= {f"{name[0]}医保" for name in db.session.scalars(
+            select(Region.name).where(Region.level.in_(("province", "city"))))}
+    return taken
 
 
 def issuing_body(region: Region) -> IssuingBody:
@@ -41,9 +97,15 @@ def issuing_body(region: Region) -> IssuingBody:
     body = db.session.scalar(select(IssuingBody).where(IssuingBody.region_id == region.id))
     if body is None:
         body = IssuingBody(region=region, region_id=region.id, name=f"{region.name}医疗保障局",
-                           prefix=f"{region.name[0]}医保", addressee=ADDRESSEES.get(region.level, ""),
+                           prefix=default_prefix(region), addressee=default_addressee(region),
                            copy_to="", printed_by=f"{region.name}医疗保障局办公室")
     return body
+
+
+def check_prefix(region: Region, prefix: str) -> None:
+    """An admin's 机关代字 must be its own: two bodies printing 江医保〔2026〕1号 would collide."""
+    if prefix in prefixes_taken(region):
+        raise ValueError(f"机关代字“{prefix}”已由其他发文机关使用，请另定")
 
 
 def annual_name(campaign: Campaign) -> str:
@@ -82,100 +144,160 @@ def _tied_at(units: list[UnitProgress], value) -> list[UnitProgress]:
     return [u for u in units if u.main_measure is not None and abs(u.main_measure - value) < 1e-12]
 
 
+def _noun(rows: list[UnitProgress]) -> str:
+    """县（市、区）, 镇（街）, 村（社区）: the units' kind without 各."""
+    return (UNIT_WORDS.get(rows[0].region.level, "各地") if rows else "各地").removeprefix("各")
+
+
+def _group(units: list[UnitProgress], rows: list[UnitProgress], scope: str,
+           behind: Callable[[UnitProgress], float] = lambda r: r.main_measure or 0) -> wording.Group:
+    return wording.group(units, rows, scope=scope, noun=_noun(rows), name=lambda r: r.region.name, behind=behind)
+
+
+def _pending_note(pending: list[UnitProgress]) -> str:
+    """（A、B，沿用第5期数据）: who is 待报 (up to five named) and the figures they count with."""
+    seqs = {r.carried_from.seq if r.carried_from else None for r in pending}
+    parts = [_names(pending)] if len(pending) <= wording.MAX_NAMED else []
+    if len(seqs) == 1 and None not in seqs:
+        parts.append(f"沿用第{seqs.pop()}期数据")
+    elif seqs != {None}:
+        parts.append("暂按其最近一期已报数据计算")
+    return f"（{'，'.join(parts)}）" if parts else ""
+
+
 def draft_body(result: Progress, requirements: str = "") -> str:
-    """The four parts of a progress circular, in the sentences real circulars use, all on the one
+    """The parts of a progress circular, in the sentences real circulars use, all on the one
     basis: a unit that has not filed counts with the figures it last filed, and before the due
-    date it is 待报, named, but neither criticised nor 约谈."""
+    date it is 待报, named with the period it carries, but neither called 进度滞后, criticised
+    nor 约谈. More than five units sharing a statement are counted, the three furthest behind named."""
     head, rows, period = result.region, result.children, result.period
-    scope = SCOPE_WORDS.get(head.region.level, "全区")
+    scope = scope_word(head.region)
     units_word = UNIT_WORDS.get(rows[0].region.level, "各地") if rows else "各地"
     as_of = month_day(period.as_of)
     word = _measure_word(head)
-    lines = [f"现将截至{as_of}{scope}城乡居民基本医疗保险参保缴费工作进展情况通报如下：", "一、总体进展"]
+    lines = [wording.phrase("opening", as_of=as_of, scope=scope), "一、总体进展"]
 
-    sentence = f"截至{as_of}，{scope}已参保缴费{head.enrolled or 0:,}人"
+    sentence = wording.phrase("headline", as_of=as_of, scope=scope, enrolled=f"{head.enrolled or 0:,}")
     if head.task:
-        sentence += f"，完成目标任务的{percent(head.completion)}"
+        sentence += wording.phrase("headline_completion", completion=percent(head.completion))
     if head.increase is not None:
         change = head.increase * 100
-        sentence += f"，较上期{'提高' if change >= 0 else '下降'}{abs(change):.2f}个百分点"
+        sentence += (wording.phrase("headline_level") if f"{abs(change):.2f}" == "0.00" else
+                     wording.phrase("headline_change", direction="提高" if change >= 0 else "下降",
+                                    points=f"{abs(change):.2f}"))
     measure = head.main_measure
     if measure is not None:
         gap = (measure - result.time_progress) * 100
-        sentence += f"，{'高于' if gap >= 0 else '低于'}序时进度{abs(gap):.2f}个百分点"
+        sentence += wording.phrase("headline_time_progress", direction="高于" if gap >= 0 else "低于",
+                                   points=f"{abs(gap):.2f}")
     sentence += "。"
     if head.rate is not None:
         unfiled = head.never_filed if rows else 0
-        sentence += f"居民医保参保率为{percent(head.rate)}" + (
-            f"（不含{unfiled}个尚未报送过数据的单位）" if unfiled else "") + "。"
-    lines.append(sentence + _filing_sentence(result, units_word) + basis_sentence(result))
+        sentence += wording.phrase("headline_rate", rate=percent(head.rate)) + (
+            wording.phrase("headline_rate_unfiled", count=unfiled) if unfiled else "") + "。"
+    lines.append(sentence + _filing_sentence(result, units_word, scope) + basis_sentence(result))
 
     lines.append("二、各地进展")
     valued = [r for r in rows if r.main_measure is not None]
-    ahead = sorted([r for r in valued if r.main_measure >= result.time_progress], key=lambda r: -r.main_measure)
-    laggards = sorted([r for r in valued if r.main_measure < result.time_progress], key=lambda r: r.main_measure)
+    ahead = sorted([r for r in valued if r.main_measure >= result.time_progress and r.late != "pending"],
+                   key=lambda r: -r.main_measure)
+    # a unit still 待报 is not judged on the figures it carries
+    laggards = sorted([r for r in valued if r.main_measure < result.time_progress and r.late != "pending"],
+                      key=lambda r: r.main_measure)
     leaders = ahead[:3]
     if leaders:
         lowest = leaders[-1].main_measure
         leaders = [r for r in ahead if r.main_measure >= lowest - 1e-12]  # a tie at the cut stays in
-        lines.append(f"{_names(leaders)}{word}达到{percent(lowest)}以上，进度较快。")
+        lines.append(wording.phrase("leaders", names=_names(leaders), word=word, value=percent(lowest)))
     if laggards:
-        worst = _tied_at(laggards, laggards[0].main_measure)
-        text = f"{_names(laggards)}{word}低于序时进度（{percent(result.time_progress)}），"
-        if len(laggards) > len(worst):
-            text += f"其中{_names(worst)}仅为{percent(worst[0].main_measure)}，进度滞后。"
-        else:
-            text += f"{'均' if len(worst) > 1 else ''}仅为{percent(worst[0].main_measure)}，进度滞后。"
-        lines.append(text)
-    if not leaders and not laggards:
-        lines.append(f"本期{units_word}尚无已提交的数据。")
-    carried = [r for r in rows if r.carried_from is not None and not r.totals.reports]
+        lines.append(_laggards_sentence(laggards, rows, scope, word, result.time_progress))
+    waiting = [r for r in rows if r.late == "pending"]
+    if waiting and len(waiting) == len(rows):
+        lines.append(wording.phrase("awaiting", units=units_word, due=month_day(period.due)))
+    elif not leaders and not laggards and not waiting:
+        lines.append(wording.phrase("no_figures", units=units_word))
+    carried = [r for r in rows if r.carried_from is not None and not r.totals.reports and r.late != "pending"]
     if carried:
         by_period: dict[int, list[UnitProgress]] = {}
         for r in carried:
             by_period.setdefault(r.carried_from.seq, []).append(r)
-        lines.append("；".join(f"{_names(units)}本期数据沿用第{seq}期" for seq, units in sorted(by_period.items()))
-                     + "。")
+        lines.append("；".join(wording.phrase("carried", subject=_group(units, rows, scope).subject, seq=seq)
+                              for seq, units in sorted(by_period.items())) + "。")
 
     departments = department_progress(period, head.region, clock.now())
     numbers = iter("三四五")
     if departments:
         lines.append(f"{next(numbers)}、部门报送情况")
-        lines.append(department_sentence(departments, scope))
+        lines.append(department_sentence(departments, scope, period))
 
     lines.append(f"{next(numbers)}、存在问题")
     problems = []
     late_units = [r for r in rows if r.late in ("late", "missing")]
     if late_units:
-        problems.append(f"{_names(late_units)}未按时报送进度表，予以通报批评。")
+        problems.append(wording.phrase("late", subject=_group(late_units, rows, scope).subject))
+    bottom, streak = result.rule
+    rule_words = dict(streak=cn_number(streak), bottom=_bottom_words(bottom))
     interviewed = result.interviews
     if interviewed:
-        bottom, streak = result.rule
-        problems.append(f"{_names(interviewed)}连续{cn_number(streak)}期{_bottom_words(bottom)}，"
-                        "将按规定约谈其主要负责人。")
+        below = result.campaign.interview_below_time_progress(rows[0].region.level)
+        problems.append(wording.phrase("interview_below" if below else "interview",
+                                       subject=_group(interviewed, rows, scope).subject, **rule_words))
+    # before the due date the units the rule would list are 预警: the 约谈 belongs to a closed period
+    would_be = [r for r in result.warnings if len(r.standings) >= streak and r.late != "pending"] \
+        if not result.overdue else []
+    if would_be:
+        problems.append(wording.phrase("interview_warning", subject=_group(would_be, rows, scope).subject,
+                                       due=month_day(period.due), **rule_words))
     missing_forecast = [r for r in rows if r.forecast.misses]
     if missing_forecast:
-        problems.append(f"按近两期进度测算，{_names(missing_forecast)}预计无法在"
-                        f"{month_day(result.campaign.end)}前完成目标任务，请加快进度。")
+        found = _group(missing_forecast, rows, scope, behind=lambda r: r.forecast.projected or 0)
+        if found.counted:
+            problems.append(wording.phrase("forecast_count", subject=found.subject.removesuffix("均"),
+                                           both="均" if found.everyone else "",
+                                           detail=wording.phrase("furthest", names=_names(found.furthest))))
+        else:
+            problems.append(wording.phrase("forecast", subject=found.subject, end=month_day(result.campaign.end),
+                                           detail=""))
     gaps = [r for r in rows if r.hardship_gap]
-    if head.hardship_gap:
-        where = f"（涉及{_names(gaps)}）" if gaps else ""
-        problems.append(f"困难群众参保尚有{head.hardship_gap:,}人未覆盖{where}，请相关单位逐一核实，确保应保尽保。")
+    if result.hardship_gap:
+        problems.append(wording.phrase("hardship", count=f"{result.hardship_gap:,}",
+                                       subject=_group(gaps, rows, scope, behind=lambda r: -r.hardship_gap)
+                                       .subject.removesuffix("均")) if gaps else
+                        wording.phrase("hardship_alone", count=f"{result.hardship_gap:,}"))
     ahead = [r for r in rows if (r.system_difference or 0) > 0]
     if ahead:
         problems.append("；".join(f"{r.region.name}填报已参保人数高于信息系统{r.system_difference:,}人"
                                  for r in ahead) + "，请核实。")
     anomalous = [r for r in rows if r.anomalies]
     if anomalous:
-        problems.append(f"{_names(anomalous)}报送数据存在异常（如参保人数较上期减少），请核实后更正。")
+        problems.append(wording.phrase("anomalies", subject=_group(anomalous, rows, scope).subject))
     problems.extend(publication_lines(period, head.region))
     problems.extend(supervision.circular_sentences(period, head.region, result.today or clock.today()))
-    if not problems:
-        problems.append("本期各地均按时报送，未发现突出问题。" if not result.pending else "本期未发现突出问题。")
+    late_departments = [d for d in departments if d.late in ("late", "missing")]
+    if not problems and laggards:
+        problems.append(wording.phrase("lagging_problem", subject=_group(laggards, rows, scope).subject))
+    if not problems and not late_departments and not result.warnings:
+        problems.append(wording.phrase("nothing_flagged"))
     lines.extend(problems)
 
     lines.append(f"{next(numbers)}、下一步工作要求")
-    lines.extend(line for line in (requirements or DEFAULT_REQUIREMENTS).splitlines() if line.strip())
+    if requirements:
+        lines.extend(line for line in requirements.splitlines() if line.strip())
+    else:
+        keys = ["require_duty"]
+        if laggards:
+            keys.append("require_pace")
+        if result.hardship_gap:
+            keys.append("require_hardship")
+        if late_units or late_departments:
+            keys.append("require_discipline")
+        if departments:
+            keys.append("require_departments")
+        if len(keys) == 1:
+            keys.append("require_steady")
+        behind = laggards
+        pace_names = _group(behind, rows, scope).subject.removesuffix("均") if behind else ""
+        lines.extend(wording.requirement_lines(keys, names=pace_names or "进度滞后的地区"))
     return "\n".join(lines)
 
 
@@ -193,8 +315,26 @@ def basis_sentence(result: Progress) -> str:
             + (f"，{_names(typed)}信息系统暂无数据，按填报数计算" if typed else "") + "。")
 
 
-def _filing_sentence(result: Progress, units_word: str) -> str:
-    """Who reported, named: 均按时报送; X迟报; Y逾期未报送; or, before the due date, who is still to report."""
+
+def _laggards_sentence(laggards: list[UnitProgress], rows: list[UnitProgress], scope: str, word: str,
+                       time_progress: float) -> str:
+    found = _group(laggards, rows, scope)
+    worst = _tied_at(laggards, laggards[0].main_measure)
+    if found.counted:
+        detail = wording.phrase("laggards_furthest", names=_names(found.furthest),
+                                values="、".join(percent(r.main_measure) for r in found.furthest))
+    elif len(laggards) > len(worst):
+        detail = wording.phrase("laggards_worst", names=_names(worst), value=percent(worst[0].main_measure))
+    else:
+        detail = wording.phrase("laggards_tied", both="均" if len(worst) > 1 and not found.everyone else "",
+                                value=percent(worst[0].main_measure))
+    return wording.phrase("laggards", subject=found.subject, word=word,
+                          time_progress=percent(time_progress), detail=detail)
+
+
+def _filing_sentence(result: Progress, units_word: str, scope: str) -> str:
+    """Who reported: 均按时报送; X迟报; Y逾期未报送; and before the due date who is still to report
+    and by when."""
     rows, period = result.children, result.period
     if not rows:
         counts = result.region.counts
@@ -203,37 +343,38 @@ def _filing_sentence(result: Progress, units_word: str) -> str:
     missing = [r for r in rows if r.late == "missing"]
     pending = [r for r in rows if r.late == "pending"]
     if not (late or missing or pending):
-        return f"本期{units_word}均按时报送。"
+        return wording.phrase("all_on_time", units=units_word)
     text = ""
     if late or missing:
-        parts = [f"{_names(late)}迟报"] if late else []
+        parts = [wording.phrase("late_part", subject=_group(late, rows, scope).subject)] if late else []
         if missing:
-            parts.append(f"{_names(missing)}逾期未报送")
+            parts.append(wording.phrase("missing_part", subject=_group(missing, rows, scope).subject))
         if len(rows) > len(late) + len(missing) + len(pending):
-            parts.append("其余均按时报送")
-        text += "本期" + "，".join(parts) + "。"
+            parts.append(wording.phrase("rest_on_time"))
+        text += wording.phrase("late_and_missing", parts="，".join(parts))
     if pending:
-        text += (f"本期报送截止时间为{month_day(period.due)}，尚未到报送截止时间，"
-                 f"{_names(pending)}尚未报送，暂按已报送的最近一期数据计算。")
+        text += wording.phrase("pending", count=len(pending), noun=_noun(rows), who=_pending_note(pending),
+                               due=month_day(period.due))
     return text
 
 
-def department_sentence(departments: list[DepartmentProgress], scope: str) -> str:
+def department_sentence(departments: list[DepartmentProgress], scope: str, period: Optional[Period] = None) -> str:
     """部门报送情况: who filed on time, and the late departments named for 通报批评."""
     on_time = [d for d in departments if d.late == "on_time"]
     late = [d for d in departments if d.late in ("late", "missing")]
     pending = [d for d in departments if d.late == "pending"]
-    sentence = f"本期应报送进度的{len(departments)}个部门中，{len(on_time)}个按时报送"
+    sentence = wording.phrase("department_intro", count=len(departments), on_time=len(on_time))
     if late:
-        sentence += f"，{len(late)}个未按时报送"
+        sentence += wording.phrase("department_late_count", count=len(late))
     if pending:
-        sentence += f"，{len(pending)}个尚未到报送截止时间"
-    sentence += f"（各部门数据与各地数据有重叠，不计入{scope}合计，详见附件）。"
+        sentence += wording.phrase("department_pending_count", count=len(pending),
+                                   due=month_day(period.due) if period else "")
+    sentence += wording.phrase("department_overlap", scope=scope)
     figures = [f"{d.department.name}{_department_figure(d)}" for d in departments if not d.never_filed]
     if figures:
         sentence += "；".join(figures) + "。"
     if late:
-        sentence += f"{'、'.join(d.department.name for d in late)}未按时报送参保缴费进度，予以通报批评。"
+        sentence += wording.phrase("department_late", names="、".join(d.department.name for d in late))
     return sentence
 
 
@@ -250,11 +391,18 @@ def _department_figure(d: DepartmentProgress) -> str:
 
 
 def department_table(departments: list[DepartmentProgress]) -> document.Table:
-    # narrow enough for one line a row: which count is measured, and what is carried, the paragraph says
-    header = ["部门", "已参保（缴费）人数", "任务数", "完成率", "参保率", "进度", "报送"]
-    rows = [[d.department.name, _count(d.measured), _count(d.task), percent(d.completion), percent(d.rate),
-             LIGHTS[d.light], STANDING[d.late]] for d in departments]
-    return document.Table(header, rows)
+    """The departments in 附件1's column order (任务数 before 已参保); the light only for a
+    department that has filed this period (a late one is never green); 参保率 only where it
+    says something 完成率 does not."""
+    marks = wording.carried_marks([d.carried_from.seq for d in departments if d.carried_from is not None])
+    with_rate = any(d.rate is not None and (d.completion is None or abs(d.rate - d.completion) > 1e-9)
+                    for d in departments)
+    header = ["部门", "任务数", "已参保（缴费）人数", "完成率", *(["参保率"] if with_rate else []), "进度", "报送"]
+    rows = [[d.department.name, _count(d.task),
+             _count(d.measured) + (marks[d.carried_from.seq] if d.carried_from is not None else ""),
+             percent(d.completion), *([percent(d.rate)] if with_rate else []),
+             LIGHTS[d.light] if d.late == "on_time" else "—", _state(d.late)] for d in departments]
+    return document.Table(header, rows, notes=wording.carried_notes(marks))
 
 
 def parse_body(text: str) -> list[document.Section]:
@@ -281,20 +429,31 @@ def parse_body(text: str) -> list[document.Section]:
 
 # --- attachments ---------------------------------------------------------------------------
 
+def _state(late: str) -> str:
+    return wording.TABLE_STATES[late]
+
+
+def _carried_seq(totals: Totals) -> Optional[int]:
+    """The period a unit's figures are carried from, when it has no report of this one."""
+    return totals.carried_from.seq if totals.carried_from is not None and not totals.reports else None
+
+
 def ranking_table(result: Progress) -> document.Table:
-    header = ["排名", "单位", "任务数", "已参保人数", "完成率", "参保率", "较上期（百分点）", "进度", "报送"]
+    """附件1: the units ranked; 报送 one short state, a carried figure marked and explained below."""
+    header = ["排名", "单位", "任务数", "已参保人数", "完成率", "参保率", "较上期百分点", "进度", "报送"]
+    rows = sorted(result.children, key=lambda r: (r.rank, r.region.code))
+    marks = wording.carried_marks([seq for r in rows if (seq := _carried_seq(r.totals))])
     # on the basis "system", a unit the system has no figures for counts with its typed ones
     typed = result.campaign.basis == "system" and result.has_system
-    rows = [[str(r.rank), r.region.name + ("（填报数）" if typed and r.source == "reported" else ""),
-             _count(r.task), _count(r.enrolled), percent(r.completion),
-             percent(r.rate), "—" if r.increase is None else f"{r.increase * 100:+.2f}",
-             LIGHTS[r.light], LATE_NAMES[r.late] + _carried_note(r) + ("，约谈" if r.interview else "")]
-            for r in sorted(result.children, key=lambda r: (r.rank, r.region.code))]
+    table_rows = [[str(r.rank), wording.short_name(r.region.name) + ("（填报数）" if typed and r.source == "reported" else ""),
+                   _count(r.task),
+                   _count(r.enrolled) + marks.get(_carried_seq(r.totals), ""), percent(r.completion),
+                   percent(r.rate), _change(r), LIGHTS[r.light], _state(r.late)] for r in rows]
     head = result.region
-    rows.append(["", "合计", _count(head.task), _count(head.enrolled), percent(head.completion),
-                 percent(head.rate), "—" if head.increase is None else f"{head.increase * 100:+.2f}",
-                 LIGHTS[head.light], ""])
-    return document.Table(header, rows)
+    table_rows.append(["", "合计", _count(head.task), _count(head.enrolled), percent(head.completion),
+                       percent(head.rate), "—" if head.increase is None else points(head.increase),
+                       LIGHTS[head.light], ""])
+    return document.Table(header, table_rows, notes=wording.carried_notes(marks))
 
 
 def system_table(result: Progress) -> Optional[document.Table]:
@@ -325,32 +484,33 @@ def grandchildren_table(period: Period, region: Region, result: Optional[Progres
         getattr(Region, f"{region.level}_id") == region.id, Region.level == grandchild)
         .order_by(Region.code)).all()
     series, _, _ = figures_basis(period, region, grandchild, [u.id for u in units])
-    parents = {r.id: r.name for r in db.session.scalars(select(Region).where(
+    parents = {r.id: wording.short_name(r.name) for r in db.session.scalars(select(Region).where(
         Region.id.in_({u.parent_id for u in units})))}
     progress_at = time_progress(campaign, period.as_of)
     overdue = period.is_overdue(result.today if result else clock.today())
-    rows = []
+    figures = []
     for unit in units:
         totals = (series.get(unit.id) or [Totals({})])[-1]
+        figures.append((unit, totals))
+    marks = wording.carried_marks([seq for _, totals in figures if (seq := _carried_seq(totals))])
+    rows = []
+    for unit, totals in figures:
         enrolled, task = totals.get("enrolled"), tasks.get(unit.id)
         completion = ratio(enrolled or 0, task)
         measure = completion if task else totals.rate
         counts = FilingCounts(unit.units(campaign.report_level), totals.reports, totals.late, overdue)
-        status = LATE_NAMES[counts.status] + (f"（沿用第{totals.carried_from.seq}期）"
-                                              if totals.carried_from and not totals.reports else "")
-        rows.append([parents.get(unit.parent_id, ""), unit.name, _count(task), _count(enrolled),
-                     percent(completion), percent(totals.rate), LIGHTS[light(measure, progress_at)], status])
+        rows.append([parents.get(unit.parent_id, ""), wording.short_name(unit.name), _count(task),
+                     _count(enrolled) + marks.get(_carried_seq(totals), ""), percent(completion),
+                     percent(totals.rate), LIGHTS[light(measure, progress_at)], _state(counts.status)])
     header = [{"county": "县（市、区）", "city": "市", "township": "镇（街）"}.get(child, "上级"),
               {"township": "镇（街）", "village": "村（社区）", "county": "县（市、区）"}.get(grandchild, "单位"),
               "任务数", "已参保人数", "完成率", "参保率", "进度", "报送"]
-    return document.Table(header, rows)
+    return document.Table(header, rows, notes=wording.carried_notes(marks))
 
 
-def _carried_note(row: UnitProgress) -> str:
-    """沿用第N期 when a unit counts with an earlier period's figures."""
-    if row.carried_from is not None and not row.totals.reports:
-        return f"（沿用第{row.carried_from.seq}期）"
-    return ""
+def _change(row: UnitProgress) -> str:
+    """较上期 in points; — for a unit with no report of the period yet (its figures are carried)."""
+    return "—" if not row.totals.reports else points(row.increase)
 
 
 def _count(value) -> str:
@@ -358,44 +518,44 @@ def _count(value) -> str:
 
 
 def chart_attachments(period: Period, region: Region, result: Progress) -> list[document.Attachment]:
+    """The charts on one page: the cumulative progress, and the units' bars beneath it (where 40 or
+    fewer units keep it legible), rather than two mostly blank pages."""
     word = charts.measure_word(result)
-    points = [replace(p, label=month_day(day.as_of)) for p, day in zip(charts.progress_points(result), result.periods)]
-    attachments = [document.Attachment(f"{region.name}累计参保进度图", svg=Markup(
-        charts.progress_chart(points, title=f"{region.name}累计参保人数与{word}", measure=word)))]
-    if 0 < len(result.children) <= 40:  # a taller chart would not fit one page
+    dots = [replace(p, label=month_day(day.as_of)) for p, day in zip(charts.progress_points(result), result.periods)]
+    svg = Markup(charts.progress_chart(dots, title=f"{region.name}累计参保人数与{word}", measure=word))
+    title = f"{region.name}累计参保进度图"
+    if 0 < len(result.children) <= 40:  # a taller chart would not fit
         units_word = UNIT_WORDS.get(result.children[0].region.level, '各地')
-        attachments.append(document.Attachment(f"{region.name}{units_word}{word}", svg=Markup(
-            charts.unit_bars(result, f"{units_word}{word}"))))
-    return attachments
+        svg += Markup(charts.unit_bars(result, f"{units_word}{word}"))
+        title = f"{region.name}累计参保进度及{units_word}{word}"
+    return [document.Attachment(title, svg=svg)]
 
 
 # --- the document --------------------------------------------------------------------------
 
-def next_numbers(campaign: Campaign, region: Region, year: int) -> tuple[int, int]:
-    """(第N期 of this campaign for this region, the next 发文字号 sequence of the bureau's year)."""
+def next_numbers(campaign: Campaign, region: Region, year: int, prefix: Optional[str] = None) -> tuple[int, int]:
+    """(第N期 of this campaign for this region, the next 发文字号 serial of the 机关代字's year)."""
+    prefix = prefix or issuing_body(region).prefix
     issue = db.session.scalar(select(func.max(Circular.issue_no)).where(
         Circular.campaign_id == campaign.id, Circular.region_id == region.id)) or 0
     seq = db.session.scalar(select(func.max(Circular.doc_seq)).where(
-        Circular.region_id == region.id, Circular.doc_year == year)) or 0
+        Circular.doc_prefix == prefix, Circular.doc_year == year)) or 0
     return issue + 1, seq + 1
 
 
-def build_document(period: Period, region: Region, *, title: str, body: str, issue_no: int,
-                   doc_prefix: str, doc_year: int, doc_seq: int, date: dt.date,
-                   result: Optional[Progress] = None) -> document.Circular:
-    bureau = issuing_body(region)
-    result = result or progress(period, region)
+def annexes(period: Period, region: Region, result: Progress) -> list[document.Attachment]:
+    """附件: the ranking of the units, the units two levels down, the departments and the charts."""
     attachments = []
     if result.children:
         units_word = UNIT_WORDS.get(result.children[0].region.level, "各地")
         attachments.append(document.Attachment(
-            f"{annual_name(period.campaign)}{units_word}参保进度排名表（截至{month_day(period.as_of)}）",
+            f"{annual_name(period.campaign)}{units_word}参保进度排名表",
             table=ranking_table(result)))
         deeper = grandchildren_table(period, region, result)
         if deeper is not None and deeper.rows:
             attachments.append(document.Attachment(
                 f"{annual_name(period.campaign)}{UNIT_WORDS.get(child_level(child_level(region.level)), '')}"
-                f"参保进度表（截至{month_day(period.as_of)}）", table=deeper))
+                "参保进度表", table=deeper))
     system = system_table(result)
     if system is not None:
         day = result.system_at
@@ -405,9 +565,35 @@ def build_document(period: Period, region: Region, *, title: str, body: str, iss
     departments = department_progress(period, region, clock.now())
     if departments:
         attachments.append(document.Attachment(
-            f"{annual_name(period.campaign)}部门报送情况表（截至{month_day(period.as_of)}）",
+            f"{annual_name(period.campaign)}部门报送情况表",
             table=department_table(departments)))
     attachments.extend(chart_attachments(period, region, result))
+    return attachments
+
+
+def annex_json(attachment: document.Attachment) -> dict:
+    if attachment.table is not None:
+        table = attachment.table
+        return {"title": attachment.title, "header": table.header, "rows": table.rows,
+                "aligns": list(table.aligns) if table.aligns else None, "notes": table.notes}
+    return {"title": attachment.title, "svg": str(attachment.svg)}
+
+
+def annex_from_json(data: dict) -> document.Attachment:
+    if "svg" in data:
+        # our own chart module's markup, stored when the draft was written
+        return document.Attachment(data["title"], svg=Markup(data["svg"]))
+    return document.Attachment(data["title"], table=document.Table(data["header"], data["rows"], data["aligns"],
+                                                                   data.get("notes", [])))
+
+
+def build_document(period: Period, region: Region, *, title: str, body: str, issue_no: int,
+                   doc_prefix: str, doc_year: int, doc_seq: int, date: dt.date,
+                   result: Optional[Progress] = None,
+                   attachments: Optional[list[document.Attachment]] = None) -> document.Circular:
+    bureau = issuing_body(region)
+    if attachments is None:
+        attachments = annexes(period, region, result or progress(period, region))
     return document.Circular(
         issuer_mark=bureau.name, number=document.DocumentNumber(doc_prefix, doc_year, doc_seq),
         title=title, addressee=bureau.addressee, sections=parse_body(body),
@@ -416,25 +602,126 @@ def build_document(period: Period, region: Region, *, title: str, body: str, iss
         attachments=attachments, as_of=period.as_of, show_issue=period.campaign.circular_issue_line)
 
 
+# --- one moment for the body and the annexes ------------------------------------------------
+
+class StaleDraft(ValueError):
+    """The figures under the region moved after the draft was written."""
+
+    def __init__(self, changes: list[str]):
+        self.changes = changes
+        super().__init__("起草后数据已变化：" + "；".join(changes) + "。请按最新数据重新生成，或按起草时的数据印发")
+
+
+def take_snapshot(period: Period, region: Region, result: Optional[Progress] = None) -> tuple[Progress, dict]:
+    """The live figures of a region, as a circular freezes them (the progress API's answer and
+    the departments')."""
+    result = result or progress(period, region)
+    return result, {**progress_json(result), "departments": [
+        d.as_json() for d in department_progress(period, region, clock.now())]}
+
+
+def _figures(snapshot: dict) -> dict:
+    """What a circular's text depends on: the totals and the filing state of the region, of each
+    unit and of each department."""
+    return {"region": [snapshot["region"]["totals"], snapshot["region"]["late"]],
+            "children": {c["code"]: [c["totals"], c["late"]] for c in snapshot["children"]},
+            "departments": {str(d["id"]): [d["totals"], d["late"]] for d in snapshot.get("departments", [])}}
+
+
+def data_version(snapshot: dict) -> str:
+    """A digest of the figures: two snapshots with the same version print the same numbers."""
+    text = json.dumps(_figures(snapshot), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def figure_changes(before: dict, after: dict, scope: str) -> list[str]:
+    """What moved between two snapshots, in words: who filed or corrected, and the totals then and now."""
+    changes = []
+    for kind, key in (("children", "code"), ("departments", "id")):
+        old = {row[key]: row for row in before.get(kind, [])}
+        for row in after.get(kind, []):
+            was = old.get(row[key])
+            if was is None or (was["totals"], was["late"]) == (row["totals"], row["late"]):
+                continue
+            if was["late"] != row["late"]:
+                text = f"{row['name']}{LATE_NAMES[was['late']]}→{LATE_NAMES[row['late']]}"
+                if row["late"] in ("on_time", "late") and was["late"] in ("pending", "missing"):
+                    text = f"{row['name']}已报送（{LATE_NAMES[was['late']]}→{LATE_NAMES[row['late']]}）"
+            else:
+                text = f"{row['name']}数据有更正"
+            enrolled = (was["totals"].get("enrolled"), row["totals"].get("enrolled"))
+            if enrolled[0] != enrolled[1] and None not in enrolled:
+                text += f"，已参保{enrolled[0]:,}人→{enrolled[1]:,}人"
+            changes.append(text)
+    head_before, head_after = before["region"], after["region"]
+    enrolled = (head_before["totals"].get("enrolled") or 0, head_after["totals"].get("enrolled") or 0)
+    total = f"{scope}已参保缴费{enrolled[0]:,}人→{enrolled[1]:,}人"
+    for word, key in (("完成率", "completion"), ("参保率", "rate")):
+        if head_before.get(key) is not None and head_after.get(key) is not None:
+            total += f"，{word}{percent(head_before[key])}→{percent(head_after[key])}"
+            break
+    return changes + [total]
+
+
+def stale_changes(circular: Circular, snapshot: Optional[dict] = None) -> list[str]:
+    """What changed under the region since the draft was written; empty when nothing did (or
+    for a draft written before drafts kept their figures)."""
+    if circular.status == "issued" or not circular.data_version or not circular.snapshot:
+        return []
+    snapshot = snapshot or take_snapshot(circular.period, circular.region)[1]
+    if data_version(snapshot) == circular.data_version:
+        return []
+    return figure_changes(circular.snapshot, snapshot, scope_word(circular.region))
+
+
+def write_from_figures(circular: Circular, result: Optional[Progress] = None,
+                       snapshot: Optional[dict] = None) -> Circular:
+    """Write (or write again) the body from the live figures, and keep those figures, their
+    version and the annexes they give, so that an issue can use this one moment."""
+    if snapshot is None:
+        result, snapshot = take_snapshot(circular.period, circular.region, result)
+    circular.body = draft_body(result, circular.campaign.requirements)
+    circular.snapshot, circular.data_version = snapshot, data_version(snapshot)
+    circular.annexes = [annex_json(a) for a in annexes(circular.period, circular.region, result)]
+    circular.written_at = clock.now()
+    return circular
+
+
 def new_draft(period: Period, region: Region, user: Optional[User] = None) -> Circular:
     """A draft circular with its body written from the numbers (added to the session)."""
     campaign = period.campaign
     draft = Circular(campaign=campaign, period=period, region=region, status="draft",
-                     title=default_title(campaign),
-                     body=draft_body(progress(period, region), campaign.requirements),
-                     created_at=clock.now(), created_by_id=user.id if user else None)
+                     title=default_title(campaign), created_at=clock.now(),
+                     created_by_id=user.id if user else None)
+    write_from_figures(draft)
     db.session.add(draft)
     db.session.flush()
     return draft
 
 
+def regenerate(circular: Circular, user: Optional[User] = None) -> Circular:
+    """按最新数据重新生成: the body is written again from the latest figures (hand edits are redone)."""
+    if circular.status == "issued":
+        raise ValueError("该通报已印发，不能重新生成")
+    write_from_figures(circular)
+    audit.record("circular.regenerate", user, region=circular.region, target=f"通报草稿{circular.id}",
+                 after={"period": circular.period.label, "data_version": circular.data_version})
+    return circular
+
+
+def drafted_annexes(circular: Circular) -> Optional[list[document.Attachment]]:
+    """The annexes as of the draft's moment (None for a draft written before drafts kept them)."""
+    return None if circular.annexes is None else [annex_from_json(a) for a in circular.annexes]
+
+
 def draft_document(circular: Circular) -> document.Circular:
-    """A draft as it would print if issued now: the next numbers, today's date, live data."""
+    """A draft as it would print if issued now, with the figures its text was written from."""
     today = clock.today()
-    issue_no, seq = next_numbers(circular.campaign, circular.region, today.year)
+    bureau = issuing_body(circular.region)
+    issue_no, seq = next_numbers(circular.campaign, circular.region, today.year, bureau.prefix)
     return build_document(circular.period, circular.region, title=circular.title, body=circular.body,
-                          issue_no=issue_no, doc_prefix=issuing_body(circular.region).prefix,
-                          doc_year=today.year, doc_seq=seq, date=today)
+                          issue_no=issue_no, doc_prefix=bureau.prefix, doc_year=today.year, doc_seq=seq,
+                          date=today, attachments=drafted_annexes(circular))
 
 
 def render_pdf(doc: document.Circular) -> bytes:
@@ -446,31 +733,50 @@ def render_pdf_html(html: str) -> bytes:
     return create_pdf(html, closing=document.closing_html(html))
 
 
+ISSUE_MODES = ("regenerate", "as_drafted")
+
+
 def issue(circular: Circular, user: Optional[User],
-          step: Callable[[str], None] = lambda name: None) -> Circular:
+          step: Callable[[str], None] = lambda name: None, mode: Optional[str] = None) -> Circular:
     """Freeze the numbers and the text, render and keep the PDF, take the next numbers.
 
-    `step` hears each stage (rollup, render), so that a background job can show its progress.
+    The body and the annexes come from one moment. When the figures moved after the draft was
+    written, `mode` says which: "regenerate" writes the text again from the latest figures,
+    "as_drafted" issues the draft's figures (its annexes and snapshot); without either the draft
+    is refused (StaleDraft, naming the change). `step` hears each stage (rollup, render), so that
+    a background job can show its progress.
     """
     if circular.status == "issued":
         raise ValueError("该通报已印发，不能再次印发")
+    if mode is not None and mode not in ISSUE_MODES:
+        raise ValueError(f"印发方式应为 regenerate 或 as_drafted，而不是 {mode}")
     now = clock.now()
     step("rollup")
-    result = progress(circular.period, circular.region)
-    issue_no, seq = next_numbers(circular.campaign, circular.region, now.year)
+    result, snapshot = take_snapshot(circular.period, circular.region)
+    attachments = None
+    changes = stale_changes(circular, snapshot)
+    if changes and mode == "regenerate":
+        write_from_figures(circular, result, snapshot)
+    elif changes and mode == "as_drafted":
+        snapshot, attachments = circular.snapshot, drafted_annexes(circular)
+    elif changes:
+        raise StaleDraft(changes)
+    else:
+        attachments = drafted_annexes(circular)  # the same figures: the annexes need no second reckoning
     bureau = issuing_body(circular.region)
+    issue_no, seq = next_numbers(circular.campaign, circular.region, now.year, bureau.prefix)
     doc = build_document(circular.period, circular.region, title=circular.title, body=circular.body,
                          issue_no=issue_no, doc_prefix=bureau.prefix, doc_year=now.year, doc_seq=seq,
-                         date=now.date(), result=result)
+                         date=now.date(), result=result, attachments=attachments)
     step("render")
     circular.html = document.render_circular_html(doc)
     circular.pdf = render_pdf_html(circular.html)
-    circular.snapshot = {**progress_json(result), "departments": [
-        d.as_json() for d in department_progress(circular.period, circular.region, now)]}
+    circular.snapshot = snapshot
     circular.issue_no, circular.doc_prefix, circular.doc_year, circular.doc_seq = issue_no, bureau.prefix, now.year, seq
     circular.status, circular.issued_at, circular.issued_by_id = "issued", now, user.id if user else None
     db.session.flush()  # the unique numbers reject a concurrent issue of the same sequence
     publish(circular, user)
     audit.record("circular.issue", user, region=circular.region, target=circular.doc_number,
-                 after={"issue_no": issue_no, "title": doc.full_title, "period": circular.period.label})
+                 after={"issue_no": issue_no, "title": doc.full_title, "period": circular.period.label,
+                        **({"mode": mode} if changes else {})})
     return circular

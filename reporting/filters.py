@@ -11,11 +11,14 @@ def count(value: Optional[int]) -> str:
 
 
 def percent(value: Optional[float]) -> str:
-    """A fraction as a percentage with two decimals: 0.95123 -> 95.12%. A rate short of 100% never
-    prints as 100.00% (25,904 of 25,905 is 99.99%: someone is still missing)."""
-    if value is not None and 0.99995 <= value < 1:
-        return "99.99%"
-    return "—" if value is None else f"{value * 100:.2f}%"
+    """A fraction as a percentage with two decimals: 0.95123 -> 95.12%. A value short of 100%
+    never prints as 100.00% (0.99996 -> 99.99%): a bureau reads 100.00% as done."""
+    if value is None:
+        return "—"
+    text = f"{value * 100:.2f}"
+    if value < 1 and text == "100.00":
+        text = "99.99"
+    return f"{text}%"
 
 
 def points(value: Optional[float]) -> str:

@@ -34,7 +34,7 @@ def queue(app: Optional[Flask] = None, name: str = QUEUE):
                  default_timeout=1800)
 
 
-def enqueue_issue(circular_id: int, user_id: Optional[int]) -> Optional[str]:
+def enqueue_issue(circular_id: int, user_id: Optional[int], mode: Optional[str] = None) -> Optional[str]:
     """Queue the issue of a circular; the job id, or None when there is no queue (no REDIS_URL, or
     Redis unreachable): the caller then issues it inside the request."""
     from redis.exceptions import RedisError
@@ -43,7 +43,7 @@ def enqueue_issue(circular_id: int, user_id: Optional[int]) -> Optional[str]:
         return None
     try:
         job = jobs.enqueue(run_issue, circular_id, user_id,
-                           {"SQLALCHEMY_DATABASE_URI": current_app.config["SQLALCHEMY_DATABASE_URI"]},
+                           {"SQLALCHEMY_DATABASE_URI": current_app.config["SQLALCHEMY_DATABASE_URI"]}, mode,
                            meta={"step": "queued"}, result_ttl=3600, failure_ttl=86400, job_timeout=ISSUE_TIMEOUT)
     except RedisError as error:
         outages.report("Redis（任务队列）", error)
@@ -51,7 +51,7 @@ def enqueue_issue(circular_id: int, user_id: Optional[int]) -> Optional[str]:
     return job.id
 
 
-def run_issue(circular_id: int, user_id: Optional[int], config: dict) -> str:
+def run_issue(circular_id: int, user_id: Optional[int], config: dict, mode: Optional[str] = None) -> str:
     """The job: issue the circular in a fresh app, reporting each step in the job's meta."""
     from rq import get_current_job
 
@@ -72,7 +72,7 @@ def run_issue(circular_id: int, user_id: Optional[int], config: dict) -> str:
             circular = db.session.get(Circular, circular_id)
             user = db.session.get(User, user_id) if user_id else None
             if circular.status != "issued":
-                issue(circular, user, step)
+                issue(circular, user, step, mode)
                 db.session.commit()
             step("done")
             return circular.doc_number

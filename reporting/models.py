@@ -137,6 +137,10 @@ class Campaign(db.Model):
         rule = (self.interview_rules or {}).get(level, {})
         return int(rule.get("bottom", 1)), int(rule.get("periods", 2))
 
+    def interview_below_time_progress(self, level: str) -> bool:
+        """Whether 约谈 at this level needs the unit below 序时进度 as well as in the bottom."""
+        return bool((self.interview_rules or {}).get(level, {}).get("below_time_progress", False))
+
 
 class Period(db.Model):
     """One reporting round (报送期次) of a campaign."""
@@ -552,7 +556,7 @@ class IssuingBody(db.Model):
 
 class Circular(db.Model):
     """A 通报: a draft while edited; once issued, its text, numbers and PDF never change."""
-    __table_args__ = (UniqueConstraint("region_id", "doc_year", "doc_seq"),
+    __table_args__ = (UniqueConstraint("doc_prefix", "doc_year", "doc_seq"),
                       UniqueConstraint("campaign_id", "region_id", "issue_no"))
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), index=True)
@@ -568,7 +572,7 @@ class Circular(db.Model):
     issue_no: Mapped[Optional[int]] = mapped_column(Integer)
     doc_prefix: Mapped[Optional[str]] = mapped_column(String(20))
     doc_year: Mapped[Optional[int]] = mapped_column(Integer)
-    #: the sequence of the 发文字号 within the issuing body's year
+    #: the sequence of the 发文字号, counted per 机关代字 and year
     doc_seq: Mapped[Optional[int]] = mapped_column(Integer)
     #: the numbers the circular was issued with (the progress of the region at issue)
     snapshot: Mapped[Optional[dict]] = mapped_column(JSON)
@@ -581,6 +585,13 @@ class Circular(db.Model):
     issued_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
     #: the background job issuing it, while one runs
     job_id: Mapped[Optional[str]] = mapped_column(String(64))
+    #: a digest of the figures the text was written from (circulars.data_version); 签发 compares it
+    #: with the figures then, so that a body never goes out beside annexes of another moment
+    data_version: Mapped[Optional[str]] = mapped_column(String(64))
+    #: when the text was last written from the figures (drafted or regenerated)
+    written_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
+    #: the annexes (tables and charts) as of written_at, for an issue with the draft's numbers
+    annexes: Mapped[Optional[list]] = mapped_column(JSON, deferred=True)
 
     campaign: Mapped[Campaign] = relationship()
     period: Mapped[Period] = relationship()

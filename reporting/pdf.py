@@ -53,8 +53,9 @@ class ProjectFonts(FontConfiguration):
 # Latin letters keep theirs, so that 78.10% is not spaced out), applied when the text is drawn.
 # The two hooks below replace functions of WeasyPrint 70.0's layout (requirements.txt pins it).
 
-#: a wider gap (a long unbreakable number pushed to the next line) is left ragged, not stretched
-MAX_INTER_CHARACTER_EM = 0.25
+#: a wider gap (a date or number pushed to the next line) is left ragged, not stretched: beyond about
+#: 0.15 em a character the letters read as spaced out (6.96 mm a character where 5.57 mm is normal)
+MAX_INTER_CHARACTER_EM = 0.15
 _WIDE_RUN = re.compile("[\u2e80-\U0002ffff]+")  # CJK radicals to ideographs, full-width forms
 _weasy_justify_line = weasy_inline.justify_line
 _weasy_set_text = weasy_line_break.Layout.set_text

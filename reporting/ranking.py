@@ -231,6 +231,14 @@ class Progress:
         return self.today is not None and self.period.is_overdue(self.today)
 
     @property
+    def hardship_gap(self) -> int:
+        """困难群众 not yet enrolled under the region: the sum of its units' gaps, so that a unit
+        enrolled above its roster never hides another's uncovered people."""
+        if not self.children:
+            return self.region.hardship_gap
+        return sum(r.hardship_gap for r in self.children)
+
+    @property
     def interviews(self) -> list[UnitProgress]:
         return [r for r in self.children if r.interview]
 
@@ -287,7 +295,8 @@ def progress(period: Period, region: Region, measure: Optional[str] = None,
     for row, rank in zip(rows, competition_ranks(ranked)):
         row.rank = rank
     _flag(rows, campaign, period, progress_at)
-    _interviews(rows, periods, today, rule)
+    _interviews(rows, periods, today, rule, overdue,
+                progress_at if campaign.interview_below_time_progress(level) else None)
     head = _head(campaign, period, region, rows, series.get(region.id, empty) if not units else None,
                  len(periods), overdue)
     head.reported = (_summed([typed.get(u.id, empty)[-1].values for u in units]) if units
@@ -397,10 +406,11 @@ def _bottom(rows: list[UnitProgress], at: int, period: Period, bottom: int,
 
 
 def _interviews(rows: list[UnitProgress], periods: list[Period], today: dt.date,
-                rule: tuple[int, int]) -> None:
-    """约谈: in the bottom N of the siblings in each of the K latest periods. A unit still 待报
-    (before the due date) is not flagged for it: it is 预警 instead, as is a unit in the bottom
-    for the K−1 latest periods, whom one more such period puts on the list."""
+                rule: tuple[int, int], overdue: bool = True, below: Optional[float] = None) -> None:
+    """约谈: in the bottom N of the siblings in each of the K latest periods, once the period has
+    closed (its due date passed). Before that nobody is listed: the units that would be are 预警,
+    as is a unit in the bottom for the K−1 latest periods, whom one more such period puts on the
+    list. With `below` (序时进度, when the campaign asks for it) a unit at or above it is neither."""
     bottom, streak = rule
     if not rows or len(rows) <= bottom:
         return
@@ -420,9 +430,11 @@ def _interviews(rows: list[UnitProgress], periods: list[Period], today: dt.date,
     listed = run(streak)
     near = run(streak - 1) if streak > 1 else {}
     for row in rows:
+        if below is not None and row.main_measure is not None and row.main_measure >= below:
+            continue
         if row.region.id in listed:
             row.standings = listed[row.region.id]
-            if row.late == "pending":
+            if row.late == "pending" or not overdue:
                 row.warning = True
             else:
                 row.interview = True

@@ -217,6 +217,9 @@ ROUTES: dict[str, dict[str, Call]] = {
     "circulars.job": {"GET": Call(lambda p: _u("circulars.job", circular_id=p.draft), roles=ADMIN)},
     "circulars.issue_circular": {"POST": Call(lambda p: _u("circulars.issue_circular", circular_id=p.draft),
                                               roles=ADMIN, write=True)},
+    # 按最新数据重新生成: the draft's author level only
+    "circulars.regenerate_circular": {"POST": Call(lambda p: _u("circulars.regenerate_circular", circular_id=p.draft),
+                                                   roles=ADMIN, write=True)},
     "admin.users": {
         "GET": Call(lambda p: _u("admin.users"), roles=USER_PAGE_READERS, scoped=False, shows=lambda p: "victim_own"),
         # another region is a form error: the admin may only bind users inside the subtree

@@ -119,7 +119,9 @@ def test_pending_before_a_holiday_shifted_deadline_missing_after(town, frozen_no
     assert not on_the_day.interviews  # e is last in 第1期 but 第2期 is not due yet
     assert [r.region.code for r in on_the_day.warnings] == [e.code]
     text = draft_body(on_the_day).split("四、下一步工作要求")[0]  # the standing requirements aside
-    assert "尚未到报送截止时间" in text and e.name in text
+    # who is still to report, with the figures it counts with, and by when
+    assert f"尚有1个村（社区）待报（{e.name}，沿用第1期数据），报送截止10月17日" in text
+    assert "尚未到报送截止时间" not in text and f"{e.name}完成率低于序时进度" not in text
     assert "约谈" not in text and "通报批评" not in text and "逾期" not in text
 
     after = progress(second, township, today=dt.date(2022, 10, 18))
@@ -183,15 +185,16 @@ def test_the_interview_rule_is_set_per_campaign_and_level(town, frozen_now, runn
     assert progress(first, township.parent, today=dt.date(2022, 10, 9)).rule == (1, 2)  # townships keep the default
 
 
-def test_before_the_due_date_a_filer_can_be_interviewed_but_a_pending_unit_cannot(town, frozen_now):
+def test_before_the_due_date_nobody_is_interviewed_and_the_would_be_listed_are_warned(town, frozen_now):
     campaign, township, (a, b, c, d, e) = town
     first, second = campaign.periods[:2]
     file(first, [(a, 300), (b, 300), (c, 300), (d, 100), (e, 200)], frozen_now, dt.datetime(2022, 10, 7, 9))
     file(second, [(a, 400), (b, 400), (c, 400), (d, 150)], frozen_now, dt.datetime(2022, 10, 14, 9))
     before = progress(second, township, today=dt.date(2022, 10, 17))
     rows = by_code(before)
-    # e carries 20% (沿用第1期), above d's 15%: d is last twice and has filed both periods
-    assert [r.region.code for r in before.interviews] == [d.code]
+    # e carries 20% (沿用第1期), above d's 15%: d is last twice, but the period has not closed:
+    # 约谈 belongs to a closed period, so d is 预警 until the due date passes
+    assert not before.interviews and rows[d.code].warning and len(rows[d.code].standings) == 2
     assert rows[e.code].late == "pending" and rows[e.code].rank == 4 and not rows[e.code].interview
     # e files 10% late: it is the lowest now, yet 迟报 and filed, so it is judged like everyone
     file(second, [(e, 100)], frozen_now, dt.datetime(2022, 10, 18, 9))

@@ -39,3 +39,51 @@ def test_a_single_laggard_has_no_qizhong_and_the_unfiled_are_named(town, frozen_
     file(second, [(e, 100)], frozen_now, dt.datetime(2022, 10, 18, 10))
     text = draft_body(progress(second, township, today=dt.date(2022, 10, 18)))
     assert f"本期{e.name}迟报，其余均按时报送。" in text and "逾期" not in text.split("四、")[0]
+
+
+def test_all_units_sharing_a_statement_are_written_ge_jun(town, frozen_now):  # noqa: F811
+    campaign, township, (a, b, c, d, e) = town
+    first, second = campaign.periods[:2]
+    file(first, [(a, 100), (b, 110), (c, 120), (d, 130), (e, 140)], frozen_now, dt.datetime(2022, 10, 7, 9))
+    file(second, [(a, 200), (b, 210), (c, 220), (d, 230), (e, 240)], frozen_now, dt.datetime(2022, 10, 16, 9))
+    text = draft_body(progress(second, township, today=dt.date(2022, 10, 18)))
+    assert "各村（社区）均完成率低于序时进度（36.07%），其中" in text
+    assert f"{a.name}、{b.name}、{c.name}、{d.name}、{e.name}" not in text
+    # every unit filed on time: no 报送纪律 requirement, but the pace is required and named
+    assert "严肃报送纪律" not in text and "（二）加快滞后进度。各村（社区）要认真分析原因" in text
+    assert "本期未发现突出问题" not in text
+
+
+def test_more_than_five_units_are_counted_with_the_three_furthest_behind_named(jiangmen, frozen_now):
+    from reporting.campaigns import create_campaign
+    from reporting.filing import import_reports
+    from reporting.extensions import db
+    from .test_circular_snapshot import figures
+    frozen_now(dt.datetime(2022, 10, 14, 9, 0))
+    campaign, _ = create_campaign(name="江门市2023年度", root=jiangmen, start=dt.date(2022, 9, 1),
+                                  end=dt.date(2022, 12, 31), first_due=dt.date(2022, 10, 1), report_level="county")
+    # 参保率 of 900,000 each: six counties below the 36.07% 序时进度, 江海区 above it
+    enrolled = {"440703": 300_000, "440704": 400_000, "440705": 200_000, "440781": 100_000,
+                "440783": 250_000, "440784": 150_000, "440785": 320_000}
+    import_reports(campaign.periods[1], [(n, code, figures(v), {}) for n, (code, v) in enumerate(enrolled.items())],
+                   submit=True, default_filer={"name": "黄丽华", "phone": "13802216103", "head": "张局长"})
+    db.session.commit()
+    text = draft_body(progress(campaign.periods[1], jiangmen))
+    assert ("全市有6个县（市、区）参保率低于序时进度（36.07%），其中台山市、鹤山市、新会区差距最大，"
+            "分别为11.11%、16.67%、22.22%，进度滞后。") in text
+    assert "蓬江区、新会区" not in text  # the six are not listed one by one
+
+
+def test_interview_rule_below_time_progress(runner, town, frozen_now):  # noqa: F811
+    campaign, township, (a, b, c, d, e) = town
+    first, second = campaign.periods[:2]
+    # e last twice, at 40% and 45%: above the 序时进度 each time (32.79% then 36.07%)
+    file(first, [(a, 500), (b, 500), (c, 500), (d, 500), (e, 400)], frozen_now, dt.datetime(2022, 10, 7, 9))
+    file(second, [(a, 600), (b, 600), (c, 600), (d, 600), (e, 450)], frozen_now, dt.datetime(2022, 10, 16, 9))
+    closed = dt.date(2022, 10, 18)
+    assert [r.region.code for r in progress(second, township, today=closed).interviews] == [e.code]
+    done = runner.invoke(args=["campaign", "interview-rule", str(campaign.id), "--level", "village", "--bottom", "1",
+                               "--periods", "2", "--below-time-progress"])
+    assert done.exit_code == 0 and "低于序时进度" in done.output
+    result = progress(second, township, today=closed)
+    assert not result.interviews and "约谈" not in draft_body(result)

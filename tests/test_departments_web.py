@@ -148,7 +148,9 @@ def test_dashboard_status_board_and_circular_name_the_late_department(client, au
                          doc_year=2022, doc_seq=1, date=dt.date(2022, 10, 9))
     table = next(a.table for a in doc.attachments if "部门报送情况表" in a.title)
     assert [row[0] for row in table.rows] == ["区民政局", "区税务局"]
-    assert table.rows[1][-1] == "逾期未报" and table.rows[0][-1] == "按时报送"
+    # one short state a row, in 附件1's column order, and a late department never green
+    assert table.rows[1][-1] == "未报" and table.rows[0][-1] == "按时"
+    assert table.header[1:3] == ["任务数", "已参保（缴费）人数"] and table.rows[1][table.header.index("进度")] != "绿"
 
 
 def test_no_department_keeps_the_circular_as_it_was(county):

@@ -10,7 +10,8 @@ from forms.circulars import EditForm, NewDraftForm
 
 from .. import access, clock, jobs
 from ..campaigns import campaigns_for
-from ..circulars import draft_document, issue, issuing_body, new_draft, render_pdf
+from ..circulars import (ISSUE_MODES, check_prefix, draft_document, issue, issuing_body, new_draft, regenerate,
+                         render_pdf, stale_changes)
 from ..circular_document import PDF_STYLESHEET, render_circular_html
 from ..circular_reading import AS_LISTED, addressed, mark_read, read_ids, standing
 from ..ranking import LATE_NAMES, LIGHTS
@@ -122,7 +123,11 @@ def edit(circular_id: int):
         "addressee": bureau.addressee, "copy_to": bureau.copy_to, "printed_by": bureau.printed_by})
     status = 200
     if request.method == "POST":
-        if form.validate():
+        valid = form.validate()
+        if valid and (taken := prefix_taken(circular, form.prefix.data.strip())):
+            form.prefix.errors.append(taken)
+            valid = False
+        if valid:
             circular.title, circular.body = form.title.data.strip(), form.body.data
             bureau.name, bureau.prefix = form.issuer.data.strip(), form.prefix.data.strip()
             bureau.addressee, bureau.copy_to = form.addressee.data.strip(), (form.copy_to.data or "").strip()
@@ -135,8 +140,32 @@ def edit(circular_id: int):
                 return redirect(url_for("circulars.edit", circular_id=circular.id), code=303)
         else:
             status = 422
-    context = dict(circular=circular, form=form, version=int(clock.now().timestamp()))
+    context = dict(circular=circular, form=form, version=int(clock.now().timestamp()),
+                   changes=stale_changes(circular))
     return page_or_fragment("circulars/edit.html", "preview", context, status)
+
+
+def prefix_taken(circular: Circular, prefix: str) -> str:
+    """The reason a 机关代字 cannot be this body's, or an empty string."""
+    try:
+        check_prefix(circular.region, prefix)
+    except ValueError as error:
+        return str(error)
+    return ""
+
+
+@bp.post("/<int:circular_id>/regenerate")
+@login_required
+def regenerate_circular(circular_id: int):
+    """按最新数据重新生成: the body written again from the latest figures (hand edits are redone)."""
+    circular = load(circular_id, write=True)
+    if circular.status == "issued":
+        flash("该通报已印发")
+        return redirect(url_for("circulars.show", circular_id=circular.id), code=303)
+    regenerate(circular, current_user)
+    db.session.commit()
+    flash("已按最新数据重新生成正文和附件")
+    return go_to(url_for("circulars.edit", circular_id=circular.id))
 
 
 @bp.get("/<int:circular_id>/print")
@@ -184,7 +213,14 @@ def issue_circular(circular_id: int):
     if circular.status == "issued":
         flash("该通报已印发")
         return redirect(url_for("circulars.show", circular_id=circular.id), code=303)
-    job_id = jobs.enqueue_issue(circular.id, current_user.id)
+    mode = request.form.get("mode") or None
+    if mode is not None and mode not in ISSUE_MODES:
+        abort(422, "印发方式只能是按最新数据重新生成或按起草时数据印发")
+    changes = stale_changes(circular)
+    if changes and mode is None:
+        # a body of one moment beside annexes of another: the author chooses which moment
+        return render_template("circulars/stale.html", circular=circular, changes=changes), 409
+    job_id = jobs.enqueue_issue(circular.id, current_user.id, mode)
     if job_id is not None:
         # a large circular takes a while to typeset: a worker does it, the page shows its steps
         circular.job_id = job_id
@@ -192,7 +228,7 @@ def issue_circular(circular_id: int):
         if request.htmx:
             return render_template("circulars/_job.html", circular=circular, job=jobs.status(job_id))
         return redirect(url_for("circulars.job", circular_id=circular.id), code=303)
-    issue(circular, current_user)
+    issue(circular, current_user, mode=mode)
     db.session.commit()
     flash(f"已印发 {circular.doc_number}（第{circular.issue_no}期）")
     return go_to(url_for("circulars.show", circular_id=circular.id))
