@@ -13,7 +13,7 @@ from . import audit, charts, clock
 from . import circular_document as document
 from .extensions import db
 from .departments import STANDING, DepartmentProgress, department_progress
-from .filters import month_day, percent
+from .filters import month_day, percent, points
 from .hierarchy import child_level
 from .models import LEVELS, Campaign, Circular, IssuingBody, Period, Region, User
 from .ranking import LATE_NAMES, LIGHTS, Progress, UnitProgress, light, progress, progress_json
@@ -108,7 +108,7 @@ def draft_body(result: Progress, requirements: str = "") -> str:
         unfiled = head.never_filed if rows else 0
         sentence += f"居民医保参保率为{percent(head.rate)}" + (
             f"（不含{unfiled}个尚未报送过数据的单位）" if unfiled else "") + "。"
-    lines.append(sentence + _filing_sentence(result, units_word))
+    lines.append(sentence + year_over_year_sentence(result, scope) + _filing_sentence(result, units_word))
 
     lines.append("二、各地进展")
     valued = [r for r in rows if r.main_measure is not None]
@@ -172,6 +172,27 @@ def draft_body(result: Progress, requirements: str = "") -> str:
     lines.append(f"{next(numbers)}、下一步工作要求")
     lines.extend(line for line in (requirements or DEFAULT_REQUIREMENTS).splitlines() if line.strip())
     return "\n".join(lines)
+
+
+def year_over_year_sentence(result: Progress, scope: str) -> str:
+    """较上年同期: the people enrolled and the main measure against the previous campaign at the same
+    date; nothing when there is no previous campaign."""
+    if result.same_time is None:
+        return ""
+    head = result.region
+    last = head.last_year
+    if last is None:
+        return f"{scope}无上年同期数据。"
+    text = f"与上年同期（截至{last.as_of.year}年{month_day(last.as_of)}）相比，"
+    people = head.yoy_enrolled
+    if people is not None:
+        text += f"已参保缴费人数{'增加' if people >= 0 else '减少'}{abs(people):,}人"
+    change = head.yoy_change(result.measure)
+    if change is not None:
+        word = "完成率" if head.yoy_measure(result.measure) == "completion" else "参保率"
+        text += ("，" if people is not None else "") + \
+            f"{word}较上年同期{'提高' if change >= 0 else '下降'}{abs(change) * 100:.2f}个百分点"
+    return text + "。"
 
 
 def _filing_sentence(result: Progress, units_word: str) -> str:
@@ -263,14 +284,19 @@ def parse_body(text: str) -> list[document.Section]:
 # --- attachments ---------------------------------------------------------------------------
 
 def ranking_table(result: Progress) -> document.Table:
-    header = ["排名", "单位", "任务数", "已参保人数", "完成率", "参保率", "较上期（百分点）", "进度", "报送"]
+    yoy = result.same_time is not None  # 较上年同期 only when last year's campaign exists
+    header = ["排名", "单位", "任务数", "已参保人数", "完成率", "参保率", "较上期（百分点）",
+              *(["较上年同期（百分点）"] if yoy else []), "进度", "报送"]
+
+    def year(r: UnitProgress) -> list[str]:
+        return [points(r.yoy_change(result.measure))] if yoy else []
     rows = [[str(r.rank), r.region.name, _count(r.task), _count(r.enrolled), percent(r.completion),
-             percent(r.rate), "—" if r.increase is None else f"{r.increase * 100:+.2f}",
+             percent(r.rate), "—" if r.increase is None else f"{r.increase * 100:+.2f}", *year(r),
              LIGHTS[r.light], LATE_NAMES[r.late] + _carried_note(r) + ("，约谈" if r.interview else "")]
             for r in sorted(result.children, key=lambda r: (r.rank, r.region.code))]
     head = result.region
     rows.append(["", "合计", _count(head.task), _count(head.enrolled), percent(head.completion),
-                 percent(head.rate), "—" if head.increase is None else f"{head.increase * 100:+.2f}",
+                 percent(head.rate), "—" if head.increase is None else f"{head.increase * 100:+.2f}", *year(head),
                  LIGHTS[head.light], ""])
     return document.Table(header, rows)
 

@@ -105,9 +105,12 @@ class Campaign(db.Model):
     auto_remind_hours: Mapped[Optional[int]] = mapped_column(Integer)
     #: print the circular's own serial in a 期号 line (第3期) above its 发文字号
     circular_issue_line: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    #: last year's campaign (上年同期 figures come from it), made by `campaign next` or linked by hand
+    previous_id: Mapped[Optional[int]] = mapped_column(ForeignKey("campaign.id"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=clock.now)
 
     root: Mapped[Region] = relationship()
+    previous: Mapped[Optional["Campaign"]] = relationship(remote_side=[id])
     periods: Mapped[list["Period"]] = relationship(back_populates="campaign", order_by="Period.seq",
                                                    cascade="all, delete-orphan")
     #: the regional form: what the units of the tree file, summed up the tree
