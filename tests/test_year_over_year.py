@@ -205,3 +205,31 @@ def test_last_year_is_read_only_once_closed_except_a_city_admins_correction(two_
     assert fixed.status_code == 200 and fixed.get_json()["values"]["enrolled"] == 520
     entry = db.session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
     assert entry.kind == "report.correct" and entry.username == "suzhou" and "更正" in str(entry.after)
+
+
+def test_dashboard_and_ranking_workbook_show_the_change_against_last_year(two_years, client, auth, frozen_now):
+    import io
+
+    from openpyxl import load_workbook
+    first, second, codes = two_years
+    frozen_now(dt.datetime(2025, 10, 2, 9, 0))
+    import_reports(second.periods[1], [(n, code, figures(600), FILER) for n, code in enumerate(codes)], submit=True)
+    db.session.commit()
+    make_user("suzhou", "city_admin", "3413")
+    auth.login("suzhou")
+    html = client.get(f"/dashboard/{TOWNSHIP}?period={second.periods[1].id}").get_data(as_text=True)
+    head = html.split('id="head-yoy"')[1].split("</dd>")[0]
+    assert "提高13.85个百分点" in head and "已参保增加1,800人" in head
+    assert "<th class=\"num\" title=\"与上年同期" in html and "无上年同期数据" in html  # the village new to it
+    sheet = load_workbook(io.BytesIO(client.get(f"/dashboard/{TOWNSHIP}/ranking.xlsx?period={second.periods[1].id}")
+                                     .data)).active
+    header = [c.value for c in sheet[3]]
+    at = header.index("较上年同期（百分点）")
+    lines = {row[1]: row for row in sheet.iter_rows(min_row=4, values_only=True)}
+    assert lines[codes[0]][at] == 10.0 and lines[codes[0]][at + 1] == 100
+    assert lines[codes[12]][at] == "无上年同期数据"
+    total = [row for row in sheet.iter_rows(min_row=4, values_only=True) if row[2] == "合计"][0]
+    assert total[at] == 13.85 and total[at + 1] == 1800
+    # last year's own dashboard has no such column
+    old = client.get(f"/dashboard/{TOWNSHIP}?period={first.periods[1].id}").get_data(as_text=True)
+    assert "较上年同期" not in old
