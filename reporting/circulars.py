@@ -284,20 +284,28 @@ def parse_body(text: str) -> list[document.Section]:
 # --- attachments ---------------------------------------------------------------------------
 
 def ranking_table(result: Progress) -> document.Table:
-    yoy = result.same_time is not None  # 较上年同期 only when last year's campaign exists
-    header = ["排名", "单位", "任务数", "已参保人数", "完成率", "参保率", "较上期（百分点）",
-              *(["较上年同期（百分点）"] if yoy else []), "进度", "报送"]
+    """The ranking annex. With last year's campaign it has a 较上年同期 column; to keep the table
+    within the type area, 较上期's unit (百分点) then goes to the annex title and the light joins
+    the 报送 cell (绿 按时)."""
+    yoy = result.same_time is not None
+    if yoy:
+        header = ["排名", "单位", "任务数", "已参保人数", "完成率", "参保率", "较上期", "较上年同期", "进度、报送"]
+    else:
+        header = ["排名", "单位", "任务数", "已参保人数", "完成率", "参保率", "较上期（百分点）", "进度", "报送"]
 
-    def year(r: UnitProgress) -> list[str]:
-        return [points(r.yoy_change(result.measure))] if yoy else []
+    def tail(r: UnitProgress, standing: str) -> list[str]:
+        if yoy:
+            # a space, not a comma: the light and the first word stay on one line (绿 按时)
+            return [points(r.yoy_change(result.measure)), " ".join(w for w in (LIGHTS[r.light], standing) if w)]
+        return [LIGHTS[r.light], standing]
     rows = [[str(r.rank), r.region.name, _count(r.task), _count(r.enrolled), percent(r.completion),
-             percent(r.rate), "—" if r.increase is None else f"{r.increase * 100:+.2f}", *year(r),
-             LIGHTS[r.light], LATE_NAMES[r.late] + _carried_note(r) + ("，约谈" if r.interview else "")]
+             percent(r.rate), "—" if r.increase is None else f"{r.increase * 100:+.2f}",
+             *tail(r, LATE_NAMES[r.late] + _carried_note(r) + ("，约谈" if r.interview else ""))]
             for r in sorted(result.children, key=lambda r: (r.rank, r.region.code))]
     head = result.region
     rows.append(["", "合计", _count(head.task), _count(head.enrolled), percent(head.completion),
-                 percent(head.rate), "—" if head.increase is None else f"{head.increase * 100:+.2f}", *year(head),
-                 LIGHTS[head.light], ""])
+                 percent(head.rate), "—" if head.increase is None else f"{head.increase * 100:+.2f}",
+                 *tail(head, "")])
     return document.Table(header, rows)
 
 
@@ -377,7 +385,8 @@ def build_document(period: Period, region: Region, *, title: str, body: str, iss
     if result.children:
         units_word = UNIT_WORDS.get(result.children[0].region.level, "各地")
         attachments.append(document.Attachment(
-            f"{annual_name(period.campaign)}{units_word}参保进度排名表（截至{month_day(period.as_of)}）",
+            f"{annual_name(period.campaign)}{units_word}参保进度排名表（截至{month_day(period.as_of)}"
+            + ("；较上期、较上年同期单位：百分点）" if result.same_time else "）"),
             table=ranking_table(result)))
         deeper = grandchildren_table(period, region, result)
         if deeper is not None and deeper.rows:

@@ -164,11 +164,11 @@ def test_circular_says_how_this_year_stands_against_the_same_time_last_year(two_
     body = draft_body(result)
     assert "与上年同期（截至2024年9月30日）相比，已参保缴费人数增加1,800人，完成率较上年同期提高13.85个百分点。" in body
     table = ranking_table(result)
-    assert "较上年同期（百分点）" in table.header
-    column = table.header.index("较上年同期（百分点）")
-    assert [row[column] for row in table.rows][-1] == "+13.85"
+    assert "较上年同期" in table.header
+    column = table.header.index("较上年同期")
+    assert table.rows[-1][column] == "+13.85" and table.rows[-1][column + 1] == "绿"
     assert "上年同期" not in draft_body(progress(first.periods[1], first.root))
-    assert "较上年同期（百分点）" not in ranking_table(progress(first.periods[1], first.root)).header
+    assert "较上年同期" not in ranking_table(progress(first.periods[1], first.root)).header
 
 
 def test_last_year_is_read_only_once_closed_except_a_city_admins_correction(two_years, runner, client, auth,
