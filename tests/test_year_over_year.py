@@ -233,3 +233,24 @@ def test_dashboard_and_ranking_workbook_show_the_change_against_last_year(two_ye
     # last year's own dashboard has no such column
     old = client.get(f"/dashboard/{TOWNSHIP}?period={first.periods[1].id}").get_data(as_text=True)
     assert "较上年同期" not in old
+
+
+def test_demos_start_with_last_years_simulated_campaign_to_compare_with(demo):
+    from reporting.ninghe_demo import load_ninghe
+    from reporting.hierarchy import region_by_code
+    from reporting.schedule import current_period
+    last = demo.previous
+    assert last is not None and "模拟数据" in last.name and last.start == dt.date(2025, 9, 1)
+    result = progress(current_period(demo, dt.date(2026, 11, 27)), demo.root)
+    assert result.same_time.period_id in {p.id for p in last.periods}
+    assert result.region.last_year.enrolled > 0 and result.region.yoy_change(result.measure) is not None
+    assert all(r.last_year is not None for r in result.children)  # every county filed last year
+    load_ninghe(echo=lambda line: None)
+    db.session.commit()
+    county = region_by_code("120117")
+    ninghe = db.session.scalars(select(Campaign).where(Campaign.root_id == county.id)
+                                .order_by(Campaign.start.desc())).first()
+    assert ninghe.previous is not None and "模拟数据" in ninghe.previous.name
+    assert progress(current_period(ninghe, dt.date(2026, 11, 27)), county).region.last_year is not None
+    load_ninghe(echo=lambda line: None)  # loading again adds nothing
+    assert db.session.scalar(select(func.count(Campaign.id)).where(Campaign.root_id == county.id)) == 2
