@@ -31,3 +31,19 @@ def test_dashboard_compares_with_the_same_time_last_year(page, demo):
     expect(ranking.locator("thead th", has_text="较上年同期")).to_have_count(1)
     first = ranking.locator("tbody tr").first.locator("td.yoy")
     expect(first).to_have_text(re.compile(r"^[+-]\d+\.\d{2}"))
+
+
+def test_draft_circular_says_how_this_year_stands_against_last_year(page, demo):
+    fourth = demo.periods[3]
+    browser_login(page, "jm_admin", "jiangmen-admin-2026")
+    page.get_by_role("navigation").get_by_role("link", name="通报").click()
+    page.wait_for_url("**/circulars/")
+    draft = page.locator("form.inline-form")
+    draft.get_by_label("期次").select_option(label=fourth.label)
+    draft.get_by_role("button", name="按当前数据起草通报").click()
+    page.wait_for_url("**/circulars/*/edit")
+    text = page.get_by_label("正文").input_value()
+    assert re.search(r"与上年同期（截至2025年11月14日）相比，已参保缴费人数(增加|减少)[\d,]+人，"
+                     r"完成率较上年同期(提高|下降)\d+\.\d{2}个百分点。", text), text[:400]
+    preview = page.frame_locator("#preview iframe")
+    expect(preview.locator("body")).to_contain_text("较上年同期", timeout=15_000)
