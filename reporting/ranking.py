@@ -7,13 +7,14 @@ from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
 from . import clock
 from .extensions import db
 from .hierarchy import children
 from .indicators import HARDSHIP_ENROLLED, HARDSHIP_SHOULD, RATE_DENOMINATOR, RATE_NUMERATOR
 from .models import Campaign, Period, Region, Target
-from .rollup import FilingCounts, Totals, basis, ratio, task_totals
+from .rollup import FilingCounts, Totals, basis, basis_at, ratio, task_totals
 from .schedule import same_day_last_year, time_progress
 from .validation import jump_warning
 
@@ -330,38 +331,40 @@ def progress(period: Period, region: Region, measure: Optional[str] = None,
 def same_time_last_year(period: Period) -> Optional[Period]:
     """上年同期: the latest period of the previous campaign whose `as_of` is on or before this
     period's `as_of` a year earlier (29 February → 28 February); None without one."""
-    previous = period.campaign.previous
-    if previous is None:
+    previous_id = period.campaign.previous_id
+    if previous_id is None:
         return None
-    day = same_day_last_year(period.as_of)
-    found = [p for p in previous.periods if p.as_of <= day]
-    return found[-1] if found else None
+    # one query, with its campaign: the previous campaign's other periods are not needed
+    return db.session.scalar(
+        select(Period).options(joinedload(Period.campaign))
+        .where(Period.campaign_id == previous_id, Period.as_of <= same_day_last_year(period.as_of))
+        .order_by(Period.seq.desc()).limit(1))
 
 
 def _last_year(before: Period, region: Region, level: str, head: UnitProgress, rows: list[UnitProgress]) -> None:
     """Set `last_year` on the head and the rows: the previous campaign's one basis at `before`,
     by the same roll-up as this year's (one GROUP BY over its tallies), and its 任务数."""
     campaign = before.campaign
-    if not (campaign.root.contains(region) or region.contains(campaign.root)):
+    if not region.lies_in(campaign.root_id) and not region.contains(campaign.root):
         return
-    series = basis(before, region, level)
-    if not series:
+    found = basis_at(before, region, level)
+    if not found:
         return
     tasks = task_totals(campaign, region, level) if rows else {}
     for row in rows:
-        mine = series.get(row.region.id)
-        if mine and mine[-1].filed:
-            row.last_year = LastYear(campaign.id, before.id, before.as_of, mine[-1], tasks.get(row.region.id))
+        mine = found.get(row.region.id)
+        if mine and mine.filed:
+            row.last_year = LastYear(campaign.id, before.id, before.as_of, mine, tasks.get(row.region.id))
     if rows:
         # every unit under the region last year, whether or not it is one of its children today
         values: dict[str, int] = {}
-        for mine in series.values():
-            for key, value in mine[-1].values.items():
+        for mine in found.values():
+            for key, value in mine.values.items():
                 values[key] = values.get(key, 0) + value
-        own = Totals(values, sum(m[-1].reports for m in series.values()), sum(m[-1].late for m in series.values()),
-                     sum(m[-1].filed for m in series.values()))
+        own = Totals(values, sum(m.reports for m in found.values()), sum(m.late for m in found.values()),
+                     sum(m.filed for m in found.values()))
     else:
-        own = series.get(region.id, [Totals({})])[-1]
+        own = found.get(region.id, Totals({}))
     if own.filed:
         head.last_year = LastYear(campaign.id, before.id, before.as_of, own,
                                   region_task(campaign, region, tasks.values()))

@@ -8,7 +8,7 @@ from reporting.campaigns import CampaignError, link_previous
 from reporting.circulars import draft_body, ranking_table
 from reporting.extensions import db
 from reporting.filing import import_reports
-from reporting.models import AuditEntry, Campaign, Department, Report, Target
+from reporting.models import AuditEntry, Campaign, Department, Period, Report, Target
 from reporting.ranking import progress, same_time_last_year
 from reporting.schedule import same_day_last_year
 
@@ -245,6 +245,13 @@ def test_demos_start_with_last_years_simulated_campaign_to_compare_with(demo):
     assert result.same_time.period_id in {p.id for p in last.periods}
     assert result.region.last_year.enrolled > 0 and result.region.yoy_change(result.measure) is not None
     assert all(r.last_year is not None for r in result.children)  # every county filed last year
+    # last year's figures are the one basis of its period, as its own dashboard shows them
+    from reporting.rollup import basis
+    before = db.session.get(Period, result.same_time.period_id)
+    series = basis(before, demo.root)
+    assert {r.region.id: r.last_year.totals.values for r in result.children} == \
+        {unit: s[-1].values for unit, s in series.items()}
+    assert progress(before, demo.root).region.totals.values == result.region.last_year.totals.values
     load_ninghe(echo=lambda line: None)
     db.session.commit()
     county = region_by_code("120117")
