@@ -53,6 +53,11 @@ def is_admin(user: Optional[User]) -> bool:
     return bool(user and user.is_authenticated and user.role == "city_admin")
 
 
+def can_manage_campaign(user: Optional[User], campaign) -> bool:
+    """A city admin whose region holds the campaign's root sets the campaign up (next year's too)."""
+    return is_admin(user) and user.region.contains(campaign.root)
+
+
 #: roles that review reports filed below them (退回, 审核, 催报)
 REVIEWER_ROLES = {"city_admin", "county_filer"}
 

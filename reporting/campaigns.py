@@ -10,7 +10,7 @@ from sqlalchemy.orm import contains_eager
 from . import audit
 from .extensions import db
 from .indicators import DEFAULT_FORM, build_indicators
-from .models import LEVELS, Campaign, Department, Indicator, Region, Target
+from .models import LEVELS, Campaign, Department, Indicator, Region, Target, User
 from .schedule import build_periods, shift_years
 
 RHYTHMS = {"semimonthly": "半月报", "weekly": "周报"}
@@ -63,7 +63,7 @@ def create_campaign(*, name: str, root: Region, start: dt.date, end: dt.date,
     return campaign, schedule.warning
 
 
-def link_previous(campaign: Campaign, previous: Campaign) -> None:
+def link_previous(campaign: Campaign, previous: Campaign, user: Optional[User] = None) -> None:
     """Make `previous` the campaign whose figures are this one's 上年同期."""
     if previous.id == campaign.id:
         raise CampaignError("征缴期不能以自己为上一年度")
@@ -74,7 +74,7 @@ def link_previous(campaign: Campaign, previous: Campaign) -> None:
         raise CampaignError(f"上一年度征缴期“{previous.name}”的覆盖范围{previous.root.name}与{campaign.root.name}不相交")
     campaign.previous = previous
     db.session.flush()
-    audit.record("campaign.link_previous", None, region=campaign.root,
+    audit.record("campaign.link_previous", user, region=campaign.root,
                  target=f"征缴期 {campaign.id} {campaign.name}", after={"previous_id": previous.id})
 
 
@@ -86,8 +86,8 @@ def next_name(name: str) -> str:
     return renamed
 
 
-def next_campaign(previous: Campaign, name: Optional[str] = None,
-                  copy_targets: bool = False) -> tuple[Campaign, Optional[str]]:
+def next_campaign(previous: Campaign, name: Optional[str] = None, copy_targets: bool = False,
+                  user: Optional[User] = None) -> tuple[Campaign, Optional[str]]:
     """Next year's campaign from `previous`: the same root, rhythm, report level, form, departments,
     约谈 rules, target rate, 期号 line, standing requirements and 自动催报; every date one year later,
     the due dates worked out again with that year's calendar (节假日顺延 and the entered days).
@@ -127,7 +127,7 @@ def next_campaign(previous: Campaign, name: Optional[str] = None,
                                   population=target.population, should_enroll=target.should_enroll))
     db.session.flush()
     db.session.expire(campaign, ["all_indicators", "indicators"])
-    audit.record("campaign.next", None, region=campaign.root, target=f"征缴期 {campaign.id} {campaign.name}",
+    audit.record("campaign.next", user, region=campaign.root, target=f"征缴期 {campaign.id} {campaign.name}",
                  after={"previous_id": previous.id, "copy_targets": copy_targets})
     return campaign, warning
 

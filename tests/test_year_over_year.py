@@ -261,3 +261,30 @@ def test_demos_start_with_last_years_simulated_campaign_to_compare_with(demo):
     assert progress(current_period(ninghe, dt.date(2026, 11, 27)), county).region.last_year is not None
     load_ninghe(echo=lambda line: None)  # loading again adds nothing
     assert db.session.scalar(select(func.count(Campaign.id)).where(Campaign.root_id == county.id)) == 2
+
+
+def test_a_city_admin_makes_next_year_from_a_page(anhui, runner, client, auth, frozen_now):
+    frozen_now(dt.datetime(2024, 9, 2, 9, 0))
+    first_id = int(last_line(runner.invoke(args=[
+        "campaign", "create", "--name", "朱集镇2024年度", "--root", TOWNSHIP, "--start", "2024-09-01",
+        "--end", "2024-12-31"])))
+    make_user("suzhou", "city_admin", "3413")
+    make_user("lingbi", "county_filer", "341323")
+    url = f"/admin/campaigns/{first_id}/next"
+    auth.login("lingbi")
+    assert client.post(url, data={}).status_code == 403
+    assert "建立下一年度征缴期" not in client.get(f"/dashboard/{TOWNSHIP}").get_data(as_text=True)
+    auth.logout()
+    auth.login("suzhou")
+    assert "建立下一年度征缴期" in client.get(f"/dashboard/{TOWNSHIP}").get_data(as_text=True)
+    page = client.get(url).get_data(as_text=True)
+    assert "2025年9月1日至2025年12月31日" in page and "建立朱集镇2025年度" in page
+    too_long = client.post(url, data={"name": "年" * 201})
+    assert too_long.status_code == 422 and "最多200个字" in too_long.get_data(as_text=True)
+    made = client.post(url, data={"name": ""})
+    assert made.status_code == 303
+    second = db.session.scalar(select(Campaign).where(Campaign.previous_id == first_id))
+    assert second.name == "朱集镇2025年度" and f"period={second.periods[0].id}" in made.headers["Location"]
+    entry = db.session.scalars(select(AuditEntry).where(AuditEntry.kind == "campaign.next")).one()
+    assert entry.username == "suzhou"
+    assert "已有下一年度征缴期" in client.get(url).get_data(as_text=True)

@@ -107,7 +107,9 @@ def board(region: Region, period: Period) -> dict:
     return dict(review_counts=review.review_counts(period, region), chased=reminders.chased(period, region),
                 department_chased=reminders.chased_departments(period, region),
                 corrected=under(changes.corrected), late_filed=under(changes.late_filed), changes=changes,
-                may_review=access.can_review_under(current_user, region) or access.can_remind(current_user, region))
+                may_review=access.can_review_under(current_user, region) or access.can_remind(current_user, region),
+                may_plan_next=region.id == period.campaign.root_id and access.can_manage_campaign(
+                    current_user, period.campaign))
 
 
 @bp.get("/<code>/charts")
