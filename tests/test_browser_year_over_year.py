@@ -26,7 +26,7 @@ def test_dashboard_compares_with_the_same_time_last_year(page, demo):
     expect(head.locator("dt")).to_have_text("较上年同期")
     expect(head.locator("dd")).to_contain_text(
         f"{'提高' if change >= 0 else '下降'}{abs(change) * 100:.2f}个百分点")
-    expect(head.locator("dd")).to_contain_text(f"已参保{'增加' if people >= 0 else '减少'}{abs(people):,}人")
+    expect(head.locator("dd")).to_contain_text(f"参保人数{'增加' if people >= 0 else '减少'}{abs(people):,}人")
     ranking = page.locator("#ranking")
     expect(ranking.locator("thead th", has_text="较上年同期")).to_have_count(1)
     first = ranking.locator("tbody tr").first.locator("td.yoy")

@@ -219,7 +219,7 @@ def test_dashboard_and_ranking_workbook_show_the_change_against_last_year(two_ye
     auth.login("suzhou")
     html = client.get(f"/dashboard/{TOWNSHIP}?period={second.periods[1].id}").get_data(as_text=True)
     head = html.split('id="head-yoy"')[1].split("</dd>")[0]
-    assert "提高13.85个百分点" in head and "已参保增加1,800人" in head
+    assert "提高13.85个百分点" in head and "参保人数增加1,800人" in head
     assert "<th class=\"num\" title=\"与上年同期" in html and "无上年同期数据" in html  # the village new to it
     sheet = load_workbook(io.BytesIO(client.get(f"/dashboard/{TOWNSHIP}/ranking.xlsx?period={second.periods[1].id}")
                                      .data)).active
