@@ -119,6 +119,11 @@ def can_load_system_figures(user: Optional[User], root: Region) -> bool:
     return is_admin(user) and user.active and user.region.contains(root)
 
 
+def can_manage_campaign(user: Optional[User], campaign) -> bool:
+    """A city admin whose region holds the campaign's root sets the campaign up (next year's too)."""
+    return is_admin(user) and user.region.contains(campaign.root)
+
+
 #: roles that review reports filed below them (退回, 审核, 催报)
 REVIEWER_ROLES = {"city_admin", "county_filer"}
 

@@ -183,6 +183,9 @@ def _cached(key: str, period: Period, region: Region, compute: Callable[[], obje
     current = version(period.campaign, region)
     if current is None:
         return compute()
+    if period.campaign.previous_id is not None:
+        # 上年同期 figures are in the answer: a correction of last year's moves it too
+        current += f"|{version(period.campaign.previous, region) or '-'}"
     label = current.encode() + b"\n"
     key = f"reporting:{FORMAT}:{_code()}:{key}:{clock.today().isoformat()}"
     try:

@@ -195,7 +195,8 @@ def draft_body(result: Progress, requirements: str = "") -> str:
         unfiled = head.never_filed if rows else 0
         sentence += wording.phrase("headline_rate", rate=percent(head.rate)) + (
             wording.phrase("headline_rate_unfiled", count=unfiled) if unfiled else "") + "。"
-    lines.append(sentence + _filing_sentence(result, units_word, scope) + basis_sentence(result))
+    lines.append(sentence + year_over_year_sentence(result, scope) + _filing_sentence(result, units_word, scope)
+                 + basis_sentence(result))
 
     lines.append("二、各地进展")
     valued = [r for r in rows if r.main_measure is not None]
@@ -332,6 +333,27 @@ def _laggards_sentence(laggards: list[UnitProgress], rows: list[UnitProgress], s
                           time_progress=percent(time_progress), detail=detail)
 
 
+def year_over_year_sentence(result: Progress, scope: str) -> str:
+    """较上年同期: the people enrolled and the main measure against the previous campaign at the same
+    date; nothing when there is no previous campaign."""
+    if result.same_time is None:
+        return ""
+    head = result.region
+    last = head.last_year
+    if last is None:
+        return f"{scope}无上年同期数据。"
+    text = f"与上年同期（截至{last.as_of.year}年{month_day(last.as_of)}）相比，"
+    people = head.yoy_enrolled
+    if people is not None:
+        text += f"已参保缴费人数{'增加' if people >= 0 else '减少'}{abs(people):,}人"
+    change = head.yoy_change(result.measure)
+    if change is not None:
+        word = "完成率" if head.yoy_measure(result.measure) == "completion" else "参保率"
+        text += ("，" if people is not None else "") + \
+            f"{word}较上年同期{'提高' if change >= 0 else '下降'}{abs(change) * 100:.2f}个百分点"
+    return text + "。"
+
+
 def _filing_sentence(result: Progress, units_word: str, scope: str) -> str:
     """Who reported: 均按时报送; X迟报; Y逾期未报送; and before the due date who is still to report
     and by when."""
@@ -439,21 +461,31 @@ def _carried_seq(totals: Totals) -> Optional[int]:
 
 
 def ranking_table(result: Progress) -> document.Table:
-    """附件1: the units ranked; 报送 one short state, a carried figure marked and explained below."""
-    header = ["排名", "单位", "任务数", "已参保人数", "完成率", "参保率", "较上期百分点", "进度", "报送"]
+    """附件1: the units ranked; 报送 one short state, a carried figure marked and explained below. With
+    last year's campaign it has a column 同比 (较上年同期) in place of the light (进度), which the body
+    states against 序时进度 already: ten columns do not fit the type area at 小四 without breaking
+    short words. The changes' unit (百分点) then goes under the table."""
+    yoy = result.same_time is not None
+    header = ["排名", "单位", "任务数", "已参保人数", "完成率", "参保率"] + (
+        ["较上期", "同比", "报送"] if yoy else ["较上期百分点", "进度", "报送"])
+
+    def tail(r: UnitProgress, state: str) -> list[str]:
+        if yoy:
+            return [points(r.yoy_change(result.measure)), state]
+        return [LIGHTS[r.light], state]
     rows = sorted(result.children, key=lambda r: (r.rank, r.region.code))
     marks = wording.carried_marks([seq for r in rows if (seq := _carried_seq(r.totals))])
     # on the basis "system", a unit the system has no figures for counts with its typed ones
     typed = result.campaign.basis == "system" and result.has_system
     table_rows = [[str(r.rank), wording.short_name(r.region.name) + ("（填报数）" if typed and r.source == "reported" else ""),
-                   _count(r.task),
-                   _count(r.enrolled) + marks.get(_carried_seq(r.totals), ""), percent(r.completion),
-                   percent(r.rate), _change(r), LIGHTS[r.light], _state(r.late)] for r in rows]
+                   _count(r.task), _count(r.enrolled) + marks.get(_carried_seq(r.totals), ""),
+                   percent(r.completion), percent(r.rate), _change(r), *tail(r, _state(r.late))] for r in rows]
     head = result.region
     table_rows.append(["", "合计", _count(head.task), _count(head.enrolled), percent(head.completion),
                        percent(head.rate), "—" if head.increase is None else points(head.increase),
-                       LIGHTS[head.light], ""])
-    return document.Table(header, table_rows, notes=wording.carried_notes(marks))
+                       *tail(head, "")])
+    notes = wording.carried_notes(marks) + (["较上期、同比（较上年同期）单位：百分点"] if yoy else [])
+    return document.Table(header, table_rows, notes=notes)
 
 
 def system_table(result: Progress) -> Optional[document.Table]:
@@ -549,8 +581,7 @@ def annexes(period: Period, region: Region, result: Progress) -> list[document.A
     if result.children:
         units_word = UNIT_WORDS.get(result.children[0].region.level, "各地")
         attachments.append(document.Attachment(
-            f"{annual_name(period.campaign)}{units_word}参保进度排名表",
-            table=ranking_table(result)))
+            f"{annual_name(period.campaign)}{units_word}参保进度排名表", table=ranking_table(result)))
         deeper = grandchildren_table(period, region, result)
         if deeper is not None and deeper.rows:
             attachments.append(document.Attachment(

@@ -123,22 +123,52 @@ def campaign_interview_rule(campaign_id: int, level: str, bottom: int, periods: 
 @click.option("--first-due")
 @click.option("--report-level", default="village", type=click.Choice(["village", "township", "county"]))
 @click.option("--target-rate", default=0.95, type=float)
-def campaign_create(name, root_code, start, end, extend_to, rhythm, first_due, report_level, target_rate):
+@click.option("--previous", "previous_id", type=int, help="上一年度征缴期的编号（用于较上年同期对比）")
+def campaign_create(name, root_code, start, end, extend_to, rhythm, first_due, report_level, target_rate,
+                    previous_id):
     """建立征缴期及其全部报送期次；最后一行输出新征缴期的编号。"""
     _check_lengths(("征缴期名称", name, 200))
-    from .campaigns import create_campaign
+    from .campaigns import create_campaign, link_previous
+    previous = _campaign(previous_id) if previous_id is not None else None
     with one_transaction():
         campaign, warning = create_campaign(
             name=name, root=_region(root_code), start=_date(start, "--start"), end=_date(end, "--end"),
             extend_to=_date(extend_to, "--extend-to"), rhythm=rhythm,
             first_due=_date(first_due, "--first-due"), report_level=report_level,
             target_rate=target_rate)
+        if previous is not None:
+            link_previous(campaign, previous)
+    _print_periods(campaign, warning)
+
+
+def _print_periods(campaign: Campaign, warning: str | None) -> None:
+    """A new campaign's periods, then its id alone on the last line."""
     if warning:
         click.echo(warning, err=True)
+    if campaign.previous_id is not None:
+        click.echo(f"上一年度：{campaign.previous.name}（编号{campaign.previous_id}）")
     for period in campaign.periods:
         shifted = "" if period.due == period.nominal_due else f"（{period.nominal_due}顺延）"
         click.echo(f"{period.label}  截止 {period.due}{shifted}")
     click.echo(campaign.id)
+
+
+@campaign_cli.command("next")
+@click.argument("campaign_id", type=int)
+@click.option("--name", help="新征缴期名称（默认：把名称中的年份加一）")
+@click.option("--copy-targets", is_flag=True, help="同时复制任务数（默认不复制，另行导入任务分解表）")
+def campaign_next(campaign_id: int, name: str | None, copy_targets: bool):
+    """由本征缴期建立下一年度征缴期（日期顺延一年，截止日期按该年日历节假日顺延）；最后一行输出新编号。"""
+    if name is not None:
+        _check_lengths(("征缴期名称", name, 200))
+    from .campaigns import next_campaign
+    previous = _campaign(campaign_id)
+    with one_transaction():
+        campaign, warning = next_campaign(previous, name, copy_targets=copy_targets)
+    click.echo(f"已由“{previous.name}”建立“{campaign.name}”：{campaign.start}至{campaign.end}"
+               + (f"，延长至{campaign.extend_to}" if campaign.extend_to else "")
+               + ("，已复制任务数" if copy_targets else "，任务数请另行导入任务分解表"))
+    _print_periods(campaign, warning)
 
 
 @targets_cli.command("import")

@@ -12,12 +12,12 @@ from typing import Callable
 from sqlalchemy import insert, select
 
 from . import cache, clock, supervision
-from .campaigns import create_campaign
+from .campaigns import create_campaign, link_previous
 from .extensions import db
 from .hierarchy import descendants_at, import_divisions, region_by_code
 from .models import Campaign, Period, Region, Report, Revision, SupervisionItem, Target, User
 from .tally import rebuild as rebuild_tallies
-from .schedule import current_period, time_progress
+from .schedule import current_period, shift_years, time_progress
 from .system_figures import import_figures
 
 DATA_DIR = os.path.join(os.path.dirname(__file__), "data", "jiangmen")
@@ -36,6 +36,8 @@ AHEAD, FAR_OFF_COUNTY = "440784", "440783"
 #: the current period: counties that have submitted, and one with a draft
 CURRENT_SUBMITTED = ("440703", "440704", "440705", "440783")
 CURRENT_DRAFT = ("440781",)
+#: last year's simulated campaign: each village's share of its final count, against this year's
+LAST_YEAR_PACE = 0.96
 #: counties whose curve lags the calendar
 SLOW = {"440785": 1.9, "440781": 1.5}
 COUNTY_STAFF = {
@@ -65,6 +67,13 @@ def load_demo(echo: Callable[[str], None] = print) -> str:
         if warning:
             echo(warning)
         _simulate(campaign, now)
+    if campaign.previous_id is None:
+        # last year's campaign, simulated a little behind this year's, so that 较上年同期 shows at once
+        previous, _ = create_campaign(name=f"江门市{annual - 1}年度城乡居民基本医疗保险参保缴费（模拟数据）", root=city,
+                                      start=shift_years(start, -1), end=shift_years(end, -1),
+                                      extend_to=shift_years(extend_to, -1), first_due=dt.date(start.year - 1, 10, 1))
+        _simulate(previous, now, pace=LAST_YEAR_PACE)
+        link_previous(campaign, previous)
     _accounts(city, echo)
     _supervision(campaign, now)
     return f"演示数据已就绪：{city.name}，{name}（编号 {campaign.id}），{len(campaign.periods)}期"
@@ -123,7 +132,7 @@ def _supervision(campaign: Campaign, now: dt.datetime) -> None:
     db.session.flush()
 
 
-def _simulate(campaign: Campaign, now: dt.datetime) -> None:
+def _simulate(campaign: Campaign, now: dt.datetime, pace: float = 1.0) -> None:
     rng = random.Random(SEED)
     villages = list(db.session.scalars(descendants_at(campaign.root, "village").order_by(Region.code)))
     regions = {r.id: r for r in db.session.scalars(select(Region).where(
@@ -168,7 +177,7 @@ def _simulate(campaign: Campaign, now: dt.datetime) -> None:
                 continue
             p = profile[village.id]
             share = p["base"] + (p["final"] - p["base"]) * t ** p["shape"]
-            enrolled = round(p["should"] * share)
+            enrolled = round(p["should"] * share * pace)
             if village.id == dropper and period.seq == 3:
                 enrolled = round(enrolled * 0.93)
             hardship_enrolled = p["hardship"] if village.id not in gaps else p["hardship"] - rng.randint(1, 4)

@@ -111,9 +111,12 @@ class Campaign(db.Model):
     system_share: Mapped[float] = mapped_column(Numeric(5, 4), default=0.02, server_default="0.02")
     #: … and this many people
     system_people: Mapped[int] = mapped_column(Integer, default=50, server_default="50")
+    #: last year's campaign (上年同期 figures come from it), made by `campaign next` or linked by hand
+    previous_id: Mapped[Optional[int]] = mapped_column(ForeignKey("campaign.id"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=clock.now)
 
     root: Mapped[Region] = relationship()
+    previous: Mapped[Optional["Campaign"]] = relationship(remote_side=[id])
     periods: Mapped[list["Period"]] = relationship(back_populates="campaign", order_by="Period.seq",
                                                    cascade="all, delete-orphan")
     #: the regional form: what the units of the tree file, summed up the tree

@@ -14,14 +14,14 @@ from typing import Callable
 from sqlalchemy import insert, select
 
 from . import clock, supervision
-from .campaigns import create_campaign
-from .demo import _submission_time, demo_window
+from .campaigns import create_campaign, link_previous
+from .demo import LAST_YEAR_PACE, _submission_time, demo_window
 from .departments import add_department, add_indicator
 from .extensions import db
 from .hierarchy import descendants_at, import_divisions, region_by_code
 from .models import (Campaign, Department, IssuingBody, Period, Region, Report, Revision, SupervisionItem, Target,
                      User)
-from .schedule import current_period, time_progress
+from .schedule import current_period, shift_years, time_progress
 from .tally import rebuild as rebuild_tallies
 
 DATA_DIR = os.path.join(os.path.dirname(__file__), "data", "ninghe")
@@ -79,6 +79,13 @@ def load_ninghe(echo: Callable[[str], None] = print) -> str:
             add_department(campaign, department, list(keys)).task = size
         _issuing_body(county)
         _simulate(campaign, now)
+    if campaign.previous_id is None:
+        # last year's campaign, its towns a little behind this year's, so that 较上年同期 shows at once
+        previous, _ = create_campaign(name=f"宁河区{annual - 1}年度城乡居民基本医疗保险参保缴费（模拟数据）", root=county,
+                                      start=shift_years(start, -1), end=shift_years(end, -1), rhythm="weekly",
+                                      first_due=first_due(shift_years(start, -1)), report_level="township")
+        _simulate(previous, now, pace=LAST_YEAR_PACE)
+        link_previous(campaign, previous)
     _accounts(campaign, county, echo)
     _supervision(campaign, now)
     return (f"演示数据已就绪：{county.name}，{name}（编号 {campaign.id}），{len(campaign.periods)}期，"
@@ -132,7 +139,7 @@ def _supervision(campaign: Campaign, now: dt.datetime) -> None:
     db.session.flush()
 
 
-def _simulate(campaign: Campaign, now: dt.datetime) -> None:
+def _simulate(campaign: Campaign, now: dt.datetime, pace: float = 1.0) -> None:
     rng = random.Random(SEED)
     towns = list(db.session.scalars(descendants_at(campaign.root, "township").order_by(Region.code)))
     weights = [rng.lognormvariate(0, 0.35) for _ in towns]
@@ -164,7 +171,7 @@ def _simulate(campaign: Campaign, now: dt.datetime) -> None:
                 continue  # a third of the towns have not filed the open period yet
             p = profile[town.id]
             share = p["base"] + (p["final"] - p["base"]) * t ** p["shape"]
-            enrolled = round(p["should"] * share)
+            enrolled = round(p["should"] * share * pace)
             values = {"v1": p["population"], "v2": p["should"], "v3": enrolled, "v4": p["hardship"],
                       "v5": min(enrolled, round(p["hardship"] * min(1.0, 0.55 + t))),
                       "v6": round(enrolled * p["students"]), "v7": round(enrolled * p["newborn"]),

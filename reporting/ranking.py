@@ -7,14 +7,15 @@ from dataclasses import dataclass, field, replace
 from typing import Optional, Sequence
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
 from . import clock
 from .extensions import db
 from .hierarchy import children
 from .indicators import HARDSHIP_ENROLLED, HARDSHIP_SHOULD, RATE_DENOMINATOR, RATE_NUMERATOR
 from .models import Campaign, Period, Region, Target
-from .rollup import FilingCounts, Totals, basis, ratio, task_totals
-from .schedule import time_progress
+from .rollup import FilingCounts, Totals, basis, basis_at, ratio, task_totals
+from .schedule import same_day_last_year, time_progress
 from .system_figures import SystemFigures, figures_for, gap, merged, mismatch, mismatch_text
 from .validation import jump_warning
 
@@ -81,6 +82,43 @@ class Standing:
 
 
 @dataclass
+class LastYear:
+    """上年同期: a unit's figures in the previous campaign's period at the same point of the year,
+    on that campaign's one basis, matched by region code (regions are one table, so by id)."""
+    campaign_id: int
+    period_id: int
+    as_of: dt.date
+    totals: Totals
+    task: Optional[int] = None
+
+    @property
+    def enrolled(self) -> Optional[int]:
+        return self.totals.get(RATE_NUMERATOR)
+
+    @property
+    def rate(self) -> Optional[float]:
+        return self.totals.rate
+
+    @property
+    def completion(self) -> Optional[float]:
+        return ratio(self.enrolled or 0, self.task)
+
+    def json(self) -> dict:
+        return {"campaign_id": self.campaign_id, "period_id": self.period_id, "as_of": self.as_of.isoformat(),
+                "totals": self.totals.values, "completion": self.completion, "rate": self.rate}
+
+
+@dataclass
+class SameTime:
+    """Which period of last year's campaign is this period's 上年同期."""
+    campaign_id: int
+    campaign_name: str
+    period_id: int
+    label: str
+    as_of: dt.date
+
+
+@dataclass
 class UnitProgress:
     region: Region
     totals: Totals
@@ -99,6 +137,8 @@ class UnitProgress:
     forecast: Forecast = field(default_factory=Forecast)
     #: its totals in every period up to this one, on the one basis
     series: list[Totals] = field(default_factory=list)
+    #: 上年同期, when the campaign has a previous one with figures for this unit
+    last_year: Optional[LastYear] = None
     #: its typed figures (填报数) of this period, whatever the campaign's basis
     reported: Optional[dict[str, int]] = None
     #: the information system's figures of this period, where they were imported
@@ -194,6 +234,27 @@ class UnitProgress:
         return {"completion": self.completion if self.task else None, "rate": self.rate,
                 "increase": self.increase, "hardship": self.hardship_coverage}[name]
 
+    def yoy_measure(self, name: str) -> str:
+        """The measure 较上年同期 compares: 完成率 or 参保率 as asked; for the other rankings
+        (较上期提高, 困难群众) the main one, 完成率 when the unit has a task, else 参保率."""
+        return name if name in ("completion", "rate") else ("completion" if self.task else "rate")
+
+    def yoy_change(self, name: str) -> Optional[float]:
+        """This period's measure minus 上年同期's, in fractions (points / 100); None without both."""
+        if self.last_year is None:
+            return None
+        which = self.yoy_measure(name)
+        now = self.measure(which)
+        then = self.last_year.completion if which == "completion" else self.last_year.rate
+        return None if now is None or then is None else now - then
+
+    @property
+    def yoy_enrolled(self) -> Optional[int]:
+        """已参保人数 minus 上年同期's."""
+        if self.last_year is None or self.last_year.enrolled is None:
+            return None
+        return (self.enrolled or 0) - self.last_year.enrolled
+
 
 @dataclass
 class Progress:
@@ -209,6 +270,14 @@ class Progress:
     today: Optional[dt.date] = None
     #: the 约谈 rule of the children's level: (末位N名, 连续K期)
     rule: tuple[int, int] = (1, 2)
+    #: 上年同期: last year's period the `last_year` figures come from (None: no previous campaign,
+    #: or none of its periods lies on or before this one's date a year earlier)
+    same_time: Optional[SameTime] = None
+
+    @property
+    def yoy_measure(self) -> str:
+        """The measure 较上年同期 is said in, for the region's own line."""
+        return self.region.yoy_measure(self.measure)
 
     @property
     def has_system(self) -> bool:
@@ -310,7 +379,54 @@ def progress(period: Period, region: Region, measure: Optional[str] = None,
     for row in rows:
         row.forecast = forecast(row, periods, campaign)
     head.forecast = region_forecast(head, rows, period, campaign) if rows else forecast(head, periods, campaign)
-    return Progress(campaign, period, head, rows, progress_at, measure, periods, today, rule)
+    before = same_time_last_year(period)
+    same_time = None
+    if before is not None:
+        same_time = SameTime(before.campaign_id, before.campaign.name, before.id, before.label, before.as_of)
+        _last_year(before, region, level if units else region.level, head, rows)
+    return Progress(campaign, period, head, rows, progress_at, measure, periods, today, rule, same_time)
+
+
+def same_time_last_year(period: Period) -> Optional[Period]:
+    """上年同期: the latest period of the previous campaign whose `as_of` is on or before this
+    period's `as_of` a year earlier (29 February → 28 February); None without one."""
+    previous_id = period.campaign.previous_id
+    if previous_id is None:
+        return None
+    # one query, with its campaign: the previous campaign's other periods are not needed
+    return db.session.scalar(
+        select(Period).options(joinedload(Period.campaign))
+        .where(Period.campaign_id == previous_id, Period.as_of <= same_day_last_year(period.as_of))
+        .order_by(Period.seq.desc()).limit(1))
+
+
+def _last_year(before: Period, region: Region, level: str, head: UnitProgress, rows: list[UnitProgress]) -> None:
+    """Set `last_year` on the head and the rows: the previous campaign's one basis at `before`,
+    by the same roll-up as this year's (one GROUP BY over its tallies), and its 任务数."""
+    campaign = before.campaign
+    if not region.lies_in(campaign.root_id) and not region.contains(campaign.root):
+        return
+    found = basis_at(before, region, level)
+    if not found:
+        return
+    tasks = task_totals(campaign, region, level) if rows else {}
+    for row in rows:
+        mine = found.get(row.region.id)
+        if mine and mine.filed:
+            row.last_year = LastYear(campaign.id, before.id, before.as_of, mine, tasks.get(row.region.id))
+    if rows:
+        # every unit under the region last year, whether or not it is one of its children today
+        values: dict[str, int] = {}
+        for mine in found.values():
+            for key, value in mine.values.items():
+                values[key] = values.get(key, 0) + value
+        own = Totals(values, sum(m.reports for m in found.values()), sum(m.late for m in found.values()),
+                     sum(m.filed for m in found.values()))
+    else:
+        own = found.get(region.id, Totals({}))
+    if own.filed:
+        head.last_year = LastYear(campaign.id, before.id, before.as_of, own,
+                                  region_task(campaign, region, tasks.values()))
 
 
 def figures_basis(period: Period, region: Region, level: str, unit_ids: list[int]) -> tuple[
@@ -359,11 +475,16 @@ def _head(campaign, period, region, rows, own: Optional[list[Totals]], length: i
         counts = FilingCounts(sum(r.counts.units for r in rows), own[-1].reports, own[-1].late, overdue)
     else:
         counts = FilingCounts(1, own[-1].reports, own[-1].late, overdue)
-    db_task = db.session.scalar(select(Target.task).where(Target.campaign_id == campaign.id,
-                                                         Target.region_id == region.id))
-    task = db_task if db_task is not None else (sum(r.task for r in rows if r.task) or None)
+    task = region_task(campaign, region, (r.task for r in rows))
     return UnitProgress(region=region, totals=own[-1], task=task, counts=counts,
                         previous=own[-2] if length >= 2 else None, series=own)
+
+
+def region_task(campaign: Campaign, region: Region, child_tasks) -> Optional[int]:
+    """A region's 任务数: its own target, else the sum of its children's."""
+    db_task = db.session.scalar(select(Target.task).where(Target.campaign_id == campaign.id,
+                                                         Target.region_id == region.id))
+    return db_task if db_task is not None else (sum(t for t in child_tasks if t) or None)
 
 
 def _flag(rows: list[UnitProgress], campaign: Campaign, period: Period, progress_at: float) -> None:
@@ -512,7 +633,9 @@ def progress_json(result: Progress) -> dict:
                    "projected_completion": head.forecast.projected,
                    "reaches_target_on": day(head.forecast.reaches_on),
                    "basis": result.campaign.basis, "source": head.source,
-                   "system": head.system.as_json() if head.system else None, "system_gap": head.system_gap},
+                   "system": head.system.as_json() if head.system else None, "system_gap": head.system_gap,
+                   "last_year": head.last_year.json() if head.last_year else None,
+                   "yoy_change": head.yoy_change(result.measure), "yoy_enrolled": head.yoy_enrolled},
         "children": [{"code": r.region.code, "name": r.region.name, "rank": r.rank,
                       "totals": r.totals.values, "rate": r.rate, "completion": r.completion,
                       "increase": r.increase, "light": r.light, "late": r.late,
@@ -525,9 +648,14 @@ def progress_json(result: Progress) -> dict:
                       "reaches_target_on": day(r.forecast.reaches_on),
                       "forecast_misses": r.forecast.misses, "forecast_note": r.forecast.reason,
                       "system": r.system.as_json() if r.system else None, "system_gap": r.system_gap,
-                      "system_mismatch": r.system_mismatch, "source": r.source}
+                      "system_mismatch": r.system_mismatch, "source": r.source,
+                      "last_year": r.last_year.json() if r.last_year else None,
+                      "yoy_change": r.yoy_change(result.measure), "yoy_enrolled": r.yoy_enrolled}
                      for r in sorted(result.children, key=lambda r: (r.rank, r.region.code))],
         "period": {"id": result.period.id, "label": result.period.label,
                    "as_of": result.period.as_of.isoformat(), "due": result.period.due.isoformat()},
         "measure": result.measure,
+        "same_time_last_year": ({"campaign_id": result.same_time.campaign_id, "period_id": result.same_time.period_id,
+                                 "label": result.same_time.label, "as_of": result.same_time.as_of.isoformat()}
+                                if result.same_time else None),
     }

@@ -240,6 +240,34 @@ def basis(period: Period, region: Region, level: Optional[str] = None) -> dict[i
     return result
 
 
+def basis_at(period: Period, region: Region, level: Optional[str] = None) -> dict[int, Totals]:
+    """basis() at `period` alone, for each unit at `level` under `region`: above the report level
+    one GROUP BY over the tallies' changes up to that period, summed per unit rather than per
+    period (what 上年同期 reads: the same figures as basis()'s last entry, without `carried_from`)."""
+    campaign = period.campaign
+    level = level or child_level(region.level) or region.level
+    if _depth(level) > _depth(campaign.report_level):
+        return {}
+    if level == campaign.report_level:
+        return {unit_id: series[-1] for unit_id, series in basis(period, region, level).items()}
+    indicators = campaign.indicators
+    group = Tally.region_id if level == tally_level(campaign) else getattr(Tally, f"{level}_id")
+    this = Tally.period_id == period.id
+    query = (select(group.label("unit_id"), func.sum(case((this, Tally.reports), else_=0)),
+                    func.sum(case((this, Tally.late), else_=0)), func.sum(Tally.first_reports),
+                    *[cast(func.sum(getattr(Tally, f"b{i.slot}")), BigInteger) for i in indicators])
+             .where(Tally.period_id.in_(select(Period.id).where(Period.campaign_id == campaign.id,
+                                                                Period.seq <= period.seq)),
+                    _tally_scope(campaign, region))
+             .group_by(group))
+    result = {}
+    for unit_id, reports, late, filed, *sums in db.session.execute(query):
+        filed = int(filed or 0)
+        values = {i.key: int(v or 0) for i, v in zip(indicators, sums)} if filed else {}
+        result[unit_id] = Totals(values, int(reports or 0), int(late or 0), filed)
+    return result
+
+
 def _unit_basis(periods: list[Period], region: Region, level: str) -> dict[int, list[Totals]]:
     """basis() for report-level units (one parent's, or the unit itself), from their reports."""
     indicators = periods[0].campaign.indicators

@@ -111,6 +111,19 @@ def reschedule(campaign: Campaign, calendar: Optional[Calendar] = None) -> Optio
     return uncovered_warning(calendar.uncovered_years, campaign.periods)
 
 
+def shift_years(day: dt.date, years: int) -> dt.date:
+    """The same day `years` later (or earlier); 29 February becomes 28 February in a common year."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
+
+
+def same_day_last_year(day: dt.date) -> dt.date:
+    """上年同期's date: the day a year before (29 February → 28 February)."""
+    return shift_years(day, -1)
+
+
 def time_progress(campaign: Campaign, as_of: dt.date) -> float:
     """序时进度: (as_of − start + 1) / (end − start + 1), held within 0 and 1."""
     elapsed = (as_of - campaign.start).days + 1

@@ -186,6 +186,14 @@ def _system_day(result) -> str:
     return f"（数据日期{day.month}月{day.day}日）" if day else ""
 
 
+def _year_over_year(unit, measure: str) -> list:
+    """较上年同期: the measure's change in points and the change in people enrolled, or 无上年同期数据."""
+    if unit.last_year is None:
+        return ["无上年同期数据", None]
+    change = unit.yoy_change(measure)
+    return [None if change is None else round(change * 100, 2), unit.yoy_enrolled]
+
+
 def ranking_workbook(result, rows, departments=()) -> bytes:
     """A 排名表: the ranking of `rows` (UnitProgress, in the order shown) for one period, and the
     departments (DepartmentProgress) sitting at the region on a sheet of their own."""
@@ -201,6 +209,9 @@ def ranking_workbook(result, rows, departments=()) -> bytes:
     headings = ["排名", "单位代码", "单位", "任务数", "应参保人数", "已参保人数", "参保率", "完成率",
                 "较上期提高（百分点）", "序时进度", "进度", "报送", "困难群众未参保", "约谈", "数据异常",
                 "数据期次", "预计期末完成率", "预计达标日期", "预计"]
+    yoy = result.same_time is not None  # 较上年同期 only when last year's campaign exists
+    if yoy:
+        headings += ["较上年同期（百分点）", "已参保较上年同期增减"]
     # the information system's figures beside the typed ones, after the columns readers already know
     by_system = result.campaign.basis == "system"
     if result.has_system:
@@ -230,7 +241,8 @@ def ranking_workbook(result, rows, departments=()) -> bytes:
                 result.time_progress, LIGHTS[unit.light], LATE_NAMES[unit.late], unit.hardship_gap,
                 "约谈" if unit.interview else "约谈预警" if unit.warning else "", safe_text("；".join(unit.anomalies)),
                 _data_period(unit, period), unit.forecast.projected, unit.forecast.reaches_on,
-                "预计无法按期完成" if unit.forecast.misses else unit.forecast.reason] + extra(unit)
+                "预计无法按期完成" if unit.forecast.misses else unit.forecast.reason,
+                *(_year_over_year(unit, result.measure) if yoy else [])] + extra(unit)
 
     def extra(unit) -> list:
         cells = []
@@ -259,7 +271,11 @@ def ranking_workbook(result, rows, departments=()) -> bytes:
             row[19].number_format = row[20].number_format = "#,##0"
     for cell in sheet[sheet.max_row]:
         cell.font = Font(bold=True)
-    widths = [6, 14, 18, 11, 11, 11, 9, 9, 10, 9, 6, 8, 10, 8, 30, 10, 10, 12, 24, 12, 14, 20, 10]
+    widths = [6, 14, 18, 11, 11, 11, 9, 9, 10, 9, 6, 8, 10, 8, 30, 10, 10, 12, 24] + ([12, 12] if yoy else []) \
+        + [12, 14, 20, 10]
+    if yoy:
+        for row in sheet.iter_rows(min_row=4, max_row=sheet.max_row):
+            row[19].number_format, row[20].number_format = "+0.00;-0.00;0.00", "+#,##0;-#,##0;0"
     for n, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(n)].width = width
     sheet.freeze_panes = "A4"

@@ -257,6 +257,12 @@ ROUTES: dict[str, dict[str, Call]] = {
                                          write=True, data=lambda p: {"year": "2027", "text": SPRING_2027})},
     "admin.holiday_remove": {"POST": Call(lambda p: _u("admin.holiday_remove"), roles=SETTINGS_ADMINS,
                                           scoped=False, write=True, data=lambda p: {"remove-day": "2027-02-14"})},
+    "admin.campaign_next": {
+        "GET": Call(lambda p: _u("admin.campaign_next", campaign_id=p.campaign), roles=ADMIN,
+                    shows=lambda p: "建立下一年度征缴期"),
+        "POST": Call(lambda p: _u("admin.campaign_next", campaign_id=p.campaign), roles=ADMIN, write=True,
+                     data=lambda p: {"name": ""}),
+    },
     "admin.change_password": {
         "GET": Call(lambda p: _u("admin.change_password"), scoped=False, roles=EVERYBODY,
                     shows=lambda p: "修改密码"),
@@ -274,6 +280,8 @@ ROUTES: dict[str, dict[str, Call]] = {
     "api.region": {"GET": Call(lambda p: _u("api.region", code=p.region), api=True, shows=lambda p: p.region)},
     "api.periods": {"GET": Call(lambda p: _u("api.periods", campaign_id=p.campaign), api=True, roles=ANYONE,
                                 shows=lambda p: '"as_of"')},
+    "api.campaign": {"GET": Call(lambda p: _u("api.campaign", campaign_id=p.campaign), api=True, roles=ANYONE,
+                                 shows=lambda p: '"previous_id"')},
     "api.get_report": {"GET": Call(lambda p: _u("api.get_report", region_code=p.unit, period_id=p.period), api=True,
                                    shows=lambda p: p.unit)},
     "api.put_report": {"PUT": Call(lambda p: _u("api.put_report", region_code=p.unit, period_id=p.period), api=True,

@@ -20,7 +20,7 @@ def ninghe(app, frozen_now):
     frozen_now(dt.datetime(2026, 11, 27, 10, 0))  # 第8期 (due 11月30日) is open; 第7期 was due 11月23日
     load_ninghe(echo=lambda line: None)
     db.session.commit()
-    return db.session.scalar(db.select(Campaign))
+    return db.session.scalar(db.select(Campaign).order_by(Campaign.start.desc()).limit(1))  # this year's
 
 
 def test_department_files_and_the_district_sees_it(page, ninghe):

@@ -10,16 +10,18 @@ from sqlalchemy.exc import IntegrityError
 
 from forms.admin import (AuditFilterForm, ChangePasswordForm, EditUserForm, ResetPasswordForm,
                          TokenForm, UserForm)
+from forms.campaigns import NextCampaignForm
 from forms.holidays import HolidayNoticeForm, HolidayRemoveForm
 
 from .. import access, audit, clock, holidays
 from ..accounts import (AccountError, create_token, create_user, end_sessions, locked_until, manageable,
                         revoke_token, set_password, unlock, update_user, users_of)
 from ..audit import KINDS, describe
-from ..campaigns import campaigns_for
+from ..campaigns import CampaignError, campaigns_for, next_campaign, next_name
 from ..extensions import db
 from ..hierarchy import region_by_code
-from ..models import ROLES, ApiToken, AuditEntry, DueChange, Period, Region, User
+from ..models import ROLES, ApiToken, AuditEntry, Campaign, DueChange, Period, Region, User
+from ..schedule import shift_years
 from . import go_to, id_arg, page_or_fragment
 
 bp = Blueprint("admin", __name__)
@@ -420,3 +422,39 @@ def uncovered_periods_global(campaign) -> dict:
 def can_global(capability: str) -> bool:
     """For the masthead: whether the signed-in user administers `capability` (access.CAPABILITIES)."""
     return access.can(current_user, capability)
+
+
+# --- next year's campaign ----------------------------------------------------------------------
+
+@bp.route("/admin/campaigns/<int:campaign_id>/next", methods=["GET", "POST"])
+@login_required
+def campaign_next(campaign_id: int):
+    """下一年度征缴期: the same as `flask campaign next`, for a city admin above the campaign."""
+    campaign = db.get_or_404(Campaign, campaign_id, description=f"征缴期 {campaign_id} 不存在")
+    if not access.can_manage_campaign(current_user, campaign):
+        abort(403, "只有覆盖该征缴期的市级管理员可以建立下一年度征缴期")
+    form = NextCampaignForm()
+    successor = db.session.scalar(select(Campaign).where(Campaign.previous_id == campaign.id).limit(1))
+    status = 200
+    if request.method == "POST" and form.validate():
+        try:
+            made, warning = next_campaign(campaign, (form.name.data or "").strip() or None,
+                                          copy_targets=form.copy_targets.data, user=current_user)
+            db.session.commit()
+        except CampaignError as error:
+            db.session.rollback()
+            form.name.errors.append(str(error))
+        else:
+            flash(f"已建立{made.name}（{len(made.periods)}期）" + (f"；{warning}" if warning else "")
+                  + ("" if form.copy_targets.data else "；请导入新年度的任务分解表"))
+            return go_to(url_for("dashboard.show", code=made.root.code, period=made.periods[0].id))
+    if request.method == "POST":
+        status = 422
+    try:
+        suggested = next_name(campaign.name)
+    except CampaignError:
+        suggested = ""
+    return render_template("admin/campaign_next.html", campaign=campaign, form=form, successor=successor,
+                           suggested=suggested, start=shift_years(campaign.start, 1),
+                           end=shift_years(campaign.end, 1),
+                           extend_to=shift_years(campaign.extend_to, 1) if campaign.extend_to else None), status

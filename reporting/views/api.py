@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from .. import access, cache, clock, reminders, review, supervision
+from ..campaigns import campaign_json
 from ..circular_reading import addressed
 from ..extensions import db
 from ..filing import (ReportConflict, ReportRejected, find_report, is_report_unit, report_json,
@@ -62,6 +63,15 @@ def region(code: str):
     return jsonify(code=region.code, name=region.name, level=region.level,
                    parent_code=parent.code if parent else None,
                    children=[{"code": c.code, "name": c.name, "level": c.level} for c in children(region)])
+
+
+@bp.get("/campaigns/<int:campaign_id>")
+@token_required
+def campaign(campaign_id: int):
+    campaign = db.get_or_404(Campaign, campaign_id, description=f"征缴期 {campaign_id} 不存在")
+    if not campaign_visible(g.api_user, campaign):
+        abort(403, "无权查看该征缴期")
+    return jsonify(campaign_json(campaign))
 
 
 @bp.get("/campaigns/<int:campaign_id>/periods")

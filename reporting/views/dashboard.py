@@ -111,7 +111,9 @@ def board(region: Region, period: Period) -> dict:
                 supervised=supervision.counts_by_child(region, clock.today()),
                 supervision_items=[i for i in supervision.items_about(region, None, clock.today())
                                    if i.status != "closed"][:10],
-                may_supervise=lambda unit: access.can_supervise(current_user, unit))
+                may_supervise=lambda unit: access.can_supervise(current_user, unit),
+                may_plan_next=region.id == period.campaign.root_id and access.can_manage_campaign(
+                    current_user, period.campaign))
 
 
 @bp.get("/<code>/charts")
