@@ -210,7 +210,7 @@ def set_password(actor: User, user: User, password: str) -> None:
     # a password an admin set is the admin's knowledge: its owner replaces it at the next login
     user.must_change_password = actor.id != user.id
     user.session_nonce = secrets.token_hex(16)
-    # a new password ends every way in the old one opened: the API tokens too (README: 令牌与密码)
+    # a new password ends every way in the old one opened: the API tokens too (docs/deployment.md: sessions, tokens and limits)
     revoked = db.session.execute(
         update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
         .values(revoked_at=clock.now()).execution_options(synchronize_session="fetch")).rowcount
