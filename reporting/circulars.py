@@ -16,10 +16,10 @@ from . import circular_document as document
 from . import circular_wording as wording
 from .extensions import db
 from .departments import DepartmentProgress, department_progress
-from .filters import month_day, percent, points
+from .filters import LATE_NAMES, month_day, percent, points
 from .hierarchy import child_level
 from .models import LEVELS, Campaign, Circular, Department, IssuingBody, Period, Region, User
-from .ranking import LATE_NAMES, LIGHTS, Progress, UnitProgress, figures_basis, light, progress, progress_json
+from .ranking import LIGHTS, Progress, UnitProgress, figures_basis, light, progress, progress_json
 from .review import publication_lines, publish
 from .rollup import FilingCounts, Totals, ratio, task_totals
 from .schedule import time_progress

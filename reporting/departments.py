@@ -29,7 +29,6 @@ COUNTED = ("submitted", "approved")
 #: X_enrolled with an X_should (e.g. a department-only group_enrolled, group_should) is one too
 COVERAGE_PAIRS = ((RATE_NUMERATOR, RATE_DENOMINATOR), (HARDSHIP_ENROLLED, HARDSHIP_SHOULD))
 #: a department's 报送 status in words (it files once a period, so 未报 says whether it is overdue)
-STANDING = {"on_time": "按时报送", "late": "迟报", "missing": "逾期未报", "pending": "待报"}
 
 
 class DepartmentError(ValueError):

@@ -4,6 +4,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Optional
 
+from markupsafe import Markup
+
 
 def count(value: Optional[int]) -> str:
     """A count with 千分位 separators; blank for nothing."""
@@ -45,6 +47,17 @@ def weekday(value: dt.date) -> str:
     return "周" + WEEKDAYS[value.weekday()]
 
 
+#: a unit's or a department's 报送 state for a period in words (FilingCounts.status, filing.late_status):
+#: every screen and workbook says these; a printed table's narrow column says circular_wording.TABLE_STATES
+LATE_NAMES = {"on_time": "按时", "late": "迟报", "missing": "逾期未报", "pending": "待报"}
+LATE_BADGES = {"on_time": "green", "late": "red", "missing": "red", "pending": "amber"}
+
+
+def late_badge(state: str) -> Markup:
+    """The state as a badge: 待报 until the due day has passed, 逾期未报 after it."""
+    return Markup('<span class="badge {}">{}</span>').format(LATE_BADGES[state], LATE_NAMES[state])
+
+
 def init_app(app) -> None:
-    for f in (count, percent, points, month_day, cn_date, cn_datetime, weekday):
+    for f in (count, percent, points, month_day, cn_date, cn_datetime, weekday, late_badge):
         app.add_template_filter(f)

@@ -21,7 +21,6 @@ from .validation import jump_warning
 
 MEASURES = {"completion": "完成率", "rate": "参保率", "increase": "较上期提高", "hardship": "困难群众参保率"}
 LIGHTS = {"green": "绿", "yellow": "黄", "red": "红"}
-LATE_NAMES = {"on_time": "按时", "late": "迟报", "missing": "逾期未报", "pending": "待报"}
 #: a light turns red this far below 序时进度
 RED_MARGIN = 0.10
 

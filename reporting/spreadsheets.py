@@ -169,12 +169,12 @@ def _data_period(unit, period) -> str:
 
 def _departments_sheet(sheet, departments, lights) -> None:
     """部门报送情况: each department's own figures, never part of the ranking's totals."""
-    from .departments import STANDING
+    from .filters import LATE_NAMES
     sheet.append(["部门", "报送数据", "任务数", "完成率", "参保率", "进度", "报送", "说明"])
     for d in departments:
         sheet.append([safe_text(d.department.name),
                       safe_text("；".join(f"{i.label}{d.totals.get(i.key, 0):,}" for i in d.department.indicators())),
-                      d.task, d.completion, d.rate, lights[d.light], STANDING[d.late],
+                      d.task, d.completion, d.rate, lights[d.light], LATE_NAMES[d.late],
                       f"沿用第{d.carried_from.seq}期" if d.carried_from else ""])
     for row in sheet.iter_rows(min_row=2):
         row[3].number_format = row[4].number_format = "0.00%"
@@ -201,7 +201,8 @@ def ranking_workbook(result, rows, departments=()) -> bytes:
     from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
     from openpyxl.utils import get_column_letter
 
-    from .ranking import LATE_NAMES, LIGHTS
+    from .filters import LATE_NAMES
+    from .ranking import LIGHTS
     period, region = result.period, result.region.region
     book = Workbook()
     sheet = book.active

@@ -14,7 +14,8 @@ from ..circulars import (ISSUE_MODES, check_prefix, draft_document, issue, issui
                          render_pdf, stale_changes)
 from ..circular_document import PDF_STYLESHEET, render_circular_html
 from ..circular_reading import AS_LISTED, addressed, mark_read, read_ids, standing
-from ..ranking import LATE_NAMES, LIGHTS
+from ..filters import LATE_NAMES
+from ..ranking import LIGHTS
 from ..extensions import db
 from ..models import Circular, Region, User
 from ..schedule import current_period

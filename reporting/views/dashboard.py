@@ -13,7 +13,8 @@ from .. import charts as chart_svg
 from ..departments import department_progress
 from ..extensions import db
 from ..models import Period, Region, Report, User
-from ..ranking import LATE_NAMES, LIGHTS, MEASURES
+from ..filters import LATE_NAMES
+from ..ranking import LIGHTS, MEASURES
 from ..spreadsheets import file_name, ranking_workbook
 from . import id_arg, page_or_fragment, period_for, region_or_404, tagged, tagged_region, unchanged
 
