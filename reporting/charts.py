@@ -8,6 +8,7 @@ from typing import Iterable, Optional, Sequence
 from markupsafe import Markup, escape
 
 from .filters import count, percent
+from .rollup import MEASURE_WORDS, main_measure_name
 
 FONT_FAMILY = "Noto Sans CJK SC, Source Han Sans SC, Microsoft YaHei, sans-serif"
 RED = "#d2232a"
@@ -349,7 +350,7 @@ def progress_points(result) -> list[ProgressPoint]:
 
 
 def measure_word(result) -> str:
-    return "完成率" if result.region.task else "参保率"
+    return MEASURE_WORDS[main_measure_name(result.region.task)]
 
 
 def unit_bars(result, title: str) -> Markup:

@@ -21,7 +21,7 @@ from .hierarchy import child_level
 from .models import LEVELS, Campaign, Circular, Department, IssuingBody, Period, Region, User
 from .ranking import LIGHTS, Progress, UnitProgress, figures_basis, light, progress, progress_json
 from .review import publication_lines, publish
-from .rollup import FilingCounts, Totals, ratio, task_totals
+from .rollup import MEASURE_WORDS, FilingCounts, Totals, main_measure, main_measure_name, ratio, task_totals
 from .schedule import time_progress
 
 SCOPE_WORDS = {"province": "全省", "city": "全市", "county": "全县", "township": "全镇", "village": "全村"}
@@ -125,7 +125,7 @@ def _names(units: list[UnitProgress]) -> str:
 
 
 def _measure_word(head: UnitProgress) -> str:
-    return "完成率" if head.task else "参保率"
+    return MEASURE_WORDS[main_measure_name(head.task)]
 
 
 CHINESE_NUMBERS = "零一两三四五六七八九十"
@@ -348,7 +348,7 @@ def year_over_year_sentence(result: Progress, scope: str) -> str:
         text += f"已参保缴费人数{'增加' if people >= 0 else '减少'}{abs(people):,}人"
     change = head.yoy_change(result.measure)
     if change is not None:
-        word = "完成率" if head.yoy_measure(result.measure) == "completion" else "参保率"
+        word = MEASURE_WORDS[head.yoy_measure(result.measure)]
         text += ("，" if people is not None else "") + \
             f"{word}较上年同期{'提高' if change >= 0 else '下降'}{abs(change) * 100:.2f}个百分点"
     return text + "。"
@@ -529,7 +529,7 @@ def grandchildren_table(period: Period, region: Region, result: Optional[Progres
     for unit, totals in figures:
         enrolled, task = totals.get("enrolled"), tasks.get(unit.id)
         completion = ratio(enrolled or 0, task)
-        measure = completion if task else totals.rate
+        measure = main_measure(task, completion, totals.rate)
         counts = FilingCounts(unit.units(campaign.report_level), totals.reports, totals.late, overdue)
         rows.append([parents.get(unit.parent_id, ""), wording.short_name(unit.name), _count(task),
                      _count(enrolled) + marks.get(_carried_seq(totals), ""), percent(completion),

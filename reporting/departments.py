@@ -20,7 +20,7 @@ from .indicators import HARDSHIP_ENROLLED, HARDSHIP_SHOULD, RATE_DENOMINATOR, RA
 from .validation import ENROLLED_SUFFIX, SHOULD_SUFFIX
 from .models import VALUE_SLOTS, Campaign, Department, Indicator, Period, Region, Report
 from .ranking import light
-from .rollup import ratio
+from .rollup import main_measure, ratio
 from .schedule import time_progress
 
 #: a report that counts in totals (a later review may approve it; it still counts)
@@ -162,7 +162,7 @@ class DepartmentProgress:
 
     @property
     def main_measure(self) -> Optional[float]:
-        return self.completion if self.task else self.rate
+        return main_measure(self.task, self.completion, self.rate)
 
     @property
     def anomalies(self) -> list[str]:

@@ -14,7 +14,7 @@ from .extensions import db
 from .hierarchy import children
 from .indicators import HARDSHIP_ENROLLED, HARDSHIP_SHOULD, RATE_DENOMINATOR, RATE_NUMERATOR
 from .models import Campaign, Period, Region, Target
-from .rollup import FilingCounts, Totals, basis, basis_at, ratio, task_totals
+from .rollup import FilingCounts, Totals, basis, basis_at, main_measure, main_measure_name, ratio, task_totals
 from .schedule import same_day_last_year, time_progress
 from .system_figures import SystemFigures, figures_for, gap, merged, mismatch, mismatch_text
 from .validation import jump_warning
@@ -186,7 +186,7 @@ class UnitProgress:
     @property
     def main_measure(self) -> Optional[float]:
         """完成率 when the unit has a task, else 参保率: what lights and 约谈 judge."""
-        return self.completion if self.task else self.rate
+        return main_measure(self.task, self.completion, self.rate)
 
     def measure_of(self, totals: Optional[Totals]) -> Optional[float]:
         """The main measure of these totals (another period's) against this unit's task."""
@@ -236,7 +236,7 @@ class UnitProgress:
     def yoy_measure(self, name: str) -> str:
         """The measure 较上年同期 compares: 完成率 or 参保率 as asked; for the other rankings
         (较上期提高, 困难群众) the main one, 完成率 when the unit has a task, else 参保率."""
-        return name if name in ("completion", "rate") else ("completion" if self.task else "rate")
+        return name if name in ("completion", "rate") else main_measure_name(self.task)
 
     def yoy_change(self, name: str) -> Optional[float]:
         """This period's measure minus 上年同期's, in fractions (points / 100); None without both."""

@@ -6,7 +6,7 @@ from typing import Optional
 
 from .indicators import RATE_DENOMINATOR, RATE_NUMERATOR
 from .models import Period, Region
-from .rollup import basis, ratio, task_totals
+from .rollup import basis, main_measure, ratio, task_totals
 from .validation import check
 
 
@@ -24,12 +24,13 @@ class UnitFigures:
 
     @property
     def measure(self) -> Optional[float]:
-        return self.completion if self.task else self.rate
+        return main_measure(self.task, self.completion, self.rate)
 
 
 def _measure(values: dict, task: Optional[int]) -> Optional[float]:
-    return ratio(values.get(RATE_NUMERATOR) or 0, task) if task else \
-        ratio(values.get(RATE_NUMERATOR), values.get(RATE_DENOMINATOR))
+    enrolled = values.get(RATE_NUMERATOR)
+    return main_measure(task, ratio(enrolled or 0, task) if task else None,
+                        ratio(enrolled, values.get(RATE_DENOMINATOR)))
 
 
 def unit_figures(period: Period, region: Region) -> dict[int, UnitFigures]:

@@ -50,6 +50,21 @@ class Totals:
         return max(should - enrolled, 0)
 
 
+#: the words of the two measures a unit is judged by
+MEASURE_WORDS = {"completion": "完成率", "rate": "参保率"}
+
+
+def main_measure_name(task: Optional[int]) -> str:
+    """The main measure: 完成率 (against the 任务数) where the unit has a task, else 参保率. Ranks,
+    lights, 约谈, forecasts, the review page and the 通报 all judge a unit by it."""
+    return "completion" if task else "rate"
+
+
+def main_measure(task: Optional[int], completion: Optional[float], rate: Optional[float]) -> Optional[float]:
+    """The value of the main measure, of the two a unit has."""
+    return completion if main_measure_name(task) == "completion" else rate
+
+
 def ratio(part: Optional[int], whole: Optional[int]) -> Optional[float]:
     """The one place a rate is computed: from counts, never averaged."""
     if part is None or not whole:
