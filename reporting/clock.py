@@ -54,6 +54,12 @@ def today() -> dt.date:
     return now().date()
 
 
+def elapsed() -> float:
+    """Seconds on the machine's monotonic clock, never the setting: for how long since, within one
+    process (how often an outage is logged), not for what day it is."""
+    return time.monotonic()
+
+
 def wall_ms() -> int:
     """Milliseconds since the epoch by the machine's clock, never the setting: for a peer that checks the
     real time (a 钉钉 robot refuses a signature more than an hour off)."""

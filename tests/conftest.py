@@ -220,6 +220,13 @@ def anhui(app):
     return region_by_code("341323117")
 
 
+@pytest.fixture(autouse=True)
+def _no_outage_remembered():
+    """The once-a-minute memory of outages lives in the process: each test starts without it."""
+    from reporting import outages
+    outages.forget()
+
+
 @pytest.fixture
 def frozen_now(monkeypatch):
     """Move the server's clock, for this process and those it starts: frozen_now(dt.datetime(...))."""
