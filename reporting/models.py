@@ -858,6 +858,22 @@ class SupervisionItem(db.Model):
         return self.status == "open" and today > self.due
 
 
+class SupervisionNotice(db.Model):
+    """One message about a supervision item to one group robot of its unit: when the item is made, and
+    a day before its 整改时限. Once each, however many instances send them."""
+    __table_args__ = (UniqueConstraint("item_id", "occasion", "webhook_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("supervision_item.id"), index=True)
+    #: created (督办事项已建立) or due_soon (整改时限前一天)
+    occasion: Mapped[str] = mapped_column(String(10))
+    webhook_id: Mapped[Optional[int]] = mapped_column(ForeignKey("webhook.id", ondelete="SET NULL"))
+    #: sent or failed
+    outcome: Mapped[str] = mapped_column(String(10), default="failed")
+    #: the category of a failure (超时, 连接失败, 地址不允许, 对方拒绝（errcode N）…), never the remote text
+    error: Mapped[str] = mapped_column(String(100), default="")
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=clock.now)
+
+
 class SupervisionResponse(db.Model):
     """整改报告: the unit's answer to a supervision item. Never changed; a new one follows a 退回."""
     id: Mapped[int] = mapped_column(primary_key=True)

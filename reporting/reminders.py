@@ -432,6 +432,11 @@ def attempt(delivery: Delivery, timeout: float) -> bool:
     return True
 
 
+def robot_timeout(config) -> float:
+    """How long one POST to a group robot may take (WEBHOOK_TIMEOUT seconds)."""
+    return float(config.get("WEBHOOK_TIMEOUT", TIMEOUT))
+
+
 def _settings(app) -> tuple[int, float, tuple]:
     return (int(app.config.get("WEBHOOK_ATTEMPTS", ATTEMPTS)), float(app.config.get("WEBHOOK_TIMEOUT", TIMEOUT)),
             tuple(app.config.get("WEBHOOK_RETRY_SECONDS", RETRY_SECONDS)))

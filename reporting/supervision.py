@@ -15,14 +15,15 @@ from dataclasses import dataclass
 from typing import Iterable, Optional
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, joinedload
 
 from . import access, audit, cache, clock
 from .departments import department_progress
 from .extensions import db
 from .filters import percent
-from .models import (LEVELS, Department, Period, Region, SupervisionAttachment, SupervisionItem,
-                     SupervisionResponse, User)
+from .models import (LEVELS, WRITER_ROLES, Department, Period, Region, SupervisionAttachment, SupervisionItem,
+                     SupervisionNotice, SupervisionResponse, User, Webhook)
 from .ranking import competition_ranks
 from .schedule import current_period
 
@@ -458,3 +459,72 @@ def ledger_workbook(items: list[SupervisionItem], title: str, today: dt.date) ->
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+# --- the unit's group robots ------------------------------------------------------------------
+#: the occasions a unit's robots hear of an item on: when it is made, and the day before its 整改时限
+OCCASIONS = ("created", "due_soon")
+
+
+def notice_text(item: SupervisionItem, occasion: str) -> str:
+    """【督办】恩平市：督办〔2026〕3号约谈…，请于12月14日前报送整改报告。江门市医疗保障局"""
+    from .reminders import sender_name
+    due = f"{item.due.month}月{item.due.day}日"
+    sender = sender_name(item.issuer_region)
+    if occasion == "created":
+        return (f"【督办】{item.subject_name}：{item.number}（{KINDS[item.kind]}）{item.matter}，"
+                f"请于{due}前报送整改报告。{sender}")
+    return (f"【督办提醒】{item.subject_name}：{item.number}整改时限为{due}（明天），尚未报送整改报告，"
+            f"请按时报送。{sender}")
+
+
+def robots_of(item: SupervisionItem) -> list[Webhook]:
+    """The group robots of those who answer the item (access.can_answer_supervision): the filers of
+    its unit, at the unit or above it, or its department's filer."""
+    query = select(Webhook).join(User, User.id == Webhook.user_id).where(User.active.is_(True))
+    if item.department_id:
+        query = query.where(User.department_id == item.department_id)
+    else:
+        unit = item.region
+        above = [unit.id, unit.province_id, unit.city_id, unit.county_id, unit.township_id]
+        query = query.where(User.region_id.in_([i for i in above if i is not None]), User.role.in_(WRITER_ROLES))
+    return [hook for hook in db.session.scalars(query.options(joinedload(Webhook.user)).order_by(Webhook.id))
+            if access.can_answer_supervision(hook.user, item)]
+
+
+def notify(item: SupervisionItem, occasion: str, timeout: float) -> list[SupervisionNotice]:
+    """Tell the unit's robots of `item`, each once for the occasion: a second call (another instance,
+    the next run of the schedule) finds the notice written and sends nothing. Through the same
+    allowlist and address checks as 催报 (reminders.post); a failure is kept as its category."""
+    from .reminders import SendFailed, post
+    sent = []
+    text = notice_text(item, occasion)
+    for hook in robots_of(item):
+        notice = SupervisionNotice(item_id=item.id, occasion=occasion, webhook_id=hook.id, at=clock.now())
+        try:
+            with db.session.begin_nested():  # the unique key: one notice per item, occasion and robot
+                db.session.add(notice)
+        except IntegrityError:
+            continue
+        try:
+            post(hook, text, timeout)
+            notice.outcome = "sent"
+        except SendFailed as failure:
+            notice.error = str(failure)[:100]
+        except Exception:  # noqa: BLE001 - a robot gone is recorded, and the next one still hears
+            notice.error = "连接失败"
+        sent.append(notice)
+    return sent
+
+
+def notify_due(today: dt.date, timeout: float) -> list[SupervisionNotice]:
+    """整改时限前一天: every open item due tomorrow, to its unit's robots (once each)."""
+    items = db.session.scalars(select(SupervisionItem).where(
+        SupervisionItem.status == "open", SupervisionItem.due == today + dt.timedelta(days=1))
+        .order_by(SupervisionItem.id))
+    return [notice for item in items for notice in notify(item, "due_soon", timeout)]
+
+
+def notices(item: SupervisionItem) -> list[SupervisionNotice]:
+    return list(db.session.scalars(select(SupervisionNotice).where(SupervisionNotice.item_id == item.id)
+                                   .order_by(SupervisionNotice.id)))

@@ -7,10 +7,11 @@ from sqlalchemy import select
 
 from reporting.departments import add_department
 from reporting.extensions import db
-from reporting.models import AuditEntry, SupervisionItem, User
+from reporting.models import AuditEntry, SupervisionItem, SupervisionNotice, User
 
 from .conftest import make_user
 from .test_ranking import TASKS, file, township  # noqa: F401  (the fixture)
+from .test_reminders import robot  # noqa: F401  (the fixture: a local robot, allowed explicitly)
 
 SHARES = {name: 0.30 for name in TASKS}
 
@@ -407,3 +408,41 @@ def test_an_attachment_may_weigh_ten_megabytes_and_no_more():
     with pytest.raises(SupervisionInvalid, match="附件“大.pdf”超过10MB"):
         attachment_type("大.pdf", b"%PDF-" + b"0" * (10 * 1024 * 1024 - 4))
     assert attachment_type("照片.jpg", b"\xff\xd8\xff\xe0" + b"0" * 10) == "image/jpeg"
+
+
+# --- the unit's group robots ---------------------------------------------------------------------
+
+def test_the_units_robot_hears_of_the_item_once_and_a_day_before_its_time_limit(loop, runner, robot, frozen_now):
+    """朱集镇's township filer answers for 固城: its robot is told when the item is made, and once
+    more on the day before the 整改时限 however often the schedule runs; the reviewing county's is not."""
+    hook = f"{robot.url}/send?key=zhuji"
+    assert runner.invoke(args=["users", "webhook", "zhuji", "--kind", "wecom", "--url", hook]).exit_code == 0
+    assert runner.invoke(args=["users", "webhook", "lingbi", "--kind", "wecom",
+                               "--url", f"{robot.url}/send?key=lingbi"]).exit_code == 0
+    item = loop.create(kind="order", due="2022-09-23").get_json()
+    told = [payload["text"]["content"] for path, payload in robot.calls]
+    assert told == [f"【督办】固城村委会：{item['number']}（督办单）连续2期排名末位，请于9月23日前报送整改报告。"
+                    "宿州市医疗保障局"]
+    assert all("key=zhuji" in path for path, _ in robot.calls) and len(robot.calls) == 1
+
+    frozen_now(dt.datetime(2022, 9, 21, 9, 0))  # two days before: nothing yet
+    assert runner.invoke(args=["reminders", "auto"]).output.splitlines()[0] == "督办提醒：0条"
+    frozen_now(dt.datetime(2022, 9, 22, 9, 0))  # the day before
+    for _ in range(2):  # the schedule runs again, or on a second instance: told once
+        runner.invoke(args=["reminders", "auto"])
+    reminders = [payload["text"]["content"] for path, payload in robot.calls[1:]]
+    assert len(reminders) == 1 and reminders[0].startswith("【督办提醒】") and "整改时限为9月23日（明天）" in reminders[0]
+    notices = db.session.scalars(select(SupervisionNotice).order_by(SupervisionNotice.id)).all()
+    assert [(n.occasion, n.outcome) for n in notices] == [("created", "sent"), ("due_soon", "sent")]
+
+
+def test_an_answered_item_is_not_chased_and_a_refused_robot_is_kept_as_its_category(loop, runner, robot, frozen_now):
+    runner.invoke(args=["users", "webhook", "zhuji", "--kind", "wecom", "--url", f"{robot.url}/send?key=z"])
+    robot.script = [("errcode", 93000)]
+    item = loop.create(kind="order", due="2022-09-23").get_json()
+    notice = db.session.scalar(select(SupervisionNotice))
+    assert (notice.outcome, notice.error) == ("failed", "对方拒绝（errcode 93000）")
+    assert loop.call("POST", f"/supervision/{item['id']}/response", "zhuji", {"text": "已入户动员"}).status_code == 200
+    frozen_now(dt.datetime(2022, 9, 22, 9, 0))
+    runner.invoke(args=["reminders", "auto"])
+    assert len(robot.calls) == 1  # answered: no 督办提醒

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import wraps
+from typing import Optional
 
-from flask import Blueprint, abort, g, jsonify, make_response, request
+from flask import Blueprint, abort, current_app, g, jsonify, make_response, request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
@@ -434,8 +435,9 @@ def audit_log():
 
 # --- 督办 (supervision items) ------------------------------------------------------------------
 
-def _supervised(run, status: int = 200):
-    """Run a supervision step in the request's transaction: the answer, or its error with nothing saved."""
+def _supervised(run, status: int = 200, tell: Optional[str] = None):
+    """Run a supervision step in the request's transaction: the answer, or its error with nothing saved.
+    With `tell`, the unit's robots then hear of it (after the commit: a slow robot holds no lock)."""
     try:
         item = run()
     except supervision.SupervisionInvalid as invalid:
@@ -445,6 +447,9 @@ def _supervised(run, status: int = 200):
         db.session.rollback()
         return error(409, str(refused))
     db.session.commit()
+    if tell:
+        supervision.notify(item, tell, reminders.robot_timeout(current_app.config))
+        db.session.commit()
     return jsonify(supervision.item_json(item, clock.today(), figures=True)), status
 
 
@@ -478,7 +483,7 @@ def create_supervision():
     return _supervised(lambda: supervision.create(
         g.api_user, period, kind=body.get("kind"), matter=body.get("matter"), due=body.get("due"),
         region=region, department=department, requirement=body.get("requirement") or "",
-        interview=body.get("interview")), 201)
+        interview=body.get("interview")), 201, tell="created")
 
 
 @bp.get("/supervision")

@@ -11,6 +11,7 @@ from werkzeug.exceptions import Forbidden
 from forms.supervision import CloseForm, ReopenForm, ResponseForm, SupervisionForm
 
 from .. import access, clock, supervision
+from ..reminders import robot_timeout
 from ..extensions import db
 from ..hierarchy import region_by_code
 from ..models import Department, Region, SupervisionAttachment, SupervisionItem
@@ -107,6 +108,8 @@ def new():
             db.session.rollback()
             problem, status = str(invalid), 422
         else:
+            db.session.commit()
+            supervision.notify(item, "created", robot_timeout(current_app.config))  # after the commit
             db.session.commit()
             flash(f"已建立{item.number}（{supervision.KINDS[item.kind]}：{item.subject_name}）")
             return go_to(url_for("supervision.show", item_id=item.id))
