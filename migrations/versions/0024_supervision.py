@@ -1,7 +1,7 @@
 """supervision: 督办事项 (约谈 and 督办单), their 整改报告 and its attachments
 
 Revision ID: 0024_supervision
-Revises: 0020_report_department_index
+Revises: 0026_system_figures
 Create Date: 2026-12-07 16:00:00
 
 """

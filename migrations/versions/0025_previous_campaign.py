@@ -1,7 +1,7 @@
 """campaign previous: last year's campaign, for the 上年同期 figures
 
 Revision ID: 0025_previous_campaign
-Revises: 0020_report_department_index
+Revises: 0027_circular_snapshot
 Create Date: 2026-12-07 15:50:00
 
 """

@@ -1,7 +1,7 @@
 """system figures: the 医保信息系统's counts beside the reports; a campaign's basis and gap threshold
 
 Revision ID: 0026_system_figures
-Revises: 0020_report_department_index
+Revises: 0023_duty_separation
 Create Date: 2026-12-07 16:00:00
 
 """

@@ -1,7 +1,7 @@
 """circular: the data version, moment and annexes a draft was written from; serials per 机关代字
 
 Revision ID: 0027_circular_snapshot
-Revises: 0020_report_department_index
+Revises: 0028_held_edit
 Create Date: 2026-12-07 15:50:00
 
 """

@@ -1,7 +1,7 @@
 """held_edit: what a grid row's filer typed that could not be saved yet, with its errors
 
 Revision ID: 0028_held_edit
-Revises: 0020_report_department_index
+Revises: 0024_supervision
 Create Date: 2026-12-07 16:10:00
 
 """
