@@ -80,15 +80,10 @@ class Standing:
     pending: bool = False
 
 
-@dataclass
-class LastYear:
-    """上年同期: a unit's figures in the previous campaign's period at the same point of the year,
-    on that campaign's one basis, matched by region code (regions are one table, so by id)."""
-    campaign_id: int
-    period_id: int
-    as_of: dt.date
+class Figures:
+    """The figures read off a unit's `totals` against its `task`: this year's and 上年同期's alike."""
     totals: Totals
-    task: Optional[int] = None
+    task: Optional[int]
 
     @property
     def enrolled(self) -> Optional[int]:
@@ -100,7 +95,19 @@ class LastYear:
 
     @property
     def completion(self) -> Optional[float]:
+        """Enrolled over the task; a unit that never filed counts zero against its task."""
         return ratio(self.enrolled or 0, self.task)
+
+
+@dataclass
+class LastYear(Figures):
+    """上年同期: a unit's figures in the previous campaign's period at the same point of the year,
+    on that campaign's one basis, matched by region code (regions are one table, so by id)."""
+    campaign_id: int
+    period_id: int
+    as_of: dt.date
+    totals: Totals
+    task: Optional[int] = None
 
     def json(self) -> dict:
         return {"campaign_id": self.campaign_id, "period_id": self.period_id, "as_of": self.as_of.isoformat(),
@@ -118,7 +125,7 @@ class SameTime:
 
 
 @dataclass
-class UnitProgress:
+class UnitProgress(Figures):
     region: Region
     totals: Totals
     task: Optional[int]
@@ -170,18 +177,6 @@ class UnitProgress:
     def system_enrolled(self) -> Optional[int]:
         return self.system.totals.get(RATE_NUMERATOR) if self.system else None
 
-    @property
-    def enrolled(self) -> Optional[int]:
-        return self.totals.get(RATE_NUMERATOR)
-
-    @property
-    def rate(self) -> Optional[float]:
-        return self.totals.rate
-
-    @property
-    def completion(self) -> Optional[float]:
-        """Enrolled over the task; a unit that never filed counts zero against its task."""
-        return ratio(self.enrolled or 0, self.task)
 
     @property
     def main_measure(self) -> Optional[float]:
