@@ -81,7 +81,9 @@ def test_with_redis_killed_the_site_reads_through_and_sends_inside_the_request(
         app, redis_app, own_redis, jiangmen, frozen_now, caplog):
     runner = redis_app.test_cli_runner()
     campaign = two_counties_filed(jiangmen, frozen_now)
-    period = campaign.periods[0]
+    # read while the test's own app is current: inside the second app's context an expired attribute
+    # would load through that app's engine and hold one of its connections past its dispose
+    period_id = campaign.periods[0].id
     make_user("admin", "city_admin", "4407")
     make_user("taishan", "county_filer", "440781")
     robot = Robot()
@@ -93,18 +95,18 @@ def test_with_redis_killed_the_site_reads_through_and_sends_inside_the_request(
     try:
         with redis_app.app_context():
             assert client.post("/login", data={"username": "admin", "password": PASSWORD}).status_code == 303
-            before = client.get(f"/dashboard/4407?period={period.id}").get_data(as_text=True)
+            before = client.get(f"/dashboard/4407?period={period_id}").get_data(as_text=True)
             assert "新会区" in before
 
             own_redis.stop()
             caplog.set_level(logging.WARNING, logger="reporting.outages")
             for _ in range(3):
-                page = client.get(f"/dashboard/4407?period={period.id}")
+                page = client.get(f"/dashboard/4407?period={period_id}")
                 assert page.status_code == 200 and "新会区" in page.get_data(as_text=True)
             token = runner.invoke(args=["users", "token", "admin"]).stdout.strip().splitlines()[-1]
-            api = client.get(f"/api/v1/progress/4407?period={period.id}", headers={"Authorization": f"Bearer {token}"})
+            api = client.get(f"/api/v1/progress/4407?period={period_id}", headers={"Authorization": f"Bearer {token}"})
             assert api.status_code == 200 and len(api.get_json()["children"]) == 7
-            charts = client.get(f"/dashboard/4407/charts?period={period.id}", headers={"HX-Request": "true"})
+            charts = client.get(f"/dashboard/4407/charts?period={period_id}", headers={"HX-Request": "true"})
             assert charts.status_code == 200 and "<svg" in charts.get_data(as_text=True)
             # the outage is logged once, not per request
             assert len([r for r in caplog.records if "Redis（缓存）" in r.getMessage()]) == 1
@@ -115,7 +117,7 @@ def test_with_redis_killed_the_site_reads_through_and_sends_inside_the_request(
             assert other.post("/login", data={"username": "admin", "password": PASSWORD}).status_code == 303
 
             # a 催报: recorded and sent now, not left queued for a worker that will never get it
-            sent = client.post(f"/reminders/4407/{period.id}")
+            sent = client.post(f"/reminders/4407/{period_id}")
             assert sent.status_code == 303
             db.session.expire_all()
             assert db.session.scalar(select(func.count(Reminder.id))) == 1
@@ -123,7 +125,7 @@ def test_with_redis_killed_the_site_reads_through_and_sends_inside_the_request(
             assert outcomes == ["sent"] and len(robot.calls) == 1
 
             # a 签发: done inside the request
-            client.post("/circulars/", data={"region": "4407", "period": period.id})
+            client.post("/circulars/", data={"region": "4407", "period": period_id})
             circular = db.session.scalar(select(Circular))
             issued = client.post(f"/circulars/{circular.id}/issue")
             assert issued.status_code == 303
@@ -137,7 +139,7 @@ def test_a_delivery_left_queued_becomes_failed_after_its_tries(app, redis_app, o
     """Queued in Redis, then Redis lost with its queue (no worker ever ran it): once every try would
     have run, the delivery reads 发送失败（超时）, never 待发送 forever."""
     campaign = two_counties_filed(jiangmen, frozen_now)
-    period = campaign.periods[0]
+    period_id = campaign.periods[0].id  # read under the test's own app (see above)
     make_user("admin", "city_admin", "4407")
     make_user("taishan", "county_filer", "440781")
     db.session.add(Webhook(user=db.session.scalar(select(User).where(User.username == "taishan")), kind="wecom",
@@ -146,14 +148,14 @@ def test_a_delivery_left_queued_becomes_failed_after_its_tries(app, redis_app, o
     client = redis_app.test_client()
     with redis_app.app_context():
         client.post("/login", data={"username": "admin", "password": PASSWORD})
-        assert client.post(f"/reminders/4407/{period.id}").status_code == 303
+        assert client.post(f"/reminders/4407/{period_id}").status_code == 303
         db.session.expire_all()
         assert db.session.scalars(select(Delivery.outcome)).all() == ["queued"]
         own_redis.stop()
-        page = client.get(f"/reminders/4407?period={period.id}").get_data(as_text=True)
+        page = client.get(f"/reminders/4407?period={period_id}").get_data(as_text=True)
         assert "待发送" in page  # its tries may still be running
         frozen_now(dt.datetime(2022, 10, 5, 10, 20))  # past its tries (6 minutes), inside the login's idle time
-        page = client.get(f"/reminders/4407?period={period.id}").get_data(as_text=True)
+        page = client.get(f"/reminders/4407?period={period_id}").get_data(as_text=True)
         assert "待发送" not in page and "发送失败（超时）" in page
         db.session.expire_all()
         assert db.session.scalars(select(Delivery.outcome)).all() == ["failed"]
