@@ -256,6 +256,16 @@ VALUES = {"population": 3000, "should_enroll": 2600, "enrolled": 2000, "hardship
 FILER = {"name": "黄丽华", "phone": "13802216103", "head": "张局长"}
 
 
+@pytest.fixture
+def xinhui_period(jiangmen, frozen_now):
+    """Period 1 of two_counties_filed, on 2022年10月6日 (before its due date), with 新会区's county filer
+    `xinhui`: the grid the browser journeys open."""
+    campaign = two_counties_filed(jiangmen, frozen_now)
+    make_user("xinhui", "county_filer", "440705")
+    frozen_now(dt.datetime(2022, 10, 6, 9, 0))
+    return campaign.periods[0]
+
+
 def villages(code: str) -> list[str]:
     """The village codes under `code`, in code order."""
     from reporting.hierarchy import descendants_at

@@ -1,23 +1,14 @@
 """Journey: going to a unit's row (a 待办 link, a search with one match) shows the row below the grid's
 sticky header, highlighted, with its first cell focused."""
-import datetime as dt
 
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import browser_login, make_user, two_counties_filed, villages
+from .conftest import browser_login, villages
 
 pytestmark = pytest.mark.browser
 
 XINHUI = "440705"
-
-
-@pytest.fixture
-def period(jiangmen, frozen_now):
-    campaign = two_counties_filed(jiangmen, frozen_now)
-    make_user("xinhui", "county_filer", XINHUI)
-    frozen_now(dt.datetime(2022, 10, 6, 9, 0))
-    return campaign.periods[0]
 
 
 def assert_landed(page, code):
@@ -38,18 +29,18 @@ def assert_landed(page, code):
     assert geometry["focused"] == f"c-{code}-population"
 
 
-def test_a_link_to_a_row_lands_it_below_the_header(page, period):
+def test_a_link_to_a_row_lands_it_below_the_header(page, xinhui_period):
     unit = villages(XINHUI)[120]
     browser_login(page, "xinhui")
-    page.goto(f"/filing/{period.id}/{XINHUI}#u-{unit}")
+    page.goto(f"/filing/{xinhui_period.id}/{XINHUI}#u-{unit}")
     assert_landed(page, unit)
 
 
-def test_a_search_with_one_match_goes_straight_to_the_row(page, period):
+def test_a_search_with_one_match_goes_straight_to_the_row(page, xinhui_period):
     unit = villages(XINHUI)[150]
     browser_login(page, "xinhui")
     box = page.get_by_role("search").get_by_label("查找单位")
     box.fill(unit)
     box.press("Enter")
-    page.wait_for_url(f"**/filing/{period.id}/{XINHUI}#u-{unit}")
+    page.wait_for_url(f"**/filing/{xinhui_period.id}/{XINHUI}#u-{unit}")
     assert_landed(page, unit)

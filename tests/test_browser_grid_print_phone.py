@@ -6,25 +6,17 @@ import subprocess
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import browser_login, make_user, two_counties_filed, villages
+from .conftest import browser_login, villages
 
 pytestmark = pytest.mark.browser
 
 XINHUI = "440705"
 
 
-@pytest.fixture
-def period(jiangmen, frozen_now):
-    campaign = two_counties_filed(jiangmen, frozen_now)
-    make_user("xinhui", "county_filer", XINHUI)
-    frozen_now(dt.datetime(2022, 10, 6, 9, 0))
-    return campaign.periods[0]
-
-
-def test_the_printed_grid_has_separators_and_page_numbers(page, period, tmp_path):
+def test_the_printed_grid_has_separators_and_page_numbers(page, xinhui_period, tmp_path):
     unit = villages(XINHUI)[0]
     browser_login(page, "xinhui")
-    page.goto(f"/filing/{period.id}/{XINHUI}")
+    page.goto(f"/filing/{xinhui_period.id}/{XINHUI}")
     page.evaluate("window.dispatchEvent(new Event('beforeprint'))")
     page.emulate_media(media="print")
     cell = page.locator(f"#c-{unit}-population").locator("xpath=..")
@@ -49,11 +41,11 @@ def phone(browser, live_server):
     context.close()
 
 
-def test_on_a_phone_the_column_headers_stay_above_a_tapped_cell(phone, period):
+def test_on_a_phone_the_column_headers_stay_above_a_tapped_cell(phone, xinhui_period):
     page = phone
     unit = villages(XINHUI)[60]
     browser_login(page, "xinhui")
-    page.goto(f"/filing/{period.id}/{XINHUI}")
+    page.goto(f"/filing/{xinhui_period.id}/{XINHUI}")
     cell = page.locator(f"#c-{unit}-enrolled")
     cell.scroll_into_view_if_needed()
     cell.tap()
@@ -67,8 +59,8 @@ def test_on_a_phone_the_column_headers_stay_above_a_tapped_cell(phone, period):
     assert 0 <= seen["headTop"] < seen["height"] and seen["headBottom"] <= seen["cellTop"] + 1, seen
 
 
-def test_carried_italic_digits_have_room_at_the_right_edge(page, period, frozen_now):
-    second = period.campaign.periods[1]
+def test_carried_italic_digits_have_room_at_the_right_edge(page, xinhui_period, frozen_now):
+    second = xinhui_period.campaign.periods[1]
     frozen_now(dt.datetime(2022, 10, 12, 9, 0))
     unit = villages(XINHUI)[0]
     browser_login(page, "xinhui")
