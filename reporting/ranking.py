@@ -244,10 +244,11 @@ class UnitProgress(Figures):
 
     @property
     def yoy_enrolled(self) -> Optional[int]:
-        """已参保人数 minus 上年同期's."""
-        if self.last_year is None or self.last_year.enrolled is None:
+        """已参保人数 minus 上年同期's; None until the unit has figures this year (a zero it never filed
+        is no fall)."""
+        if self.last_year is None or self.last_year.enrolled is None or self.enrolled is None:
             return None
-        return (self.enrolled or 0) - self.last_year.enrolled
+        return self.enrolled - self.last_year.enrolled
 
 
 @dataclass

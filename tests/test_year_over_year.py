@@ -288,3 +288,14 @@ def test_a_city_admin_makes_next_year_from_a_page(anhui, runner, client, auth, f
     entry = db.session.scalars(select(AuditEntry).where(AuditEntry.kind == "campaign.next")).one()
     assert entry.username == "suzhou"
     assert "已有下一年度征缴期" in client.get(url).get_data(as_text=True)
+
+
+def test_a_unit_with_nothing_filed_this_year_shows_no_fall_in_people(two_years, frozen_now):
+    """Next year's campaign before anyone files: last year's counts stand beside nothing, not beside a
+    zero read as a fall of every enrolled person."""
+    first, second, codes = two_years
+    frozen_now(dt.datetime(2025, 10, 2, 9, 0))
+    result = progress(second.periods[1], first.root)
+    assert result.region.last_year is not None and result.region.last_year.enrolled == 12 * 500
+    assert result.region.yoy_enrolled is None
+    assert all(row.yoy_enrolled is None for row in result.children)
