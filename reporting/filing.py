@@ -144,6 +144,71 @@ def department_statuses(department: Department, periods: list[Period]) -> dict[i
         Report.department_id == department.id, Report.period_id.in_([p.id for p in periods]))).all())
 
 
+# --- one judgement of a row, for the form and for the imports ------------------------------
+
+#: a submitted report's figures or signature changed without a reason, on every path
+REASON_REQUIRED = "修改已提交的报表须填写修改原因"
+#: a returned report's draft in an import, which cannot keep it aside as the form does
+RETURNED_NOT_HELD = "该单位的报表已退回，修改后请直接提交"
+
+
+class Verdict(NamedTuple):
+    """What writing one unit's row does (see `judge`)."""
+    #: write, hold (a returned report's draft, kept aside from its counted values), unchanged or refused
+    action: str
+    #: the status the report is written with
+    status: str = ""
+    #: the audit kind: report.save, report.submit, report.correct or report.resubmit
+    kind: str = ""
+    #: the reason a correction records
+    reason: str = ""
+    #: why the row is refused (action "refused"), or that its correction needs a reason (REASON_REQUIRED)
+    message: str = ""
+
+
+def signature(given: dict, default: Optional[dict], held: Optional[dict], stored: Optional[dict],
+              fallback: dict) -> dict[str, str]:
+    """The filer fields a row is written with: each as given (None: not given), else the batch's
+    default (an upload's footer), else a returned report's held edit, else what was stored, else
+    `fallback` (the information system for an import without a footer, else empty)."""
+    return {k: given[k] if given.get(k) is not None else
+            (default or {}).get(k) or (held or {}).get(k) or (stored or {}).get(k) or fallback[k]
+            for k in FILER_FIELDS}
+
+
+def judge(exists: bool, was_submitted: bool, state: Optional[str], locked: bool, changed: bool, *,
+          submit: bool, reason: Optional[str], can_hold: bool = True) -> Verdict:
+    """The one judgement of a unit's row on every write path (the form, the grid, the API, uploads
+    and imports): whether it may be written, with what status, as which kind of change, and whether
+    it lacks its reason. `changed` is `is_change`'s answer; `state` and `locked` are its review's.
+
+    - A locked report (approved, or printed in an issued 通报) refuses a change; left as it is, it passes.
+    - A returned report's draft is kept aside until it is resubmitted (`can_hold`: the form can,
+      an import cannot and refuses a change); its resubmission is a change, with a default reason.
+    - A change to a submitted report is a correction, and needs a reason.
+    """
+    reason = (reason or "").strip()
+    if locked and changed:
+        return Verdict("refused", message=review.locked_because(state))
+    if state == "returned":
+        if submit:
+            return Verdict("write", "submitted", "report.resubmit", reason or review.RESUBMIT_REASON)
+        if can_hold:
+            return Verdict("hold", "submitted", "report.save", reason)
+        return Verdict("refused", message=RETURNED_NOT_HELD) if changed else Verdict("unchanged")
+    if not changed:
+        return Verdict("unchanged")
+    if was_submitted:
+        return Verdict("write", "submitted", "report.correct", reason, "" if reason else REASON_REQUIRED)
+    return Verdict("write", "submitted" if submit else "draft", "report.submit" if submit else "report.save")
+
+
+def is_change(exists: bool, was_submitted: bool, stored: dict, merged: dict, resigned: bool, submit: bool) -> bool:
+    """Whether a row changes its unit's report: a new report, other figures, a filer field given
+    that differs from the stored one, or the first submission of a draft."""
+    return not exists or merged != stored or resigned or (submit and not was_submitted)
+
+
 def save_report(period: Period, region: Region, raw_values: dict[str, Any], filer: dict[str, str], *,
                 user: Optional[User], submit: bool, reason: Optional[str] = None,
                 revision: Optional[int] = None, strict: bool = True,
@@ -154,6 +219,7 @@ def save_report(period: Period, region: Region, raw_values: dict[str, Any], file
     with rule errors, so that typing is never lost; submission and every other caller refuse them.
     With `department` (sitting at `region`), the form is the department's own indicators, and
     its figures go into no tally: a department's groups overlap the units' counts.
+    What the row may do is `judge`'s, as for an import's rows.
     """
     campaign = period.campaign
     indicators = department.indicators() if department else campaign.indicators
@@ -165,22 +231,26 @@ def save_report(period: Period, region: Region, raw_values: dict[str, Any], file
         raise ReportConflict(f"该报表{'已在其他窗口修改' if same else '已被他人修改'}，请查看最新数据后再保存", report)
     if closed_to(user, campaign, now.date()):
         raise ReportConflict(CLOSED_MESSAGE, report)
-    if review.is_locked(report):
-        raise ReportConflict(review.lock_message(report), report)
-    returned = review.status(report) == "returned"
 
     values, errors = parse_values(indicators, raw_values)
     errors += reason_errors(reason)
-    stored = report.values(indicators) if report else {i.key: None for i in indicators}
-    stored_any = report is not None
+    exists = report is not None
+    stored = report.values(indicators) if exists else {i.key: None for i in indicators}
+    stored_filer = {k: getattr(report, f"filer_{k}") for k in FILER_FIELDS} if exists else None
+    was_submitted = exists and report.status == "submitted"
+    state = report.review.state if exists and report.review is not None else None
     # a returned report is edited apart from the values it still counts with, until resubmitted
-    held = (report.review.pending or {}) if returned else {}
+    held = (report.review.pending or {}) if state == "returned" else {}
     merged = {**stored, **(held.get("values") or {}), **values}
-    filer = {key: (filer.get(key) if filer.get(key) is not None else
-                   (held.get("filer") or {}).get(key) or
-                   (getattr(report, f"filer_{key}") if report else "")) or "" for key in FILER_FIELDS}
-    was_submitted = report is not None and report.status == "submitted"
-    submitting = submit or was_submitted
+    given = {k: filer.get(k) for k in FILER_FIELDS}
+    filer = signature(given, None, held.get("filer"), stored_filer, dict.fromkeys(FILER_FIELDS, ""))
+    resigned = exists and any(v is not None and v != stored_filer[k] for k, v in given.items())
+    verdict = judge(exists, was_submitted, state, review.is_locked(report),
+                    is_change(exists, was_submitted, stored, merged, resigned, submit),
+                    submit=submit, reason=reason)
+    if verdict.action == "refused":
+        raise ReportConflict(verdict.message, report)
+    submitting = verdict.status == "submitted" and verdict.action == "write"
     if department:
         before = previous_period(period)
         last = find_report(before, region, department) if before else None
@@ -188,24 +258,19 @@ def save_report(period: Period, region: Region, raw_values: dict[str, Any], file
         increases, siblings, later = [], [], None
     else:
         previous, increases, siblings, later = neighbourhood(period, region, indicators)
-    rule_errors, warnings = check(indicators, merged, filer, submit=submitting, previous=previous,
-                                  sibling_increases=increases, sibling_values=siblings)
-    changed = report is None or merged != stored or any(
-        filer[k] != getattr(report, f"filer_{k}") for k in FILER_FIELDS) or (submit and not was_submitted)
-    resubmitting = returned and submit
-    if resubmitting:
-        changed, reason = True, (reason or "").strip() or review.RESUBMIT_REASON
-    if returned and not submit:
+    rule_errors, warnings = check(indicators, merged, filer, submit=submitting or was_submitted,
+                                  previous=previous, sibling_increases=increases, sibling_values=siblings)
+    if verdict.action == "hold":
         # a draft of the resubmission: kept aside, checked like a draft, counted nowhere yet
         if errors or (strict and rule_errors):
             raise ReportRejected(errors + rule_errors, warnings)
         review.hold(report, merged, filer)
         return Outcome(report, warnings, errors=rule_errors)
-    if was_submitted and changed and not (reason or "").strip():
-        rule_errors.append(Issue("reason", "修改已提交的报表须填写修改原因"))
+    if verdict.message:
+        rule_errors.append(Issue("reason", verdict.message))
     if errors or ((strict or submitting) and rule_errors):
         raise ReportRejected(errors + rule_errors, warnings)
-    if not changed:
+    if verdict.action == "unchanged":
         return Outcome(report, warnings, changed=False)
 
     if report is None:
@@ -216,10 +281,9 @@ def save_report(period: Period, region: Region, raw_values: dict[str, Any], file
     for key in FILER_FIELDS:
         setattr(report, f"filer_{key}", filer[key])
     report.updated_at, report.updated_by = now, user
-    if submitting:
-        if not was_submitted:
-            report.submitted_at, report.submitted_by = now, user
-        report.status = "submitted"
+    if submitting and not was_submitted:
+        report.submitted_at, report.submitted_by = now, user
+    report.status = verdict.status
     try:
         db.session.flush()
     except (StaleDataError, IntegrityError):
@@ -233,24 +297,21 @@ def save_report(period: Period, region: Region, raw_values: dict[str, Any], file
             tallies.submitted(region.parent_id, merged, late=period.is_late(report.submitted_at),
                               prior=prior, later=later)
         tallies.apply()
-    kind = ("report.resubmit" if resubmitting else "report.correct" if was_submitted else
-            "report.submit" if submitting else "report.save")
-    audit.record(kind, user, region=region,
+    audit.record(verdict.kind, user, region=region,
                  target=f"报表 {department.name if department else region.code} {period.label} 第{report.revision}版",
-                 before={**stored, **({"status": "submitted"} if was_submitted else {})} if stored_any else None,
-                 after={**merged, "status": report.status, **({"reason": reason.strip()} if reason else {})})
+                 before={**stored, **({"status": "submitted"} if was_submitted else {})} if exists else None,
+                 after={**merged, "status": report.status, **({"reason": verdict.reason} if verdict.reason else {})})
     if department:
         # its figures are in no tally, but the dashboard and the progress API show them
         cache.bump_at(campaign, region)
-    if resubmitting:
+    if verdict.kind == "report.resubmit":
         review.resubmitted([report.id])
         db.session.refresh(report.review)
-    if submitting:
-        db.session.add(Revision(report_id=report.id, number=report.revision,
-                                kind="correct" if was_submitted else "submit",
-                                old_values=stored,
-                                new_values=merged, reason=(reason or "").strip(),
-                                user_id=user.id if user else None, created_at=now))
+    if was_submitted:
+        # a first submission has no revision row: the report holds it (see `history`), as after an import
+        db.session.add(Revision(report_id=report.id, number=report.revision, kind="correct", old_values=stored,
+                                new_values=merged, reason=verdict.reason, user_id=user.id if user else None,
+                                created_at=now))
     return Outcome(report, warnings, errors=rule_errors)
 
 
@@ -267,12 +328,14 @@ class FirstSubmission:
     old_values: dict = field(default_factory=dict)
 
 
-def history(period: Period, region_ids, limit: int = 500) -> list:
-    """The revisions of the period's reports of `region_ids` (a list or a select of ids), newest
-    first: the revision rows, and each first submission that has none, made from its report: when
-    (submitted_at) and by whom (submitted_by) it was submitted, and its values then, which are the
-    report's own until a correction's revision keeps them as its old values."""
-    in_grid = and_(Report.period_id == period.id, Report.region_id.in_(region_ids))
+def history(period: Period, region_ids, limit: int = 500, department: Optional[Department] = None) -> list:
+    """The revisions of the period's reports of `region_ids` (a list or a select of ids), or of
+    `department`'s, newest first: the revision rows, and each first submission that has none (no
+    path writes one), made from its report: when (submitted_at) and by whom (submitted_by) it was
+    submitted, and its values then, which are the report's own until a correction's revision keeps
+    them as its old values."""
+    in_grid = and_(Report.period_id == period.id, Report.department_id == department.id if department
+                   else Report.region_id.in_(region_ids))
     rows = db.session.scalars(
         select(Revision).join(Report, Report.id == Revision.report_id).where(in_grid)
         .order_by(Revision.created_at.desc(), Revision.id.desc()).limit(limit)).all()
@@ -281,7 +344,7 @@ def history(period: Period, region_ids, limit: int = 500) -> list:
         select(Report).where(in_grid, Report.status == "submitted", ~has_own)
         .order_by(Report.submitted_at.desc(), Report.id.desc()).limit(limit)).all()
     if firsts:
-        indicators = period.campaign.indicators
+        indicators = department.indicators() if department else period.campaign.indicators
         corrections: dict[int, Revision] = {}
         for revision in db.session.scalars(
                 select(Revision).where(Revision.report_id.in_([r.id for r in firsts]), Revision.kind == "correct")
@@ -518,6 +581,9 @@ class PlannedRow(NamedTuple):
     filer: dict[str, str]
     was_submitted: bool
     changed: bool
+    #: what `judge` said: the status the row is written with, and the reason its correction records
+    status: str = ""
+    reason: str = ""
 
 
 #: from this many rows on, an import on PostgreSQL validates its first third, writes it, and validates
@@ -543,14 +609,16 @@ class ImportScope:
 @collector_paused()
 def import_reports(period: Period, rows: list[tuple[int, str, dict, dict]], *, submit: bool,
                    user: Optional[User] = None, reason: Optional[str] = None,
-                   default_filer: Optional[dict] = None, dry_run: bool = False,
+                   default_filer: Optional[dict] = None, require_signature: Optional[bool] = None,
+                   dry_run: bool = False,
                    hold_on_warnings: bool = False,
                    scope: Optional[Region] = None, source: Optional[dict] = None) -> ImportOutcome:
     """Validate every row with the form's rules, then write them all in batched statements, or none.
     (A province's file on PostgreSQL is written in two parts: see SPLIT_FROM.)
 
     `rows` are (line, unit code, raw values by key, filer fields). The filer of a row is, in order:
-    its own fields, `default_filer` (a form's footer, which then must be complete), what was stored,
+    its own fields, `default_filer` (a form's footer, which then must be complete unless
+    `require_signature` is False), what was stored,
     and last the information system. `dry_run` validates without writing; `hold_on_warnings`
     writes only when there is no warning (the form's "确认无误" step). Only units inside
     `scope` (by default the user's region, or the campaign's root) are read and may be written.
@@ -569,6 +637,7 @@ def import_reports(period: Period, rows: list[tuple[int, str, dict, dict]], *, s
     keys = [i.key for i in indicators]
     previous = {rid: dict(zip(keys, values)) for rid, values in read.previous.items()}
     plan = Plan(indicators, read, previous, submit=submit, reason=reason, default_filer=default_filer,
+                require_signature=default_filer is not None if require_signature is None else require_signature,
                 reviewed=reviewed)
     # a province's file on PostgreSQL: two thirds validated while the database checks the first
     split = len(rows) >= SPLIT_FROM and not (dry_run or hold_on_warnings) and checks_beside()
@@ -661,15 +730,16 @@ class Plan:
     what is wrong with them (`errors` block the import, `warnings` are reported)."""
 
     def __init__(self, indicators, read: ImportScope, previous: dict[int, dict], *, submit: bool,
-                 reason: Optional[str], default_filer: Optional[dict], reviewed: Optional[dict] = None):
+                 reason: Optional[str], default_filer: Optional[dict], require_signature: bool = False,
+                 reviewed: Optional[dict] = None):
         self.indicators, self.read, self.previous = indicators, read, previous
-        self.submit, self.default_filer, self.reviewed = submit, default_filer, reviewed or {}
+        self.submit, self.require_signature, self.reviewed = submit, require_signature, reviewed or {}
         self.keys = [i.key for i in indicators]
         self.footer = default_filer or {}
         self.fallback = {k: "" if default_filer is not None else SYSTEM_FILER[k] for k in FILER_FIELDS}
         # the filer of a row that brings none and has none stored is the same for every such row
         self.fresh_filer = {k: self.footer.get(k) or self.fallback[k] for k in FILER_FIELDS}
-        self.no_reason = not (reason or "").strip()
+        self.reason = reason
         self.errors = [RowIssue(None, "", e.field, e.message) for e in reason_errors(reason)]
         self.warnings, self.rows, self.seen = [], [], {}
 
@@ -678,7 +748,7 @@ class Plan:
         indicators, read, previous, submit, reviewed = \
             self.indicators, self.read, self.previous, self.submit, self.reviewed
         keys, footer, fallback, fresh_filer = self.keys, self.footer, self.fallback, self.fresh_filer
-        nothing_stored = dict.fromkeys(keys)
+        nothing_stored, no_filer, reason = dict.fromkeys(keys), dict.fromkeys(FILER_FIELDS), self.reason
         errors, warnings, seen, planned = self.errors, self.warnings, self.seen, self.rows
         for line, code, raw, row_filer in rows:
             if not code:
@@ -699,34 +769,35 @@ class Plan:
             old = read.reports.get(region_id)
             stored = dict(zip(keys, old[-len(keys):])) if old is not None else nothing_stored
             merged = {**stored, **values}
-            if old is None and not row_filer:
+            exists = old is not None
+            given = {k: row_filer.get(k) or None for k in FILER_FIELDS} if row_filer else no_filer
+            if not exists and not row_filer:
                 filer = fresh_filer
             else:
-                filer = {k: row_filer.get(k) or footer.get(k) or (getattr(old, f"filer_{k}") if old is not None else "")
-                         or fallback[k] for k in FILER_FIELDS}
-            was_submitted = old is not None and old.status == "submitted"
-            state, locked = reviewed.get(old.id, (None, False)) if old is not None else (None, False)
-            # a locked or returned unit that the rows leave as it is goes through, unchanged
-            if locked and merged != stored:
-                errors.append(RowIssue(line, code, None, review.locked_because(state)))
-                continue
-            if state == "returned" and not submit and merged != stored:
-                errors.append(RowIssue(line, code, None, "该单位的报表已退回，修改后请直接提交"))
+                filer = signature(given, footer, None, {k: getattr(old, f"filer_{k}") for k in FILER_FIELDS}
+                                  if exists else None, fallback)
+            was_submitted = exists and old.status == "submitted"
+            state, locked = reviewed.get(old.id, (None, False)) if exists else (None, False)
+            resigned = exists and row_filer and any(
+                v is not None and v != getattr(old, f"filer_{k}") for k, v in given.items())
+            verdict = judge(exists, was_submitted, state, locked,
+                            is_change(exists, was_submitted, stored, merged, resigned, submit),
+                            submit=submit, reason=reason, can_hold=False)
+            if verdict.action == "refused":
+                errors.append(RowIssue(line, code, None, verdict.message))
                 continue
             rule_errors, row_warnings = check(indicators, merged, filer, submit=submit or was_submitted,
                                               previous=previous.get(region_id),
-                                              require_signature=self.default_filer is not None)
-            changed = old is None or merged != stored or (submit and not was_submitted)
-            if state == "returned" and submit:
-                changed = True  # resubmitted: a new revision even with the values unchanged
-            elif was_submitted and changed and self.no_reason:
-                rule_errors.append(Issue("reason", "该单位已提交，修改须说明原因"))
+                                              require_signature=self.require_signature)
+            if verdict.message:
+                rule_errors.append(Issue("reason", verdict.message))
             if problems or rule_errors:
                 errors.extend(RowIssue(line, code, e.field, e.message) for e in problems + rule_errors)
             if row_warnings:
                 warnings.extend(RowIssue(line, code, w.field, w.message) for w in row_warnings)
+            changed = verdict.action == "write"
             planned.append(PlannedRow(region_id, parent_id, code, line, old, stored, merged, filer,
-                                      was_submitted, changed))
+                                      was_submitted, changed, verdict.status, verdict.reason))
 
 
 def _write(period: Period, indicators, plan: Plan, rest: list[list], outcome: ImportOutcome, *,
@@ -762,7 +833,7 @@ def _write(period: Period, indicators, plan: Plan, rest: list[list], outcome: Im
             if not row.changed:
                 outcome.unchanged += 1
                 continue
-            status = "submitted" if submit or row.was_submitted else "draft"
+            status = row.status
             if row.was_submitted:
                 outcome.corrected += 1
             elif status == "submitted":
@@ -818,7 +889,7 @@ def _write(period: Period, indicators, plan: Plan, rest: list[list], outcome: Im
     if corrections:
         insert_values(Revision.__table__,
                       ["report_id", "number", "kind", "old_values", "new_values", "reason", "user_id", "created_at"],
-                      [(row.old.id, row.old.revision + 1, "correct", row.stored, row.merged, reason, user_id, now)
+                      [(row.old.id, row.old.revision + 1, "correct", row.stored, row.merged, row.reason, user_id, now)
                        for row in corrections])
     if inserted or updates:
         audit.record("reports.import", user, region=period.campaign.root,

@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 
 from reporting.campaigns import create_campaign
 from reporting.extensions import db
+from reporting.filing import history
 from reporting.hierarchy import descendants_at, region_by_code
 from reporting.models import Region, Report, Revision
 
@@ -131,10 +132,14 @@ def test_correction_needs_a_reason_and_keeps_the_old_values(setup):
     fixed = setup.put({"values": {"enrolled": 2050}, "reason": "补录信息系统数据", "revision": 1})
     assert fixed.status_code == 200 and fixed.get_json()["revision"] == 2
     assert fixed.get_json()["status"] == "submitted"
-    history = list(db.session.scalars(select(Revision).order_by(Revision.number)))
-    assert [(r.kind, r.number) for r in history] == [("submit", 1), ("correct", 2)]
-    assert history[1].old_values["enrolled"] == 2000 and history[1].new_values["enrolled"] == 2050
-    assert history[1].reason == "补录信息系统数据"
+    # the first submission is held by the report itself, as after an import: one revision row
+    assert [(r.kind, r.number) for r in db.session.scalars(select(Revision))] == [("correct", 2)]
+    report = db.session.scalar(select(Report))
+    correction, first = history(report.period, [report.region_id])
+    assert [(r.kind, r.number) for r in (first, correction)] == [("submit", 1), ("correct", 2)]
+    assert first.new_values["enrolled"] == 2000 and first.user is not None
+    assert correction.old_values["enrolled"] == 2000 and correction.new_values["enrolled"] == 2050
+    assert correction.reason == "补录信息系统数据"
 
 
 def test_unchanged_resubmission_needs_no_reason(setup):

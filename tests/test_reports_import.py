@@ -108,7 +108,7 @@ def test_reimport_corrects_with_reason_and_warns_on_falling_counts(runner, perio
     runner.invoke(args=["reports", "import", str(period.id), table(tmp_path, villages), "--submit"])
     lower = table(tmp_path, villages, enrolled=lambda n: 1000)
     refused = runner.invoke(args=["reports", "import", str(period.id), lower, "--submit"])
-    assert refused.exit_code != 0 and "须说明原因" in refused.output
+    assert refused.exit_code != 0 and "修改已提交的报表须填写修改原因" in refused.output
     fixed = runner.invoke(args=["reports", "import", str(period.id), lower, "--submit", "--reason", "信息系统重算"])
     assert fixed.exit_code == 0, fixed.output
     assert "更新1,348" in fixed.output

@@ -313,3 +313,70 @@ def test_two_bulk_approvals_at_once_approve_each_unit_once(world, app):
     from reporting.models import ReviewAction
     db.session.expire_all()
     assert db.session.scalar(select(func.count()).select_from(ReviewAction)) == len(world.shadui) - 1
+
+
+# --- one judgement of a row on both write paths (filing.judge) ------------------------------
+
+def through_form(world, code, values, *, submit=True, reason=None, filer=None):
+    """The row written through the form's path (the API's PUT, save_report): what it said."""
+    body = {"values": values, "submit": submit, **({"reason": reason} if reason else {}),
+            **({"filer": filer} if filer else {})}
+    answer = world.put(body, code=code, user="shadui")
+    errors = (answer.get_json() or {}).get("errors") or []
+    return answer.status_code, [e["message"] for e in errors]
+
+
+def through_import(world, code, values, *, submit=True, reason=None, filer=None):
+    """The same row written through an import (Plan.add and _write): what it said."""
+    from reporting.filing import ImportRejected
+    try:
+        import_reports(world.period, [(2, code, values, filer or {})], submit=submit, reason=reason)
+    except ImportRejected as refused:
+        db.session.rollback()
+        return 409 if any("锁定" in e.message or "退回" in e.message for e in refused.errors) else 422, \
+            [e.message for e in refused.errors]
+    db.session.commit()
+    return 200, []
+
+
+@pytest.mark.parametrize("case", ["locked, left as it is", "locked, changed", "correction without a reason",
+                                  "a new signature without a reason", "returned and resubmitted"])
+def test_the_form_and_an_import_judge_a_row_alike(world, case):
+    form_unit, import_unit = world.shadui[0], world.shadui[1]
+    for unit in (form_unit, import_unit):
+        if case.startswith("locked"):
+            assert world.approve(code=unit).status_code == 200
+        if case.startswith("returned"):
+            assert world.back("请核实新生儿人数", code=unit).status_code == 200
+    values = {"enrolled": 2000 if case == "locked, left as it is" else 2100}
+    filer = {**FILER, "name": "李志强"} if "signature" in case else None
+    if "signature" in case:
+        values = {"enrolled": 2000}
+    said = [write(world, unit, values, filer=filer) for write, unit in
+            ((through_form, form_unit), (through_import, import_unit))]
+    assert said[0] == said[1], case
+    status, messages = said[0]
+    expected = {"locked, left as it is": (200, []),
+                "locked, changed": (409, ["该报表已审核通过并锁定，如需修改请联系审核单位退回"]),
+                "correction without a reason": (422, ["修改已提交的报表须填写修改原因"]),
+                "a new signature without a reason": (422, ["修改已提交的报表须填写修改原因"]),
+                "returned and resubmitted": (200, [])}[case]
+    assert (status, messages[-1:]) == (expected[0], expected[1])
+    if case == "returned and resubmitted":
+        # both resubmissions are corrections that give the return's reason, and await review again
+        changes = db.session.scalars(select(Revision).order_by(Revision.id)).all()
+        assert [(c.kind, c.reason, c.new_values["enrolled"]) for c in changes] == \
+            [("correct", review.RESUBMIT_REASON, 2100)] * 2
+        assert [world.report(code=u).get_json()["review"] for u in (form_unit, import_unit)] == [None, None]
+
+
+def test_no_path_writes_a_revision_row_for_a_first_submission_and_the_history_shows_it(world):
+    """The last village of 沙堆镇 never submitted: its first submission through the form is held by
+    the report, as an import's is, and its history shows it from there."""
+    from reporting.filing import history
+    last = world.shadui[-1]
+    assert world.put({"values": VALUES, "filer": FILER, "submit": True}, code=last, user="shadui").status_code == 200
+    assert db.session.scalar(select(func.count()).select_from(Revision)) == 0
+    unit = region_by_code(last)
+    (first,) = history(world.period, [unit.id])
+    assert (first.kind, first.number, first.new_values["enrolled"], first.user.username) == ("submit", 1, 2000, "shadui")

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
 from forms.filing import SubmitForm, UploadForm
 
 from .. import access, clock, review
 from ..extensions import db
-from ..filing import FILER_FIELDS, ReportConflict, ReportRejected, closed_to, find_report, late_status, save_report
-from ..models import Department, Period, Report, Revision
+from ..filing import (FILER_FIELDS, ReportConflict, ReportRejected, closed_to, find_report, late_status, save_report,
+                      history as filing_history)
+from ..models import Department, Period
 from ..spreadsheets import TableError
 from . import go_to, page_or_fragment, period_or_404
 
@@ -103,10 +103,7 @@ def save(department_id: int, period_id: int):
 def history(department_id: int, period_id: int):
     """Every revision of the department's report for the period, as a diff."""
     department, period = load(department_id, period_id)
-    revisions = db.session.scalars(
-        select(Revision).join(Report, Report.id == Revision.report_id)
-        .where(Report.period_id == period.id, Report.department_id == department.id)
-        .order_by(Revision.created_at.desc(), Revision.id.desc())).all()
+    revisions = filing_history(period, (), department=department)
     return render_template("departments/history.html", department=department, period=period,
                            revisions=revisions, indicators=department.indicators(),
                            actions=review.actions_of(find_report(period, department.region, department)))

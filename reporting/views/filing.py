@@ -514,11 +514,10 @@ def upload(period_id: int, code: str):
             units = descendants_at(region, period.campaign.report_level).with_only_columns(Region.id)
             rows = carry_rows(parsed.rows, carried_values(period, units, indicators, by_code=True))
             # the footer signs every row the file changes; a draft's footer may still be incomplete
-            signed = {key: value for key, value in parsed.filer.items() if value}
             outcome = import_reports(
-                period, [(line, unit_code, raw, signed) for line, unit_code, raw in rows],
+                period, [(line, unit_code, raw, {}) for line, unit_code, raw in rows],
                 submit=form.submit_now.data, user=current_user, reason=form.reason.data,
-                default_filer=parsed.filer if form.submit_now.data else None, scope=region,
+                default_filer=parsed.filer, require_signature=form.submit_now.data, scope=region,
                 source={"file": form.workbook.data.filename or "", "sha256": hashlib.sha256(data).hexdigest()})
         except TableError as error:
             problems = [RowIssue(None, "", None, str(error))]
