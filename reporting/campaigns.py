@@ -7,7 +7,7 @@ from typing import Optional
 
 from sqlalchemy.orm import contains_eager
 
-from . import audit, cache
+from . import audit, versions
 from .extensions import db
 from .indicators import DEFAULT_FORM, build_indicators
 from .models import LEVELS, Campaign, Department, Indicator, Region, Target, User
@@ -55,7 +55,7 @@ def create_campaign(*, name: str, root: Region, start: dt.date, end: dt.date,
     campaign.periods = schedule.periods
     db.session.add(campaign)
     db.session.flush()
-    cache.bump(campaign)  # its version row: pages that now default to it change their tag
+    versions.bump(campaign)  # its version row: pages that now default to it change their tag
     audit.record("campaign.create", None, region=root, target=f"征缴期 {campaign.id} {campaign.name}",
                  after={"start": start.isoformat(), "end": end.isoformat(),
                         "extend_to": extend_to.isoformat() if extend_to else None, "rhythm": rhythm,

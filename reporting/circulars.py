@@ -17,8 +17,7 @@ from . import circular_wording as wording
 from .extensions import db
 from .departments import DepartmentProgress, department_progress
 from .filters import LATE_NAMES, month_day, percent, points
-from .hierarchy import child_level
-from .models import LEVELS, Campaign, Circular, Department, IssuingBody, Period, Region, User
+from .models import LEVELS, Campaign, Circular, Department, IssuingBody, Period, Region, User, child_level
 from .ranking import LIGHTS, Progress, UnitProgress, figures_basis, light, progress, progress_json
 from .review import publication_lines, publish
 from .rollup import MEASURE_WORDS, FilingCounts, Totals, main_measure, main_measure_name, ratio, task_totals

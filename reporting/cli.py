@@ -12,7 +12,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from . import audit, cache, clock
+from . import audit, clock, versions
 from .extensions import db
 from .hierarchy import DivisionFileError, import_divisions, region_by_code
 from .models import ROLES, ApiToken, Campaign, User
@@ -77,7 +77,7 @@ def regions_import(directory: str, under: str | None):
             result = import_divisions(directory, under, progress=progress, total=total)
             if result.added or result.renamed or result.moved:
                 for campaign in db.session.scalars(db.select(Campaign)):
-                    cache.bump_all(campaign)  # names and unit counts show in every progress answer
+                    versions.bump_all(campaign)  # names and unit counts show in every progress answer
     except DivisionFileError as error:
         raise click.ClickException(str(error))
     finally:
@@ -106,7 +106,7 @@ def campaign_interview_rule(campaign_id: int, level: str, bottom: int, periods: 
         before = dict(campaign.interview_rules or {})
         campaign.interview_rules = {**before, level: {"bottom": bottom, "periods": periods,
                                                       **({"below_time_progress": True} if below else {})}}
-        cache.bump_all(campaign)  # the 约谈名单 follows the rule
+        versions.bump_all(campaign)  # the 约谈名单 follows the rule
         audit.record("campaign.interview_rule", None, region=campaign.root, target=campaign.name,
                      before=before, after=campaign.interview_rules)
     words = "末位" if bottom == 1 else f"后{bottom}名"

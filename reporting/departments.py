@@ -13,7 +13,7 @@ from typing import Optional
 
 from sqlalchemy import func, select
 
-from . import audit, cache
+from . import audit, versions
 from .extensions import db
 from .filing import late_status, report_json
 from .indicators import HARDSHIP_ENROLLED, HARDSHIP_SHOULD, RATE_DENOMINATOR, RATE_NUMERATOR
@@ -57,7 +57,7 @@ def add_indicator(campaign: Campaign, key: str, label: str, part_of: Optional[st
     db.session.add(indicator)
     db.session.flush()
     db.session.expire(campaign, ["all_indicators"])
-    cache.bump_all(campaign)
+    versions.bump_all(campaign)
     return indicator
 
 
@@ -102,7 +102,7 @@ def add_department(campaign: Campaign, name: str, keys: list[str], region: Optio
                             measure=measure, position=position + 1)
     db.session.add(department)
     db.session.flush()
-    cache.bump_at(campaign, region)  # the dashboard there lists it
+    versions.bump_at(campaign, region)  # the dashboard there lists it
     audit.record("department.create", None, region=region, target=f"部门 {department.id} {name}",
                  after={"campaign": campaign.id, "indicators": keys, "measure": measure})
     return department

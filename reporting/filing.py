@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import audit, cache, clock, review
+from . import audit, clock, review, versions
 from .bulk import checks_beside, collector_paused, insert_values, update_values
 from .extensions import db
 from .hierarchy import descendants_at
@@ -303,7 +303,7 @@ def save_report(period: Period, region: Region, raw_values: dict[str, Any], file
                  after={**merged, "status": report.status, **({"reason": verdict.reason} if verdict.reason else {})})
     if department:
         # its figures are in no tally, but the dashboard and the progress API show them
-        cache.bump_at(campaign, region)
+        versions.bump_at(campaign, region)
     if verdict.kind == "report.resubmit":
         review.resubmitted([report.id])
         db.session.refresh(report.review)

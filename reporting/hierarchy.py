@@ -271,11 +271,6 @@ def descendants_at(region: Region, level: str):
     return query.where(getattr(Region, f"{region.level}_id") == region.id)
 
 
-def child_level(level: str) -> Optional[str]:
-    depth = LEVELS.index(level)
-    return LEVELS[depth + 1] if depth + 1 < len(LEVELS) else None
-
-
 # --- matching names in a 任务分解表 ------------------------------------------------------------
 
 _COMMITTEE_SUFFIXES = (

@@ -9,7 +9,7 @@ from typing import Optional
 import chinese_calendar
 from sqlalchemy import select
 
-from . import audit, cache, clock
+from . import audit, clock, versions
 from .extensions import db
 from .models import Campaign, DueChange, HolidayOverride, Period, User
 from .schedule import ONE_DAY, Calendar
@@ -326,7 +326,7 @@ def apply_plan(user: Optional[User]) -> Plan:
         by_campaign.setdefault(change.period.campaign_id, []).append(change)
     for changes in by_campaign.values():
         campaign = changes[0].period.campaign
-        cache.bump_all(campaign)  # a moved due date moves who is 逾期
+        versions.bump_all(campaign)  # a moved due date moves who is 逾期
         # One entry per campaign, at its root, so that city's own log shows its moved dates. The
         # calendar is national: another city's campaign is named by the author's name only, or the
         # author's log (which lists the entries of its users) would show that city's campaigns.

@@ -23,6 +23,12 @@ CODE_LENGTHS = {"province": 2, "city": 4, "county": 6, "township": 9, "village":
 VALUE_SLOTS = 12
 
 
+def child_level(level: str) -> Optional[str]:
+    """The level below `level`, or None below a village."""
+    depth = LEVELS.index(level)
+    return LEVELS[depth + 1] if depth + 1 < len(LEVELS) else None
+
+
 class Region(db.Model):
     """One unit of the administrative tree (行政区划)."""
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -21,12 +21,11 @@ from flask import current_app
 from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 
-from . import audit, cache, clock
+from . import audit, clock, versions
 from .extensions import db
 from .filters import month_day
-from .hierarchy import child_level
 from .models import (LEVEL_NAMES, Campaign, Delivery, Department, Period, Region, Reminder, ReminderMessage,
-                     Report, Review, User, Webhook)
+                     Report, Review, User, Webhook, child_level)
 
 KINDS = {"wecom": "企业微信群机器人", "dingtalk": "钉钉自定义机器人"}
 OUTCOMES = {"queued": "待发送", "sent": "已发送", "failed": "发送失败"}
@@ -304,7 +303,7 @@ def send(period: Period, region: Region, user: Optional[User], *, auto: bool = F
         return None
     db.session.flush()
     db.session.refresh(reminder)
-    cache.bump_at(period.campaign, region)  # the status board shows 已催报N次
+    versions.bump_at(period.campaign, region)  # the status board shows 已催报N次
     audit.record("reminder.send", user, region=region,
                  target=f"催报 {region.code} {period.label} {len(sent)}个单位" + ("（自动）" if auto else ""),
                  after={"units": sent})

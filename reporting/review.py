@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import Forbidden
 
-from . import access, audit, cache, clock
+from . import access, audit, clock, versions
 from .extensions import db
 from .hierarchy import descendants_at
 from .models import Circular, Department, Period, Region, Report, Review, ReviewAction, Revision, User
@@ -197,7 +197,7 @@ def act_on(report: Optional[Report], action: str, user: Optional[User], reason: 
     db.session.flush()
     # the status board counts reviews: its pages' tags must move
     campaign = report.period.campaign
-    cache.bump_at(campaign, region) if region is not None else cache.bump(campaign)
+    versions.bump_at(campaign, region) if region is not None else versions.bump(campaign)
     audit.record(f"report.{action}", user, region=region, target=f"{target} 第{report.revision}版",
                  after={"review": "returned" if action == "return" else "approved",
                         **({"reason": reason} if reason else {})})
@@ -269,7 +269,7 @@ def act_all(period: Period, region: Region, action: str, user: Optional[User],
     db.session.expire_all()
     done = [r.code for r in chosen]
     if done:
-        cache.bump_at(campaign, region)
+        versions.bump_at(campaign, region)
         audit.record(f"reports.{action}", user, region=region,
                      target=f"报表 {region.code} {period.label} 批量{'退回' if action == 'return' else '审核'}"
                             f" {len(done)}个单位",
@@ -359,7 +359,7 @@ def publish(circular: Circular, user: Optional[User]) -> int:
     if fresh:
         db.session.execute(Review.__table__.insert(), fresh)
     db.session.expire_all()
-    cache.bump_all(period.campaign)  # every board under the region lists what changes after it
+    versions.bump_all(period.campaign)  # every board under the region lists what changes after it
     if report_ids:
         audit.record("reports.publish", user, region=region,
                      target=f"通报 {circular.doc_number} 锁定{period.label}已报送的{len(report_ids):,}份报表")
@@ -448,7 +448,7 @@ def _named(units: list[Region], departments: list[Department], region: Region) -
 
 def _grouped(units: list[Region], region: Region) -> str:
     """Name the units by the child of `region` they lie in: 恩平市3个村（社区）、台山市1个村（社区）."""
-    from .hierarchy import child_level
+    from .models import child_level
     level = child_level(region.level)
     if level is None or units[0].level == level:
         return "、".join(u.name for u in units[:10]) + (f"等{len(units)}个单位" if len(units) > 10 else "")
@@ -477,7 +477,7 @@ class ReviewCounts:
 
 def review_counts(period: Period, region: Region, level: Optional[str] = None) -> dict[int, ReviewCounts]:
     """待审核 / 已退回 / 已审核 per child of `region` (or per unit at `level`): one GROUP BY."""
-    from .hierarchy import child_level
+    from .models import child_level
     campaign = period.campaign
     level = level or child_level(region.level) or region.level
     group = (Region.id if level == "village" else getattr(Region, f"{level}_id")).label("unit_id")

@@ -8,9 +8,8 @@ from typing import Iterable, Optional
 from sqlalchemy import BigInteger, and_, case, cast, func, select
 
 from .extensions import db
-from .hierarchy import child_level
 from .indicators import HARDSHIP_ENROLLED, HARDSHIP_SHOULD, RATE_DENOMINATOR, RATE_NUMERATOR
-from .models import Indicator, Period, Region, Report, Tally
+from .models import Indicator, Period, Region, Report, Tally, child_level
 from .tally import tally_level
 
 SUBMITTED = ("submitted",)

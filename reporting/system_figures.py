@@ -9,7 +9,7 @@ from typing import Any, Callable, Iterable, Optional
 
 from sqlalchemy import and_, delete, func, insert, select
 
-from . import audit, cache, clock
+from . import audit, clock, versions
 from .extensions import db
 from .filing import ImportRejected, RowIssue, file_digest, rows_from_table
 from .indicators import RATE_NUMERATOR
@@ -277,7 +277,7 @@ def import_figures(period: Period, header: list[str], body: list[tuple[int, list
     audit.record("system_figures.import", user, region=root, target=f"{period.label} 信息系统数据",
                  after={"period": period.id, **(source or {}), "rows": outcome.rows, "units": outcome.units,
                         "replaced": outcome.replaced, "warnings": len(outcome.warnings)})
-    cache.bump_all(campaign)
+    versions.bump_all(campaign)
     return outcome
 
 
@@ -334,7 +334,7 @@ def set_basis(campaign: Campaign, basis: str, user: Optional[User] = None) -> No
     campaign.basis = basis
     audit.record("campaign.update", user, region=campaign.root, target=f"征缴期 {campaign.id} 口径",
                  before={"basis": before}, after={"basis": basis})
-    cache.bump_all(campaign)
+    versions.bump_all(campaign)
 
 
 def set_threshold(campaign: Campaign, share: float, people: int, user: Optional[User] = None) -> None:
@@ -346,7 +346,7 @@ def set_threshold(campaign: Campaign, share: float, people: int, user: Optional[
     campaign.system_share, campaign.system_people = share, people
     audit.record("campaign.update", user, region=campaign.root, target=f"征缴期 {campaign.id} 与信息系统差异阈值",
                  before=before, after={"system_share": share, "system_people": people})
-    cache.bump_all(campaign)
+    versions.bump_all(campaign)
 
 
 # --- a folder watched for the system's exports -----------------------------------------------------

@@ -22,10 +22,9 @@ from sqlalchemy import case, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm.util import identity_key
 
-from . import cache
+from . import versions
 from .extensions import db
-from .hierarchy import child_level
-from .models import LEVELS, VALUE_SLOTS, Campaign, Indicator, Period, Region, Report, Tally
+from .models import LEVELS, VALUE_SLOTS, Campaign, Indicator, Period, Region, Report, Tally, child_level
 from .sql import among
 
 SLOTS = range(1, VALUE_SLOTS + 1)
@@ -130,7 +129,7 @@ class Changes:
         # the cached progress answers of these branches are stale from this commit on
         campaign = self.period.campaign
         level = child_level(campaign.root.level)
-        cache.bump(campaign, {getattr(ancestry[p], f"{level}_id", None) for p in parents} - {None} if level else ())
+        versions.bump(campaign, {getattr(ancestry[p], f"{level}_id", None) for p in parents} - {None} if level else ())
         self.by_parent.clear()
 
 
@@ -270,6 +269,6 @@ def rebuild(period: Period) -> int:
     rows = [{**row, "period_id": period.id} for row in recount(period)]
     if rows:
         db.session.execute(Tally.__table__.insert(), rows)
-    cache.bump_all(period.campaign)
+    versions.bump_all(period.campaign)
     return len(rows)
 

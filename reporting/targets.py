@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from . import audit, cache
+from . import audit, versions
 from .extensions import db
 from .hierarchy import descendants_at, name_index
 from .models import LEVELS, Campaign, Department, Region, Target
@@ -129,7 +129,7 @@ def import_targets(campaign: Campaign, path_or_bytes, filename: str | None = Non
     for department_id, task in department_tasks.items():
         named[department_id].task = task
     db.session.flush()
-    cache.bump_all(campaign)  # 任务数 move every 完成率
+    versions.bump_all(campaign)  # 任务数 move every 完成率
     audit.record("targets.import", None, region=root, target=f"征缴期 {campaign.id} 任务分解表",
                  after={**{units[rid].code: values["task"] for rid, values in parsed.items()},
                         **{f"部门 {named[i].name}": task for i, task in department_tasks.items()}})

@@ -8,7 +8,7 @@ from flask import abort, current_app, make_response, redirect, render_template, 
 from flask_wtf.csrf import generate_csrf
 from jinja2_fragments.flask import render_block
 
-from .. import access, cache, clock
+from .. import access, clock, versions
 from ..campaigns import campaigns_for
 from ..extensions import db
 from ..hierarchy import region_by_code
@@ -98,15 +98,15 @@ def period_for(region: Region, period_id: Optional[int]) -> Period:
 
 def tagged_region(code: str, user: User, page: bool = True) -> tuple[Region, str]:
     """The region of `code` after the access check (404, 403), and the ETag of the answer this
-    request asks about it: the region's versions (cache.stamp, the one statement read), the day
+    request asks about it: the region's versions (versions.stamp, the one statement read), the day
     (a unit becomes 逾期 when its due day passes), the code's digest, the URL with its query, the
     rendering (htmx fragment or page) and who asks (the page names them and carries their CSRF
     token: a `page` made for a browser's session; the API's answers carry none)."""
-    region, versions = cache.stamp(code)
+    region, stamped = versions.stamp(code)
     if region is None:
         abort(404, f"区划代码 {code} 不存在")
     access.require(user, region)
-    parts = [versions, clock.today().isoformat(), cache.deploy_digest(), request.path,
+    parts = [stamped, clock.today().isoformat(), versions.deploy_digest(), request.path,
              "&".join(sorted(f"{k}={v}" for k, v in request.args.items(multi=True))),
              "fragment" if request.htmx else "page", user.id, user.role, user.region_id,
              user.department_id, user.username, user.full_name, _csrf_key() if page else ""]
