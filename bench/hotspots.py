@@ -186,7 +186,7 @@ def main(argv: list[str]) -> None:
             code, period_id = argv[1], int(argv[2])
             client = app.test_client()
             login = client.post("/login", data={"username": os.environ.get("BENCH_USER", "bench"),
-                                                "password": os.environ.get("BENCH_PASSWORD", "bench-password-2022")})
+                                                "password": os.environ.get("BENCH_PASSWORD", "Measure-Speed-2022")})
             assert login.status_code == 303, login.status_code
             for _ in range(2):
                 client.get(f"/dashboard/{code}?period={period_id}")

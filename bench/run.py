@@ -46,7 +46,7 @@ FLASK = [str(BIN / "flask"), "--app", "app"]
 FLASK_AT = [PYTHON, str(BENCH / "flask_at.py"), "--app", "app"]
 WORKERS = [PYTHON, str(BENCH / "workers.py")]
 
-BENCH_USER, BENCH_PASSWORD = "bench", "bench-password-2022"
+BENCH_USER, BENCH_PASSWORD = "bench", "Measure-Speed-2022"
 CAMPAIGN = ["--start", "2022-09-01", "--end", "2022-12-31", "--extend-to", "2023-02-28",
             "--first-due", "2022-10-01", "--rhythm", "semimonthly"]
 #: the baseline of every read: SUM(v1)..SUM(v8) of the same rows, grouped by the child's ancestor column
