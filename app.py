@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from reporting import clock, filters, fonts
+from reporting import clock, filters, fonts, jobs
 from reporting.extensions import csrf, db, htmx, limiter, login_manager, migrate
 
 
@@ -128,6 +128,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.login_message = "请先登录"
 
     filters.init_app(app)
+    jobs.use_factory(create_app)  # a background job makes its own app with it
     app.url_map.converters["int"] = DatabaseId  # before the blueprints add their rules
 
     from reporting import cli

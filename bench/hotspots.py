@@ -147,7 +147,8 @@ def main(argv: list[str]) -> None:
             _, wall, profile = profiled(lambda: progress(period, region))
         elif what == "import":
             from reporting import clock as server_clock
-            from reporting.filing import import_reports, rows_from_table
+            from reporting.filing import import_reports
+            from reporting.tables import rows_from_table
             from reporting.models import Period
             from reporting.spreadsheets import read_table
             period = db.session.get(Period, int(argv[1]))

@@ -203,7 +203,8 @@ def reports_import(period_id: int, file: str, submit: bool, reason: str | None):
     import time
 
     from .bulk import collector_paused
-    from .filing import ImportRejected, file_digest, import_reports, rows_from_table
+    from .filing import import_reports
+    from .tables import ImportRejected, file_digest, rows_from_table
     from .models import Period
     from .spreadsheets import TableError, read_table
     period = db.session.get(Period, period_id)
@@ -343,7 +344,8 @@ def campaign_issue_line(campaign_id: int, choice: str):
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, writable=True))
 def circulars_render(region_code: str, period_id: int, out: str):
     """按当前数据生成该区划该期次的通报草稿 PDF（与网站印发的文件相同）。"""
-    from .circulars import default_title, draft_body, issuing_body, next_numbers, build_document, render_pdf
+    from .circulars import build_document, default_title, draft_body, next_numbers, render_pdf
+    from .issuers import issuing_body
     from .models import Period
     from .ranking import progress
     period = db.session.get(Period, period_id)
@@ -400,7 +402,7 @@ def _signer(username: str | None, region):
 def circulars_issuer(region_code: str, prefix: str | None, name: str | None, addressee: str | None,
                      copy_to: str | None, printed_by: str | None):
     """查看或设置一个区划的发文机关：机关代字、名称、主送、抄送、印发机关。"""
-    from .circulars import check_prefix, issuing_body
+    from .issuers import check_prefix, issuing_body
     region = _region(region_code)
     with one_transaction():
         body = issuing_body(region)
@@ -758,7 +760,7 @@ def _system_summary(result) -> str:
 def system_figures_import(period_id: int, file: str):
     """导入一期信息系统数据（.csv 或 .xlsx：单位代码 + 各指标列，可有数据日期），与报表分开保存；
     再次导入同一期次则替换；全部成功或全部不导入。"""
-    from .filing import ImportRejected, file_digest
+    from .tables import ImportRejected, file_digest
     from .models import Period
     from .spreadsheets import TableError, read_table
     period = db.session.get(Period, period_id)
@@ -784,7 +786,7 @@ def system_figures_import(period_id: int, file: str):
 def system_figures_watch(directory: str, every: int):
     """导入目录中新放入的信息系统数据文件（期次取自“期次”列或文件名“期次编号_*.csv”）：
     成功的移到 done/，失败的移到 failed/ 并附 .log 说明原因；可在多台实例上同时运行。"""
-    from .filing import ImportRejected, file_digest
+    from .tables import ImportRejected, file_digest
     from .spreadsheets import TableError, read_table
     from .system_figures import claim_files, file_away, watched_period
     if every < 0:

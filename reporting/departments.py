@@ -115,6 +115,15 @@ def departments_at(campaign: Campaign, region: Region) -> list[Department]:
         .order_by(Department.position, Department.id)))
 
 
+def departments_under(period: Period, region: Region):
+    """The ids (a select) of the campaign's departments sitting at `region` or a unit below it."""
+    scope = Region.id == region.id
+    if region.level != "village":
+        scope = scope | (getattr(Region, f"{region.level}_id") == region.id)
+    return (select(Department.id).join(Region, Region.id == Department.region_id)
+            .where(Department.campaign_id == period.campaign_id, scope))
+
+
 def report_answer(report: Optional[Report], period: Period, department: Department, now: dt.datetime) -> dict:
     """A department's report in the API's shape: a region's report, with the department's values."""
     answer = report_json(report, period, department.region, now)

@@ -7,7 +7,6 @@ import datetime as dt
 import functools
 import hashlib
 import json
-import operator
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, NamedTuple, Optional
 
@@ -16,13 +15,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import audit, clock, review, versions
+from . import audit, clock, reviewed, versions
 from .bulk import checks_beside, collector_paused, insert_values, update_values
 from .extensions import db
 from .hierarchy import descendants_at
 from .indicators import RATE_NUMERATOR, fields
-from .models import Campaign, Department, Indicator, Period, Region, Report, Revision, User
+from .models import Campaign, Department, Period, Region, Report, Revision, User
 from .rollup import FILED, Totals
+from .tables import ImportRejected, RowIssue, picker
 from .tally import Changes, neighbours, priors
 from .validation import FILER_FIELDS, Issue, check, jump_message, parse_values, reason_errors, sibling_outlier
 
@@ -189,10 +189,10 @@ def judge(exists: bool, was_submitted: bool, state: Optional[str], locked: bool,
     """
     reason = (reason or "").strip()
     if locked and changed:
-        return Verdict("refused", message=review.locked_because(state))
+        return Verdict("refused", message=reviewed.locked_because(state))
     if state == "returned":
         if submit:
-            return Verdict("write", "submitted", "report.resubmit", reason or review.RESUBMIT_REASON)
+            return Verdict("write", "submitted", "report.resubmit", reason or reviewed.RESUBMIT_REASON)
         if can_hold:
             return Verdict("hold", "submitted", "report.save", reason)
         return Verdict("refused", message=RETURNED_NOT_HELD) if changed else Verdict("unchanged")
@@ -245,7 +245,7 @@ def save_report(period: Period, region: Region, raw_values: dict[str, Any], file
     given = {k: filer.get(k) for k in FILER_FIELDS}
     filer = signature(given, None, held.get("filer"), stored_filer, dict.fromkeys(FILER_FIELDS, ""))
     resigned = exists and any(v is not None and v != stored_filer[k] for k, v in given.items())
-    verdict = judge(exists, was_submitted, state, review.is_locked(report),
+    verdict = judge(exists, was_submitted, state, reviewed.is_locked(report),
                     is_change(exists, was_submitted, stored, merged, resigned, submit),
                     submit=submit, reason=reason)
     if verdict.action == "refused":
@@ -264,7 +264,7 @@ def save_report(period: Period, region: Region, raw_values: dict[str, Any], file
         # a draft of the resubmission: kept aside, checked like a draft, counted nowhere yet
         if errors or (strict and rule_errors):
             raise ReportRejected(errors + rule_errors, warnings)
-        review.hold(report, merged, filer)
+        reviewed.hold(report, merged, filer)
         return Outcome(report, warnings, errors=rule_errors)
     if verdict.message:
         rule_errors.append(Issue("reason", verdict.message))
@@ -305,7 +305,7 @@ def save_report(period: Period, region: Region, raw_values: dict[str, Any], file
         # its figures are in no tally, but the dashboard and the progress API show them
         versions.bump_at(campaign, region)
     if verdict.kind == "report.resubmit":
-        review.resubmitted([report.id])
+        reviewed.resubmitted([report.id])
         db.session.refresh(report.review)
     if was_submitted:
         # a first submission has no revision row: the report holds it (see `history`), as after an import
@@ -375,14 +375,14 @@ def report_json(report: Optional[Report], period: Period, region: Region, now: d
     return {
         "region_code": region.code,
         "period_id": period.id,
-        "status": review.status(report),
+        "status": reviewed.status(report),
         "values": {k: v for k, v in report.values(indicators).items() if v is not None} if report else {},
         "filer": {k: (getattr(report, f"filer_{k}") if report else "") for k in FILER_FIELDS},
         "submitted_at": report.submitted_at.isoformat() if report and report.submitted_at else None,
         "late": status in ("late", "missing"),
         "revision": report.revision if report else 0,
-        "review": review.review_json(report),
-        "locked": review.is_locked(report),
+        "review": reviewed.review_json(report),
+        "locked": reviewed.is_locked(report),
     }
 
 
@@ -481,29 +481,6 @@ def _filing_totals(report_level: str, region_level: str, group_level: Optional[s
 
 # --- bulk import: the information system's export, or an uploaded workbook -----------------
 
-@dataclass(frozen=True)
-class RowIssue:
-    """A problem or warning of one row of a bulk import: where it is, and what."""
-    line: Optional[int]
-    code: str
-    field: Optional[str]
-    message: str
-
-    def __str__(self) -> str:
-        where = f"第{self.line}行" if self.line else ""
-        code = f"（{self.code}）" if self.code and where else self.code
-        return f"{where}{code}：{self.message}" if where or code else self.message
-
-
-class ImportRejected(ValueError):
-    """Some rows are wrong; nothing was written. `errors` lists RowIssues."""
-
-    def __init__(self, errors: list):
-        self.errors = errors
-        more = f"（共{len(errors)}处错误）" if len(errors) > 1 else ""
-        super().__init__(f"{errors[0]}{more}" if errors else "导入失败")
-
-
 @dataclass
 class ImportOutcome:
     loaded: int = 0
@@ -521,53 +498,6 @@ class ImportOutcome:
 
 #: who signs a report that came from the information system rather than the form
 SYSTEM_FILER = {"name": "信息系统导入", "phone": "", "head": ""}
-FILER_HEADINGS = {"name": ("填表人",), "phone": ("联系电话",), "head": ("单位负责人",)}
-
-
-def picker(items: list) -> Callable[[Any], tuple]:
-    """A function taking these items (indexes or keys) out of a row, as a tuple even for one item."""
-    pick = operator.itemgetter(*items)
-    return pick if len(items) > 1 else (lambda row: (pick(row),))
-
-
-@collector_paused()
-def rows_from_table(indicators: list[Indicator], header: list[str], body: list[tuple[int, list]]):
-    """Map a table's columns (单位代码, then indicators by key or Chinese name) to report rows."""
-    squeeze = lambda text: str(text or "").replace(" ", "").replace("\n", "")  # noqa: E731
-    heads = [squeeze(h) for h in header]
-    if "单位代码" not in heads:
-        raise ImportRejected([RowIssue(None, "", None,
-                                       f"表头中没有“单位代码”列（表头为：{'、'.join(h for h in heads if h)}）")])
-    code_at = heads.index("单位代码")
-    columns = {}
-    for i in indicators:
-        for name in (i.key, squeeze(i.label)):
-            if name in heads:
-                columns[i.key] = heads.index(name)
-                break
-    if not columns:
-        raise ImportRejected([RowIssue(None, "", None,
-                                       "表头中没有任何指标列（应为指标代码或中文名称，如 enrolled 或 居民医保已参保人数）")])
-    filer_columns = {key: heads.index(names[0]) for key, names in FILER_HEADINGS.items() if names[0] in heads}
-    rows, errors = [], []
-    width = max(at for at, h in enumerate(heads) if h) + 1
-    # every named column lies within `width`, which each row is checked to reach: plain indexing
-    keys, values_of = list(columns), picker(list(columns.values()))
-    for line, cells in body:
-        # a short row would blank the columns it lacks; a long one holds values that belong nowhere
-        if len(cells) < width or any(c not in (None, "") for c in cells[width:]):
-            errors.append(RowIssue(line, "", None, f"有{len(cells)}格，表头有{width}格："
-                                                  "缺列或多列（或引号未配对），请核对后再导入"))
-            continue
-        code = cells[code_at]
-        code = str(int(code)) if isinstance(code, (int, float)) and not isinstance(code, bool) else str(code or "").strip()
-        filer = {key: str(cells[at] or "").strip() for key, at in filer_columns.items()}
-        rows.append((line, code, dict(zip(keys, values_of(cells))), filer))
-    if errors:
-        raise ImportRejected(errors)
-    return rows
-
-
 class PlannedRow(NamedTuple):
     """One validated row of a bulk import, and what writing it will change."""
     region_id: int
@@ -633,12 +563,12 @@ def import_reports(period: Period, rows: list[tuple[int, str, dict, dict]], *, s
     root = campaign.root
     scope = scope or (user.region if user is not None and root.contains(user.region) else root)
     read = _read_scope(period, scope, {code for _, code, _, _ in rows})
-    reviewed = review.states_in(period, descendants_at(scope, campaign.report_level).with_only_columns(Region.id))
+    states = reviewed.states_in(period, descendants_at(scope, campaign.report_level).with_only_columns(Region.id))
     keys = [i.key for i in indicators]
     previous = {rid: dict(zip(keys, values)) for rid, values in read.previous.items()}
     plan = Plan(indicators, read, previous, submit=submit, reason=reason, default_filer=default_filer,
                 require_signature=default_filer is not None if require_signature is None else require_signature,
-                reviewed=reviewed)
+                states=states)
     # a province's file on PostgreSQL: two thirds validated while the database checks the first
     split = len(rows) >= SPLIT_FROM and not (dry_run or hold_on_warnings) and checks_beside()
     parts = [rows[:len(rows) // 3], rows[len(rows) // 3:]] if split else [rows]
@@ -664,8 +594,8 @@ def import_reports(period: Period, rows: list[tuple[int, str, dict, dict]], *, s
                previous=previous, source=source or {"sha256": rows_digest(rows)},
                # otherwise worked out beside the write, before the audit entry counts them
                judge=None if dry_run or hold_on_warnings else judge)
-    review.resubmitted([row.old.id for row in plan.rows if row.changed and row.old is not None
-                        and reviewed.get(row.old.id, (None, False))[0] == "returned"])
+    reviewed.resubmitted([row.old.id for row in plan.rows if row.changed and row.old is not None
+                        and states.get(row.old.id, (None, False))[0] == "returned"])
     return outcome
 
 
@@ -673,14 +603,6 @@ def rows_digest(rows: list[tuple[int, str, dict, dict]]) -> str:
     """SHA-256 of rows that came from no file (the grid's 提交): their codes, values and filers."""
     text = json.dumps([row[1:] for row in rows], ensure_ascii=False, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def file_digest(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _read_scope(period: Period, scope: Region, codes: set[str]) -> ImportScope:
@@ -731,9 +653,9 @@ class Plan:
 
     def __init__(self, indicators, read: ImportScope, previous: dict[int, dict], *, submit: bool,
                  reason: Optional[str], default_filer: Optional[dict], require_signature: bool = False,
-                 reviewed: Optional[dict] = None):
+                 states: Optional[dict] = None):
         self.indicators, self.read, self.previous = indicators, read, previous
-        self.submit, self.require_signature, self.reviewed = submit, require_signature, reviewed or {}
+        self.submit, self.require_signature, self.states = submit, require_signature, states or {}
         self.keys = [i.key for i in indicators]
         self.footer = default_filer or {}
         self.fallback = {k: "" if default_filer is not None else SYSTEM_FILER[k] for k in FILER_FIELDS}
@@ -745,8 +667,8 @@ class Plan:
 
     def add(self, rows) -> None:
         """Validate `rows` (line, unit code, raw values by key, filer fields) after those before."""
-        indicators, read, previous, submit, reviewed = \
-            self.indicators, self.read, self.previous, self.submit, self.reviewed
+        indicators, read, previous, submit, states = \
+            self.indicators, self.read, self.previous, self.submit, self.states
         keys, footer, fallback, fresh_filer = self.keys, self.footer, self.fallback, self.fresh_filer
         nothing_stored, no_filer, reason = dict.fromkeys(keys), dict.fromkeys(FILER_FIELDS), self.reason
         errors, warnings, seen, planned = self.errors, self.warnings, self.seen, self.rows
@@ -777,7 +699,7 @@ class Plan:
                 filer = signature(given, footer, None, {k: getattr(old, f"filer_{k}") for k in FILER_FIELDS}
                                   if exists else None, fallback)
             was_submitted = exists and old.status == "submitted"
-            state, locked = reviewed.get(old.id, (None, False)) if exists else (None, False)
+            state, locked = states.get(old.id, (None, False)) if exists else (None, False)
             resigned = exists and row_filer and any(
                 v is not None and v != getattr(old, f"filer_{k}") for k, v in given.items())
             verdict = judge(exists, was_submitted, state, locked,

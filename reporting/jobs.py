@@ -1,4 +1,7 @@
-"""Background jobs on Redis (RQ): issuing a circular renders its PDF outside the request.
+"""Background jobs on Redis (RQ): issuing a circular renders its PDF outside the request, and 催报
+deliveries to group robots are tried again later. The features own their jobs (circulars.run_issue,
+reminders.run_delivery); this module holds the queues, runs a job in an app of its own, and reads
+a job's state.
 
 Without REDIS_URL (the SQLite demo) the same work runs at once, inside the request, and so it does
 while Redis is unreachable (the outage is logged once a minute). A job whose worker died (kill -9)
@@ -7,11 +10,13 @@ about 90 seconds), and its page then offers 重新签发.
 """
 from __future__ import annotations
 
-from typing import Optional
+from contextlib import contextmanager
+from typing import Callable, Iterator, Optional
 
 from flask import Flask, current_app
 
 from . import outages
+from .extensions import db
 
 QUEUE = "circulars"
 #: 催报 deliveries to group robots
@@ -34,50 +39,27 @@ def queue(app: Optional[Flask] = None, name: str = QUEUE):
                  default_timeout=1800)
 
 
-def enqueue_issue(circular_id: int, user_id: Optional[int], mode: Optional[str] = None) -> Optional[str]:
-    """Queue the issue of a circular; the job id, or None when there is no queue (no REDIS_URL, or
-    Redis unreachable): the caller then issues it inside the request."""
-    from redis.exceptions import RedisError
-    jobs = queue()
-    if jobs is None:
-        return None
-    try:
-        job = jobs.enqueue(run_issue, circular_id, user_id,
-                           {"SQLALCHEMY_DATABASE_URI": current_app.config["SQLALCHEMY_DATABASE_URI"]}, mode,
-                           meta={"step": "queued"}, result_ttl=3600, failure_ttl=86400, job_timeout=ISSUE_TIMEOUT)
-    except RedisError as error:
-        outages.report("Redis（任务队列）", error)
-        return None
-    return job.id
+#: what makes an app for a job (app.create_app, registered by every app it makes: the worker's own,
+#: started by `flask jobs worker`, and the web's)
+_factory: Optional[Callable[[dict], Flask]] = None
 
 
-def run_issue(circular_id: int, user_id: Optional[int], config: dict, mode: Optional[str] = None) -> str:
-    """The job: issue the circular in a fresh app, reporting each step in the job's meta."""
-    from rq import get_current_job
+def use_factory(factory: Callable[[dict], Flask]) -> None:
+    global _factory
+    _factory = factory
 
-    from app import create_app
 
-    from .circulars import issue
-    from .extensions import db
-    from .models import Circular, User
-    job = get_current_job()
-
-    def step(name: str) -> None:
-        if job is not None:
-            job.meta["step"] = name
-            job.save_meta()
-    app = create_app(config)
+@contextmanager
+def job_app(config: dict) -> Iterator[Flask]:
+    """A fresh app for one job, configured as the app that queued it (its database above all),
+    with its context pushed; its connections are closed after the job rather than left to the GC."""
+    if _factory is None:
+        raise RuntimeError("后台任务进程未初始化：请用 flask --app app jobs worker 启动")
+    app = _factory(config)
     with app.app_context():
         try:
-            circular = db.session.get(Circular, circular_id)
-            user = db.session.get(User, user_id) if user_id else None
-            if circular.status != "issued":
-                issue(circular, user, step, mode)
-                db.session.commit()
-            step("done")
-            return circular.doc_number
+            yield app
         finally:
-            # the app lives for this job only: close its connections rather than leave them to the GC
             db.session.remove()
             db.engine.dispose()
 
@@ -118,24 +100,3 @@ def _failure(job) -> str:
     if not text or "AbandonedJobError" in text:
         return "后台任务中断（处理进程已停止）"
     return text
-
-
-def run_delivery(delivery_id: int, config: dict) -> str:
-    """The job: one try of a 催报 to a group robot; a failure raises, so that RQ retries it."""
-    from rq import get_current_job
-
-    from app import create_app
-
-    from .extensions import db
-    from .reminders import _settings, deliver_one
-    job = get_current_job()
-    app = create_app(config)
-    with app.app_context():
-        try:
-            last_try = job is None or not job.retries_left
-            if not deliver_one(delivery_id, last_try, _settings(app)[1]):
-                raise RuntimeError(f"催报发送失败（{delivery_id}）")
-            return "sent"
-        finally:
-            db.session.remove()
-            db.engine.dispose()

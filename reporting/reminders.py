@@ -21,9 +21,11 @@ from flask import current_app
 from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 
-from . import audit, clock, versions
+from . import audit, clock, jobs, outages, outbound, versions
+from .departments import departments_at, departments_under
 from .extensions import db
 from .filters import month_day
+from .issuers import issuing_body
 from .models import (LEVEL_NAMES, Campaign, Delivery, Department, Period, Region, Reminder, ReminderMessage,
                      Report, Review, User, Webhook, child_level)
 
@@ -82,7 +84,6 @@ def outstanding(period: Period, region: Region) -> list[Outstanding]:
 
 def departments_outstanding(period: Period, region: Region) -> list[Outstanding]:
     """The departments sitting at `region` that have not submitted the period (未报, draft) or stand returned."""
-    from .departments import departments_at
     departments = departments_at(period.campaign, region)
     reports = {row[0]: row[1:] for row in db.session.execute(
         select(Report.department_id, Report.status, Review.state).outerjoin(Review, Review.report_id == Report.id)
@@ -96,7 +97,6 @@ def departments_outstanding(period: Period, region: Region) -> list[Outstanding]
 
 
 def sender_name(region: Region) -> str:
-    from .circulars import issuing_body
     return issuing_body(region).name
 
 
@@ -332,7 +332,6 @@ def set_webhook(by: Optional[User], user: User, kind: str, url: Optional[str], s
         raise ValueError(f"机器人类型应为 {'、'.join(KINDS)} 之一")
     url = (url or "").strip() or None
     if url is not None:
-        from . import outbound
         outbound.check_url(url, current_app.config)  # AddressRefused is a ValueError, in Chinese
     hook = db.session.scalar(select(Webhook).where(Webhook.user_id == user.id, Webhook.kind == kind))
     if url is None:
@@ -382,7 +381,6 @@ CATEGORIES = ("超时", "连接失败", "地址不允许", "对方拒绝")
 
 def post(hook: Webhook, text: str, timeout: float) -> None:
     """One POST to the robot, through outbound's checks; raises SendFailed with the category."""
-    from . import outbound
     mobiles = [m.strip() for m in (hook.mobiles or hook.user.phone or "").split(",") if m.strip()]
     url = signed_url(hook.url, hook.secret) if hook.kind == "dingtalk" else hook.url
     body = json.dumps(payload(hook.kind, text, mobiles), ensure_ascii=False).encode()
@@ -441,9 +439,19 @@ def _settings(app) -> tuple[int, float, tuple]:
             tuple(app.config.get("WEBHOOK_RETRY_SECONDS", RETRY_SECONDS)))
 
 
+def run_delivery(delivery_id: int, config: dict) -> str:
+    """The job: one try of a 催报 to a group robot; a failure raises, so that RQ retries it."""
+    from rq import get_current_job
+    job = get_current_job()
+    with jobs.job_app(config) as app:
+        last_try = job is None or not job.retries_left
+        if not deliver_one(delivery_id, last_try, _settings(app)[1]):
+            raise RuntimeError(f"催报发送失败（{delivery_id}）")
+        return "sent"
+
+
 def deliver(reminder: Reminder) -> None:
     """After the reminder is committed: queue each robot delivery, or, without Redis, send them now."""
-    from . import jobs
     app = current_app._get_current_object()
     attempts, timeout, waits = _settings(app)
     ids = [d.id for m in reminder.messages for d in m.deliveries if d.outcome == "queued"]
@@ -454,7 +462,7 @@ def deliver(reminder: Reminder) -> None:
         done = 0
         try:
             for delivery_id in ids:
-                queue.enqueue(jobs.run_delivery, delivery_id, {
+                queue.enqueue(run_delivery, delivery_id, {
                     "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
                     "WEBHOOK_HOSTS": app.config.get("WEBHOOK_HOSTS", ""),
                     "WEBHOOK_ALLOW_PRIVATE": bool(app.config.get("WEBHOOK_ALLOW_PRIVATE"))},
@@ -464,7 +472,6 @@ def deliver(reminder: Reminder) -> None:
             return
         except RedisError as error:
             # Redis gone: what was not queued is sent now, as without REDIS_URL; none stays queued
-            from . import outages
             outages.report("Redis（任务队列）", error)
             ids = ids[done:]
     for delivery_id in ids:
@@ -545,7 +552,6 @@ def chased_departments(period: Period, region: Region) -> dict[int, tuple[int, d
 
 def listed(period: Period, region: Region, limit: int = 100) -> list[tuple[Reminder, list[ReminderMessage]]]:
     """The reminders with messages to `region` or a unit under it, newest first, each with those messages."""
-    from .review import departments_under
     scope = Region.id == region.id
     if region.level != "village":
         scope = scope | (getattr(Region, f"{region.level}_id") == region.id)

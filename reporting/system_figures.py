@@ -11,12 +11,12 @@ from sqlalchemy import and_, delete, func, insert, select
 
 from . import audit, clock, versions
 from .extensions import db
-from .filing import ImportRejected, RowIssue, file_digest, rows_from_table
 from .indicators import RATE_NUMERATOR
 from .hierarchy import descendants_at
 from .models import LEVEL_NAMES, LEVELS, Campaign, Period, Region, Report, SystemFigure, User
 from .spreadsheets import read_table
 from .sql import among
+from .tables import ImportRejected, RowIssue, file_digest, rows_from_table
 from .validation import check, parse_values
 
 #: the column naming the export's data day, and the one naming the period (for `watch`)

@@ -3,7 +3,7 @@ units only after a confirmation that names how many."""
 import pytest
 from playwright.sync_api import expect
 
-from reporting import review
+from reporting import reviewed
 from reporting.extensions import db
 from reporting.models import Report
 
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.browser
 def approved(period):
     db.session.expire_all()
     return sum(1 for r in db.session.scalars(db.select(Report).where(Report.period_id == period.id))
-               if review.status(r) == "approved")
+               if reviewed.status(r) == "approved")
 
 
 def test_the_reviewer_sees_figures_filters_and_confirms(page, filed):

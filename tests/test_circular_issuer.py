@@ -5,7 +5,8 @@ import datetime as dt
 import pytest
 
 from reporting.campaigns import create_campaign
-from reporting.circulars import check_prefix, issue, issuing_body, new_draft, scope_word
+from reporting.circulars import issue, new_draft
+from reporting.issuers import check_prefix, issuing_body, scope_word
 from reporting.departments import add_department
 from reporting.extensions import db
 from reporting.hierarchy import region_by_code

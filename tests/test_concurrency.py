@@ -631,7 +631,7 @@ def test_import_refuses_rows_changed_while_it_validated(app, anhui, frozen_now, 
     """The import reads the stored reports, validates (tens of seconds for a province), then writes
     with `WHERE revision = <what it read>`. A filer's save committed in between must not be silently
     skipped (nor audited as written by the import): the import is refused as a whole."""
-    from reporting import filing
+    from reporting import filing, tables
     from reporting.campaigns import create_campaign
     from reporting.extensions import db
     from reporting.hierarchy import descendants_at
@@ -670,7 +670,7 @@ def test_import_refuses_rows_changed_while_it_validated(app, anhui, frozen_now, 
         return checked
 
     monkeypatch.setattr(filing.Plan, "add", filer_saves_meanwhile)
-    with pytest.raises(filing.ImportRejected, match="被他人修改"):
+    with pytest.raises(tables.ImportRejected, match="被他人修改"):
         filing.import_reports(period, rows(600, villages), submit=True)
     db.session.rollback()
     # nothing of the import: the filer's save stands, no report was submitted, nothing was audited

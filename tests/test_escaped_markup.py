@@ -5,7 +5,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from reporting import review
+from reporting import reviewed
 from reporting.extensions import db
 from reporting.models import Report
 
@@ -37,7 +37,7 @@ def test_a_resubmitted_row_shows_its_badge_as_a_badge(jiangmen, frozen_now, clie
                 headers={"HX-Request": "true"})
     done = client.post(f"/filing/{period.id}/{XINHUI}/units/{unit}/resubmit", data={})
     assert done.status_code == 303
-    assert review.status(review_report(period, unit)) == "submitted"
+    assert reviewed.status(review_report(period, unit)) == "submitted"
     for who in ("xinhui", "viewer"):
         auth.logout()
         auth.login(who)

@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 from reporting import bulk
 from reporting.campaigns import create_campaign
 from reporting.extensions import db
-from reporting.filing import ImportRejected, filing_status, history, import_reports
+from reporting.filing import filing_status, history, import_reports
+from reporting.tables import ImportRejected
 from reporting.hierarchy import descendants_at
 from reporting.models import Region, Report, Revision
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, insert, select
 
 from reporting.campaigns import create_campaign
 from reporting.extensions import db
-from reporting import filing
+from reporting import filing, tables
 from reporting.filing import import_reports
 from reporting.hierarchy import descendants_at, region_by_code
 from reporting.models import AuditEntry, Region, Report, Revision, User
@@ -88,7 +88,7 @@ def test_a_province_sized_import_in_two_parts_writes_what_one_pass_writes(period
 def test_an_error_in_the_later_part_undoes_the_part_written(period, villages, jiangmen, monkeypatch):
     monkeypatch.setattr(filing, "SPLIT_FROM", 100)
     rows = [(n + 2, v.code, {"enrolled": "-5" if n == 1300 else "2000"}, {}) for n, v in enumerate(villages)]
-    with pytest.raises(filing.ImportRejected) as rejected:
+    with pytest.raises(tables.ImportRejected) as rejected:
         import_reports(period, rows, submit=False, source={"sha256": "0" * 64})
     assert [(e.line, e.message) for e in rejected.value.errors] == [(1302, "居民医保已参保人数不能为负数")]
     # in the same transaction, with no rollback of its own: nothing of the first part is left

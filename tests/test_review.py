@@ -4,7 +4,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from reporting import review
+from reporting import review, reviewed
 from reporting.campaigns import create_campaign
 from reporting.extensions import db
 from reporting.filing import import_reports
@@ -108,7 +108,7 @@ def test_returned_report_counts_until_resubmitted_and_the_resubmission_is_a_revi
     draft = world.put({"values": {"enrolled": 1500}, "submit": False}, user="shadui")
     assert draft.status_code == 200 and draft.get_json()["status"] == "returned"
     assert draft.get_json()["values"]["enrolled"] == 2000 and counted(world) == before
-    assert review.pending_values(db.session.scalar(select(Report).join(Region).where(Region.code == world.unit))
+    assert reviewed.pending_values(db.session.scalar(select(Report).join(Region).where(Region.code == world.unit))
                                  )["enrolled"] == 1500
 
     revision = world.report().get_json()["revision"]
@@ -120,7 +120,7 @@ def test_returned_report_counts_until_resubmitted_and_the_resubmission_is_a_revi
     assert counted(world) == before - 500
     change = db.session.scalar(select(Revision).order_by(Revision.id.desc()))
     assert change.kind == "correct" and change.old_values["enrolled"] == 2000 and change.new_values["enrolled"] == 1500
-    assert change.reason == review.RESUBMIT_REASON
+    assert change.reason == reviewed.RESUBMIT_REASON
     assert db.session.scalar(select(AuditEntry).where(AuditEntry.kind == "report.resubmit")) is not None
 
 
@@ -134,7 +134,7 @@ def test_approval_locks_the_report_until_a_reviewer_reopens_it(world):
     assert locked.status_code == 409 and said == "该报表已审核通过并锁定，如需修改请联系审核单位退回"
     assert world.report().get_json()["values"]["enrolled"] == 2000
     # a bulk import cannot change it either, and says the same
-    from reporting.filing import ImportRejected
+    from reporting.tables import ImportRejected
     with pytest.raises(ImportRejected, match=said):
         import_reports(world.period, [(1, world.unit, {"enrolled": 2100}, {})], submit=True, reason="补录")
     db.session.rollback()
@@ -328,7 +328,7 @@ def through_form(world, code, values, *, submit=True, reason=None, filer=None):
 
 def through_import(world, code, values, *, submit=True, reason=None, filer=None):
     """The same row written through an import (Plan.add and _write): what it said."""
-    from reporting.filing import ImportRejected
+    from reporting.tables import ImportRejected
     try:
         import_reports(world.period, [(2, code, values, filer or {})], submit=submit, reason=reason)
     except ImportRejected as refused:
@@ -366,7 +366,7 @@ def test_the_form_and_an_import_judge_a_row_alike(world, case):
         # both resubmissions are corrections that give the return's reason, and await review again
         changes = db.session.scalars(select(Revision).order_by(Revision.id)).all()
         assert [(c.kind, c.reason, c.new_values["enrolled"]) for c in changes] == \
-            [("correct", review.RESUBMIT_REASON, 2100)] * 2
+            [("correct", reviewed.RESUBMIT_REASON, 2100)] * 2
         assert [world.report(code=u).get_json()["review"] for u in (form_unit, import_unit)] == [None, None]
 
 

@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from reporting import review
+from reporting import review, reviewed
 from reporting.circulars import issue, new_draft
 from reporting.extensions import db
 from reporting.hierarchy import region_by_code
@@ -66,12 +66,12 @@ def test_review_page_returns_and_the_filer_sees_it_everywhere(filed, client, aut
                        headers={"HX-Request": "true"})
     assert cell.status_code == 200 and "已修改，待重新提交" in cell.get_data(as_text=True)
     assert client.get(f"/api/v1/reports/{unit}/{period.id}").status_code == 401  # (the API needs a token)
-    assert review.status(review_report(period, unit)) == "returned"
+    assert reviewed.status(review_report(period, unit)) == "returned"
     submitted = client.post(f"/filing/{period.id}/{XINHUI}/submit",
                             data={"filer_name": "黄丽华", "filer_phone": "13802216103", "filer_head": "张局长"})
     assert submitted.status_code == 303, submitted.get_data(as_text=True)
     report = review_report(period, unit)
-    assert review.status(report) == "submitted" and report.values(campaign.indicators)["newborns_enrolled"] == 25
+    assert reviewed.status(report) == "submitted" and report.values(campaign.indicators)["newborns_enrolled"] == 25
     auth.logout()
 
     auth.login("admin")
@@ -100,7 +100,7 @@ def test_a_returned_unit_is_resubmitted_from_its_row(filed, client, auth, frozen
     answer = client.post(f"/filing/{period.id}/{XINHUI}/units/{unit}/resubmit")
     assert answer.status_code == 303 and answer.location.endswith(f"/filing/{period.id}/{XINHUI}#u-{unit}")
     report = review_report(period, unit)
-    assert review.status(report) == "submitted" and report.values(campaign.indicators)["newborns_enrolled"] == 30
+    assert reviewed.status(report) == "submitted" and report.values(campaign.indicators)["newborns_enrolled"] == 30
     assert db.session.scalar(select(Report).where(Report.region_id == region_by_code(unfiled).id)) is None
     again = client.post(f"/filing/{period.id}/{XINHUI}/units/{unit}/resubmit", follow_redirects=True)
     assert "未退回，无需重新提交" in again.get_data(as_text=True)

@@ -10,11 +10,11 @@ from forms.circulars import EditForm, NewDraftForm
 
 from .. import access, clock, jobs
 from ..campaigns import campaigns_for
-from ..circulars import (ISSUE_MODES, check_prefix, draft_document, issue, issuing_body, new_draft, regenerate,
-                         render_pdf, stale_changes)
+from ..circulars import ISSUE_MODES, draft_document, enqueue_issue, issue, new_draft, regenerate, render_pdf, stale_changes
 from ..circular_document import PDF_STYLESHEET, render_circular_html
 from ..circular_reading import AS_LISTED, addressed, mark_read, read_ids, standing
 from ..filters import LATE_NAMES
+from ..issuers import check_prefix, issuing_body
 from ..ranking import LIGHTS
 from ..extensions import db
 from ..models import Circular, Region, User
@@ -221,7 +221,7 @@ def issue_circular(circular_id: int):
     if changes and mode is None:
         # a body of one moment beside annexes of another: the author chooses which moment
         return render_template("circulars/stale.html", circular=circular, changes=changes), 409
-    job_id = jobs.enqueue_issue(circular.id, current_user.id, mode)
+    job_id = enqueue_issue(circular.id, current_user.id, mode)
     if job_id is not None:
         # a large circular takes a while to typeset: a worker does it, the page shows its steps
         circular.job_id = job_id

@@ -15,7 +15,8 @@ from ..extensions import db
 from ..models import Period, Region, Report, User
 from ..filters import LATE_NAMES
 from ..ranking import LIGHTS, MEASURES
-from ..spreadsheets import file_name, ranking_workbook
+from ..ranking_workbook import ranking_workbook
+from ..spreadsheets import file_name
 from . import id_arg, page_or_fragment, period_for, region_or_404, tagged, tagged_region, unchanged
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")

@@ -6,7 +6,7 @@ from flask_login import current_user, login_required
 
 from forms.filing import SubmitForm, UploadForm
 
-from .. import access, clock, review
+from .. import access, clock, reviewed
 from ..extensions import db
 from ..filing import (FILER_FIELDS, ReportConflict, ReportRejected, closed_to, find_report, late_status, save_report,
                       history as filing_history)
@@ -41,9 +41,9 @@ def form_context(department: Department, period: Period, **extra) -> dict:
         f"filer_{k}": (getattr(report, f"filer_{k}") if report else "") or default
         for k, default in (("name", current_user.full_name), ("phone", current_user.phone), ("head", ""))})
     return dict(department=department, period=period, campaign=period.campaign, report=report,
-                indicators=indicators, values=review.shown_values(report, indicators),
-                state=review.status(report), locked=review.is_locked(report),
-                lock_message=review.lock_message(report) if review.is_locked(report) else "",
+                indicators=indicators, values=reviewed.shown_values(report, indicators),
+                state=reviewed.status(report), locked=reviewed.is_locked(report),
+                lock_message=reviewed.lock_message(report) if reviewed.is_locked(report) else "",
                 form=form, periods=period.campaign.periods, now=clock.now(),
                 late=late_status(report, period, clock.now()),
                 read_only=closed_to(current_user, period.campaign, clock.today()),
@@ -106,7 +106,7 @@ def history(department_id: int, period_id: int):
     revisions = filing_history(period, (), department=department)
     return render_template("departments/history.html", department=department, period=period,
                            revisions=revisions, indicators=department.indicators(),
-                           actions=review.actions_of(find_report(period, department.region, department)))
+                           actions=reviewed.actions_of(find_report(period, department.region, department)))
 
 
 @bp.get("/<int:department_id>/<int:period_id>/form.xlsx")

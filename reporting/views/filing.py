@@ -15,13 +15,12 @@ from sqlalchemy.orm import aliased, joinedload
 
 from forms.filing import SubmitForm, UploadForm
 
-from .. import access, clock, filters, held, review
+from .. import access, clock, filters, held, reviewed
 from ..campaigns import campaigns_for
 from ..carry import carried_values, with_carried
 from ..extensions import db
-from ..filing import (FILER_FIELDS, SYSTEM_FILER, ImportRejected, ReportConflict, ReportRejected, RowIssue,
-                      filing_totals, closed_to, find_report, import_reports, late_status,
-                      save_report)
+from ..filing import (FILER_FIELDS, SYSTEM_FILER, ReportConflict, ReportRejected, closed_to, filing_totals,
+                      find_report, import_reports, late_status, save_report)
 from ..filing import history as report_history
 from ..hierarchy import descendants_at, grid_regions, region_by_code
 from ..indicators import fields
@@ -32,6 +31,7 @@ from ..schedule import current_period
 from ..sql import among
 from ..spreadsheets import TableError, file_name
 from ..system_figures import mismatch_text, unit_gaps
+from ..tables import ImportRejected, RowIssue
 from ..validation import Issue
 from ..workbook_upload import carry_rows, foreign_form, outcome_message
 from . import commit_keeping_rows, go_to, id_arg, page_or_fragment, period_or_404, region_or_404
@@ -135,7 +135,7 @@ def grid_rows(groups: list[Group], indicators, carried: dict[int, dict],
     for group in groups:
         for unit, report in group.units:
             last = carried.get(unit.id, {})
-            values = with_carried(review.shown_values(report, indicators), last)
+            values = with_carried(reviewed.shown_values(report, indicators), last)
             kept_typing = holding.get(unit.id)
             typed = kept_typing.typed if kept_typing else {}
             cells = []
@@ -149,7 +149,7 @@ def grid_rows(groups: list[Group], indicators, carried: dict[int, dict],
                               filters.count(kept) if kept is not None and kept == value else None))
             gap = gaps.get(unit.id)
             group.rows.append(GridRow(unit, report, values, escape(unit.code), escape(unit.name), cells,
-                                      review.is_locked(report), report.revision if report else 0,
+                                      reviewed.is_locked(report), report.revision if report else 0,
                                       filters.percent(rate_of(values)),
                                       mismatch_text(gap[0] - gap[1]) if gap else "",
                                       f"填报{gap[0]:,}人，信息系统{gap[1]:,}人，请核实" if gap else "",
@@ -265,7 +265,7 @@ def grid_context(period: Period, region: Region, only_missing: bool = False, **e
         late=any(r.late for r in submitted), form=form,
         read_only=read_only(period) or not access.can_file(current_user, region),
         viewing=not access.can_file(current_user, region),
-        locked=locked, lock_message=review.lock_message(rows[0].report) if locked else "",
+        locked=locked, lock_message=reviewed.lock_message(rows[0].report) if locked else "",
         reopened_by=access.reviewing_unit(region),
         periods=campaign.periods, late_status=late_status, only_missing=only_missing,
         **{"errors": [], "refusal": Refusal(), "warnings": [], "needs_ack": False, "names": {}, **extra})
@@ -346,7 +346,7 @@ def update_unit(period_id: int, code: str, unit_code: str):
     subtotal, total, status = filing_totals(period, region, group)
     body = render_template(
         "filing/_unit_update.html", unit=unit, report=report, errors=errors, warnings=warnings,
-        conflict=conflict, values=review.shown_values(report, indicators), indicators=indicators,
+        conflict=conflict, values=reviewed.shown_values(report, indicators), indicators=indicators,
         rate_of=rate_of, group=group, holding=holding, subtotal=subtotal, total=total, status=status)
     response = make_response(body)
     response.headers["HX-Trigger"] = json.dumps({"grid-cells": {
@@ -390,7 +390,7 @@ def submit(period_id: int, code: str):
     missing = sum(1 for _, _, filed, _ in units if not filed)
     # a returned unit goes back up with the edits held for it (its resubmission)
     unsaved = save_held(period, region, form.reason.data)
-    returned = review.pending_codes(period, region)
+    returned = reviewed.pending_codes(period, region)
     rows = [(None, code, returned.get(code, {}), {}) for code, _, filed, _ in units if filed]
     refused, outcome = refusal(unsaved, units, missing), None
     try:
@@ -452,7 +452,7 @@ def history(period_id: int, code: str):
     revisions = report_history(period, units)
     reports = {r.id: r for r in db.session.scalars(select(Report).where(
         Report.id.in_({rev.report_id for rev in revisions})))}
-    actions = review.actions_under(period, region)
+    actions = reviewed.actions_under(period, region)
     reports.update({r.id: r for r in db.session.scalars(select(Report).where(
         Report.id.in_({a.report_id for a in actions} - set(reports))))})
     return render_template("filing/history.html", period=period, region=region, revisions=revisions,

@@ -8,7 +8,7 @@ from werkzeug.exceptions import Forbidden
 
 from forms.review import ReminderForm, ReviewForm, WebhookForm
 
-from .. import access, clock, reminders, review
+from .. import access, clock, reminders, review, reviewed
 from ..extensions import db
 from ..filing import ReportConflict, ReportRejected, save_report
 from ..hierarchy import children, region_by_code
@@ -161,7 +161,7 @@ def resubmit(period_id: int, code: str, unit_code: str):
     if not ReminderForm().validate():
         abort(400, "请求有误，请刷新页面后重试")
     grid = url_for("filing.grid", period_id=period.id, code=region.code, _anchor=f"u-{unit.code}")
-    if review.status(db.session.scalar(select(Report).where(Report.period_id == period.id,
+    if reviewed.status(db.session.scalar(select(Report).where(Report.period_id == period.id,
                                                             Report.region_id == unit.id))) != "returned":
         flash(f"{unit.name}的报表未退回，无需重新提交")
         return go_to(grid)
@@ -270,10 +270,10 @@ def remind(code: str, period_id: int):
 
 
 
-bp.add_app_template_global(review.shown_values, "shown_values")
-bp.add_app_template_global(review.is_locked, "report_locked")
+bp.add_app_template_global(reviewed.shown_values, "shown_values")
+bp.add_app_template_global(reviewed.is_locked, "report_locked")
 bp.add_app_template_global(reminders.webhooks_of, "webhooks_of")
 bp.add_app_template_global(WebhookForm, "WebhookForm")
 bp.add_app_template_global(reminders.KINDS, "robot_kinds")
-bp.add_app_template_global(review.status, "report_state")
+bp.add_app_template_global(reviewed.status, "report_state")
 bp.add_app_template_global(review.wrote_current, "wrote_current")

@@ -11,7 +11,7 @@ from forms.system_figures import SystemFiguresForm
 
 from .. import access
 from ..extensions import db
-from ..filing import ImportRejected
+from ..tables import ImportRejected
 from ..models import Period, SystemFigure
 from ..spreadsheets import TableError, read_table
 from ..system_figures import BASES, import_figures
