@@ -35,9 +35,10 @@ _PLACEHOLDERS = {"", "—", "-", "／", "/"}
 _ORDINAL_HEADINGS = {"序号", "排名", "名次"}
 _CLINGING = "的省市县区镇乡村局"
 
-# Dates, numbers with their units and percentages, which a line must never split (11月14日 whole).
+# Dates, numbers with their units and percentages, and the numbers of documents and 督办 items
+# (督办〔2026〕2号), which a line must never split (11月14日 whole).
 WHOLE_TOKEN = re.compile(
-    r"\d{4}年(?:\d{1,2}月(?:\d{1,2}日)?)?|\d{1,2}月\d{1,2}日"
+    r"(?:督办)?〔\d{4}〕\d+号|\d{4}年(?:\d{1,2}月(?:\d{1,2}日)?)?|\d{1,2}月\d{1,2}日"
     r"|[+\-−]?\d[\d,]*(?:\.\d+)?(?:%|万人|人次|人|户|个|期|号|元|天|日|名|位)?\**")
 
 # Annex tables are set in 小四 (12 pt): the 156 mm type area holds 36.8 cells a line, and each table

@@ -40,19 +40,33 @@ WORDING = {
     "anomalies": "{subject}报送数据存在异常（如参保人数较上期减少），请核实后更正。",
     "lagging_problem": "{subject}进度低于序时进度，需加快推进。",
     "nothing_flagged": "本期未发现突出问题。",
+    "nothing_else_flagged": "除上述部门报送问题外，本期未发现其他突出问题。",
     "department_intro": "本期应报送进度的{count}个部门中，{on_time}个按时报送",
     "department_late_count": "，{count}个未按时报送",
     "department_pending_count": "，{count}个待报（报送截止{due}）",
-    "department_overlap": "（各部门数据与各地数据有重叠，不计入{scope}合计，详见附件）。",
+    "department_overlap": "（部门报送的人员已含在各地数据中，不重复计入{scope}合计，详见附件）。",
+    # a department's figure names its people by its indicator: 区残联重度残疾人已参保3,292人
+    "department_group": "{department}{group}已参保{count}人",
+    "department_count": "{department}{label}{count}人",
     "department_late": "{names}未按时报送参保缴费进度，予以通报批评。",
+    "department_anomalies": "{names}报送数据超过100%，请核实后更正。",
+    "supervision_answered": "第{seq}期{word}的{subject}已提交整改报告{moved}。",
+    "supervision_moved": "，完成率由{then}{direction}到{now}",
+    "supervision_level": "，完成率仍为{now}",
+    "supervision_overdue": "第{seq}期{word}的{subject}（{number}）逾期未报送整改情况。",
     # 工作要求: each follows what the period shows; the first always stands
     "require_duty": "压实工作责任。各地要对照目标任务，坚持“一把手”亲自抓，逐级分解任务，确保按期完成参保缴费工作。",
     "require_pace": "加快滞后进度。{names}要认真分析原因，制定针对性措施，确保按期完成目标任务。",
-    "require_hardship": "确保应保尽保。对未覆盖的困难群众逐一核实身份和参保状态，动员参保缴费，确保应保尽保。",
-    "require_discipline": "严肃报送纪律。各地要严格按照时间节点报送参保进度表，确保数据真实准确；"
+    "require_pace_counted": "加快滞后进度。进度滞后的{count}个{noun}特别是{names}要认真分析原因，制定针对性措施，"
+                            "确保按期完成目标任务。",
+    "require_hardship": "确保应保尽保。{who}要对尚未参保的困难群众逐一核实身份和参保状态，做好动员和资助参保工作，"
+                        "确保人费对应、及时参保。",
+    "require_discipline": "严肃报送纪律。{who}要严格按照时间节点报送参保进度表，确保数据真实准确；"
                           "对逾期不报、数据不实的，将予以通报批评。",
-    "require_departments": "强化部门协同。各部门要按照职责分工，每期按时报送本系统参保缴费进度，"
-                           "配合做好重点人群参保工作。",
+    "require_departments": "强化部门联动。各部门要按照职责分工，{groups}每期按时报送本系统参保缴费进度。",
+    "require_departments_groups": "做好{groups}等重点人群参保工作，",
+    "require_supervision": "抓好督办整改。{subjects}逾期未报送整改情况，请于{due}前报送整改报告；"
+                           "逾期仍未报送的，将予以通报批评。",
     "require_steady": "保持工作力度。各地要巩固已有成果，持续做好参保缴费服务，按时报送进度数据。",
 }
 
@@ -61,6 +75,11 @@ TABLE_STATES = {"on_time": "按时", "late": "逾期", "missing": "未报", "pen
 #: the endings official names carry that tables leave out (南联村民委员会 → 南联村)
 SHORT_ENDINGS = (("社区居民委员会", "社区"), ("居民委员会", "居委会"), ("村民委员会", "村"), ("村委会", "村"),
                  ("街道办事处", "街道"), ("社区居委会", "社区"))
+
+#: the endings of an indicator's label that follow the people it counts (重度残疾人已参保人数 → 重度残疾人)
+GROUP_ENDINGS = ("已参保人数", "应参保人数", "参保人数")
+#: the words before those endings that name the whole population rather than a group of it
+WHOLE_POPULATION = ("居民医保", "城乡居民医保", "")
 
 #: up to this many units a sentence names; beyond, it counts them and names the furthest behind
 MAX_NAMED = 5
@@ -71,6 +90,25 @@ CN_ORDINALS = "一二三四五六七八九十"
 
 def phrase(key: str, **fields) -> str:
     return WORDING[key].format(**fields)
+
+
+def group_word(label: str) -> str:
+    """The people an indicator counts, by its label: 重度残疾人 for 重度残疾人已参保人数, 困难群众 for
+    其中：困难群众应参保人数; empty for a count that names no group (已缴费人数, 居民医保已参保人数)."""
+    label = label.removeprefix("其中：").removeprefix("其中:").strip()
+    for ending in GROUP_ENDINGS:
+        if label.endswith(ending):
+            word = label[: -len(ending)]
+            return "" if word in WHOLE_POPULATION else word
+    return ""
+
+
+def department_figure(department: str, label: str, count: int) -> str:
+    """区残联重度残疾人已参保3,292人; a count that names no group keeps its label (区税务局已缴费人数…)."""
+    group = group_word(label)
+    if group:
+        return phrase("department_group", department=department, group=group, count=f"{count:,}")
+    return phrase("department_count", department=department, label=label, count=f"{count:,}")
 
 
 def requirement_lines(keys: Sequence[str], **fields) -> list[str]:

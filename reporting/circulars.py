@@ -195,33 +195,94 @@ def draft_body(result: Progress, requirements: str = "") -> str:
     if anomalous:
         problems.append(wording.phrase("anomalies", subject=_group(anomalous, rows, scope).subject))
     problems.extend(publication_lines(period, head.region))
-    problems.extend(supervision.circular_sentences(period, head.region, result.today or clock.today()))
+    today = result.today or clock.today()
+    facts = supervision.circular_facts(period, head.region, today)
+    problems.extend(supervision_sentences(facts))
     late_departments = [d for d in departments if d.late in ("late", "missing")]
     if not problems and laggards:
         problems.append(wording.phrase("lagging_problem", subject=_group(laggards, rows, scope).subject))
-    if not problems and not late_departments and not result.warnings:
-        problems.append(wording.phrase("nothing_flagged"))
+    doubtful = [d for d in departments if d.anomalies]
+    if doubtful:
+        problems.append(wording.phrase("department_anomalies", names="、".join(d.department.name for d in doubtful)))
+    if not problems and not result.warnings:
+        # a late department is criticised in 部门报送情况 already: nothing else is
+        problems.append(wording.phrase("nothing_else_flagged" if late_departments else "nothing_flagged"))
     lines.extend(problems)
 
     lines.append(f"{next(numbers)}、下一步工作要求")
     if requirements:
         lines.extend(line for line in requirements.splitlines() if line.strip())
     else:
-        keys = ["require_duty"]
-        if laggards:
-            keys.append("require_pace")
-        if result.hardship_gap:
-            keys.append("require_hardship")
-        if late_units or late_departments:
-            keys.append("require_discipline")
-        if departments:
-            keys.append("require_departments")
-        if len(keys) == 1:
-            keys.append("require_steady")
-        behind = laggards
-        pace_names = _group(behind, rows, scope).subject.removesuffix("均") if behind else ""
-        lines.extend(wording.requirement_lines(keys, names=pace_names or "进度滞后的地区"))
+        lines.extend(requirements_for(result, laggards, late_units, late_departments, departments, facts, today))
     return "\n".join(lines)
+
+
+def requirements_for(result: Progress, laggards: list[UnitProgress], late_units: list[UnitProgress],
+                     late_departments: list[DepartmentProgress], departments: list[DepartmentProgress],
+                     facts: list[supervision.CircularFact], today: dt.date) -> list[str]:
+    """工作要求, each because the period shows its cause: 加快滞后进度 naming the laggards, 应保尽保
+    when 困难群众 are uncovered, 报送纪律 when someone was late, 各部门 (with the groups they answer
+    for) where departments report, and the overdue 督办 items with the day to answer by."""
+    rows = result.children
+    scope = scope_word(result.region.region)
+    who = "各地、各部门" if departments else "各地"
+    fields: dict[str, str] = {"who": who}
+    keys = ["require_duty"]
+    if laggards:
+        found = _group(laggards, rows, scope)
+        if found.counted and not found.everyone:
+            keys.append("require_pace_counted")
+            fields.update(count=str(len(laggards)), noun=_noun(rows), names=_names(found.furthest))
+        else:
+            keys.append("require_pace")
+            fields["names"] = found.subject.removesuffix("均")
+    if result.hardship_gap:
+        keys.append("require_hardship")
+    if late_units or late_departments:
+        keys.append("require_discipline")
+    if departments:
+        keys.append("require_departments")
+        groups = department_groups(departments)
+        fields["groups"] = wording.phrase("require_departments_groups", groups="、".join(groups)) if groups else ""
+    overdue = [f.item for f in facts if f.state == "overdue"]
+    if overdue:
+        keys.append("require_supervision")
+        fields["subjects"] = "、".join(f"{i.subject_name}{supervision.supervision_word(i)}事项（{i.number}）"
+                                      for i in overdue)
+        fields["due"] = month_day(answer_by(result.period, today))
+    if len(keys) == 1:
+        keys.append("require_steady")
+    return wording.requirement_lines(keys, **fields)
+
+
+#: the days an overdue 整改报告 is given when no later report round of the campaign is due
+ANSWER_DAYS = 7
+
+
+def answer_by(period: Period, today: dt.date) -> dt.date:
+    """The day an overdue 督办 item is to be answered by: the next report round's due date after
+    today, else a week from today."""
+    later = [p.due for p in period.campaign.periods if p.due > today]
+    return min(later) if later else today + dt.timedelta(days=ANSWER_DAYS)
+
+
+def supervision_sentences(facts: list[supervision.CircularFact]) -> list[str]:
+    """存在问题 of supervision: 上期约谈的A已提交整改报告，完成率由…提高到…; B（督办〔2026〕3号）逾期未报送整改情况."""
+    lines = []
+    for fact in facts:
+        item = fact.item
+        fields = dict(seq=item.period.seq, word=fact.word, subject=item.subject_name)
+        if fact.state == "answered":
+            moved = ""
+            if fact.then is not None and fact.now is not None:
+                then, now = percent(fact.then), percent(fact.now)
+                moved = (wording.phrase("supervision_level", now=now) if then == now else
+                         wording.phrase("supervision_moved", then=then, now=now,
+                                        direction="提高" if fact.now > fact.then else "下降"))
+            lines.append(wording.phrase("supervision_answered", moved=moved, **fields))
+        else:
+            lines.append(wording.phrase("supervision_overdue", number=item.number, **fields))
+    return list(dict.fromkeys(lines))  # two items about one unit answered alike: said once
 
 
 def basis_sentence(result: Progress) -> str:
@@ -314,7 +375,7 @@ def department_sentence(departments: list[DepartmentProgress], scope: str, perio
         sentence += wording.phrase("department_pending_count", count=len(pending),
                                    due=month_day(period.due) if period else "")
     sentence += wording.phrase("department_overlap", scope=scope)
-    figures = [f"{d.department.name}{_department_figure(d)}" for d in departments if not d.never_filed]
+    figures = [_department_figure(d) for d in departments if not d.never_filed]
     if figures:
         sentence += "；".join(figures) + "。"
     if late:
@@ -322,9 +383,14 @@ def department_sentence(departments: list[DepartmentProgress], scope: str, perio
     return sentence
 
 
+def _measure_label(d: DepartmentProgress) -> str:
+    """The label of the indicator a department is measured on (重度残疾人已参保人数)."""
+    return next(i.label for i in d.department.indicators() if i.key == d.department.measure)
+
+
 def _department_figure(d: DepartmentProgress) -> str:
-    labels = {i.key: i.label for i in d.department.indicators()}
-    text = f"{labels[d.department.measure]}{d.measured:,}人"
+    """区残联重度残疾人已参保3,292人，完成任务的83.98%: its people named by the indicator it is measured on."""
+    text = wording.department_figure(d.department.name, _measure_label(d), d.measured)
     if d.task:
         text += f"，完成任务的{percent(d.completion)}"
     elif d.rate is not None:
@@ -332,6 +398,17 @@ def _department_figure(d: DepartmentProgress) -> str:
     if d.carried_from is not None:
         text += f"（沿用第{d.carried_from.seq}期数据）"
     return text
+
+
+def department_groups(departments: list[DepartmentProgress]) -> list[str]:
+    """The groups of people the departments answer for, by their indicators' words, each once:
+    救助对象、重度残疾人、优抚对象… (a count that names no group, such as 已缴费人数, adds none)."""
+    words = []
+    for d in departments:
+        word = wording.group_word(_measure_label(d))
+        if word and word not in words:
+            words.append(word)
+    return words
 
 
 def department_table(departments: list[DepartmentProgress]) -> document.Table:

@@ -19,6 +19,7 @@ from .demo import LAST_YEAR_PACE, _submission_time, demo_window
 from .departments import add_department, add_indicator
 from .extensions import db
 from .hierarchy import descendants_at, import_divisions, region_by_code
+from .indicators import DEFAULT_FORM
 from .models import (Campaign, Department, IssuingBody, Period, Region, Report, Revision, SupervisionItem, Target,
                      User)
 from .schedule import current_period, shift_years, time_progress
@@ -32,16 +33,22 @@ TASK = 269_100
 ADMIN = ("nh_admin", "ninghe-admin-2026")
 VIEWER = ("nh_viewer", "ninghe-viewer-2026")
 FILER_PASSWORD = "ninghe-filer-2026"
-#: department-only indicators: a payment count for 税务局, and one pair each 条线 fills with its own group
-EXTRA_INDICATORS = (("paid", "已缴费人数"), ("group_should", "负责对象应参保人数"),
-                    ("group_enrolled", "负责对象已参保人数"))
+#: the towns' form: seed 004's schools enroll 在校学生 (counted in the towns' figures) and it names no
+#: 新生儿 or 大学生 column, which leaves the value columns its departments' own groups need
+FORM = [(key, "在校学生已参保人数" if key == "students_enrolled" else label, part_of)
+        for key, label, part_of in DEFAULT_FORM if key not in ("newborns_enrolled", "college_enrolled")]
+#: department-only indicators: a payment count for 税务局, and each 条线's own group (seed 004: 医疗救助对象、
+#: 优抚对象、重度残疾人员、离休干部无固定收入的配偶), so that its figures and the 通报 name its people
+EXTRA_INDICATORS = (("paid", "已缴费人数"), ("relief_should", "救助对象应参保人数"),
+                    ("relief_enrolled", "救助对象已参保人数"), ("disabled_enrolled", "重度残疾人已参保人数"),
+                    ("veterans_enrolled", "优抚对象已参保人数"), ("spouses_enrolled", "离休干部配偶已参保人数"))
 #: (account, name, indicators, simulated size of its group, its task is that size: 应保尽保)
 DEPARTMENTS = (
-    ("nh_minzheng", "区民政局", ("hardship_should", "hardship_enrolled"), 4_860),
-    ("nh_canlian", "区残联", ("group_should", "group_enrolled"), 3_920),
-    ("nh_tuijunju", "区退役军人事务局", ("group_should", "group_enrolled"), 2_650),
-    ("nh_laoganbu", "区委老干部局", ("group_should", "group_enrolled"), 38),
-    ("nh_jiaoyu", "区教育局", ("students_enrolled", "college_enrolled"), 43_500),
+    ("nh_minzheng", "区民政局", ("relief_should", "relief_enrolled"), 4_860),
+    ("nh_canlian", "区残联", ("disabled_enrolled",), 3_920),
+    ("nh_tuijunju", "区退役军人事务局", ("veterans_enrolled",), 2_650),
+    ("nh_laoganbu", "区委老干部局", ("spouses_enrolled",), 38),
+    ("nh_jiaoyu", "区教育局", ("students_enrolled",), 43_500),
     ("nh_shuiwu", "区税务局", ("paid",), TASK),
 )
 #: the late department: it has filed nothing since the last period that is due
@@ -70,7 +77,7 @@ def load_ninghe(echo: Callable[[str], None] = print) -> str:
     campaign = db.session.scalar(select(Campaign).where(Campaign.name == name))
     if campaign is None:
         campaign, warning = create_campaign(name=name, root=county, start=start, end=end, rhythm="weekly",
-                                            first_due=first_due(start), report_level="township")
+                                            first_due=first_due(start), report_level="township", form=FORM)
         if warning:
             echo(warning)
         for key, label in EXTRA_INDICATORS:
@@ -83,7 +90,8 @@ def load_ninghe(echo: Callable[[str], None] = print) -> str:
         # last year's campaign, its towns a little behind this year's, so that 较上年同期 shows at once
         previous, _ = create_campaign(name=f"宁河区{annual - 1}年度城乡居民基本医疗保险参保缴费（模拟数据）", root=county,
                                       start=shift_years(start, -1), end=shift_years(end, -1), rhythm="weekly",
-                                      first_due=first_due(shift_years(start, -1)), report_level="township")
+                                      first_due=first_due(shift_years(start, -1)), report_level="township",
+                                      form=FORM)
         _simulate(previous, now, pace=LAST_YEAR_PACE)
         link_previous(campaign, previous)
     _accounts(campaign, county, echo)
@@ -134,7 +142,7 @@ def _supervision(campaign: Campaign, now: dt.datetime) -> None:
     admin = db.session.scalar(select(User).where(User.username == ADMIN[0]))
     supervision.create(admin, due[-1], kind="order", department=department,
                        matter=f"{due[-1].label}部门报表逾期未报送",
-                       requirement="即日补报离退休干部参保数据，说明逾期原因并报送整改报告",
+                       requirement="即日补报离休干部配偶参保数据，说明逾期原因并报送整改报告",
                        due=now.date() + dt.timedelta(days=3))
     db.session.flush()
 
@@ -150,8 +158,7 @@ def _simulate(campaign: Campaign, now: dt.datetime, pace: float = 1.0) -> None:
         profile[town.id] = dict(
             population=round(should / rng.uniform(0.66, 0.74)), should=should, base=rng.uniform(0.25, 0.4),
             final=rng.uniform(0.95, 1.0), shape=SLOW_TOWNS.get(town.code, 1.0) * rng.uniform(0.8, 1.2),
-            hardship=round(should * rng.uniform(0.014, 0.022)), students=rng.uniform(0.14, 0.18),
-            newborn=rng.uniform(0.006, 0.01), college=rng.randint(80, 400))
+            hardship=round(should * rng.uniform(0.014, 0.022)), students=rng.uniform(0.14, 0.18))
         targets.append({"campaign_id": campaign.id, "region_id": town.id, "task": task,
                         "population": profile[town.id]["population"], "should_enroll": should})
     db.session.execute(insert(Target), targets)
@@ -162,6 +169,7 @@ def _simulate(campaign: Campaign, now: dt.datetime, pace: float = 1.0) -> None:
     # the last period already due: the late department has filed nothing since
     overdue = [p for p in filed if p.is_overdue(now)]
     stop = overdue[-1].seq if overdue else this_round.seq + 1
+    slots = {i.key: f"v{i.slot}" for i in campaign.all_indicators}
     rows = []
     for period in filed:
         current = period is this_round and open_now
@@ -172,10 +180,11 @@ def _simulate(campaign: Campaign, now: dt.datetime, pace: float = 1.0) -> None:
             p = profile[town.id]
             share = p["base"] + (p["final"] - p["base"]) * t ** p["shape"]
             enrolled = round(p["should"] * share * pace)
-            values = {"v1": p["population"], "v2": p["should"], "v3": enrolled, "v4": p["hardship"],
-                      "v5": min(enrolled, round(p["hardship"] * min(1.0, 0.55 + t))),
-                      "v6": round(enrolled * p["students"]), "v7": round(enrolled * p["newborn"]),
-                      "v8": round(p["college"] * min(1.0, 0.3 + t))}
+            counts = {"population": p["population"], "should_enroll": p["should"], "enrolled": enrolled,
+                      "hardship_should": p["hardship"],
+                      "hardship_enrolled": min(enrolled, round(p["hardship"] * min(1.0, 0.55 + t))),
+                      "students_enrolled": round(enrolled * p["students"])}
+            values = {slots[key]: value for key, value in counts.items()}
             at = (now - dt.timedelta(hours=rng.randint(1, 30)) if current else
                   _submission_time(period, town.code, rng, now) if LATE_TOWNS.get(period.seq) != town.code else
                   dt.datetime.combine(period.due + dt.timedelta(days=1), dt.time(10, rng.randint(0, 59))))
@@ -188,11 +197,8 @@ def _simulate(campaign: Campaign, now: dt.datetime, pace: float = 1.0) -> None:
                 continue
             share = min(1.0, 0.35 + 0.65 * t ** rng.uniform(0.8, 1.1))
             size = department.task
-            counts = {"hardship_should": size, "hardship_enrolled": round(size * share),
-                      "group_should": size, "group_enrolled": round(size * share),
-                      "students_enrolled": round(size * share), "college_enrolled": round(3_600 * share),
-                      "paid": round(size * min(1.0, share * 0.97))}
-            slots = {i.key: f"v{i.slot}" for i in campaign.all_indicators}
+            counts = {"relief_should": size, "paid": round(size * min(1.0, share * 0.97)),
+                      **{key: round(size * share) for key in department.indicator_keys if key.endswith("_enrolled")}}
             values = {slots[key]: counts[key] for key in department.indicator_keys}
             at = (now - dt.timedelta(hours=rng.randint(1, 30)) if current else
                   _submission_time(period, department.name, rng, now))

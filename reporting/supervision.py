@@ -397,27 +397,38 @@ def countdown(item: SupervisionItem, today: dt.date) -> str:
     return "今天到期" if days == 0 else f"已逾期{-days}天"
 
 
-def circular_sentences(period: Period, region: Region, today: dt.date) -> list[str]:
-    """What the 通报 of `period` says of supervision under `region` (its 存在问题): the 整改报告
-    submitted since the period before, with the unit's figures then and now, and the items overdue."""
+@dataclass
+class CircularFact:
+    """One supervision item the 通报 of a period speaks of: answered since the period before (with
+    the unit's figures then and now), or overdue."""
+    item: SupervisionItem
+    #: answered or overdue
+    state: str
+    #: the unit's 完成率 when the item was made and at the circular's period (answered items)
+    then: Optional[float] = None
+    now: Optional[float] = None
+
+    @property
+    def word(self) -> str:
+        return supervision_word(self.item)
+
+
+def circular_facts(period: Period, region: Region, today: dt.date) -> list[CircularFact]:
+    """What the 通报 of `period` has to say of supervision under `region`: each 整改报告 submitted
+    since the period before, and each item overdue at `today`. The circular writes the words."""
     earlier = [p for p in period.campaign.periods if p.seq < period.seq]
     since = earlier[-1].as_of if earlier else None
-    lines = []
+    facts = []
     for item in sorted(items_about(region, today=today, campaign_id=period.campaign_id), key=lambda i: i.id):
         if item.period.seq > period.seq or item.region_id == region.id:
             continue  # a later item, or one about the issuer itself (the level above names it)
-        word = f"第{item.period.seq}期{supervision_word(item)}的{item.subject_name}"
         last = item.responses[-1] if item.responses else None
         if item.status != "open" and last is not None and (since is None or last.at.date() > since):
-            now = standing(period, item.region, item.department)
-            moved = ""
-            if item.then_completion is not None and now.completion is not None:
-                change = "提高" if now.completion >= item.then_completion else "下降"
-                moved = f"，完成率由{percent(item.then_completion)}{change}到{percent(now.completion)}"
-            lines.append(f"{word}已提交整改报告{moved}。")
+            facts.append(CircularFact(item, "answered", item.then_completion,
+                                      standing(period, item.region, item.department).completion))
         elif item.is_overdue(today):
-            lines.append(f"{word}（{item.number}）逾期未报送整改情况。")
-    return list(dict.fromkeys(lines))  # two items about one unit answered alike: said once
+            facts.append(CircularFact(item, "overdue"))
+    return facts
 
 
 def supervision_word(item: SupervisionItem) -> str:
@@ -464,6 +475,9 @@ def ledger_workbook(items: list[SupervisionItem], title: str, today: dt.date) ->
 # --- the unit's group robots ------------------------------------------------------------------
 #: the occasions a unit's robots hear of an item on: when it is made, and the day before its 整改时限
 OCCASIONS = ("created", "due_soon")
+#: the occasions and outcomes in words, as the item's page lists its notices
+OCCASION_WORDS = {"created": "建立督办事项时", "due_soon": "整改时限前一天"}
+OUTCOME_WORDS = {"sent": "已送达", "failed": "未送达"}
 
 
 def notice_text(item: SupervisionItem, occasion: str) -> str:
@@ -525,6 +539,9 @@ def notify_due(today: dt.date, timeout: float) -> list[SupervisionNotice]:
     return [notice for item in items for notice in notify(item, "due_soon", timeout)]
 
 
-def notices(item: SupervisionItem) -> list[SupervisionNotice]:
-    return list(db.session.scalars(select(SupervisionNotice).where(SupervisionNotice.item_id == item.id)
-                                   .order_by(SupervisionNotice.id)))
+def notices(item: SupervisionItem) -> list[tuple[SupervisionNotice, Optional[Webhook]]]:
+    """The item's robot notices, oldest first, each with its robot (None once the robot is removed)."""
+    return list(db.session.execute(
+        select(SupervisionNotice, Webhook).outerjoin(Webhook, Webhook.id == SupervisionNotice.webhook_id)
+        .options(joinedload(Webhook.user)).where(SupervisionNotice.item_id == item.id)
+        .order_by(SupervisionNotice.id)).all())

@@ -72,6 +72,9 @@ def test_more_than_five_units_are_counted_with_the_three_furthest_behind_named(j
     assert ("全市有6个县（市、区）参保率低于序时进度（36.07%），其中台山市、鹤山市、新会区差距最大，"
             "分别为11.11%、16.67%、22.22%，进度滞后。") in text
     assert "蓬江区、新会区" not in text  # the six are not listed one by one
+    # the 工作要求 counts them too, and names the three furthest behind
+    assert "（二）加快滞后进度。进度滞后的6个县（市、区）特别是台山市、鹤山市、新会区要认真分析原因" in text
+    assert "全市有6个县（市、区）要" not in text
 
 
 def test_interview_rule_below_time_progress(runner, town, frozen_now):  # noqa: F811
@@ -87,3 +90,51 @@ def test_interview_rule_below_time_progress(runner, town, frozen_now):  # noqa: 
     assert done.exit_code == 0 and "低于序时进度" in done.output
     result = progress(second, township, today=closed)
     assert not result.interviews and "约谈" not in draft_body(result)
+
+
+def test_an_indicators_label_gives_the_people_a_department_answers_for():
+    from reporting.circular_wording import department_figure, group_word
+    assert group_word("重度残疾人已参保人数") == "重度残疾人"
+    assert group_word("救助对象应参保人数") == "救助对象"
+    assert group_word("其中：困难群众已参保人数") == "困难群众"
+    assert group_word("大学生参保人数") == "大学生"
+    # counts of everybody, or of no group of people, name none
+    assert group_word("居民医保已参保人数") == "" and group_word("已缴费人数") == ""
+    assert department_figure("区残联", "重度残疾人已参保人数", 3292) == "区残联重度残疾人已参保3,292人"
+    assert department_figure("区税务局", "已缴费人数", 222500) == "区税务局已缴费人数222,500人"
+
+
+def test_the_requirements_follow_what_the_period_shows(town, frozen_now):  # noqa: F811
+    """报送纪律 only when someone was late, 应保尽保 only when 困难群众 are uncovered, and 应保尽保 said
+    once in its line."""
+    from reporting.extensions import db
+    from reporting.filing import import_reports
+    from .test_basis import values
+    campaign, township, (a, b, c, d, e) = town
+    first, second = campaign.periods[:2]
+    file(first, [(a, 300), (b, 300), (c, 300), (d, 300), (e, 300)], frozen_now, dt.datetime(2022, 10, 7, 9))
+    file(second, [(a, 500), (b, 500), (c, 500), (d, 500), (e, 500)], frozen_now, dt.datetime(2022, 10, 16, 9))
+    text = draft_body(progress(second, township, today=dt.date(2022, 10, 18)))
+    requirements = text.split("下一步工作要求")[1]
+    assert "严肃报送纪律" not in requirements and "确保应保尽保" not in requirements
+    assert "本期未发现突出问题。" in text and "（二）保持工作力度" in requirements
+
+    # in the third period e files late, and two of its 困难群众 are not enrolled
+    third = campaign.periods[2]
+    file(third, [(a, 600), (b, 600), (c, 600), (d, 600)], frozen_now, dt.datetime(2022, 10, 30, 9))
+    frozen_now(dt.datetime(2022, 11, 4, 9))
+    import_reports(third, [(0, e.code, {**values(600), "hardship_enrolled": 8}, {})], submit=True, reason="补报")
+    db.session.commit()
+    text = draft_body(progress(third, township, today=dt.date(2022, 11, 4)))
+    requirements = text.split("下一步工作要求")[1]
+    assert f"本期{e.name}迟报" in text
+    assert "严肃报送纪律。各地要严格按照时间节点报送参保进度表" in requirements
+    hardship = next(line for line in requirements.splitlines() if "确保应保尽保" in line)
+    assert hardship.count("应保尽保") == 1 and "困难群众逐一核实" in hardship
+    assert "本期未发现突出问题" not in text
+
+
+def test_a_supervision_items_number_is_never_split_across_lines():
+    from reporting.circular_document import keep_whole
+    text = str(keep_whole("鹤山市督办事项（督办〔2026〕2号）逾期未报送整改情况，请于12月15日前报送"))
+    assert '<span class="whole">督办〔2026〕2号</span>' in text and '<span class="whole">12月15日</span>' in text

@@ -143,7 +143,7 @@ def test_dashboard_status_board_and_circular_name_the_late_department(client, au
     assert "三、部门报送情况" in body and "四、存在问题" in body and "五、下一步工作要求" in body
     paragraph = body.split("三、部门报送情况\n")[1].split("\n")[0]
     assert "区税务局未按时报送参保缴费进度，予以通报批评" in paragraph
-    assert "区民政局困难群众已参保人数870人" in paragraph
+    assert "区民政局困难群众已参保870人" in paragraph  # its people named by its indicator
     doc = build_document(period, region_by_code(COUNTY), title="通报", body=body, issue_no=1, doc_prefix="新医保",
                          doc_year=2022, doc_seq=1, date=dt.date(2022, 10, 9))
     table = next(a.table for a in doc.attachments if "部门报送情况表" in a.title)

@@ -55,3 +55,26 @@ def test_the_real_county_its_departments_and_the_late_one(ninghe, runner):
     reports = db.session.scalar(select(func.count(Report.id)))
     assert runner.invoke(args=["demo", "--set", "ninghe"]).exit_code == 0
     assert db.session.scalar(select(func.count(Report.id))) == reports
+
+
+def test_each_department_has_its_own_people_and_the_circular_names_them(ninghe):
+    """Seed 004's 条线 each answer for a group of their own: no two departments share an indicator, and
+    the 通报 names each group by its indicator's words, never a generic 负责对象."""
+    from reporting.circulars import draft_body
+    county = region_by_code("120117")
+    departments = db.session.scalars(select(Department).order_by(Department.position)).all()
+    keys = [key for d in departments for key in d.indicator_keys]
+    assert len(keys) == len(set(keys))
+    now = clock.now()
+    last_due = ninghe.periods[current_period(ninghe, now.date()).seq - 2]
+    body = draft_body(progress(last_due, county))
+    section = body.split("三、部门报送情况\n")[1].split("\n")[0]
+    for department, people in (("区民政局", "救助对象已参保"), ("区残联", "重度残疾人已参保"),
+                               ("区退役军人事务局", "优抚对象已参保"), ("区委老干部局", "离休干部配偶已参保"),
+                               ("区教育局", "在校学生已参保"), ("区税务局", "已缴费人数")):
+        assert f"{department}{people}" in section
+    assert "负责对象" not in body
+    requirements = body.split("下一步工作要求")[1]
+    # 区委老干部局 is late: 报送纪律 for the towns and the departments; the departments' groups by name
+    assert "严肃报送纪律。各地、各部门要严格按照时间节点报送参保进度表" in requirements
+    assert "做好救助对象、重度残疾人、优抚对象、离休干部配偶、在校学生等重点人群参保工作" in requirements

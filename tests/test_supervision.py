@@ -318,6 +318,24 @@ def test_the_next_circular_names_the_report_and_the_overdue_order(loop, frozen_n
     problems = body.split("存在问题")[1].split("下一步工作要求")[0]
     assert "第2期约谈的固城村委会已提交整改报告，完成率由5.98%提高到49.97%。" in problems
     assert "第2期督办的星光村委会（督办〔2022〕2号）逾期未报送整改情况。" in problems
+    # 工作要求 name it too, with the day to answer by: the next report round's due date
+    due = min(p.due for p in loop.campaign.periods if p.due > dt.date(2022, 9, 21))
+    requirements = body.split("下一步工作要求")[1]
+    assert (f"抓好督办整改。星光村委会督办事项（督办〔2022〕2号）逾期未报送整改情况，"
+            f"请于{due.month}月{due.day}日前报送整改报告") in requirements
+    assert "固城村委会" not in requirements  # answered: nothing required of it
+
+
+def test_an_answer_with_no_change_in_figures_is_said_without_empty_arithmetic(loop, frozen_now):
+    from reporting.circulars import draft_body
+    from reporting.ranking import progress
+    township = loop.villages["固城"].parent
+    interview = loop.create().get_json()
+    frozen_now(dt.datetime(2022, 9, 21, 10))
+    loop.call("POST", f"/supervision/{interview['id']}/response", "zhuji", {"text": "已入户动员"})
+    loop.call("POST", f"/supervision/{interview['id']}/close", "lingbi")
+    body = draft_body(progress(loop.week[2], township))  # week 3 not filed: 固城 carries week 2's figures
+    assert "第2期约谈的固城村委会已提交整改报告，完成率仍为5.98%。" in body and "提高到5.98%" not in body
 
 
 # --- the demos ---------------------------------------------------------------------------------
@@ -434,6 +452,38 @@ def test_the_units_robot_hears_of_the_item_once_and_a_day_before_its_time_limit(
     assert len(reminders) == 1 and reminders[0].startswith("【督办提醒】") and "整改时限为9月23日（明天）" in reminders[0]
     notices = db.session.scalars(select(SupervisionNotice).order_by(SupervisionNotice.id)).all()
     assert [(n.occasion, n.outcome) for n in notices] == [("created", "sent"), ("due_soon", "sent")]
+
+
+def test_the_items_page_lists_its_robot_notices_to_its_readers(loop, runner, robot, frozen_now, client, auth):
+    """Each notice with its occasion, robot, outcome (a failure by its category) and time, on the item's
+    page for those who read it; the robot's address is never shown."""
+    hook = f"{robot.url}/send?key=zhuji-secret"
+    runner.invoke(args=["users", "webhook", "zhuji", "--kind", "wecom", "--url", hook])
+    item = loop.create(kind="order", due="2022-09-23").get_json()
+    robot.script = [("errcode", 93000)]
+    frozen_now(dt.datetime(2022, 9, 22, 9, 0))
+    runner.invoke(args=["reminders", "auto"])
+    for reader in ("suzhou", "zhuji", "leader"):
+        auth.login(reader)
+        page = client.get(f"/supervision/items/{item['id']}").get_data(as_text=True)
+        notices = page[page.index('id="notices"'):]
+        rows = notices.split("<tr>")[2:]
+        assert len(rows) == 2
+        assert "建立督办事项时" in rows[0] and "企业微信群机器人" in rows[0] and "已送达" in rows[0]
+        assert "2022年9月16日" in rows[0]
+        assert "整改时限前一天" in rows[1] and "未送达" in rows[1] and "对方拒绝（errcode 93000）" in rows[1]
+        assert "2022年9月22日 09:00" in rows[1]
+        assert "zhuji-secret" not in page and robot.url not in page
+        auth.logout()
+    auth.login("yongqiao")
+    assert client.get(f"/supervision/items/{item['id']}").status_code == 403
+
+
+def test_an_item_without_robots_says_so_on_its_page(loop, client, auth):
+    item = loop.create().get_json()
+    auth.login("suzhou")
+    page = client.get(f"/supervision/items/{item['id']}").get_data(as_text=True)
+    assert "尚未向固城村委会的群机器人发送通知" in page
 
 
 def test_an_answered_item_is_not_chased_and_a_refused_robot_is_kept_as_its_category(loop, runner, robot, frozen_now):

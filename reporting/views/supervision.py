@@ -11,7 +11,7 @@ from werkzeug.exceptions import Forbidden
 from forms.supervision import CloseForm, ReopenForm, ResponseForm, SupervisionForm
 
 from .. import access, clock, supervision
-from ..reminders import robot_timeout
+from ..reminders import KINDS as ROBOT_KINDS, robot_timeout
 from ..extensions import db
 from ..hierarchy import region_by_code
 from ..models import Department, Region, SupervisionAttachment, SupervisionItem
@@ -129,7 +129,9 @@ def show_context(item: SupervisionItem, **extra) -> dict:
                 may_issue=access.can_supervise(current_user, item.region, item.department),
                 response_form=extra.pop("response_form", None) or ResponseForm(),
                 reopen_form=extra.pop("reopen_form", None) or ReopenForm(formdata=None),
-                close_form=CloseForm(), **{"problem": None, **extra})
+                close_form=CloseForm(), notices=supervision.notices(item), robot_kinds=ROBOT_KINDS,
+                occasions=supervision.OCCASION_WORDS, outcomes=supervision.OUTCOME_WORDS,
+                **{"problem": None, **extra})
 
 
 @bp.get("/items/<int:item_id>")
