@@ -5,7 +5,7 @@ from typing import Optional
 
 from werkzeug.exceptions import Forbidden
 
-from .models import DUTY_ROLES, WRITER_ROLES, Department, Region, User
+from reporting.models import DUTY_ROLES, WRITER_ROLES, Department, Region, User
 
 # --- 三员分立: who administers what (等保2.0 三级) ------------------------------------------------
 #: regions, campaigns' settings, holidays and the 催报 robots
@@ -50,7 +50,7 @@ REFUSALS = {SETTINGS: "修改系统设置", ACCOUNTS: "管理用户", AUDIT: "�
 def require_capability(user: Optional[User], capability: str) -> None:
     """Raise 403 unless the user administers `capability`; the message names who may."""
     if not can(user, capability):
-        from .models import ROLES
+        from reporting.models import ROLES
         holders = [ROLES[role] for role, held in CAPABILITIES[separation_of_duties()].items() if capability in held]
         raise Forbidden(f"只有{'或'.join(holders)}可以{REFUSALS[capability]}")
 
@@ -132,7 +132,7 @@ def _delegated(user: User, region: Region) -> bool:
     """Whether a township filer under the county user's region files `region` (the county then reviews)."""
     from sqlalchemy import select
 
-    from .extensions import db
+    from reporting.extensions import db
     township_id = region.id if region.level == "township" else region.township_id
     if township_id is None or township_id == user.region_id:
         return False
@@ -176,7 +176,7 @@ def _delegates_under(user: User, region: Region) -> bool:
     then reviews them): a township of `region`, `region` itself, or the township holding it."""
     from sqlalchemy import select
 
-    from .extensions import db
+    from reporting.extensions import db
     if region.level in ("township", "village"):
         return _delegated(user, region)
     return db.session.scalar(

@@ -9,9 +9,9 @@ from typing import Optional
 
 from sqlalchemy import select, update
 
-from . import access, audit, clock
-from .extensions import db
-from .models import ROLES, ApiToken, Region, User
+from reporting import access, audit, clock
+from reporting.extensions import db
+from reporting.models import ROLES, ApiToken, Region, User
 
 #: 等保2.0 三级 (GB/T 22239-2019 8.1.4.1): at least 8 characters of at least 3 of the 4 classes
 MIN_PASSWORD_LENGTH = 8

@@ -14,9 +14,9 @@ from typing import Any, Iterator, Optional
 from sqlalchemy import event, or_, select, text
 from sqlalchemy.orm import Session
 
-from . import clock
-from .extensions import db
-from .models import AuditEntry, Region, User
+from reporting import clock
+from reporting.extensions import db
+from reporting.models import AuditEntry, Region, User
 
 KINDS = {
     "report.save": "保存报表", "report.submit": "提交报表", "report.correct": "修改已提交报表",
@@ -186,8 +186,8 @@ WORDS = {
 
 def describe(value: Any) -> str:
     """An entry's before or after in Chinese words: 键：值；… (an indicator by its name)."""
-    from .indicators import DEFAULT_FORM
-    from .models import LEVEL_NAMES, ROLES
+    from reporting.indicators import DEFAULT_FORM
+    from reporting.models import LEVEL_NAMES, ROLES
     words = {**WORDS, **LEVEL_NAMES, **ROLES, **{key: label for key, label, _ in DEFAULT_FORM}}
 
     def say(item: Any) -> str:

@@ -12,7 +12,7 @@ from typing import Callable, Iterable, Optional, Sequence
 from sqlalchemy import JSON, Date, DateTime, Table
 from sqlalchemy.exc import IntegrityError
 
-from .extensions import db
+from reporting.extensions import db
 
 BATCH = 5000
 

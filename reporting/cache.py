@@ -24,11 +24,11 @@ from typing import Callable, Optional
 
 from flask import current_app
 
-from . import charts as drawing
-from . import clock, outages, ranking, rollup, system_figures
-from .extensions import db
-from .models import Period, Region
-from .versions import version
+from reporting import charts as drawing
+from reporting import clock, outages, ranking, rollup, system_figures
+from reporting.extensions import db
+from reporting.models import Period, Region
+from reporting.versions import version
 
 #: part of every key: raise it when what is stored changes shape, so that no older entry is read
 FORMAT = 1

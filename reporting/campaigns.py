@@ -7,11 +7,11 @@ from typing import Optional
 
 from sqlalchemy.orm import contains_eager
 
-from . import audit, versions
-from .extensions import db
-from .indicators import DEFAULT_FORM, build_indicators
-from .models import LEVELS, Campaign, Department, Indicator, Region, Target, User
-from .schedule import build_periods, shift_years
+from reporting import audit, versions
+from reporting.extensions import db
+from reporting.indicators import DEFAULT_FORM, build_indicators
+from reporting.models import LEVELS, Campaign, Department, Indicator, Region, Target, User
+from reporting.schedule import build_periods, shift_years
 
 RHYTHMS = {"semimonthly": "半月报", "weekly": "周报"}
 REPORT_LEVELS = ("village", "township", "county")

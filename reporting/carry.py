@@ -10,11 +10,11 @@ from typing import Iterable, Optional
 
 from sqlalchemy import and_, func, select
 
-from .extensions import db
-from .models import Indicator, Period, Region, Report
-from .rollup import SUBMITTED
-from .sql import among
-from .tally import FEW_UNITS
+from reporting.extensions import db
+from reporting.models import Indicator, Period, Region, Report
+from reporting.rollup import SUBMITTED
+from reporting.sql import among
+from reporting.tally import FEW_UNITS
 
 #: the indicator keys a new period takes over from the unit's last submitted report
 CARRIED_KEYS = ("population", "should_enroll", "hardship_should")

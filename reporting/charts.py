@@ -7,8 +7,8 @@ from typing import Iterable, Optional, Sequence
 
 from markupsafe import Markup, escape
 
-from .filters import count, percent
-from .rollup import MEASURE_WORDS, main_measure_name
+from reporting.filters import count, percent
+from reporting.rollup import MEASURE_WORDS, main_measure_name
 
 FONT_FAMILY = "Noto Sans CJK SC, Source Han Sans SC, Microsoft YaHei, sans-serif"
 RED = "#d2232a"
@@ -340,7 +340,7 @@ def _reference_line(x: float, top: float, bottom: float, label_y: float, label: 
 def progress_points(result) -> list[ProgressPoint]:
     """The region's periods on the one basis (ranking.Progress): a cumulative series that never
     dips because a unit has not filed, with the measure its light judges (完成率 with tasks)."""
-    from .schedule import time_progress
+    from reporting.schedule import time_progress
     head = result.region
     return [ProgressPoint(label=f"{p.as_of.month}月{p.as_of.day}日",
                           enrolled=totals.get("enrolled") if totals.filed else None,

@@ -6,9 +6,9 @@ from typing import Optional
 from sqlalchemy import or_, select
 from sqlalchemy.orm import defer
 
-from . import access, clock
-from .extensions import db
-from .models import Circular, CircularRead, Region, User
+from reporting import access, clock
+from reporting.extensions import db
+from reporting.models import Circular, CircularRead, Region, User
 
 
 #: what a list of 通报 shows of each: not its body nor its frozen numbers (a province's: 15 KB of JSON)

@@ -12,18 +12,18 @@ from flask import current_app
 from markupsafe import Markup
 from sqlalchemy import func, select
 
-from . import audit, charts, clock, jobs, outages, supervision
-from . import circular_document as document
-from . import circular_wording as wording
-from .extensions import db
-from .departments import DepartmentProgress, department_progress
-from .filters import LATE_NAMES, month_day, percent, points
-from .issuers import issuing_body, scope_word
-from .models import LEVELS, Campaign, Circular, Period, Region, User, child_level
-from .ranking import LIGHTS, Progress, UnitProgress, figures_basis, light, progress, progress_json
-from .review import publication_lines, publish
-from .rollup import MEASURE_WORDS, FilingCounts, Totals, main_measure, main_measure_name, ratio, task_totals
-from .schedule import time_progress
+from reporting import audit, charts, clock, jobs, outages, supervision
+from reporting import circular_document as document
+from reporting import circular_wording as wording
+from reporting.extensions import db
+from reporting.departments import DepartmentProgress, department_progress
+from reporting.filters import LATE_NAMES, month_day, percent, points
+from reporting.issuers import issuing_body, scope_word
+from reporting.models import LEVELS, Campaign, Circular, Period, Region, User, child_level
+from reporting.ranking import LIGHTS, Progress, UnitProgress, figures_basis, light, progress, progress_json
+from reporting.review import publication_lines, publish
+from reporting.rollup import MEASURE_WORDS, FilingCounts, Totals, main_measure, main_measure_name, ratio, task_totals
+from reporting.schedule import time_progress
 
 UNIT_WORDS = {"city": "各市", "county": "各县（市、区）", "township": "各镇（街）", "village": "各村（社区）"}
 HEADING_1 = re.compile(r"^[一二三四五六七八九十]+、")
@@ -759,7 +759,7 @@ def render_pdf(doc: document.Circular) -> bytes:
 
 
 def render_pdf_html(html: str) -> bytes:
-    from .pdf import create_pdf
+    from reporting.pdf import create_pdf
     return create_pdf(html, closing=document.closing_html(html))
 
 

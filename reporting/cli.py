@@ -12,11 +12,11 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from . import audit, clock, versions
-from .extensions import db
-from .hierarchy import DivisionFileError, import_divisions, region_by_code
-from .models import ROLES, ApiToken, Campaign, User
-from .validation import FILER_LIMITS, too_long
+from reporting import audit, clock, versions
+from reporting.extensions import db
+from reporting.hierarchy import DivisionFileError, import_divisions, region_by_code
+from reporting.models import ROLES, ApiToken, Campaign, User
+from reporting.validation import FILER_LIMITS, too_long
 
 regions_cli = AppGroup("regions", help="行政区划")
 campaign_cli = AppGroup("campaign", help="征缴期与报送期次")
@@ -128,7 +128,7 @@ def campaign_create(name, root_code, start, end, extend_to, rhythm, first_due, r
                     previous_id):
     """建立征缴期及其全部报送期次；最后一行输出新征缴期的编号。"""
     _check_lengths(("征缴期名称", name, 200))
-    from .campaigns import create_campaign, link_previous
+    from reporting.campaigns import create_campaign, link_previous
     previous = _campaign(previous_id) if previous_id is not None else None
     with one_transaction():
         campaign, warning = create_campaign(
@@ -161,7 +161,7 @@ def campaign_next(campaign_id: int, name: str | None, copy_targets: bool):
     """由本征缴期建立下一年度征缴期（日期顺延一年，截止日期按该年日历节假日顺延）；最后一行输出新编号。"""
     if name is not None:
         _check_lengths(("征缴期名称", name, 200))
-    from .campaigns import next_campaign
+    from reporting.campaigns import next_campaign
     previous = _campaign(campaign_id)
     with one_transaction():
         campaign, warning = next_campaign(previous, name, copy_targets=copy_targets)
@@ -176,8 +176,8 @@ def campaign_next(campaign_id: int, name: str | None, copy_targets: bool):
 @click.argument("file", type=click.Path(dir_okay=False))
 def targets_import(campaign_id: int, file: str):
     """导入任务分解表（.xlsx 或 .csv），全部成功或全部不导入。"""
-    from .spreadsheets import TableError
-    from .targets import TargetImportError, import_targets
+    from reporting.spreadsheets import TableError
+    from reporting.targets import TargetImportError, import_targets
     campaign = db.session.get(Campaign, campaign_id)
     if campaign is None:
         raise click.ClickException(f"征缴期 {campaign_id} 不存在")
@@ -202,11 +202,11 @@ def reports_import(period_id: int, file: str, submit: bool, reason: str | None):
     """从信息系统导出的 .csv 或 .xlsx 批量导入一期报表（单位代码 + 各指标列），全部成功或全部不导入。"""
     import time
 
-    from .bulk import collector_paused
-    from .filing import import_reports
-    from .tables import ImportRejected, file_digest, rows_from_table
-    from .models import Period
-    from .spreadsheets import TableError, read_table
+    from reporting.bulk import collector_paused
+    from reporting.filing import import_reports
+    from reporting.tables import ImportRejected, file_digest, rows_from_table
+    from reporting.models import Period
+    from reporting.spreadsheets import TableError, read_table
     period = db.session.get(Period, period_id)
     if period is None:
         raise click.ClickException(f"报送期次 {period_id} 不存在")
@@ -244,8 +244,8 @@ def reports_import(period_id: int, file: str, submit: bool, reason: str | None):
 @click.option("--phone", default="", help="联系电话")
 def users_create(username, role, region_code, department_id, password, must_change, full_name, phone):
     """建立绑定到一个区划（或一个部门）的用户；不给密码时生成一个初始密码并打印。"""
-    from .accounts import generated_password, password_problem
-    from .models import Department
+    from reporting.accounts import generated_password, password_problem
+    from reporting.models import Department
     _check_lengths(("用户名", username, 50), ("姓名", full_name, FILER_LIMITS["name"]),
                    ("联系电话", phone, FILER_LIMITS["phone"]))
     if db.session.scalar(db.select(User).where(User.username == username)):
@@ -290,7 +290,7 @@ def users_unlock(username: str):
     user = db.session.scalar(db.select(User).where(User.username == username))
     if user is None:
         raise click.ClickException(f"用户 {username} 不存在")
-    from .accounts import unlock
+    from reporting.accounts import unlock
     with one_transaction():
         unlock(None, user)
     click.echo(f"已解锁用户 {username}")
@@ -344,10 +344,10 @@ def campaign_issue_line(campaign_id: int, choice: str):
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, writable=True))
 def circulars_render(region_code: str, period_id: int, out: str):
     """按当前数据生成该区划该期次的通报草稿 PDF（与网站印发的文件相同）。"""
-    from .circulars import build_document, default_title, draft_body, next_numbers, render_pdf
-    from .issuers import issuing_body
-    from .models import Period
-    from .ranking import progress
+    from reporting.circulars import build_document, default_title, draft_body, next_numbers, render_pdf
+    from reporting.issuers import issuing_body
+    from reporting.models import Period
+    from reporting.ranking import progress
     period = db.session.get(Period, period_id)
     if period is None:
         raise click.ClickException(f"报送期次 {period_id} 不存在")
@@ -370,7 +370,7 @@ def circulars_render(region_code: str, period_id: int, out: str):
 
 
 def _circular_scope(region_code: str, period_id: int):
-    from .models import Period
+    from reporting.models import Period
     period = db.session.get(Period, period_id)
     if period is None:
         raise click.ClickException(f"报送期次 {period_id} 不存在")
@@ -402,7 +402,7 @@ def _signer(username: str | None, region):
 def circulars_issuer(region_code: str, prefix: str | None, name: str | None, addressee: str | None,
                      copy_to: str | None, printed_by: str | None):
     """查看或设置一个区划的发文机关：机关代字、名称、主送、抄送、印发机关。"""
-    from .issuers import check_prefix, issuing_body
+    from reporting.issuers import check_prefix, issuing_body
     region = _region(region_code)
     with one_transaction():
         body = issuing_body(region)
@@ -433,7 +433,7 @@ def circulars_issuer(region_code: str, prefix: str | None, name: str | None, add
 @click.option("--by", "username", help="起草人的用户名（默认：无，记为命令行）")
 def circulars_draft(region_code: str, period_id: int, username: str | None):
     """按当前数据起草通报，并记下起草时的数据版本；最后一行是草稿编号。"""
-    from .circulars import new_draft
+    from reporting.circulars import new_draft
     period, region = _circular_scope(region_code, period_id)
     user = _signer(username, region)
     with one_transaction():
@@ -453,8 +453,8 @@ def circulars_issue(draft_id: int | None, region_code: str | None, period_id: in
                     as_drafted: bool, username: str | None):
     """印发通报（编号、冻结数据、PDF、锁定已报数据），与网站“签发”相同：--draft 印发一份草稿；
     --region 与 --period 起草并立即印发。"""
-    from .circulars import issue, new_draft
-    from .models import Circular
+    from reporting.circulars import issue, new_draft
+    from reporting.models import Circular
     if regenerate and as_drafted:
         raise click.UsageError("--regenerate 与 --as-drafted 只能选一个")
     if draft_id is not None:
@@ -497,7 +497,7 @@ def _campaign(campaign_id: int) -> Campaign:
 @click.option("--measure", help="对照任务数考核的指标（默认为其已参保类指标）")
 def departments_add(campaign_id: int, name: str, keys: str, region_code: str | None, measure: str | None):
     """建立征缴期的一个部门（条线），每期填报所列指标；最后一行输出部门编号。"""
-    from .departments import add_department
+    from reporting.departments import add_department
     campaign = _campaign(campaign_id)
     with one_transaction():
         department = add_department(campaign, name, keys.replace("，", ",").split(","),
@@ -512,7 +512,7 @@ def departments_add(campaign_id: int, name: str, keys: str, region_code: str | N
 @click.argument("campaign_id", type=int)
 def departments_list(campaign_id: int):
     """列出征缴期的部门：编号、名称、所在区划、指标。"""
-    from .models import Department
+    from reporting.models import Department
     campaign = _campaign(campaign_id)
     for department in db.session.scalars(db.select(Department).where(Department.campaign_id == campaign.id)
                                          .order_by(Department.position, Department.id)):
@@ -527,7 +527,7 @@ def departments_list(campaign_id: int):
 @click.option("--part-of", help="所属总数的指标代码（“其中”项）")
 def indicators_add(campaign_id: int, key: str, label: str, part_of: str | None):
     """为征缴期增加一个只由部门填报的指标（不进入各地进度表和汇总）。"""
-    from .departments import add_indicator
+    from reporting.departments import add_indicator
     campaign = _campaign(campaign_id)
     with one_transaction():
         indicator = add_indicator(campaign, key, label, part_of)
@@ -545,8 +545,8 @@ def jobs_worker(burst: bool):
 
     # WeasyPrint takes most of a second to load: load it once here, and every job's forked
     # work horse starts with it.
-    from . import pdf  # noqa: F401
-    from .jobs import REMINDER_QUEUE, queue
+    from reporting import pdf  # noqa: F401
+    from reporting.jobs import REMINDER_QUEUE, queue
     jobs = queue()
     if jobs is None:
         raise click.ClickException("未设置 REDIS_URL：没有任务队列，任务在请求中直接执行")
@@ -560,9 +560,9 @@ def jobs_worker(burst: bool):
 def demo_command(which: str):
     """载入演示数据（可重复执行）：默认江门市，--set ninghe 为宁河区。"""
     if which == "ninghe":
-        from .ninghe_demo import load_ninghe as load
+        from reporting.ninghe_demo import load_ninghe as load
     else:
-        from .demo import load_demo as load
+        from reporting.demo import load_demo as load
     with one_transaction():
         summary = load(echo=lambda line: click.echo(line))
     click.echo(summary)
@@ -582,7 +582,7 @@ def _echo_plan(plan) -> None:
 
 
 def _official_note(years) -> None:
-    from .holidays import differences, official_knows, overrides_of
+    from reporting.holidays import differences, official_knows, overrides_of
     for year in sorted(years):
         if official_knows(year):
             clash = differences(overrides_of(year))
@@ -598,7 +598,7 @@ def _official_note(years) -> None:
 @click.option("--note", default="", help="说明，例如 春节")
 def holidays_add(runs, off: bool, workday: bool, note: str):
     """录入国务院公布的放假（--off）或调休上班（--workday）日期，并重新计算未过期次的报送截止日期。"""
-    from .holidays import enter_days, parse_run
+    from reporting.holidays import enter_days, parse_run
     if off == workday:
         raise click.ClickException("请指定 --off（放假）或 --workday（调休上班）之一")
     try:
@@ -618,7 +618,7 @@ def holidays_add(runs, off: bool, workday: bool, note: str):
 @click.argument("runs", nargs=-1, required=True, metavar="DATE[..DATE]...")
 def holidays_remove(runs):
     """删除录入的调整（恢复官方日历或周末），并重新计算未过期次的报送截止日期。"""
-    from .holidays import parse_run, remove_days
+    from reporting.holidays import parse_run, remove_days
     try:
         days = sorted({day for run in runs for day in parse_run(run)})
     except ValueError as error:
@@ -634,7 +634,7 @@ def holidays_remove(runs):
 @click.argument("file", type=click.File("r", encoding="utf-8"))
 def holidays_notice(year: int, file):
     """读取通知原文（每个节日一行，FILE 为 - 时读标准输入），全部读懂才录入。"""
-    from .holidays import enter_days, parse_notice
+    from reporting.holidays import enter_days, parse_notice
     notice = parse_notice(file.read(), year)
     for line in notice.lines:
         click.echo(f"{line.name}：放假 {', '.join(map(str, line.off)) or '无'}；"
@@ -660,8 +660,8 @@ def holidays_list(year: int):
     """列出某年录入的放假和调休日期，并与官方日历（若已收录该年）对照。"""
     from importlib.metadata import version
 
-    from .filters import weekday
-    from .holidays import official_knows, official_workday, overrides_of, uncovered_periods
+    from reporting.filters import weekday
+    from reporting.holidays import official_knows, official_workday, overrides_of, uncovered_periods
     rows = overrides_of(year)
     known = official_knows(year)
     official = f"chinesecalendar {version('chinesecalendar')}"
@@ -694,8 +694,8 @@ reminders_cli = AppGroup("reminders", help="催报")
 @click.option("--every", type=int, default=0, help="每隔这么多秒再运行一次（默认只运行一次）")
 def reminders_auto(every: int):
     """发送到期的自动催报（截止前N小时，N由征缴期设置）；可在多台实例上同时运行，不会重复发送。"""
-    from .reminders import deliver, robot_timeout, send_due
-    from .supervision import notify_due
+    from reporting.reminders import deliver, robot_timeout, send_due
+    from reporting.supervision import notify_due
     while True:
         with one_transaction():
             sent = send_due()
@@ -742,7 +742,7 @@ def _progress_bar(label: str, length: int):
 
 
 def _import_system(period, header, body, source: dict):
-    from .system_figures import import_figures
+    from reporting.system_figures import import_figures
     with _progress_bar("导入信息系统数据", len(body)) as update:
         return import_figures(period, header, body, progress=update, source=source)
 
@@ -760,9 +760,9 @@ def _system_summary(result) -> str:
 def system_figures_import(period_id: int, file: str):
     """导入一期信息系统数据（.csv 或 .xlsx：单位代码 + 各指标列，可有数据日期），与报表分开保存；
     再次导入同一期次则替换；全部成功或全部不导入。"""
-    from .tables import ImportRejected, file_digest
-    from .models import Period
-    from .spreadsheets import TableError, read_table
+    from reporting.tables import ImportRejected, file_digest
+    from reporting.models import Period
+    from reporting.spreadsheets import TableError, read_table
     period = db.session.get(Period, period_id)
     if period is None:
         raise click.ClickException(f"报送期次 {period_id} 不存在")
@@ -786,9 +786,9 @@ def system_figures_import(period_id: int, file: str):
 def system_figures_watch(directory: str, every: int):
     """导入目录中新放入的信息系统数据文件（期次取自“期次”列或文件名“期次编号_*.csv”）：
     成功的移到 done/，失败的移到 failed/ 并附 .log 说明原因；可在多台实例上同时运行。"""
-    from .tables import ImportRejected, file_digest
-    from .spreadsheets import TableError, read_table
-    from .system_figures import claim_files, file_away, watched_period
+    from reporting.tables import ImportRejected, file_digest
+    from reporting.spreadsheets import TableError, read_table
+    from reporting.system_figures import claim_files, file_away, watched_period
     if every < 0:
         raise click.ClickException("--every 不能为负数")
     while True:
@@ -822,7 +822,7 @@ def system_figures_watch(directory: str, every: int):
 def campaign_basis(campaign_id: int, choice: str):
     """排名、完成率、约谈和通报所用的口径：reported 以填报数据为准，system 以信息系统数据为准
     （单位有信息系统数据的取信息系统数据，没有的取填报数）。"""
-    from .system_figures import BASES, set_basis
+    from reporting.system_figures import BASES, set_basis
     campaign = _campaign(campaign_id)
     with one_transaction():
         set_basis(campaign, choice)
@@ -835,7 +835,7 @@ def campaign_basis(campaign_id: int, choice: str):
 @click.option("--people", type=int, default=50, show_default=True, help="且相差超过这么多人")
 def campaign_system_threshold(campaign_id: int, share: float, people: int):
     """与信息系统相差多少提示核实：填报与信息系统的已参保人数相差既超过比例又超过人数的，予以标记。"""
-    from .system_figures import set_threshold
+    from reporting.system_figures import set_threshold
     campaign = _campaign(campaign_id)
     with one_transaction():
         set_threshold(campaign, share, people)
@@ -850,7 +850,7 @@ def campaign_system_threshold(campaign_id: int, share: float, people: int):
 @click.option("--mobiles", default="", help="要@的手机号，逗号分隔（默认：用户的联系电话）")
 def users_webhook(username: str, kind: str, url: str | None, secret: str, mobiles: str):
     """设置用户所在单位接收催报的群机器人。"""
-    from .reminders import set_webhook
+    from reporting.reminders import set_webhook
     user = db.session.scalar(db.select(User).where(User.username == username))
     if user is None:
         raise click.ClickException(f"用户 {username} 不存在")

@@ -11,14 +11,14 @@ from typing import Callable
 
 from sqlalchemy import insert, select
 
-from . import cache, clock, supervision
-from .campaigns import create_campaign, link_previous
-from .extensions import db
-from .hierarchy import descendants_at, import_divisions, region_by_code
-from .models import Campaign, Period, Region, Report, Revision, SupervisionItem, Target, User
-from .tally import rebuild as rebuild_tallies
-from .schedule import current_period, shift_years, time_progress
-from .system_figures import import_figures
+from reporting import cache, clock, supervision
+from reporting.campaigns import create_campaign, link_previous
+from reporting.extensions import db
+from reporting.hierarchy import descendants_at, import_divisions, region_by_code
+from reporting.models import Campaign, Period, Region, Report, Revision, SupervisionItem, Target, User
+from reporting.tally import rebuild as rebuild_tallies
+from reporting.schedule import current_period, shift_years, time_progress
+from reporting.system_figures import import_figures
 
 DATA_DIR = os.path.join(os.path.dirname(__file__), "data", "jiangmen")
 CITY_CODE = "4407"

@@ -13,15 +13,15 @@ from typing import Optional
 
 from sqlalchemy import func, select
 
-from . import audit, versions
-from .extensions import db
-from .filing import late_status, report_json
-from .indicators import HARDSHIP_ENROLLED, HARDSHIP_SHOULD, RATE_DENOMINATOR, RATE_NUMERATOR
-from .validation import ENROLLED_SUFFIX, SHOULD_SUFFIX
-from .models import VALUE_SLOTS, Campaign, Department, Indicator, Period, Region, Report
-from .ranking import light
-from .rollup import main_measure, ratio
-from .schedule import time_progress
+from reporting import audit, versions
+from reporting.extensions import db
+from reporting.filing import late_status, report_json
+from reporting.indicators import HARDSHIP_ENROLLED, HARDSHIP_SHOULD, RATE_DENOMINATOR, RATE_NUMERATOR
+from reporting.validation import ENROLLED_SUFFIX, SHOULD_SUFFIX
+from reporting.models import VALUE_SLOTS, Campaign, Department, Indicator, Period, Region, Report
+from reporting.ranking import light
+from reporting.rollup import main_measure, ratio
+from reporting.schedule import time_progress
 
 #: a report that counts in totals (a later review may approve it; it still counts)
 COUNTED = ("submitted", "approved")

@@ -15,16 +15,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import audit, clock, reviewed, versions
-from .bulk import checks_beside, collector_paused, insert_values, update_values
-from .extensions import db
-from .hierarchy import descendants_at
-from .indicators import RATE_NUMERATOR, fields
-from .models import Campaign, Department, Period, Region, Report, Revision, User
-from .rollup import FILED, Totals
-from .tables import ImportRejected, RowIssue, picker
-from .tally import Changes, neighbours, priors
-from .validation import FILER_FIELDS, Issue, check, jump_message, parse_values, reason_errors, sibling_outlier
+from reporting import audit, clock, reviewed, versions
+from reporting.bulk import checks_beside, collector_paused, insert_values, update_values
+from reporting.extensions import db
+from reporting.hierarchy import descendants_at
+from reporting.indicators import RATE_NUMERATOR, fields
+from reporting.models import Campaign, Department, Period, Region, Report, Revision, User
+from reporting.rollup import FILED, Totals
+from reporting.tables import ImportRejected, RowIssue, picker
+from reporting.tally import Changes, neighbours, priors
+from reporting.validation import FILER_FIELDS, Issue, check, jump_message, parse_values, reason_errors, sibling_outlier
 
 
 class ReportRejected(ValueError):

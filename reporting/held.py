@@ -5,10 +5,10 @@ from typing import Iterable, Optional
 
 from sqlalchemy import delete, select
 
-from . import clock
-from .extensions import db
-from .hierarchy import descendants_at
-from .models import HeldEdit, Period, Region, User
+from reporting import clock
+from reporting.extensions import db
+from reporting.hierarchy import descendants_at
+from reporting.models import HeldEdit, Period, Region, User
 
 #: the error that makes a correction wait for its 修改原因 (filing.save_report says it)
 REASON_FIELD = "reason"

@@ -11,9 +11,9 @@ from typing import Callable, Iterable, Optional
 from sqlalchemy import bindparam, func, select, union_all, update
 from sqlalchemy.orm import aliased
 
-from .bulk import insert_rows
-from .extensions import db
-from .models import CODE_LENGTHS, LEVELS, Region
+from reporting.bulk import insert_rows
+from reporting.extensions import db
+from reporting.models import CODE_LENGTHS, LEVELS, Region
 
 #: file name, level, and the column naming the parent's code
 DIVISION_FILES = (

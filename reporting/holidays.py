@@ -9,10 +9,10 @@ from typing import Optional
 import chinese_calendar
 from sqlalchemy import select
 
-from . import audit, clock, versions
-from .extensions import db
-from .models import Campaign, DueChange, HolidayOverride, Period, User
-from .schedule import ONE_DAY, Calendar
+from reporting import audit, clock, versions
+from reporting.extensions import db
+from reporting.models import Campaign, DueChange, HolidayOverride, Period, User
+from reporting.schedule import ONE_DAY, Calendar
 
 #: the longest run of days one command or one notice line may enter (国庆 and 春节 take 8 or 9)
 MAX_RUN = 31

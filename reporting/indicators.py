@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from .models import VALUE_SLOTS, Indicator
+from reporting.models import VALUE_SLOTS, Indicator
 
 #: 2023年度江门市居民医保参保进度表: (key, label, part_of)
 DEFAULT_FORM: list[tuple[str, str, Optional[str]]] = [

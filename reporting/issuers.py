@@ -7,8 +7,8 @@ import re
 
 from sqlalchemy import func, select
 
-from .extensions import db
-from .models import Circular, Department, IssuingBody, Region
+from reporting.extensions import db
+from reporting.models import Circular, Department, IssuingBody, Region
 
 SCOPE_WORDS = {"province": "全省", "city": "全市", "county": "全县", "township": "全镇", "village": "全村"}
 ADDRESSEES = {"province": "各市医疗保障局", "city": "各县（市、区）医疗保障局",

@@ -15,8 +15,8 @@ from typing import Callable, Iterator, Optional
 
 from flask import Flask, current_app
 
-from . import outages
-from .extensions import db
+from reporting import outages
+from reporting.extensions import db
 
 QUEUE = "circulars"
 #: 催报 deliveries to group robots

@@ -11,8 +11,8 @@ from sqlalchemy import (JSON, BigInteger, Boolean, CheckConstraint, Date, DateTi
                         LargeBinary, Numeric, String, Text, UniqueConstraint, Index, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from . import clock, passwords
-from .extensions import db
+from reporting import clock, passwords
+from reporting.extensions import db
 
 LEVELS = ("province", "city", "county", "township", "village")
 LEVEL_NAMES = {"province": "省", "city": "市", "county": "县（市、区）", "township": "乡镇（街道）",

@@ -13,17 +13,17 @@ from typing import Callable
 
 from sqlalchemy import insert, select
 
-from . import clock, supervision
-from .campaigns import create_campaign, link_previous
-from .demo import LAST_YEAR_PACE, _submission_time, demo_window
-from .departments import add_department, add_indicator
-from .extensions import db
-from .hierarchy import descendants_at, import_divisions, region_by_code
-from .indicators import DEFAULT_FORM
-from .models import (Campaign, Department, IssuingBody, Period, Region, Report, Revision, SupervisionItem, Target,
+from reporting import clock, supervision
+from reporting.campaigns import create_campaign, link_previous
+from reporting.demo import LAST_YEAR_PACE, _submission_time, demo_window
+from reporting.departments import add_department, add_indicator
+from reporting.extensions import db
+from reporting.hierarchy import descendants_at, import_divisions, region_by_code
+from reporting.indicators import DEFAULT_FORM
+from reporting.models import (Campaign, Department, IssuingBody, Period, Region, Report, Revision, SupervisionItem, Target,
                      User)
-from .schedule import current_period, shift_years, time_progress
-from .tally import rebuild as rebuild_tallies
+from reporting.schedule import current_period, shift_years, time_progress
+from reporting.tally import rebuild as rebuild_tallies
 
 DATA_DIR = os.path.join(os.path.dirname(__file__), "data", "ninghe")
 COUNTY_CODE = "120117"

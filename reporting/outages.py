@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from . import clock
+from reporting import clock
 
 #: how often one dependency's outage is logged while it lasts, in seconds of the machine's clock (a
 #: clock stopped by REPORTING_TODAY would log it once only)

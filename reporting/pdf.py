@@ -19,7 +19,7 @@ from weasyprint.text.ffi import ffi as weasy_ffi
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-from .fonts import font_dirs
+from reporting.fonts import font_dirs
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 STATIC_DIR = PROJECT_DIR / "static"

@@ -19,7 +19,7 @@ from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Si
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from .spreadsheets import MAX_UPLOAD_BYTES, TableError
+from reporting.spreadsheets import MAX_UPLOAD_BYTES, TableError
 
 #: a workbook may not inflate beyond this; checked on the zip directory before openpyxl parses anything
 MAX_UNZIPPED_BYTES = 100 * 1024 * 1024

@@ -9,15 +9,15 @@ from typing import Optional, Sequence
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
-from . import clock
-from .extensions import db
-from .hierarchy import children
-from .indicators import HARDSHIP_ENROLLED, HARDSHIP_SHOULD, RATE_DENOMINATOR, RATE_NUMERATOR
-from .models import Campaign, Period, Region, Target
-from .rollup import FilingCounts, Totals, basis, basis_at, main_measure, main_measure_name, ratio, task_totals
-from .schedule import same_day_last_year, time_progress
-from .system_figures import SystemFigures, figures_for, gap, merged, mismatch, mismatch_text
-from .validation import jump_warning
+from reporting import clock
+from reporting.extensions import db
+from reporting.hierarchy import children
+from reporting.indicators import HARDSHIP_ENROLLED, HARDSHIP_SHOULD, RATE_DENOMINATOR, RATE_NUMERATOR
+from reporting.models import Campaign, Period, Region, Target
+from reporting.rollup import FilingCounts, Totals, basis, basis_at, main_measure, main_measure_name, ratio, task_totals
+from reporting.schedule import same_day_last_year, time_progress
+from reporting.system_figures import SystemFigures, figures_for, gap, merged, mismatch, mismatch_text
+from reporting.validation import jump_warning
 
 MEASURES = {"completion": "完成率", "rate": "参保率", "increase": "较上期提高", "hardship": "困难群众参保率"}
 LIGHTS = {"green": "绿", "yellow": "黄", "red": "红"}

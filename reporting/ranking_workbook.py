@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import io
 
-from .filters import LATE_NAMES
-from .ranking import LIGHTS
-from .spreadsheets import safe_text
+from reporting.filters import LATE_NAMES
+from reporting.ranking import LIGHTS
+from reporting.spreadsheets import safe_text
 
 
 def _data_period(unit, period) -> str:

@@ -21,12 +21,12 @@ from flask import current_app
 from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 
-from . import audit, clock, jobs, outages, outbound, versions
-from .departments import departments_at, departments_under
-from .extensions import db
-from .filters import month_day
-from .issuers import issuing_body
-from .models import (LEVEL_NAMES, Campaign, Delivery, Department, Period, Region, Reminder, ReminderMessage,
+from reporting import audit, clock, jobs, outages, outbound, versions
+from reporting.departments import departments_at, departments_under
+from reporting.extensions import db
+from reporting.filters import month_day
+from reporting.issuers import issuing_body
+from reporting.models import (LEVEL_NAMES, Campaign, Delivery, Department, Period, Region, Reminder, ReminderMessage,
                      Report, Review, User, Webhook, child_level)
 
 KINDS = {"wecom": "企业微信群机器人", "dingtalk": "钉钉自定义机器人"}

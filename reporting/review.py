@@ -16,12 +16,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import Forbidden
 
-from . import access, audit, clock, versions
-from .departments import departments_at, departments_under
-from .extensions import db
-from .hierarchy import descendants_at
-from .models import Circular, Department, Period, Region, Report, Review, ReviewAction, Revision, User
-from .reviewed import status
+from reporting import access, audit, clock, versions
+from reporting.departments import departments_at, departments_under
+from reporting.extensions import db
+from reporting.hierarchy import descendants_at
+from reporting.models import Circular, Department, Period, Region, Report, Review, ReviewAction, Revision, User
+from reporting.reviewed import status
 
 STATES = {None: "待审核", "returned": "已退回", "approved": "已审核"}
 
@@ -351,7 +351,7 @@ def _named(units: list[Region], departments: list[Department], region: Region) -
 
 def _grouped(units: list[Region], region: Region) -> str:
     """Name the units by the child of `region` they lie in: 恩平市3个村（社区）、台山市1个村（社区）."""
-    from .models import child_level
+    from reporting.models import child_level
     level = child_level(region.level)
     if level is None or units[0].level == level:
         return "、".join(u.name for u in units[:10]) + (f"等{len(units)}个单位" if len(units) > 10 else "")
@@ -360,7 +360,7 @@ def _grouped(units: list[Region], region: Region) -> str:
     for unit in units:
         counts[getattr(unit, column)] = counts.get(getattr(unit, column), 0) + 1
     names = dict(db.session.execute(select(Region.id, Region.name).where(Region.id.in_(counts))).all())
-    from .models import LEVEL_NAMES
+    from reporting.models import LEVEL_NAMES
     word = LEVEL_NAMES[units[0].level]
     return "、".join(f"{names[i]}{n}个{word}" for i, n in sorted(counts.items(), key=lambda kv: names[kv[0]]))
 
@@ -380,7 +380,7 @@ class ReviewCounts:
 
 def review_counts(period: Period, region: Region, level: Optional[str] = None) -> dict[int, ReviewCounts]:
     """待审核 / 已退回 / 已审核 per child of `region` (or per unit at `level`): one GROUP BY."""
-    from .models import child_level
+    from reporting.models import child_level
     campaign = period.campaign
     level = level or child_level(region.level) or region.level
     group = (Region.id if level == "village" else getattr(Region, f"{level}_id")).label("unit_id")

@@ -4,10 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .indicators import RATE_DENOMINATOR, RATE_NUMERATOR
-from .models import Period, Region
-from .rollup import basis, main_measure, ratio, task_totals
-from .validation import check
+from reporting.indicators import RATE_DENOMINATOR, RATE_NUMERATOR
+from reporting.models import Period, Region
+from reporting.rollup import basis, main_measure, ratio, task_totals
+from reporting.validation import check
 
 
 @dataclass

@@ -9,9 +9,9 @@ from typing import Iterable, Optional
 
 from sqlalchemy import or_, select
 
-from .extensions import db
-from .hierarchy import descendants_at
-from .models import Period, Region, Report, Review, ReviewAction
+from reporting.extensions import db
+from reporting.hierarchy import descendants_at
+from reporting.models import Period, Region, Report, Review, ReviewAction
 
 #: a resubmission needs no reason of its own: the return said what to fix
 RESUBMIT_REASON = "按退回意见修改后重新提交"

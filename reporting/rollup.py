@@ -7,10 +7,10 @@ from typing import Iterable, Optional
 
 from sqlalchemy import BigInteger, and_, case, cast, func, select
 
-from .extensions import db
-from .indicators import HARDSHIP_ENROLLED, HARDSHIP_SHOULD, RATE_DENOMINATOR, RATE_NUMERATOR
-from .models import Indicator, Period, Region, Report, Tally, child_level
-from .tally import tally_level
+from reporting.extensions import db
+from reporting.indicators import HARDSHIP_ENROLLED, HARDSHIP_SHOULD, RATE_DENOMINATOR, RATE_NUMERATOR
+from reporting.models import Indicator, Period, Region, Report, Tally, child_level
+from reporting.tally import tally_level
 
 SUBMITTED = ("submitted",)
 FILED = ("submitted", "draft")
@@ -181,7 +181,7 @@ class FilingCounts:
 
 def task_totals(campaign, region: Region, level: Optional[str] = None) -> dict[int, int]:
     """任务数 per child of `region`: its own target, else the sum of its report-level units' targets."""
-    from .models import Target
+    from reporting.models import Target
     level = level or child_level(region.level) or region.level
     group = _group_column(region, level).label("unit_id")
     summed = dict(db.session.execute(
@@ -310,5 +310,5 @@ def _unit_basis(periods: list[Period], region: Region, level: str) -> dict[int, 
 
 
 def _depth(level: str) -> int:
-    from .models import LEVELS
+    from reporting.models import LEVELS
     return LEVELS.index(level)

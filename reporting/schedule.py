@@ -8,8 +8,8 @@ from typing import Optional
 import chinese_calendar
 from sqlalchemy import select
 
-from .extensions import db
-from .models import Campaign, HolidayOverride, Period
+from reporting.extensions import db
+from reporting.models import Campaign, HolidayOverride, Period
 
 ONE_DAY = dt.timedelta(days=1)
 

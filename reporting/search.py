@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from sqlalchemy import case, or_, select
 
-from .extensions import db
-from .models import LEVELS, Region
+from reporting.extensions import db
+from reporting.models import LEVELS, Region
 
 #: the most units one search lists
 LIMIT = 20

@@ -9,9 +9,9 @@ from typing import Optional
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import joinedload
 
-from . import clock
-from .extensions import db
-from .models import LoginSession, User
+from reporting import clock
+from reporting.extensions import db
+from reporting.models import LoginSession, User
 
 #: a session's last change is written at most this often (a write per request would be wasteful)
 SEEN_EVERY = dt.timedelta(minutes=1)

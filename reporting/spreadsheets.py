@@ -8,7 +8,7 @@ import re
 import zipfile
 from typing import Any
 
-from .validation import count_from_text
+from reporting.validation import count_from_text
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 

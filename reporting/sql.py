@@ -6,7 +6,7 @@ from typing import Iterable
 from sqlalchemy import any_, bindparam
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from .extensions import db
+from reporting.extensions import db
 
 
 def among(column, values: Iterable):

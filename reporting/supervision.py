@@ -18,14 +18,14 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, joinedload
 
-from . import access, audit, cache, clock
-from .departments import department_progress
-from .extensions import db
-from .filters import percent
-from .models import (LEVELS, WRITER_ROLES, Department, Period, Region, SupervisionAttachment, SupervisionItem,
+from reporting import access, audit, cache, clock
+from reporting.departments import department_progress
+from reporting.extensions import db
+from reporting.filters import percent
+from reporting.models import (LEVELS, WRITER_ROLES, Department, Period, Region, SupervisionAttachment, SupervisionItem,
                      SupervisionNotice, SupervisionResponse, User, Webhook)
-from .ranking import competition_ranks
-from .schedule import current_period
+from reporting.ranking import competition_ranks
+from reporting.schedule import current_period
 
 KINDS = {"interview": "约谈", "order": "督办单"}
 STATUSES = {"open": "待整改", "responded": "已报送整改报告", "closed": "已销号"}
@@ -482,7 +482,7 @@ OUTCOME_WORDS = {"sent": "已送达", "failed": "未送达"}
 
 def notice_text(item: SupervisionItem, occasion: str) -> str:
     """【督办】恩平市：督办〔2026〕3号约谈…，请于12月14日前报送整改报告。江门市医疗保障局"""
-    from .reminders import sender_name
+    from reporting.reminders import sender_name
     due = f"{item.due.month}月{item.due.day}日"
     sender = sender_name(item.issuer_region)
     if occasion == "created":
@@ -510,7 +510,7 @@ def notify(item: SupervisionItem, occasion: str, timeout: float) -> list[Supervi
     """Tell the unit's robots of `item`, each once for the occasion: a second call (another instance,
     the next run of the schedule) finds the notice written and sends nothing. Through the same
     allowlist and address checks as 催报 (reminders.post); a failure is kept as its category."""
-    from .reminders import SendFailed, post
+    from reporting.reminders import SendFailed, post
     sent = []
     text = notice_text(item, occasion)
     for hook in robots_of(item):

@@ -9,15 +9,15 @@ from typing import Any, Callable, Iterable, Optional
 
 from sqlalchemy import and_, delete, func, insert, select
 
-from . import audit, clock, versions
-from .extensions import db
-from .indicators import RATE_NUMERATOR
-from .hierarchy import descendants_at
-from .models import LEVEL_NAMES, LEVELS, Campaign, Period, Region, Report, SystemFigure, User
-from .spreadsheets import read_table
-from .sql import among
-from .tables import ImportRejected, RowIssue, file_digest, rows_from_table
-from .validation import check, parse_values
+from reporting import audit, clock, versions
+from reporting.extensions import db
+from reporting.indicators import RATE_NUMERATOR
+from reporting.hierarchy import descendants_at
+from reporting.models import LEVEL_NAMES, LEVELS, Campaign, Period, Region, Report, SystemFigure, User
+from reporting.spreadsheets import read_table
+from reporting.sql import among
+from reporting.tables import ImportRejected, RowIssue, file_digest, rows_from_table
+from reporting.validation import check, parse_values
 
 #: the column naming the export's data day, and the one naming the period (for `watch`)
 DATE_HEADING, PERIOD_HEADING = "数据日期", "期次"

@@ -7,8 +7,8 @@ import operator
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
-from .bulk import collector_paused
-from .models import Indicator
+from reporting.bulk import collector_paused
+from reporting.models import Indicator
 
 
 @dataclass(frozen=True)

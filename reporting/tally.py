@@ -22,10 +22,10 @@ from sqlalchemy import case, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm.util import identity_key
 
-from . import versions
-from .extensions import db
-from .models import LEVELS, VALUE_SLOTS, Campaign, Indicator, Period, Region, Report, Tally, child_level
-from .sql import among
+from reporting import versions
+from reporting.extensions import db
+from reporting.models import LEVELS, VALUE_SLOTS, Campaign, Indicator, Period, Region, Report, Tally, child_level
+from reporting.sql import among
 
 SLOTS = range(1, VALUE_SLOTS + 1)
 #: the ancestor ids a tally copies from its unit's Region

@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from . import audit, versions
-from .extensions import db
-from .hierarchy import descendants_at, name_index
-from .models import LEVELS, Campaign, Department, Region, Target
-from .spreadsheets import parse_count, read_table
+from reporting import audit, versions
+from reporting.extensions import db
+from reporting.hierarchy import descendants_at, name_index
+from reporting.models import LEVELS, Campaign, Department, Region, Target
+from reporting.spreadsheets import parse_count, read_table
 
 #: accepted headings for each column; the first is the official one
 COLUMNS = {

@@ -5,11 +5,11 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Optional
 
-from . import access, circular_reading, held, reminders, review, supervision
-from .extensions import db
-from .filing import department_statuses, filing_statuses
-from .models import LEVEL_NAMES, WRITER_ROLES, Campaign, Department, Period, Region, User
-from .system_figures import mismatch_text, unit_gaps, with_figures
+from reporting import access, circular_reading, held, reminders, review, supervision
+from reporting.extensions import db
+from reporting.filing import department_statuses, filing_statuses
+from reporting.models import LEVEL_NAMES, WRITER_ROLES, Campaign, Department, Period, Region, User
+from reporting.system_figures import mismatch_text, unit_gaps, with_figures
 
 
 @dataclass

@@ -11,12 +11,12 @@ import statistics
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from .indicators import HARDSHIP_ENROLLED, HARDSHIP_SHOULD, RATE_DENOMINATOR, RATE_NUMERATOR
+from reporting.indicators import HARDSHIP_ENROLLED, HARDSHIP_SHOULD, RATE_DENOMINATOR, RATE_NUMERATOR
 
 POPULATION = "population"
 #: a group's enrolled count and its should-enroll count: X_enrolled beside X_should
 ENROLLED_SUFFIX, SHOULD_SUFFIX = "_enrolled", "_should"
-from .models import Indicator
+from reporting.models import Indicator
 
 #: an increase more than this many times the median increase of the siblings is flagged
 JUMP_FACTOR = 5

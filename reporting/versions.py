@@ -26,8 +26,8 @@ from sqlalchemy import and_, bindparam, case, exists, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
-from .extensions import db
-from .models import LEVELS, Campaign, ProgressVersion, Region, User, child_level
+from reporting.extensions import db
+from reporting.models import LEVELS, Campaign, ProgressVersion, Region, User, child_level
 
 
 def branch(campaign: Campaign, region: Region) -> int:

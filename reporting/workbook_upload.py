@@ -5,9 +5,9 @@ from typing import Optional
 
 from sqlalchemy import select
 
-from .carry import CARRIED_KEYS
-from .extensions import db
-from .models import Region
+from reporting.carry import CARRIED_KEYS
+from reporting.extensions import db
+from reporting.models import Region
 
 
 def foreign_form(region: Region, codes: list[str]) -> Optional[str]:

@@ -8,12 +8,12 @@ from flask import abort, current_app, make_response, redirect, render_template, 
 from flask_wtf.csrf import generate_csrf
 from jinja2_fragments.flask import render_block
 
-from .. import access, clock, versions
-from ..campaigns import campaigns_for
-from ..extensions import db
-from ..hierarchy import region_by_code
-from ..models import Period, Region, User
-from ..schedule import current_period
+from reporting import access, clock, versions
+from reporting.campaigns import campaigns_for
+from reporting.extensions import db
+from reporting.hierarchy import region_by_code
+from reporting.models import Period, Region, User
+from reporting.schedule import current_period
 
 
 def page_or_fragment(template: str, block: str, context: dict, status: int = 200):

@@ -13,16 +13,16 @@ from forms.admin import (AuditFilterForm, ChangePasswordForm, EditUserForm, Rese
 from forms.campaigns import NextCampaignForm
 from forms.holidays import HolidayNoticeForm, HolidayRemoveForm
 
-from .. import access, audit, clock, holidays
-from ..accounts import (AccountError, create_token, create_user, end_sessions, locked_until, manageable,
+from reporting import access, audit, clock, holidays
+from reporting.accounts import (AccountError, create_token, create_user, end_sessions, locked_until, manageable,
                         revoke_token, set_password, unlock, update_user, users_of)
-from ..audit import KINDS, describe
-from ..campaigns import CampaignError, campaigns_for, next_campaign, next_name
-from ..extensions import db
-from ..hierarchy import region_by_code
-from ..models import ROLES, ApiToken, AuditEntry, Campaign, DueChange, Period, Region, User
-from ..schedule import shift_years
-from . import go_to, id_arg, page_or_fragment
+from reporting.audit import KINDS, describe
+from reporting.campaigns import CampaignError, campaigns_for, next_campaign, next_name
+from reporting.extensions import db
+from reporting.hierarchy import region_by_code
+from reporting.models import ROLES, ApiToken, AuditEntry, Campaign, DueChange, Period, Region, User
+from reporting.schedule import shift_years
+from reporting.views import go_to, id_arg, page_or_fragment
 
 bp = Blueprint("admin", __name__)
 
@@ -277,7 +277,7 @@ def spreadsheet_download(header: list, rows: list, filename: str, fmt: str):
 
     from flask import send_file
 
-    from ..spreadsheets import file_name
+    from reporting.spreadsheets import file_name
     safe = [header] + [[("'" + c) if isinstance(c, str) and c[:1] in "=+-@" else c for c in row] for row in rows]
     if fmt == "csv":
         buffer = io.StringIO()

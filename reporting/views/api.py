@@ -10,18 +10,18 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
-from .. import access, cache, clock, reminders, review, supervision
-from ..campaigns import campaign_json
-from ..circular_reading import addressed
-from ..extensions import db
-from ..filing import (ReportConflict, ReportRejected, find_report, is_report_unit, report_json,
+from reporting import access, cache, clock, reminders, review, supervision
+from reporting.campaigns import campaign_json
+from reporting.circular_reading import addressed
+from reporting.extensions import db
+from reporting.filing import (ReportConflict, ReportRejected, find_report, is_report_unit, report_json,
                       save_report)
-from ..hierarchy import children
-from ..ranking import MEASURES, progress_json
-from . import (commit_keeping_rows, id_arg, period_for, period_or_404, region_or_404, tagged, tagged_region,
+from reporting.hierarchy import children
+from reporting.ranking import MEASURES, progress_json
+from reporting.views import (commit_keeping_rows, id_arg, period_for, period_or_404, region_or_404, tagged, tagged_region,
                unchanged)
-from ..departments import department_progress, report_answer
-from ..models import ApiToken, Campaign, Circular, Department, Period, SupervisionItem, User
+from reporting.departments import department_progress, report_answer
+from reporting.models import ApiToken, Campaign, Circular, Department, Period, SupervisionItem, User
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -402,8 +402,8 @@ AUDIT_PAGE = 100
 def audit_log():
     """The audit log, newest first, 100 a page: for the audit admin (and the city admin without
     三员分立). The audit admin's own reads are audited."""
-    from .. import audit
-    from ..models import AuditEntry
+    from reporting import audit
+    from reporting.models import AuditEntry
     reader = g.api_user
     access.require_capability(reader, access.AUDIT)
     days = {}

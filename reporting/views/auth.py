@@ -12,9 +12,9 @@ from sqlalchemy.exc import DBAPIError
 
 from forms.auth import LoginForm
 
-from .. import accounts, audit, clock, sessions
-from ..extensions import db, limiter, login_manager
-from ..models import User
+from reporting import accounts, audit, clock, sessions
+from reporting.extensions import db, limiter, login_manager
+from reporting.models import User
 
 bp = Blueprint("auth", __name__)
 

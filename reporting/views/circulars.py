@@ -8,18 +8,18 @@ from sqlalchemy import select
 
 from forms.circulars import EditForm, NewDraftForm
 
-from .. import access, clock, jobs
-from ..campaigns import campaigns_for
-from ..circulars import ISSUE_MODES, draft_document, enqueue_issue, issue, new_draft, regenerate, render_pdf, stale_changes
-from ..circular_document import PDF_STYLESHEET, render_circular_html
-from ..circular_reading import AS_LISTED, addressed, mark_read, read_ids, standing
-from ..filters import LATE_NAMES
-from ..issuers import check_prefix, issuing_body
-from ..ranking import LIGHTS
-from ..extensions import db
-from ..models import Circular, Region, User
-from ..schedule import current_period
-from . import go_to, id_arg, page_or_fragment, period_or_404, region_or_404
+from reporting import access, clock, jobs
+from reporting.campaigns import campaigns_for
+from reporting.circulars import ISSUE_MODES, draft_document, enqueue_issue, issue, new_draft, regenerate, render_pdf, stale_changes
+from reporting.circular_document import PDF_STYLESHEET, render_circular_html
+from reporting.circular_reading import AS_LISTED, addressed, mark_read, read_ids, standing
+from reporting.filters import LATE_NAMES
+from reporting.issuers import check_prefix, issuing_body
+from reporting.ranking import LIGHTS
+from reporting.extensions import db
+from reporting.models import Circular, Region, User
+from reporting.schedule import current_period
+from reporting.views import go_to, id_arg, page_or_fragment, period_or_404, region_or_404
 
 bp = Blueprint("circulars", __name__, url_prefix="/circulars")
 

@@ -8,16 +8,16 @@ from flask import (Blueprint, make_response, redirect, render_template, request,
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from .. import access, cache, clock, reminders, review, supervision
-from .. import charts as chart_svg
-from ..departments import department_progress
-from ..extensions import db
-from ..models import Period, Region, Report, User
-from ..filters import LATE_NAMES
-from ..ranking import LIGHTS, MEASURES
-from ..ranking_workbook import ranking_workbook
-from ..spreadsheets import file_name
-from . import id_arg, page_or_fragment, period_for, region_or_404, tagged, tagged_region, unchanged
+from reporting import access, cache, clock, reminders, review, supervision
+from reporting import charts as chart_svg
+from reporting.departments import department_progress
+from reporting.extensions import db
+from reporting.models import Period, Region, Report, User
+from reporting.filters import LATE_NAMES
+from reporting.ranking import LIGHTS, MEASURES
+from reporting.ranking_workbook import ranking_workbook
+from reporting.spreadsheets import file_name
+from reporting.views import id_arg, page_or_fragment, period_for, region_or_404, tagged, tagged_region, unchanged
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 

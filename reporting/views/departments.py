@@ -6,13 +6,13 @@ from flask_login import current_user, login_required
 
 from forms.filing import SubmitForm, UploadForm
 
-from .. import access, clock, reviewed
-from ..extensions import db
-from ..filing import (FILER_FIELDS, ReportConflict, ReportRejected, closed_to, find_report, late_status, save_report,
+from reporting import access, clock, reviewed
+from reporting.extensions import db
+from reporting.filing import (FILER_FIELDS, ReportConflict, ReportRejected, closed_to, find_report, late_status, save_report,
                       history as filing_history)
-from ..models import Department, Period
-from ..spreadsheets import TableError
-from . import go_to, page_or_fragment, period_or_404
+from reporting.models import Department, Period
+from reporting.spreadsheets import TableError
+from reporting.views import go_to, page_or_fragment, period_or_404
 
 bp = Blueprint("departments", __name__, url_prefix="/departments")
 
@@ -113,8 +113,8 @@ def history(department_id: int, period_id: int):
 @login_required
 def download(department_id: int, period_id: int):
     """The department's form as .xlsx in the 进度表 layout, with its current values."""
-    from ..progress_workbook import FormRow, write_progress_form
-    from .filing import _columns, workbook_response
+    from reporting.progress_workbook import FormRow, write_progress_form
+    from reporting.views.filing import _columns, workbook_response
     department, period = load(department_id, period_id)
     context = form_context(department, period)
     form = context["form"]
@@ -134,8 +134,8 @@ def download(department_id: int, period_id: int):
 @login_required
 def upload(department_id: int, period_id: int):
     """Upload the filled .xlsx: its one row goes through the same save_report, all or nothing."""
-    from ..progress_workbook import read_progress_form
-    from .filing import _columns
+    from reporting.progress_workbook import read_progress_form
+    from reporting.views.filing import _columns
     department, period = load(department_id, period_id, write=True)
     form = UploadForm()
     problems: list[str] = []

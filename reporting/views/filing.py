@@ -15,26 +15,26 @@ from sqlalchemy.orm import aliased, joinedload
 
 from forms.filing import SubmitForm, UploadForm
 
-from .. import access, clock, filters, held, reviewed
-from ..campaigns import campaigns_for
-from ..carry import carried_values, with_carried
-from ..extensions import db
-from ..filing import (FILER_FIELDS, SYSTEM_FILER, ReportConflict, ReportRejected, closed_to, filing_totals,
+from reporting import access, clock, filters, held, reviewed
+from reporting.campaigns import campaigns_for
+from reporting.carry import carried_values, with_carried
+from reporting.extensions import db
+from reporting.filing import (FILER_FIELDS, SYSTEM_FILER, ReportConflict, ReportRejected, closed_to, filing_totals,
                       find_report, import_reports, late_status, save_report)
-from ..filing import history as report_history
-from ..hierarchy import descendants_at, grid_regions, region_by_code
-from ..indicators import fields
-from ..models import LEVELS, VALUE_SLOTS, Campaign, Period, Region, Report, Review
-from ..progress_workbook import rate_column
-from ..rollup import FILED, child_totals, rate_of
-from ..schedule import current_period
-from ..sql import among
-from ..spreadsheets import TableError, file_name
-from ..system_figures import mismatch_text, unit_gaps
-from ..tables import ImportRejected, RowIssue
-from ..validation import Issue
-from ..workbook_upload import carry_rows, foreign_form, outcome_message
-from . import commit_keeping_rows, go_to, id_arg, page_or_fragment, period_or_404, region_or_404
+from reporting.filing import history as report_history
+from reporting.hierarchy import descendants_at, grid_regions, region_by_code
+from reporting.indicators import fields
+from reporting.models import LEVELS, VALUE_SLOTS, Campaign, Period, Region, Report, Review
+from reporting.progress_workbook import rate_column
+from reporting.rollup import FILED, child_totals, rate_of
+from reporting.schedule import current_period
+from reporting.sql import among
+from reporting.spreadsheets import TableError, file_name
+from reporting.system_figures import mismatch_text, unit_gaps
+from reporting.tables import ImportRejected, RowIssue
+from reporting.validation import Issue
+from reporting.workbook_upload import carry_rows, foreign_form, outcome_message
+from reporting.views import commit_keeping_rows, go_to, id_arg, page_or_fragment, period_or_404, region_or_404
 
 bp = Blueprint("filing", __name__, url_prefix="/filing")
 bp.add_app_template_global(with_carried)
@@ -463,7 +463,7 @@ def history(period_id: int, code: str):
 @login_required
 def download(period_id: int, code: str):
     """The period's form as .xlsx in the 进度表 layout, with the current values."""
-    from ..progress_workbook import FormRow, write_progress_form
+    from reporting.progress_workbook import FormRow, write_progress_form
     period, region = load_grid(period_id, code)
     context = grid_context(period, region)
     indicators = context["indicators"]
@@ -497,7 +497,7 @@ def workbook_response(data: bytes, name: str):
 @login_required
 def upload(period_id: int, code: str):
     """Upload a filled .xlsx: the same validation, all or nothing, errors by row and column."""
-    from ..progress_workbook import read_progress_form
+    from reporting.progress_workbook import read_progress_form
     period, region = load_grid(period_id, code, write=True)
     form = UploadForm()
     problems: list = []
@@ -550,7 +550,7 @@ def upload_rows(period: Period, region: Region) -> int:
 
 def _department_index():
     """A department's one-row form: the filer's own department, or the one an admin chose."""
-    from ..models import Department
+    from reporting.models import Department
     department = (current_user.department if current_user.role == "department_filer" else
                   db.get_or_404(Department, id_arg("department") or 0, description="部门不存在"))
     if department is None:
@@ -578,5 +578,5 @@ def _footer_once(errors: list[RowIssue]) -> list[RowIssue]:
 
 
 def _columns(indicators):
-    from ..progress_workbook import Column
+    from reporting.progress_workbook import Column
     return [Column(i.key, i.label, i.part_of) for i in indicators]

@@ -4,13 +4,13 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 from flask_login import current_user, login_required
 
-from .. import clock
-from ..campaigns import campaigns_for
-from ..circular_reading import addressed, read_ids
-from ..filing import filing_status
-from ..models import DUTY_ROLES
-from ..schedule import current_period
-from ..todo import department_todo, todo
+from reporting import clock
+from reporting.campaigns import campaigns_for
+from reporting.circular_reading import addressed, read_ids
+from reporting.filing import filing_status
+from reporting.models import DUTY_ROLES
+from reporting.schedule import current_period
+from reporting.todo import department_todo, todo
 
 bp = Blueprint("home", __name__)
 
@@ -37,7 +37,7 @@ def index():
 
 def _department_home():
     """A department filer's start page: its department, the current period and its report's state."""
-    from ..departments import department_progress
+    from reporting.departments import department_progress
     department = current_user.department
     today = clock.today()
     period = current_period(department.campaign, today)

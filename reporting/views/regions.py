@@ -4,9 +4,9 @@ from __future__ import annotations
 from flask import Blueprint
 from flask_login import current_user, login_required
 
-from .. import access
-from ..hierarchy import children
-from . import page_or_fragment, region_or_404
+from reporting import access
+from reporting.hierarchy import children
+from reporting.views import page_or_fragment, region_or_404
 
 bp = Blueprint("regions", __name__, url_prefix="/regions")
 

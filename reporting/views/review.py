@@ -8,14 +8,14 @@ from werkzeug.exceptions import Forbidden
 
 from forms.review import ReminderForm, ReviewForm, WebhookForm
 
-from .. import access, clock, reminders, review, reviewed
-from ..extensions import db
-from ..filing import ReportConflict, ReportRejected, save_report
-from ..hierarchy import children, region_by_code
-from ..models import LEVELS, Department, Period, Region, Report
-from ..review_figures import unit_figures
-from ..system_figures import mismatch_text, unit_gaps
-from . import go_to, id_arg, page_or_fragment, period_for, period_or_404, region_or_404
+from reporting import access, clock, reminders, review, reviewed
+from reporting.extensions import db
+from reporting.filing import ReportConflict, ReportRejected, save_report
+from reporting.hierarchy import children, region_by_code
+from reporting.models import LEVELS, Department, Period, Region, Report
+from reporting.review_figures import unit_figures
+from reporting.system_figures import mismatch_text, unit_gaps
+from reporting.views import go_to, id_arg, page_or_fragment, period_for, period_or_404, region_or_404
 
 bp = Blueprint("review", __name__)
 
@@ -185,7 +185,7 @@ def resubmit(period_id: int, code: str, unit_code: str):
 def webhook(user_id: int):
     """A settings admin (the city admin, or the system admin) sets the group robot that 催报 to a
     user's unit are posted to."""
-    from .admin import load_user
+    from reporting.views.admin import load_user
     user = load_user(user_id, access.SETTINGS)
     form = WebhookForm()
     if not form.validate():

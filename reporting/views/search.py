@@ -6,13 +6,13 @@ from typing import Optional
 from flask import Blueprint, redirect, request, url_for
 from flask_login import current_user, login_required
 
-from .. import access, clock
-from ..campaigns import campaigns_for
-from ..extensions import db
-from ..models import Region
-from ..schedule import current_period
-from ..search import find_units, parents_of
-from . import page_or_fragment
+from reporting import access, clock
+from reporting.campaigns import campaigns_for
+from reporting.extensions import db
+from reporting.models import Region
+from reporting.schedule import current_period
+from reporting.search import find_units, parents_of
+from reporting.views import page_or_fragment
 
 bp = Blueprint("search", __name__, url_prefix="/search")
 

@@ -10,13 +10,13 @@ from werkzeug.exceptions import Forbidden
 
 from forms.supervision import CloseForm, ReopenForm, ResponseForm, SupervisionForm
 
-from .. import access, clock, supervision
-from ..reminders import KINDS as ROBOT_KINDS, robot_timeout
-from ..extensions import db
-from ..hierarchy import region_by_code
-from ..models import Department, Region, SupervisionAttachment, SupervisionItem
-from ..spreadsheets import file_name
-from . import go_to, id_arg, page_or_fragment, period_for
+from reporting import access, clock, supervision
+from reporting.reminders import KINDS as ROBOT_KINDS, robot_timeout
+from reporting.extensions import db
+from reporting.hierarchy import region_by_code
+from reporting.models import Department, Region, SupervisionAttachment, SupervisionItem
+from reporting.spreadsheets import file_name
+from reporting.views import go_to, id_arg, page_or_fragment, period_for
 
 bp = Blueprint("supervision", __name__, url_prefix="/supervision")
 

@@ -9,13 +9,13 @@ from sqlalchemy import func, select
 
 from forms.system_figures import SystemFiguresForm
 
-from .. import access
-from ..extensions import db
-from ..tables import ImportRejected
-from ..models import Period, SystemFigure
-from ..spreadsheets import TableError, read_table
-from ..system_figures import BASES, import_figures
-from . import go_to, page_or_fragment
+from reporting import access
+from reporting.extensions import db
+from reporting.tables import ImportRejected
+from reporting.models import Period, SystemFigure
+from reporting.spreadsheets import TableError, read_table
+from reporting.system_figures import BASES, import_figures
+from reporting.views import go_to, page_or_fragment
 
 bp = Blueprint("system_figures", __name__)
 
