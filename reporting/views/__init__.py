@@ -1,4 +1,5 @@
-"""The web blueprints: thin handlers that load, check access, validate, call the domain and respond."""
+"""What every blueprint's thin handlers share: rendering a page or its htmx fragment, redirecting
+after a POST, reading ids from URLs, and the ETags of answers that can be confirmed (304)."""
 from __future__ import annotations
 
 import hashlib
@@ -9,11 +10,8 @@ from flask_wtf.csrf import generate_csrf
 from jinja2_fragments.flask import render_block
 
 from reporting import access, clock, versions
-from reporting.campaigns import campaigns_for
 from reporting.extensions import db
-from reporting.hierarchy import region_by_code
 from reporting.models import Period, Region, User
-from reporting.schedule import current_period
 
 
 def page_or_fragment(template: str, block: str, context: dict, status: int = 200):
@@ -64,36 +62,11 @@ def id_arg(name: str) -> Optional[int]:
     return int(raw)
 
 
-def region_or_404(code: str) -> Region:
-    """The unit a division code in a URL or a form names, or a 404 that names the code. Every loader
-    reads regions through it (and then checks access, with `access.require`)."""
-    region = region_by_code(code)
-    if region is None:
-        abort(404, f"区划代码 {code} 不存在")
-    return region
-
-
 def period_or_404(period_id: int, **options) -> Period:
     """The period of an id in a URL or a form, or a 404 that names it."""
     if not 0 < period_id <= MAX_ID:  # from a body or a query string: past the column's range it names nothing
         abort(404, f"报送期次 {period_id} 不存在")
     return db.get_or_404(Period, period_id, description=f"报送期次 {period_id} 不存在", **options)
-
-
-def period_for(region: Region, period_id: Optional[int]) -> Period:
-    """The period asked for (404 if unknown), or the current one of the region's latest campaign;
-    either way one whose campaign covers the region."""
-    if period_id:
-        period = period_or_404(period_id)
-    else:
-        campaigns = campaigns_for(region)
-        if not campaigns:
-            abort(404, f"{region.name}目前没有征缴期")
-        period = current_period(campaigns[0], clock.today())
-    campaign = period.campaign
-    if not campaign.covers(region):
-        abort(404, f"{region.name}不在该征缴期范围内")
-    return period
 
 
 def tagged_region(code: str, user: User, page: bool = True) -> tuple[Region, str]:
