@@ -132,13 +132,36 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.url_map.converters["int"] = DatabaseId  # before the blueprints add their rules
 
     from reporting import cli
-    from reporting.views import (admin, api, auth, circulars, dashboard, departments, filing, home, regions,
-                                 review, search, supervision, system_figures)
+    from reporting.accounts import admin, auth
+    from reporting.api import views as api
+    from reporting.basis import views as system_figures
+    from reporting.circulars import views as circulars
+    from reporting.dashboard import views as dashboard
+    from reporting.departments import views as departments
+    from reporting.filing import views as filing
+    from reporting.home import search_views as search
+    from reporting.home import views as home
+    from reporting.regions import views as regions
+    from reporting.review import views as review
+    from reporting.supervision import views as supervision
     for blueprint in (auth.bp, home.bp, regions.bp, filing.bp, dashboard.bp, circulars.bp, admin.bp, api.bp,
                       review.bp, departments.bp, search.bp, supervision.bp, system_figures.bp):
         app.register_blueprint(blueprint)
+    # each feature's commands join the groups of reporting/cli.py when its cli module is imported
+    from reporting.accounts import cli as _accounts  # noqa: F401
+    from reporting.basis import cli as _basis  # noqa: F401
+    from reporting.calendar import cli as _calendar  # noqa: F401
+    from reporting.campaigns import cli as _campaigns  # noqa: F401
+    from reporting.circulars import cli as _circulars  # noqa: F401
+    from reporting.demo.cli import demo_command
+    from reporting.departments import cli as _departments  # noqa: F401
+    from reporting.filing import cli as _filing  # noqa: F401
+    from reporting.regions import cli as _regions  # noqa: F401
+    from reporting.reminders import cli as _reminders  # noqa: F401
+    from reporting.supervision import cli as _supervision  # noqa: F401
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens, not cookies
     cli.init_app(app)
+    app.cli.add_command(demo_command)
     _register_error_handlers(app)
     app.after_request(_security_headers)
     return app

@@ -23,7 +23,7 @@ DIVISIONS = os.environ.get("BENCH_DIVISIONS") or next(
     (p for p in (os.path.join(ROOT, "..", "shared", "data", "divisions"), "/work/shared/data/divisions")
      if os.path.isdir(p)), "../shared/data/divisions")
 #: 江门市, shipped with the project
-JIANGMEN = os.path.join(ROOT, "reporting", "data", "jiangmen")
+JIANGMEN = os.path.join(ROOT, "reporting", "demo", "data", "jiangmen")
 
 
 def fresh_app(url: str, now: dt.datetime):

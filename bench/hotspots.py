@@ -7,7 +7,7 @@ Run after `make bench` (it leaves both databases loaded), from the project root:
     DATABASE_URL=... .venv/bin/python bench/hotspots.py import 8 bench/out/csv/37_period8.csv
     DATABASE_URL=... .venv/bin/python bench/hotspots.py dashboard 37 8
 
-`progress CODE PERIOD_ID`: reporting.ranking.progress(), warm, in a fresh session.
+`progress CODE PERIOD_ID`: reporting.progress.ranking.progress(), warm, in a fresh session.
 `import PERIOD_ID FILE [--cprofile]`: what `flask reports import PERIOD FILE --submit` runs (read_table, rows_from_table,
 import_reports, the flush its commit does), with the clock at 09:00 of the period's due day, rolled back at the end (nothing is
 kept; the period may already hold rows, the import then takes its update path with a reason).
@@ -134,9 +134,9 @@ def main(argv: list[str]) -> None:
     with app.app_context():
         clock = SqlClock(db.engine)
         if what == "progress":
-            from reporting.hierarchy import region_by_code
             from reporting.models import Period
-            from reporting.ranking import progress
+            from reporting.progress.ranking import progress
+            from reporting.regions.hierarchy import region_by_code
             code, period_id = argv[1], int(argv[2])
             for _ in range(2):  # warm: imports, caches, the database's pages
                 db.session.remove()
@@ -147,16 +147,16 @@ def main(argv: list[str]) -> None:
             _, wall, profile = profiled(lambda: progress(period, region))
         elif what == "import":
             from reporting import clock as server_clock
-            from reporting.filing import import_reports
-            from reporting.tables import rows_from_table
+            from reporting.filing.filing import import_reports
             from reporting.models import Period
             from reporting.spreadsheets import read_table
+            from reporting.tables import rows_from_table
             period = db.session.get(Period, int(argv[1]))
             moment = dt.datetime.combine(period.due, dt.time(9))
             server_clock.now = lambda: moment
             clock.totals.clear()
             phases = Phases()
-            from reporting import filing
+            from reporting.filing import filing
             # whichever of these the code has (it changes): validation, warnings, bulk writes, audit
             for name in ("parse_values", "check", "_jump_warnings", "insert_rows"):
                 phases.wrap(filing, name, f"filing.{name}")

@@ -23,14 +23,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
+from fresh import DIVISIONS, fresh_app  # noqa: E402  (bench/)
 from werkzeug.serving import make_server  # noqa: E402
 
-from fresh import DIVISIONS, fresh_app  # noqa: E402  (bench/)
-from reporting.campaigns import create_campaign  # noqa: E402
+from reporting.campaigns.campaigns import create_campaign  # noqa: E402
 from reporting.extensions import db  # noqa: E402
-from reporting.filing import import_reports  # noqa: E402
-from reporting.hierarchy import descendants_at, import_divisions, region_by_code  # noqa: E402
+from reporting.filing.filing import import_reports  # noqa: E402
 from reporting.models import Region, User  # noqa: E402
+from reporting.regions.hierarchy import descendants_at, import_divisions, region_by_code  # noqa: E402
 
 COUNTY = "370114"
 KEYSTROKES = int(os.environ.get("BENCH_KEYSTROKES", "40"))

@@ -25,17 +25,17 @@ RATE = 100  # samples per second, as bench/load.py starts py-spy
 
 #: view (file:function) -> the request kinds of bench/load.py it serves
 VIEWS = {
-    "reporting/views/auth.py:login": ["GET /login", "POST /login"],
-    "reporting/views/home.py:index": ["GET / (home)"],
-    "reporting/views/filing.py:index": ["GET /filing/ (303 to grid)"],
-    "reporting/views/filing.py:grid": ["GET grid page"],
-    "reporting/views/filing.py:update_unit": ["POST row save (htmx)"],
-    "reporting/views/filing.py:submit": ["POST 提交 (htmx)"],
-    "reporting/views/api.py:get_report": ["GET /api/v1/reports"],
-    "reporting/views/api.py:put_report": ["PUT /api/v1/reports"],
-    "reporting/views/dashboard.py:show": ["GET /dashboard/<city>", "GET /dashboard/<county>"],
-    "reporting/views/dashboard.py:charts": ["GET /dashboard/<city>/charts (htmx)"],
-    "reporting/views/api.py:region_progress": ["GET /api/v1/progress/<city>"],
+    "reporting/accounts/auth.py:login": ["GET /login", "POST /login"],
+    "reporting/home/views.py:index": ["GET / (home)"],
+    "reporting/filing/views.py:index": ["GET /filing/ (303 to grid)"],
+    "reporting/filing/views.py:grid": ["GET grid page"],
+    "reporting/filing/views.py:update_unit": ["POST row save (htmx)"],
+    "reporting/filing/views.py:submit": ["POST 提交 (htmx)"],
+    "reporting/api/views.py:get_report": ["GET /api/v1/reports"],
+    "reporting/api/views.py:put_report": ["PUT /api/v1/reports"],
+    "reporting/dashboard/views.py:show": ["GET /dashboard/<city>", "GET /dashboard/<county>"],
+    "reporting/dashboard/views.py:charts": ["GET /dashboard/<city>/charts (htmx)"],
+    "reporting/api/views.py:region_progress": ["GET /api/v1/progress/<city>"],
 }
 OUTSIDE = "outside the views (WSGI, session, hooks, writing the answer)"
 #: leaf frames where a worker waits on another process (PostgreSQL, Redis, the client's socket), or

@@ -19,15 +19,16 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
+from fresh import JIANGMEN, fresh_app  # noqa: E402  (bench/)
 from sqlalchemy import select  # noqa: E402
 
-from fresh import JIANGMEN, fresh_app  # noqa: E402  (bench/)
-from reporting import reminders, review  # noqa: E402
-from reporting.campaigns import create_campaign  # noqa: E402
+from reporting.campaigns.campaigns import create_campaign  # noqa: E402
 from reporting.extensions import db  # noqa: E402
-from reporting.filing import import_reports  # noqa: E402
-from reporting.hierarchy import descendants_at, import_divisions, region_by_code  # noqa: E402
+from reporting.filing.filing import import_reports  # noqa: E402
 from reporting.models import Circular, Region, Reminder, ReminderMessage, Review, ReviewAction, User  # noqa: E402
+from reporting.regions.hierarchy import descendants_at, import_divisions, region_by_code  # noqa: E402
+from reporting.reminders import reminders
+from reporting.review import review
 
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 NOW = dt.datetime(2022, 10, 5, 9, 0)

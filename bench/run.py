@@ -388,7 +388,7 @@ def read_args(cfg: Config, db: Database) -> dict:
 
 
 def rollup_progress(cfg: Config, db: Database) -> list[Row]:
-    """3. reporting.ranking.progress(period, region) in an app context, fresh session per call."""
+    """3. reporting.progress.ranking.progress(period, region) in an app context, fresh session per call."""
     args = {**read_args(cfg, db), "csv_enrolled": db.last["sums"]["enrolled"]}
     result, done = worker("progress", args, db.env)
     rows = read_rows(cfg, result, done, "3 `progress(period, region)`, last period,", True)

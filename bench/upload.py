@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -43,10 +43,10 @@ def one_upload(path: str) -> dict:
 
     from app import create_app
     from reporting import clock
-    from reporting.campaigns import create_campaign
+    from reporting.campaigns.campaigns import create_campaign
     from reporting.extensions import db
-    from reporting.hierarchy import import_divisions, region_by_code
     from reporting.models import User
+    from reporting.regions.hierarchy import import_divisions, region_by_code
     with tempfile.TemporaryDirectory() as tmp:
         app = create_app({"TESTING": True, "SECRET_KEY": "bench", "WTF_CSRF_ENABLED": False,
                           "SESSION_COOKIE_SECURE": False, "RATELIMIT_ENABLED": False,

@@ -287,13 +287,13 @@ class Bare:
 
 
 def task_progress(args: dict) -> dict:
-    """reporting.ranking.progress(period, region) in an app context, a fresh session per call,
+    """reporting.progress.ranking.progress(period, region) in an app context, a fresh session per call,
     interleaved with the bare GROUP BY; then the exactness check of the roll-up."""
     app = make_app()
     from reporting.extensions import db
-    from reporting.hierarchy import region_by_code
     from reporting.models import Period
-    from reporting.ranking import progress
+    from reporting.progress.ranking import progress
+    from reporting.regions.hierarchy import region_by_code
     out = {"regions": {}}
     with app.app_context():
         bare = Bare(db.engine, database_url())
@@ -321,9 +321,10 @@ def exactness(db, bare: Bare, args: dict) -> dict:
     """The province's enrolled total by progress() against SUM(v3) of the stored rows and the CSV's sum;
     and every child's eight sums against the bare GROUP BY, for each measured region."""
     from sqlalchemy import text
-    from reporting.hierarchy import region_by_code
+
     from reporting.models import Period
-    from reporting.ranking import progress
+    from reporting.progress.ranking import progress
+    from reporting.regions.hierarchy import region_by_code
     db.session.remove()
     period = db.session.get(Period, args["period"])
     root = region_by_code(args["codes"][0])
@@ -352,7 +353,7 @@ def task_bare(args: dict) -> dict:
     """Only the bare GROUP BY of each region, e.g. as the baseline of the gunicorn rows."""
     app = make_app()
     from reporting.extensions import db
-    from reporting.hierarchy import region_by_code
+    from reporting.regions.hierarchy import region_by_code
     out = {"regions": {}}
     with app.app_context():
         bare = Bare(db.engine, database_url())
@@ -370,7 +371,7 @@ def samples_loop(args: dict, request, check) -> dict:
     """Time `request(code)` interleaved with the bare GROUP BY of the same region."""
     app = args["app"]
     from reporting.extensions import db
-    from reporting.hierarchy import region_by_code
+    from reporting.regions.hierarchy import region_by_code
     out = {"regions": {}}
     with app.app_context():
         bare = Bare(db.engine, database_url())
@@ -456,14 +457,15 @@ def task_circular(args: dict) -> dict:
     session per run. With `twin`, each run also renders the Latin-font twin of the same HTML
     (bench/twin.py), interleaved, so both see the same machine load."""
     app = make_app()
+    from sqlalchemy import func, select
     from twin import latin_twin
-    from reporting import circulars
-    from reporting.circular_document import PDF_STYLESHEET, render_circular_html
+
+    from reporting.circulars import circulars
+    from reporting.circulars.document import PDF_STYLESHEET, render_circular_html
     from reporting.extensions import db
-    from reporting.hierarchy import region_by_code
     from reporting.models import Period, Report
     from reporting.pdf import PROJECT_DIR
-    from sqlalchemy import func, select
+    from reporting.regions.hierarchy import region_by_code
     out = {"ours_ms": [], "twin_ms": [], "html_ms": []}
     with app.app_context():
         region = region_by_code(args["region"])

@@ -46,10 +46,10 @@ def main() -> None:
         db.session.commit()
         db.create_all()
         clock.now = lambda: dt.datetime(2026, 11, 27, 10, 0)
-        from reporting.demo import load_demo
-        from reporting.hierarchy import region_by_code
+        from reporting.demo.jiangmen import load_demo
         from reporting.models import Campaign, Period
-        from reporting.ranking import progress
+        from reporting.progress.ranking import progress
+        from reporting.regions.hierarchy import region_by_code
         load_demo(echo=lambda line: None)
         db.session.commit()
         campaign = db.session.scalar(db.select(Campaign).order_by(Campaign.start.desc()).limit(1))

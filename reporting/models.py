@@ -6,9 +6,25 @@ import hashlib
 from typing import Optional
 
 from flask_login import UserMixin
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy import false as sa_false
-from sqlalchemy import (JSON, BigInteger, Boolean, CheckConstraint, Date, DateTime, Float, ForeignKey, Integer,
-                        LargeBinary, Numeric, String, Text, UniqueConstraint, Index, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from reporting import clock, passwords
@@ -363,7 +379,7 @@ class Tally(db.Model):
     """小计: the submitted reports of one unit's report-level children for one period, summed.
 
     One row per (period, parent of report units), e.g. per township when villages file. It is
-    written in the same transaction as the reports it sums (reporting/tally.py), so a roll-up
+    written in the same transaction as the reports it sums (reporting/progress/tally.py), so a roll-up
     above that level reads one row per township instead of one per village, and is exactly
     as live as reading the reports. Only submitted reports are summed: drafts never count.
     """
@@ -416,7 +432,7 @@ class ProgressVersion(db.Model):
     """The version of a campaign's numbers in one branch: the campaign's root (every write moves
     it) or one child of the root (the writes inside it). Raised in the same transaction as every
     write that moves what a progress answer shows (the tallies, the tasks), so that an answer cached
-    at one version is never served at another (reporting/cache.py)."""
+    at one version is never served at another (reporting/progress/cache.py)."""
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), primary_key=True)
     region_id: Mapped[int] = mapped_column(ForeignKey("region.id"), primary_key=True)
     version: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -15,11 +15,11 @@ from sqlalchemy import text
 from app import create_app
 from reporting import clock
 from reporting.extensions import db
-from reporting.hierarchy import import_divisions, region_by_code
 from reporting.models import User
+from reporting.regions.hierarchy import import_divisions, region_by_code
 
 HERE = os.path.dirname(__file__)
-JIANGMEN = os.path.join(HERE, "..", "reporting", "data", "jiangmen")
+JIANGMEN = os.path.join(HERE, "..", "reporting", "demo", "data", "jiangmen")
 ANHUI = os.path.join(HERE, "data", "anhui")
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 
@@ -239,7 +239,7 @@ def frozen_now(monkeypatch):
 @pytest.fixture
 def demo(app, jiangmen, frozen_now, _kept):
     """The 江门市 demo (`flask demo`) on 2026年11月27日: 第4期 complete, 第5期 partly filed."""
-    from reporting.demo import load_demo
+    from reporting.demo.jiangmen import load_demo
     from reporting.models import Campaign
     frozen_now(dt.datetime(2026, 11, 27, 10, 0))
 
@@ -268,8 +268,8 @@ def xinhui_period(jiangmen, frozen_now):
 
 def villages(code: str) -> list[str]:
     """The village codes under `code`, in code order."""
-    from reporting.hierarchy import descendants_at
     from reporting.models import Region
+    from reporting.regions.hierarchy import descendants_at
     return list(db.session.scalars(descendants_at(region_by_code(code), "village")
                                    .with_only_columns(Region.code).order_by(Region.code)))
 
@@ -277,8 +277,8 @@ def villages(code: str) -> list[str]:
 def two_counties_filed(jiangmen, frozen_now):
     """江门市's 2023年度 campaign, 10月5日: 新会区 and 蓬江区 submitted every village of period 1, the
     other five counties nothing. Returns the campaign."""
-    from reporting.campaigns import create_campaign
-    from reporting.filing import import_reports
+    from reporting.campaigns.campaigns import create_campaign
+    from reporting.filing.filing import import_reports
     frozen_now(dt.datetime(2022, 10, 5, 10, 0))
     campaign, _ = create_campaign(name="江门市2023年度", root=jiangmen, start=dt.date(2022, 9, 1),
                                   end=dt.date(2022, 12, 31), extend_to=dt.date(2023, 2, 28),

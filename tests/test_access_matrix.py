@@ -19,15 +19,15 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from app import create_app
-from reporting.campaigns import create_campaign
-from reporting.circulars import issue, new_draft
+from reporting.campaigns.campaigns import create_campaign
+from reporting.circulars.circulars import issue, new_draft
+from reporting.departments.departments import add_department
 from reporting.extensions import db
-from reporting.departments import add_department
-from reporting.filing import import_reports, save_report
-from reporting.hierarchy import descendants_at, region_by_code
+from reporting.filing.filing import import_reports, save_report
 from reporting.models import ApiToken, Region, Report, SupervisionItem, User
-from reporting.supervision import create as create_supervision
-from reporting.supervision import respond as respond_supervision
+from reporting.regions.hierarchy import descendants_at, region_by_code
+from reporting.supervision.supervision import create as create_supervision
+from reporting.supervision.supervision import respond as respond_supervision
 
 CITY, XINHUI, PENGJIANG, SUZHOU = "4407", "440705", "440703", "3413"
 SHADUI, YAMEN, LINGBI = "440705106", "440705105", "341323"  # 沙堆镇, 崖门镇 (both 新会区), 灵璧县

@@ -4,10 +4,10 @@ import datetime as dt
 import pytest
 
 from reporting import access
-from reporting.campaigns import create_campaign
+from reporting.campaigns.campaigns import create_campaign
 from reporting.extensions import db
-from reporting.hierarchy import descendants_at, region_by_code
 from reporting.models import ApiToken
+from reporting.regions.hierarchy import descendants_at, region_by_code
 
 from .conftest import make_user
 

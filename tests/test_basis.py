@@ -4,14 +4,14 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from reporting import tally
-from reporting.campaigns import create_campaign
-from reporting.circulars import draft_body
+from reporting.campaigns.campaigns import create_campaign
+from reporting.circulars.circulars import draft_body
 from reporting.extensions import db
-from reporting.filing import import_reports
-from reporting.hierarchy import children, region_by_code
+from reporting.filing.filing import import_reports
 from reporting.models import Report, Target
-from reporting.ranking import progress, progress_json
+from reporting.progress import tally
+from reporting.progress.ranking import progress, progress_json
+from reporting.regions.hierarchy import children, region_by_code
 
 from .conftest import make_user
 

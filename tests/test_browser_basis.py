@@ -6,8 +6,8 @@ import pytest
 from playwright.sync_api import expect
 
 from reporting.filters import percent
-from reporting.hierarchy import region_by_code
-from reporting.ranking import progress
+from reporting.progress.ranking import progress
+from reporting.regions.hierarchy import region_by_code
 
 from .conftest import browser_login
 

@@ -5,7 +5,6 @@ import subprocess
 import pytest
 from playwright.sync_api import expect
 
-
 from .conftest import browser_login
 
 pytestmark = pytest.mark.browser

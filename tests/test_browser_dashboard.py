@@ -7,12 +7,12 @@ from openpyxl import load_workbook
 from playwright.sync_api import expect
 
 from reporting import clock
+from reporting.calendar.schedule import current_period
 from reporting.extensions import db
 from reporting.filters import count, percent
-from reporting.hierarchy import region_by_code
 from reporting.models import User
-from reporting.ranking import progress
-from reporting.schedule import current_period
+from reporting.progress.ranking import progress
+from reporting.regions.hierarchy import region_by_code
 
 from .conftest import browser_login
 

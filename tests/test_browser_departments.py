@@ -6,9 +6,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from reporting.demo.ninghe import load_ninghe
 from reporting.extensions import db
 from reporting.models import Campaign
-from reporting.ninghe_demo import load_ninghe
 
 from .conftest import browser_login
 

@@ -4,11 +4,11 @@ import datetime as dt
 import pytest
 from playwright.sync_api import expect
 
-from reporting.campaigns import create_campaign
+from reporting.campaigns.campaigns import create_campaign
 from reporting.extensions import db
-from reporting.filing import import_reports
-from reporting.hierarchy import descendants_at, region_by_code
+from reporting.filing.filing import import_reports
 from reporting.models import Region
+from reporting.regions.hierarchy import descendants_at, region_by_code
 
 from .conftest import browser_login, make_user
 

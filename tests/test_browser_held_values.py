@@ -6,8 +6,8 @@ import pytest
 from playwright.sync_api import expect
 
 from reporting.extensions import db
-from reporting.hierarchy import region_by_code
 from reporting.models import Report
+from reporting.regions.hierarchy import region_by_code
 
 from .conftest import browser_login, make_user, two_counties_filed, villages
 

@@ -6,10 +6,10 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from reporting.circulars import issue, new_draft
+from reporting.circulars.circulars import issue, new_draft
 from reporting.extensions import db
-from reporting.hierarchy import region_by_code
 from reporting.models import User
+from reporting.regions.hierarchy import region_by_code
 
 from .conftest import browser_login, make_user, two_counties_filed, villages
 

@@ -3,8 +3,8 @@ units only after a confirmation that names how many."""
 import pytest
 from playwright.sync_api import expect
 
-from reporting import reviewed
 from reporting.extensions import db
+from reporting.filing import reviewed
 from reporting.models import Report
 
 from .conftest import browser_login

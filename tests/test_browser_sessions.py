@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from reporting.extensions import db
 from reporting.models import Report
-from reporting.hierarchy import region_by_code
+from reporting.regions.hierarchy import region_by_code
 
 from .conftest import browser_login
 from .test_browser_filing import A, B, cell, period  # noqa: F401 (the fixture)

@@ -5,8 +5,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from reporting.hierarchy import region_by_code
-from reporting.ranking import progress
+from reporting.progress.ranking import progress
+from reporting.regions.hierarchy import region_by_code
 
 from .conftest import browser_login
 

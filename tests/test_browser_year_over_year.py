@@ -5,9 +5,9 @@ import pytest
 from playwright.sync_api import expect
 
 from reporting import clock
-from reporting.hierarchy import region_by_code
-from reporting.ranking import progress
-from reporting.schedule import current_period
+from reporting.calendar.schedule import current_period
+from reporting.progress.ranking import progress
+from reporting.regions.hierarchy import region_by_code
 
 from .conftest import browser_login
 

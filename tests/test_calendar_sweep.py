@@ -8,17 +8,17 @@ import datetime as dt
 
 import pytest
 
-from reporting.accounts import create_token
-from reporting.campaigns import create_campaign
-from reporting.circulars import draft_document, new_draft
-from reporting.departments import add_department, department_progress
+from reporting.accounts.accounts import create_token
+from reporting.calendar.schedule import Calendar, current_period
+from reporting.campaigns.campaigns import create_campaign
+from reporting.circulars.circulars import draft_document, new_draft
+from reporting.departments.departments import add_department, department_progress
 from reporting.extensions import db
-from reporting.filing import import_reports, late_status
-from reporting.hierarchy import region_by_code
-from reporting.ranking import progress
-from reporting.reminders import Outstanding, draft_text
-from reporting.schedule import Calendar, current_period
-from reporting.todo import todo
+from reporting.filing.filing import import_reports, late_status
+from reporting.home.todo import todo
+from reporting.progress.ranking import progress
+from reporting.regions.hierarchy import region_by_code
+from reporting.reminders.reminders import Outstanding, draft_text
 
 from .conftest import FILER, VALUES, make_user, villages
 from .moments import MOMENTS

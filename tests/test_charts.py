@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from reporting.charts import AMBER, GREEN, RED, ProgressPoint, progress_chart, rate_bars
+from reporting.progress.charts import AMBER, GREEN, RED, ProgressPoint, progress_chart, rate_bars
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -4,13 +4,13 @@ import datetime as dt
 
 import pytest
 
-from reporting.campaigns import create_campaign
-from reporting.circulars import issue, new_draft
-from reporting.issuers import check_prefix, issuing_body, scope_word
-from reporting.departments import add_department
+from reporting.campaigns.campaigns import create_campaign
+from reporting.circulars.circulars import issue, new_draft
+from reporting.departments.departments import add_department
 from reporting.extensions import db
-from reporting.hierarchy import region_by_code
 from reporting.models import Region
+from reporting.regions.hierarchy import region_by_code
+from reporting.regions.issuers import check_prefix, issuing_body, scope_word
 
 from .conftest import make_user
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from markupsafe import Markup
 
-from reporting.circular_document import (
+from reporting.circulars.document import (
     Attachment,
     Circular,
     DocumentNumber,
@@ -28,7 +28,7 @@ from reporting.circular_document import (
 from reporting.filters import count, percent
 from reporting.pdf import StaticOnlyFetcher, create_pdf, static_file
 
-JIANGMEN = Path(__file__).resolve().parent.parent / "reporting" / "data" / "jiangmen"
+JIANGMEN = Path(__file__).resolve().parent.parent / "reporting" / "demo" / "data" / "jiangmen"
 PT_PER_MM = 72 / 25.4
 TITLE = "关于2023年度城乡居民基本医疗保险参保缴费工作进展情况的通报"
 TOWNSHIP_HEADER = ["序号", "县（市、区）", "镇（街道）", "应参保人数", "已参保人数", "参保率"]

@@ -12,11 +12,12 @@ import pytest
 from fontTools import subset
 from fontTools.ttLib import TTFont
 
-from reporting import circulars, fonts
-from reporting.circular_document import Paragraph, Section, balanced_lines, render_circular_html
+from reporting import fonts
+from reporting.circulars import circulars
+from reporting.circulars.document import Paragraph, Section, balanced_lines, render_circular_html
 from reporting.extensions import db
-from reporting.hierarchy import region_by_code
 from reporting.models import Campaign
+from reporting.regions.hierarchy import region_by_code
 from tests.test_circular_pdf import sample_circular
 
 MM = 72 / 25.4

@@ -7,10 +7,10 @@ import subprocess
 import pytest
 from sqlalchemy import select
 
-from reporting.campaigns import create_campaign
-from reporting.circulars import StaleDraft, issue, new_draft
+from reporting.campaigns.campaigns import create_campaign
+from reporting.circulars.circulars import StaleDraft, issue, new_draft
 from reporting.extensions import db
-from reporting.filing import import_reports
+from reporting.filing.filing import import_reports
 from reporting.models import Circular
 
 from .conftest import FILER, make_user
@@ -209,8 +209,8 @@ def test_a_rate_short_of_one_hundred_percent_never_prints_as_one_hundred():
 
 def test_the_hardship_gap_is_the_sum_of_the_units_gaps(jiangmen, frozen_now):
     """台山市 11 and 开平市 1 uncovered, 鹤山市 5 above its roster: 12 people, not 7."""
-    from reporting.circulars import draft_body
-    from reporting.ranking import progress
+    from reporting.circulars.circulars import draft_body
+    from reporting.progress.ranking import progress
     frozen_now(dt.datetime(2022, 10, 5, 10, 0))
     campaign, _ = create_campaign(name="江门市2023年度", root=jiangmen, start=dt.date(2022, 9, 1),
                                   end=dt.date(2022, 12, 31), first_due=dt.date(2022, 10, 1),
@@ -226,8 +226,8 @@ def test_the_hardship_gap_is_the_sum_of_the_units_gaps(jiangmen, frozen_now):
 
 
 def test_a_unit_still_to_report_shows_a_dash_for_its_change(sixth):
-    from reporting.circulars import ranking_table
-    from reporting.ranking import progress
+    from reporting.circulars.circulars import ranking_table
+    from reporting.progress.ranking import progress
     campaign, period = sixth
     table = ranking_table(progress(period, campaign.root))
     change = table.header.index("较上期百分点")
@@ -237,8 +237,8 @@ def test_a_unit_still_to_report_shows_a_dash_for_its_change(sixth):
 
 
 def test_a_level_headline_says_yu_shang_qi_chi_ping(sixth):
-    from reporting.circulars import draft_body
-    from reporting.ranking import progress
+    from reporting.circulars.circulars import draft_body
+    from reporting.progress.ranking import progress
     campaign, period = sixth
     # period 2 filed with period 1's figures again: no change at all
     file(period, {code: enrolled // 2 for code, enrolled in COUNTIES.items()})
@@ -249,15 +249,15 @@ def test_a_level_headline_says_yu_shang_qi_chi_ping(sixth):
 # --- tables that never collapse ------------------------------------------------------------------
 
 def test_tables_print_short_names_and_the_api_keeps_the_official_ones():
-    from reporting.circular_wording import short_name
+    from reporting.circulars.wording import short_name
     assert short_name("南联村民委员会") == "南联村" and short_name("东门社区居民委员会") == "东门社区"
     assert short_name("泗合村委会") == "泗合村" and short_name("会城街道办事处") == "会城街道"
     assert short_name("新会区") == "新会区"
 
 
 def test_the_report_column_holds_one_short_state_and_a_carried_figure_is_marked(sixth):
-    from reporting.circulars import ranking_table
-    from reporting.ranking import progress
+    from reporting.circulars.circulars import ranking_table
+    from reporting.progress.ranking import progress
     campaign, period = sixth
     table = ranking_table(progress(period, campaign.root))
     rows = {row[1]: row for row in table.rows}

@@ -2,9 +2,9 @@
 预计无法按期完成, and 无 is printed only when nothing is flagged."""
 import copy
 
-from reporting.circulars import issue, new_draft
+from reporting.circulars.circulars import issue, new_draft
 from reporting.extensions import db
-from reporting.hierarchy import region_by_code
+from reporting.regions.hierarchy import region_by_code
 
 from .test_review_web import XINHUI, filed, user  # noqa: F401  (filed is a fixture)
 

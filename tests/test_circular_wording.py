@@ -2,8 +2,8 @@
 before a single unit, 连续两期, and the units that have not reported named."""
 import datetime as dt
 
-from reporting.circulars import draft_body
-from reporting.ranking import progress
+from reporting.circulars.circulars import draft_body
+from reporting.progress.ranking import progress
 
 from .test_basis import file, town  # noqa: F401 (the fixture)
 
@@ -55,9 +55,10 @@ def test_all_units_sharing_a_statement_are_written_ge_jun(town, frozen_now):  # 
 
 
 def test_more_than_five_units_are_counted_with_the_three_furthest_behind_named(jiangmen, frozen_now):
-    from reporting.campaigns import create_campaign
-    from reporting.filing import import_reports
+    from reporting.campaigns.campaigns import create_campaign
     from reporting.extensions import db
+    from reporting.filing.filing import import_reports
+
     from .test_circular_snapshot import figures
     frozen_now(dt.datetime(2022, 10, 14, 9, 0))
     campaign, _ = create_campaign(name="江门市2023年度", root=jiangmen, start=dt.date(2022, 9, 1),
@@ -93,7 +94,7 @@ def test_interview_rule_below_time_progress(runner, town, frozen_now):  # noqa: 
 
 
 def test_an_indicators_label_gives_the_people_a_department_answers_for():
-    from reporting.circular_wording import department_figure, group_word
+    from reporting.circulars.wording import department_figure, group_word
     assert group_word("重度残疾人已参保人数") == "重度残疾人"
     assert group_word("救助对象应参保人数") == "救助对象"
     assert group_word("其中：困难群众已参保人数") == "困难群众"
@@ -108,7 +109,8 @@ def test_the_requirements_follow_what_the_period_shows(town, frozen_now):  # noq
     """报送纪律 only when someone was late, 应保尽保 only when 困难群众 are uncovered, and 应保尽保 said
     once in its line."""
     from reporting.extensions import db
-    from reporting.filing import import_reports
+    from reporting.filing.filing import import_reports
+
     from .test_basis import values
     campaign, township, (a, b, c, d, e) = town
     first, second = campaign.periods[:2]
@@ -135,6 +137,6 @@ def test_the_requirements_follow_what_the_period_shows(town, frozen_now):  # noq
 
 
 def test_a_supervision_items_number_is_never_split_across_lines():
-    from reporting.circular_document import keep_whole
+    from reporting.circulars.document import keep_whole
     text = str(keep_whole("鹤山市督办事项（督办〔2026〕2号）逾期未报送整改情况，请于12月15日前报送"))
     assert '<span class="whole">督办〔2026〕2号</span>' in text and '<span class="whole">12月15日</span>' in text

@@ -5,14 +5,14 @@ import subprocess
 import pytest
 from sqlalchemy import inspect, select
 
-from reporting.campaigns import create_campaign
-from reporting.circular_reading import addressed
-from reporting.circulars import draft_body, issue, new_draft, parse_body
+from reporting.campaigns.campaigns import create_campaign
+from reporting.circulars.circulars import draft_body, issue, new_draft, parse_body
+from reporting.circulars.reading import addressed
 from reporting.extensions import db
-from reporting.filing import import_reports
-from reporting.hierarchy import children, region_by_code
+from reporting.filing.filing import import_reports
 from reporting.models import Circular
-from reporting.ranking import progress
+from reporting.progress.ranking import progress
+from reporting.regions.hierarchy import children, region_by_code
 
 from .conftest import make_user
 
@@ -73,7 +73,7 @@ def test_issue_freezes_text_numbers_and_pdf(suzhou, tmp_path, frozen_now):
     # a later correction (once the reviewer reopens the unit the issue locked) changes the live
     # numbers but not the issued circular
     township = children(children(city)[0])[0]
-    from reporting.review import act
+    from reporting.review.review import act
     act(campaign.periods[1], township, "return", make_user("reviewer", "city_admin", "3413"), "请更正")
     import_reports(campaign.periods[1], [(1, township.code, {**VALUES, "enrolled": 1999}, {})],
                    submit=True, reason="更正")

@@ -631,11 +631,12 @@ def test_import_refuses_rows_changed_while_it_validated(app, anhui, frozen_now, 
     """The import reads the stored reports, validates (tens of seconds for a province), then writes
     with `WHERE revision = <what it read>`. A filer's save committed in between must not be silently
     skipped (nor audited as written by the import): the import is refused as a whole."""
-    from reporting import filing, tables
-    from reporting.campaigns import create_campaign
+    from reporting import tables
+    from reporting.campaigns.campaigns import create_campaign
     from reporting.extensions import db
-    from reporting.hierarchy import descendants_at
+    from reporting.filing import filing
     from reporting.models import Region
+    from reporting.regions.hierarchy import descendants_at
 
     campaign, _ = create_campaign(name="测试", root=anhui, start=dt.date(2022, 9, 1),
                                   end=dt.date(2022, 12, 31), rhythm="weekly")

@@ -2,10 +2,10 @@
 a 待办 of overdue and due periods, and 待报 before the due date."""
 import datetime as dt
 
-from reporting.departments import add_department, add_indicator, department_progress
+from reporting.departments.departments import add_department, add_indicator, department_progress
 from reporting.extensions import db
-from reporting.filing import save_report
-from reporting.hierarchy import region_by_code
+from reporting.filing.filing import save_report
+from reporting.regions.hierarchy import region_by_code
 
 from .conftest import make_user
 from .test_departments_web import COUNTY, FILER, county  # noqa: F401  (county is a fixture)

@@ -98,8 +98,8 @@ def test_an_issued_circular_locks_the_departments_submitted_reports(county, runn
                         {"values": {"hardship_enrolled": 880}, "submit": True})
     assert fixed.status_code == 200 and fixed.get_json()["locked"] is False
     # the next 通报 says so: 通报后更正 and 通报后补报, departments by name
-    from reporting import review
-    from reporting.hierarchy import region_by_code
+    from reporting.regions.hierarchy import region_by_code
+    from reporting.review import review
     lines = review.publication_lines(county.periods[1], region_by_code("440705"))
     assert lines[0] == "第1期通报后，区民政局更正了已通报的数据，本期通报以更正后的数据为准。"
     assert lines[1] == "第1期通报后，区教育局补报了第1期（截至10月7日）的数据。"
@@ -197,7 +197,7 @@ def test_review_page_returns_and_approves_and_the_filer_sees_it(county, auth, cl
 
 def test_automatic_reminders_reach_the_departments_once(county, frozen_now):
     from reporting.models import ReminderMessage
-    from reporting.reminders import send_due
+    from reporting.reminders.reminders import send_due
     submit(county)
     county.campaign.auto_remind_hours = 24
     db.session.commit()

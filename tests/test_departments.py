@@ -4,10 +4,10 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from reporting import tally
 from reporting.extensions import db
-from reporting.hierarchy import region_by_code
 from reporting.models import Department, Report, Tally
+from reporting.progress import tally
+from reporting.regions.hierarchy import region_by_code
 
 from .conftest import make_user
 
@@ -233,7 +233,7 @@ def test_a_report_is_a_region_s_or_a_department_s_never_both(county):
 
 
 def test_unknown_department_foreign_period_and_region_outside(county, runner):
-    from reporting.campaigns import create_campaign
+    from reporting.campaigns.campaigns import create_campaign
     other, _ = create_campaign(name="蓬江区2023年度", root=region_by_code("440703"), start=dt.date(2022, 9, 1),
                                end=dt.date(2022, 12, 31), rhythm="weekly", report_level="township")
     db.session.commit()

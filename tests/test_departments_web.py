@@ -6,13 +6,13 @@ import re
 import pytest
 from openpyxl import load_workbook
 
-from reporting.circulars import build_document, draft_body
-from reporting.departments import add_department, add_indicator
+from reporting.circulars.circulars import build_document, draft_body
+from reporting.departments.departments import add_department, add_indicator
 from reporting.extensions import db
-from reporting.filing import find_report, save_report
-from reporting.hierarchy import region_by_code
+from reporting.filing.filing import find_report, save_report
 from reporting.models import Department, User
-from reporting.ranking import progress
+from reporting.progress.ranking import progress
+from reporting.regions.hierarchy import region_by_code
 
 from .conftest import make_user
 
@@ -22,7 +22,7 @@ FILER = {"name": "王芳", "phone": "13802216188", "head": "李局长"}
 
 @pytest.fixture
 def county(client, jiangmen, frozen_now):
-    from reporting.campaigns import create_campaign
+    from reporting.campaigns.campaigns import create_campaign
     frozen_now(dt.datetime(2022, 10, 5, 10, 0))  # before period 1's due date (10月8日)
     campaign, _ = create_campaign(name="新会区2023年度", root=region_by_code(COUNTY), start=dt.date(2022, 9, 1),
                                   end=dt.date(2022, 12, 31), rhythm="weekly", first_due=dt.date(2022, 10, 8),

@@ -5,8 +5,8 @@ import re
 import pytest
 from sqlalchemy import select
 
-from reporting import reviewed
 from reporting.extensions import db
+from reporting.filing import reviewed
 from reporting.models import Report
 
 from .conftest import make_user, two_counties_filed, villages
@@ -16,7 +16,7 @@ ESCAPED_TAG = re.compile(r"&lt;/?(span|strong|a|p|em|b|i|del|ins|td|tr|br|div)\b
 
 
 def review_report(period, code):
-    from reporting.hierarchy import region_by_code
+    from reporting.regions.hierarchy import region_by_code
     return db.session.scalar(select(Report).where(Report.period_id == period.id,
                                                   Report.region_id == region_by_code(code).id))
 

@@ -8,12 +8,12 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from reporting.campaigns import create_campaign
-from reporting.carry import carried_values
+from reporting.campaigns.campaigns import create_campaign
 from reporting.extensions import db
-from reporting.filing import import_reports
-from reporting.hierarchy import descendants_at, region_by_code
+from reporting.filing.carry import carried_values
+from reporting.filing.filing import import_reports
 from reporting.models import Region, Report
+from reporting.regions.hierarchy import descendants_at, region_by_code
 
 from .conftest import make_user
 

@@ -7,12 +7,12 @@ import re
 import pytest
 from sqlalchemy import select
 
-from reporting.campaigns import create_campaign
+from reporting.campaigns.campaigns import create_campaign
 from reporting.extensions import db
-from reporting.filing import import_reports
-from reporting.hierarchy import descendants_at, region_by_code
+from reporting.filing.filing import import_reports
+from reporting.filing.progress_workbook import Column, read_progress_form
 from reporting.models import Region, Report
-from reporting.progress_workbook import Column, read_progress_form
+from reporting.regions.hierarchy import descendants_at, region_by_code
 
 from .conftest import make_user
 

@@ -17,12 +17,12 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select, text
 
 from forms.admin import AuditFilterForm
-from reporting import supervision
-from reporting.campaigns import create_campaign
-from reporting.departments import add_department
+from reporting.campaigns.campaigns import create_campaign
+from reporting.departments.departments import add_department
 from reporting.extensions import db
-from reporting.hierarchy import descendants_at, region_by_code
 from reporting.models import Region
+from reporting.regions.hierarchy import descendants_at, region_by_code
+from reporting.supervision import supervision
 
 from .conftest import make_user, serve
 
@@ -60,10 +60,11 @@ def test_the_test_server_waits_for_requests_in_flight(app):
 
 # --- every query parameter of every page, fuzzed ----------------------------------------------------
 
-VIEWS = Path(__file__).resolve().parent.parent / "reporting" / "views"
+#: the modules that define a blueprint (each feature's views)
+VIEWS = [p for p in (Path(__file__).resolve().parent.parent / "reporting").rglob("*.py") if "Blueprint(" in p.read_text()]
 #: the query parameters the views read, found in their source, and the audit filter's fields
 QUERY_NAMES = sorted(set(re.findall(r'(?:request\.args\.get|id_arg)\("(\w+)"',
-                                    "".join(p.read_text() for p in VIEWS.glob("*.py"))))
+                                    "".join(p.read_text() for p in VIEWS)))
                      | {name for name, field in vars(AuditFilterForm).items() if hasattr(field, "field_class")})
 ODD_VALUES = ["99999999999999999999", "-1", "0", "2147483648", "9" * 400, "9999-12-31", "0001-01-01",
               "2022-02-30", "99999-01-01", "abc", "", " ", "\x00", "1e5", "１２", "٣", "NaN", "/%09/evil.example"]
@@ -149,7 +150,7 @@ def test_an_unknown_or_disabled_name_costs_the_same_hash_as_a_known_one(client, 
 # --- drafts of circulars ----------------------------------------------------------------------------
 
 def test_a_draft_circular_is_for_its_authors_level_only(client, auth, anhui, frozen_now):
-    from reporting.circulars import new_draft
+    from reporting.circulars.circulars import new_draft
     frozen_now(dt.datetime(2022, 10, 20, 9, 0))
     city = region_by_code("3413")
     campaign, _ = create_campaign(name="宿州市2023年度", root=city, start=dt.date(2022, 9, 1),
@@ -182,7 +183,7 @@ FILER = {"name": "黄丽华", "phone": "13802216103", "head": "张局长"}
 
 
 def test_a_reason_has_one_length_limit_on_every_path(client, auth, runner, jiangmen, frozen_now, tmp_path):
-    from reporting.filing import import_reports
+    from reporting.filing.filing import import_reports
     from reporting.models import AuditEntry, Report, Revision
     from reporting.validation import REASON_LIMIT
     frozen_now(dt.datetime(2022, 10, 5, 10, 0))
@@ -243,8 +244,8 @@ def workbook(rows: int, names: bool, first: int = 440705000000) -> bytes:
 
 
 def test_a_workbook_far_longer_than_the_form_is_refused_before_it_is_read(monkeypatch):
-    from reporting import progress_workbook
-    from reporting.progress_workbook import Column, read_progress_form
+    from reporting.filing import progress_workbook
+    from reporting.filing.progress_workbook import Column, read_progress_form
     from reporting.spreadsheets import TableError
     columns = [Column("population", "常住人口数", None), Column("should_enroll", "居民医保应参保人数", None),
                Column("enrolled", "居民医保已参保人数", None)]
@@ -282,7 +283,7 @@ def test_an_upload_is_capped_by_the_units_of_its_region(client, auth, jiangmen, 
 @pytest.fixture
 def draft_period(jiangmen, frozen_now):
     """新会区's first village with a complete stored draft."""
-    from reporting.filing import import_reports
+    from reporting.filing.filing import import_reports
     frozen_now(dt.datetime(2022, 10, 5, 10, 0))
     campaign, _ = create_campaign(name="江门市2023年度", root=jiangmen, start=dt.date(2022, 9, 1),
                                   end=dt.date(2022, 12, 31), first_due=dt.date(2022, 10, 1))
@@ -376,7 +377,7 @@ def english_on(html: str) -> set[str]:
 
 
 def test_no_english_in_rendered_pages(client, auth, site, jiangmen):
-    from reporting.circulars import new_draft
+    from reporting.circulars.circulars import new_draft
     from reporting.models import Period, User
     urls, _ = site
     leaks = {}
@@ -396,7 +397,7 @@ def test_no_english_in_rendered_pages(client, auth, site, jiangmen):
                                                               "printed_by": "办公室"})
     assert edit.status_code == 422
     leaks["circular edit, too long"] = english_on(edit.get_data(as_text=True))
-    from reporting.filing import import_reports
+    from reporting.filing.filing import import_reports
     make_user("xinhui", "county_filer", "440705")
     auth.login("xinhui")
     unit = db.session.scalars(descendants_at(region_by_code("440705"), "village")

@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import select
 
 from reporting.extensions import db
-from reporting.hierarchy import region_by_code
 from reporting.models import HeldEdit, Report, Revision
+from reporting.regions.hierarchy import region_by_code
 
 from .conftest import VALUES, make_user, two_counties_filed, villages
 

@@ -6,9 +6,8 @@ import pytest
 from sqlalchemy import func, select
 
 from reporting.extensions import db
-from reporting.hierarchy import (DivisionFileError, descendants_at, import_divisions, name_forms,
-                                 region_by_code)
 from reporting.models import Region
+from reporting.regions.hierarchy import DivisionFileError, descendants_at, import_divisions, name_forms, region_by_code
 
 from .conftest import ANHUI, JIANGMEN
 

@@ -4,8 +4,8 @@ import datetime as dt
 import chinese_calendar
 import pytest
 
-from reporting.holidays import parse_notice, parse_run
-from reporting.schedule import Calendar
+from reporting.calendar.holidays import parse_notice, parse_run
+from reporting.calendar.schedule import Calendar
 
 D = dt.date
 
@@ -142,12 +142,12 @@ def test_command_line_runs():
 
 from sqlalchemy import select  # noqa: E402
 
-from reporting.campaigns import create_campaign  # noqa: E402
+from reporting.calendar.holidays import due_changes, uncovered_periods  # noqa: E402
+from reporting.campaigns.campaigns import create_campaign  # noqa: E402
 from reporting.extensions import db  # noqa: E402
-from reporting.filing import import_reports  # noqa: E402
-from reporting.hierarchy import descendants_at, region_by_code  # noqa: E402
-from reporting.holidays import due_changes, uncovered_periods  # noqa: E402
+from reporting.filing.filing import import_reports  # noqa: E402
 from reporting.models import AuditEntry, DueChange, HolidayOverride, Region, Report  # noqa: E402
+from reporting.regions.hierarchy import descendants_at, region_by_code  # noqa: E402
 
 COUNTS = {"population": 3000, "should_enroll": 2600, "enrolled": 2000, "hardship_should": 80,
           "hardship_enrolled": 78, "students_enrolled": 400, "newborns_enrolled": 20, "college_enrolled": 0}

@@ -3,7 +3,7 @@ import datetime as dt
 
 from sqlalchemy import func, select
 
-from reporting.campaigns import create_campaign
+from reporting.campaigns.campaigns import create_campaign
 from reporting.extensions import db
 from reporting.models import AuditEntry, DueChange, HolidayOverride, Period
 

@@ -24,11 +24,11 @@ from sqlalchemy import func, select
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
-from reporting.campaigns import create_campaign
+from reporting.campaigns.campaigns import create_campaign
 from reporting.extensions import db
-from reporting.filing import import_reports
-from reporting.hierarchy import descendants_at, region_by_code
+from reporting.filing.filing import import_reports
 from reporting.models import Region, Report, Revision
+from reporting.regions.hierarchy import descendants_at, region_by_code
 from reporting.validation import MAX_COUNT, parse_values
 
 from .conftest import make_user
@@ -447,9 +447,10 @@ def form_fields() -> set[str]:
     import importlib
     import pkgutil
 
-    import forms
     from flask_wtf import FlaskForm
     from wtforms.fields.core import UnboundField
+
+    import forms
     names = set(KEYS) | {"filer_name", "filer_phone", "filer_head", "action", "reason", "revision", "ack",
                          "unit", "file", "next", "back"}
     for info in pkgutil.iter_modules(forms.__path__):

@@ -7,12 +7,12 @@ import pytest
 from sqlalchemy import func, select
 
 from reporting import bulk
-from reporting.campaigns import create_campaign
+from reporting.campaigns.campaigns import create_campaign
 from reporting.extensions import db
-from reporting.filing import filing_status, history, import_reports
-from reporting.tables import ImportRejected
-from reporting.hierarchy import descendants_at
+from reporting.filing.filing import filing_status, history, import_reports
 from reporting.models import Region, Report, Revision
+from reporting.regions.hierarchy import descendants_at
+from reporting.tables import ImportRejected
 
 KEYS = ("population", "should_enroll", "enrolled", "hardship_should", "hardship_enrolled",
         "students_enrolled", "newborns_enrolled", "college_enrolled")
@@ -138,7 +138,7 @@ def test_the_collector_runs_again_after_an_import_written_or_refused(period, vil
 def test_the_statuses_of_several_periods_equal_each_period_on_its_own(period, villages, frozen_now):
     """The home page's to-do reads four periods in one aggregate: the same counts as one by one,
     with a late submission, drafts, and a period nobody has filed."""
-    from reporting.filing import filing_statuses
+    from reporting.filing.filing import filing_statuses
     campaign = period.campaign
     import_reports(period, rows(villages[:40]), submit=True)
     import_reports(period, rows(villages[40:55]), submit=False)
@@ -179,7 +179,7 @@ def test_the_warnings_worked_out_beside_the_write_are_a_dry_runs(period, village
 
 def test_an_error_in_the_work_beside_the_write_reaches_the_caller(period, villages, monkeypatch):
     """The thread's exception is raised in the import, not lost: nothing is left half-written."""
-    from reporting import filing
+    from reporting.filing import filing
 
     def broken(*args):
         raise RuntimeError("坏了")

@@ -4,14 +4,15 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from reporting import clock, tally
-from reporting.departments import department_progress
+from reporting import clock
+from reporting.calendar.schedule import current_period
+from reporting.demo.ninghe import load_ninghe
+from reporting.departments.departments import department_progress
 from reporting.extensions import db
-from reporting.hierarchy import descendants_at, region_by_code
 from reporting.models import Campaign, Department, Report, User
-from reporting.ninghe_demo import load_ninghe
-from reporting.ranking import progress
-from reporting.schedule import current_period
+from reporting.progress import tally
+from reporting.progress.ranking import progress
+from reporting.regions.hierarchy import descendants_at, region_by_code
 
 
 @pytest.fixture
@@ -60,7 +61,7 @@ def test_the_real_county_its_departments_and_the_late_one(ninghe, runner):
 def test_each_department_has_its_own_people_and_the_circular_names_them(ninghe):
     """Seed 004's 条线 each answer for a group of their own: no two departments share an indicator, and
     the 通报 names each group by its indicator's words, never a generic 负责对象."""
-    from reporting.circulars import draft_body
+    from reporting.circulars.circulars import draft_body
     county = region_by_code("120117")
     departments = db.session.scalars(select(Department).order_by(Department.position)).all()
     keys = [key for d in departments for key in d.indicator_keys]

@@ -6,7 +6,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from reporting.accounts import password_problem
+from reporting.accounts.accounts import password_problem
 from reporting.extensions import db
 from reporting.models import User
 

@@ -5,12 +5,12 @@ import io
 
 import pytest
 
-from reporting.campaigns import create_campaign
+from reporting.campaigns.campaigns import create_campaign
 from reporting.extensions import db
-from reporting.filing import import_reports
-from reporting.hierarchy import descendants_at, region_by_code
+from reporting.filing.filing import import_reports
 from reporting.indicators import DEFAULT_FORM
 from reporting.models import Region
+from reporting.regions.hierarchy import descendants_at, region_by_code
 from reporting.validation import check, consistency_warnings, history_outliers, sibling_outliers
 
 from .conftest import make_user
@@ -131,7 +131,7 @@ def test_an_imports_jump_warnings_equal_the_row_by_row_verdict():
     give the very warnings jump_warning gives each row against the others' increases."""
     import random
 
-    from reporting.filing import PlannedRow, _jump_warnings
+    from reporting.filing.filing import PlannedRow, _jump_warnings
     from reporting.validation import jump_warning
     rng = random.Random(20261130)
     warned = 0

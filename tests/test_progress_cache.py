@@ -5,12 +5,12 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from reporting import cache, ranking
 from reporting.extensions import db
-from reporting.filing import import_reports, save_report
-from reporting.hierarchy import region_by_code
+from reporting.filing.filing import import_reports, save_report
 from reporting.models import ProgressVersion
-from reporting.ranking import progress_json
+from reporting.progress import cache, ranking
+from reporting.progress.ranking import progress_json
+from reporting.regions.hierarchy import region_by_code
 
 from .conftest import make_user
 from .test_jobs import jobs_app  # noqa: F401  (the fixture)

@@ -12,9 +12,9 @@ import zipfile
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from reporting import progress_workbook
+from reporting.filing import progress_workbook
+from reporting.filing.progress_workbook import Column, FormRow, read_progress_form, write_progress_form
 from reporting.indicators import DEFAULT_FORM
-from reporting.progress_workbook import Column, FormRow, read_progress_form, write_progress_form
 from reporting.spreadsheets import MAX_UPLOAD_BYTES, TableError
 
 COLUMNS = [Column(key, label, part_of) for key, label, part_of in DEFAULT_FORM]

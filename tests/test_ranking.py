@@ -3,13 +3,13 @@ import datetime as dt
 
 import pytest
 
-from reporting.campaigns import create_campaign
+from reporting.campaigns.campaigns import create_campaign
+from reporting.campaigns.targets import import_targets
 from reporting.extensions import db
-from reporting.filing import import_reports
-from reporting.hierarchy import region_by_code
-from reporting.ranking import bottom_positions, competition_ranks, light, progress, progress_json
-from reporting.rollup import FilingCounts
-from reporting.targets import import_targets
+from reporting.filing.filing import import_reports
+from reporting.progress.ranking import bottom_positions, competition_ranks, light, progress, progress_json
+from reporting.progress.rollup import FilingCounts
+from reporting.regions.hierarchy import region_by_code
 
 from .test_targets import SEED_TEXT
 
@@ -49,7 +49,7 @@ def township(anhui, tmp_path, frozen_now):
 
 
 def anhui_villages(anhui):
-    from reporting.hierarchy import children
+    from reporting.regions.hierarchy import children
     return children(anhui)
 
 

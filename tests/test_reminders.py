@@ -18,11 +18,11 @@ import pytest
 from sqlalchemy import func, select
 
 from reporting import clock
-from reporting.campaigns import create_campaign
+from reporting.campaigns.campaigns import create_campaign
 from reporting.extensions import db
-from reporting.filing import import_reports
-from reporting.hierarchy import descendants_at, region_by_code
+from reporting.filing.filing import import_reports
 from reporting.models import AuditEntry, Delivery, Region, Reminder, ReminderMessage, User, Webhook
+from reporting.regions.hierarchy import descendants_at, region_by_code
 
 from .conftest import PG_URL, make_user
 from .moments import MOMENTS

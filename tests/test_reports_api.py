@@ -4,11 +4,11 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from reporting.campaigns import create_campaign
+from reporting.campaigns.campaigns import create_campaign
 from reporting.extensions import db
-from reporting.filing import history
-from reporting.hierarchy import descendants_at, region_by_code
+from reporting.filing.filing import history
 from reporting.models import Region, Report, Revision
+from reporting.regions.hierarchy import descendants_at, region_by_code
 
 from .conftest import make_user
 

@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, insert, select
 
-from reporting.campaigns import create_campaign
+from reporting import tables
+from reporting.campaigns.campaigns import create_campaign
 from reporting.extensions import db
-from reporting import filing, tables
-from reporting.filing import import_reports
-from reporting.hierarchy import descendants_at, region_by_code
+from reporting.filing import filing
+from reporting.filing.filing import import_reports
 from reporting.models import AuditEntry, Region, Report, Revision, User
-from reporting.rollup import region_totals
+from reporting.progress.rollup import region_totals
+from reporting.regions.hierarchy import descendants_at, region_by_code
 
 from .conftest import make_user
 

@@ -4,13 +4,14 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from reporting import review, reviewed
-from reporting.campaigns import create_campaign
+from reporting.campaigns.campaigns import create_campaign
 from reporting.extensions import db
-from reporting.filing import import_reports
-from reporting.hierarchy import descendants_at, region_by_code
+from reporting.filing import reviewed
+from reporting.filing.filing import import_reports
 from reporting.models import AuditEntry, Region, Report, Review, Revision
-from reporting.rollup import region_totals
+from reporting.progress.rollup import region_totals
+from reporting.regions.hierarchy import descendants_at, region_by_code
+from reporting.review import review
 
 from .conftest import make_user
 
@@ -210,7 +211,7 @@ def test_issuing_a_circular_locks_what_it_printed(world, runner, client, frozen_
     lines = review.publication_lines(world.campaign.periods[1], region_by_code(XINHUI))
     assert lines[0].startswith("第1期通报后，沙堆镇1个村（社区）更正")
     assert "沙堆镇1个村（社区）补报" in lines[1]
-    from reporting.circulars import new_draft
+    from reporting.circulars.circulars import new_draft
     body = new_draft(world.campaign.periods[1], region_by_code(XINHUI)).body
     assert lines[0] in body and lines[1] in body  # the next 通报 lists them
     assert db.session.scalar(select(AuditEntry).where(AuditEntry.kind == "reports.publish")) is not None
@@ -373,7 +374,7 @@ def test_the_form_and_an_import_judge_a_row_alike(world, case):
 def test_no_path_writes_a_revision_row_for_a_first_submission_and_the_history_shows_it(world):
     """The last village of 沙堆镇 never submitted: its first submission through the form is held by
     the report, as an import's is, and its history shows it from there."""
-    from reporting.filing import history
+    from reporting.filing.filing import history
     last = world.shadui[-1]
     assert world.put({"values": VALUES, "filer": FILER, "submit": True}, code=last, user="shadui").status_code == 200
     assert db.session.scalar(select(func.count()).select_from(Revision)) == 0

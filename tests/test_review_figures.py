@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import event
 
 from reporting.extensions import db
-from reporting.filing import import_reports
+from reporting.filing.filing import import_reports
 
 from .conftest import FILER, VALUES, make_user, two_counties_filed, villages
 

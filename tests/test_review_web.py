@@ -5,11 +5,12 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from reporting import review, reviewed
-from reporting.circulars import issue, new_draft
+from reporting.circulars.circulars import issue, new_draft
 from reporting.extensions import db
-from reporting.hierarchy import region_by_code
+from reporting.filing import reviewed
 from reporting.models import CircularRead, Region, ReminderMessage, User
+from reporting.regions.hierarchy import region_by_code
+from reporting.review import review
 
 from .conftest import make_user, two_counties_filed, villages
 
@@ -228,7 +229,7 @@ def test_an_admin_sets_a_units_group_robot(filed, client, auth):
                        data={"kind": "dingtalk", "url": "https://oapi.dingtalk.com/robot/send?access_token=t",
                              "secret": "SECabc", "mobiles": "13900000001"})
     assert done.status_code == 303
-    from reporting.reminders import webhooks_of
+    from reporting.reminders.reminders import webhooks_of
     hook = webhooks_of(xinhui)["dingtalk"]
     assert (hook.secret, hook.mobiles) == ("SECabc", "13900000001")
     assert 'value="https://oapi.dingtalk.com/robot/send?access_token=t"' in client.get(

@@ -6,7 +6,7 @@ import datetime as dt
 from sqlalchemy import event
 
 from reporting.extensions import db
-from reporting.filing import import_reports, neighbourhood, save_report
+from reporting.filing.filing import import_reports, neighbourhood, save_report
 from reporting.indicators import fields
 
 from .test_tally import FILER, campaign, form, villages_of  # noqa: F401  (campaign is a fixture)

@@ -3,10 +3,10 @@ import datetime as dt
 
 import pytest
 
-from reporting.campaigns import CampaignError, create_campaign
+from reporting.calendar.schedule import Calendar, default_first_due, nominal_dues, reschedule, time_progress
+from reporting.campaigns.campaigns import CampaignError, create_campaign
 from reporting.extensions import db
 from reporting.models import Campaign, HolidayOverride
-from reporting.schedule import Calendar, default_first_due, nominal_dues, reschedule, time_progress
 
 D = dt.date
 

@@ -4,9 +4,9 @@ import re
 
 import pytest
 
-from reporting.campaigns import create_campaign
+from reporting.campaigns.campaigns import create_campaign
 from reporting.extensions import db
-from reporting.hierarchy import region_by_code
+from reporting.regions.hierarchy import region_by_code
 
 from .conftest import make_user
 

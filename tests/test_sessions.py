@@ -4,10 +4,10 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from reporting.campaigns import create_campaign
+from reporting.campaigns.campaigns import create_campaign
 from reporting.extensions import db
-from reporting.hierarchy import descendants_at, region_by_code
 from reporting.models import LoginSession, Region, Report
+from reporting.regions.hierarchy import descendants_at, region_by_code
 
 from .conftest import make_user
 
@@ -59,7 +59,7 @@ def test_a_password_change_or_a_disable_ends_every_session(app, client, auth, xi
     again = sign_in(app, password="Huang-医保-重置-2026")
     xinhui = db.session.merge(xinhui)
     xinhui.active = False
-    from reporting.accounts import update_user
+    from reporting.accounts.accounts import update_user
     from reporting.models import User
     admin = db.session.scalar(select(User).where(User.username == "admin"))
     update_user(admin, xinhui, role=xinhui.role, region=xinhui.region, full_name="", phone="", active=False)

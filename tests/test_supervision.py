@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from reporting.departments import add_department
+from reporting.departments.departments import add_department
 from reporting.extensions import db
 from reporting.models import AuditEntry, SupervisionItem, SupervisionNotice, User
 
@@ -287,8 +287,9 @@ def test_the_board_counts_open_and_overdue_items_per_unit(loop, client, auth):
 
 
 def test_the_ledger_lists_every_item_with_its_state(loop, client, auth):
-    from openpyxl import load_workbook
     import io
+
+    from openpyxl import load_workbook
     loop.create(kind="order", due="2022-09-15", interview=None)
     closed = loop.create().get_json()
     loop.call("POST", f"/supervision/{closed['id']}/close", "suzhou")
@@ -302,8 +303,8 @@ def test_the_ledger_lists_every_item_with_its_state(loop, client, auth):
 
 
 def test_the_next_circular_names_the_report_and_the_overdue_order(loop, frozen_now):
-    from reporting.circulars import draft_body
-    from reporting.ranking import progress
+    from reporting.circulars.circulars import draft_body
+    from reporting.progress.ranking import progress
     township = loop.villages["固城"].parent
     interview = loop.create().get_json()
     loop.create(kind="order", region_code=loop.villages["星光"].code, matter="困难群众未全覆盖", due="2022-09-18",
@@ -327,8 +328,8 @@ def test_the_next_circular_names_the_report_and_the_overdue_order(loop, frozen_n
 
 
 def test_an_answer_with_no_change_in_figures_is_said_without_empty_arithmetic(loop, frozen_now):
-    from reporting.circulars import draft_body
-    from reporting.ranking import progress
+    from reporting.circulars.circulars import draft_body
+    from reporting.progress.ranking import progress
     township = loop.villages["固城"].parent
     interview = loop.create().get_json()
     frozen_now(dt.datetime(2022, 9, 21, 10))
@@ -357,7 +358,7 @@ def test_the_jiangmen_demo_shows_a_closed_interview_and_an_overdue_order(demo, c
 
 
 def test_the_ninghe_demo_has_an_order_for_its_late_department(app, frozen_now):
-    from reporting.ninghe_demo import load_ninghe
+    from reporting.demo.ninghe import load_ninghe
     frozen_now(dt.datetime(2026, 11, 27, 10, 0))
     load_ninghe(echo=lambda line: None)
     load_ninghe(echo=lambda line: None)  # idempotent: still one
@@ -421,7 +422,7 @@ def test_other_files_are_refused_and_nothing_is_saved(loop, client, auth, app, t
 
 
 def test_an_attachment_may_weigh_ten_megabytes_and_no_more():
-    from reporting.supervision import SupervisionInvalid, attachment_type
+    from reporting.supervision.supervision import SupervisionInvalid, attachment_type
     assert attachment_type("满.pdf", b"%PDF-" + b"0" * (10 * 1024 * 1024 - 5)) == "application/pdf"
     with pytest.raises(SupervisionInvalid, match="附件“大.pdf”超过10MB"):
         attachment_type("大.pdf", b"%PDF-" + b"0" * (10 * 1024 * 1024 - 4))

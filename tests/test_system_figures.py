@@ -6,9 +6,9 @@ import pytest
 from sqlalchemy import func, select
 
 from reporting.extensions import db
-from reporting.hierarchy import region_by_code
 from reporting.models import AuditEntry, Report, Revision, SystemFigure
-from reporting.ranking import progress
+from reporting.progress.ranking import progress
+from reporting.regions.hierarchy import region_by_code
 
 from .conftest import make_user
 from .test_accounts import bearer, token_for
@@ -200,7 +200,7 @@ def test_watch_imports_dropped_files_and_refuses_with_a_log(week, runner, tmp_pa
 
 
 def test_two_watchers_never_take_the_same_file(tmp_path):
-    from reporting.system_figures import claim_files
+    from reporting.basis.system_figures import claim_files
     (tmp_path / "1_a.csv").write_text("单位代码,enrolled\n", encoding="utf-8")
     first, second = claim_files(str(tmp_path)), claim_files(str(tmp_path))
     assert [os.path.basename(p) for p in first] == ["1_a.csv"] and second == []
@@ -266,7 +266,7 @@ def test_the_ranking_workbook_carries_the_system_columns(far_off, client, auth):
 
 
 def test_the_circular_names_the_unit_ahead_of_the_system_and_its_basis(far_off, runner):
-    from reporting.circulars import build_document, draft_body, system_table
+    from reporting.circulars.circulars import build_document, draft_body, system_table
     campaign, villages, period = far_off
     town = region_by_code(TOWNSHIP)
     text = draft_body(progress(period, town))
@@ -291,7 +291,7 @@ def test_the_circular_names_the_unit_ahead_of_the_system_and_its_basis(far_off, 
 
 
 def test_a_circular_without_system_figures_reads_as_before(week):
-    from reporting.circulars import draft_body, system_table
+    from reporting.circulars.circulars import draft_body, system_table
     campaign, villages, period = week
     result = progress(period, region_by_code(TOWNSHIP))
     assert "信息系统" not in draft_body(result) and system_table(result) is None
@@ -330,7 +330,7 @@ def test_a_city_admin_uploads_the_export_on_its_page(week, client, auth, tmp_pat
 
 
 def test_a_long_file_shows_a_progress_bar_and_sums_up_to_the_city(jiangmen, runner, tmp_path):
-    from reporting.campaigns import create_campaign
+    from reporting.campaigns.campaigns import create_campaign
 
     from .conftest import villages as village_codes
     campaign, _ = create_campaign(name="江门市2023年度", root=jiangmen, start=dt.date(2022, 9, 1),
@@ -345,7 +345,7 @@ def test_a_long_file_shows_a_progress_bar_and_sums_up_to_the_city(jiangmen, runn
     city = db.session.scalar(select(SystemFigure).where(SystemFigure.region_id == jiangmen.id))
     assert city.values == {"enrolled": sum(range(len(codes)))}
     # the 通报's annex of townships follows the campaign's basis too
-    from reporting.circulars import grandchildren_table
+    from reporting.circulars.circulars import grandchildren_table
     runner.invoke(args=["campaign", "basis", str(campaign.id), "system"])
     db.session.expire_all()
     shadui = region_by_code("440705106")

@@ -5,14 +5,14 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from reporting import tally
-from reporting.campaigns import create_campaign
+from reporting.campaigns.campaigns import create_campaign
 from reporting.extensions import db
-from reporting.filing import ReportConflict, import_reports, save_report
-from reporting.hierarchy import descendants_at, region_by_code
+from reporting.filing.filing import ReportConflict, import_reports, save_report
 from reporting.models import Period, Region, Report, Tally
-from reporting.ranking import progress
-from reporting.rollup import region_totals
+from reporting.progress import tally
+from reporting.progress.ranking import progress
+from reporting.progress.rollup import region_totals
+from reporting.regions.hierarchy import descendants_at, region_by_code
 
 FILER = {"name": "李梅", "phone": "13800138000", "head": "王强"}
 

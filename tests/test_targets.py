@@ -5,10 +5,10 @@ import os
 import pytest
 from sqlalchemy import func, select
 
-from reporting.campaigns import create_campaign
+from reporting.campaigns.campaigns import create_campaign
+from reporting.campaigns.targets import TargetImportError, import_targets
 from reporting.extensions import db
 from reporting.models import Target
-from reporting.targets import TargetImportError, import_targets
 
 from .conftest import HERE
 
@@ -67,7 +67,7 @@ def test_ambiguous_name_is_refused(jiangmen, tmp_path):
     campaign, _ = create_campaign(name="江门", root=jiangmen, start=dt.date(2022, 9, 1),
                                   end=dt.date(2022, 12, 31))
     # several villages of Jiangmen share a name; pick one that occurs more than once
-    from reporting.hierarchy import name_index, descendants_at
+    from reporting.regions.hierarchy import descendants_at, name_index
     index = name_index((r.id, r.name) for r in db.session.scalars(descendants_at(jiangmen, "village")))
     twice = next(name for name, ids in index.items() if len(ids) > 1)
     table = tmp_path / "t.csv"

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app import create_app
-from reporting.accounts import password_problem
+from reporting.accounts.accounts import password_problem
 from reporting.extensions import db
 from reporting.models import ApiToken, AuditEntry, User
 
@@ -219,8 +219,8 @@ def test_tokens_are_listed_hashed_and_revocable(client, auth, jiangmen):
 
 
 def test_every_report_write_is_audited_with_before_and_after(client, runner, jiangmen, frozen_now):
-    from reporting.campaigns import create_campaign
-    from reporting.hierarchy import descendants_at, region_by_code
+    from reporting.campaigns.campaigns import create_campaign
+    from reporting.regions.hierarchy import descendants_at, region_by_code
     frozen_now(dt.datetime(2022, 10, 5, 9, 0))
     campaign, _ = create_campaign(name="江门", root=jiangmen, start=dt.date(2022, 9, 1), end=dt.date(2022, 12, 31),
                                   first_due=dt.date(2022, 10, 1))

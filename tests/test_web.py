@@ -1,7 +1,7 @@
 """Signing in, the home page and the region browser, as full pages and as htmx fragments."""
 import datetime as dt
 
-from reporting.campaigns import create_campaign
+from reporting.campaigns.campaigns import create_campaign
 from reporting.extensions import db
 
 from .conftest import make_user

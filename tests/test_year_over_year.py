@@ -4,13 +4,13 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from reporting.campaigns import CampaignError, link_previous
-from reporting.circulars import draft_body, ranking_table
+from reporting.calendar.schedule import same_day_last_year
+from reporting.campaigns.campaigns import CampaignError, link_previous
+from reporting.circulars.circulars import draft_body, ranking_table
 from reporting.extensions import db
-from reporting.filing import import_reports
+from reporting.filing.filing import import_reports
 from reporting.models import AuditEntry, Campaign, Department, Period, Report, Target
-from reporting.ranking import progress, same_time_last_year
-from reporting.schedule import same_day_last_year
+from reporting.progress.ranking import progress, same_time_last_year
 
 from .conftest import FILER, VALUES, make_user, villages
 
@@ -236,9 +236,9 @@ def test_dashboard_and_ranking_workbook_show_the_change_against_last_year(two_ye
 
 
 def test_demos_start_with_last_years_simulated_campaign_to_compare_with(demo):
-    from reporting.ninghe_demo import load_ninghe
-    from reporting.hierarchy import region_by_code
-    from reporting.schedule import current_period
+    from reporting.calendar.schedule import current_period
+    from reporting.demo.ninghe import load_ninghe
+    from reporting.regions.hierarchy import region_by_code
     last = demo.previous
     assert last is not None and "模拟数据" in last.name and last.start == dt.date(2025, 9, 1)
     result = progress(current_period(demo, dt.date(2026, 11, 27)), demo.root)
@@ -246,7 +246,7 @@ def test_demos_start_with_last_years_simulated_campaign_to_compare_with(demo):
     assert result.region.last_year.enrolled > 0 and result.region.yoy_change(result.measure) is not None
     assert all(r.last_year is not None for r in result.children)  # every county filed last year
     # last year's figures are the one basis of its period, as its own dashboard shows them
-    from reporting.rollup import basis
+    from reporting.progress.rollup import basis
     before = db.session.get(Period, result.same_time.period_id)
     series = basis(before, demo.root)
     assert {r.region.id: r.last_year.totals.values for r in result.children} == \

@@ -5,9 +5,8 @@ Revises:
 Create Date: 2026-11-27 14:14:35.973675
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'ba53c723d42f'

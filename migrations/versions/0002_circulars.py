@@ -5,9 +5,8 @@ Revises: ba53c723d42f
 Create Date: 2026-11-27 14:33:15.616109
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '63696872e004'

@@ -5,9 +5,8 @@ Revises: 63696872e004
 Create Date: 2026-11-27 14:37:47.586795
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'f2e1d6f6e9ae'

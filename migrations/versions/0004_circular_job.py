@@ -5,9 +5,8 @@ Revises: f2e1d6f6e9ae
 Create Date: 2026-11-27 15:02:23.911064
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '5f7e9c0222ef'

@@ -5,9 +5,8 @@ Revises: 5f7e9c0222ef
 Create Date: 2026-11-27 15:21:11.363437
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '49709c84ab00'

@@ -7,9 +7,8 @@ Create Date: 2026-11-27 17:40:00
 """
 import datetime as dt
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '7c4e2b9d1a05'

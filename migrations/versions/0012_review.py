@@ -5,9 +5,8 @@ Revises: 0011_basis
 Create Date: 2026-11-29 22:29:15.614345
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0012_review"

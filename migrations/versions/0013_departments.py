@@ -5,9 +5,8 @@ Revises: 0012_review
 Create Date: 2026-11-29 22:50:00
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0013_departments'

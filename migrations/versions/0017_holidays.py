@@ -5,9 +5,8 @@ Revises: 7c4e2b9d1a05
 Create Date: 2026-11-29 22:40:00
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0017_holidays'

@@ -5,9 +5,8 @@ Revises: 0017_holidays
 Create Date: 2026-11-29 23:00:00
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0018_sessions'

@@ -5,9 +5,8 @@ Revises: 0016_speed
 Create Date: 2026-11-30 00:00:00
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0019_department_review'

@@ -5,9 +5,8 @@ Revises: 0019_department_review
 Create Date: 2026-11-30 02:10:00
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0020_report_department_index'

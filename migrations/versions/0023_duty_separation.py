@@ -9,9 +9,8 @@ import datetime as dt
 import json
 from types import SimpleNamespace
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0023_duty_separation'

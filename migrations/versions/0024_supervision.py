@@ -5,9 +5,8 @@ Revises: 0026_system_figures
 Create Date: 2026-12-07 16:00:00
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0024_supervision'

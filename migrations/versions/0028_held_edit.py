@@ -5,9 +5,8 @@ Revises: 0024_supervision
 Create Date: 2026-12-07 16:10:00
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0028_held_edit'

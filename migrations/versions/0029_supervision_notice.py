@@ -5,9 +5,8 @@ Revises: 0025_previous_campaign
 Create Date: 2026-12-07 17:10:00
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0029_supervision_notice'
