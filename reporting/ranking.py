@@ -2,19 +2,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from dataclasses import dataclass, field, replace
 from typing import Optional, Sequence
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import and_, bindparam, exists, func, select
+from sqlalchemy.orm import aliased, joinedload
 
 from . import clock
 from .extensions import db
 from .hierarchy import children
 from .indicators import HARDSHIP_ENROLLED, HARDSHIP_SHOULD, RATE_DENOMINATOR, RATE_NUMERATOR
-from .models import Campaign, Period, Region, Target
-from .rollup import FilingCounts, Totals, bases, load_forms, basis_through, main_measure, main_measure_name, ratio, tasks_of
+from .models import Campaign, Indicator, Period, Region, Target
+from .rollup import (Brief, FilingCounts, Totals, bases, basis_through, load_forms, main_measure, main_measure_name,
+                     ratio, summed, summed_series, tasks_of)
 from .schedule import same_day_last_year, time_progress
 from .system_figures import SystemFigures, figures_for, gap, merged, mismatch, mismatch_text
 from .validation import jump_warning
@@ -343,20 +345,22 @@ def progress(period: Period, region: Region, measure: Optional[str] = None,
     if measure not in MEASURES:
         raise ValueError(f"排名指标应为 {'、'.join(MEASURES)} 之一，而不是 {measure}")
     progress_at = time_progress(campaign, period.as_of)
+    course, same_form = last_year_course(period)
     periods = [p for p in campaign.periods if p.seq <= period.seq]
     below_report_level = region.level == campaign.report_level
     units = [] if below_report_level else children(region)
     level = units[0].level if units else region.level
     rule = campaign.interview_rule(level)
     empty = [Totals({}) for _ in periods]
-    course = last_year_course(period)
     campaigns = [campaign, *([course[-1].campaign] if course else [])]
-    load_forms(campaigns)
+    # last year's form is read only where it is not this year's
+    load_forms(campaigns[:1] if same_form else campaigns)
     # this year's 任务数 and 上年同期's in one query
     both = tasks_of(campaigns, region, level)
     tasks = both[campaign.id][0] if units else {}
     # this year's basis and 上年同期's course, in one GROUP BY where the two campaigns share a form
-    typed, *last_year = bases([periods, *([course] if course else [])], region, level)
+    typed, *last_year = bases([periods, *([course] if course else [])], region, level, brief=(1,),
+                              forms={1: campaign.indicators} if same_form else None)
     series, typed, system = figures_basis(period, region, level, [u.id for u in units] or [region.id], typed)
     overdue = period.is_overdue(today)
 
@@ -377,7 +381,7 @@ def progress(period: Period, region: Region, measure: Optional[str] = None,
                 progress_at if campaign.interview_below_time_progress(level) else None)
     head = _head(region, rows, series.get(region.id, empty) if not units else None, len(periods), overdue,
                  region_task(both[campaign.id][1], tasks.values()))
-    head.reported = (_summed([typed.get(u.id, empty)[-1].values for u in units]) if units
+    head.reported = (summed([typed.get(u.id, empty)[-1].values for u in units]) if units
                      else typed.get(region.id, empty)[-1].values)
     for row in [head, *rows]:
         row.system = system.get((row.region.id, period.id))
@@ -396,41 +400,56 @@ def progress(period: Period, region: Region, measure: Optional[str] = None,
     return Progress(campaign, period, head, rows, progress_at, measure, periods, today, rule, same_time)
 
 
-def last_year_course(period: Period) -> list[Period]:
+def last_year_course(period: Period) -> tuple[list[Period], bool]:
     """The previous campaign's periods up to 上年同期 (see same_time_last_year), in order, with that
-    campaign: one query. Empty without a previous campaign or such a period."""
+    campaign, and whether its regional form is this campaign's (the same keys in the same slots, as
+    `campaign next` copies it): one query. No periods without a previous campaign or such a period."""
     previous_id = period.campaign.previous_id
     if previous_id is None:
-        return []
-    return list(db.session.scalars(
-        select(Period).options(joinedload(Period.campaign))
-        .where(Period.campaign_id == previous_id, Period.as_of <= same_day_last_year(period.as_of))
-        .order_by(Period.seq)))
+        return [], False
+    rows = db.session.execute(_course(), {"this": period.campaign_id, "last": previous_id,
+                                          "day": same_day_last_year(period.as_of)}).all()
+    return [row[0] for row in rows], bool(rows and rows[0][1])
+
+
+@functools.cache
+def _course():
+    """last_year_course's statement, built once (its aliases would make each new build a new entry
+    of SQLAlchemy's statement cache, compiled afresh)."""
+    def unmatched(mine: str, theirs: str):
+        a, b = aliased(Indicator), aliased(Indicator)
+        return exists().where(a.campaign_id == bindparam(mine), a.departments_only.is_(False), ~exists().where(
+            b.campaign_id == bindparam(theirs), b.departments_only.is_(False), b.key == a.key, b.slot == a.slot))
+    # the two campaigns' regional forms hold the same keys in the same slots
+    same_form = and_(~unmatched("this", "last"), ~unmatched("last", "this")).label("same_form")
+    return (select(Period, same_form).options(joinedload(Period.campaign))
+            .where(Period.campaign_id == bindparam("last"), Period.as_of <= bindparam("day"))
+            .order_by(Period.seq))
 
 
 def same_time_last_year(period: Period) -> Optional[Period]:
     """上年同期: the latest period of the previous campaign whose `as_of` is on or before this
     period's `as_of` a year earlier (29 February → 28 February); None without one."""
-    course = last_year_course(period)
+    course, _ = last_year_course(period)
     return course[-1] if course else None
 
 
-def _last_year(course: list[Period], found: dict[int, list[Totals]], region: Region, head: UnitProgress,
+def _last_year(course: list[Period], found: Brief, region: Region, head: UnitProgress,
                rows: list[UnitProgress], tasks: tuple[dict[int, int], Optional[int]]) -> None:
     """Set `last_year` on the head and the rows: the previous campaign's one basis over `course`
     (its periods up to 上年同期: `found`, by the same roll-up as this year's), against its 任务数
     (`tasks`: tasks_of's answer for that campaign)."""
     before = course[-1]
     campaign = before.campaign
-    if not found or not campaign.covers(region):
+    if not found.at_end or not campaign.covers(region):
         return
     children_tasks = tasks[0] if rows else {}
     for row in rows:
-        mine = found.get(row.region.id)
-        if mine and mine[-1].filed:
-            row.last_year = LastYear(campaign.id, before.id, before.as_of, mine[-1], children_tasks.get(row.region.id))
+        mine = found.at_end.get(row.region.id)
+        if mine and mine.filed:
+            row.last_year = LastYear(campaign.id, before.id, before.as_of, mine, children_tasks.get(row.region.id))
     # every unit under the region last year, whether or not it is one of its children today
-    own = _summed_series(list(found.values()), len(course)) if rows else found.get(region.id, [])
+    own = found.summed
     if own and own[-1].filed:
         head.last_year = LastYear(campaign.id, before.id, before.as_of, own[-1],
                                   region_task(tasks[1], children_tasks.values()),
@@ -462,28 +481,11 @@ def figures_basis(period: Period, region: Region, level: str, unit_ids: list[int
     return series, typed, system
 
 
-def _summed(values: list[dict[str, int]]) -> dict[str, int]:
-    total: dict[str, int] = {}
-    for one in values:
-        for key, value in one.items():
-            total[key] = total.get(key, 0) + value
-    return total
-
-
-def _summed_series(series: list[list[Totals]], length: int) -> list[Totals]:
-    """Several units' series summed period by period (a region's line from its units')."""
-    own = []
-    for at in range(length):
-        own.append(Totals(_summed([s[at].values for s in series]), sum(s[at].reports for s in series),
-                          sum(s[at].late for s in series), sum(s[at].filed for s in series)))
-    return own
-
-
 def _head(region, rows, own: Optional[list[Totals]], length: int, overdue: bool,
           task: Optional[int]) -> UnitProgress:
     """The region's own line: sums of its children, period by period (or its own when it files)."""
     if own is None:
-        own = _summed_series([r.series for r in rows], length)
+        own = summed_series([r.series for r in rows], length)
         counts = FilingCounts(sum(r.counts.units for r in rows), own[-1].reports, own[-1].late, overdue)
     else:
         counts = FilingCounts(1, own[-1].reports, own[-1].late, overdue)

@@ -3,7 +3,7 @@ parents where a level sums whole parents, else over the report-level units thems
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Optional
+from typing import Iterable, Optional, Sequence
 
 from sqlalchemy import BigInteger, and_, case, cast, func, or_, select
 from sqlalchemy.orm.attributes import set_committed_value
@@ -269,11 +269,22 @@ def basis_through(periods: list[Period], region: Region, level: Optional[str] = 
     return bases([periods], region, level)[0]
 
 
-def bases(courses: list[list[Period]], region: Region, level: Optional[str] = None) -> list[dict[int, list[Totals]]]:
-    """basis_through() of each course (this year's periods and 上年同期's): courses of campaigns
-    that keep their tallies at one level with one form are summed in one GROUP BY."""
+@dataclass
+class Brief:
+    """A course's basis in brief, as 上年同期 reads it: each unit's figures at its last period, and
+    the sum of every unit's at each of its periods (the region's line, whoever its children are now)."""
+    at_end: dict[int, Totals]
+    summed: list[Totals]
+
+
+def bases(courses: list[list[Period]], region: Region, level: Optional[str] = None,
+          brief: Sequence[int] = (), forms: Optional[dict[int, list[Indicator]]] = None) -> list:
+    """basis_through() of each course (this year's periods and 上年同期's), or a Brief of the courses
+    whose index is in `brief`: courses of campaigns that keep their tallies at one level with one
+    form are summed in one GROUP BY. `forms` gives the form of a course whose campaign's own is
+    known to be the same (上年同期's, made by `campaign next`), so that it is not read again."""
     level = level or child_level(region.level) or region.level
-    result: list[dict[int, list[Totals]]] = [{} for _ in courses]
+    result: list = [{} for _ in courses]
     shared: dict[tuple, list[int]] = {}
     for n, course in enumerate(courses):
         campaign = course[-1].campaign
@@ -282,23 +293,64 @@ def bases(courses: list[list[Period]], region: Region, level: Optional[str] = No
         if level == campaign.report_level:
             result[n] = _unit_basis(course, region, level)
         else:
-            form = tuple((i.key, i.slot) for i in campaign.indicators)
-            shared.setdefault((tally_level(campaign), form), []).append(n)
-    for numbers in shared.values():
-        found = _tally_changes([courses[n] for n in numbers], region, level)
+            indicators = (forms or {}).get(n) or campaign.indicators
+            shared.setdefault((tally_level(campaign), tuple((i.key, i.slot) for i in indicators)), []).append(n)
+    for (_, form), numbers in shared.items():
+        found = _tally_changes([courses[n] for n in numbers], region, level, [slot for _, slot in form])
+        keys = [key for key, _ in form]
         for n in numbers:
-            result[n] = _running(found, courses[n])
+            result[n] = _brief(found, courses[n], keys) if n in brief else _running(found, courses[n], keys)
+    for n in brief:
+        if n < len(courses) and not isinstance(result[n], Brief):
+            result[n] = Brief({unit_id: series[-1] for unit_id, series in result[n].items()},
+                              summed_series(list(result[n].values()), len(courses[n])) if result[n] else [])
     return result
 
 
-def _tally_changes(courses: list[list[Period]], region: Region, level: str) -> dict[int, dict[int, tuple]]:
-    """unit id -> period id -> (reports, late, first reports, *changes of each indicator), from the
+def _brief(found: dict[int, dict[int, tuple]], periods: list[Period], keys: list[str]) -> Brief:
+    """A Brief straight from the tallies' changes: each unit's changes summed over the periods, and
+    every unit's summed period by period, without a series for each unit."""
+    ids, end = [p.id for p in periods], periods[-1].id
+    at_end: dict[int, Totals] = {}
+    merged: dict[int, list[int]] = {}
+    for unit_id, by_period in found.items():
+        rows = [(period_id, [int(x or 0) for x in by_period[period_id]]) for period_id in ids if period_id in by_period]
+        if not rows:
+            continue  # a unit with tallies in another course only
+        total = [sum(column) for column in zip(*(row for _, row in rows))]
+        last = by_period.get(end) or (0, 0)
+        at_end[unit_id] = Totals(dict(zip(keys, total[3:])) if total[2] else {}, int(last[0] or 0),
+                                 int(last[1] or 0), total[2])
+        for period_id, row in rows:
+            held = merged.get(period_id)
+            merged[period_id] = row if held is None else [a + b for a, b in zip(held, row)]
+    return Brief(at_end, _running({0: merged}, periods, keys).get(0, []))
+
+
+def summed(values: Iterable[dict[str, int]]) -> dict[str, int]:
+    """Several units' values summed key by key."""
+    total: dict[str, int] = {}
+    for one in values:
+        for key, value in one.items():
+            total[key] = total.get(key, 0) + value
+    return total
+
+
+def summed_series(series: list[list[Totals]], length: int) -> list[Totals]:
+    """Several units' series summed period by period (a region's line from its units')."""
+    return [Totals(summed(s[at].values for s in series), sum(s[at].reports for s in series),
+                   sum(s[at].late for s in series), sum(s[at].filed for s in series)) for at in range(length)]
+
+
+def _tally_changes(courses: list[list[Period]], region: Region, level: str,
+                   slots: list[int]) -> dict[int, dict[int, tuple]]:
+    """unit id -> period id -> (reports, late, first reports, *changes in each of `slots`), from the
     tallies of every period of `courses` (campaigns with one tally level and one form): one GROUP BY."""
     campaign = courses[0][-1].campaign
     group = Tally.region_id if level == tally_level(campaign) else getattr(Tally, f"{level}_id")
     query = (select(group.label("unit_id"), Tally.period_id, func.sum(Tally.reports), func.sum(Tally.late),
                     func.sum(Tally.first_reports),
-                    *[cast(func.sum(getattr(Tally, f"b{i.slot}")), BigInteger) for i in campaign.indicators])
+                    *[cast(func.sum(getattr(Tally, f"b{slot}")), BigInteger) for slot in slots])
              .where(Tally.period_id.in_([p.id for course in courses for p in course]),
                     _tally_scope(campaign, region))
              .group_by(group, Tally.period_id))
@@ -308,25 +360,25 @@ def _tally_changes(courses: list[list[Period]], region: Region, level: str) -> d
     return found
 
 
-def _running(found: dict[int, dict[int, tuple]], periods: list[Period]) -> dict[int, list[Totals]]:
+def _running(found: dict[int, dict[int, tuple]], periods: list[Period], keys: list[str]) -> dict[int, list[Totals]]:
     """The one basis of each unit over `periods` from the tallies' changes (_tally_changes)."""
-    keys = [i.key for i in periods[-1].campaign.indicators]
     ids = {p.id for p in periods}
     result = {}
     for unit_id, by_period in found.items():
         if ids.isdisjoint(by_period):
             continue  # a unit with tallies in another course only
-        running, filed, last, series = [0] * len(keys), 0, None, []
+        running, values, filed, last, series = [0] * len(keys), {}, 0, None, []
         for p in periods:
             row = by_period.get(p.id)
-            reports = late = 0
-            if row is not None:
-                reports, late, first, *changes = row
-                reports, late = int(reports or 0), int(late or 0)
-                filed += int(first or 0)
-                running = [a + int(b or 0) for a, b in zip(running, changes)]
-            series.append(Totals(dict(zip(keys, running)) if filed else {}, reports, late, filed,
-                                 last if filed > reports else None))
+            if row is None:  # nothing filed under the unit this period: all of it carried
+                series.append(Totals(dict(values), 0, 0, filed, last if filed else None))
+                continue
+            reports, late, first, *changes = row
+            reports, late = int(reports or 0), int(late or 0)
+            filed += int(first or 0)
+            running = [a + int(b or 0) for a, b in zip(running, changes)]
+            values = dict(zip(keys, running)) if filed else {}
+            series.append(Totals(values, reports, late, filed, last if filed > reports else None))
             if reports:
                 last = p
         result[unit_id] = series

@@ -10,8 +10,8 @@ from reporting.charts import last_year_points
 from reporting.circulars import chart_attachments, draft_body, ranking_table
 from reporting.extensions import db
 from reporting.filing import import_reports
-from reporting.models import AuditEntry, Campaign, Department, Period, Report, Target
-from reporting.ranking import progress, same_time_last_year
+from reporting.models import AuditEntry, Campaign, Department, Indicator, Period, Report, Target
+from reporting.ranking import last_year_course, progress, same_time_last_year
 from reporting.schedule import same_day_last_year
 
 from .conftest import FILER, VALUES, make_user, villages
@@ -123,6 +123,8 @@ def test_same_day_last_year_and_the_period_it_picks(two_years):
     first, second, _ = two_years
     assert same_time_last_year(second.periods[1]) == first.periods[1]  # 9月30日 against 9月30日
     assert same_time_last_year(first.periods[1]) is None
+    # `campaign next` copied the form: last year's is read as this year's
+    assert last_year_course(second.periods[1]) == (first.periods[:2], True)
 
 
 def test_progress_answer_has_last_year_at_the_same_date_and_the_difference(two_years, runner, client, frozen_now):
@@ -337,3 +339,22 @@ def test_progress_chart_draws_last_years_course_beside_this_years(two_years, cli
                      headers={"HX-Request": "true"}).get_data(as_text=True)
     assert "<svg" in old and "last-year" not in old and "上年同期" not in old
     assert last_year_points(progress(first.periods[1], first.root)) == []
+
+
+def test_last_year_with_another_form_is_read_by_its_own(two_years, runner, frozen_now):
+    """This year's form gained a column: last year's figures are still last year's own, read with
+    last year's form, and the chart still draws them."""
+    first, second, codes = two_years
+    slot = max(i.slot for i in second.all_indicators) + 1
+    db.session.add(Indicator(campaign_id=second.id, key="paid", label="已缴费人数", position=99, slot=slot))
+    db.session.commit()
+    db.session.expire_all()
+    frozen_now(dt.datetime(2025, 10, 2, 9, 0))
+    import_reports(second.periods[1], [(n, code, {**figures(600), "paid": 590}, FILER)
+                                       for n, code in enumerate(codes)], submit=True)
+    db.session.commit()
+    assert last_year_course(second.periods[1]) == (first.periods[:2], False)  # the forms differ
+    result = progress(second.periods[1], first.root)
+    assert result.region.totals.get("paid") == 13 * 590
+    assert result.region.last_year.totals.values == {k: 12 * v for k, v in figures(500).items()}
+    assert [p.value for p in last_year_points(result)] == pytest.approx([12 * 300 / 13000, 12 * 500 / 13000])
