@@ -5,8 +5,9 @@ to last year's campaign, the two interleaved so that both meet the same machine.
 
 The demo is loaded into a fresh SQLite file (default) or into the PostgreSQL database the URL names
 (its tables are emptied first: name a database of its own). Prints one markdown table: the median
-milliseconds of progress() for the city and for one county, with and without, and their ratio
-(the goal: 1.3× at most).
+milliseconds of progress() and of the whole answer of `GET /api/v1/progress/{code}` (test client,
+bearer token, JSON) for the city and for one county, with and without, and their ratio (the goal:
+1.3× at most). The results are kept in bench/YEAR_OVER_YEAR.md.
 """
 from __future__ import annotations
 
@@ -46,28 +47,43 @@ def main() -> None:
         db.session.commit()
         db.create_all()
         clock.now = lambda: dt.datetime(2026, 11, 27, 10, 0)
+        from reporting.accounts.accounts import create_token
         from reporting.demo.jiangmen import load_demo
-        from reporting.models import Campaign, Period
+        from reporting.models import Campaign, Period, User
         from reporting.progress.ranking import progress
         from reporting.regions.hierarchy import region_by_code
         load_demo(echo=lambda line: None)
         db.session.commit()
         campaign = db.session.scalar(db.select(Campaign).order_by(Campaign.start.desc()).limit(1))
         period_id, previous_id = campaign.periods[3].id, campaign.previous_id
-        print("| region | with 上年同期 (ms) | without (ms) | ratio |\n|---|---:|---:|---:|")
-        for code in ("4407", "440705"):
+        admin = db.session.scalar(db.select(User).where(User.username == "jm_admin"))
+        headers = {"Authorization": f"Bearer {create_token(admin, admin, 'bench')}"}
+        db.session.commit()
+        client = app.test_client()
+
+        def answer(code: str) -> None:
+            reply = client.get(f"/api/v1/progress/{code}?period={period_id}", headers=headers)
+            assert reply.status_code == 200, reply.data[:200]
+
+        print("| what | region | with 上年同期 (ms) | without (ms) | ratio |\n|---|---|---:|---:|---:|")
+        for what, code in (("progress()", "4407"), ("progress()", "440705"),
+                           ("GET /api/v1/progress", "4407"), ("GET /api/v1/progress", "440705")):
             times: dict[bool, list[float]] = {True: [], False: []}
             for n in range(args.runs):
                 linked = n % 2 == 0
                 campaign.previous_id = previous_id if linked else None
                 db.session.commit()
                 db.session.expire_all()  # as a request starts: nothing loaded
-                region, period = region_by_code(code), db.session.get(Period, period_id)
                 started = time.perf_counter()
-                progress(period, region)
+                if what == "progress()":
+                    region, period = region_by_code(code), db.session.get(Period, period_id)
+                    started = time.perf_counter()
+                    progress(period, region)
+                else:
+                    answer(code)
                 times[linked].append(time.perf_counter() - started)
             with_, without = (statistics.median(times[k][4:]) * 1000 for k in (True, False))
-            print(f"| {code} | {with_:.1f} | {without:.1f} | {with_ / without:.2f}× |")
+            print(f"| {what} | {code} | {with_:.1f} | {without:.1f} | {with_ / without:.2f}× |")
         campaign.previous_id = previous_id
         db.session.commit()
 

@@ -33,6 +33,23 @@ def test_dashboard_compares_with_the_same_time_last_year(page, demo):
     expect(first).to_have_text(re.compile(r"^[+-]\d+\.\d{2}"))
 
 
+def test_dashboard_chart_draws_last_years_course_beside_this_years(page, demo):
+    city = region_by_code("4407")
+    result = progress(current_period(demo, clock.today()), city)
+    course = result.region.last_year.course
+    browser_login(page, "jm_admin", "jiangmen-admin-2026")
+    page.goto("/dashboard/4407")
+    chart = page.locator("#charts svg").first
+    expect(chart).to_be_visible(timeout=15_000)
+    line = chart.locator("g.last-year")
+    expect(line).to_have_count(1)
+    expect(line.locator("circle")).to_have_count(len(course))
+    expect(chart.locator("g.legend")).to_contain_text("上年同期")
+    # last year's line is drawn, not hidden: it has height on the page
+    box = line.bounding_box()
+    assert box and box["width"] > 100 and box["height"] > 10
+
+
 def test_draft_circular_says_how_this_year_stands_against_last_year(page, demo):
     fourth = demo.periods[3]
     browser_login(page, "jm_admin", "jiangmen-admin-2026")

@@ -6,7 +6,16 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from reporting.progress.charts import AMBER, GREEN, RED, ProgressPoint, progress_chart, rate_bars
+from reporting.progress.charts import (
+    AMBER,
+    GREEN,
+    LAST_YEAR,
+    RED,
+    LastYearPoint,
+    ProgressPoint,
+    progress_chart,
+    rate_bars,
+)
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -73,6 +82,39 @@ def test_a_period_without_data_breaks_the_rate_line():
     # 序时进度 is known for every period, data or not: one unbroken dashed line.
     (progress,) = find(root, "polyline", "time-progress")
     assert len(progress.get("points").split()) == 5 and progress.get("stroke-dasharray")
+
+
+def test_last_years_line_sits_at_its_dates_in_grey_and_dotted_beneath_this_years():
+    points = season([300_000, 450_000, 600_000])
+    last_year = [LastYearPoint("2025年10月1日", 0.0, 0.25), LastYearPoint("2025年10月8日", 0.5, 0.3),
+                 LastYearPoint("2025年11月1日", 2.0, 0.55)]
+    root = parse(progress_chart(points, measure="完成率", last_year=last_year))
+    (group,) = find(root, "g", "last-year")
+    (line,) = group.iter(SVG + "polyline")
+    assert line.get("stroke") == LAST_YEAR and line.get("stroke-dasharray")
+    xs = [float(xy.split(",")[0]) for xy in line.get("points").split()]
+    ys = [float(xy.split(",")[1]) for xy in line.get("points").split()]
+    rate_xs = [float(xy.split(",")[0]) for xy in find(root, "polyline", "rate")[0].get("points").split()]
+    # on this year's periods' places, and halfway between two of them
+    assert (xs[0], xs[2]) == (rate_xs[0], rate_xs[2]) and xs[1] == pytest.approx((rate_xs[0] + rate_xs[1]) / 2, abs=0.1)
+    assert ys[0] > ys[1] > ys[2]  # higher on the page as the rate grows
+    titles = [c.find(SVG + "title").text for c in group.iter(SVG + "circle")]
+    assert titles == ["上年同期 2025年10月1日 完成率 25.00%", "上年同期 2025年10月8日 完成率 30.00%",
+                      "上年同期 2025年11月1日 完成率 55.00%"]
+    assert "55.00%" in texts(root) and "上年同期" in texts(root)  # its latest value, and the legend
+    # drawn before this year's line, so that this year's stays on top
+    order = [e.get("class") for e in root if e.get("class") in ("last-year", "rate")]
+    assert order[0] == "last-year"
+
+
+def test_without_last_year_the_chart_has_no_such_line_or_legend():
+    root = parse(progress_chart(season([300_000, 450_000])))
+    assert not find(root, "g", "last-year") and "上年同期" not in texts(root)
+
+
+def test_a_last_year_above_every_rate_stretches_the_axis():
+    root = parse(progress_chart(season([300_000]), last_year=[LastYearPoint("2025年10月1日", 0.0, 1.1)]))
+    assert "120%" in texts(root)
 
 
 @pytest.mark.parametrize("points", [[], season([None, None])])

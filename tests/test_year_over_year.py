@@ -1,19 +1,22 @@
 """Year over year: `campaign next`, 上年同期 figures in the progress answer and the 通报, last year read-only."""
 import datetime as dt
+import xml.etree.ElementTree as ET
 
 import pytest
 from sqlalchemy import func, select
 
 from reporting.calendar.schedule import same_day_last_year
 from reporting.campaigns.campaigns import CampaignError, link_previous
-from reporting.circulars.circulars import draft_body, ranking_table
+from reporting.circulars.circulars import chart_attachments, draft_body, ranking_table
 from reporting.extensions import db
 from reporting.filing.filing import import_reports
-from reporting.models import AuditEntry, Campaign, Department, Period, Report, Target
-from reporting.progress.ranking import progress, same_time_last_year
+from reporting.models import AuditEntry, Campaign, Department, Indicator, Period, Report, Target
+from reporting.progress.charts import last_year_points
+from reporting.progress.ranking import last_year_course, progress, same_time_last_year
 
 from .conftest import FILER, VALUES, make_user, villages
 
+SVG = "{http://www.w3.org/2000/svg}"
 TOWNSHIP = "341323117"  # 朱集镇, seed 001's 13 villages
 
 
@@ -120,6 +123,8 @@ def test_same_day_last_year_and_the_period_it_picks(two_years):
     first, second, _ = two_years
     assert same_time_last_year(second.periods[1]) == first.periods[1]  # 9月30日 against 9月30日
     assert same_time_last_year(first.periods[1]) is None
+    # `campaign next` copied the form: last year's is read as this year's
+    assert last_year_course(second.periods[1]) == (first.periods[:2], True)
 
 
 def test_progress_answer_has_last_year_at_the_same_date_and_the_difference(two_years, runner, client, frozen_now):
@@ -299,3 +304,57 @@ def test_a_unit_with_nothing_filed_this_year_shows_no_fall_in_people(two_years, 
     assert result.region.last_year is not None and result.region.last_year.enrolled == 12 * 500
     assert result.region.yoy_enrolled is None
     assert all(row.yoy_enrolled is None for row in result.children)
+
+
+def last_year_marks(svg: str) -> list[str]:
+    """The tooltips of 上年同期's points on a progress chart, in order."""
+    root = ET.fromstring(svg)
+    group = [g for g in root.iter(SVG + "g") if g.get("class") == "last-year"]
+    return [c.find(SVG + "title").text for g in group for c in g.iter(SVG + "circle")]
+
+
+def test_progress_chart_draws_last_years_course_beside_this_years(two_years, client, auth, frozen_now):
+    """Both years in one chart, on the dashboard and in the 通报: last year's 完成率 at each of its
+    periods up to the same date, placed at that date a year on; none where there is no last year."""
+    first, second, codes = two_years
+    frozen_now(dt.datetime(2025, 10, 2, 9, 0))
+    import_reports(second.periods[1], [(n, code, figures(600), FILER) for n, code in enumerate(codes)], submit=True)
+    db.session.commit()
+    result = progress(second.periods[1], first.root)
+    points = last_year_points(result)
+    # 2024年9月14日 and 9月30日 fall on this year's first two periods' dates: positions 0 and 1
+    assert [(p.label, p.position) for p in points] == [("2024年9月14日", 0.0), ("2024年9月30日", 1.0)]
+    assert [p.value for p in points] == pytest.approx([12 * 300 / 13000, 12 * 500 / 13000])
+    make_user("suzhou", "city_admin", "3413")
+    auth.login("suzhou")
+    html = client.get(f"/dashboard/{TOWNSHIP}/charts?period={second.periods[1].id}",
+                      headers={"HX-Request": "true"}).get_data(as_text=True)
+    svg = html[html.index("<svg"):html.index("</svg>") + 6]
+    assert last_year_marks(svg) == ["上年同期 2024年9月14日 完成率 27.69%", "上年同期 2024年9月30日 完成率 46.15%"]
+    assert "上年同期" in "".join(ET.fromstring(svg).find(SVG + "g[@class='legend']").itertext())
+    circular_svg = str(chart_attachments(second.periods[1], first.root, result)[0].svg)
+    assert last_year_marks(circular_svg[:circular_svg.index("</svg>") + 6]) == last_year_marks(svg)
+    # last year's own chart has no year before it
+    old = client.get(f"/dashboard/{TOWNSHIP}/charts?period={first.periods[1].id}",
+                     headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "<svg" in old and "last-year" not in old and "上年同期" not in old
+    assert last_year_points(progress(first.periods[1], first.root)) == []
+
+
+def test_last_year_with_another_form_is_read_by_its_own(two_years, runner, frozen_now):
+    """This year's form gained a column: last year's figures are still last year's own, read with
+    last year's form, and the chart still draws them."""
+    first, second, codes = two_years
+    slot = max(i.slot for i in second.all_indicators) + 1
+    db.session.add(Indicator(campaign_id=second.id, key="paid", label="已缴费人数", position=99, slot=slot))
+    db.session.commit()
+    db.session.expire_all()
+    frozen_now(dt.datetime(2025, 10, 2, 9, 0))
+    import_reports(second.periods[1], [(n, code, {**figures(600), "paid": 590}, FILER)
+                                       for n, code in enumerate(codes)], submit=True)
+    db.session.commit()
+    assert last_year_course(second.periods[1]) == (first.periods[:2], False)  # the forms differ
+    result = progress(second.periods[1], first.root)
+    assert result.region.totals.get("paid") == 13 * 590
+    assert result.region.last_year.totals.values == {k: 12 * v for k, v in figures(500).items()}
+    assert [p.value for p in last_year_points(result)] == pytest.approx([12 * 300 / 13000, 12 * 500 / 13000])

@@ -562,7 +562,8 @@ def chart_attachments(period: Period, region: Region, result: Progress) -> list[
     fewer units keep it legible), rather than two mostly blank pages."""
     word = charts.measure_word(result)
     dots = [replace(p, label=month_day(day.as_of)) for p, day in zip(charts.progress_points(result), result.periods)]
-    svg = Markup(charts.progress_chart(dots, title=f"{region.name}累计参保人数与{word}", measure=word))
+    svg = Markup(charts.progress_chart(dots, title=f"{region.name}累计参保人数与{word}", measure=word,
+                                       last_year=charts.last_year_points(result)))
     title = f"{region.name}累计参保进度图"
     if 0 < len(result.children) <= 40:  # a taller chart would not fit
         units_word = UNIT_WORDS.get(result.children[0].region.level, '各地')

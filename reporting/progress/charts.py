@@ -21,6 +21,9 @@ TEXT = "#333333"
 MUTED = "#5f6670"
 ZEBRA = "#f3f5f8"
 DASH = "6 4"
+#: 上年同期's line: grey and finely dashed, secondary to this year's and apart from 序时进度's long dashes
+LAST_YEAR = "#8a9099"
+LAST_YEAR_DASH = "2 3"
 LIGHTS = {"red": RED, "yellow": AMBER, "green": GREEN}
 WIDTH = 680
 
@@ -33,6 +36,17 @@ class ProgressPoint:
     enrolled: Optional[int]
     rate: Optional[float]
     time_progress: float
+
+
+@dataclass(frozen=True)
+class LastYearPoint:
+    """One period of last year's campaign on the progress chart, placed where the same date falls
+    this year: `position` counts this year's periods (0 is the first one, 1.5 halfway between the
+    second and the third; −0.5 the start of the collection window)."""
+
+    label: str
+    position: float
+    value: float
 
 
 # --- SVG writing ---------------------------------------------------------------------------
@@ -119,9 +133,9 @@ def _nice_step(raw: float) -> float:
 # --- the progress chart over periods --------------------------------------------------------
 
 def progress_chart(points: Sequence[ProgressPoint], *, title: str = "参保进度",
-                   measure: str = "参保率") -> Markup:
+                   measure: str = "参保率", last_year: Sequence[LastYearPoint] = ()) -> Markup:
     """Cumulative enrolled bars (left axis), the rate line (or `measure`'s, e.g. 完成率) and the
-    dashed 序时进度 line (right axis)."""
+    dashed 序时进度 line (right axis); with `last_year`, 上年同期's `measure` as a grey dotted line."""
     if not points or all(p.enrolled is None and p.rate is None for p in points):
         return _no_data(title)
 
@@ -133,7 +147,7 @@ def progress_chart(points: Sequence[ProgressPoint], *, title: str = "参保进�
     # Both axes share the gridlines: the % axis goes in steps of 20 points, and the count
     # axis gets the same number of divisions with a round step.
     highest = max([1.0] + [p.rate for p in points if p.rate is not None]
-                  + [p.time_progress for p in points])
+                  + [p.time_progress for p in points] + [p.value for p in last_year])
     pct_top = math.ceil(round(highest / 0.2, 6)) * 0.2
     divisions = round(pct_top / 0.2)
     most = max([p.enrolled for p in points if p.enrolled is not None] or [0])
@@ -158,7 +172,7 @@ def progress_chart(points: Sequence[ProgressPoint], *, title: str = "参保进�
                           fill=MUTED))
         body.append(_text(right + 6, y + 4, f"{round(d * 20)}%", size=11, fill=MUTED))
 
-    body.append(_legend(WIDTH / 2, 46, measure))
+    body.append(_legend(WIDTH / 2, 46, measure, bool(last_year)))
 
     # Period labels thin out so that they never overlap, however many periods there are.
     label_width = max(_text_width(p.label, 11) for p in points) + 8
@@ -187,6 +201,9 @@ def progress_chart(points: Sequence[ProgressPoint], *, title: str = "参保进�
                     points=" ".join(f"{_num(x_at(i))},{_num(y_pct(p.time_progress))}"
                                     for i, p in enumerate(points))))
 
+    if last_year:
+        body.append(_last_year_line(last_year, lambda at: left + band * (at + 0.5), y_pct, measure, right))
+
     # The rate line breaks at a period without data rather than bridging the gap.
     present = [(i, p) for i, p in enumerate(points) if p.enrolled is not None and p.rate is not None]
     segments: list[list[tuple[int, ProgressPoint]]] = []
@@ -213,9 +230,31 @@ def progress_chart(points: Sequence[ProgressPoint], *, title: str = "参保进�
     return _svg(WIDTH, height, title, body)
 
 
-def _legend(center: float, y: float, measure: str = "参保率") -> str:
-    """已参保人数 (bar swatch), 参保率 (line with marker), 序时进度 (dashed line), centred."""
+def _last_year_line(points: Sequence[LastYearPoint], x_at, y_pct, measure: str, right: float) -> str:
+    """上年同期: a grey dotted line with small hollow markers, drawn beneath this year's line, and
+    its latest value in grey beside its end."""
+    place = [(max(x_at(p.position), x_at(-0.5)), y_pct(p.value), p) for p in points]
+    parts = [_el("polyline", fill="none", stroke=LAST_YEAR, stroke_width=1.5, stroke_dasharray=LAST_YEAR_DASH,
+                 stroke_linejoin="round", points=" ".join(f"{_num(x)},{_num(y)}" for x, y, _ in place))]
+    for x, y, p in place:
+        parts.append(_el("circle", _title(f"上年同期 {p.label} {measure} {percent(p.value)}"),
+                         cx=x, cy=y, r=2.5, fill="#ffffff", stroke=LAST_YEAR, stroke_width=1))
+    # its latest value beside the end, on a patch of white that a crossing line does not show through
+    x, y, p = place[-1]
+    label = percent(p.value)
+    width = _text_width(label, 10)
+    label_x = x + 6 if x + 6 + width <= right else x - 6 - width
+    parts.append(_el("rect", x=label_x - 1, y=y - 6, width=width + 2, height=12.0, fill="#ffffff"))
+    parts.append(_text(label_x, y + 4, label, size=10, fill=LAST_YEAR))
+    return _el("g", "".join(parts), class_="last-year")
+
+
+def _legend(center: float, y: float, measure: str = "参保率", last_year: bool = False) -> str:
+    """已参保人数 (bar swatch), 参保率 (line with marker), 序时进度 (dashed line), and 上年同期
+    (grey dotted line) when drawn, centred."""
     items = [("已参保人数", "bar"), (measure, "rate"), ("序时进度", "time")]
+    if last_year:
+        items.append(("上年同期", "last-year"))
     widths = [24 + 6 + _text_width(name, 12) for name, _ in items]
     gap = 20
     x = center - (sum(widths) + gap * (len(items) - 1)) / 2
@@ -228,6 +267,11 @@ def _legend(center: float, y: float, measure: str = "参保率") -> str:
                              stroke_width=2))
             parts.append(_el("circle", cx=x + 12, cy=y - 4.0, r=3, fill="#ffffff", stroke=ACCENT,
                              stroke_width=1.5))
+        elif kind == "last-year":
+            parts.append(_el("line", x1=x, y1=y - 4.0, x2=x + 24, y2=y - 4.0, stroke=LAST_YEAR,
+                             stroke_width=1.5, stroke_dasharray=LAST_YEAR_DASH))
+            parts.append(_el("circle", cx=x + 12, cy=y - 4.0, r=2.5, fill="#ffffff", stroke=LAST_YEAR,
+                             stroke_width=1))
         else:
             parts.append(_el("line", x1=x, y1=y - 4.0, x2=x + 24, y2=y - 4.0, stroke=MUTED,
                              stroke_width=1.5, stroke_dasharray=DASH))
@@ -349,6 +393,35 @@ def progress_points(result) -> list[ProgressPoint]:
             for p, totals in zip(result.periods, head.series)]
 
 
+def last_year_points(result) -> list[LastYearPoint]:
+    """上年同期's course of the region's main measure (the one its line draws), each of last year's
+    periods placed at its date a year on, between this year's periods; empty without last year."""
+    from reporting.calendar.schedule import shift_years
+    last = result.region.last_year
+    if last is None or not result.periods:
+        return []
+    name = main_measure_name(result.region.task)
+    anchors = [(result.campaign.start, -0.5), *((p.as_of, float(i)) for i, p in enumerate(result.periods))]
+    found = []
+    for as_of, totals in last.course:
+        value = last.measure_of(totals, name)
+        if value is not None:
+            found.append(LastYearPoint(f"{as_of.year}年{as_of.month}月{as_of.day}日",
+                                       _position(shift_years(as_of, 1), anchors), value))
+    return found
+
+
+def _position(day, anchors: list[tuple]) -> float:
+    """Where `day` falls along the anchors (date, position), in order: straight between two of them,
+    held at the ends."""
+    if day <= anchors[0][0]:
+        return anchors[0][1]
+    for (before, at), (after, to) in zip(anchors, anchors[1:]):
+        if day <= after:
+            return at + (to - at) * (day - before).days / max((after - before).days, 1)
+    return anchors[-1][1]
+
+
 def measure_word(result) -> str:
     return MEASURE_WORDS[main_measure_name(result.region.task)]
 
@@ -364,5 +437,6 @@ def progress_charts(result, name: str) -> dict:
     """The dashboard's two charts of a region; a unit that files itself has no units to compare
     (`rates` None)."""
     word = measure_word(result)
-    return {"progress": progress_chart(progress_points(result), title=f"{name}累计参保进度", measure=word),
+    return {"progress": progress_chart(progress_points(result), title=f"{name}累计参保进度", measure=word,
+                                       last_year=last_year_points(result)),
             "rates": unit_bars(result, f"{name}各地{word}") if result.children else None}

@@ -2,28 +2,33 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from dataclasses import dataclass, field, replace
 from typing import Optional, Sequence
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import and_, bindparam, exists, func, select
+from sqlalchemy.orm import aliased, joinedload
 
 from reporting import clock
 from reporting.basis.system_figures import SystemFigures, figures_for, gap, merged, mismatch, mismatch_text
 from reporting.calendar.schedule import same_day_last_year, time_progress
 from reporting.extensions import db
 from reporting.indicators import HARDSHIP_ENROLLED, HARDSHIP_SHOULD, RATE_DENOMINATOR, RATE_NUMERATOR
-from reporting.models import Campaign, Period, Region, Target
+from reporting.models import Campaign, Indicator, Period, Region, Target
 from reporting.progress.rollup import (
+    Brief,
     FilingCounts,
     Totals,
-    basis,
-    basis_at,
+    bases,
+    basis_through,
+    load_forms,
     main_measure,
     main_measure_name,
     ratio,
-    task_totals,
+    summed,
+    summed_series,
+    tasks_of,
 )
 from reporting.regions.hierarchy import children
 from reporting.validation import jump_warning
@@ -117,6 +122,13 @@ class LastYear(Figures):
     as_of: dt.date
     totals: Totals
     task: Optional[int] = None
+    #: the region's own line only: its figures at each of last year's periods up to this one
+    #: (as_of, totals), for the chart of both years
+    course: list[tuple[dt.date, Totals]] = field(default_factory=list)
+
+    def measure_of(self, totals: Totals, name: str) -> Optional[float]:
+        """`name` (completion or rate) of last year's `totals`, against last year's 任务数."""
+        return ratio(totals.get(RATE_NUMERATOR) or 0, self.task) if name == "completion" else totals.rate
 
     def json(self) -> dict:
         return {"campaign_id": self.campaign_id, "period_id": self.period_id, "as_of": self.as_of.isoformat(),
@@ -345,14 +357,23 @@ def progress(period: Period, region: Region, measure: Optional[str] = None,
     if measure not in MEASURES:
         raise ValueError(f"排名指标应为 {'、'.join(MEASURES)} 之一，而不是 {measure}")
     progress_at = time_progress(campaign, period.as_of)
+    course, same_form = last_year_course(period)
     periods = [p for p in campaign.periods if p.seq <= period.seq]
     below_report_level = region.level == campaign.report_level
     units = [] if below_report_level else children(region)
     level = units[0].level if units else region.level
     rule = campaign.interview_rule(level)
     empty = [Totals({}) for _ in periods]
-    tasks = task_totals(campaign, region, level) if units else {}
-    series, typed, system = figures_basis(period, region, level, [u.id for u in units] or [region.id])
+    campaigns = [campaign, *([course[-1].campaign] if course else [])]
+    # last year's form is read only where it is not this year's
+    load_forms(campaigns[:1] if same_form else campaigns)
+    # this year's 任务数 and 上年同期's in one query
+    both = tasks_of(campaigns, region, level)
+    tasks = both[campaign.id][0] if units else {}
+    # this year's basis and 上年同期's course, in one GROUP BY where the two campaigns share a form
+    typed, *last_year = bases([periods, *([course] if course else [])], region, level, brief=(1,),
+                              forms={1: campaign.indicators} if same_form else None)
+    series, typed, system = figures_basis(period, region, level, [u.id for u in units] or [region.id], typed)
     overdue = period.is_overdue(today)
 
     rows = []
@@ -370,9 +391,9 @@ def progress(period: Period, region: Region, measure: Optional[str] = None,
     _flag(rows, campaign, period, progress_at)
     _interviews(rows, periods, today, rule, overdue,
                 progress_at if campaign.interview_below_time_progress(level) else None)
-    head = _head(campaign, period, region, rows, series.get(region.id, empty) if not units else None,
-                 len(periods), overdue)
-    head.reported = (_summed([typed.get(u.id, empty)[-1].values for u in units]) if units
+    head = _head(region, rows, series.get(region.id, empty) if not units else None, len(periods), overdue,
+                 region_task(both[campaign.id][1], tasks.values()))
+    head.reported = (summed([typed.get(u.id, empty)[-1].values for u in units]) if units
                      else typed.get(region.id, empty)[-1].values)
     for row in [head, *rows]:
         row.system = system.get((row.region.id, period.id))
@@ -383,68 +404,84 @@ def progress(period: Period, region: Region, measure: Optional[str] = None,
     for row in rows:
         row.forecast = forecast(row, periods, campaign)
     head.forecast = region_forecast(head, rows, period, campaign) if rows else forecast(head, periods, campaign)
-    before = same_time_last_year(period)
     same_time = None
-    if before is not None:
+    if course:
+        before = course[-1]
         same_time = SameTime(before.campaign_id, before.campaign.name, before.id, before.label, before.as_of)
-        _last_year(before, region, level if units else region.level, head, rows)
+        _last_year(course, last_year[0], region, head, rows, both[before.campaign_id])
     return Progress(campaign, period, head, rows, progress_at, measure, periods, today, rule, same_time)
+
+
+def last_year_course(period: Period) -> tuple[list[Period], bool]:
+    """The previous campaign's periods up to 上年同期 (see same_time_last_year), in order, with that
+    campaign, and whether its regional form is this campaign's (the same keys in the same slots, as
+    `campaign next` copies it): one query. No periods without a previous campaign or such a period."""
+    previous_id = period.campaign.previous_id
+    if previous_id is None:
+        return [], False
+    rows = db.session.execute(_course(), {"this": period.campaign_id, "last": previous_id,
+                                          "day": same_day_last_year(period.as_of)}).all()
+    return [row[0] for row in rows], bool(rows and rows[0][1])
+
+
+@functools.cache
+def _course():
+    """last_year_course's statement, built once (its aliases would make each new build a new entry
+    of SQLAlchemy's statement cache, compiled afresh)."""
+    def unmatched(mine: str, theirs: str):
+        a, b = aliased(Indicator), aliased(Indicator)
+        return exists().where(a.campaign_id == bindparam(mine), a.departments_only.is_(False), ~exists().where(
+            b.campaign_id == bindparam(theirs), b.departments_only.is_(False), b.key == a.key, b.slot == a.slot))
+    # the two campaigns' regional forms hold the same keys in the same slots
+    same_form = and_(~unmatched("this", "last"), ~unmatched("last", "this")).label("same_form")
+    return (select(Period, same_form).options(joinedload(Period.campaign))
+            .where(Period.campaign_id == bindparam("last"), Period.as_of <= bindparam("day"))
+            .order_by(Period.seq))
 
 
 def same_time_last_year(period: Period) -> Optional[Period]:
     """上年同期: the latest period of the previous campaign whose `as_of` is on or before this
     period's `as_of` a year earlier (29 February → 28 February); None without one."""
-    previous_id = period.campaign.previous_id
-    if previous_id is None:
-        return None
-    # one query, with its campaign: the previous campaign's other periods are not needed
-    return db.session.scalar(
-        select(Period).options(joinedload(Period.campaign))
-        .where(Period.campaign_id == previous_id, Period.as_of <= same_day_last_year(period.as_of))
-        .order_by(Period.seq.desc()).limit(1))
+    course, _ = last_year_course(period)
+    return course[-1] if course else None
 
 
-def _last_year(before: Period, region: Region, level: str, head: UnitProgress, rows: list[UnitProgress]) -> None:
-    """Set `last_year` on the head and the rows: the previous campaign's one basis at `before`,
-    by the same roll-up as this year's (one GROUP BY over its tallies), and its 任务数."""
+def _last_year(course: list[Period], found: Brief, region: Region, head: UnitProgress,
+               rows: list[UnitProgress], tasks: tuple[dict[int, int], Optional[int]]) -> None:
+    """Set `last_year` on the head and the rows: the previous campaign's one basis over `course`
+    (its periods up to 上年同期: `found`, by the same roll-up as this year's), against its 任务数
+    (`tasks`: tasks_of's answer for that campaign)."""
+    before = course[-1]
     campaign = before.campaign
-    if not region.lies_in(campaign.root_id) and not region.contains(campaign.root):
+    if not found.at_end or not campaign.covers(region):
         return
-    found = basis_at(before, region, level)
-    if not found:
-        return
-    tasks = task_totals(campaign, region, level) if rows else {}
+    children_tasks = tasks[0] if rows else {}
     for row in rows:
-        mine = found.get(row.region.id)
+        mine = found.at_end.get(row.region.id)
         if mine and mine.filed:
-            row.last_year = LastYear(campaign.id, before.id, before.as_of, mine, tasks.get(row.region.id))
-    if rows:
-        # every unit under the region last year, whether or not it is one of its children today
-        values: dict[str, int] = {}
-        for mine in found.values():
-            for key, value in mine.values.items():
-                values[key] = values.get(key, 0) + value
-        own = Totals(values, sum(m.reports for m in found.values()), sum(m.late for m in found.values()),
-                     sum(m.filed for m in found.values()))
-    else:
-        own = found.get(region.id, Totals({}))
-    if own.filed:
-        head.last_year = LastYear(campaign.id, before.id, before.as_of, own,
-                                  region_task(campaign, region, tasks.values()))
+            row.last_year = LastYear(campaign.id, before.id, before.as_of, mine, children_tasks.get(row.region.id))
+    # every unit under the region last year, whether or not it is one of its children today
+    own = found.summed
+    if own and own[-1].filed:
+        head.last_year = LastYear(campaign.id, before.id, before.as_of, own[-1],
+                                  region_task(tasks[1], children_tasks.values()),
+                                  [(p.as_of, totals) for p, totals in zip(course, own) if totals.filed])
 
 
-def figures_basis(period: Period, region: Region, level: str, unit_ids: list[int]) -> tuple[
+def figures_basis(period: Period, region: Region, level: str, unit_ids: list[int],
+                  typed: Optional[dict[int, list[Totals]]] = None) -> tuple[
         dict[int, list[Totals]], dict[int, list[Totals]], dict[tuple[int, int], SystemFigures]]:
     """The one basis of the units `unit_ids` at `level` under `region` (and of `region` itself),
     for every period up to `period`, on the campaign's choice of figures: (series, typed series,
     system figures by (region id, period id)).
 
-    The typed series is rollup.basis (carried figures, 未报 counted zero). On the basis "system"
+    The typed series is rollup.basis (carried figures, 未报 counted zero), or `typed` when the caller
+    has read it. On the basis "system"
     (以信息系统数据为准) each unit's figures of each period take every key the system has for it
     and keep the typed ones (填报数) elsewhere."""
     campaign = period.campaign
     periods = [p for p in campaign.periods if p.seq <= period.seq]
-    typed = basis(period, region, level)
+    typed = basis_through(periods, region, level) if typed is None else typed
     system = figures_for(periods, [region.id, *unit_ids])
     if campaign.basis != "system":
         return typed, typed, system
@@ -456,39 +493,21 @@ def figures_basis(period: Period, region: Region, level: str, unit_ids: list[int
     return series, typed, system
 
 
-def _summed(values: list[dict[str, int]]) -> dict[str, int]:
-    total: dict[str, int] = {}
-    for one in values:
-        for key, value in one.items():
-            total[key] = total.get(key, 0) + value
-    return total
-
-
-def _head(campaign, period, region, rows, own: Optional[list[Totals]], length: int,
-          overdue: bool) -> UnitProgress:
+def _head(region, rows, own: Optional[list[Totals]], length: int, overdue: bool,
+          task: Optional[int]) -> UnitProgress:
     """The region's own line: sums of its children, period by period (or its own when it files)."""
     if own is None:
-        own = []
-        for at in range(length):
-            values: dict[str, int] = {}
-            for row in rows:
-                for key, value in row.series[at].values.items():
-                    values[key] = values.get(key, 0) + value
-            own.append(Totals(values, sum(r.series[at].reports for r in rows),
-                              sum(r.series[at].late for r in rows), sum(r.series[at].filed for r in rows)))
+        own = summed_series([r.series for r in rows], length)
         counts = FilingCounts(sum(r.counts.units for r in rows), own[-1].reports, own[-1].late, overdue)
     else:
         counts = FilingCounts(1, own[-1].reports, own[-1].late, overdue)
-    task = region_task(campaign, region, (r.task for r in rows))
     return UnitProgress(region=region, totals=own[-1], task=task, counts=counts,
                         previous=own[-2] if length >= 2 else None, series=own)
 
 
-def region_task(campaign: Campaign, region: Region, child_tasks) -> Optional[int]:
-    """A region's 任务数: its own target, else the sum of its children's."""
-    db_task = db.session.scalar(select(Target.task).where(Target.campaign_id == campaign.id,
-                                                         Target.region_id == region.id))
-    return db_task if db_task is not None else (sum(t for t in child_tasks if t) or None)
+def region_task(own: Optional[int], child_tasks) -> Optional[int]:
+    """A region's 任务数: its own target (`own`), else the sum of its children's."""
+    return own if own is not None else (sum(t for t in child_tasks if t) or None)
 
 
 def _flag(rows: list[UnitProgress], campaign: Campaign, period: Period, progress_at: float) -> None:

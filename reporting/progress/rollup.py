@@ -3,9 +3,10 @@ parents where a level sums whole parents, else over the report-level units thems
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Optional
+from typing import Iterable, Optional, Sequence
 
-from sqlalchemy import BigInteger, and_, case, cast, func, select
+from sqlalchemy import BigInteger, and_, case, cast, func, or_, select
+from sqlalchemy.orm.attributes import set_committed_value
 
 from reporting.extensions import db
 from reporting.indicators import HARDSHIP_ENROLLED, HARDSHIP_SHOULD, RATE_DENOMINATOR, RATE_NUMERATOR
@@ -181,17 +182,41 @@ class FilingCounts:
 
 def task_totals(campaign, region: Region, level: Optional[str] = None) -> dict[int, int]:
     """任务数 per child of `region`: its own target, else the sum of its report-level units' targets."""
+    return tasks_of([campaign], region, level)[campaign.id][0]
+
+
+def tasks_of(campaigns: list, region: Region, level: Optional[str] = None) -> dict[int, tuple[dict[int, int], Optional[int]]]:
+    """campaign id -> (task_totals of `region` at `level`, the region's own 任务数 or None), for
+    several campaigns (this year's and 上年同期's) at once: one query of the units' own targets,
+    and a sum of their report-level units' only for campaigns where some unit has none."""
     from reporting.models import Target
     level = level or child_level(region.level) or region.level
+    ids = [c.id for c in campaigns]
+    units = Region.parent_id == region.id if level == child_level(region.level) else \
+        and_(Region.level == level, _scope(region))
+    rows = db.session.execute(
+        select(Region.id, Target.campaign_id, Target.task).select_from(Region)
+        .outerjoin(Target, and_(Target.region_id == Region.id, Target.campaign_id.in_(ids)))
+        .where(or_(Region.id == region.id, units))).all()
+    unit_ids = {unit_id for unit_id, _, _ in rows if unit_id != region.id or level == region.level}
+    found: dict[int, tuple[dict[int, int], Optional[int]]] = {}
+    for campaign in campaigns:
+        own = {unit_id: task for unit_id, campaign_id, task in rows if campaign_id == campaign.id}
+        mine = own.pop(region.id, None) if level != region.level else own.get(region.id)
+        if unit_ids - own.keys() and level != campaign.report_level:
+            own = {**_summed_tasks(campaign, region, level), **own}
+        found[campaign.id] = (own, mine)
+    return found
+
+
+def _summed_tasks(campaign, region: Region, level: str) -> dict[int, int]:
+    """The sum of the report-level units' 任务数 per unit at `level` under `region`."""
+    from reporting.models import Target
     group = _group_column(region, level).label("unit_id")
-    summed = dict(db.session.execute(
+    return dict(db.session.execute(
         select(group, func.sum(Target.task)).select_from(Target).join(Region, Region.id == Target.region_id)
         .where(Target.campaign_id == campaign.id, Region.level == campaign.report_level, _scope(region))
         .group_by(group)).all())
-    own = dict(db.session.execute(
-        select(Target.region_id, Target.task).join(Region, Region.id == Target.region_id)
-        .where(Target.campaign_id == campaign.id, Region.level == level, _scope(region))).all())
-    return {**summed, **own}
 
 
 def region_totals(period: Period, region: Region, statuses=SUBMITTED) -> Totals:
@@ -220,65 +245,142 @@ def basis(period: Period, region: Region, level: Optional[str] = None) -> dict[i
     without anything filed is absent. One query: over the tallies' per-period changes above the
     report level, over the reports of one parent's units at it.
     """
-    campaign = period.campaign
+    return basis_through([p for p in period.campaign.periods if p.seq <= period.seq], region, level)
+
+
+def load_forms(campaigns: list) -> None:
+    """Load the regional forms (`indicators`) of the campaigns that have not loaded theirs, in one
+    query: this year's and 上年同期's are read together."""
+    wanted = [c for c in campaigns if "indicators" not in c.__dict__]
+    if not wanted:
+        return
+    found: dict[int, list[Indicator]] = {c.id: [] for c in wanted}
+    for indicator in db.session.scalars(
+            select(Indicator).where(Indicator.campaign_id.in_(found), Indicator.departments_only.is_(False))
+            .order_by(Indicator.campaign_id, Indicator.position)):
+        found[indicator.campaign_id].append(indicator)
+    for campaign in wanted:
+        set_committed_value(campaign, "indicators", found[campaign.id])
+
+
+def basis_through(periods: list[Period], region: Region, level: Optional[str] = None) -> dict[int, list[Totals]]:
+    """basis() over `periods`, the periods of one campaign from its first up to one of them, in order."""
+    return bases([periods], region, level)[0]
+
+
+@dataclass
+class Brief:
+    """A course's basis in brief, as 上年同期 reads it: each unit's figures at its last period, and
+    the sum of every unit's at each of its periods (the region's line, whoever its children are now)."""
+    at_end: dict[int, Totals]
+    summed: list[Totals]
+
+
+def bases(courses: list[list[Period]], region: Region, level: Optional[str] = None,
+          brief: Sequence[int] = (), forms: Optional[dict[int, list[Indicator]]] = None) -> list:
+    """basis_through() of each course (this year's periods and 上年同期's), or a Brief of the courses
+    whose index is in `brief`: courses of campaigns that keep their tallies at one level with one
+    form are summed in one GROUP BY. `forms` gives the form of a course whose campaign's own is
+    known to be the same (上年同期's, made by `campaign next`), so that it is not read again."""
     level = level or child_level(region.level) or region.level
-    periods = [p for p in campaign.periods if p.seq <= period.seq]
-    if _depth(level) > _depth(campaign.report_level):
-        return {}
-    if level == campaign.report_level:
-        return _unit_basis(periods, region, level)
-    indicators = campaign.indicators
+    result: list = [{} for _ in courses]
+    shared: dict[tuple, list[int]] = {}
+    for n, course in enumerate(courses):
+        campaign = course[-1].campaign
+        if _depth(level) > _depth(campaign.report_level):
+            continue
+        if level == campaign.report_level:
+            result[n] = _unit_basis(course, region, level)
+        else:
+            indicators = (forms or {}).get(n) or campaign.indicators
+            shared.setdefault((tally_level(campaign), tuple((i.key, i.slot) for i in indicators)), []).append(n)
+    for (_, form), numbers in shared.items():
+        found = _tally_changes([courses[n] for n in numbers], region, level, [slot for _, slot in form])
+        keys = [key for key, _ in form]
+        for n in numbers:
+            result[n] = _brief(found, courses[n], keys) if n in brief else _running(found, courses[n], keys)
+    for n in brief:
+        if n < len(courses) and not isinstance(result[n], Brief):
+            result[n] = Brief({unit_id: series[-1] for unit_id, series in result[n].items()},
+                              summed_series(list(result[n].values()), len(courses[n])) if result[n] else [])
+    return result
+
+
+def _brief(found: dict[int, dict[int, tuple]], periods: list[Period], keys: list[str]) -> Brief:
+    """A Brief straight from the tallies' changes: each unit's changes summed over the periods, and
+    every unit's summed period by period, without a series for each unit."""
+    ids, end = [p.id for p in periods], periods[-1].id
+    at_end: dict[int, Totals] = {}
+    merged: dict[int, list[int]] = {}
+    for unit_id, by_period in found.items():
+        rows = [(period_id, [int(x or 0) for x in by_period[period_id]]) for period_id in ids if period_id in by_period]
+        if not rows:
+            continue  # a unit with tallies in another course only
+        total = [sum(column) for column in zip(*(row for _, row in rows))]
+        last = by_period.get(end) or (0, 0)
+        at_end[unit_id] = Totals(dict(zip(keys, total[3:])) if total[2] else {}, int(last[0] or 0),
+                                 int(last[1] or 0), total[2])
+        for period_id, row in rows:
+            held = merged.get(period_id)
+            merged[period_id] = row if held is None else [a + b for a, b in zip(held, row)]
+    return Brief(at_end, _running({0: merged}, periods, keys).get(0, []))
+
+
+def summed(values: Iterable[dict[str, int]]) -> dict[str, int]:
+    """Several units' values summed key by key."""
+    total: dict[str, int] = {}
+    for one in values:
+        for key, value in one.items():
+            total[key] = total.get(key, 0) + value
+    return total
+
+
+def summed_series(series: list[list[Totals]], length: int) -> list[Totals]:
+    """Several units' series summed period by period (a region's line from its units')."""
+    return [Totals(summed(s[at].values for s in series), sum(s[at].reports for s in series),
+                   sum(s[at].late for s in series), sum(s[at].filed for s in series)) for at in range(length)]
+
+
+def _tally_changes(courses: list[list[Period]], region: Region, level: str,
+                   slots: list[int]) -> dict[int, dict[int, tuple]]:
+    """unit id -> period id -> (reports, late, first reports, *changes in each of `slots`), from the
+    tallies of every period of `courses` (campaigns with one tally level and one form): one GROUP BY."""
+    campaign = courses[0][-1].campaign
     group = Tally.region_id if level == tally_level(campaign) else getattr(Tally, f"{level}_id")
     query = (select(group.label("unit_id"), Tally.period_id, func.sum(Tally.reports), func.sum(Tally.late),
                     func.sum(Tally.first_reports),
-                    *[cast(func.sum(getattr(Tally, f"b{i.slot}")), BigInteger) for i in indicators])
-             .where(Tally.period_id.in_([p.id for p in periods]), _tally_scope(campaign, region))
+                    *[cast(func.sum(getattr(Tally, f"b{slot}")), BigInteger) for slot in slots])
+             .where(Tally.period_id.in_([p.id for course in courses for p in course]),
+                    _tally_scope(campaign, region))
              .group_by(group, Tally.period_id))
     found: dict[int, dict[int, tuple]] = {}
     for row in db.session.execute(query):
         found.setdefault(row[0], {})[row[1]] = row[2:]
+    return found
+
+
+def _running(found: dict[int, dict[int, tuple]], periods: list[Period], keys: list[str]) -> dict[int, list[Totals]]:
+    """The one basis of each unit over `periods` from the tallies' changes (_tally_changes)."""
+    ids = {p.id for p in periods}
     result = {}
     for unit_id, by_period in found.items():
-        running, filed, last, series = [0] * len(indicators), 0, None, []
+        if ids.isdisjoint(by_period):
+            continue  # a unit with tallies in another course only
+        running, values, filed, last, series = [0] * len(keys), {}, 0, None, []
         for p in periods:
-            reports, late, first, *changes = by_period.get(p.id) or (0, 0, 0, *[0] * len(indicators))
-            running = [a + int(b or 0) for a, b in zip(running, changes)]
+            row = by_period.get(p.id)
+            if row is None:  # nothing filed under the unit this period: all of it carried
+                series.append(Totals(dict(values), 0, 0, filed, last if filed else None))
+                continue
+            reports, late, first, *changes = row
+            reports, late = int(reports or 0), int(late or 0)
             filed += int(first or 0)
-            reports = int(reports or 0)
-            values = {i.key: running[n] for n, i in enumerate(indicators)} if filed else {}
-            series.append(Totals(values, reports, int(late or 0), filed,
-                                 last if filed > reports else None))
+            running = [a + int(b or 0) for a, b in zip(running, changes)]
+            values = dict(zip(keys, running)) if filed else {}
+            series.append(Totals(values, reports, late, filed, last if filed > reports else None))
             if reports:
                 last = p
         result[unit_id] = series
-    return result
-
-
-def basis_at(period: Period, region: Region, level: Optional[str] = None) -> dict[int, Totals]:
-    """basis() at `period` alone, for each unit at `level` under `region`: above the report level
-    one GROUP BY over the tallies' changes up to that period, summed per unit rather than per
-    period (what 上年同期 reads: the same figures as basis()'s last entry, without `carried_from`)."""
-    campaign = period.campaign
-    level = level or child_level(region.level) or region.level
-    if _depth(level) > _depth(campaign.report_level):
-        return {}
-    if level == campaign.report_level:
-        return {unit_id: series[-1] for unit_id, series in basis(period, region, level).items()}
-    indicators = campaign.indicators
-    group = Tally.region_id if level == tally_level(campaign) else getattr(Tally, f"{level}_id")
-    this = Tally.period_id == period.id
-    query = (select(group.label("unit_id"), func.sum(case((this, Tally.reports), else_=0)),
-                    func.sum(case((this, Tally.late), else_=0)), func.sum(Tally.first_reports),
-                    *[cast(func.sum(getattr(Tally, f"b{i.slot}")), BigInteger) for i in indicators])
-             .where(Tally.period_id.in_(select(Period.id).where(Period.campaign_id == campaign.id,
-                                                                Period.seq <= period.seq)),
-                    _tally_scope(campaign, region))
-             .group_by(group))
-    result = {}
-    for unit_id, reports, late, filed, *sums in db.session.execute(query):
-        filed = int(filed or 0)
-        values = {i.key: int(v or 0) for i, v in zip(indicators, sums)} if filed else {}
-        result[unit_id] = Totals(values, int(reports or 0), int(late or 0), filed)
     return result
 
 
