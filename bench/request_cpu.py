@@ -193,6 +193,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="measurements of each kind; the median is shown")
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/reporting_load")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/12")
+    parser.add_argument("--port", type=int, default=58300, help="the first checkout's port; the baseline's is the next")
     o = parser.parse_args()
     token = subprocess.run([str(BIN / "flask"), "--app", "app", "users", "token", f"ls{o.county}"], cwd=ROOT,
                            env=dict(os.environ, DATABASE_URL=o.pg_url), capture_output=True, text=True)
@@ -202,7 +203,7 @@ def main() -> None:
     checkouts = [("this checkout", ROOT)] + ([("baseline", o.baseline.resolve())] if o.baseline else [])
     filers = []
     for n, (label, checkout) in enumerate(checkouts):
-        server = Server(checkout, 58300 + n, o.pg_url, o.redis)
+        server = Server(checkout, o.port + n, o.pg_url, o.redis)
         filers.append(Filer(server, o.county, token, row=n))
         commit = subprocess.run(["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"],
                                 capture_output=True, text=True).stdout.strip()

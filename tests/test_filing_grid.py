@@ -15,6 +15,7 @@ from reporting.models import Region, Report
 from reporting.regions.hierarchy import descendants_at, region_by_code
 
 from .conftest import make_user
+from .test_jobs import jobs_app  # noqa: F401  (the fixture: REDIS_URL on an emptied database)
 
 HX = {"HX-Request": "true"}
 FULL = {"population": 3000, "should_enroll": 2600, "enrolled": 2000, "hardship_should": 80,
@@ -350,3 +351,86 @@ def test_the_grid_and_its_workbook_have_the_same_column_order(client, grid):
     row = page[page.index(f'id="u-{grid.units[0].code}"'):]
     row = row[:row.index("</tr>")]
     assert row.index(f'id="rate-{grid.units[0].code}"') < row.index("college_enrolled")
+
+
+# --- rows rendered once, shared by every reload (Redis) ---------------------------------------
+
+@pytest.fixture
+def counted_rows(monkeypatch):
+    """The grid rows really rendered for the page (not served as stored), by unit code."""
+    from flask import get_template_attribute
+
+    from reporting.filing import views as filing_views
+    rendered = []
+
+    def counting(template, name):
+        macro = get_template_attribute(template, name)
+
+        def render(row, *args):
+            rendered.append(row.unit.code)
+            return macro(row, *args)
+        return render
+    monkeypatch.setattr(filing_views, "get_template_attribute", counting)
+    return rendered
+
+
+def rows_of(page: str) -> str:
+    return page[page.index('<tbody>'):page.index('</tbody>')]
+
+
+def test_rows_are_rendered_once_and_again_only_where_a_write_changed_them(
+        jobs_app, client, grid, counted_rows):  # noqa: F811
+    grid.fill_all()
+    first = client.get(grid.url).get_data(as_text=True)
+    assert sorted(counted_rows) == sorted(u.code for u in grid.units)
+    counted_rows.clear()
+    again = client.get(grid.url).get_data(as_text=True)
+    assert counted_rows == [] and rows_of(again) == rows_of(first)
+
+    # another filer of the county (the information system) corrects one village: only its row is
+    # rendered again, and every reader sees the new value at once
+    unit = grid.units[3]
+    import_reports(grid.period, [(1, unit.code, {**FULL, "enrolled": 2345}, {})], submit=False)
+    db.session.commit()
+    page = client.get(grid.url).get_data(as_text=True)
+    assert counted_rows == [unit.code]
+    row = page[page.index(f'id="u-{unit.code}"'):]
+    row = row[:row.index("</tr>")]
+    assert 'name="enrolled" value="2345"' in row and 'name="revision" value="2"' in row
+
+    # the page is the one rendered without any stored row
+    jobs_app.config["REDIS_URL"] = None
+    assert rows_of(client.get(grid.url).get_data(as_text=True)) == rows_of(page)
+
+
+def test_a_viewer_is_served_read_only_rows_never_the_filers(jobs_app, client, auth, grid):  # noqa: F811
+    grid.fill_all()
+    assert "hx-post=" in rows_of(client.get(grid.url).get_data(as_text=True))
+    make_user("leader", "viewer", "4407")
+    auth.logout()
+    auth.login("leader")
+    rows = rows_of(client.get(grid.url).get_data(as_text=True))
+    assert "hx-post=" not in rows and rows.count(" disabled>") >= len(grid.units)
+
+
+def test_held_typing_is_laid_over_the_stored_rows_for_its_county_only(jobs_app, client, auth, grid, app):  # noqa: F811
+    grid.fill_all()
+    make_user("heshan", "county_filer", "440784")
+    client.get(grid.url)  # every row stored
+    unit = grid.units[0]
+    client.post(grid.unit_url(unit), headers=HX, data={"enrolled": "abc", "revision": "1"})
+    held_row = client.get(grid.url).get_data(as_text=True)
+    held_row = held_row[held_row.index(f'id="u-{unit.code}"'):]
+    assert 'value="abc"' in held_row[:held_row.index("</tr>")] and "未保存" in held_row[:held_row.index("</tr>")]
+
+    other = app.test_client()  # another county's filer: nothing of 新会区's typing
+    other.post("/login", data={"username": "heshan", "password": "correct-horse-battery"})
+    theirs = other.get(f"/filing/{grid.period.id}/440784").get_data(as_text=True)
+    assert 'value="abc"' not in theirs and "未保存" not in theirs
+
+    # discarded: the row shows its saved values again, not the typing the page once laid over it
+    client.post(f"{grid.unit_url(unit)}/discard")
+    page = client.get(grid.url).get_data(as_text=True)
+    row = page[page.index(f'id="u-{unit.code}"'):]
+    row = row[:row.index("</tr>")]
+    assert 'value="abc"' not in row and 'name="enrolled" value="2000"' in row and "未保存" not in row

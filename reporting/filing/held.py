@@ -9,6 +9,7 @@ from reporting import clock
 from reporting.extensions import db
 from reporting.models import HeldEdit, Period, Region, User
 from reporting.regions.hierarchy import descendants_at
+from reporting.sql import among
 
 #: the error that makes a correction wait for its 修改原因 (filing.save_report says it)
 REASON_FIELD = "reason"
@@ -36,8 +37,10 @@ def release(period: Period, unit: Region) -> int:
 
 def held_for(period: Period, unit_ids: Iterable[int]) -> dict[int, HeldEdit]:
     """unit id -> what is held for it, among `unit_ids` (a list or a select of ids)."""
+    listed = isinstance(unit_ids, (list, tuple, set))
     return {h.region_id: h for h in db.session.scalars(
-        select(HeldEdit).where(HeldEdit.period_id == period.id, HeldEdit.region_id.in_(unit_ids)))}
+        select(HeldEdit).where(HeldEdit.period_id == period.id,
+                               among(HeldEdit.region_id, unit_ids) if listed else HeldEdit.region_id.in_(unit_ids)))}
 
 
 def held_under(period: Period, region: Region) -> list[tuple[str, str, HeldEdit]]:

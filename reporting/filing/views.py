@@ -1,12 +1,24 @@
 """The 参保进度表 grid: a county (or township) files its units' counts for a period."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import NamedTuple, Optional
+from typing import Callable, NamedTuple, Optional
 
-from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, send_file, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    get_template_attribute,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_login import current_user, login_required
 from markupsafe import Markup, escape
 from sqlalchemy import and_, case, func, select
@@ -37,6 +49,7 @@ from reporting.filing.progress_workbook import rate_column
 from reporting.filing.workbook_upload import carry_rows, foreign_form, outcome_message
 from reporting.indicators import fields
 from reporting.models import LEVELS, VALUE_SLOTS, Campaign, Period, Region, Report, Review
+from reporting.progress import cache
 from reporting.progress.rollup import FILED, child_totals, rate_of
 from reporting.regions.hierarchy import descendants_at, grid_regions, region_by_code
 from reporting.regions.views import region_or_404
@@ -132,38 +145,94 @@ class GridRow(NamedTuple):
     system_note: str = ""
     #: the errors of what was typed into the row and held unsaved (held.py), or None
     held: Optional[list[Issue]] = None
+    #: the row's HTML when a RowLayer has it (rendered once, or as stored); else the page renders it
+    html: Optional[Markup] = None
 
 
 def grid_rows(groups: list[Group], indicators, carried: dict[int, dict],
-              gaps: Optional[dict[int, tuple[int, int]]] = None, holding: Optional[dict] = None) -> None:
+              gaps: Optional[dict[int, tuple[int, int]]] = None, holding: Optional[dict] = None,
+              lay: Optional["RowLayer"] = None) -> None:
     """Fill each group's `rows`: one GridRow per unit; `gaps` are the units far from the system's
     figures. A row with typing held unsaved (`holding`: unit id -> HeldEdit) shows what was typed, as
-    typed, and why it was not saved."""
+    typed, and why it was not saved. With `lay` (the page about to be printed), each row the same for
+    every reader gets its HTML from `lay`, and is worked out here only when it has to be rendered."""
     gaps = gaps or {}
     columns = [(i.key, escape(i.key), escape(i.label), n) for n, i in enumerate(indicators)]
     holding = holding or {}
+
+    def row_of(unit: GridUnit, report: Optional[GridReport]) -> GridRow:
+        last = carried.get(unit.id, {})
+        values = with_carried(reviewed.shown_values(report, indicators), last)
+        kept_typing = holding.get(unit.id)
+        typed = kept_typing.typed if kept_typing else {}
+        cells = []
+        for key, key_html, label_html, column in columns:
+            value = values.get(key)
+            kept = last.get(key)
+            if key in typed:
+                cells.append((key_html, label_html, column, escape(typed[key]), None))
+                continue
+            cells.append((key_html, label_html, column, "" if value is None else int(value),
+                          filters.count(kept) if kept is not None and kept == value else None))
+        gap = gaps.get(unit.id)
+        return GridRow(unit, report, values, escape(unit.code), escape(unit.name), cells,
+                       reviewed.is_locked(report), report.revision if report else 0,
+                       filters.percent(rate_of(values)),
+                       mismatch_text(gap[0] - gap[1]) if gap else "",
+                       f"填报{gap[0]:,}人，信息系统{gap[1]:,}人，请核实" if gap else "",
+                       [Issue(f, m) for f, m in kept_typing.errors] if kept_typing else None)
+
+    html = {}
+    if lay is not None:
+        # a row with typing held, or under review, carries a form with the reader's own token: it is
+        # printed afresh for each reader, so the held values shown are always the ones held now
+        html = lay.rows({unit.id: ((tuple(unit),
+                                    report and (report.status, report.revision, report.late, report._values),
+                                    tuple(carried.get(unit.id, {}).items()), gaps.get(unit.id)),
+                                   functools.partial(row_of, unit, report))
+                         for group in groups for unit, report in group.units
+                         if unit.id not in holding and (report is None or report.review is None)})
     for group in groups:
         for unit, report in group.units:
-            last = carried.get(unit.id, {})
-            values = with_carried(reviewed.shown_values(report, indicators), last)
-            kept_typing = holding.get(unit.id)
-            typed = kept_typing.typed if kept_typing else {}
-            cells = []
-            for key, key_html, label_html, column in columns:
-                value = values.get(key)
-                kept = last.get(key)
-                if key in typed:
-                    cells.append((key_html, label_html, column, escape(typed[key]), None))
-                    continue
-                cells.append((key_html, label_html, column, "" if value is None else int(value),
-                              filters.count(kept) if kept is not None and kept == value else None))
-            gap = gaps.get(unit.id)
-            group.rows.append(GridRow(unit, report, values, escape(unit.code), escape(unit.name), cells,
-                                      reviewed.is_locked(report), report.revision if report else 0,
-                                      filters.percent(rate_of(values)),
-                                      mismatch_text(gap[0] - gap[1]) if gap else "",
-                                      f"填报{gap[0]:,}人，信息系统{gap[1]:,}人，请核实" if gap else "",
-                                      [Issue(f, m) for f, m in kept_typing.errors] if kept_typing else None))
+            if unit.id in html:  # printed as laid: only what grid_context reads of it besides
+                group.rows.append(GridRow(unit, report, {}, Markup(), Markup(), [], False,
+                                          report.revision if report else 0, "", html=html[unit.id]))
+            else:
+                group.rows.append(row_of(unit, report))
+
+
+@dataclass
+class RowLayer:
+    """The grid's rows as printed for one kind of reader (filer or read-only) of one grid, rendered
+    once for everyone: the rows are the same for every filer and every reload until the row's unit,
+    report, carried values or system figures change, so each is stored under a digest of those
+    (cache.pieces) and only the rows a write changed are worked out and rendered again."""
+    period: Period
+    region: Region
+    read_only: bool
+    indicators: list
+
+    def rows(self, wanted: dict[int, tuple[tuple, Callable[[], GridRow]]]) -> dict[int, Markup]:
+        """unit id -> the row's HTML, for `wanted`: unit id -> (what the row shows, its GridRow)."""
+        unit_row = get_template_attribute("filing/_rows.html", "unit_row")
+        units_url, grid_code = grid_units_url(self.period, self.region), escape(self.region.code)
+        rate_at = rate_column(self.indicators)
+
+        def render(row: Callable[[], GridRow]) -> str:
+            return unit_row(row(), units_url, grid_code, self.read_only, rate_at)
+        form = repr([(i.key, i.label, i.part_of, i.slot) for i in self.indicators])
+        return cache.pieces(f"grid:{self.period.id}:{self.region.id}:{int(self.read_only)}:{_digest(form).hex()}",
+                            {unit: (_digest(repr(shown)), functools.partial(render, row))
+                             for unit, (shown, row) in wanted.items()})
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode(), digest_size=16).digest()
+
+
+def grid_units_url(period: Period, region: Region) -> Markup:
+    """The grid's URL + "/units/", escaped once: each row posts to it with its unit's code."""
+    return escape(url_for("filing.grid", period_id=period.id, code=region.code) + "/units/")
 
 
 def grid_groups(period: Period, region: Region, only_missing: bool = False) -> list[Group]:
@@ -242,7 +311,9 @@ def refusal(errors: list[RowIssue], units: list[tuple[str, str, bool, str]], mis
     return found
 
 
-def grid_context(period: Period, region: Region, only_missing: bool = False, **extra) -> dict:
+def grid_context(period: Period, region: Region, only_missing: bool = False, lay: bool = False, **extra) -> dict:
+    """What the grid page prints; `lay` when its rows are printed (the page or its grid block), so
+    that they come rendered (RowLayer)."""
     campaign = period.campaign
     groups = grid_groups(period, region, only_missing)
     _, total, status = filing_totals(period, region)
@@ -259,7 +330,9 @@ def grid_context(period: Period, region: Region, only_missing: bool = False, **e
     unit_ids = [unit.id for group in groups for unit, _ in group.units]
     indicators, carried = fields(campaign.indicators), carried_values(period, unit_ids, campaign.indicators)
     holding = held.held_for(period, unit_ids)
-    grid_rows(groups, indicators, carried, unit_gaps(period, region), holding)
+    reading = read_only(period) or not access.can_file(current_user, region)
+    grid_rows(groups, indicators, carried, unit_gaps(period, region), holding,
+              RowLayer(period, region, reading, indicators) if lay else None)
     last_submitted_at = max((r.submitted_at for r in submitted), default=None)
     rows = [row for group in groups for row in group.rows]
     # every unit locked (审核通过, or its numbers printed in a 通报): nothing is left to 提交
@@ -273,10 +346,10 @@ def grid_context(period: Period, region: Region, only_missing: bool = False, **e
         # 填表时间: when the form was really submitted; a form not yet submitted is filled today
         filled_on=last_submitted_at.date() if last_submitted_at else clock.today(),
         late=any(r.late for r in submitted), form=form,
-        read_only=read_only(period) or not access.can_file(current_user, region),
+        read_only=reading,
         viewing=not access.can_file(current_user, region),
         locked=locked, lock_message=reviewed.lock_message(rows[0].report) if locked else "",
-        reopened_by=access.reviewing_unit(region),
+        reopened_by=access.reviewing_unit(region), units_url=grid_units_url(period, region),
         periods=campaign.periods, late_status=late_status, only_missing=only_missing,
         **{"errors": [], "refusal": Refusal(), "warnings": [], "needs_ack": False, "names": {}, **extra})
 
@@ -315,7 +388,7 @@ def index():
 def grid(period_id: int, code: str):
     period, region = load_grid(period_id, code)
     only_missing = request.args.get("only") == "missing"
-    return respond("filing/grid.html", "grid", grid_context(period, region, only_missing))
+    return respond("filing/grid.html", "grid", grid_context(period, region, only_missing, lay=True))
 
 
 @bp.post("/<int:period_id>/<code>/units/<unit_code>")

@@ -23,6 +23,7 @@ from dataclasses import replace
 from typing import Callable, Optional
 
 from flask import current_app
+from markupsafe import Markup
 
 from reporting import clock, outages
 from reporting.basis import system_figures
@@ -30,7 +31,7 @@ from reporting.extensions import db
 from reporting.models import Period, Region
 from reporting.progress import charts as drawing
 from reporting.progress import ranking, rollup
-from reporting.versions import version
+from reporting.versions import deploy_digest, version
 
 #: part of every key: raise it when what is stored changes shape, so that no older entry is read
 FORMAT = 1
@@ -101,6 +102,46 @@ def progress(period: Period, region: Region, measure: Optional[str] = None):
         return result
     return _cached(f"progress:{period.id}:{region.id}:{measure or ''}", period, region,
                    lambda: ranking.progress(period, region, measure), dump, load)
+
+
+#: how long a rendered piece is kept unread: it is checked by its digest, so this only bounds the space
+PIECE_SECONDS = 6 * 3600
+
+
+def pieces(name: str, wanted: dict[int, tuple[bytes, Callable[[], str]]]) -> dict[int, Markup]:
+    """Rendered pieces of one page (a grid's rows), shared by the instances: `wanted` maps a piece's
+    id to a digest of everything its rendering reads and the way to render it. A piece stored under
+    the same digest is served as stored, the others are rendered and stored. The digest is the
+    content, not a version: a piece changes with whatever it shows, and the pieces a write did not
+    touch stay (a filer's 提交 moves the few rows it changed, not the county's other 590). The page's
+    pieces are one entry, read in one piece (a county's 600 rows as 600 fields cost more to fetch
+    than to render); two readers storing at once keep one's renderings, the other's are made again.
+    Without Redis, or with it gone, every piece is rendered."""
+    from redis.exceptions import RedisError
+    store = _store()
+    if store is None or not wanted:
+        return {piece: Markup(render()) for piece, (_, render) in wanted.items()}
+    key = f"reporting:{FORMAT}:pieces:{deploy_digest()}:{name}"
+    try:
+        data = store.get(key)
+    except RedisError as error:
+        outages.report("Redis（缓存）", error)
+        return {piece: Markup(render()) for piece, (_, render) in wanted.items()}
+    held: dict = pickle.loads(data) if data else {}
+    found, changed = {}, False
+    for piece, (digest, render) in wanted.items():
+        stored = held.get(piece)
+        if stored is not None and stored[0] == digest:
+            found[piece] = Markup(stored[1])
+        else:
+            found[piece] = Markup(render())
+            held[piece], changed = (digest, str(found[piece])), True
+    if changed:
+        try:
+            store.set(key, pickle.dumps(held, protocol=pickle.HIGHEST_PROTOCOL), ex=PIECE_SECONDS)
+        except RedisError as error:
+            outages.report("Redis（缓存）", error)
+    return found
 
 
 def charts(period: Period, region: Region, draw: Callable[[], dict]) -> dict:
