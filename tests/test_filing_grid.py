@@ -360,7 +360,7 @@ def counted_rows(monkeypatch):
     """The grid rows really rendered for the page (not served as stored), by unit code."""
     from flask import get_template_attribute
 
-    from reporting.filing import views as filing_views
+    from reporting.filing import grid as filing_grid
     rendered = []
 
     def counting(template, name):
@@ -370,7 +370,7 @@ def counted_rows(monkeypatch):
             rendered.append(row.unit.code)
             return macro(row, *args)
         return render
-    monkeypatch.setattr(filing_views, "get_template_attribute", counting)
+    monkeypatch.setattr(filing_grid, "get_template_attribute", counting)
     return rendered
 
 
