@@ -26,12 +26,6 @@ def report(what: str, error: BaseException) -> bool:
     return True
 
 
-def recovered(what: str) -> None:
-    """`what` answers again: its next outage is logged at once."""
-    with _lock:
-        _last.pop(what, None)
-
-
 def forget() -> None:
     """Forget every outage logged so far: the next one of each is logged at once (a new process's
     view; each test starts from it)."""

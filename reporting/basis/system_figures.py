@@ -5,18 +5,17 @@ import datetime as dt
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Callable, Optional
 
-from sqlalchemy import and_, delete, func, insert, select
+from sqlalchemy import and_, delete, insert, select
 
 from reporting import audit, clock, versions
 from reporting.extensions import db
 from reporting.indicators import RATE_NUMERATOR
 from reporting.models import LEVEL_NAMES, LEVELS, Campaign, Period, Region, Report, SystemFigure, User
 from reporting.regions.hierarchy import descendants_at
-from reporting.spreadsheets import read_table
 from reporting.sql import among
-from reporting.tables import ImportRejected, RowIssue, file_digest, rows_from_table
+from reporting.tables import ImportRejected, RowIssue, rows_from_table
 from reporting.validation import check, parse_values
 
 #: the column naming the export's data day, and the one naming the period (for `watch`)
@@ -103,17 +102,6 @@ def figures_for(periods: list[Period], region_ids: list[int]) -> dict[tuple[int,
             for rid, pid, values, at in rows}
 
 
-def figures_of(period: Period, region_ids: Iterable[int]) -> dict[int, SystemFigures]:
-    """The system figures of these units for one period, by region id."""
-    ids = list(region_ids)
-    if not ids:
-        return {}
-    rows = db.session.execute(
-        select(SystemFigure.region_id, SystemFigure.values, SystemFigure.at)
-        .where(SystemFigure.period_id == period.id, SystemFigure.region_id.in_(ids)))
-    return {rid: SystemFigures({k: int(v) for k, v in (values or {}).items()}, at) for rid, values, at in rows}
-
-
 def unit_gaps(period: Period, region: Region) -> dict[int, tuple[int, int]]:
     """The report-level units under `region` whose typed 已参保 (their report as it stands) differs
     from the system's beyond the campaign's threshold: region id -> (typed, system). One query."""
@@ -132,11 +120,6 @@ def unit_gaps(period: Period, region: Region) -> dict[int, tuple[int, int]]:
         if typed is not None and system is not None and beyond_threshold(campaign, typed - system, system):
             found[region_id] = (typed, system)
     return found
-
-
-def data_date(period: Period) -> Optional[dt.date]:
-    """The latest 数据日期 among the period's system figures (None: no figures or no date)."""
-    return db.session.scalar(select(func.max(SystemFigure.at)).where(SystemFigure.period_id == period.id))
 
 
 def with_figures(period_ids: list[int]) -> set[int]:
@@ -317,14 +300,6 @@ def _roll_up(campaign: Campaign, found: list[Region], own: dict[int, dict[str, i
                 dates[parent] = max(filter(None, (dates.get(parent), dates[region_id])))
     return figures, {k: v for k, v in parents.items() if k in figures}, \
         {k: v for k, v in sums.items() if k in own}
-
-
-def import_file(period: Period, path: str, *, user: Optional[User] = None,
-                progress: Optional[Callable[[int], None]] = None) -> SystemImport:
-    """import_figures from a .csv or .xlsx file, its name and digest in the audit entry."""
-    header, body = read_table(path)
-    return import_figures(period, header, body, user=user, progress=progress,
-                          source={"file": os.path.basename(path), "sha256": file_digest(path)})
 
 
 def set_basis(campaign: Campaign, basis: str, user: Optional[User] = None) -> None:

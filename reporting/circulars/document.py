@@ -84,10 +84,6 @@ class Paragraph:
     text: str = ""
     heading: str = ""
 
-    @classmethod
-    def subheading(cls, heading: str) -> "Paragraph":
-        return cls(heading=heading)
-
 
 @dataclass
 class Section:

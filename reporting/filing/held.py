@@ -52,6 +52,3 @@ def held_under(period: Period, region: Region) -> list[tuple[str, str, HeldEdit]
         .where(HeldEdit.period_id == period.id, Region.id.in_(units)).order_by(Region.code))]
 
 
-def waits_for_reason(held: HeldEdit) -> bool:
-    """Held only for want of a 修改原因: filling the reason in saves it."""
-    return bool(held.errors) and all(field == REASON_FIELD for field, _ in held.errors)
