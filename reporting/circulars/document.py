@@ -84,6 +84,10 @@ class Paragraph:
     text: str = ""
     heading: str = ""
 
+    @classmethod
+    def subheading(cls, heading: str) -> "Paragraph":
+        return cls(heading=heading)
+
 
 @dataclass
 class Section:
