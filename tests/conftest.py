@@ -23,6 +23,10 @@ JIANGMEN = os.path.join(HERE, "..", "reporting", "demo", "data", "jiangmen")
 ANHUI = os.path.join(HERE, "data", "anhui")
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 
+#: fixtures that several test modules share, each module on one topic
+pytest_plugins = [f"tests.fixtures.{topic}" for topic in (
+    "basis", "circulars", "demos", "departments", "filing", "jobs", "review", "robots", "tally", "zhuji")]
+
 #: the moment every test runs at unless it chooses another (frozen_now, or REPORTING_TODAY set for the
 #: run). It is an environment variable, so the processes a test starts (flask, gunicorn, RQ workers)
 #: share it; no test reads the machine's date except test_clock's check that production does.
@@ -296,6 +300,17 @@ def make_user(username: str, role: str, region_code: str, password: str = "corre
     db.session.add(user)
     db.session.commit()
     return user
+
+
+def token_for(runner, username):
+    """An API token for the user, made on the command line."""
+    result = runner.invoke(args=["users", "token", username])
+    assert result.exit_code == 0, result.output
+    return result.stdout.strip().splitlines()[-1]
+
+
+def bearer(token):
+    return {"Authorization": f"Bearer {token}"}
 
 
 class AuthActions:

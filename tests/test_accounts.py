@@ -9,17 +9,7 @@ from reporting.extensions import db
 from reporting.models import ApiToken
 from reporting.regions.hierarchy import descendants_at, region_by_code
 
-from .conftest import make_user
-
-
-def token_for(runner, username):
-    result = runner.invoke(args=["users", "token", username])
-    assert result.exit_code == 0, result.output
-    return result.stdout.strip().splitlines()[-1]
-
-
-def bearer(token):
-    return {"Authorization": f"Bearer {token}"}
+from .conftest import bearer, make_user, token_for
 
 
 def test_scope_is_the_users_subtree(jiangmen):

@@ -4,52 +4,23 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from reporting.campaigns.campaigns import create_campaign
 from reporting.circulars.circulars import draft_body
 from reporting.extensions import db
-from reporting.filing.filing import import_reports
-from reporting.models import Report, Target
+from reporting.models import Report
 from reporting.progress import tally
 from reporting.progress.ranking import progress, progress_json
-from reporting.regions.hierarchy import children, region_by_code
+from reporting.regions.hierarchy import region_by_code
 
 from .conftest import make_user
-
-TOWNSHIP = "440784112"  # 鹤山市 双合镇: 5 villages
-
-
-def values(enrolled: int, should: int = 1000) -> dict:
-    return {"population": 1200, "should_enroll": should, "enrolled": enrolled, "hardship_should": 10,
-            "hardship_enrolled": 10, "students_enrolled": 0, "newborns_enrolled": 0, "college_enrolled": 0}
-
-
-@pytest.fixture
-def town(jiangmen, frozen_now):
-    """2022年度 (periods as of 9月30日 due 10月8日 after the National Day holiday, 10月14日 due
-    10月17日 after the weekend, 10月31日 …), a task of 1,000 for each of the township's villages."""
-    campaign, _ = create_campaign(name="江门市2023年度", root=jiangmen, start=dt.date(2022, 9, 1),
-                                  end=dt.date(2022, 12, 31), first_due=dt.date(2022, 10, 1))
-    township = region_by_code(TOWNSHIP)
-    villages = children(township)
-    db.session.add_all(Target(campaign_id=campaign.id, region_id=v.id, task=1000) for v in villages)
-    db.session.commit()
-    frozen_now(dt.datetime(2022, 9, 30, 9, 0))
-    return campaign, township, villages
-
-
-def file(period, units_and_enrolled, frozen_now, when):
-    frozen_now(when)
-    import_reports(period, [(n, unit.code, values(enrolled), {}) for n, (unit, enrolled) in
-                            enumerate(units_and_enrolled)], submit=True, reason="补报")
-    db.session.commit()
+from .fixtures.basis import TOWNSHIP, file
 
 
 def by_code(result):
     return {r.region.code: r for r in result.children}
 
 
-def test_a_unit_that_has_not_filed_counts_with_its_latest_report(town, frozen_now):
-    campaign, township, (a, b, c, d, e) = town
+def test_a_unit_that_has_not_filed_counts_with_its_latest_report(shuanghe, frozen_now):
+    campaign, township, (a, b, c, d, e) = shuanghe
     first, second = campaign.periods[:2]
     assert (first.due, second.due) == (dt.date(2022, 10, 8), dt.date(2022, 10, 17))
     file(first, [(a, 300), (b, 200), (c, 250), (d, 100)], frozen_now, dt.datetime(2022, 10, 7, 9))
@@ -77,9 +48,9 @@ def test_a_unit_that_has_not_filed_counts_with_its_latest_report(town, frozen_no
     assert child[b.code]["carried_from"] == first.id and child[a.code]["carried_from"] is None
 
 
-def test_a_late_report_of_a_skipped_period_moves_the_later_ones(town, frozen_now):
+def test_a_late_report_of_a_skipped_period_moves_the_later_ones(shuanghe, frozen_now):
     """补报: b skips period 2, files period 3, then files period 2 late; every period stays exact."""
-    campaign, township, (a, b, c, d, e) = town
+    campaign, township, (a, b, c, d, e) = shuanghe
     first, second, third = campaign.periods[:3]
     file(first, [(a, 100), (b, 100)], frozen_now, dt.datetime(2022, 10, 7, 9))
     file(second, [(a, 200)], frozen_now, dt.datetime(2022, 10, 16, 9))
@@ -97,8 +68,8 @@ def test_a_late_report_of_a_skipped_period_moves_the_later_ones(town, frozen_now
     assert all(tally.stored(p) == tally.recount(p) for p in (first, second, third))
 
 
-def test_when_everyone_filed_the_basis_is_the_plain_sum(town, frozen_now):
-    campaign, township, villages = town
+def test_when_everyone_filed_the_basis_is_the_plain_sum(shuanghe, frozen_now):
+    campaign, township, villages = shuanghe
     period = campaign.periods[0]
     file(period, [(v, 100 + n) for n, v in enumerate(villages)], frozen_now, dt.datetime(2022, 10, 7, 9))
     city = progress(period, region_by_code("4407"))
@@ -107,9 +78,9 @@ def test_when_everyone_filed_the_basis_is_the_plain_sum(town, frozen_now):
     assert city.region.carried == 0 and progress(period, township).region.carried == 0
 
 
-def test_pending_before_a_holiday_shifted_deadline_missing_after(town, frozen_now, client, runner):
+def test_pending_before_a_holiday_shifted_deadline_missing_after(shuanghe, frozen_now, client, runner):
     """第1期 is nominally due 10月1日; the National Day holiday moves it to 10月8日."""
-    campaign, township, (a, b, c, d, e) = town
+    campaign, township, (a, b, c, d, e) = shuanghe
     first, second = campaign.periods[:2]
     file(first, [(a, 300), (b, 300), (c, 300), (d, 300), (e, 100)], frozen_now, dt.datetime(2022, 10, 7, 9))
     file(second, [(a, 400), (b, 400), (c, 400), (d, 400)], frozen_now, dt.datetime(2022, 10, 14, 9))
@@ -144,8 +115,8 @@ def test_pending_before_a_holiday_shifted_deadline_missing_after(town, frozen_no
     assert child["late"] == "missing" and child["interview"] and child["carried_from"] == first.id
 
 
-def test_forecast_at_the_pace_of_the_last_two_periods(town, frozen_now):
-    campaign, township, (a, b, c, d, e) = town
+def test_forecast_at_the_pace_of_the_last_two_periods(shuanghe, frozen_now):
+    campaign, township, (a, b, c, d, e) = shuanghe
     first, second = campaign.periods[:2]  # as of 9月30日 and 10月14日: 14 days apart
     file(first, [(a, 300), (b, 300), (c, 300)], frozen_now, dt.datetime(2022, 10, 7, 9))
     file(second, [(a, 440), (b, 300), (c, 314)], frozen_now, dt.datetime(2022, 10, 14, 9))
@@ -170,9 +141,9 @@ def test_forecast_at_the_pace_of_the_last_two_periods(town, frozen_now):
     assert child[a.code]["projected_completion"] == pytest.approx(1.22)
 
 
-def test_the_interview_rule_is_set_per_campaign_and_level(town, frozen_now, runner):
+def test_the_interview_rule_is_set_per_campaign_and_level(shuanghe, frozen_now, runner):
     """末位两名、连续一期 for villages: the two lowest of the last judged period."""
-    campaign, township, (a, b, c, d, e) = town
+    campaign, township, (a, b, c, d, e) = shuanghe
     first = campaign.periods[0]
     file(first, [(a, 300), (b, 200), (c, 250), (d, 100), (e, 400)], frozen_now, dt.datetime(2022, 10, 7, 9))
     result = runner.invoke(args=["campaign", "interview-rule", str(campaign.id), "--level", "village",
@@ -185,8 +156,8 @@ def test_the_interview_rule_is_set_per_campaign_and_level(town, frozen_now, runn
     assert progress(first, township.parent, today=dt.date(2022, 10, 9)).rule == (1, 2)  # townships keep the default
 
 
-def test_before_the_due_date_nobody_is_interviewed_and_the_would_be_listed_are_warned(town, frozen_now):
-    campaign, township, (a, b, c, d, e) = town
+def test_before_the_due_date_nobody_is_interviewed_and_the_would_be_listed_are_warned(shuanghe, frozen_now):
+    campaign, township, (a, b, c, d, e) = shuanghe
     first, second = campaign.periods[:2]
     file(first, [(a, 300), (b, 300), (c, 300), (d, 100), (e, 200)], frozen_now, dt.datetime(2022, 10, 7, 9))
     file(second, [(a, 400), (b, 400), (c, 400), (d, 150)], frozen_now, dt.datetime(2022, 10, 14, 9))
@@ -203,8 +174,8 @@ def test_before_the_due_date_nobody_is_interviewed_and_the_would_be_listed_are_w
     assert [r.region.code for r in after.warnings] == [e.code]
 
 
-def test_the_regions_forecast_is_the_sum_of_its_units(town, frozen_now):
-    campaign, township, (a, b, c, d, e) = town
+def test_the_regions_forecast_is_the_sum_of_its_units(shuanghe, frozen_now):
+    campaign, township, (a, b, c, d, e) = shuanghe
     first, second = campaign.periods[:2]  # as of 9月30日 and 10月14日
     file(first, [(a, 300), (b, 300), (c, 300)], frozen_now, dt.datetime(2022, 10, 7, 9))
     file(second, [(a, 440), (b, 300)], frozen_now, dt.datetime(2022, 10, 16, 9))  # c carries 第1期

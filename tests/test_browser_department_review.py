@@ -6,7 +6,6 @@ import pytest
 from playwright.sync_api import expect
 
 from .conftest import browser_login
-from .test_browser_departments import ninghe  # noqa: F401  (the fixture: the 宁河区 demo on 2026年11月27日)
 
 pytestmark = pytest.mark.browser
 
@@ -17,7 +16,7 @@ def sign_out(page):
     page.wait_for_load_state("networkidle")
 
 
-def test_district_returns_the_civil_affairs_report_and_approves_the_fix(page, ninghe):  # noqa: F811
+def test_district_returns_the_civil_affairs_report_and_approves_the_fix(page, ninghe):
     week = ninghe.periods[7]
     browser_login(page, "nh_minzheng", "ninghe-filer-2026")
     page.wait_for_load_state("networkidle")

@@ -1,26 +1,13 @@
 """Journey (宁河区 demo): 区民政局 files the week and submits; the 区 sees it in its 部门 section; the
 通报 drafted for the last week that was due names the late department."""
-import datetime as dt
 import re
 
 import pytest
 from playwright.sync_api import expect
 
-from reporting.demo.ninghe import load_ninghe
-from reporting.extensions import db
-from reporting.models import Campaign
-
 from .conftest import browser_login
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def ninghe(app, frozen_now):
-    frozen_now(dt.datetime(2026, 11, 27, 10, 0))  # 第8期 (due 11月30日) is open; 第7期 was due 11月23日
-    load_ninghe(echo=lambda line: None)
-    db.session.commit()
-    return db.session.scalar(db.select(Campaign).order_by(Campaign.start.desc()).limit(1))  # this year's
 
 
 def test_department_files_and_the_district_sees_it(page, ninghe):

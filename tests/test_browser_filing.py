@@ -4,33 +4,19 @@ import datetime as dt
 import pytest
 from playwright.sync_api import expect
 
-from reporting.campaigns.campaigns import create_campaign
 from reporting.extensions import db
 from reporting.filing.filing import import_reports
 from reporting.models import Region
 from reporting.regions.hierarchy import descendants_at, region_by_code
 
-from .conftest import browser_login, make_user
+from .conftest import browser_login
+from .fixtures.filing import HUICHENG, A, B, C, D, E, F, G, cell
 
 pytestmark = pytest.mark.browser
 
-HUICHENG = "440705001"  # 会城街道, the first township of 新会区
-A, B, C, D, E, F, G = (f"{HUICHENG}{n:03d}" for n in range(1, 8))
 KEYS = ("population", "should_enroll", "enrolled", "hardship_should", "hardship_enrolled",
         "students_enrolled", "newborns_enrolled", "college_enrolled")
 FOOTER = {"填表人": "黄丽华", "联系电话": "13802216103", "单位负责人": "张局长"}
-
-
-@pytest.fixture
-def period(jiangmen, frozen_now):
-    """The first period of the campaign (data as of 9月30日, due 10月1日 moved to 10月8日 by 国庆)."""
-    campaign, _ = create_campaign(name="江门市2023年度", root=jiangmen, start=dt.date(2022, 9, 1),
-                                  end=dt.date(2022, 12, 31), extend_to=dt.date(2023, 2, 28),
-                                  first_due=dt.date(2022, 10, 1))
-    db.session.commit()
-    make_user("xinhui", "county_filer", "440705")
-    frozen_now(dt.datetime(2022, 10, 5, 10, 0))
-    return campaign.periods[0]
 
 
 def fill_villages(period, skip=()):
@@ -41,10 +27,6 @@ def fill_villages(period, skip=()):
     import_reports(period, [(n, code, values, {}) for n, code in enumerate(codes) if code not in skip],
                    submit=False)
     db.session.commit()
-
-
-def cell(page, code, key):
-    return page.locator(f"#c-{code}-{key}")
 
 
 def type_across(page, values):
@@ -88,10 +70,10 @@ def retype(page, code, key, value):
     page.keyboard.type(str(value))
 
 
-def test_county_filer_types_pastes_fixes_and_submits(page, period, tmp_path):
-    fill_villages(period, skip={A, B, C, D, E})  # 237 villages already came from the information system
+def test_county_filer_types_pastes_fixes_and_submits(page, empty_period, tmp_path):
+    fill_villages(empty_period, skip={A, B, C, D, E})  # 237 villages already came from the information system
     open_grid(page)
-    assert page.url.endswith(f"/filing/{period.id}/440705")  # the current period opens
+    assert page.url.endswith(f"/filing/{empty_period.id}/440705")  # the current period opens
     head = page.locator(".form-head")
     expect(head).to_contain_text("数据截至：2022年9月30日")
     expect(head).to_contain_text("报送截止：2022年10月8日")
@@ -182,13 +164,13 @@ def test_county_filer_types_pastes_fixes_and_submits(page, period, tmp_path):
     expect(page.locator("#submit-panel").get_by_role("button")).to_have_text("提交修改")
 
 
-def test_late_submission_is_marked_late(page, period, frozen_now):
-    fill_villages(period)
+def test_late_submission_is_marked_late(page, empty_period, frozen_now):
+    fill_villages(empty_period)
     frozen_now(dt.datetime(2022, 10, 9, 9, 0))  # the day after 10月8日
     open_grid(page)
     # the current period is now the second: the filer goes back to the first
     page.get_by_label("期次").select_option(label="第1期（截至9月30日），10月8日截止")
-    page.wait_for_url(f"**/filing/{period.id}/440705")
+    page.wait_for_url(f"**/filing/{empty_period.id}/440705")
     head = page.locator(".form-head")
     expect(head.locator(".badge")).to_have_text(["逾期未报"])
     submit(page)

@@ -8,7 +8,7 @@ from reporting.filing import reviewed
 from reporting.models import Report
 
 from .conftest import browser_login
-from .test_review_figures import XINHUI, filed  # noqa: F401  (filed is a fixture)
+from .fixtures.review import XINHUI
 
 pytestmark = pytest.mark.browser
 
@@ -19,8 +19,8 @@ def approved(period):
                if reviewed.status(r) == "approved")
 
 
-def test_the_reviewer_sees_figures_filters_and_confirms(page, filed):
-    second, units = filed
+def test_the_reviewer_sees_figures_filters_and_confirms(page, second_period_filed):
+    second, units = second_period_filed
     browser_login(page, "admin")
     page.goto(f"/review/{XINHUI}?period={second.id}")
     fell = page.locator(f"#r-{units[0]}")

@@ -11,7 +11,7 @@ from reporting.models import Report
 from reporting.regions.hierarchy import region_by_code
 
 from .conftest import browser_login
-from .test_browser_filing import A, B, cell, period  # noqa: F401 (the fixture)
+from .fixtures.filing import A, B, cell
 
 pytestmark = pytest.mark.browser
 
@@ -25,9 +25,9 @@ def enrolled(code):
     return report.values(report.period.campaign.indicators)["enrolled"] if report else None
 
 
-def test_typing_after_the_login_lapsed_is_kept_and_saved_after_login(page, period, frozen_now):  # noqa: F811
+def test_typing_after_the_login_lapsed_is_kept_and_saved_after_login(page, empty_period, frozen_now):
     browser_login(page, "xinhui")
-    page.goto(f"/filing/{period.id}/440705")
+    page.goto(f"/filing/{empty_period.id}/440705")
     cell(page, A, "enrolled").fill("1500")
     expect(page.locator(f"#msg-{A}")).to_have_text("草稿", timeout=SAVED_MS)
     assert enrolled(A) == 1500
@@ -49,7 +49,7 @@ def test_typing_after_the_login_lapsed_is_kept_and_saved_after_login(page, perio
     page.fill("input[name=username]", "xinhui")
     page.fill("input[name=password]", "correct-horse-battery")
     page.click("button[type=submit]")
-    page.wait_for_url(f"**/filing/{period.id}/440705")
+    page.wait_for_url(f"**/filing/{empty_period.id}/440705")
     expect(banner).to_have_text("登录失效前未保存的修改已全部保存。", timeout=SAVED_MS)
     expect(cell(page, A, "enrolled")).to_have_value("1600")
     expect(cell(page, B, "enrolled")).to_have_value("1700")

@@ -1,116 +1,30 @@
 """The 通报 PDF: GB/T 9704-2012 page geometry, fonts, text and the fenced URL fetcher."""
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import logging
-import random
 import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from markupsafe import Markup
 
 from reporting.circulars.document import (
     Attachment,
     Circular,
     DocumentNumber,
-    Imprint,
-    Paragraph,
     Section,
     Signature,
     Table,
     balanced_lines,
     render_circular_html,
 )
-from reporting.filters import count, percent
 from reporting.pdf import StaticOnlyFetcher, create_pdf, static_file
 
-JIANGMEN = Path(__file__).resolve().parent.parent / "reporting" / "demo" / "data" / "jiangmen"
+from .fixtures.circulars import TITLE, jiangmen_rows, sample_circular
+
 PT_PER_MM = 72 / 25.4
-TITLE = "关于2023年度城乡居民基本医疗保险参保缴费工作进展情况的通报"
-TOWNSHIP_HEADER = ["序号", "县（市、区）", "镇（街道）", "应参保人数", "已参保人数", "参保率"]
-
-
-def _read(name: str) -> list[dict]:
-    with open(JIANGMEN / name, encoding="utf-8") as f:
-        return list(csv.DictReader(f))
-
-
-def _progress(code: str) -> tuple[int, int]:
-    """Plausible (should-enroll, enrolled) counts, fixed per region code."""
-    rng = random.Random(code)
-    should = rng.randint(8_000, 160_000)
-    return should, int(should * rng.uniform(0.78, 0.99))
-
-
-def sample_circular(**changes) -> Circular:
-    counties = _read("areas.csv")
-    townships = _read("streets.csv")
-    county_name = {c["code"]: c["name"] for c in counties}
-
-    county_rows = []
-    for county in counties:
-        should, enrolled = _progress(county["code"])
-        county_rows.append((county["name"], should, enrolled, enrolled / should))
-    county_rows.sort(key=lambda r: r[3], reverse=True)
-    ranking = Table(
-        header=["排名", "县（市、区）", "应参保人数", "已参保人数", "参保率"],
-        rows=[[str(i), name, count(s), count(e), percent(r)]
-              for i, (name, s, e, r) in enumerate(county_rows, 1)],
-    )
-    township_rows = []
-    for i, township in enumerate(townships, 1):
-        should, enrolled = _progress(township["code"])
-        township_rows.append([str(i), county_name[township["areaCode"]], township["name"],
-                              count(should), count(enrolled), percent(enrolled / should)])
-    chart = Markup(
-        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 700 240" width="700" height="240">'
-        + "".join(f'<rect x="{20 + i * 95}" y="{230 - r * 200:.0f}" width="60" height="{r * 200:.0f}"'
-                  ' fill="#1f4e8c"/>' for i, (_, _, _, r) in enumerate(county_rows))
-        + "</svg>"
-    )
-    fields = dict(
-        issuer_mark="江门市医疗保障局文件",
-        number=DocumentNumber("江医保", 2022, 41),
-        title=TITLE,
-        issue=3,
-        as_of=dt.date(2022, 11, 15),
-        addressee="各县（市、区）医疗保障局",
-        sections=[
-            Section("一、总体进展", [
-                "截至2022年11月15日，全市已参保缴费3,861,254人，完成目标任务的90.36%，"
-                "较上期提高4.21个百分点，高于序时进度2.11个百分点。",
-            ]),
-            Section("二、分单位情况", [
-                Paragraph.subheading("（一）进度较快的地区"),
-                f"{county_rows[0][0]}、{county_rows[1][0]}两地完成率达到"
-                f"{percent(county_rows[1][3])}以上，进度较快。",
-                Paragraph("部分地区完成率低于序时进度，其中"
-                          f"{county_rows[-1][0]}仅为{percent(county_rows[-1][3])}，进度滞后。",
-                          heading="（二）进度滞后的地区。"),
-            ]),
-            Section("三、存在问题", [
-                "困难群众参保尚有1,283人未覆盖，请相关单位逐一核实，确保应保尽保。"
-                "可参考宿州市埇桥区逐户比对的做法。",
-            ]),
-            Section("四、工作要求", [
-                "请各地对照目标任务，压实“一把手”责任，于2022年12月15日前完成全部征缴任务。",
-            ]),
-        ],
-        signature=Signature("江门市医疗保障局", dt.date(2022, 11, 15)),
-        imprint=Imprint("江门市医疗保障局办公室", dt.date(2022, 11, 15),
-                        copy_to="市人民政府办公室，市财政局，市税务局"),
-        attachments=[
-            Attachment("2023年度各县（市、区）参保进度排名表", table=ranking),
-            Attachment("2023年度各镇（街道）参保进度表", table=Table(TOWNSHIP_HEADER, township_rows)),
-            Attachment("2023年度各县（市、区）参保率", svg=chart),
-        ],
-    )
-    fields.update(changes)
-    return Circular(**fields)
 
 
 # --- poppler helpers -------------------------------------------------------------------
@@ -252,7 +166,7 @@ def test_text_is_extractable_and_complete(pdf):
 
 
 def test_township_table_repeats_its_header_on_every_page(pdf):
-    townships = [t["name"] for t in _read("streets.csv")]
+    townships = [t["name"] for t in jiangmen_rows("streets.csv")]
     texts = {n: page_text(pdf, n) for n in range(1, page_count(pdf) + 1)}
     table_pages = [n for n, text in texts.items() if any(name in text for name in townships)]
     assert len(table_pages) >= 2
@@ -385,7 +299,7 @@ def test_table_cells_keep_to_one_line(pdf):
     # Fixed column widths come from the cells' lengths: no township name or count may wrap.
     layout = _run("pdftotext", "-layout", str(pdf), "-")
     lines = [line.replace(" ", "") for line in layout.splitlines()]
-    townships = [t["name"] for t in _read("streets.csv")]
+    townships = [t["name"] for t in jiangmen_rows("streets.csv")]
     wrapped = [name for name in townships if not any(name in line for line in lines)]
     assert not wrapped, f"names split over lines: {wrapped[:5]}"
 

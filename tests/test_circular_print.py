@@ -18,7 +18,7 @@ from reporting.circulars.document import Paragraph, Section, balanced_lines, ren
 from reporting.extensions import db
 from reporting.models import Campaign
 from reporting.regions.hierarchy import region_by_code
-from tests.test_circular_pdf import sample_circular
+from tests.fixtures.circulars import sample_circular
 
 MM = 72 / 25.4
 CELL = 156 / 28  # a 3号 character cell, mm

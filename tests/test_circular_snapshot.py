@@ -14,16 +14,11 @@ from reporting.filing.filing import import_reports
 from reporting.models import Circular
 
 from .conftest import FILER, make_user
+from .fixtures.circulars import figures
 
 COUNTIES = {"440703": 300_000, "440704": 120_000, "440705": 500_000, "440781": 600_000,
             "440783": 400_000, "440784": 250_000, "440785": 280_000}
 TAISHAN = "440781"
-
-
-def figures(enrolled: int) -> dict:
-    return {"population": 1_000_000, "should_enroll": 900_000, "enrolled": enrolled,
-            "hardship_should": 100, "hardship_enrolled": 100, "students_enrolled": 0,
-            "newborns_enrolled": 0, "college_enrolled": 0}
 
 
 def file(period, counties: dict):

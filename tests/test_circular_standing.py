@@ -6,7 +6,7 @@ from reporting.circulars.circulars import issue, new_draft
 from reporting.extensions import db
 from reporting.regions.hierarchy import region_by_code
 
-from .test_review_web import XINHUI, filed, user  # noqa: F401  (filed is a fixture)
+from .fixtures.review import XINHUI, user
 
 
 def flags(page: str) -> str:
@@ -14,8 +14,8 @@ def flags(page: str) -> str:
     return part[:part.index("</dd>")]
 
 
-def test_the_forecast_is_not_called_a_warning_and_never_followed_by_none(filed, client, auth):
-    campaign, period = filed
+def test_the_forecast_is_not_called_a_warning_and_never_followed_by_none(first_period_filed, client, auth):
+    campaign, period = first_period_filed
     circular = issue(new_draft(period, region_by_code("4407"), user("admin")), user("admin"))
     db.session.commit()
     auth.login("xinhui")
@@ -36,9 +36,9 @@ def test_the_forecast_is_not_called_a_warning_and_never_followed_by_none(filed, 
     assert "约谈预警" in standing_with(projected_completion=1.2, **{**calm, "interview_warning": True})
 
 
-def test_a_circular_is_named_by_its_number_and_its_data_not_its_serial(filed, client, auth, frozen_now):
+def test_a_circular_is_named_by_its_number_and_its_data_not_its_serial(first_period_filed, client, auth, frozen_now):
     import datetime as dt
-    campaign, period = filed
+    campaign, period = first_period_filed
     second = campaign.periods[1]
     frozen_now(dt.datetime(2022, 10, 20, 9, 0))
     circular = issue(new_draft(second, region_by_code("4407"), user("admin")), user("admin"))

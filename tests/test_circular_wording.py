@@ -5,11 +5,11 @@ import datetime as dt
 from reporting.circulars.circulars import draft_body
 from reporting.progress.ranking import progress
 
-from .test_basis import file, town  # noqa: F401 (the fixture)
+from .fixtures.basis import file
 
 
-def test_wording_of_ties_single_units_and_punctual_reporting(town, frozen_now):  # noqa: F811
-    campaign, township, (a, b, c, d, e) = town
+def test_wording_of_ties_single_units_and_punctual_reporting(shuanghe, frozen_now):
+    campaign, township, (a, b, c, d, e) = shuanghe
     first, second = campaign.periods[:2]
     file(first, [(a, 300), (b, 300), (c, 300), (d, 100), (e, 100)], frozen_now, dt.datetime(2022, 10, 7, 9))
     file(second, [(a, 500), (b, 500), (c, 400), (d, 200), (e, 200)], frozen_now, dt.datetime(2022, 10, 16, 9))
@@ -25,8 +25,8 @@ def test_wording_of_ties_single_units_and_punctual_reporting(town, frozen_now): 
     assert f"{d.name}、{e.name}连续两期排名末位，将按规定约谈其主要负责人。" in text
 
 
-def test_a_single_laggard_has_no_qizhong_and_the_unfiled_are_named(town, frozen_now):  # noqa: F811
-    campaign, township, (a, b, c, d, e) = town
+def test_a_single_laggard_has_no_qizhong_and_the_unfiled_are_named(shuanghe, frozen_now):
+    campaign, township, (a, b, c, d, e) = shuanghe
     first, second = campaign.periods[:2]
     file(first, [(a, 300), (b, 300), (c, 300), (d, 300), (e, 100)], frozen_now, dt.datetime(2022, 10, 7, 9))
     file(second, [(a, 500), (b, 450), (c, 400), (d, 380)], frozen_now, dt.datetime(2022, 10, 16, 9))
@@ -41,8 +41,8 @@ def test_a_single_laggard_has_no_qizhong_and_the_unfiled_are_named(town, frozen_
     assert f"本期{e.name}迟报，其余均按时报送。" in text and "逾期" not in text.split("四、")[0]
 
 
-def test_all_units_sharing_a_statement_are_written_ge_jun(town, frozen_now):  # noqa: F811
-    campaign, township, (a, b, c, d, e) = town
+def test_all_units_sharing_a_statement_are_written_ge_jun(shuanghe, frozen_now):
+    campaign, township, (a, b, c, d, e) = shuanghe
     first, second = campaign.periods[:2]
     file(first, [(a, 100), (b, 110), (c, 120), (d, 130), (e, 140)], frozen_now, dt.datetime(2022, 10, 7, 9))
     file(second, [(a, 200), (b, 210), (c, 220), (d, 230), (e, 240)], frozen_now, dt.datetime(2022, 10, 16, 9))
@@ -59,7 +59,7 @@ def test_more_than_five_units_are_counted_with_the_three_furthest_behind_named(j
     from reporting.extensions import db
     from reporting.filing.filing import import_reports
 
-    from .test_circular_snapshot import figures
+    from .fixtures.circulars import figures
     frozen_now(dt.datetime(2022, 10, 14, 9, 0))
     campaign, _ = create_campaign(name="江门市2023年度", root=jiangmen, start=dt.date(2022, 9, 1),
                                   end=dt.date(2022, 12, 31), first_due=dt.date(2022, 10, 1), report_level="county")
@@ -78,8 +78,8 @@ def test_more_than_five_units_are_counted_with_the_three_furthest_behind_named(j
     assert "全市有6个县（市、区）要" not in text
 
 
-def test_interview_rule_below_time_progress(runner, town, frozen_now):  # noqa: F811
-    campaign, township, (a, b, c, d, e) = town
+def test_interview_rule_below_time_progress(runner, shuanghe, frozen_now):
+    campaign, township, (a, b, c, d, e) = shuanghe
     first, second = campaign.periods[:2]
     # e last twice, at 40% and 45%: above the 序时进度 each time (32.79% then 36.07%)
     file(first, [(a, 500), (b, 500), (c, 500), (d, 500), (e, 400)], frozen_now, dt.datetime(2022, 10, 7, 9))
@@ -105,14 +105,14 @@ def test_an_indicators_label_gives_the_people_a_department_answers_for():
     assert department_figure("区税务局", "已缴费人数", 222500) == "区税务局已缴费人数222,500人"
 
 
-def test_the_requirements_follow_what_the_period_shows(town, frozen_now):  # noqa: F811
+def test_the_requirements_follow_what_the_period_shows(shuanghe, frozen_now):
     """报送纪律 only when someone was late, 应保尽保 only when 困难群众 are uncovered, and 应保尽保 said
     once in its line."""
     from reporting.extensions import db
     from reporting.filing.filing import import_reports
 
-    from .test_basis import values
-    campaign, township, (a, b, c, d, e) = town
+    from .fixtures.basis import values
+    campaign, township, (a, b, c, d, e) = shuanghe
     first, second = campaign.periods[:2]
     file(first, [(a, 300), (b, 300), (c, 300), (d, 300), (e, 300)], frozen_now, dt.datetime(2022, 10, 7, 9))
     file(second, [(a, 500), (b, 500), (c, 500), (d, 500), (e, 500)], frozen_now, dt.datetime(2022, 10, 16, 9))

@@ -1,40 +1,19 @@
 """通报: the draft against the numbers, editing, issuing (frozen), numbering, the PDF and the archive."""
-import datetime as dt
 import subprocess
 
 import pytest
 from sqlalchemy import inspect, select
 
-from reporting.campaigns.campaigns import create_campaign
 from reporting.circulars.circulars import draft_body, issue, new_draft, parse_body
 from reporting.circulars.reading import addressed
 from reporting.extensions import db
 from reporting.filing.filing import import_reports
 from reporting.models import Circular
 from reporting.progress.ranking import progress
-from reporting.regions.hierarchy import children, region_by_code
+from reporting.regions.hierarchy import children
 
 from .conftest import make_user
-
-VALUES = {"population": 3000, "should_enroll": 2000, "hardship_should": 10, "hardship_enrolled": 10,
-          "students_enrolled": 0, "newborns_enrolled": 0, "college_enrolled": 0}
-
-
-@pytest.fixture
-def suzhou(anhui, frozen_now):
-    """宿州市 (3413) with 埇桥区 (a name outside GB2312) and 灵璧县, filed by township."""
-    frozen_now(dt.datetime(2022, 10, 20, 9, 0))
-    city = region_by_code("3413")
-    campaign, _ = create_campaign(name="宿州市2023年度", root=city, start=dt.date(2022, 9, 1),
-                                  end=dt.date(2022, 12, 31), first_due=dt.date(2022, 10, 1),
-                                  report_level="township")
-    townships = [t for county in children(city) for t in children(county)]
-    for period, share in zip(campaign.periods[:2], (0.3, 0.4)):
-        rows = [(n, t.code, {**VALUES, "enrolled": int(2000 * (share if t.code != "341323117" else 0.1))}, {})
-                for n, t in enumerate(townships)]
-        import_reports(period, rows, submit=True)
-    db.session.commit()
-    return campaign, city
+from .fixtures.circulars import VALUES
 
 
 def pdf_text(data: bytes, tmp_path) -> str:

@@ -8,11 +8,11 @@ from reporting.filing.filing import save_report
 from reporting.regions.hierarchy import region_by_code
 
 from .conftest import make_user
-from .test_departments_web import COUNTY, FILER, county  # noqa: F401  (county is a fixture)
+from .fixtures.departments import COUNTY, FILER
 
 
-def test_a_department_form_warns_at_once_of_enrolled_above_should(county, client, auth):
-    campaign, minzheng, _ = county
+def test_a_department_form_warns_at_once_of_enrolled_above_should(two_departments, client, auth):
+    campaign, minzheng, _ = two_departments
     period = campaign.periods[0]
     auth.login("minzheng")
     saved = client.post(f"/departments/{minzheng.id}/{period.id}", data={
@@ -22,8 +22,8 @@ def test_a_department_form_warns_at_once_of_enrolled_above_should(county, client
     assert saved.status_code == 200 and "请核实以下" in text and "（350）大于" in text and "（320）" in text
 
 
-def test_a_department_s_own_group_gets_the_same_rule(county):
-    campaign, _, _ = county
+def test_a_department_s_own_group_gets_the_same_rule(two_departments):
+    campaign, _, _ = two_departments
     add_indicator(campaign, "veteran_should", "优抚对象应参保人数")
     add_indicator(campaign, "veteran_enrolled", "优抚对象已参保人数")
     tuijun = add_department(campaign, "区退役军人事务局", ["veteran_should", "veteran_enrolled"])
@@ -33,8 +33,8 @@ def test_a_department_s_own_group_gets_the_same_rule(county):
     assert any("优抚对象已参保人数（350）大于优抚对象应参保人数（320）" in w.message for w in outcome.warnings)
 
 
-def test_a_completion_above_100_percent_is_flagged_never_green(county, client, auth):
-    campaign, minzheng, _ = county
+def test_a_completion_above_100_percent_is_flagged_never_green(two_departments, client, auth):
+    campaign, minzheng, _ = two_departments
     period = campaign.periods[0]
     minzheng.task = 38
     save_report(period, minzheng.region, {"hardship_should": 320, "hardship_enrolled": 300}, FILER,
@@ -53,8 +53,8 @@ def test_a_completion_above_100_percent_is_flagged_never_green(county, client, a
     assert "light-green" not in row and "完成率超过100%，请核实" in row
 
 
-def test_a_department_filer_s_home_lists_overdue_and_due_periods(county, client, auth, frozen_now):
-    campaign, minzheng, _ = county
+def test_a_department_filer_s_home_lists_overdue_and_due_periods(two_departments, client, auth, frozen_now):
+    campaign, minzheng, _ = two_departments
     first, second = campaign.periods[0], campaign.periods[1]
     frozen_now(dt.datetime.combine(second.due, dt.time(9, 0)))  # period 1 overdue, period 2 due today
     auth.login("minzheng")
@@ -64,8 +64,8 @@ def test_a_department_filer_s_home_lists_overdue_and_due_periods(county, client,
     assert f"{second.label}尚未报送，{second.due.month}月{second.due.day}日截止" in home
 
 
-def test_departments_read_pending_before_the_due_date(county, client, auth):
-    campaign, minzheng, _ = county
+def test_departments_read_pending_before_the_due_date(two_departments, client, auth):
+    campaign, minzheng, _ = two_departments
     period = campaign.periods[0]
     make_user("admin", "city_admin", "4407")
     auth.login("admin")

@@ -3,11 +3,9 @@ import datetime as dt
 import io
 import re
 
-import pytest
 from openpyxl import load_workbook
 
 from reporting.circulars.circulars import build_document, draft_body
-from reporting.departments.departments import add_department, add_indicator
 from reporting.extensions import db
 from reporting.filing.filing import find_report, save_report
 from reporting.models import Department, User
@@ -15,26 +13,7 @@ from reporting.progress.ranking import progress
 from reporting.regions.hierarchy import region_by_code
 
 from .conftest import make_user
-
-COUNTY, TOWN = "440705", "440705106"
-FILER = {"name": "王芳", "phone": "13802216188", "head": "李局长"}
-
-
-@pytest.fixture
-def county(client, jiangmen, frozen_now):
-    from reporting.campaigns.campaigns import create_campaign
-    frozen_now(dt.datetime(2022, 10, 5, 10, 0))  # before period 1's due date (10月8日)
-    campaign, _ = create_campaign(name="新会区2023年度", root=region_by_code(COUNTY), start=dt.date(2022, 9, 1),
-                                  end=dt.date(2022, 12, 31), rhythm="weekly", first_due=dt.date(2022, 10, 8),
-                                  report_level="township")
-    add_indicator(campaign, "paid", "已缴费人数")
-    minzheng = add_department(campaign, "区民政局", ["hardship_should", "hardship_enrolled"])
-    shuiwu = add_department(campaign, "区税务局", ["paid"])
-    user = make_user("minzheng", "department_filer", COUNTY)
-    user.department = minzheng
-    make_user("xinhui", "county_filer", COUNTY)
-    db.session.commit()
-    return campaign, minzheng, shuiwu
+from .fixtures.departments import COUNTY, FILER, TOWN
 
 
 def file_minzheng(period, minzheng):
@@ -48,8 +27,8 @@ def grid_url(department, period):
     return f"/departments/{department.id}/{period.id}"
 
 
-def test_filer_files_its_row_and_submits(client, auth, county):
-    campaign, minzheng, _ = county
+def test_filer_files_its_row_and_submits(client, auth, two_departments):
+    campaign, minzheng, _ = two_departments
     period = campaign.periods[0]
     auth.login("minzheng")
     home = client.get("/").get_data(as_text=True)
@@ -87,8 +66,8 @@ def test_filer_files_its_row_and_submits(client, auth, county):
     assert "区民政局" in cells and 870 in cells and "困难群众已参保人数" in cells
 
 
-def test_upload_of_the_downloaded_workbook(client, auth, county):
-    campaign, minzheng, _ = county
+def test_upload_of_the_downloaded_workbook(client, auth, two_departments):
+    campaign, minzheng, _ = two_departments
     period = campaign.periods[0]
     auth.login("minzheng")
     data = client.get(f"{grid_url(minzheng, period)}/form.xlsx").data
@@ -107,8 +86,8 @@ def test_upload_of_the_downloaded_workbook(client, auth, county):
         {"hardship_should": 1000, "hardship_enrolled": 950}
 
 
-def test_department_pages_refuse_others(client, auth, county):
-    campaign, minzheng, shuiwu = county
+def test_department_pages_refuse_others(client, auth, two_departments):
+    campaign, minzheng, shuiwu = two_departments
     period = campaign.periods[0]
     auth.login("minzheng")
     assert client.get(grid_url(shuiwu, period)).status_code == 403
@@ -119,8 +98,8 @@ def test_department_pages_refuse_others(client, auth, county):
     assert client.post(grid_url(minzheng, period), data={"hardship_should": "1", "action": "save"}).status_code == 403
 
 
-def test_dashboard_status_board_and_circular_name_the_late_department(client, auth, county, frozen_now):
-    campaign, minzheng, shuiwu = county
+def test_dashboard_status_board_and_circular_name_the_late_department(client, auth, two_departments, frozen_now):
+    campaign, minzheng, shuiwu = two_departments
     period = campaign.periods[0]
     file_minzheng(period, minzheng)
     save_report(period, region_by_code(TOWN), {"population": 3000, "should_enroll": 2600, "enrolled": 2000,
@@ -153,8 +132,8 @@ def test_dashboard_status_board_and_circular_name_the_late_department(client, au
     assert table.header[1:3] == ["任务数", "已参保（缴费）人数"] and table.rows[1][table.header.index("进度")] != "绿"
 
 
-def test_no_department_keeps_the_circular_as_it_was(county):
-    campaign, _, _ = county
+def test_no_department_keeps_the_circular_as_it_was(two_departments):
+    campaign, _, _ = two_departments
     for department in db.session.scalars(db.select(Department)):
         department.region = region_by_code(TOWN)  # none sits at the county any more
     db.session.flush()
@@ -162,8 +141,8 @@ def test_no_department_keeps_the_circular_as_it_was(county):
     assert "部门报送情况" not in body and "三、存在问题" in body and "四、下一步工作要求" in body
 
 
-def test_admin_edits_and_disables_a_department_filer(client, auth, county):
-    campaign, minzheng, _ = county
+def test_admin_edits_and_disables_a_department_filer(client, auth, two_departments):
+    campaign, minzheng, _ = two_departments
     make_user("admin", "city_admin", "4407")
     user = db.session.scalar(db.select(User).where(User.username == "minzheng"))
     auth.login("admin")
@@ -180,8 +159,8 @@ def test_admin_edits_and_disables_a_department_filer(client, auth, county):
     assert user.full_name == "民政新填报员" and not user.active and user.department_id == minzheng.id
 
 
-def test_the_reminder_list_names_departments_with_their_filers(client, auth, county):
-    campaign, minzheng, shuiwu = county
+def test_the_reminder_list_names_departments_with_their_filers(client, auth, two_departments):
+    campaign, minzheng, shuiwu = two_departments
     period = campaign.periods[0]
     file_minzheng(period, minzheng)
     db.session.commit()
@@ -194,8 +173,8 @@ def test_the_reminder_list_names_departments_with_their_filers(client, auth, cou
         assert "区税务局" in listed and "区民政局" not in listed  # 民政局 has submitted
 
 
-def test_the_ranking_workbook_has_the_departments_on_their_own_sheet(client, auth, county):
-    campaign, minzheng, _ = county
+def test_the_ranking_workbook_has_the_departments_on_their_own_sheet(client, auth, two_departments):
+    campaign, minzheng, _ = two_departments
     period = campaign.periods[0]
     file_minzheng(period, minzheng)
     db.session.commit()

@@ -1,42 +1,14 @@
 """Issuing a circular through the job queue on Redis, with its progress shown, and without Redis."""
-import os
-import socket
 
-import pytest
 from sqlalchemy import select
 
 from reporting.extensions import db
 from reporting.models import Circular
 
 from .conftest import make_user
-from .test_circulars import suzhou  # noqa: F401  (the fixture)
-
-#: a database of its own, emptied by the test (TEST_REDIS_URL lets two runs on one machine keep apart)
-REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
-def redis_up() -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
-        return True
-    except OSError:
-        return False
-
-
-@pytest.fixture
-def jobs_app(app):
-    if not redis_up():
-        pytest.fail("Redis 未运行：redis-server --daemonize yes --port 6379（make test 会启动它）")
-    from redis import Redis
-    connection = Redis.from_url(REDIS)
-    connection.flushdb()
-    app.config["REDIS_URL"] = REDIS
-    yield app
-    connection.flushdb()
-    connection.close()
-
-
-def test_issue_runs_in_a_worker_and_shows_its_steps(jobs_app, client, auth, suzhou):  # noqa: F811
+def test_issue_runs_in_a_worker_and_shows_its_steps(jobs_app, client, auth, suzhou):
     campaign, city = suzhou
     make_user("admin", "city_admin", "3413")
     auth.login("admin")
@@ -64,7 +36,7 @@ def test_issue_runs_in_a_worker_and_shows_its_steps(jobs_app, client, auth, suzh
     assert issued.pdf.startswith(b"%PDF")
 
 
-def test_without_redis_the_issue_happens_in_the_request(app, client, auth, suzhou):  # noqa: F811
+def test_without_redis_the_issue_happens_in_the_request(app, client, auth, suzhou):
     campaign, city = suzhou
     assert not app.config.get("REDIS_URL")
     make_user("admin", "city_admin", "3413")
@@ -82,7 +54,7 @@ def test_worker_command_needs_redis(runner, app):
     assert result.exit_code != 0 and "REDIS_URL" in result.output
 
 
-def test_an_issue_whose_worker_died_shows_failed_with_reissue(jobs_app, client, auth, suzhou):  # noqa: F811
+def test_an_issue_whose_worker_died_shows_failed_with_reissue(jobs_app, client, auth, suzhou):
     """The worker killed (kill -9) during a 签发: simulated by leaving its job STARTED in RQ's started-job
     registry with a heartbeat that lapsed, as a dead worker leaves it (a real kill needs the ~90 s of
     heartbeat to lapse). The page says 失败 and offers 重新签发, which queues the issue again."""

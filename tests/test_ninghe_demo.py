@@ -1,26 +1,16 @@
 """The 宁河区 demo (`flask demo --set ninghe`): 15 镇街, six departments, one late, none in the totals."""
 import datetime as dt
 
-import pytest
 from sqlalchemy import func, select
 
 from reporting import clock
 from reporting.calendar.schedule import current_period
-from reporting.demo.ninghe import load_ninghe
 from reporting.departments.departments import department_progress
 from reporting.extensions import db
-from reporting.models import Campaign, Department, Report, User
+from reporting.models import Department, Report, User
 from reporting.progress import tally
 from reporting.progress.ranking import progress
 from reporting.regions.hierarchy import descendants_at, region_by_code
-
-
-@pytest.fixture
-def ninghe(app, frozen_now):
-    frozen_now(dt.datetime(2026, 11, 27, 10, 0))
-    load_ninghe(echo=lambda line: None)
-    db.session.commit()
-    return db.session.scalar(select(Campaign).order_by(Campaign.start.desc()).limit(1))  # this year's
 
 
 def test_the_real_county_its_departments_and_the_late_one(ninghe, runner):

@@ -17,7 +17,7 @@ from reporting.extensions import db
 from reporting.models import Circular, Delivery, Reminder, User, Webhook
 
 from .conftest import make_user, two_counties_filed
-from .test_reminders import Robot
+from .fixtures.robots import Robot
 
 PASSWORD = "correct-horse-battery"
 

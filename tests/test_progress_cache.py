@@ -13,14 +13,13 @@ from reporting.progress.ranking import progress_json
 from reporting.regions.hierarchy import region_by_code
 
 from .conftest import make_user
-from .test_jobs import jobs_app  # noqa: F401  (the fixture)
-from .test_tally import FILER, campaign, form, villages_of  # noqa: F401  (campaign is a fixture)
+from .fixtures.tally import FILER, form, villages_of
 
 COMPUTE = ranking.progress
 
 
 @pytest.fixture
-def cached(jobs_app):  # noqa: F811  (REDIS_URL set to an emptied database of its own)
+def cached(jobs_app):  # REDIS_URL set to an emptied database of its own
     yield jobs_app
     for client in cache._clients.values():
         client.close()
@@ -43,8 +42,8 @@ def fresh(period, code):
     return progress_json(COMPUTE(period, region_by_code(code)))
 
 
-def test_a_submission_is_seen_at_once_in_every_ancestor(cached, campaign, computed):
-    period = campaign.periods[0]
+def test_a_submission_is_seen_at_once_in_every_ancestor(cached, empty_campaign, computed):
+    period = empty_campaign.periods[0]
     villages = villages_of("440705001")
     import_reports(period, [(n, v.code, form(2000), {}) for n, v in enumerate(villages[1:])], submit=True)
     db.session.commit()
@@ -67,8 +66,8 @@ def test_a_submission_is_seen_at_once_in_every_ancestor(cached, campaign, comput
     assert computed == codes  # every ancestor computed afresh after the commit
 
 
-def test_a_rolled_back_write_keeps_the_cache(cached, campaign, computed):
-    period = campaign.periods[0]
+def test_a_rolled_back_write_keeps_the_cache(cached, empty_campaign, computed):
+    period = empty_campaign.periods[0]
     villages = villages_of("440705001")
     import_reports(period, [(0, villages[0].code, form(2000), {})], submit=True)
     db.session.commit()
@@ -81,8 +80,8 @@ def test_a_rolled_back_write_keeps_the_cache(cached, campaign, computed):
     assert computed == ["4407"]
 
 
-def test_another_instance_reads_the_same_entry(cached, campaign, computed, app):
-    period = campaign.periods[0]
+def test_another_instance_reads_the_same_entry(cached, empty_campaign, computed, app):
+    period = empty_campaign.periods[0]
     villages = villages_of("440705001")
     import_reports(period, [(0, villages[0].code, form(2000), {})], submit=True)
     db.session.commit()
@@ -97,8 +96,8 @@ def test_another_instance_reads_the_same_entry(cached, campaign, computed, app):
     assert computed == ["4407"]
 
 
-def test_a_new_day_and_new_tasks_are_new_answers(cached, campaign, computed, frozen_now, runner, tmp_path):
-    period = campaign.periods[0]
+def test_a_new_day_and_new_tasks_are_new_answers(cached, empty_campaign, computed, frozen_now, runner, tmp_path):
+    period = empty_campaign.periods[0]
     villages = villages_of("440705001")
     import_reports(period, [(0, villages[0].code, form(2000), {})], submit=True)
     db.session.commit()
@@ -109,16 +108,16 @@ def test_a_new_day_and_new_tasks_are_new_answers(cached, campaign, computed, fro
     assert computed == ["4407", "4407"]
     path = tmp_path / "tasks.csv"
     path.write_text("单位代码,任务数\n4407,3000000\n440705,600000\n", encoding="utf-8")
-    result = runner.invoke(args=["targets", "import", str(campaign.id), str(path)])
+    result = runner.invoke(args=["targets", "import", str(empty_campaign.id), str(path)])
     assert result.exit_code == 0, result.output
     answer = progress_json(cache.progress(period, city))
     assert computed == ["4407"] * 3 and answer == fresh(period, "4407")
     assert answer["region"]["completion"] is not None
 
 
-def test_without_redis_every_answer_is_computed(app, campaign, computed):
+def test_without_redis_every_answer_is_computed(app, empty_campaign, computed):
     assert not app.config.get("REDIS_URL")
-    period = campaign.periods[0]
+    period = empty_campaign.periods[0]
     import_reports(period, [(0, villages_of("440705001")[0].code, form(2000), {})], submit=True)
     db.session.commit()
     cache.progress(period, region_by_code("4407"))
@@ -126,8 +125,8 @@ def test_without_redis_every_answer_is_computed(app, campaign, computed):
     assert computed == ["4407", "4407"]
 
 
-def test_dashboard_and_charts_from_the_cache_are_the_pages_computed(cached, campaign, client, auth, computed):
-    period = campaign.periods[0]
+def test_dashboard_and_charts_from_the_cache_are_the_pages_computed(cached, empty_campaign, client, auth, computed):
+    period = empty_campaign.periods[0]
     villages = villages_of("440705001")
     import_reports(period, [(n, v.code, form(2000 + n), {}) for n, v in enumerate(villages)], submit=True)
     db.session.commit()
@@ -144,8 +143,8 @@ def test_dashboard_and_charts_from_the_cache_are_the_pages_computed(cached, camp
     assert "<svg" in pages[1] and "新会区" in pages[0]
 
 
-def test_a_write_moves_its_own_branch_and_the_root_only(cached, campaign, computed):
-    period = campaign.periods[0]
+def test_a_write_moves_its_own_branch_and_the_root_only(cached, empty_campaign, computed):
+    period = empty_campaign.periods[0]
     xinhui, pengjiang = villages_of("440705001"), villages_of("440703")
     import_reports(period, [(0, xinhui[0].code, form(2000), {}), (1, pengjiang[0].code, form(2000), {})],
                    submit=True)
@@ -162,9 +161,9 @@ def test_a_write_moves_its_own_branch_and_the_root_only(cached, campaign, comput
         assert answers[code] == fresh(period, code)
 
 
-def test_a_regions_import_that_changes_the_tree_moves_every_version(cached, campaign, computed, runner):
+def test_a_regions_import_that_changes_the_tree_moves_every_version(cached, empty_campaign, computed, runner):
     from .conftest import ANHUI, JIANGMEN
-    period = campaign.periods[0]
+    period = empty_campaign.periods[0]
     import_reports(period, [(0, villages_of("440705001")[0].code, form(2000), {})], submit=True)
     db.session.commit()
     cache.progress(period, region_by_code("440705"))

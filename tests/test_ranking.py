@@ -3,15 +3,12 @@ import datetime as dt
 
 import pytest
 
-from reporting.campaigns.campaigns import create_campaign
-from reporting.campaigns.targets import import_targets
 from reporting.extensions import db
-from reporting.filing.filing import import_reports
 from reporting.progress.ranking import bottom_positions, competition_ranks, light, progress, progress_json
 from reporting.progress.rollup import FilingCounts
 from reporting.regions.hierarchy import region_by_code
 
-from .test_targets import SEED_TEXT
+from .fixtures.zhuji import TASKS, file
 
 
 def test_ties_share_a_rank_and_missing_comes_last():
@@ -35,47 +32,8 @@ def test_worst_of_late_status():
     assert FilingCounts(units=3, submitted=2, late=1, overdue=False).status == "pending"  # 待报 until the due day ends
 
 
-@pytest.fixture
-def township(anhui, tmp_path, frozen_now):
-    """朱集镇 with seed 001's task table (the misspelt 双杨村 corrected), weekly reports."""
-    campaign, _ = create_campaign(name="朱集镇2023年度", root=anhui, start=dt.date(2022, 9, 1),
-                                  end=dt.date(2022, 12, 31), rhythm="weekly")
-    table = tmp_path / "targets.csv"
-    table.write_text(SEED_TEXT.replace("双杨村", "双扬村"), encoding="utf-8")
-    import_targets(campaign, str(table))
-    db.session.commit()
-    villages = {r.name[:-3]: r for r in anhui_villages(anhui)}
-    return campaign, villages
-
-
-def anhui_villages(anhui):
-    from reporting.regions.hierarchy import children
-    return children(anhui)
-
-
-TASKS = {"姜山": 1981, "刘寨": 4146, "潼山": 2456, "红旗": 3307, "双井": 4571, "朱集": 4723, "张家": 2262,
-         "星光": 4706, "岳巷": 2468, "双扬": 2841, "苗河": 2841, "固城": 1905, "湖光": 3644}
-
-
-def file(period, villages, completions: dict, when: dt.datetime, frozen_now, skip=()):
-    frozen_now(when)
-    rows = []
-    for n, (name, share) in enumerate(completions.items()):
-        if name in skip:
-            continue
-        task = TASKS[name]
-        enrolled = round(task * share)
-        rows.append((n, villages[name].code, {"population": task * 2, "should_enroll": task + 100,
-                                              "enrolled": enrolled, "hardship_should": 20,
-                                              "hardship_enrolled": 20 if name != "湖光" else 17,
-                                              "students_enrolled": 0, "newborns_enrolled": 0,
-                                              "college_enrolled": 0}, {}))
-    import_reports(period, rows, submit=True)
-    db.session.commit()
-
-
-def test_three_weeks_of_a_township(township, frozen_now):
-    campaign, villages = township
+def test_three_weeks_of_a_township(zhuji, frozen_now):
+    campaign, villages = zhuji
     shares = {name: 0.30 for name in TASKS}
     week = campaign.periods
     # week 1 (as of 9月7日): 固城 lowest; 双扬 and 苗河 (the same task) tie
@@ -124,8 +82,8 @@ def test_three_weeks_of_a_township(township, frozen_now):
     assert third.region.carried == 1
 
 
-def test_progress_json_shape(township, frozen_now):
-    campaign, villages = township
+def test_progress_json_shape(zhuji, frozen_now):
+    campaign, villages = zhuji
     file(campaign.periods[0], villages, {name: 0.3 for name in TASKS}, dt.datetime(2022, 9, 7, 10), frozen_now)
     body = progress_json(progress(campaign.periods[0], region_by_code("341323117")))
     assert set(body["region"]) >= {"code", "name", "totals", "rate", "completion", "time_progress", "light", "late"}

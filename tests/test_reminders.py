@@ -9,10 +9,7 @@ import math
 import os
 import subprocess
 import sys
-import threading
-import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from sqlalchemy import func, select
@@ -25,85 +22,14 @@ from reporting.models import AuditEntry, Delivery, Region, Reminder, ReminderMes
 from reporting.regions.hierarchy import descendants_at, region_by_code
 
 from .conftest import PG_URL, make_user
+from .fixtures.jobs import REDIS, redis_up
+from .fixtures.robots import Robot
 from .moments import MOMENTS
-from .test_jobs import REDIS, redis_up
 
 VALUES = {"population": 3000, "should_enroll": 2600, "enrolled": 2000, "hardship_should": 80,
           "hardship_enrolled": 78, "students_enrolled": 400, "newborns_enrolled": 20, "college_enrolled": 0}
 FILER = {"name": "黄丽华", "phone": "13802216103", "head": "张局长"}
 ROOT = os.path.join(os.path.dirname(__file__), "..")
-
-
-class Robot:
-    """A stand-in for the 企业微信/钉钉 robot endpoint on 127.0.0.1: it records each POST and answers
-    from a script of answers ("ok", ("errcode", n), ("status", n), ("sleep", seconds), ("redirect", url),
-    ("raw", bytes), ("drop",): the connection closed with no answer), then "ok"."""
-
-    def __init__(self):
-        #: answers for every path, or (scripts) for paths holding a key
-        self.calls, self.script, self.scripts, self.hosts = [], [], {}, []
-        robot = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                robot.calls.append((self.path, json.loads(body)))
-                robot.hosts.append(self.headers["Host"])
-                script = next((v for k, v in robot.scripts.items() if k in self.path), robot.script)
-                answer = script.pop(0) if script else "ok"
-                if answer == ("drop",):
-                    self.close_connection = True
-                    self.wfile.flush()
-                    self.connection.shutdown(2)
-                    return
-                if isinstance(answer, tuple) and answer[0] in ("redirect", "raw"):
-                    data = answer[1] if answer[0] == "raw" else b""
-                    self.send_response(302 if answer[0] == "redirect" else 200)
-                    if answer[0] == "redirect":
-                        self.send_header("Location", answer[1])
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                    return
-                if isinstance(answer, tuple) and answer[0] == "sleep":
-                    time.sleep(answer[1])
-                    answer = "ok"
-                if isinstance(answer, tuple) and answer[0] == "status":
-                    self.send_response(answer[1])
-                    self.end_headers()
-                    return
-                code = answer[1] if isinstance(answer, tuple) else 0
-                data = json.dumps({"errcode": code, "errmsg": "ok" if code == 0 else "invalid"}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                try:
-                    self.wfile.write(data)
-                except BrokenPipeError:
-                    pass  # the sender gave up waiting: that was the point
-
-            def log_message(self, *args):
-                pass
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
-
-
-@pytest.fixture
-def robot(app):
-    """The local robot, allowed explicitly: its host and port listed, and private addresses opted in
-    (a listed intranet host may resolve to one; 127.0.0.1 is one)."""
-    endpoint = Robot()
-    app.config.update(WEBHOOK_HOSTS=f"http://127.0.0.1:{endpoint.server.server_port}", WEBHOOK_ALLOW_PRIVATE=True)
-    yield endpoint
-    endpoint.close()
 
 
 def villages(code):

@@ -106,7 +106,10 @@ def test_bad_values_are_422_and_nothing_is_saved(setup, values, field, words):
 def test_hardship_enrolled_above_hardship_should_is_allowed(setup):
     answer = setup.put({"values": {**VALUES, "hardship_should": 70, "hardship_enrolled": 78},
                         "filer": FILER, "submit": True})
-    assert answer.status_code == 200
+    assert answer.status_code == 200, answer.get_json()
+    stored = setup.get().get_json()  # read back: submitted as typed, the surplus kept
+    assert stored["status"] == "submitted"
+    assert (stored["values"]["hardship_should"], stored["values"]["hardship_enrolled"]) == (70, 78)
 
 
 def test_submission_needs_signature_and_valid_phone(setup):
@@ -120,7 +123,9 @@ def test_submission_needs_signature_and_valid_phone(setup):
 
 def test_landline_phone_is_accepted(setup):
     answer = setup.put({"values": VALUES, "filer": {**FILER, "phone": "0750-6612345"}, "submit": True})
-    assert answer.status_code == 200
+    assert answer.status_code == 200, answer.get_json()
+    stored = setup.get().get_json()  # read back: submitted, the landline kept as written
+    assert stored["status"] == "submitted" and stored["filer"] == {**FILER, "phone": "0750-6612345"}
 
 
 def test_correction_needs_a_reason_and_keeps_the_old_values(setup):

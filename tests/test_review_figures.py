@@ -1,33 +1,12 @@
 """The reviewer sees what they approve: each unit's counts, rate, change since the last period and
 warnings on /review/{code}, filters for units with warnings and resubmissions, in few queries."""
-import datetime as dt
 
-import pytest
 from sqlalchemy import event
 
 from reporting.extensions import db
-from reporting.filing.filing import import_reports
 
-from .conftest import FILER, VALUES, make_user, two_counties_filed, villages
-
-XINHUI = "440705"
-
-
-@pytest.fixture
-def filed(jiangmen, frozen_now):
-    """新会区 submitted period 1 (2,000 enrolled of 2,600 everywhere) and period 2, where one village
-    fell to 1,900 and another gained 100; 10月20日."""
-    campaign = two_counties_filed(jiangmen, frozen_now)
-    second = campaign.periods[1]
-    units = villages(XINHUI)
-    frozen_now(dt.datetime(2022, 10, 14, 9, 0))
-    rows = [(n, code, {**VALUES, "enrolled": 1900 if n == 0 else 2100 if n == 1 else 2050}, FILER)
-            for n, code in enumerate(units)]
-    import_reports(second, rows, submit=True)
-    db.session.commit()
-    make_user("admin", "city_admin", "4407")
-    frozen_now(dt.datetime(2022, 10, 20, 9, 0))
-    return second, units
+from .conftest import make_user
+from .fixtures.review import XINHUI
 
 
 def row_of(page, code):
@@ -35,8 +14,8 @@ def row_of(page, code):
     return row[:row.index("</tr>")]
 
 
-def test_each_unit_shows_its_figures_change_and_warnings(filed, client, auth):
-    second, units = filed
+def test_each_unit_shows_its_figures_change_and_warnings(second_period_filed, client, auth):
+    second, units = second_period_filed
     auth.login("admin")
     seen = []
     listener = lambda *args: seen.append(args[2])  # noqa: E731
@@ -52,8 +31,8 @@ def test_each_unit_shows_its_figures_change_and_warnings(filed, client, auth):
     assert len(seen) < 40, len(seen)  # a county's 242 units: a handful of queries, not one per unit
 
 
-def test_filters_keep_the_units_with_warnings_or_resubmitted(filed, client, auth):
-    second, units = filed
+def test_filters_keep_the_units_with_warnings_or_resubmitted(second_period_filed, client, auth):
+    second, units = second_period_filed
     auth.login("admin")
     client.post(f"/review/{XINHUI}/{second.id}/units/{units[2]}", data={"action": "return", "reason": "请核实"})
     auth.logout()
@@ -71,8 +50,8 @@ def test_filters_keep_the_units_with_warnings_or_resubmitted(filed, client, auth
     assert "<del>2,050</del> → <ins>2,060</ins>" in row_of(again, units[2])
 
 
-def test_approving_all_names_the_count_it_will_approve(filed, client, auth):
-    second, units = filed
+def test_approving_all_names_the_count_it_will_approve(second_period_filed, client, auth):
+    second, units = second_period_filed
     auth.login("admin")
     page = client.get(f"/review/{XINHUI}?period={second.id}").get_data(as_text=True)
     count = len(units)

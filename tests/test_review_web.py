@@ -1,39 +1,21 @@
 """The pages of the loop back down: review and 催报 pages, the grid's 已退回 rows, the status board,
 the 通报 a county reads, and the home page as a to-do list."""
-import datetime as dt
 
-import pytest
 from sqlalchemy import func, select
 
 from reporting.circulars.circulars import issue, new_draft
 from reporting.extensions import db
 from reporting.filing import reviewed
-from reporting.models import CircularRead, Region, ReminderMessage, User
+from reporting.models import CircularRead, Region, ReminderMessage
 from reporting.regions.hierarchy import region_by_code
 from reporting.review import review
 
-from .conftest import make_user, two_counties_filed, villages
-
-XINHUI = "440705"
-
-
-@pytest.fixture
-def filed(jiangmen, frozen_now):
-    """Period 1 of 江门市: 新会区 and 蓬江区 submitted every village, the rest nothing; 10月10日, past due."""
-    campaign = two_counties_filed(jiangmen, frozen_now)
-    period = campaign.periods[0]
-    make_user("admin", "city_admin", "4407")
-    make_user("xinhui", "county_filer", XINHUI)
-    frozen_now(dt.datetime(2022, 10, 10, 9, 0))
-    return campaign, period
+from .conftest import make_user, villages
+from .fixtures.review import XINHUI, user
 
 
-def user(name):
-    return db.session.scalar(select(User).where(User.username == name))
-
-
-def test_review_page_returns_and_the_filer_sees_it_everywhere(filed, client, auth):
-    campaign, period = filed
+def test_review_page_returns_and_the_filer_sees_it_everywhere(first_period_filed, client, auth):
+    campaign, period = first_period_filed
     unit = villages(XINHUI)[0]
     auth.login("admin")
     page = client.get(f"/review/{XINHUI}?period={period.id}").get_data(as_text=True)
@@ -81,9 +63,9 @@ def test_review_page_returns_and_the_filer_sees_it_everywhere(filed, client, aut
     assert "重新提交" in row[:row.index("</tr>")] and "<del>20</del> → <ins>25</ins>" in row[:row.index("</tr>")]
 
 
-def test_a_returned_unit_is_resubmitted_from_its_row(filed, client, auth, frozen_now):
+def test_a_returned_unit_is_resubmitted_from_its_row(first_period_filed, client, auth, frozen_now):
     """Even while other units of the grid are unfiled, which keeps the grid's own 提交 refused."""
-    campaign, period = filed
+    campaign, period = first_period_filed
     unfiled = villages(XINHUI)[-1]
     from reporting.models import Report, Revision
     gone = review_report(period, unfiled)
@@ -114,8 +96,8 @@ def review_report(period, code):
     return db.session.scalar(select(Report).join(Region).where(Region.code == code, Report.period_id == period.id))
 
 
-def test_bulk_approval_locks_the_grid_rows(filed, client, auth):
-    campaign, period = filed
+def test_bulk_approval_locks_the_grid_rows(first_period_filed, client, auth):
+    campaign, period = first_period_filed
     auth.login("admin")
     answer = client.post(f"/review/{XINHUI}/{period.id}/all", data={"action": "approve"})
     assert answer.status_code == 303
@@ -140,8 +122,8 @@ def test_bulk_approval_locks_the_grid_rows(filed, client, auth):
     assert "已提交新会区" not in again.get_data(as_text=True)
 
 
-def test_reminder_page_sends_and_the_county_sees_it_on_its_home_page(filed, client, auth):
-    campaign, period = filed
+def test_reminder_page_sends_and_the_county_sees_it_on_its_home_page(first_period_filed, client, auth):
+    campaign, period = first_period_filed
     auth.login("admin")
     page = client.get(f"/reminders/4407?period={period.id}").get_data(as_text=True)
     assert "一键催报" in page and "台山市" in page and "新会区" not in page.split("催报记录")[0]
@@ -159,8 +141,8 @@ def test_reminder_page_sends_and_the_county_sees_it_on_its_home_page(filed, clie
     assert "第1期（截至9月30日）已逾期" in home
 
 
-def test_reminder_preview_sends_the_chosen_units_their_edited_texts(filed, client, auth):
-    campaign, period = filed
+def test_reminder_preview_sends_the_chosen_units_their_edited_texts(first_period_filed, client, auth):
+    campaign, period = first_period_filed
     auth.login("admin")
     url = f"/reminders/4407/{period.id}/preview"
     page = client.get(url).get_data(as_text=True)
@@ -192,8 +174,8 @@ def test_reminder_preview_sends_the_chosen_units_their_edited_texts(filed, clien
     assert db.session.scalar(select(func.count(ReminderMessage.id))) == 3
 
 
-def test_a_county_reads_the_issued_circular_and_its_standing(filed, client, auth):
-    campaign, period = filed
+def test_a_county_reads_the_issued_circular_and_its_standing(first_period_filed, client, auth):
+    campaign, period = first_period_filed
     circular = issue(new_draft(period, region_by_code("4407"), user("admin")), user("admin"))
     db.session.commit()
     auth.login("xinhui")
@@ -217,7 +199,7 @@ def test_a_county_reads_the_issued_circular_and_its_standing(filed, client, auth
     assert client.get(f"/circulars/{draft.id}").status_code == 403
 
 
-def test_an_admin_sets_a_units_group_robot(filed, client, auth):
+def test_an_admin_sets_a_units_group_robot(first_period_filed, client, auth):
     auth.login("admin")
     xinhui = user("xinhui")
     page = client.get(f"/admin/users/{xinhui.id}").get_data(as_text=True)

@@ -9,7 +9,7 @@ from reporting.extensions import db
 from reporting.filing.filing import import_reports, neighbourhood, save_report
 from reporting.indicators import fields
 
-from .test_tally import FILER, campaign, form, villages_of  # noqa: F401  (campaign is a fixture)
+from .fixtures.tally import FILER, form, villages_of
 
 
 def file_two_periods(campaign, frozen_now, villages, gains):
@@ -32,13 +32,13 @@ def count_statements():
     return seen, lambda: event.remove(db.engine, "before_cursor_execute", listener)
 
 
-def test_a_jump_far_above_the_siblings_and_a_fall_warn(campaign, frozen_now):
+def test_a_jump_far_above_the_siblings_and_a_fall_warn(empty_campaign, frozen_now):
     villages = villages_of("440705001")  # one township's villages
     assert len(villages) >= 5
-    second = file_two_periods(campaign, frozen_now, villages, gains=[10, 12, 9, 11, 10, 8, 13, 10, 12, 9][:len(villages) - 1])
+    second = file_two_periods(empty_campaign, frozen_now, villages, gains=[10, 12, 9, 11, 10, 8, 13, 10, 12, 9][:len(villages) - 1])
     unit = villages[0]
 
-    previous, increases, siblings, _ = neighbourhood(second, unit, fields(campaign.indicators))
+    previous, increases, siblings, _ = neighbourhood(second, unit, fields(empty_campaign.indicators))
     assert previous == form(2000)
     assert sorted(increases) == sorted([10, 12, 9, 11, 10, 8, 13, 10, 12, 9][:len(villages) - 1])
     gains = [10, 12, 9, 11, 10, 8, 13, 10, 12, 9][:len(villages) - 1]
@@ -54,9 +54,9 @@ def test_a_jump_far_above_the_siblings_and_a_fall_warn(campaign, frozen_now):
     assert any("比上期减少10人" in w.message for w in fall.warnings)
 
 
-def test_only_submissions_of_both_periods_count(campaign, frozen_now):
+def test_only_submissions_of_both_periods_count(empty_campaign, frozen_now):
     villages = villages_of("440705001")
-    first, second = campaign.periods[0], campaign.periods[1]
+    first, second = empty_campaign.periods[0], empty_campaign.periods[1]
     # period 1: villages[1] only a draft; period 2: villages[2] only a draft, the others submitted
     import_reports(first, [(n, v.code, form(2000), {}) for n, v in enumerate(villages) if n != 1], submit=True)
     import_reports(first, [(1, villages[1].code, form(2000), {})], submit=False)
@@ -66,7 +66,7 @@ def test_only_submissions_of_both_periods_count(campaign, frozen_now):
                    submit=True)
     import_reports(second, [(2, villages[2].code, form(2500), {})], submit=False)
     db.session.commit()
-    indicators = fields(campaign.indicators)
+    indicators = fields(empty_campaign.indicators)
     previous, increases, siblings, later = neighbourhood(second, villages[0], indicators)
     assert previous == form(2000) and increases == [10] * (len(villages) - 3) and later is None
     # a sibling's figures are this period's, draft or not, else the last period's
@@ -82,10 +82,10 @@ def test_only_submissions_of_both_periods_count(campaign, frozen_now):
     assert neighbourhood(first, villages[2], indicators).later is None
 
 
-def test_the_neighbourhood_is_read_in_one_statement(campaign, frozen_now):
+def test_the_neighbourhood_is_read_in_one_statement(empty_campaign, frozen_now):
     villages = villages_of("440705001")
-    second = file_two_periods(campaign, frozen_now, villages, gains=[10] * (len(villages) - 1))
-    indicators = fields(campaign.indicators)
+    second = file_two_periods(empty_campaign, frozen_now, villages, gains=[10] * (len(villages) - 1))
+    indicators = fields(empty_campaign.indicators)
     neighbourhood(second, villages[0], indicators)  # warm: the campaign's periods are read once
     seen, stop = count_statements()
     try:

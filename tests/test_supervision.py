@@ -10,19 +10,18 @@ from reporting.extensions import db
 from reporting.models import AuditEntry, SupervisionItem, SupervisionNotice, User
 
 from .conftest import make_user
-from .test_ranking import TASKS, file, township  # noqa: F401  (the fixture)
-from .test_reminders import robot  # noqa: F401  (the fixture: a local robot, allowed explicitly)
+from .fixtures.zhuji import TASKS, file
 
 SHARES = {name: 0.30 for name in TASKS}
 
 
 @pytest.fixture
-def loop(township, runner, client, frozen_now):  # noqa: F811
+def loop(zhuji, runner, client, frozen_now):
     """Two weeks filed: 固城 last both times (约谈名单); today 9月16日, in week 3.
 
     宿州市's city admin and 灵璧县's county filer review 朱集镇's villages (its township files them),
     朱集镇's township filer answers, 埇桥区 sees none of it."""
-    campaign, villages = township
+    campaign, villages = zhuji
     week = campaign.periods
     file(week[0], villages, {**SHARES, "固城": 0.05}, dt.datetime(2022, 9, 7, 10), frozen_now)
     file(week[1], villages, {**SHARES, "固城": 0.06}, dt.datetime(2022, 9, 14, 10), frozen_now)

@@ -10,9 +10,8 @@ from reporting.models import AuditEntry, Report, Revision, SystemFigure
 from reporting.progress.ranking import progress
 from reporting.regions.hierarchy import region_by_code
 
-from .conftest import make_user
-from .test_accounts import bearer, token_for
-from .test_ranking import TASKS, file, township  # noqa: F401 (a fixture)
+from .conftest import bearer, make_user, token_for
+from .fixtures.zhuji import TASKS, file
 
 TOWNSHIP = "341323117"
 #: 星光's typed 已参保 runs 600 ahead of the system; the others are within a few people
@@ -20,9 +19,9 @@ FAR = "星光"
 
 
 @pytest.fixture
-def week(township, frozen_now):  # noqa: F811
+def week(zhuji, frozen_now):
     """Week 1 of 朱集镇 filed by every village at 30% of its task (as of 9月7日), judged on 9月9日."""
-    campaign, villages = township
+    campaign, villages = zhuji
     period = campaign.periods[0]
     file(period, villages, {name: 0.30 for name in TASKS}, dt.datetime(2022, 9, 7, 10), frozen_now)
     frozen_now(dt.datetime(2022, 9, 9, 10))

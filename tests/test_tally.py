@@ -5,43 +5,23 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from reporting.campaigns.campaigns import create_campaign
 from reporting.extensions import db
 from reporting.filing.filing import ReportConflict, import_reports, save_report
 from reporting.models import Period, Region, Report, Tally
 from reporting.progress import tally
 from reporting.progress.ranking import progress
 from reporting.progress.rollup import region_totals
-from reporting.regions.hierarchy import descendants_at, region_by_code
+from reporting.regions.hierarchy import region_by_code
 
-FILER = {"name": "李梅", "phone": "13800138000", "head": "王强"}
-
-
-def form(enrolled: int) -> dict:
-    return {"population": 3000, "should_enroll": 2600, "enrolled": enrolled, "hardship_should": 80,
-            "hardship_enrolled": 78, "students_enrolled": 400, "newborns_enrolled": 20, "college_enrolled": 0}
-
-
-@pytest.fixture
-def campaign(jiangmen, frozen_now):
-    campaign, _ = create_campaign(name="江门市2023年度", root=jiangmen, start=dt.date(2022, 9, 1),
-                                  end=dt.date(2022, 12, 31), extend_to=dt.date(2023, 2, 28),
-                                  first_due=dt.date(2022, 10, 1))
-    db.session.commit()
-    frozen_now(dt.datetime(2022, 10, 6, 9, 0))  # period 1 is due 10-08 (10-01 falls in the holiday)
-    return campaign
-
-
-def villages_of(code: str) -> list[Region]:
-    return list(db.session.scalars(descendants_at(region_by_code(code), "village").order_by(Region.code)))
+from .fixtures.tally import FILER, form, villages_of
 
 
 def assert_tallies_match(period):
     assert tally.stored(period) == tally.recount(period)
 
 
-def test_every_write_path_keeps_tallies_equal_to_a_recount(campaign, frozen_now):
-    period = campaign.periods[0]
+def test_every_write_path_keeps_tallies_equal_to_a_recount(empty_campaign, frozen_now):
+    period = empty_campaign.periods[0]
     villages = villages_of("440703")  # 蓬江区
     one, two, three = villages[:3]
     # a draft counts for nothing
@@ -83,8 +63,8 @@ def test_every_write_path_keeps_tallies_equal_to_a_recount(campaign, frozen_now)
     assert totals.get("enrolled") == stored and totals.late == sum(1 for v in other if v.code[:9] == township.code)
 
 
-def test_roll_up_from_tallies_equals_a_group_by_of_the_reports(campaign):
-    period = campaign.periods[0]
+def test_roll_up_from_tallies_equals_a_group_by_of_the_reports(empty_campaign):
+    period = empty_campaign.periods[0]
     villages = villages_of("4407")
     import_reports(period, [(n + 2, v.code, form(1000 + n % 97), {}) for n, v in enumerate(villages)
                             if n % 5], submit=True)
@@ -100,8 +80,8 @@ def test_roll_up_from_tallies_equals_a_group_by_of_the_reports(campaign):
         select(func.sum(Report.v3)).where(Report.period_id == period.id, Report.status == "submitted"))
 
 
-def test_rebuild_restores_tallies_after_a_write_around_the_filing_path(campaign):
-    period = campaign.periods[0]
+def test_rebuild_restores_tallies_after_a_write_around_the_filing_path(empty_campaign):
+    period = empty_campaign.periods[0]
     village = villages_of("440703")[0]
     save_report(period, village, form(2000), FILER, user=None, submit=True)
     db.session.commit()
@@ -111,12 +91,12 @@ def test_rebuild_restores_tallies_after_a_write_around_the_filing_path(campaign)
     assert_tallies_match(period)
 
 
-def test_parallel_corrections_in_one_township_add_up(app, campaign):
+def test_parallel_corrections_in_one_township_add_up(app, empty_campaign):
     """Writers in one township all add to the same tally row at once: none may lose another's part."""
-    period_id = campaign.periods[0].id
+    period_id = empty_campaign.periods[0].id
     villages = villages_of("440703002")[:6]
     codes = [v.code for v in villages]
-    import_reports(campaign.periods[0], [(n + 2, c, form(1000), {}) for n, c in enumerate(codes)], submit=True)
+    import_reports(empty_campaign.periods[0], [(n + 2, c, form(1000), {}) for n, c in enumerate(codes)], submit=True)
     db.session.commit()
     start, failures = threading.Barrier(len(codes)), []
 

@@ -1,6 +1,5 @@
 """Loading a 任务分解表: by code or by official name, all or nothing."""
 import datetime as dt
-import os
 
 import pytest
 from sqlalchemy import func, select
@@ -10,11 +9,7 @@ from reporting.campaigns.targets import TargetImportError, import_targets
 from reporting.extensions import db
 from reporting.models import Target
 
-from .conftest import HERE
-
-SEED_001 = os.path.join(HERE, "data", "seed001_targets.csv")
-with open(SEED_001, encoding="utf-8") as _f:
-    SEED_TEXT = _f.read()
+from .fixtures.zhuji import SEED_001, SEED_TEXT
 
 
 @pytest.fixture
