@@ -78,6 +78,51 @@ def test_more_than_five_units_are_counted_with_the_three_furthest_behind_named(j
     assert "全市有6个县（市、区）要" not in text
 
 
+def test_all_seven_counties_sharing_a_statement_are_ge_jun_with_the_furthest_named(jiangmen, frozen_now):
+    """All 7 counties of 江门市 below 序时进度 and off the pace of the window: 各县（市、区）均, never
+    全市7个县（市、区）, and the three furthest behind still named."""
+    from reporting.campaigns.campaigns import create_campaign
+    from reporting.extensions import db
+    from reporting.filing.filing import import_reports
+    from tests.fixtures.circulars import figures
+    frozen_now(dt.datetime(2022, 10, 14, 9, 0))
+    campaign, _ = create_campaign(name="江门市2023年度", root=jiangmen, start=dt.date(2022, 9, 1),
+                                  end=dt.date(2022, 12, 31), first_due=dt.date(2022, 10, 1), report_level="county")
+    # 参保率 of 900,000 each, every county below the 36.07% 序时进度 and rising too slowly to finish
+    first = {"440703": 250_000, "440704": 280_000, "440705": 180_000, "440781": 80_000,
+             "440783": 220_000, "440784": 120_000, "440785": 260_000}
+    second = {code: v + 20_000 for code, v in first.items()}
+    filer = {"name": "黄丽华", "phone": "13802216103", "head": "张局长"}
+    for period, enrolled in zip(campaign.periods[:2], (first, second)):
+        import_reports(period, [(n, code, figures(v), {}) for n, (code, v) in enumerate(enrolled.items())],
+                       submit=True, default_filer=filer)
+    db.session.commit()
+    text = draft_body(progress(campaign.periods[1], jiangmen))
+    assert "全市7个县（市、区）" not in text and "全市有7个" not in text
+    assert ("各县（市、区）均参保率低于序时进度（36.07%），其中台山市、鹤山市、新会区差距最大，"
+            "分别为11.11%、15.56%、22.22%，进度滞后。") in text
+    assert "按近两期进度测算，各县（市、区）均预计无法在12月31日前完成目标任务，其中台山市、鹤山市、新会区差距最大" in text
+    assert "（二）加快滞后进度。各县（市、区）特别是台山市、鹤山市、新会区要认真分析原因" in text
+
+
+def test_a_group_is_named_counted_or_everyone():
+    from reporting.circulars.wording import group
+    units = [("A", 5), ("B", 1), ("C", 3), ("D", 2), ("E", 4), ("F", 6), ("G", 7)]
+
+    def of(members, everyone=units):
+        return group(members, everyone, scope="全市", noun="县（市、区）", name=lambda u: u[0], behind=lambda u: u[1])
+    every = of(units)
+    assert every.subject == "各县（市、区）均" and every.who == "各县（市、区）" and every.both == "均"
+    assert [u[0] for u in every.furthest] == ["B", "D", "C"]
+    six = of(units[:6])
+    assert six.subject == "全市有6个县（市、区）" and six.number == "6个县（市、区）" and six.both == ""
+    assert [u[0] for u in six.furthest] == ["B", "D", "C"]
+    few = of(units[:3], units[:3])
+    assert few.subject == "各县（市、区）均" and few.furthest == []
+    two = of(units[:2])
+    assert two.subject == "A、B" and two.number == "A、B" and not two.counted and two.furthest == []
+
+
 def test_interview_rule_below_time_progress(runner, shuanghe, frozen_now):
     campaign, township, (a, b, c, d, e) = shuanghe
     first, second = campaign.periods[:2]

@@ -338,6 +338,41 @@ def test_an_answer_with_no_change_in_figures_is_said_without_empty_arithmetic(lo
     assert "第2期约谈的固城村委会已提交整改报告，完成率仍为5.98%。" in body and "提高到5.98%" not in body
 
 
+def test_more_than_five_overdue_items_are_counted_and_the_three_longest_overdue_named(loop):
+    """Six overdue orders: one sentence counts them and names the three furthest past their 整改时限,
+    in 存在问题 and in 工作要求, rather than six sentences and a list of six."""
+    from reporting.circulars.circulars import draft_body
+    from reporting.progress.ranking import progress
+    zhuji = loop.villages["固城"].parent
+    # made in this order, due 9月13日, 14日, 8日, 9日, 12日, 15日: overdue on 9月16日 by 3, 2, 8, 7, 4 and 1 days
+    villages = ["姜山", "刘寨", "潼山", "红旗", "双井", "朱集"]
+    for name, day in zip(villages, (13, 14, 8, 9, 12, 15)):
+        made = loop.create(kind="order", region_code=loop.villages[name].code, matter="进度滞后",
+                           due=f"2022-09-{day:02d}", interview=None)
+        assert made.status_code == 201 and made.get_json()["overdue"] is True
+    body = draft_body(progress(loop.week[1], zhuji))
+    problems = body.split("存在问题")[1].split("下一步工作要求")[0]
+    oldest = [f"{loop.villages[name].name}（督办〔2022〕{number}号）" for name, number in
+              (("潼山", 3), ("红旗", 4), ("双井", 5))]
+    assert f"共有6个督办事项逾期未报送整改情况，其中{'、'.join(oldest)}逾期最久。" in problems
+    assert "第2期督办的" not in problems and loop.villages["朱集"].name not in problems
+    requirements = body.split("下一步工作要求")[1]
+    assert f"抓好督办整改。逾期未报送整改情况的6个督办事项特别是{'、'.join(oldest)}，请于" in requirements
+    assert loop.villages["姜山"].name not in requirements
+
+
+def test_five_overdue_items_are_still_named_one_by_one(loop):
+    from reporting.circulars.circulars import draft_body
+    from reporting.progress.ranking import progress
+    zhuji = loop.villages["固城"].parent
+    for name in ["姜山", "刘寨", "潼山", "红旗", "双井"]:
+        loop.create(kind="order", region_code=loop.villages[name].code, matter="进度滞后", due="2022-09-10",
+                    interview=None)
+    body = draft_body(progress(loop.week[1], zhuji))
+    assert body.count("逾期未报送整改情况。") == 5 and "共有" not in body
+    assert f"第2期督办的{loop.villages['双井'].name}（督办〔2022〕5号）逾期未报送整改情况。" in body
+
+
 # --- the demos ---------------------------------------------------------------------------------
 
 def test_the_jiangmen_demo_shows_a_closed_interview_and_an_overdue_order(demo, client, auth):

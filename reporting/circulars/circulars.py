@@ -85,6 +85,15 @@ def _group(units: list[UnitProgress], rows: list[UnitProgress], scope: str,
     return wording.group(units, rows, scope=scope, noun=_noun(rows), name=lambda r: r.region.name, behind=behind)
 
 
+def _furthest(found: wording.Group, key: str = "furthest") -> str:
+    return wording.furthest(found, key, name=lambda r: r.region.name)
+
+
+def _filing_behind(r: UnitProgress) -> tuple:
+    """Furthest behind in reporting: the most report-level units outstanding, then the most late."""
+    return -(r.counts.units - r.counts.submitted), -r.counts.late, r.main_measure or 0
+
+
 def _pending_note(pending: list[UnitProgress]) -> str:
     """（A、B，沿用第5期数据）: who is 待报 (up to five named) and the figures they count with."""
     seqs = {r.carried_from.seq if r.carried_from else None for r in pending}
@@ -153,8 +162,9 @@ def draft_body(result: Progress, requirements: str = "") -> str:
         by_period: dict[int, list[UnitProgress]] = {}
         for r in carried:
             by_period.setdefault(r.carried_from.seq, []).append(r)
-        lines.append("；".join(wording.phrase("carried", subject=_group(units, rows, scope).subject, seq=seq)
-                              for seq, units in sorted(by_period.items())) + "。")
+        lines.append("；".join(wording.phrase("carried", who=found.who, both=found.both, seq=seq)
+                              for seq, units in sorted(by_period.items())
+                              for found in [_group(units, rows, scope)]) + "。")
 
     departments = department_progress(period, head.region, clock.now())
     numbers = iter("三四五")
@@ -166,50 +176,51 @@ def draft_body(result: Progress, requirements: str = "") -> str:
     problems = []
     late_units = [r for r in rows if r.late in ("late", "missing")]
     if late_units:
-        problems.append(wording.phrase("late", subject=_group(late_units, rows, scope).subject))
+        found = _group(late_units, rows, scope, behind=_filing_behind)
+        problems.append(wording.phrase("late", subject=found.subject, detail=_furthest(found, "furthest_marked")))
     bottom, streak = result.rule
     rule_words = dict(streak=cn_number(streak), bottom=_bottom_words(bottom))
     interviewed = result.interviews
     if interviewed:
         below = result.campaign.interview_below_time_progress(rows[0].region.level)
-        problems.append(wording.phrase("interview_below" if below else "interview",
-                                       subject=_group(interviewed, rows, scope).subject, **rule_words))
+        found = _group(interviewed, rows, scope)
+        problems.append(wording.phrase("interview_below" if below else "interview", subject=found.subject,
+                                       detail=_furthest(found), **rule_words))
     # before the due date the units the rule would list are 预警: the 约谈 belongs to a closed period
     would_be = [r for r in result.warnings if len(r.standings) >= streak and r.late != "pending"] \
         if not result.overdue else []
     if would_be:
-        problems.append(wording.phrase("interview_warning", subject=_group(would_be, rows, scope).subject,
+        found = _group(would_be, rows, scope)
+        problems.append(wording.phrase("interview_warning", subject=found.subject, detail=_furthest(found),
                                        due=month_day(period.due), **rule_words))
     missing_forecast = [r for r in rows if r.forecast.misses]
     if missing_forecast:
         found = _group(missing_forecast, rows, scope, behind=lambda r: r.forecast.projected or 0)
-        if found.counted:
-            problems.append(wording.phrase("forecast_count", subject=found.subject.removesuffix("均"),
-                                           both="均" if found.everyone else "",
-                                           detail=wording.phrase("furthest", names=_names(found.furthest))))
-        else:
-            problems.append(wording.phrase("forecast", subject=found.subject, end=month_day(result.campaign.end),
-                                           detail=""))
+        problems.append(wording.phrase("forecast", subject=found.subject, end=month_day(result.campaign.end),
+                                       detail=_furthest(found)))
     gaps = [r for r in rows if r.hardship_gap]
-    if result.hardship_gap:
-        problems.append(wording.phrase("hardship", count=f"{result.hardship_gap:,}",
-                                       subject=_group(gaps, rows, scope, behind=lambda r: -r.hardship_gap)
-                                       .subject.removesuffix("均")) if gaps else
-                        wording.phrase("hardship_alone", count=f"{result.hardship_gap:,}"))
+    if result.hardship_gap and gaps:
+        found = _group(gaps, rows, scope, behind=lambda r: -r.hardship_gap)
+        problems.append(wording.phrase("hardship", count=f"{result.hardship_gap:,}", subject=found.number,
+                                       detail=_furthest(found, "hardship_furthest")))
+    elif result.hardship_gap:
+        problems.append(wording.phrase("hardship_alone", count=f"{result.hardship_gap:,}"))
     ahead = [r for r in rows if (r.system_difference or 0) > 0]
     if ahead:
         problems.append("；".join(f"{r.region.name}填报已参保人数高于信息系统{r.system_difference:,}人"
                                  for r in ahead) + "，请核实。")
     anomalous = [r for r in rows if r.anomalies]
     if anomalous:
-        problems.append(wording.phrase("anomalies", subject=_group(anomalous, rows, scope).subject))
+        found = _group(anomalous, rows, scope, behind=lambda r: -len(r.anomalies))
+        problems.append(wording.phrase("anomalies", subject=found.subject, detail=_furthest(found, "furthest_marked")))
     problems.extend(publication_lines(period, head.region))
     today = result.today or clock.today()
     facts = supervision.circular_facts(period, head.region, today)
     problems.extend(supervision_sentences(facts))
     late_departments = [d for d in departments if d.late in ("late", "missing")]
     if not problems and laggards:
-        problems.append(wording.phrase("lagging_problem", subject=_group(laggards, rows, scope).subject))
+        found = _group(laggards, rows, scope)
+        problems.append(wording.phrase("lagging_problem", who=found.who, both=found.both, detail=_furthest(found)))
     doubtful = [d for d in departments if d.anomalies]
     if doubtful:
         problems.append(wording.phrase("department_anomalies", names="、".join(d.department.name for d in doubtful)))
@@ -239,12 +250,12 @@ def requirements_for(result: Progress, laggards: list[UnitProgress], late_units:
     keys = ["require_duty"]
     if laggards:
         found = _group(laggards, rows, scope)
-        if found.counted and not found.everyone:
-            keys.append("require_pace_counted")
-            fields.update(count=str(len(laggards)), noun=_noun(rows), names=_names(found.furthest))
+        if found.counted:
+            keys.append("require_pace_everyone" if found.everyone else "require_pace_counted")
+            fields.update(count=str(len(laggards)), noun=_noun(rows), units=found.who, names=_names(found.furthest))
         else:
             keys.append("require_pace")
-            fields["names"] = found.subject.removesuffix("均")
+            fields["names"] = found.who
     if result.hardship_gap:
         keys.append("require_hardship")
     if late_units or late_departments:
@@ -253,11 +264,15 @@ def requirements_for(result: Progress, laggards: list[UnitProgress], late_units:
         keys.append("require_departments")
         groups = department_groups(departments)
         fields["groups"] = wording.phrase("require_departments_groups", groups="、".join(groups)) if groups else ""
-    overdue = [f.item for f in facts if f.state == "overdue"]
+    overdue = [f for f in facts if f.state == "overdue"]
     if overdue:
-        keys.append("require_supervision")
-        fields["subjects"] = "、".join(f"{i.subject_name}{supervision.supervision_word(i)}事项（{i.number}）"
-                                      for i in overdue)
+        count, named = wording.counted_items(overdue, key=lambda f: f.overdue_order)
+        if count:
+            keys.append("require_supervision_counted")
+            fields.update(count=str(count), subjects="、".join(_item_named(f.item) for f in named))
+        else:
+            keys.append("require_supervision")
+            fields["subjects"] = "、".join(f"{f.item.subject_name}{f.word}事项（{f.item.number}）" for f in named)
         fields["due"] = month_day(answer_by(result.period, today))
     if len(keys) == 1:
         keys.append("require_steady")
@@ -275,9 +290,18 @@ def answer_by(period: Period, today: dt.date) -> dt.date:
     return min(later) if later else today + dt.timedelta(days=ANSWER_DAYS)
 
 
+def _item_named(item) -> str:
+    return wording.phrase("supervision_item", subject=item.subject_name, number=item.number)
+
+
 def supervision_sentences(facts: list[supervision.CircularFact]) -> list[str]:
-    """存在问题 of supervision: 上期约谈的A已提交整改报告，完成率由…提高到…; B（督办〔2026〕3号）逾期未报送整改情况."""
+    """存在问题 of supervision: 上期约谈的A已提交整改报告，完成率由…提高到…; B（督办〔2026〕3号）逾期未报送整改情况.
+    More than five overdue items are counted, the three longest overdue named, in one sentence."""
     lines = []
+    overdue = [f for f in facts if f.state == "overdue"]
+    count, named = wording.counted_items(overdue, key=lambda f: f.overdue_order)
+    if count:
+        facts = [f for f in facts if f.state != "overdue"]
     for fact in facts:
         item = fact.item
         fields = dict(seq=item.period.seq, word=fact.word, subject=item.subject_name)
@@ -291,6 +315,9 @@ def supervision_sentences(facts: list[supervision.CircularFact]) -> list[str]:
             lines.append(wording.phrase("supervision_answered", moved=moved, **fields))
         else:
             lines.append(wording.phrase("supervision_overdue", number=item.number, **fields))
+    if count:
+        lines.append(wording.phrase("supervision_overdue_count", count=count,
+                                    names="、".join(_item_named(f.item) for f in named)))
     return list(dict.fromkeys(lines))  # two items about one unit answered alike: said once
 
 

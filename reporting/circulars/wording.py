@@ -27,18 +27,21 @@ WORDING = {
     "laggards_furthest": "其中{names}差距最大，分别为{values}，",
     "no_figures": "本期{units}尚无已提交的数据。",
     "awaiting": "本期{units}均待报，各地进展待{due}报送截止后通报；附件所列为各地最近一期已报数据。",
-    "carried": "{subject}本期数据沿用第{seq}期",
-    "late": "{subject}未按时报送进度表，予以通报批评。",
-    "interview": "{subject}连续{streak}期{bottom}，将按规定约谈其主要负责人。",
-    "interview_below": "{subject}连续{streak}期{bottom}且低于序时进度，将按规定约谈其主要负责人。",
-    "interview_warning": "{subject}已连续{streak}期{bottom}，予以预警，{due}报送截止后仍居末位的将按规定约谈。",
+    "carried": "{who}本期数据{both}沿用第{seq}期",
+    # {detail}: empty, or (more than five units counted) the three furthest behind, ending in ，
+    "late": "{subject}未按时报送进度表，{detail}予以通报批评。",
+    "interview": "{subject}连续{streak}期{bottom}，{detail}将按规定约谈其主要负责人。",
+    "interview_below": "{subject}连续{streak}期{bottom}且低于序时进度，{detail}将按规定约谈其主要负责人。",
+    "interview_warning": "{subject}已连续{streak}期{bottom}，{detail}予以预警，{due}报送截止后仍居末位的将按规定约谈。",
     "forecast": "按近两期进度测算，{subject}预计无法在{end}前完成目标任务，{detail}请加快进度。",
-    "forecast_count": "{subject}按近两期进度{both}难以按期完成，{detail}",
-    "furthest": "其中{names}差距最大。",
-    "hardship": "困难群众参保尚有{count}人未覆盖（涉及{subject}），请相关单位逐一核实，确保应保尽保。",
+    # the units counted or named furthest behind, by what the statement measures
+    "furthest": "其中{names}差距最大，",
+    "furthest_marked": "其中{names}问题尤为突出，",
+    "hardship": "困难群众参保尚有{count}人未覆盖（涉及{subject}{detail}），请相关单位逐一核实，确保应保尽保。",
+    "hardship_furthest": "，其中{names}未覆盖人数最多",
     "hardship_alone": "困难群众参保尚有{count}人未覆盖，请逐一核实，确保应保尽保。",
-    "anomalies": "{subject}报送数据存在异常（如参保人数较上期减少），请核实后更正。",
-    "lagging_problem": "{subject}进度低于序时进度，需加快推进。",
+    "anomalies": "{subject}报送数据存在异常（如参保人数较上期减少），{detail}请核实后更正。",
+    "lagging_problem": "{who}进度{both}低于序时进度，{detail}需加快推进。",
     "nothing_flagged": "本期未发现突出问题。",
     "nothing_else_flagged": "除上述部门报送问题外，本期未发现其他突出问题。",
     "department_intro": "本期应报送进度的{count}个部门中，{on_time}个按时报送",
@@ -54,11 +57,15 @@ WORDING = {
     "supervision_moved": "，完成率由{then}{direction}到{now}",
     "supervision_level": "，完成率仍为{now}",
     "supervision_overdue": "第{seq}期{word}的{subject}（{number}）逾期未报送整改情况。",
+    "supervision_overdue_count": "共有{count}个督办事项逾期未报送整改情况，其中{names}逾期最久。",
+    # one overdue item as a list names it: 鹤山市（督办〔2026〕2号）
+    "supervision_item": "{subject}（{number}）",
     # 工作要求: each follows what the period shows; the first always stands
     "require_duty": "压实工作责任。各地要对照目标任务，坚持“一把手”亲自抓，逐级分解任务，确保按期完成参保缴费工作。",
     "require_pace": "加快滞后进度。{names}要认真分析原因，制定针对性措施，确保按期完成目标任务。",
     "require_pace_counted": "加快滞后进度。进度滞后的{count}个{noun}特别是{names}要认真分析原因，制定针对性措施，"
                             "确保按期完成目标任务。",
+    "require_pace_everyone": "加快滞后进度。{units}特别是{names}要认真分析原因，制定针对性措施，确保按期完成目标任务。",
     "require_hardship": "确保应保尽保。{who}要对尚未参保的困难群众逐一核实身份和参保状态，做好动员和资助参保工作，"
                         "确保人费对应、及时参保。",
     "require_discipline": "严肃报送纪律。{who}要严格按照时间节点报送参保进度表，确保数据真实准确；"
@@ -67,6 +74,8 @@ WORDING = {
     "require_departments_groups": "做好{groups}等重点人群参保工作，",
     "require_supervision": "抓好督办整改。{subjects}逾期未报送整改情况，请于{due}前报送整改报告；"
                            "逾期仍未报送的，将予以通报批评。",
+    "require_supervision_counted": "抓好督办整改。逾期未报送整改情况的{count}个督办事项特别是{subjects}，"
+                                   "请于{due}前报送整改报告；逾期仍未报送的，将予以通报批评。",
     "require_steady": "保持工作力度。各地要巩固已有成果，持续做好参保缴费服务，按时报送进度数据。",
 }
 
@@ -119,28 +128,51 @@ def requirement_lines(keys: Sequence[str], **fields) -> list[str]:
 @dataclass
 class Group:
     """How one sentence names the units that share its statement."""
-    #: the sentence's subject: names (A、B), 各县（市、区）均, or 全区有8个镇（街） / 全区16个镇（街）均
+    #: the sentence's subject: names (A、B), 各县（市、区）均, or 全区有8个镇（街）
     subject: str
     #: the units named as furthest behind when the group is counted (else empty)
     furthest: list
-    #: counted rather than named
+    #: more than five: counted rather than named one by one
     counted: bool
     #: every unit of the level shares the statement
     everyone: bool
+    #: the subject without its 均 (for a sentence that places 均 later: 各县（市、区）本期数据均…)
+    who: str = ""
+    #: 均 when every unit shares the statement
+    both: str = ""
+    #: the units as a number, where a sentence counts them inside another (涉及6个县（市、区）); else `who`
+    number: str = ""
 
 
 def group(units: Sequence, siblings: Sequence, *, scope: str, noun: str, name: Callable,
           behind: Callable) -> Group:
-    """Up to five units are named; all of the siblings (five or fewer) are 各县（市、区）均; more
-    than five are counted, with the three furthest behind (lowest `behind`) named."""
+    """Up to five units are named; more than five are counted, with the three furthest behind
+    (lowest `behind`) named beside; all of the siblings are 各县（市、区）均, whatever their number."""
     everyone = len(units) == len(siblings) and len(siblings) > 1
-    if len(units) > MAX_NAMED:
-        furthest = sorted(units, key=behind)[:FURTHEST]
-        subject = f"{scope}{len(units)}个{noun}均" if everyone else f"{scope}有{len(units)}个{noun}"
-        return Group(subject, furthest, True, everyone)
+    counted = len(units) > MAX_NAMED
+    furthest = sorted(units, key=behind)[:FURTHEST] if counted else []
     if everyone:
-        return Group(f"各{noun}均", [], False, True)
-    return Group("、".join(name(u) for u in units), [], False, False)
+        who = f"各{noun}"
+    elif counted:
+        who = f"{scope}有{len(units)}个{noun}"
+    else:
+        who = "、".join(name(u) for u in units)
+    both = "均" if everyone else ""
+    number = f"{len(units)}个{noun}" if counted and not everyone else who
+    return Group(who + both, furthest, counted, everyone, who, both, number)
+
+
+def furthest(found: Group, key: str, name: Callable) -> str:
+    """其中A、B、C差距最大， after a counted group (by the phrase `key`); nothing after named units."""
+    return phrase(key, names="、".join(name(u) for u in found.furthest)) if found.furthest else ""
+
+
+def counted_items(items: Sequence, *, key: Callable) -> tuple[int, list]:
+    """More than five items: their number and the three first by `key` (the oldest, the furthest
+    past their time limit); up to five: (0, all of them)."""
+    if len(items) > MAX_NAMED:
+        return len(items), sorted(items, key=key)[:FURTHEST]
+    return 0, list(items)
 
 
 def short_name(name: str) -> str:

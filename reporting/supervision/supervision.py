@@ -419,10 +419,17 @@ class CircularFact:
     #: the unit's 完成率 when the item was made and at the circular's period (answered items)
     then: Optional[float] = None
     now: Optional[float] = None
+    #: the days past its 整改时限 at the circular's day (overdue items)
+    overdue_days: int = 0
 
     @property
     def word(self) -> str:
         return supervision_word(self.item)
+
+    @property
+    def overdue_order(self) -> tuple:
+        """Longest overdue first: the furthest past its 整改时限, then the oldest item."""
+        return -self.overdue_days, self.item.id
 
 
 def circular_facts(period: Period, region: Region, today: dt.date) -> list[CircularFact]:
@@ -439,7 +446,7 @@ def circular_facts(period: Period, region: Region, today: dt.date) -> list[Circu
             facts.append(CircularFact(item, "answered", item.then_completion,
                                       standing(period, item.region, item.department).completion))
         elif item.is_overdue(today):
-            facts.append(CircularFact(item, "overdue"))
+            facts.append(CircularFact(item, "overdue", overdue_days=(today - item.due).days))
     return facts
 
 
