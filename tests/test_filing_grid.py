@@ -15,7 +15,6 @@ from reporting.models import Region, Report
 from reporting.regions.hierarchy import descendants_at, region_by_code
 
 from .conftest import make_user
-from .test_jobs import jobs_app  # noqa: F401  (the fixture: REDIS_URL on an emptied database)
 
 HX = {"HX-Request": "true"}
 FULL = {"population": 3000, "should_enroll": 2600, "enrolled": 2000, "hardship_should": 80,
