@@ -194,7 +194,12 @@ def main() -> None:
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/reporting_load")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/12")
     parser.add_argument("--port", type=int, default=58300, help="the first checkout's port; the baseline's is the next")
+    parser.add_argument("--kinds", help="only the kinds whose method is named here, comma-separated "
+                                        "(e.g. row_save,login_page); default all")
     o = parser.parse_args()
+    kinds = [k for k in KINDS if not o.kinds or k[1] in o.kinds.split(",")]
+    if not kinds:
+        raise SystemExit(f"--kinds names none of {', '.join(method for _, method, _ in KINDS)}")
     token = subprocess.run([str(BIN / "flask"), "--app", "app", "users", "token", f"ls{o.county}"], cwd=ROOT,
                            env=dict(os.environ, DATABASE_URL=o.pg_url), capture_output=True, text=True)
     if token.returncode:
@@ -210,7 +215,7 @@ def main() -> None:
         log(f"{label}: {checkout} at {commit}")
         checkouts[n] = (f"{label} ({commit})", checkout)
     results = {label: {} for label, _ in checkouts}
-    for kind, method, count in KINDS:
+    for kind, method, count in kinds:
         rounds = {label: [] for label, _ in checkouts}
         for _ in range(o.rounds):  # interleaved: both checkouts meet the same minute of the machine
             for (label, _), filer in zip(checkouts, filers):
@@ -223,7 +228,7 @@ def main() -> None:
           + " | ".join(f"{label}: ms CPU per request (median)" for label in labels)
           + (" | this ÷ baseline |" if o.baseline else " |"))
     print("|---|---:|" + "---:|" * len(labels) + ("---:|" if o.baseline else ""))
-    for kind, _, count in KINDS:
+    for kind, _, count in kinds:
         cells = [f"{results[label][kind]:.1f}" for label in labels]
         ratio = [f"{results[labels[0]][kind] / results[labels[1]][kind]:.2f}×"] if o.baseline else []
         print(f"| {kind} | {count} × {o.rounds} | " + " | ".join(cells + ratio) + " |")

@@ -43,6 +43,9 @@ def bump(campaign: Campaign, branches: Iterable[int] = ()) -> None:
     """Raise the versions of the campaign's root and of `branches` (children of the root that a
     write changed), in the caller's transaction; the root first, so two writers never wait on
     each other in opposite orders."""
+    # the writes still pending go first, as a statement on the model would flush them: every writer
+    # takes its row locks in the same order
+    db.session.flush()
     db.session.execute(_raising(db.session.get_bind().dialect.name), [
         dict(campaign_id=campaign.id, region_id=region_id, version=1, token=secrets.token_hex(16))
         for region_id in [campaign.root_id, *sorted(set(branches) - {campaign.root_id})]])
@@ -50,10 +53,12 @@ def bump(campaign: Campaign, branches: Iterable[int] = ()) -> None:
 
 @functools.cache
 def _raising(dialect_name: str):
-    """INSERT a version, or raise the one there (built once, like the tallies' upsert)."""
-    statement = {"postgresql": postgresql, "sqlite": sqlite}[dialect_name].insert(ProgressVersion)
+    """INSERT a version, or raise the one there (built once, like the tallies' upsert). On the
+    table, not the model: the ORM's bulk-insert path around one row cost more than the upsert."""
+    table = ProgressVersion.__table__
+    statement = {"postgresql": postgresql, "sqlite": sqlite}[dialect_name].insert(table)
     return statement.on_conflict_do_update(index_elements=["campaign_id", "region_id"],
-                                           set_={"version": ProgressVersion.version + 1})
+                                           set_={"version": table.c.version + 1})
 
 
 def bump_all(campaign: Campaign) -> None:

@@ -433,3 +433,30 @@ def test_held_typing_is_laid_over_the_stored_rows_for_its_county_only(jobs_app, 
     row = page[page.index(f'id="u-{unit.code}"'):]
     row = row[:row.index("</tr>")]
     assert 'value="abc"' not in row and 'name="enrolled" value="2000"' in row and "未保存" not in row
+
+
+def test_a_correction_reads_and_writes_each_thing_once(client, grid):
+    """A row save runs on every keystroke: a correction of a submitted report reads the sign-in, the
+    grid's regions, the period with its campaign and form, the report, the unit's neighbourhood and
+    the answer's totals once each, and writes the report, the tally, the versions, the audit entry
+    (after the chain's lock and head), the revision and the release of held typing: 14 statements,
+    none of them the campaign's periods or form on their own."""
+    from sqlalchemy import event
+    grid.fill_all()
+    client.post(f"{grid.url}/submit", data={"filer_name": "黄丽华", "filer_phone": "13802216103",
+                                            "filer_head": "张局长"})
+    unit = grid.units[0]
+    url = grid.unit_url(unit)
+    client.post(url, data={"enrolled": "2100", "revision": "2", "reason": "补录"}, headers=HX)
+    db.session.remove()  # a worker starts each request with an empty session; the tests share one
+    seen = []
+    listener = lambda *args: seen.append(" ".join(args[2].split()))  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        answer = client.post(url, data={"enrolled": "2110", "revision": "3", "reason": "补录"},
+                             headers=HX)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    assert stored(region_by_code(url.rsplit("/", 1)[1])).v3 == 2110 and 'name="revision" value="4"' in answer.get_data(as_text=True)
+    assert not [s for s in seen if "FROM indicator" in s or s.startswith("SELECT period.") and "JOIN" not in s]
+    assert len(seen) == 14, "\n".join(seen)

@@ -104,21 +104,22 @@ class Neighbourhood(NamedTuple):
 
 def neighbourhood(period: Period, region: Region, indicators) -> Neighbourhood:
     """The reports of `region` and of the units under its parent, for `period` and the one before,
-    and the unit's own submitted reports of later periods."""
-    before = previous_period(period)
-    later_seqs = {p.id: p.seq for p in period.campaign.periods if p.seq > period.seq}
+    and the unit's own submitted reports of later periods. The periods are told apart by their
+    number, in the statement itself: the campaign's periods need not be read (a row save runs this
+    on every keystroke)."""
+    later: Optional[int] = None
+    later_seq = 0
     now: dict[int, tuple] = {}
     then: dict[int, tuple] = {}
-    later: Optional[int] = None
     statement = _neighbourhood(tuple(i.slot for i in indicators), region.parent_id is not None)
-    for region_id, period_id, status, *values in db.session.execute(statement, {
-            "period_id": period.id, "before_id": before.id if before else period.id,
-            "parent_id": region.parent_id, "region_id": region.id, "later_ids": list(later_seqs)}):
-        if period_id in later_seqs:  # the unit's own, submitted: the statement reads no other
-            if later is None or later_seqs[period_id] < later_seqs[later]:
-                later = period_id
+    for region_id, period_id, seq, status, *values in db.session.execute(statement, {
+            "campaign_id": period.campaign_id, "seq": period.seq, "before_seq": period.seq - 1,
+            "parent_id": region.parent_id, "region_id": region.id}):
+        if seq > period.seq:  # the unit's own, submitted: the statement reads no other
+            if later is None or seq < later_seq:
+                later, later_seq = period_id, seq
             continue
-        (now if period_id == period.id else then)[region_id] = (status, values)
+        (now if seq == period.seq else then)[region_id] = (status, values)
     keys = [i.key for i in indicators]
     enrolled = keys.index(RATE_NUMERATOR)
     previous = None
@@ -310,10 +311,14 @@ def save_report(period: Period, region: Region, raw_values: dict[str, Any], file
         db.session.refresh(report.review)
     if was_submitted:
         # a first submission has no revision row: the report holds it (see `history`), as after an import
-        db.session.add(Revision(report_id=report.id, number=report.revision, kind="correct", old_values=stored,
-                                new_values=merged, reason=verdict.reason, user_id=user.id if user else None,
-                                created_at=now))
+        db.session.execute(_ADD_REVISION, dict(
+            report_id=report.id, number=report.revision, kind="correct", old_values=stored, new_values=merged,
+            reason=verdict.reason, user_id=user.id if user else None, created_at=now))
     return Outcome(report, warnings, errors=rule_errors)
+
+
+#: a correction's revision row, written as it is (nothing reads it back in the request)
+_ADD_REVISION = Revision.__table__.insert()
 
 
 @dataclass
@@ -431,11 +436,13 @@ def _neighbourhood(slots: tuple[int, ...], has_parent: bool):
     """neighbourhood's statement, built once for each form (a row save runs it on every keystroke)."""
     under = Region.parent_id == bindparam("parent_id") if has_parent else Region.id == bindparam("region_id")
     own_later = and_(Report.region_id == bindparam("region_id"), Report.status == "submitted",
-                     Report.period_id.in_(bindparam("later_ids", expanding=True)))
-    return (select(Report.region_id, Report.period_id, Report.status,
+                     Period.seq > bindparam("seq"))
+    return (select(Report.region_id, Report.period_id, Period.seq, Report.status,
                    *[getattr(Report, f"v{slot}") for slot in slots])
             .join(Region, Region.id == Report.region_id)
-            .where(under, or_(Report.period_id.in_([bindparam("period_id"), bindparam("before_id")]), own_later)))
+            .join(Period, Period.id == Report.period_id)
+            .where(under, Period.campaign_id == bindparam("campaign_id"),
+                   or_(Period.seq.in_([bindparam("seq"), bindparam("before_seq")]), own_later)))
 
 
 def filing_totals(period: Period, region: Region, group: Optional[Region] = None

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Iterable, Optional
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 
 from reporting import clock
 from reporting.extensions import db
@@ -31,8 +31,15 @@ def hold(period: Period, unit: Region, typed: dict[str, str], errors: Iterable, 
 
 def release(period: Period, unit: Region) -> int:
     """The row was saved or discarded (放弃修改): nothing is held for it any more."""
-    return db.session.execute(delete(HeldEdit).where(HeldEdit.period_id == period.id,
-                                                     HeldEdit.region_id == unit.id)).rowcount
+    # on the table, not the model: every row save runs this, and the ORM's bulk delete around it
+    # cost more than the DELETE (a held row read in this request is not used after it goes); a row
+    # held earlier in the transaction is flushed first, as the ORM statement did
+    db.session.flush()
+    return db.session.execute(_RELEASE, {"period_id": period.id, "region_id": unit.id}).rowcount
+
+
+_HELD = HeldEdit.__table__
+_RELEASE = delete(_HELD).where(_HELD.c.period_id == bindparam("period_id"), _HELD.c.region_id == bindparam("region_id"))
 
 
 def held_for(period: Period, unit_ids: Iterable[int]) -> dict[int, HeldEdit]:

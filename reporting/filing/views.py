@@ -61,7 +61,7 @@ def load_grid(period_id: int, code: str, write: bool = False, region: Optional[R
               ) -> tuple[Period, Region]:
     """The period and the filing region of a grid URL (`region`, when the caller has read it),
     after the one access check."""
-    period = period_or_404(period_id, options=[joinedload(Period.campaign).joinedload(Campaign.root)])
+    period = period_or_404(period_id, options=_PERIOD_WITH_FORM)
     region = region or region_or_404(code)
     access.require(current_user, region, write=write)  # a viewer reads the grid, and changes nothing
     campaign = period.campaign
@@ -70,6 +70,11 @@ def load_grid(period_id: int, code: str, write: bool = False, region: Optional[R
     if LEVELS.index(region.level) > LEVELS.index(campaign.report_level):
         abort(404, f"{region.name}低于填报层级")
     return period, region
+
+
+#: a grid's period with its campaign, the campaign's root and its form (every grid view reads them)
+_PERIOD_WITH_FORM = [joinedload(Period.campaign).options(joinedload(Campaign.root),
+                                                         joinedload(Campaign.indicators))]
 
 
 def respond(template: str, block: str, context: dict, status: int = 200):
