@@ -270,7 +270,7 @@ def save_report(period: Period, region: Region, raw_values: dict[str, Any], file
         return Outcome(report, warnings, errors=rule_errors)
     if verdict.message:
         rule_errors.append(Issue("reason", verdict.message))
-    if errors or ((strict or submitting) and rule_errors):
+    if errors or ((strict or submitting or was_submitted) and rule_errors):
         raise ReportRejected(errors + rule_errors, warnings)
     if verdict.action == "unchanged":
         return Outcome(report, warnings, changed=False)
