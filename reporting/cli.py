@@ -12,7 +12,7 @@ from flask.cli import AppGroup
 
 from reporting import audit
 from reporting.extensions import db
-from reporting.models import Campaign
+from reporting.models import Campaign, User
 from reporting.validation import too_long
 
 regions_cli = AppGroup("regions", help="行政区划")
@@ -104,6 +104,14 @@ def init_app(app: Flask) -> None:
     for group in (regions_cli, campaign_cli, targets_cli, reports_cli, users_cli, circulars_cli, jobs_cli,
                   reminders_cli, departments_cli, indicators_cli, system_cli, audit_cli, holidays_cli):
         app.cli.add_command(group)
+
+
+def user_or_exit(username: str) -> User:
+    """The user of a command's argument, or the command stops saying there is none."""
+    user = db.session.scalar(db.select(User).where(User.username == username))
+    if user is None:
+        raise click.ClickException(f"用户 {username} 不存在")
+    return user
 
 
 def check_lengths(*texts: tuple[str, str, int]) -> None:

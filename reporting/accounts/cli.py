@@ -6,7 +6,7 @@ import secrets
 import click
 
 from reporting import audit
-from reporting.cli import check_lengths, one_transaction, users_cli
+from reporting.cli import check_lengths, one_transaction, user_or_exit, users_cli
 from reporting.extensions import db
 from reporting.models import ROLES, ApiToken, User
 from reporting.regions.cli import region_or_exit
@@ -68,9 +68,7 @@ def users_create(username, role, region_code, department_id, password, must_chan
 @click.argument("username")
 def users_unlock(username: str):
     """解锁因连续密码错误而锁定的账号。"""
-    user = db.session.scalar(db.select(User).where(User.username == username))
-    if user is None:
-        raise click.ClickException(f"用户 {username} 不存在")
+    user = user_or_exit(username)
     from reporting.accounts.accounts import unlock
     with one_transaction():
         unlock(None, user)
@@ -81,9 +79,7 @@ def users_unlock(username: str):
 @click.argument("username")
 def users_token(username: str):
     """为用户生成一个新的API令牌，打印在最后一行（库中只存其哈希）。"""
-    user = db.session.scalar(db.select(User).where(User.username == username))
-    if user is None:
-        raise click.ClickException(f"用户 {username} 不存在")
+    user = user_or_exit(username)
     token = secrets.token_urlsafe(32)
     with one_transaction():
         db.session.add(ApiToken(user=user, digest=ApiToken.hash(token), label="命令行生成"))

@@ -4,9 +4,8 @@ from __future__ import annotations
 import click
 
 from reporting import audit, clock
-from reporting.cli import circulars_cli, one_transaction
+from reporting.cli import circulars_cli, one_transaction, user_or_exit
 from reporting.extensions import db
-from reporting.models import User
 from reporting.regions.cli import region_or_exit
 
 
@@ -17,16 +16,10 @@ from reporting.regions.cli import region_or_exit
 def circulars_render(region_code: str, period_id: int, out: str):
     """按当前数据生成该区划该期次的通报草稿 PDF（与网站印发的文件相同）。"""
     from reporting.circulars.circulars import build_document, default_title, draft_body, next_numbers, render_pdf
-    from reporting.models import Period
     from reporting.progress.ranking import progress
     from reporting.regions.issuers import issuing_body
-    period = db.session.get(Period, period_id)
-    if period is None:
-        raise click.ClickException(f"报送期次 {period_id} 不存在")
-    region = region_or_exit(region_code)
+    period, region = _circular_scope(region_code, period_id)
     campaign = period.campaign
-    if not campaign.covers(region):
-        raise click.ClickException(f"{region.name}不在征缴期“{campaign.name}”范围内")
     today = clock.today()
     result = progress(period, region)
     issue_no, seq = next_numbers(campaign, region, today.year)
@@ -56,9 +49,7 @@ def _circular_scope(region_code: str, period_id: int):
 def _signer(username: str | None, region):
     if not username:
         return None
-    user = db.session.scalar(db.select(User).where(User.username == username))
-    if user is None:
-        raise click.ClickException(f"用户 {username} 不存在")
+    user = user_or_exit(username)
     if user.role != "city_admin" or not user.region.contains(region):
         raise click.ClickException(f"用户 {username} 无权签发{region.name}的通报")
     return user

@@ -4,9 +4,9 @@ from __future__ import annotations
 import click
 
 from reporting import audit
-from reporting.cli import one_transaction, reminders_cli, users_cli
+from reporting.cli import one_transaction, reminders_cli, user_or_exit, users_cli
 from reporting.extensions import db
-from reporting.models import Campaign, User
+from reporting.models import Campaign
 
 
 @reminders_cli.command("schedule")
@@ -36,9 +36,7 @@ def reminders_schedule(campaign_id: int, hours: int | None):
 def users_webhook(username: str, kind: str, url: str | None, secret: str, mobiles: str):
     """设置用户所在单位接收催报的群机器人。"""
     from reporting.reminders.reminders import set_webhook
-    user = db.session.scalar(db.select(User).where(User.username == username))
-    if user is None:
-        raise click.ClickException(f"用户 {username} 不存在")
+    user = user_or_exit(username)
     with one_transaction():
         set_webhook(None, user, kind, url, secret, mobiles)
     click.echo(f"已{'删除' if url is None else '设置'}{username}的群机器人（{kind}）")
