@@ -160,7 +160,9 @@ class StaticOnlyFetcher(URLFetcher):
         return URLFetcherResponse(url, path.read_bytes(), {"Content-Type": mime_type})
 
 
-def _layout(html: str, base_url: str | None):
+def layout(html: str, base_url: str | None = None) -> weasyprint.Document:
+    """HTML laid out in pages (not yet written). Relative URLs resolve against `base_url`, by
+    default the project directory, so that "static/circular.css" is found."""
     document = weasyprint.HTML(
         string=html,
         base_url=base_url or PROJECT_DIR.as_uri() + "/",
@@ -171,22 +173,34 @@ def _layout(html: str, base_url: str | None):
     return document.render(presentational_hints=True, font_config=ProjectFonts())
 
 
-def create_pdf(html: str, base_url: str | None = None, closing: str | None = None) -> bytes:
-    """Render HTML to PDF bytes. Relative URLs resolve against `base_url`, by default the
-    project directory, so that "static/circular.css" is found.
+def closed_page_count(document: weasyprint.Document) -> int:
+    """The pages a laid-out 通报 will have once create_pdf has closed it with its 版记 (see there):
+    the last page dropped when it holds the 版记 alone, then a blank page and the 版记's own page
+    as needed to end on an even page. Counted from the layout, without laying out anything more."""
+    pages = len(document.pages)
+    if _holds_content(document.pages[-1]):
+        return pages + pages % 2
+    body = pages - 1
+    return body + (2 if body % 2 == 0 else 1)
+
+
+def create_pdf(html: str | weasyprint.Document, base_url: str | None = None, closing: str | None = None) -> bytes:
+    """Render HTML, or a document `layout` has laid out already, to PDF bytes. Relative URLs
+    resolve against `base_url`, by default the project directory.
 
     `closing` is for a 通报: the HTML of two pages, a blank one and the 版记 alone (neither
     numbered). The 版记, a footnote on the last page, must close the document on an even page:
     when it lands on an odd page, or stands alone on its page, the layout's last pages are
     replaced from `closing` (GB/T 9704: a blank page before the 版记 page if need be). This costs
-    a layout of two small pages, not a second layout of the whole document."""
-    document = _layout(html, base_url)
+    a layout of two small pages, not a second layout of the whole document; closed_page_count
+    tells the count beforehand."""
+    document = layout(html, base_url) if isinstance(html, str) else html
     if closing is None:
         return document.write_pdf()
     pages = document.pages
     alone = not _holds_content(pages[-1])
     if alone or len(pages) % 2:
-        blank, imprint = _layout(closing, base_url).pages
+        blank, imprint = layout(closing, base_url).pages
         body = pages[:-1] if alone else pages
         if not alone:  # the 版记 leaves the odd last page for the next, even one
             page_box = body[-1]._page_box
