@@ -240,18 +240,30 @@ def frozen_now(monkeypatch):
     return freeze
 
 
-@pytest.fixture
-def demo(app, jiangmen, frozen_now, _kept):
-    """The 江门市 demo (`flask demo`) on 2026年11月27日: 第4期 complete, 第5期 partly filed."""
+def _demo_on(app, kept: KeptDatabases, frozen_now, moment: dt.datetime, name: str):
+    """The 江门市 demo as `flask demo` loads it at `moment`; returns this year's campaign."""
     from reporting.demo.jiangmen import load_demo
     from reporting.models import Campaign
-    frozen_now(dt.datetime(2026, 11, 27, 10, 0))
+    frozen_now(moment)
 
     def make():
         load_demo(echo=lambda line: None)
         db.session.commit()
-    _from_copy(app, _kept, "demo", make, holding=("region",))  # the copy holds the tree too
+    _from_copy(app, kept, name, make, holding=("region",))  # the copy holds the tree too
     return db.session.scalar(db.select(Campaign).order_by(Campaign.start.desc()).limit(1))  # this year's
+
+
+@pytest.fixture
+def demo(app, jiangmen, frozen_now, _kept):
+    """The 江门市 demo (`flask demo`) on 2026年11月27日: 第4期 complete, 第5期 partly filed."""
+    return _demo_on(app, _kept, frozen_now, dt.datetime(2026, 11, 27, 10, 0), "demo")
+
+
+@pytest.fixture
+def demo_december(app, jiangmen, frozen_now, _kept):
+    """The demo on 2026年12月8日: 第5期 (截至11月30日) complete, with the 信息系统 figures the demo
+    imports for the last period due, and 第6期 partly filed."""
+    return _demo_on(app, _kept, frozen_now, dt.datetime(2026, 12, 8, 10, 0), "demo_december")
 
 
 #: one village's figures and a filer's footer, as the review, 催报 and API tests file them

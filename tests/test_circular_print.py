@@ -17,6 +17,7 @@ from reporting.circulars import circulars
 from reporting.circulars.document import Paragraph, Section, balanced_lines, render_circular_html
 from reporting.extensions import db
 from reporting.models import Campaign
+from reporting.progress.ranking import progress
 from reporting.regions.hierarchy import region_by_code
 from tests.fixtures.circulars import sample_circular
 
@@ -198,6 +199,65 @@ def test_enping_in_the_current_period_fits_ten_pages(demo, runner, tmp_path):
     check_no_short_cell_wraps(found)
 
 
+def enclosure_numbers(found: list[Span]) -> list[int]:
+    """The numbers of the 附件说明's lines (1．, 2．…); [1] for a lone 附件：title."""
+    lines = [s.text.removeprefix("附件：") for s in found if s.size == 16 and s.y0 > 40]
+    numbers = [int(m.group(1)) for line in lines if (m := re.match(r"(\d+)．", line))]
+    return numbers or [1 for s in found if s.size == 16 and s.text.startswith("附件：")]
+
+
+def annex_labels(found: list[Span]) -> list[str]:
+    """附件1, 附件2…, each at the head of the page its annex starts on."""
+    return [s.text for s in found if s.size == 16 and s.y0 < 40 and re.fullmatch(r"附件\d*", s.text)]
+
+
+def chart_pages(found: list[Span]) -> set[int]:
+    """Pages showing the progress chart (its SVG title: 江门市累计参保人数与完成率)."""
+    return {s.page for s in found if "累计参保人数与" in s.text}
+
+
+def period_of(campaign, seq: int):
+    return next(p for p in campaign.periods if p.seq == seq)
+
+
+def test_a_county_circular_over_ten_pages_leaves_its_charts_out(demo_december, runner, tmp_path):
+    """新会区 on 第5期 with the 信息系统 figures: four annexes would take 12 pages (the short annexes
+    cannot share one), so the circular prints without its charts, in 10, and says so in 附件说明."""
+    county = region_by_code("440705")
+    period = period_of(demo_december, 5)
+    assert circulars.system_table(progress(period, county)) is not None, "the system figures are in"
+    count, found = spans(render(runner, tmp_path, county.code, period.id))
+    assert count <= circulars.MAX_PAGES, count
+    assert not chart_pages(found)
+    assert enclosure_numbers(found) == [1, 2, 3]
+    assert annex_labels(found) == ["附件1", "附件2", "附件3"]
+    assert any(s.text.startswith("3．") and "信息系统数据对照表" in s.text for s in found)
+    village_pages = annex_pages(found, "村（社区）")
+    assert sum(village_pages.values()) == county.villages == 242
+    assert all(rows >= 25 for rows in list(village_pages.values())[:-1]), village_pages
+    check_margins(count, found)
+    check_signature(found, "新会区医疗保障局")
+    check_imprint(count, found)
+    check_no_short_cell_wraps(found)
+
+
+def test_a_city_circular_that_fits_keeps_its_charts(demo_december, runner, tmp_path):
+    count, found = spans(render(runner, tmp_path, "4407", period_of(demo_december, 5).id))
+    assert count <= circulars.MAX_PAGES, count
+    assert enclosure_numbers(found) == [1, 2, 3, 4]
+    assert any(s.text.startswith("4．") and "累计参保进度" in s.text for s in found)
+    assert annex_labels(found)[-1] == "附件4" and chart_pages(found)
+    check_imprint(count, found)
+
+
+@pytest.mark.parametrize("code, seq", [("440785", 5), ("440785", 6), ("440705", 6)])
+def test_county_circulars_of_the_demo_keep_to_ten_pages(demo_december, runner, tmp_path, code, seq):
+    count, found = spans(render(runner, tmp_path, code, period_of(demo_december, seq).id))
+    assert count <= circulars.MAX_PAGES, count
+    assert len(annex_labels(found)) == len(enclosure_numbers(found))
+    check_imprint(count, found)
+
+
 def test_issue_line_is_a_campaign_setting(demo, runner):
     assert demo.circular_issue_line is False
     result = runner.invoke(args=["campaign", "issue-line", str(demo.id), "on"])
@@ -237,6 +297,55 @@ def test_an_odd_last_page_sends_the_imprint_to_an_unnumbered_even_page():
     assert page_number(found, 3) is not None and page_number(found, 4) is None
     assert not any(s.text.endswith("印发") for s in found if s.page == 3)
     check_imprint(count, found)
+
+
+@pytest.mark.parametrize("attachments", [0, 1, 3])
+@pytest.mark.parametrize("characters", [40, 726])
+def test_the_closed_page_count_is_known_from_the_layout(characters, attachments):
+    """closed_page_count tells, from the layout alone, the pages the PDF has once its 版记 closes it:
+    bodies ending mid-page and at the foot of page 2, with no annex, a table and all three."""
+    doc = sample_circular(sections=[Section("一、网格", ["丁" * characters])],
+                          attachments=sample_circular().attachments[:attachments])
+    printed = circulars.fitted(doc)
+    count, found = spans(printed.pdf())
+    assert printed.pages == count
+    check_imprint(count, found)
+
+
+def counting_layouts(monkeypatch) -> list[int]:
+    """The number of annexes of each circular laid out from now on."""
+    laid_out, counts = circulars._laid_out, []
+
+    def counted(doc):
+        counts.append(len(doc.attachments))
+        return laid_out(doc)
+    monkeypatch.setattr(circulars, "_laid_out", counted)
+    return counts
+
+
+def test_charts_are_left_out_only_of_a_circular_past_its_pages(monkeypatch):
+    charts = sample_circular().attachments[2]
+    doc = sample_circular(attachments=[*sample_circular().attachments, dataclasses.replace(charts, title="各县参保人数")])
+    layouts = counting_layouts(monkeypatch)
+    kept = circulars.fitted(doc)
+    assert kept.doc is doc and layouts == [4], "a circular that fits is laid out once"
+    monkeypatch.setattr(circulars, "MAX_PAGES", kept.pages - 1)
+    layouts.clear()
+    printed = circulars.fitted(doc)
+    assert layouts == [4, 2] and printed.pages < kept.pages
+    assert [a.title for a in printed.doc.attachments] == [a.title for a in doc.attachments[:2]]
+    assert [title for _, title in printed.doc.enclosures] == [a.title for a in doc.attachments[:2]]
+    assert "<svg" not in printed.html and "附件2" in printed.html and "附件3" not in printed.html
+    count, found = spans(printed.pdf())
+    assert count == printed.pages and enclosure_numbers(found) == [1, 2]
+
+
+def test_charts_stay_when_leaving_them_out_saves_no_page(monkeypatch):
+    doc = sample_circular()  # the charts' page and the 版记's blank page are one
+    layouts = counting_layouts(monkeypatch)
+    monkeypatch.setattr(circulars, "MAX_PAGES", 1)
+    printed = circulars.fitted(doc)
+    assert layouts == [3, 2] and printed.doc is doc and "<svg" in printed.html
 
 
 def test_a_name_outside_gb2312_falls_back_per_glyph():

@@ -1,9 +1,11 @@
 """通报: the draft against the numbers, editing, issuing (frozen), numbering, the PDF and the archive."""
 import subprocess
 
+import pymupdf
 import pytest
 from sqlalchemy import inspect, select
 
+from reporting.circulars import circulars
 from reporting.circulars.circulars import draft_body, issue, new_draft, parse_body
 from reporting.circulars.reading import addressed
 from reporting.extensions import db
@@ -67,6 +69,31 @@ def test_issue_freezes_text_numbers_and_pdf(suzhou, tmp_path, frozen_now):
     second = new_draft(campaign.periods[1], city)
     issue(second, None)
     assert (second.issue_no, second.doc_seq) == (2, 2)
+
+
+def test_every_print_of_a_circular_past_its_pages_leaves_the_charts_out(client, auth, suzhou, monkeypatch):
+    """宿州市's circular takes 8 pages with its charts and 6 without: held to 6 pages, the draft's print
+    view, the draft's PDF and the issued circular (its HTML and PDF) all hold the two tables alone."""
+    monkeypatch.setattr(circulars, "MAX_PAGES", 6)
+    campaign, city = suzhou
+    make_user("admin", "city_admin", "3413")
+    draft = new_draft(campaign.periods[1], city)
+    db.session.commit()
+    auth.login("admin")
+    printable = client.get(f"/circulars/{draft.id}/print").get_data(as_text=True)
+    assert "<svg" not in printable and "附件2" in printable and "附件3" not in printable
+    assert "累计参保进度" not in printable and 'href="/static/circular.css' in printable
+    drafted = client.get(f"/circulars/{draft.id}.pdf")
+    assert drafted.status_code == 200 and page_count(drafted.data) == 6
+    issue(draft, None)
+    db.session.commit()
+    assert "<svg" not in draft.html and "附件3" not in draft.html and page_count(draft.pdf) == 6
+    assert client.get(f"/circulars/{draft.id}/print").get_data(as_text=True).count("<svg") == 0
+
+
+def page_count(data: bytes) -> int:
+    with pymupdf.open(stream=data, filetype="pdf") as document:
+        return document.page_count
 
 
 def test_lists_of_circulars_leave_their_bodies_and_numbers_unread(client, auth, suzhou):

@@ -5,8 +5,8 @@ import datetime as dt
 import hashlib
 import json
 import re
-from dataclasses import replace
-from typing import Callable, Optional
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Callable, Optional
 
 from flask import current_app
 from markupsafe import Markup
@@ -33,6 +33,9 @@ from reporting.progress.rollup import (
 from reporting.regions.issuers import issuing_body, scope_word
 from reporting.review.review import publication_lines, publish
 from reporting.supervision import supervision
+
+if TYPE_CHECKING:
+    import weasyprint
 
 UNIT_WORDS = {"city": "各市", "county": "各县（市、区）", "township": "各镇（街）", "village": "各村（社区）"}
 HEADING_1 = re.compile(r"^[一二三四五六七八九十]+、")
@@ -612,7 +615,8 @@ def next_numbers(campaign: Campaign, region: Region, year: int, prefix: Optional
 
 
 def annexes(period: Period, region: Region, result: Progress) -> list[document.Attachment]:
-    """附件: the ranking of the units, the units two levels down, the departments and the charts."""
+    """附件: the ranking of the units, the units two levels down, the 信息系统 comparison, the
+    departments and the charts (which a circular past MAX_PAGES prints without: see `fitted`)."""
     attachments = []
     if result.children:
         units_word = UNIT_WORDS.get(result.children[0].region.level, "各地")
@@ -791,11 +795,65 @@ def draft_document(circular: Circular) -> document.Circular:
                           date=today, attachments=drafted_annexes(circular))
 
 
+#: the pages a 通报 keeps to, its 版记 included
+MAX_PAGES = 10
+
+
+@dataclass
+class Fitted:
+    """A circular as it prints: the document (its charts annex dropped when that was needed to keep
+    to MAX_PAGES), its print HTML, and that HTML laid out."""
+
+    doc: document.Circular
+    html: str
+    layout: weasyprint.Document
+    pages: int
+
+    def pdf(self) -> bytes:
+        from reporting.pdf import create_pdf
+        return create_pdf(self.layout, closing=document.closing_html(self.html))
+
+
+def _laid_out(doc: document.Circular) -> Fitted:
+    from reporting.pdf import closed_page_count, layout
+    html = document.render_circular_html(doc)
+    laid_out = layout(html)
+    return Fitted(doc, html, laid_out, closed_page_count(laid_out))
+
+
+def without_charts(doc: document.Circular) -> Optional[document.Circular]:
+    """The circular without its charts annex, None when it has none. The charts are the annex a
+    通报 can do without: the tables are the record, and the dashboard shows the same charts. The
+    附件说明 and the annexes' labels follow the annexes that remain."""
+    tables = [a for a in doc.attachments if a.svg is None]
+    if len(tables) == len(doc.attachments):
+        return None
+    enclosures = doc.enclosure_titles
+    if enclosures is not None:  # titles given by hand: those of the charts go with them
+        charts_titles = {a.title for a in doc.attachments if a.svg is not None}
+        enclosures = [t for t in enclosures if t not in charts_titles]
+    return replace(doc, attachments=tables, enclosure_titles=enclosures)
+
+
+def fitted(doc: document.Circular) -> Fitted:
+    """The circular laid out to keep to MAX_PAGES: as it is when it does (one layout), else laid
+    out again without its charts annex, which is used when it is shorter. Every way a circular is
+    printed goes through here: the draft's PDF and print view, the issue, `circulars render`."""
+    result = _laid_out(doc)
+    if result.pages > MAX_PAGES and (shorter := without_charts(doc)) is not None:
+        second = _laid_out(shorter)
+        if second.pages < result.pages:
+            return second
+    return result
+
+
 def render_pdf(doc: document.Circular) -> bytes:
-    return render_pdf_html(document.render_circular_html(doc))
+    """The circular's PDF, fitted to MAX_PAGES."""
+    return fitted(doc).pdf()
 
 
 def render_pdf_html(html: str) -> bytes:
+    """The PDF of print HTML as it stands (no fitting: the HTML says which annexes it holds)."""
     from reporting.pdf import create_pdf
     return create_pdf(html, closing=document.closing_html(html))
 
@@ -836,8 +894,8 @@ def issue(circular: Circular, user: Optional[User],
                          issue_no=issue_no, doc_prefix=bureau.prefix, doc_year=now.year, doc_seq=seq,
                          date=now.date(), result=result, attachments=attachments)
     step("render")
-    circular.html = document.render_circular_html(doc)
-    circular.pdf = render_pdf_html(circular.html)
+    printed = fitted(doc)
+    circular.html, circular.pdf = printed.html, printed.pdf()
     circular.snapshot = snapshot
     circular.issue_no, circular.doc_prefix, circular.doc_year, circular.doc_seq = issue_no, bureau.prefix, now.year, seq
     circular.status, circular.issued_at, circular.issued_by_id = "issued", now, user.id if user else None

@@ -13,13 +13,14 @@ from reporting.circulars.circulars import (
     ISSUE_MODES,
     draft_document,
     enqueue_issue,
+    fitted,
     issue,
     new_draft,
     regenerate,
     render_pdf,
     stale_changes,
 )
-from reporting.circulars.document import PDF_STYLESHEET, render_circular_html
+from reporting.circulars.document import PDF_STYLESHEET
 from reporting.circulars.reading import AS_LISTED, addressed, mark_read, read_ids, standing
 from reporting.extensions import db
 from reporting.filters import LATE_NAMES
@@ -180,14 +181,13 @@ def regenerate_circular(circular_id: int):
 @bp.get("/<int:circular_id>/print")
 @login_required
 def printable(circular_id: int):
-    """The printable HTML: as issued, or for a draft as it would be issued now."""
+    """The printable HTML: as issued, or for a draft as it would be issued now (fitted to its pages
+    as its PDF is, so that both hold the same annexes)."""
     circular = load(circular_id)
     stylesheet = url_for("static", filename="circular.css")
-    if circular.status == "issued":
-        # stored as rendered for the PDF, whose stylesheet link is relative to the project
-        html = circular.html.replace(f'href="{PDF_STYLESHEET}"', f'href="{stylesheet}"')
-    else:
-        html = render_circular_html(draft_document(circular), stylesheet_href=stylesheet)
+    # rendered for the PDF, whose stylesheet link is relative to the project
+    html = circular.html if circular.status == "issued" else fitted(draft_document(circular)).html
+    html = html.replace(f'href="{PDF_STYLESHEET}"', f'href="{stylesheet}"')
     response = make_response(html)
     response.headers["Content-Type"] = "text/html; charset=utf-8"
     return response
