@@ -348,6 +348,22 @@ def test_charts_stay_when_leaving_them_out_saves_no_page(monkeypatch):
     assert layouts == [3, 2] and printed.doc is doc and "<svg" in printed.html
 
 
+def test_the_print_view_lays_a_circular_out_once_per_content(monkeypatch):
+    """The draft's preview reloads after each edit: the same HTML is fitted once per worker; a
+    circular without charts has nothing to leave out and is not laid out at all."""
+    monkeypatch.setattr(circulars, "_PRINTED", {})
+    layouts = counting_layouts(monkeypatch)
+    doc = sample_circular()
+    monkeypatch.setattr(circulars, "MAX_PAGES", 1)
+    first = circulars.print_html(doc)
+    assert circulars.print_html(doc) == first and layouts == [3, 2]
+    edited = sample_circular(sections=[Section("一、网格", ["改" * 40])])
+    assert circulars.print_html(edited) != first and layouts == [3, 2, 3, 2]
+    layouts.clear()
+    bare = sample_circular(attachments=sample_circular().attachments[:1])
+    assert "<svg" not in circulars.print_html(bare) and layouts == []
+
+
 def test_a_name_outside_gb2312_falls_back_per_glyph():
     count, found = _render(sample_circular(attachments=[]))
     rare = next(s for s in found if s.text == "埇")

@@ -847,6 +847,25 @@ def fitted(doc: document.Circular) -> Fitted:
     return result
 
 
+#: a worker's memory of print views: the digest of a circular's print HTML with every annex -> the
+#: HTML `fitted` chose for it (a layout takes seconds; the draft's preview reloads after each edit)
+_PRINTED: dict[bytes, str] = {}
+_PRINTED_MOST = 64
+
+
+def print_html(doc: document.Circular) -> str:
+    """The print HTML of `fitted`, remembered by content: the same document lays out the same."""
+    html = document.render_circular_html(doc)
+    if without_charts(doc) is None:  # nothing to leave out: no layout needed
+        return html
+    key = hashlib.blake2b(html.encode(), digest_size=16).digest()
+    if key not in _PRINTED:
+        if len(_PRINTED) >= _PRINTED_MOST:
+            _PRINTED.pop(next(iter(_PRINTED)))
+        _PRINTED[key] = fitted(doc).html
+    return _PRINTED[key]
+
+
 def render_pdf(doc: document.Circular) -> bytes:
     """The circular's PDF, fitted to MAX_PAGES."""
     return fitted(doc).pdf()

@@ -13,9 +13,9 @@ from reporting.circulars.circulars import (
     ISSUE_MODES,
     draft_document,
     enqueue_issue,
-    fitted,
     issue,
     new_draft,
+    print_html,
     regenerate,
     render_pdf,
     stale_changes,
@@ -186,7 +186,7 @@ def printable(circular_id: int):
     circular = load(circular_id)
     stylesheet = url_for("static", filename="circular.css")
     # rendered for the PDF, whose stylesheet link is relative to the project
-    html = circular.html if circular.status == "issued" else fitted(draft_document(circular)).html
+    html = circular.html if circular.status == "issued" else print_html(draft_document(circular))
     html = html.replace(f'href="{PDF_STYLESHEET}"', f'href="{stylesheet}"')
     response = make_response(html)
     response.headers["Content-Type"] = "text/html; charset=utf-8"
