@@ -579,7 +579,9 @@ class Write:
     village: str
     revision: int
     values: dict
-    submitted: bool
+    #: it changed a report already submitted (a correction, which keeps a revision row); a first
+    #: submission keeps none: the report itself is its first version
+    correction: bool
     who: str
 
 
@@ -941,7 +943,7 @@ class ApiFiler:
                 self.browser.refused("PUT /api/v1/reports", "answer differs from what was sent",
                                      f"{village}: sent {values} rev {current['revision']}, got {data}")
                 return
-            self.run.writes.append(Write(village, data["revision"], values, data["status"] == "submitted",
+            self.run.writes.append(Write(village, data["revision"], values, current["status"] == "submitted",
                                          self.person["username"]))
             return
         self.browser.refused("PUT /api/v1/reports", "conflict not resolved in 5 attempts", village)
@@ -1065,7 +1067,8 @@ def check_writes(cfg: Config, world: dict, run: Run, marks: dict) -> dict:
     - revisions: no two writers were told the same revision number for the same village;
     - audit: the audit log holds exactly one report.save/submit/correct entry per acknowledged write
       (its target names the revision: 第N版), and none the writers did not hear of;
-    - history: every acknowledged write to a submitted report has its revision row with those values.
+    - history: every acknowledged correction of a submitted report has its revision row with those
+      values (a first submission has none: the report is its first version).
     """
     by_village: dict[str, list[Write]] = defaultdict(list)
     for write in run.writes:
@@ -1115,7 +1118,7 @@ def check_writes(cfg: Config, world: dict, run: Run, marks: dict) -> dict:
         result["unaudited"] += [f"{village} rev {n}" for n in numbers if logged[n] < numbers[n]]
         result["audited_unacknowledged"] += [f"{village} rev {n}" for n in logged if n not in numbers]
         for write in writes:
-            if write.submitted:
+            if write.correction:
                 kept = history.get((village, write.revision))
                 if kept is None or {k: kept.get(k) for k in KEYS} != write.values:
                     result["history_missing"].append(f"{village} rev {write.revision}")
