@@ -167,6 +167,18 @@ def create_app(test_config: dict | None = None) -> Flask:
     return app
 
 
+def warm_up(app: Flask) -> None:
+    """Do before the first request what a worker would otherwise do during its first ones: compile
+    every template and configure the ORM's mappers (gunicorn.conf.py, before it freezes them)."""
+    from sqlalchemy.orm import configure_mappers
+
+    from reporting.circulars.document import TEMPLATE as CIRCULAR  # rendered by an environment of its own
+
+    configure_mappers()
+    for name in app.jinja_env.list_templates(filter_func=lambda name: name.endswith(".html") and name != CIRCULAR):
+        app.jinja_env.get_template(name)
+
+
 #: no inline scripts or styles anywhere, so that injected markup can run nothing
 CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:",
