@@ -142,3 +142,20 @@ def test_with_csrf_on_every_row_after_the_lapse_hears_401(app, client, grid_url,
         with guarded.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+def test_a_signed_in_page_reads_its_session_user_and_region_in_one_statement(app, xinhui):
+    """Every page names the user's region: it comes with the session and the user, not after them."""
+    from sqlalchemy import event
+    office = sign_in(app)
+    office.get("/login")  # the session was noted as seen: the next request writes nothing
+    db.session.remove()
+    seen = []
+    listener = lambda *args: seen.append(" ".join(args[2].split()))  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        page = office.get("/login").get_data(as_text=True)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    assert "新会区" in page
+    assert len(seen) == 1 and "FROM login_session" in seen[0], "\n".join(seen)

@@ -33,8 +33,9 @@ def start(user: User, address: str = "", agent: str = "") -> LoginSession:
     return row
 
 
-#: a session by its key's digest, with its user: on every request, so built once
-_BY_DIGEST = (select(LoginSession).options(joinedload(LoginSession.user))
+#: a session by its key's digest, with its user and the user's region (every page names it): on
+#: every request, so built once, and one statement
+_BY_DIGEST = (select(LoginSession).options(joinedload(LoginSession.user).joinedload(User.region))
               .where(LoginSession.digest == bindparam("digest")))
 
 
