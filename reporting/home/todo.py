@@ -63,8 +63,8 @@ def todo(user: User, campaign: Optional[Campaign], current: Optional[Period], no
                 items.append(Item("due", f"{period.label}尚有{status.missing:,}个{word}未填报，"
                                   f"{period.due.month}月{period.due.day}日截止", "filing.grid", args))
         # the latest of these periods with the information system's figures
-        latest = max((p for p in periods if p.id in with_figures([p.id for p in periods])),
-                     key=lambda p: p.seq, default=None)
+        having = with_figures([p.id for p in periods])
+        latest = max((p for p in periods if p.id in having), key=lambda p: p.seq, default=None)
         gaps = unit_gaps(latest, region) if latest else {}
         if gaps:
             items.append(Item("system", f"核实与信息系统的差异：{latest.label}有{len(gaps):,}个{word}的已参保人数"
