@@ -293,6 +293,9 @@ def test_long_title_breaks_into_balanced_lines_between_words():
     assert balanced_lines("2023年度各村（社区）参保进度表（截至11月14日）", 19) == [
         "2023年度各村（社区）", "参保进度表（截至11月14日）"]
     assert balanced_lines("关于通报批评的通报", 19) == ["关于通报批评的通报"]
+    # an annex's title: 对照表 stays one word
+    assert balanced_lines("2027年度信息系统数据对照表（数据日期11月30日）", 19) == [
+        "2027年度信息系统数据", "对照表（数据日期11月30日）"]
 
 
 def test_table_cells_keep_to_one_line(pdf):
