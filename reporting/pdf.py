@@ -173,15 +173,25 @@ def layout(html: str, base_url: str | None = None) -> weasyprint.Document:
     return document.render(presentational_hints=True, font_config=ProjectFonts())
 
 
+def _closing(pages: list) -> tuple[list, bool, bool] | None:
+    """How a 通报 laid out in `pages` is closed (GB/T 9704: the 版记 ends it on an even page):
+    None when it already does; else (the pages kept, whether the last page held the 版记 alone and
+    was dropped, whether a blank page comes before the 版记's own page)."""
+    alone = not _holds_content(pages[-1])
+    if not alone and len(pages) % 2 == 0:
+        return None
+    body = pages[:-1] if alone else pages
+    return body, alone, len(body) % 2 == 0
+
+
 def closed_page_count(document: weasyprint.Document) -> int:
-    """The pages a laid-out 通报 will have once create_pdf has closed it with its 版记 (see there):
-    the last page dropped when it holds the 版记 alone, then a blank page and the 版记's own page
-    as needed to end on an even page. Counted from the layout, without laying out anything more."""
-    pages = len(document.pages)
-    if _holds_content(document.pages[-1]):
-        return pages + pages % 2
-    body = pages - 1
-    return body + (2 if body % 2 == 0 else 1)
+    """The pages a laid-out 通报 will have once create_pdf has closed it with its 版记, counted
+    from the layout without laying out anything more."""
+    closing = _closing(document.pages)
+    if closing is None:
+        return len(document.pages)
+    body, _, blank = closing
+    return len(body) + blank + 1
 
 
 def create_pdf(html: str | weasyprint.Document, base_url: str | None = None, closing: str | None = None) -> bytes:
@@ -197,15 +207,14 @@ def create_pdf(html: str | weasyprint.Document, base_url: str | None = None, clo
     document = layout(html, base_url) if isinstance(html, str) else html
     if closing is None:
         return document.write_pdf()
-    pages = document.pages
-    alone = not _holds_content(pages[-1])
-    if alone or len(pages) % 2:
-        blank, imprint = layout(closing, base_url).pages
-        body = pages[:-1] if alone else pages
+    plan = _closing(document.pages)
+    if plan is not None:
+        body, alone, blank = plan
+        blank_page, imprint = layout(closing, base_url).pages
         if not alone:  # the 版记 leaves the odd last page for the next, even one
             page_box = body[-1]._page_box
             page_box.children = [c for c in page_box.children if not isinstance(c, boxes.FootnoteAreaBox)]
-        document = document.copy([*body, *([blank] if len(body) % 2 == 0 else []), imprint])
+        document = document.copy([*body, *([blank_page] if blank else []), imprint])
     return document.write_pdf()
 
 
