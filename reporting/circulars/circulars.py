@@ -847,7 +847,7 @@ def fitted(doc: document.Circular) -> Fitted:
     return result
 
 
-#: a worker's memory of print views: the digest of a circular's print HTML with every annex -> the
+#: a worker's memory of print views: the digest of MAX_PAGES and a circular's print HTML with every annex -> the
 #: HTML `fitted` chose for it (a layout takes seconds; the draft's preview reloads after each edit)
 _PRINTED: dict[bytes, str] = {}
 _PRINTED_MOST = 64
@@ -858,7 +858,7 @@ def print_html(doc: document.Circular) -> str:
     html = document.render_circular_html(doc)
     if without_charts(doc) is None:  # nothing to leave out: no layout needed
         return html
-    key = hashlib.blake2b(html.encode(), digest_size=16).digest()
+    key = hashlib.blake2b(f"{MAX_PAGES}:{html}".encode(), digest_size=16).digest()
     if key not in _PRINTED:
         if len(_PRINTED) >= _PRINTED_MOST:
             _PRINTED.pop(next(iter(_PRINTED)))
