@@ -71,28 +71,30 @@ def test_two_writers_at_once_do_not_fork_the_chain(app, runner, jiangmen):
     """Two app instances (threads with connections of their own) append at the same moment."""
     config = {"TESTING": True, "SECRET_KEY": "test", "SQLALCHEMY_DATABASE_URI": str(db.engine.url.render_as_string(
         hide_password=False))}
+    # made here, one after the other: what runs at once is the writing, not the making of apps
+    apps = {name: create_app(config) for name in ("甲", "乙")}
     start = threading.Barrier(2)
     errors = []
 
     def writer(name: str):
-        other = create_app(config)
         try:
-            with other.app_context():
-                start.wait()
+            with apps[name].app_context():
+                start.wait(30)
                 for i in range(15):
                     audit.record("campaign.update", None, target=f"{name}{i}")
                     db.session.commit()
                 db.session.remove()
                 db.engine.dispose()
         except Exception as error:  # pragma: no cover - shown by the assertion below
+            start.abort()  # the other writer stops waiting and fails too, rather than hang the run
             errors.append(error)
 
-    threads = [threading.Thread(target=writer, args=(name,)) for name in ("甲", "乙")]
+    threads = [threading.Thread(target=writer, args=(name,), daemon=True) for name in apps]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
-    assert errors == []
+        thread.join(120)
+    assert errors == [] and not any(thread.is_alive() for thread in threads), errors
     digests = db.session.scalars(select(AuditEntry.digest)).all()
     assert len(digests) == 30 and len(set(digests)) == 30
     code, output = verify(runner)

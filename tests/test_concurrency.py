@@ -325,7 +325,7 @@ def test_parallel_writers_lose_no_update(served):
     def writer(n: int):
         mine, turn = results[n], n  # consecutive requests go to alternate instances
         try:
-            gate.wait()
+            gate.wait(60)
             done = 0
             while done < UPDATES_EACH and time.monotonic() < deadline:
                 status, current = call(ports[turn % 2], "GET", path, token)

@@ -273,7 +273,7 @@ def test_approve_and_return_at_the_same_moment_answer_409_not_500(world, app):
 
         def run(who, step):
             with app.app_context():
-                barrier.wait()
+                barrier.wait(30)  # a reviewer that never comes fails the test rather than hang the run
                 answers[who] = step()
         threads = [threading.Thread(target=run, args=("approve", lambda: world.call(
                        "POST", f"/reports/{code}/{pid}/approve", "admin"))),
@@ -301,7 +301,7 @@ def test_two_bulk_approvals_at_once_approve_each_unit_once(world, app):
 
     def run():
         with app.app_context():
-            barrier.wait()
+            barrier.wait(30)
             answers.append(world.call("POST", f"/reviews/{SHADUI}/{pid}", "admin", {"action": "approve"}))
     threads = [threading.Thread(target=run) for _ in range(2)]
     for thread in threads:
