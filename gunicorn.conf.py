@@ -10,7 +10,8 @@ def post_worker_init(worker):
 
     A worker's long-lived objects (modules, the app, its compiled templates, the mappers) are made
     once and live as long as the worker. Python's collector still walks every one of them on each
-    full collection: about 180,000 objects, a third of a filing grid page's CPU (bench/LOAD.md).
+    full collection: about 180,000 objects, a quarter of a filing grid page's CPU in-process
+    (bench/LOAD.md, sixth round).
     Compiled and frozen before the first request, they are left out of collections from then on."""
     from app import warm_up
 

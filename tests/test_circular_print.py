@@ -316,9 +316,9 @@ def counting_layouts(monkeypatch) -> list[int]:
     """The number of annexes of each circular laid out from now on."""
     laid_out, counts = circulars._laid_out, []
 
-    def counted(doc):
+    def counted(doc, html=None):
         counts.append(len(doc.attachments))
-        return laid_out(doc)
+        return laid_out(doc, html)
     monkeypatch.setattr(circulars, "_laid_out", counted)
     return counts
 

@@ -814,9 +814,9 @@ class Fitted:
         return create_pdf(self.layout, closing=document.closing_html(self.html))
 
 
-def _laid_out(doc: document.Circular) -> Fitted:
+def _laid_out(doc: document.Circular, html: Optional[str] = None) -> Fitted:
     from reporting.pdf import closed_page_count, layout
-    html = document.render_circular_html(doc)
+    html = html or document.render_circular_html(doc)
     laid_out = layout(html)
     return Fitted(doc, html, laid_out, closed_page_count(laid_out))
 
@@ -835,11 +835,12 @@ def without_charts(doc: document.Circular) -> Optional[document.Circular]:
     return replace(doc, attachments=tables, enclosure_titles=enclosures)
 
 
-def fitted(doc: document.Circular) -> Fitted:
+def fitted(doc: document.Circular, html: Optional[str] = None) -> Fitted:
     """The circular laid out to keep to MAX_PAGES: as it is when it does (one layout), else laid
     out again without its charts annex, which is used when it is shorter. Every way a circular is
-    printed goes through here: the draft's PDF and print view, the issue, `circulars render`."""
-    result = _laid_out(doc)
+    printed goes through here: the draft's PDF and print view, the issue, `circulars render`.
+    `html` is the document's print HTML when the caller has it already."""
+    result = _laid_out(doc, html)
     if result.pages > MAX_PAGES and (shorter := without_charts(doc)) is not None:
         second = _laid_out(shorter)
         if second.pages < result.pages:
@@ -862,7 +863,7 @@ def print_html(doc: document.Circular) -> str:
     if key not in _PRINTED:
         if len(_PRINTED) >= _PRINTED_MOST:
             _PRINTED.pop(next(iter(_PRINTED)))
-        _PRINTED[key] = fitted(doc).html
+        _PRINTED[key] = fitted(doc, html).html
     return _PRINTED[key]
 
 
